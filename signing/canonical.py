@@ -1,26 +1,252 @@
-"""RFC 8785 JSON Canonicalization Scheme, over the maintained `rfc8785` package."""
+"""RFC 8785 JSON Canonicalization Scheme, over the maintained `rfc8785` package.
+
+What is signed in a dossier is the canonical UTF-8 form of each document, so the ward, the mother's
+browser and the registry must produce the same bytes for the same value. Hence:
+
+- RFC 8785 numbers are IEEE 754 doubles. A Python int beyond ±(2**53 - 1) has no exact double, and
+  JavaScript would round it while Python keeps it exact, so canonicalize() refuses it (as the
+  `rfc8785` package does) instead of signing a number the peer reads differently. In JSON *text*
+  such a literal is read as the nearest double, as a JavaScript peer reads it, so that canonical
+  output from any conformant peer parses back (see _parse_int).
+- lone surrogates, NaN, infinities and duplicate keys have no single meaning across parsers and
+  are refused.
+
+Errors are always signing.errors.CanonicalizationError; the package's own exceptions never leak.
+Details never quote values from the document (they may be personal data).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import json
+import math
+import re
+from typing import Any, NoReturn
+
+import rfc8785
+
+from signing.errors import CanonicalizationError
+
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Largest integer that every JSON peer (IEEE 754 double) represents exactly."""
+
+MAX_CANONICAL_DEPTH = 256
+"""Deepest nesting canonicalize() accepts. `rfc8785` serialises recursively, one Python frame per
+level; bounding the depth here keeps it well inside the interpreter's recursion limit and turns a
+self-referencing list into an error instead of a RecursionError."""
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+# One token per match: a complete string (so brackets inside strings are skipped), a bracket, or
+# a lone quote that starts a string with no end. The string pattern is the "unrolled loop" form,
+# which matches in linear time and cannot backtrack catastrophically.
+_DEPTH_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]|"', re.DOTALL)
+
+# Integer literals with at most this many digits may be safe integers; longer ones never are.
+_MAX_SAFE_INTEGER_DIGITS = len(str(MAX_SAFE_INTEGER))
+
+
+def _check_tree(document: Any) -> None:
+    """Refuse, without recursion, anything rfc8785 would choke on or serialise ambiguously."""
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        # bool before int: bool is a subclass of int.
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise CanonicalizationError("a string contains a lone UTF-16 surrogate")
+        elif isinstance(value, int):
+            if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                raise CanonicalizationError("an integer is outside ±(2**53 - 1)")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise CanonicalizationError("NaN and infinities cannot be written in JSON")
+        elif isinstance(value, (list, tuple, dict)):
+            if depth >= MAX_CANONICAL_DEPTH:
+                raise CanonicalizationError(
+                    f"nested deeper than {MAX_CANONICAL_DEPTH} levels (or self-referencing)"
+                )
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if not isinstance(key, str):
+                        raise CanonicalizationError("object keys must be strings")
+                    if _SURROGATE.search(key):
+                        raise CanonicalizationError("a key contains a lone UTF-16 surrogate")
+                    stack.append((item, depth + 1))
+            else:
+                stack.extend((item, depth + 1) for item in value)
+        else:
+            raise CanonicalizationError(f"a {type(value).__name__} has no JSON form")
 
 
 def canonicalize(document: Any) -> bytes:
     """The RFC 8785 canonical UTF-8 bytes of a JSON value. Raises CanonicalizationError for what
-    JSON cannot carry exactly (NaN, infinities, integers beyond 2**53, non-string keys)."""
-    raise NotImplementedError
+    JSON cannot carry exactly (NaN, infinities, integers beyond ±(2**53 - 1), non-string keys,
+    lone surrogates), for types other than dict/list/tuple/str/int/float/bool/None, and for nesting
+    deeper than MAX_CANONICAL_DEPTH.
+
+    Caveats: Python int and float are distinct but JSON numbers are not: 1 and 1.0 both give "1".
+    Big integers are refused rather than rounded to a double as a JavaScript peer would do, so
+    carry identifiers and amounts beyond 2**53 as strings. Decimal, datetime, UUID and the like
+    must be converted by the caller (e.g. pydantic's model_dump(mode="json")). Subclasses are
+    accepted as their base type (a str-valued Enum is written as its value). The input must be a
+    tree: a structure that shares sub-objects is serialised once per reference.
+    """
+    _check_tree(document)
+    try:
+        return rfc8785.dumps(document)
+    except rfc8785.CanonicalizationError:
+        # Should be unreachable after _check_tree; kept so the package's exception never leaks.
+        # Its message may quote the value, so it is not passed on.
+        raise CanonicalizationError("value cannot be canonicalised") from None
+    except (UnicodeEncodeError, RecursionError):
+        raise CanonicalizationError("value cannot be canonicalised") from None
 
 
 def sha256_hex(document: Any) -> str:
-    """Lowercase hex SHA-256 of the canonical bytes."""
-    raise NotImplementedError
+    """Lowercase hex SHA-256 of the canonical bytes. Raises CanonicalizationError like
+    canonicalize()."""
+    return hashlib.sha256(canonicalize(document)).hexdigest()
+
+
+def _check_depth(text: str, max_depth: int) -> None:
+    """Refuse nesting deeper than max_depth before json.loads sees the text: CPython's decoder is
+    recursive and "[" * 100000 would otherwise end in RecursionError (or worse, with a raised
+    recursion limit, a crashed interpreter)."""
+    # Fast path: with no more openers than allowed, the depth cannot exceed the limit.
+    if text.count("[") + text.count("{") <= max_depth:
+        return
+    depth = 0
+    for match in _DEPTH_TOKEN.finditer(text):
+        lexeme = match.group()
+        if lexeme in ("[", "{"):
+            depth += 1
+            if depth > max_depth:
+                raise CanonicalizationError(f"JSON nested deeper than {max_depth} levels")
+        elif lexeme in ("]", "}"):
+            depth -= 1
+            if depth < 0:
+                return  # Unbalanced: json.loads reports it properly.
+        elif lexeme == '"':
+            return  # An unterminated string swallows the rest; json.loads refuses it.
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise CanonicalizationError(f"{name} is not a JSON value")
+
+
+def _parse_int(literal: str) -> int | float:
+    """Integer literals within ±(2**53 - 1) become int; larger ones become the nearest double.
+
+    Why not refuse them: RFC 8785 numbers are IEEE 754 doubles, and its canonical form of a large
+    double is written without a fraction (2**68 is "295147905179352830000"). Refusing such
+    literals would refuse canonical text from any conformant peer; reading them as doubles gives
+    the value a JavaScript signer signed. Why not int: canonicalize() refuses ints outside the
+    safe range, so an exact int would never canonicalise.
+    """
+    if len(literal.lstrip("-")) <= _MAX_SAFE_INTEGER_DIGITS:
+        value = int(literal)
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return value
+    # float() rather than int(): no 4300-digit limit and no quadratic conversion of huge literals.
+    return _parse_float(literal)
+
+
+def _parse_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        # "1e400" is valid JSON text but overflows a double to infinity.
+        raise CanonicalizationError("a number is too large for an IEEE 754 double")
+    return value
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                # !a (ascii) and the cut keep a hostile key from forging log lines; keys are field
+                # names, not personal data.
+                raise CanonicalizationError(f"duplicate key {key[:64]!a} in an object")
+            seen.add(key)
+    return result
+
+
+def _check_strings(value: Any) -> None:
+    """Refuse lone surrogates (from "\\ud800" escapes, which json.loads accepts)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise CanonicalizationError("a string contains a lone UTF-16 surrogate")
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            for key, member in item.items():
+                if _SURROGATE.search(key):
+                    raise CanonicalizationError("a key contains a lone UTF-16 surrogate")
+                stack.append(member)
 
 
 def parse_json(text: bytes | str, *, max_depth: int = 32) -> Any:
     """Strict JSON parse: refuses duplicate keys, NaN/Infinity, lone surrogates and nesting deeper
-    than max_depth. Raises CanonicalizationError."""
-    raise NotImplementedError
+    than max_depth. Raises CanonicalizationError.
+
+    Also refused: bytes that are not UTF-8 (UTF-16/32 are not sniffed), a byte-order mark and
+    number literals that overflow a double ("1e400").
+
+    Numbers: integer literals within ±(2**53 - 1) give int, everything else gives float. Like any
+    IEEE 754 parser (and like JavaScript), this rounds: "9007199254740993" gives
+    9007199254740992.0 and "1e-400" gives 0.0. Keep identifiers and exact amounts in strings.
+    Depth counts arrays and objects: "[]" is depth 1, a scalar depth 0.
+
+    Caveat: the whole text is held in memory and there is no size limit here; bound the request
+    body before calling.
+    """
+    if max_depth < 0:
+        raise ValueError("max_depth must be >= 0")
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        try:
+            decoded = bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            raise CanonicalizationError("JSON text is not valid UTF-8") from None
+    elif isinstance(text, str):
+        decoded = text
+    else:
+        raise CanonicalizationError("JSON text must be bytes or str")
+    _check_depth(decoded, max_depth)
+    try:
+        value = json.loads(
+            decoded,
+            object_pairs_hook=_object_without_duplicates,
+            parse_constant=_refuse_constant,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+        )
+    except json.JSONDecodeError as exc:
+        # exc.msg describes the syntax error without quoting the document.
+        raise CanonicalizationError(
+            f"not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        # Unreachable after _check_depth unless max_depth is set near the recursion limit.
+        raise CanonicalizationError("JSON nested too deeply") from None
+    _check_strings(value)
+    return value
 
 
 def is_canonical(text: bytes) -> bool:
-    raise NotImplementedError
+    """True iff text == canonicalize(parse_json(text)), i.e. the bytes are exactly what RFC 8785
+    would produce for the value they carry.
+
+    Returns False (never raises) for text that parse_json() or canonicalize() refuses, which
+    includes documents nested deeper than parse_json's default of 32 levels.
+    """
+    try:
+        return bytes(text) == canonicalize(parse_json(text))
+    except CanonicalizationError:
+        return False

@@ -61,3 +61,14 @@ class SignatureFailure(SigningError):
     @property
     def indication(self) -> Indication:
         return INDICATION_OF[self.sub_indication]
+
+
+class InvalidName(SigningError):
+    """A person's name with letters or separators outside the national rules. `field` names the
+    offending field (e.g. "child.given_name"); the detail never repeats the name itself."""
+
+    code = "invalid_name"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.field = field

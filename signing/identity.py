@@ -2,57 +2,212 @@
 
 IIN: YYMMDD, a century-and-sex digit (1/2 for 1800s, 3/4 for 1900s, 5/6 for 2000s, odd male,
 even female), a 4-digit serial, a check digit. BIN: YYMM of registration, a type digit (4 resident
-legal entity, 5 non-resident, 6 individual entrepreneur), an attribute digit, a 5-digit serial and
-the same check digit. Check digit: weights 1..11 mod 11; if 10, weights 3..11,1,2 mod 11; if 10
-again, the number is never issued.
+legal entity, 5 non-resident, 6 individual entrepreneur), an attribute digit (0 head office,
+1 branch, 2 representative office, 4 peasant farm), a 5-digit serial and the same check digit.
+Check digit: weights 1..11 mod 11; if 10, weights 3..11,1,2 mod 11; if 10 again, the number is
+never issued.
+
+Because the fifth digit of an IIN is the tens of the day (0..3) and that of a BIN is the type digit
+(4..6), no 12-digit string is both a valid IIN and a valid BIN.
+
+Error details never repeat the number itself: an IIN is personal data and details end up in logs
+and API error bodies. They say what is wrong instead.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
+
+from signing.errors import InvalidIdentityNumber
+
+_FIRST_WEIGHTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
+_SECOND_WEIGHTS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
+
+# [0-9] rather than \d or str.isdigit(): both accept non-ASCII digits such as "٣" or "²".
+_ELEVEN_DIGITS = re.compile(r"[0-9]{11}")
+_TWELVE_DIGITS = re.compile(r"[0-9]{12}")
+
+# Century-and-sex digit -> (first year of the century, sex).
+_CENTURY_SEX = {
+    1: (1800, "M"),
+    2: (1800, "F"),
+    3: (1900, "M"),
+    4: (1900, "F"),
+    5: (2000, "M"),
+    6: (2000, "F"),
+}
+
+BIN_ENTITY_TYPES = frozenset({4, 5, 6})
+"""4 resident legal entity, 5 non-resident legal entity, 6 individual entrepreneur (joint)."""
+
+BIN_ATTRIBUTES = frozenset({0, 1, 2, 4})
+"""0 head office, 1 branch, 2 representative office, 4 peasant (farm) enterprise."""
 
 
 def check_digit(first_eleven: str) -> int | None:
-    """The check digit for 11 digits, or None when both passes give 10 (never issued)."""
-    raise NotImplementedError
+    """The check digit for 11 ASCII digits, or None when both passes give 10 (never issued).
+
+    Raises InvalidIdentityNumber when the argument is not exactly 11 ASCII digits.
+    """
+    if not isinstance(first_eleven, str) or not _ELEVEN_DIGITS.fullmatch(first_eleven):
+        raise InvalidIdentityNumber("expected exactly 11 digits before the check digit")
+    digits = [ord(c) - 48 for c in first_eleven]
+    for weights in (_FIRST_WEIGHTS, _SECOND_WEIGHTS):
+        value = sum(w * d for w, d in zip(weights, digits, strict=True)) % 11
+        if value != 10:
+            return value
+    return None
+
+
+def _require_twelve_digits(number: object, kind: str) -> str:
+    if not isinstance(number, str):
+        raise InvalidIdentityNumber(f"{kind} must be a string of 12 digits")
+    if not _TWELVE_DIGITS.fullmatch(number):
+        # Length is safe to report and is the most common mistake (a dropped or extra digit).
+        if len(number) != 12:
+            raise InvalidIdentityNumber(f"{kind} must be 12 digits, got {len(number)} characters")
+        raise InvalidIdentityNumber(f"{kind} must contain only the digits 0-9")
+    return number
+
+
+def _require_check_digit(number: str, kind: str) -> None:
+    expected = check_digit(number[:11])
+    if expected is None:
+        raise InvalidIdentityNumber(f"{kind} has a serial for which no check digit is defined")
+    if expected != ord(number[11]) - 48:
+        raise InvalidIdentityNumber(f"{kind} check digit does not match")
+
+
+def _iin_parts(iin: object) -> tuple[date, str]:
+    number = _require_twelve_digits(iin, "IIN")
+    csd = ord(number[6]) - 48
+    if csd not in _CENTURY_SEX:
+        raise InvalidIdentityNumber("IIN century-and-sex digit (7th) must be 1..6")
+    century, sex = _CENTURY_SEX[csd]
+    try:
+        born = date(century + int(number[0:2]), int(number[2:4]), int(number[4:6]))
+    except ValueError:
+        raise InvalidIdentityNumber(
+            "IIN does not start with a real date of birth (YYMMDD)"
+        ) from None
+    _require_check_digit(number, "IIN")
+    return born, sex
 
 
 def validate_iin(iin: str) -> None:
     """Raise InvalidIdentityNumber unless iin is 12 digits, with a real date of birth, a
-    century-and-sex digit 1..6 and a valid check digit."""
-    raise NotImplementedError
+    century-and-sex digit 1..6 and a valid check digit.
+
+    Caveats: the date is only checked to exist, not to be in the past (this module has no clock;
+    compare iin_birth_date() with the caller's time). A valid checksum says nothing about whether
+    the number was ever issued to anyone. No whitespace or separators are tolerated: strip them
+    before calling if the input comes from a form.
+    """
+    _iin_parts(iin)
 
 
 def is_valid_iin(iin: str) -> bool:
-    raise NotImplementedError
+    """True iff validate_iin() would not raise (same caveats)."""
+    try:
+        _iin_parts(iin)
+    except InvalidIdentityNumber:
+        return False
+    return True
 
 
 def iin_birth_date(iin: str) -> date:
-    raise NotImplementedError
+    """The date of birth encoded in a valid IIN. Raises InvalidIdentityNumber for an invalid one.
+
+    The century comes from the seventh digit, not from guessing on YY.
+    """
+    return _iin_parts(iin)[0]
 
 
 def iin_sex(iin: str) -> str:
-    """'M' or 'F'."""
-    raise NotImplementedError
+    """'M' or 'F', from the parity of the seventh digit of a valid IIN. Raises
+    InvalidIdentityNumber for an invalid one. This is the sex recorded at issue, nothing more."""
+    return _iin_parts(iin)[1]
 
 
 def century_sex_digit(birth_date: date, sex: str) -> int:
-    raise NotImplementedError
+    """The seventh IIN digit for a date of birth and sex ('M' or 'F').
+
+    Raises ValueError for a sex other than 'M'/'F' or a year outside 1800..2099, which the scheme
+    cannot encode.
+    """
+    if sex not in ("M", "F"):
+        raise ValueError("sex must be 'M' or 'F'")
+    if not 1800 <= birth_date.year <= 2099:
+        raise ValueError("an IIN can only encode years 1800..2099")
+    base = {18: 1, 19: 3, 20: 5}[birth_date.year // 100]
+    return base if sex == "M" else base + 1
 
 
 def make_iin(birth_date: date, sex: str, serial: int) -> str | None:
     """The IIN for that date, sex and 4-digit serial, or None when the serial has no defined check
-    digit (such serials are never issued). Raises ValueError for a serial outside 0..9999."""
-    raise NotImplementedError
+    digit (such serials are never issued). Raises ValueError for a serial outside 0..9999, a sex
+    other than 'M'/'F' or a year outside 1800..2099.
+
+    Caveat: this builds a well-formed number; it does not know which serials the real registry
+    has issued. Use it for TEST data only, and let the caller pick the next serial on None.
+    """
+    if isinstance(serial, bool) or not isinstance(serial, int) or not 0 <= serial <= 9999:
+        raise ValueError("serial must be an int in 0..9999")
+    csd = century_sex_digit(birth_date, sex)
+    # Explicit arithmetic rather than strftime("%y"): its handling of years before 1900 has
+    # varied across platforms and C libraries.
+    yymmdd = f"{birth_date.year % 100:02d}{birth_date.month:02d}{birth_date.day:02d}"
+    first_eleven = f"{yymmdd}{csd}{serial:04d}"
+    digit = check_digit(first_eleven)
+    return None if digit is None else f"{first_eleven}{digit}"
+
+
+def _validate_bin(bin_: object) -> None:
+    number = _require_twelve_digits(bin_, "BIN")
+    if not 1 <= int(number[2:4]) <= 12:
+        raise InvalidIdentityNumber("BIN registration month (3rd-4th digits) must be 01..12")
+    if ord(number[4]) - 48 not in BIN_ENTITY_TYPES:
+        raise InvalidIdentityNumber("BIN type digit (5th) must be 4, 5 or 6")
+    if ord(number[5]) - 48 not in BIN_ATTRIBUTES:
+        raise InvalidIdentityNumber("BIN attribute digit (6th) must be 0, 1, 2 or 4")
+    _require_check_digit(number, "BIN")
 
 
 def validate_bin(bin_: str) -> None:
-    raise NotImplementedError
+    """Raise InvalidIdentityNumber unless bin_ is 12 digits with a registration month 01..12, a
+    type digit 4/5/6, an attribute digit 0/1/2/4 and a valid check digit.
+
+    Caveats: the two-digit registration year cannot be checked (no century, no clock), and a
+    valid checksum does not mean the organisation exists.
+    """
+    _validate_bin(bin_)
 
 
 def is_valid_bin(bin_: str) -> bool:
-    raise NotImplementedError
+    """True iff validate_bin() would not raise (same caveats)."""
+    try:
+        _validate_bin(bin_)
+    except InvalidIdentityNumber:
+        return False
+    return True
 
 
-def make_bin(registered: date, serial: int, *, entity_type: int = 4, attribute: int = 0) -> str | None:
-    raise NotImplementedError
+def make_bin(
+    registered: date, serial: int, *, entity_type: int = 4, attribute: int = 0
+) -> str | None:
+    """The BIN for a registration month, 5-digit serial, type and attribute digits, or None when
+    the serial has no defined check digit (never issued). Raises ValueError for a serial outside
+    0..99999 or a type/attribute digit outside the sets above. Only the month and the last two
+    digits of the year of `registered` are used. For TEST data only, like make_iin().
+    """
+    if isinstance(serial, bool) or not isinstance(serial, int) or not 0 <= serial <= 99999:
+        raise ValueError("serial must be an int in 0..99999")
+    if entity_type not in BIN_ENTITY_TYPES:
+        raise ValueError("entity_type must be 4, 5 or 6")
+    if attribute not in BIN_ATTRIBUTES:
+        raise ValueError("attribute must be 0, 1, 2 or 4")
+    yymm = f"{registered.year % 100:02d}{registered.month:02d}"
+    first_eleven = f"{yymm}{entity_type}{attribute}{serial:05d}"
+    digit = check_digit(first_eleven)
+    return None if digit is None else f"{first_eleven}{digit}"

@@ -1,0 +1,86 @@
+"""Letters allowed in a person's name on a birth registration.
+
+Kazakh Cyrillic (the Russian alphabet plus ә ғ қ ң ө ұ ү һ і), Russian and basic Latin letters,
+joined by single hyphens, apostrophes (' or ’) or spaces. The registry checks the letters only: it
+does not judge how a surname or patronymic was formed (see DESIGN.md, "Identity numbers").
+
+A word (a run between spaces) must be written in one script. Cyrillic а, е, о, р, с, х, і and
+others look exactly like Latin letters, so "Аlex" with a Cyrillic А, or "Ivаnov" with one, would
+otherwise let two different strings display as the same name on a certificate.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from signing.errors import InvalidName
+
+MAX_NAME_LENGTH = 64
+"""Longest name accepted, in code points after NFC."""
+
+_RUSSIAN = "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯабвгдеёжзийклмнопрстуфхцчшщъыьэюя"
+_KAZAKH_EXTRA = "ӘәҒғҚқҢңӨөҰұҮүҺһІі"
+_LATIN = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+_SCRIPT_OF: dict[str, str] = {c: "Cyrillic" for c in _RUSSIAN + _KAZAKH_EXTRA}
+_SCRIPT_OF.update({c: "Latin" for c in _LATIN})
+
+_SEPARATORS = frozenset("-'’ ")
+
+# Every allowed letter decomposes (NFD) into at most two code points (й, ё and their capitals), so
+# no input longer than twice the limit can normalise into a valid name. Refusing such input before
+# normalising keeps a hostile megabyte string from costing an NFC pass.
+_MAX_RAW_LENGTH = 2 * MAX_NAME_LENGTH
+
+
+def validate_person_name(name: str, *, field: str) -> str:
+    """Return the NFC form of `name`, or raise InvalidName naming `field`.
+
+    Accepted: letters of the Kazakh/Russian Cyrillic alphabets and A-Z/a-z, separated by single
+    hyphens, apostrophes (ASCII ' or U+2019 ’) or single spaces; no separator first, last or next
+    to another; 1..64 code points after NFC; each space-separated word in a single script (so
+    "Smith-Иванов" is refused, "Smith Иванов" is not).
+
+    Caveats: Latin letters with diacritics (é, ü, ş) are refused, as are other whitespace (tabs,
+    no-break space) and other dashes. The two apostrophes are kept as given, not unified, so
+    "O'Neil" and "O’Neil" are different strings: compare with care. Case is not checked or changed.
+    The detail of the error gives the position and code point of a bad character but never the
+    name itself (names are personal data and details reach logs).
+    """
+    if not isinstance(name, str):
+        raise InvalidName(f"{field}: must be a string", field=field)
+    if len(name) > _MAX_RAW_LENGTH:
+        raise InvalidName(f"{field}: longer than {MAX_NAME_LENGTH} characters", field=field)
+    normalised = unicodedata.normalize("NFC", name)
+    if not normalised:
+        raise InvalidName(f"{field}: must not be empty", field=field)
+    if len(normalised) > MAX_NAME_LENGTH:
+        raise InvalidName(f"{field}: longer than {MAX_NAME_LENGTH} characters", field=field)
+
+    for position, char in enumerate(normalised, start=1):
+        if char not in _SCRIPT_OF and char not in _SEPARATORS:
+            raise InvalidName(
+                f"{field}: character U+{ord(char):04X} at position {position} is not allowed",
+                field=field,
+            )
+    if normalised[0] in _SEPARATORS or normalised[-1] in _SEPARATORS:
+        raise InvalidName(f"{field}: must start and end with a letter", field=field)
+    for position in range(1, len(normalised)):
+        if normalised[position] in _SEPARATORS and normalised[position - 1] in _SEPARATORS:
+            raise InvalidName(
+                f"{field}: two separators in a row from position {position}", field=field
+            )
+    for word in normalised.split(" "):
+        scripts = {_SCRIPT_OF[c] for c in word if c in _SCRIPT_OF}
+        if len(scripts) > 1:
+            raise InvalidName(f"{field}: a word mixes Cyrillic and Latin letters", field=field)
+    return normalised
+
+
+def is_valid_person_name(name: str) -> bool:
+    """True iff validate_person_name() accepts `name` (same rules and caveats)."""
+    try:
+        validate_person_name(name, field="name")
+    except InvalidName:
+        return False
+    return True
