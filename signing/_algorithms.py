@@ -1,0 +1,137 @@
+"""The algorithms that CMS and JWS verification accept, in one place.
+
+DESIGN.md allows ECDSA P-256/P-384 and RSA ≥ 2048 with PKCS#1 v1.5 or PSS, and SHA-256 or
+stronger. Anything missing from these tables is refused, so adding an algorithm is a deliberate
+edit here, never an accident of a library default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+HashName = Literal["SHA-256", "SHA-384", "SHA-512"]
+
+#: Digest algorithm OIDs (RFC 5754) that a CMS signer may use.
+DIGEST_OIDS: dict[str, HashName] = {
+    "2.16.840.1.101.3.4.2.1": "SHA-256",
+    "2.16.840.1.101.3.4.2.2": "SHA-384",
+    "2.16.840.1.101.3.4.2.3": "SHA-512",
+}
+
+#: Well-known digests that are refused, named so that the refusal says what it saw.
+WEAK_DIGEST_OIDS: dict[str, str] = {
+    "1.3.14.3.2.26": "SHA-1",
+    "1.2.840.113549.2.5": "MD5",
+    "1.2.840.113549.2.2": "MD2",
+    "2.16.840.1.101.3.4.2.4": "SHA-224",
+}
+
+
+def hash_for(name: HashName) -> hashes.HashAlgorithm:
+    """A fresh cryptography hash object for one of the allowed digest names."""
+    if name == "SHA-256":
+        return hashes.SHA256()
+    if name == "SHA-384":
+        return hashes.SHA384()
+    return hashes.SHA512()
+
+
+SignatureScheme = Literal["ecdsa", "pkcs1v15", "pss"]
+
+
+@dataclass(frozen=True)
+class JWSAlgorithm:
+    """One JWS `alg` (RFC 7518 section 3) that we accept."""
+
+    name: str
+    scheme: SignatureScheme
+    hash_name: HashName
+    #: For ECDSA: the only curve this alg may be used with (RFC 7518 section 3.4).
+    curve: type[ec.EllipticCurve] | None = None
+
+    def fits(self, public_key: PublicKeyTypes) -> bool:
+        """Whether this alg may go with public_key: ES256 ↔ P-256, ES384 ↔ P-384, RS/PS ↔ RSA."""
+        if self.scheme == "ecdsa":
+            return (
+                isinstance(public_key, ec.EllipticCurvePublicKey)
+                and self.curve is not None
+                and isinstance(public_key.curve, self.curve)
+            )
+        return isinstance(public_key, rsa.RSAPublicKey)
+
+    def padding(self) -> padding.AsymmetricPadding:
+        """The RSA padding of this alg; PSS salt is the hash length (RFC 7518 section 3.5)."""
+        if self.scheme == "pss":
+            digest = hash_for(self.hash_name)
+            return padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
+        return padding.PKCS1v15()
+
+
+JWS_ALGORITHMS: dict[str, JWSAlgorithm] = {
+    "ES256": JWSAlgorithm("ES256", "ecdsa", "SHA-256", ec.SECP256R1),
+    "ES384": JWSAlgorithm("ES384", "ecdsa", "SHA-384", ec.SECP384R1),
+    "RS256": JWSAlgorithm("RS256", "pkcs1v15", "SHA-256"),
+    "PS256": JWSAlgorithm("PS256", "pss", "SHA-256"),
+}
+
+
+def ecdsa_coordinate_size(curve: ec.EllipticCurve) -> int:
+    """Bytes in one of r, s (and in a field element) for curve."""
+    return (curve.key_size + 7) // 8
+
+
+@dataclass(frozen=True)
+class CMSSignatureAlgorithm:
+    """One CMS signatureAlgorithm OID that we accept.
+
+    `hash_name` is None when the OID names no digest (id-ecPublicKey, rsaEncryption: the digest
+    comes from the SignerInfo's digestAlgorithm) or when it comes from parameters (RSASSA-PSS).
+    """
+
+    scheme: SignatureScheme
+    hash_name: HashName | None
+    #: The readable name reported for it; "{hash}" is filled in where hash_name is None.
+    name: str
+
+
+def _rsa_pkcs1(hash_name: HashName, name: str) -> CMSSignatureAlgorithm:
+    return CMSSignatureAlgorithm("pkcs1v15", hash_name, name)
+
+
+CMS_SIGNATURE_OIDS: dict[str, CMSSignatureAlgorithm] = {
+    "1.2.840.10045.4.3.2": CMSSignatureAlgorithm("ecdsa", "SHA-256", "ecdsa-with-SHA256"),
+    "1.2.840.10045.4.3.3": CMSSignatureAlgorithm("ecdsa", "SHA-384", "ecdsa-with-SHA384"),
+    "1.2.840.10045.4.3.4": CMSSignatureAlgorithm("ecdsa", "SHA-512", "ecdsa-with-SHA512"),
+    # id-ecPublicKey used as a signature algorithm (seen from some older signers).
+    "1.2.840.10045.2.1": CMSSignatureAlgorithm("ecdsa", None, "ecdsa-with-{hash}"),
+    "1.2.840.113549.1.1.1": CMSSignatureAlgorithm("pkcs1v15", None, "{hash}WithRSAEncryption"),
+    "1.2.840.113549.1.1.11": _rsa_pkcs1("SHA-256", "sha256WithRSAEncryption"),
+    "1.2.840.113549.1.1.12": _rsa_pkcs1("SHA-384", "sha384WithRSAEncryption"),
+    "1.2.840.113549.1.1.13": _rsa_pkcs1("SHA-512", "sha512WithRSAEncryption"),
+    "1.2.840.113549.1.1.10": CMSSignatureAlgorithm("pss", None, "rsassa-pss/{hash}"),
+}
+
+#: MGF1 (RFC 8017), the only mask generation function RSASSA-PSS parameters may name.
+MGF1_OID = "1.2.840.113549.1.1.8"
+
+#: How "{hash}" is spelt inside the readable names above.
+HASH_SPELLING: dict[HashName, tuple[str, str]] = {
+    # (in "ecdsa-with-…" and "rsassa-pss/…", in "…WithRSAEncryption")
+    "SHA-256": ("SHA256", "sha256"),
+    "SHA-384": ("SHA384", "sha384"),
+    "SHA-512": ("SHA512", "sha512"),
+}
+
+
+def cms_algorithm_name(algorithm: CMSSignatureAlgorithm, hash_name: HashName) -> str:
+    """The readable name of algorithm used with hash_name, e.g. "rsassa-pss/SHA-256"."""
+    if algorithm.scheme == "pss":
+        return algorithm.name.format(hash=hash_name)
+    if algorithm.scheme == "ecdsa":
+        return algorithm.name.format(hash=HASH_SPELLING[hash_name][0])
+    return algorithm.name.format(hash=HASH_SPELLING[hash_name][1])

@@ -1,0 +1,49 @@
+"""The running list of checks that CMS and JWS verification keep while they work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+from cryptography.x509 import InvalidVersion
+
+from signing.errors import SignatureFailure
+from signing.report import Check, SubIndication
+
+#: What asn1crypto, cryptography's certificate loader and the standard library raise on malformed
+#: input. asn1crypto parses lazily, so these can surface on any field access, not only at load.
+PARSE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    InvalidVersion,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+)
+
+
+class Steps:
+    """Checks in the order they ran; the first failure raises with all of them attached."""
+
+    def __init__(self) -> None:
+        self._checks: list[Check] = []
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        return tuple(self._checks)
+
+    def passed(self, name: str, detail: str = "") -> None:
+        self._checks.append(Check(name, True, detail))
+
+    def fail(self, name: str, sub_indication: SubIndication, detail: str) -> NoReturn:
+        self._checks.append(Check(name, False, detail))
+        raise SignatureFailure(sub_indication, detail, self.checks)
+
+    @contextmanager
+    def malformed_is(self, name: str, what: str) -> Iterator[None]:
+        """Turn a parse error inside the block into a FORMAT_FAILURE of check `name`."""
+        try:
+            yield
+        except PARSE_ERRORS as exc:
+            self.fail(name, SubIndication.FORMAT_FAILURE, f"malformed {what}: {exc}")

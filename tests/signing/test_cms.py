@@ -1,0 +1,643 @@
+"""signing.cms: detached SignedData, made by cryptography or by hand (asn1crypto), verified.
+
+The certificates here are self-signed and made on the spot: no path validation happens in
+signing.cms, so no CA is needed. `build` assembles a SignedData field by field so that each
+refusal can be provoked in isolation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+import pytest
+from asn1crypto import algos, cms
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import NameOID
+
+from signing import cms as signing_cms
+from signing.errors import SignatureFailure, WeakKey
+from signing.report import SubIndication
+
+CONTENT = b'{"type":"birthreg.medical-record/1","weight_g":3400}'
+SIGNED_AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
+@cache
+def key(kind: str) -> Any:
+    if kind == "p256" or kind == "p256-other":
+        return ec.generate_private_key(ec.SECP256R1())
+    if kind == "p384":
+        return ec.generate_private_key(ec.SECP384R1())
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if kind == "rsa1024":
+        return rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 (the weak key under test)
+    if kind == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise AssertionError(kind)
+
+
+@cache
+def cert(kind: str) -> x509.Certificate:
+    """A self-signed TEST certificate for key(kind), with a subjectKeyIdentifier."""
+    private_key = key(kind)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"TEST signer {kind}")])
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(SIGNED_AT - timedelta(days=1))
+        .not_valid_after(SIGNED_AT + timedelta(days=365))
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(private_key.public_key()), critical=False
+        )
+        .sign(private_key, None if kind == "ed25519" else hashes.SHA256())
+    )
+
+
+def der(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def attribute(kind: str, value: Any) -> cms.CMSAttribute:
+    return cms.CMSAttribute({"type": kind, "values": [value]})
+
+
+def build(
+    content: bytes = CONTENT,
+    *,
+    signer: str = "p256",
+    signing_key: Any = None,
+    digest: str = "sha256",
+    signature_algorithm: str | None = None,
+    pss: dict[str, Any] | None = None,
+    attributes: Sequence[cms.CMSAttribute] | None = None,
+    no_attributes: bool = False,
+    certificates: Sequence[x509.Certificate] | None = None,
+    sid: str = "issuer_and_serial",
+    embed: bool = False,
+    signer_infos: int = 1,
+) -> bytes:
+    """A DER ContentInfo/SignedData assembled by hand, signed for real."""
+    certificate = cert(signer)
+    private_key = signing_key if signing_key is not None else key(signer)
+    hash_algorithm = {
+        # Weak digests too: the verifier must refuse them.
+        "sha1": hashes.SHA1(),  # noqa: S303
+        "md5": hashes.MD5(),  # noqa: S303
+        "sha256": hashes.SHA256(),
+        "sha384": hashes.SHA384(), "sha512": hashes.SHA512(),
+    }[digest]
+    digest_value = hashlib.new(digest, content).digest()
+    if attributes is None and not no_attributes:
+        attributes = [
+            attribute("content_type", "data"),
+            attribute("signing_time", cms.Time({"utc_time": SIGNED_AT})),
+            attribute("message_digest", digest_value),
+        ]
+    signed_attrs = None
+    signed_bytes = content
+    if attributes is not None:
+        signed_bytes = cms.CMSAttributes(list(attributes)).dump()
+        signed_attrs = cms.CMSAttributes.load(signed_bytes)
+
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        signature = private_key.sign(signed_bytes, ec.ECDSA(hash_algorithm))
+        default_algorithm = f"{digest}_ecdsa"
+    elif pss is not None:
+        salt = pss.get("salt", hash_algorithm.digest_size)
+        signature = private_key.sign(
+            signed_bytes,
+            padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=salt),
+            hash_algorithm,
+        )
+        default_algorithm = "rsassa_pss"
+    else:
+        signature = private_key.sign(signed_bytes, padding.PKCS1v15(), hash_algorithm)
+        default_algorithm = f"{digest}_rsa"
+
+    algorithm: dict[str, Any] = {"algorithm": signature_algorithm or default_algorithm}
+    if pss is not None:
+        pss_hash = pss.get("hash", digest)
+        algorithm["parameters"] = algos.RSASSAPSSParams({
+            "hash_algorithm": {"algorithm": pss_hash},
+            "mask_gen_algorithm": {
+                "algorithm": "mgf1",
+                "parameters": {"algorithm": pss.get("mgf_hash", pss_hash)},
+            },
+            "salt_length": pss.get("declared_salt", hash_algorithm.digest_size),
+        })
+
+    asn1_cert = asn1_x509.Certificate.load(der(certificate))
+    if sid == "issuer_and_serial":
+        signer_id = cms.SignerIdentifier({"issuer_and_serial_number": {
+            "issuer": asn1_cert.issuer, "serial_number": asn1_cert.serial_number,
+        }})
+        version = "v1"
+    else:
+        signer_id = cms.SignerIdentifier({"subject_key_identifier": asn1_cert.key_identifier})
+        version = "v3"
+    signer_info: dict[str, Any] = {
+        "version": version,
+        "sid": signer_id,
+        "digest_algorithm": {"algorithm": digest},
+        "signature_algorithm": algorithm,
+        "signature": signature,
+    }
+    if signed_attrs is not None:
+        signer_info["signed_attrs"] = signed_attrs
+    carried = [certificate] if certificates is None else list(certificates)
+    encapsulated: dict[str, Any] = {"content_type": "data"}
+    if embed:
+        encapsulated["content"] = content
+    signed_data: dict[str, Any] = {
+        "version": version,
+        "digest_algorithms": [{"algorithm": digest}],
+        "encap_content_info": encapsulated,
+        "signer_infos": [signer_info] * signer_infos,
+    }
+    if carried:
+        signed_data["certificates"] = [asn1_x509.Certificate.load(der(c)) for c in carried]
+    encoded: bytes = cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
+    return encoded
+
+
+def refused(signature: bytes, content: bytes = CONTENT) -> SignatureFailure:
+    with pytest.raises(SignatureFailure) as caught:
+        signing_cms.verify_detached(signature, content)
+    failure = caught.value
+    assert failure.checks, "a failure lists the checks that ran"
+    assert not failure.checks[-1].passed
+    assert all(check.passed for check in failure.checks[:-1])
+    assert failure.checks[-1].detail == failure.detail
+    return failure
+
+
+# Round trips through our own signer.
+
+
+@pytest.mark.parametrize(
+    ("kind", "algorithm"),
+    [
+        ("p256", "ecdsa-with-SHA256"),
+        ("p384", "ecdsa-with-SHA384"),
+        ("rsa", "sha256WithRSAEncryption"),
+    ],
+)
+def test_round_trip(kind: str, algorithm: str) -> None:
+    signature = signing_cms.sign_detached(CONTENT, cert(kind), key(kind))
+    verified = signing_cms.verify_detached(signature, CONTENT)
+    assert verified.format == "cms"
+    assert verified.signer == cert(kind)
+    assert verified.certificates == (cert(kind),)
+    assert verified.algorithm == algorithm
+    assert verified.signing_time is not None
+    assert verified.signing_time.tzinfo is not None
+    assert all(check.passed for check in verified.checks)
+    assert [c.name for c in verified.checks] == [
+        "cms.der", "cms.content_type", "cms.version", "cms.signer_count", "cms.detached",
+        "cms.econtent_type", "cms.certificates", "cms.digest_algorithm",
+        "cms.signature_algorithm", "cms.signer_certificate", "cms.signer_key",
+        "cms.signed_attributes", "cms.message_digest", "cms.signing_time", "cms.signature",
+    ]
+
+
+def test_chain_is_carried() -> None:
+    signature = signing_cms.sign_detached(
+        CONTENT, cert("p256"), key("p256"), chain=[cert("p384"), cert("rsa")]
+    )
+    verified = signing_cms.verify_detached(signature, CONTENT)
+    assert verified.signer == cert("p256")
+    assert set(verified.certificates) == {cert("p256"), cert("p384"), cert("rsa")}
+
+
+def test_sign_refuses_a_key_that_is_not_the_certificates() -> None:
+    with pytest.raises(ValueError, match="does not belong"):
+        signing_cms.sign_detached(CONTENT, cert("p256"), key("p256-other"))
+
+
+def test_sign_refuses_a_weak_key() -> None:
+    with pytest.raises(WeakKey):
+        signing_cms.sign_detached(CONTENT, cert("rsa1024"), key("rsa1024"))
+
+
+# Hand-built signatures that must pass.
+
+
+def test_hand_built_p256_passes_and_reads_signing_time() -> None:
+    verified = signing_cms.verify_detached(build(), CONTENT)
+    assert verified.signing_time == SIGNED_AT
+    assert verified.algorithm == "ecdsa-with-SHA256"
+
+
+def test_generalized_signing_time() -> None:
+    attributes = [
+        attribute("content_type", "data"),
+        attribute("signing_time", cms.Time({"generalized_time": SIGNED_AT})),
+        attribute("message_digest", hashlib.sha256(CONTENT).digest()),
+    ]
+    assert signing_cms.verify_detached(build(attributes=attributes), CONTENT).signing_time == (
+        SIGNED_AT
+    )
+
+
+def test_signed_attributes_in_their_original_non_der_order() -> None:
+    # The signer signed the attributes in this (non-DER) order; re-sorting them before
+    # checking would break a valid signature, so the original octets must be used.
+    attributes = [
+        attribute("message_digest", hashlib.sha256(CONTENT).digest()),
+        attribute("signing_time", cms.Time({"utc_time": SIGNED_AT})),
+        attribute("content_type", "data"),
+    ]
+    verified = signing_cms.verify_detached(build(attributes=attributes), CONTENT)
+    assert verified.signing_time == SIGNED_AT
+
+
+def test_without_signing_time() -> None:
+    attributes = [
+        attribute("content_type", "data"),
+        attribute("message_digest", hashlib.sha256(CONTENT).digest()),
+    ]
+    verified = signing_cms.verify_detached(build(attributes=attributes), CONTENT)
+    assert verified.signing_time is None
+
+
+def test_subject_key_identifier_names_the_signer() -> None:
+    verified = signing_cms.verify_detached(build(sid="key_identifier"), CONTENT)
+    assert verified.signer == cert("p256")
+
+
+@pytest.mark.parametrize(
+    ("kind", "digest", "algorithm"),
+    [
+        ("p256", "sha512", "ecdsa-with-SHA512"),
+        ("p384", "sha384", "ecdsa-with-SHA384"),
+        ("rsa", "sha384", "sha384WithRSAEncryption"),
+    ],
+)
+def test_other_allowed_digests(kind: str, digest: str, algorithm: str) -> None:
+    verified = signing_cms.verify_detached(build(signer=kind, digest=digest), CONTENT)
+    assert verified.algorithm == algorithm
+
+
+@pytest.mark.parametrize(
+    ("kind", "oid", "algorithm"),
+    [
+        ("p256", "1.2.840.10045.2.1", "ecdsa-with-SHA256"),  # id-ecPublicKey
+        ("rsa", "1.2.840.113549.1.1.1", "sha256WithRSAEncryption"),  # rsaEncryption
+    ],
+)
+def test_key_algorithm_as_signature_algorithm(kind: str, oid: str, algorithm: str) -> None:
+    verified = signing_cms.verify_detached(build(signer=kind, signature_algorithm=oid), CONTENT)
+    assert verified.algorithm == algorithm
+
+
+@pytest.mark.parametrize("digest", ["sha256", "sha512"])
+def test_rsa_pss(digest: str) -> None:
+    verified = signing_cms.verify_detached(build(signer="rsa", digest=digest, pss={}), CONTENT)
+    assert verified.algorithm == f"rsassa-pss/SHA-{digest[3:]}"
+
+
+def test_rsa_pss_with_declared_zero_salt() -> None:
+    signature = build(signer="rsa", pss={"salt": 0, "declared_salt": 0})
+    assert signing_cms.verify_detached(signature, CONTENT).algorithm == "rsassa-pss/SHA-256"
+
+
+def test_without_signed_attributes_the_content_is_signed() -> None:
+    signature = build(no_attributes=True)
+    verified = signing_cms.verify_detached(signature, CONTENT)
+    assert verified.signing_time is None
+    # No message-digest attribute, so a changed content fails the signature itself.
+    failure = refused(signature, CONTENT + b" ")
+    assert failure.sub_indication is SubIndication.SIG_CRYPTO_FAILURE
+    assert failure.checks[-1].name == "cms.signature"
+
+
+def test_without_signed_attributes_from_cryptography() -> None:
+    signature = (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(CONTENT)
+        .add_signer(cert("p256"), key("p256"), hashes.SHA256())
+        .sign(
+            serialization.Encoding.DER,
+            [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary,
+             pkcs7.PKCS7Options.NoAttributes],
+        )
+    )
+    assert signing_cms.verify_detached(signature, CONTENT).signing_time is None
+
+
+# Refusals.
+
+
+def test_tampered_content_is_a_hash_failure() -> None:
+    signature = signing_cms.sign_detached(CONTENT, cert("p256"), key("p256"))
+    failure = refused(signature, CONTENT.replace(b"3400", b"3401"))
+    assert failure.sub_indication is SubIndication.HASH_FAILURE
+    assert failure.checks[-1].name == "cms.message_digest"
+
+
+def test_signature_by_another_key() -> None:
+    failure = refused(build(signing_key=key("p256-other")))
+    assert failure.sub_indication is SubIndication.SIG_CRYPTO_FAILURE
+    assert failure.checks[-1].name == "cms.signature"
+
+
+def test_signature_by_another_key_without_attributes() -> None:
+    failure = refused(build(signing_key=key("p256-other"), no_attributes=True))
+    assert failure.sub_indication is SubIndication.SIG_CRYPTO_FAILURE
+
+
+@pytest.mark.parametrize("digest", ["sha1", "md5"])
+def test_weak_digest(digest: str) -> None:
+    failure = refused(build(signer="rsa", digest=digest))
+    assert failure.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE
+    assert failure.checks[-1].name == "cms.digest_algorithm"
+    assert {"sha1": "SHA-1", "md5": "MD5"}[digest] in failure.detail
+
+
+def test_sha1_ecdsa() -> None:
+    failure = refused(build(digest="sha1"))
+    assert failure.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE
+
+
+def test_signature_algorithm_must_match_the_digest() -> None:
+    failure = refused(build(digest="sha384", signature_algorithm="sha256_ecdsa"))
+    assert failure.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE
+    assert failure.checks[-1].name == "cms.signature_algorithm"
+
+
+def test_unknown_signature_algorithm() -> None:
+    failure = refused(build(signature_algorithm="1.3.101.112"))  # Ed25519
+    assert failure.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE
+    assert failure.checks[-1].name == "cms.signature_algorithm"
+
+
+def test_ecdsa_algorithm_with_an_rsa_key() -> None:
+    failure = refused(build(signer="rsa", signature_algorithm="sha256_ecdsa"))
+    assert failure.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE
+    assert failure.checks[-1].name == "cms.signer_key"
+
+
+@pytest.mark.parametrize(
+    "pss",
+    [{"hash": "sha1"}, {"mgf_hash": "sha1"}, {"mgf_hash": "sha512"}, {"hash": "sha512"}],
+)
+def test_rsa_pss_parameters_must_be_strong_and_consistent(pss: dict[str, Any]) -> None:
+    failure = refused(build(signer="rsa", pss=pss))
+    assert failure.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE
+    assert failure.checks[-1].name == "cms.signature_algorithm"
+
+
+def test_rsa_pss_salt_length_is_enforced() -> None:
+    failure = refused(build(signer="rsa", pss={"salt": 32, "declared_salt": 20}))
+    assert failure.sub_indication is SubIndication.SIG_CRYPTO_FAILURE
+
+
+def test_rsa_1024_signer() -> None:
+    signature = (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(CONTENT)
+        .add_signer(cert("rsa1024"), key("rsa1024"), hashes.SHA256())
+        .sign(serialization.Encoding.DER,
+              [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary])
+    )
+    failure = refused(signature)
+    assert failure.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE
+    assert failure.checks[-1].name == "cms.signer_key"
+    assert "1024" in failure.detail
+
+
+def test_missing_signer_certificate() -> None:
+    signature = (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(CONTENT)
+        .add_signer(cert("p256"), key("p256"), hashes.SHA256())
+        .sign(serialization.Encoding.DER,
+              [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary,
+               pkcs7.PKCS7Options.NoCerts])
+    )
+    failure = refused(signature)
+    assert failure.sub_indication is SubIndication.NO_SIGNING_CERTIFICATE_FOUND
+    assert failure.checks[-1].name == "cms.signer_certificate"
+
+
+def test_only_other_certificates_carried() -> None:
+    failure = refused(build(certificates=[cert("p384")]))
+    assert failure.sub_indication is SubIndication.NO_SIGNING_CERTIFICATE_FOUND
+
+
+def test_missing_signer_certificate_by_key_identifier() -> None:
+    failure = refused(build(sid="key_identifier", certificates=[cert("rsa")]))
+    assert failure.sub_indication is SubIndication.NO_SIGNING_CERTIFICATE_FOUND
+
+
+def test_embedded_content_is_refused_even_when_equal() -> None:
+    failure = refused(build(embed=True))
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert failure.checks[-1].name == "cms.detached"
+
+
+def test_embedded_content_from_cryptography() -> None:
+    signature = (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(CONTENT)
+        .add_signer(cert("p256"), key("p256"), hashes.SHA256())
+        .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    )
+    failure = refused(signature)
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert failure.checks[-1].name == "cms.detached"
+
+
+def test_two_signer_infos() -> None:
+    failure = refused(build(signer_infos=2))
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert failure.checks[-1].name == "cms.signer_count"
+
+
+def test_not_signed_data() -> None:
+    data = cms.ContentInfo({"content_type": "data", "content": CONTENT}).dump()
+    failure = refused(data)
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert failure.checks[-1].name == "cms.content_type"
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        pytest.param(lambda d: d[:-1], id="truncated by one byte"),
+        pytest.param(lambda d: d[: len(d) // 2], id="truncated by half"),
+        pytest.param(lambda d: d + b"\x00", id="trailing byte"),
+        pytest.param(lambda d: b"", id="empty"),
+        pytest.param(lambda d: b"not a signature at all", id="garbage"),
+        pytest.param(lambda d: b"\x30\x80" + d[4:] + b"\x00\x00", id="BER indefinite length"),
+        pytest.param(
+            lambda d: b"\x30\x83\x00" + d[2:], id="non-minimal length"
+        ),
+    ],
+)
+def test_malformed_der(mangle: Any) -> None:
+    signature = signing_cms.sign_detached(CONTENT, cert("p256"), key("p256"))
+    assert signature[:2] == b"\x30\x82", "the mangling below expects a two-byte length"
+    failure = refused(mangle(signature))
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert [c.name for c in failure.checks] == ["cms.der"]
+
+
+def nested(depth: int) -> bytes:
+    encoding = b"\x05\x00"
+    for _ in range(depth):
+        encoding = b"\x30" + signing_cms._der_length(len(encoding)) + encoding
+    return encoding
+
+
+@pytest.mark.parametrize(
+    "encoding",
+    [
+        b"\x30\x00",
+        b"\x30\x03\x04\x01\x00",
+        b"\xa0\x03\x04\x01\x00",
+        b"\x04\x81\x80" + b"\x00" * 128,
+        b"\x9f\x81\x00\x00",  # high tag number, context class
+        nested(signing_cms.MAX_DER_DEPTH),
+    ],
+)
+def test_der_walk_accepts(encoding: bytes) -> None:
+    signing_cms._check_der(encoding)
+
+
+@pytest.mark.parametrize(
+    "encoding",
+    [
+        pytest.param(b"\x24\x03\x04\x01\x00", id="constructed OCTET STRING"),
+        pytest.param(b"\x30\x80\x04\x01\x00\x00\x00", id="indefinite length"),
+        pytest.param(b"\x04\x81\x05" + b"\x00" * 5, id="long form for a short length"),
+        pytest.param(b"\x04\x82\x00\x80" + b"\x00" * 128, id="leading zero length octet"),
+        pytest.param(b"\x30\x05\x04\x01\x00", id="truncated"),
+        pytest.param(b"\x30\x03\x04\x02\x00", id="inner value overruns"),
+        pytest.param(b"\x04\x01\x00\x00", id="trailing byte"),
+        pytest.param(b"\x9f\x80\x01\x00", id="non-minimal tag number"),
+        pytest.param(b"\x04\x85\x01\x00\x00\x00\x00", id="absurd length field"),
+        pytest.param(nested(signing_cms.MAX_DER_DEPTH + 2), id="nested too deeply"),
+    ],
+)
+def test_der_walk_refuses(encoding: bytes) -> None:
+    with pytest.raises(ValueError):
+        signing_cms._check_der(encoding)
+    failure = refused(encoding)
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert [c.name for c in failure.checks] == ["cms.der"]
+
+
+def test_missing_content_type_attribute() -> None:
+    failure = refused(build(attributes=[
+        attribute("message_digest", hashlib.sha256(CONTENT).digest()),
+    ]))
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert failure.checks[-1].name == "cms.signed_attributes"
+
+
+def test_wrong_content_type_attribute() -> None:
+    failure = refused(build(attributes=[
+        attribute("content_type", "signed_data"),
+        attribute("message_digest", hashlib.sha256(CONTENT).digest()),
+    ]))
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert failure.checks[-1].name == "cms.signed_attributes"
+
+
+def test_repeated_signing_time_attribute() -> None:
+    failure = refused(build(attributes=[
+        attribute("content_type", "data"),
+        attribute("signing_time", cms.Time({"utc_time": SIGNED_AT})),
+        attribute("signing_time", cms.Time({"utc_time": SIGNED_AT + timedelta(days=1)})),
+        attribute("message_digest", hashlib.sha256(CONTENT).digest()),
+    ]))
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert failure.checks[-1].name == "cms.signed_attributes"
+
+
+def test_missing_message_digest_attribute() -> None:
+    failure = refused(build(attributes=[attribute("content_type", "data")]))
+    assert failure.sub_indication is SubIndication.HASH_FAILURE
+    assert failure.checks[-1].name == "cms.message_digest"
+
+
+def test_two_message_digest_attributes() -> None:
+    failure = refused(build(attributes=[
+        attribute("content_type", "data"),
+        attribute("message_digest", hashlib.sha256(CONTENT).digest()),
+        attribute("message_digest", hashlib.sha256(b"something else").digest()),
+    ]))
+    assert failure.sub_indication is SubIndication.HASH_FAILURE
+    assert failure.checks[-1].name == "cms.message_digest"
+
+
+def test_message_digest_with_two_values() -> None:
+    two_values = cms.CMSAttribute({
+        "type": "message_digest",
+        "values": [hashlib.sha256(CONTENT).digest(), hashlib.sha256(b"other").digest()],
+    })
+    failure = refused(build(attributes=[attribute("content_type", "data"), two_values]))
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert failure.checks[-1].name == "cms.message_digest"
+
+
+def test_ed25519_signer_key() -> None:
+    # The signature algorithm is claimed as ECDSA, but the carried certificate holds Ed25519.
+    signed = build()
+    info = cms.ContentInfo.load(signed)
+    info["content"]["certificates"] = [asn1_x509.Certificate.load(der(cert("ed25519")))]
+    signer_info = info["content"]["signer_infos"][0]
+    asn1_cert = asn1_x509.Certificate.load(der(cert("ed25519")))
+    signer_info["sid"] = cms.SignerIdentifier({"issuer_and_serial_number": {
+        "issuer": asn1_cert.issuer, "serial_number": asn1_cert.serial_number,
+    }})
+    failure = refused(info.dump(force=True))
+    assert failure.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE
+    assert failure.checks[-1].name == "cms.signer_key"
+
+
+def test_signer_info_version_must_fit_the_identifier() -> None:
+    info = cms.ContentInfo.load(build(sid="key_identifier"))
+    info["content"]["signer_infos"][0]["version"] = "v1"
+    failure = refused(info.dump(force=True))
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert failure.checks[-1].name == "cms.signer_certificate"
+
+
+def test_signed_data_version_v2_is_refused() -> None:
+    info = cms.ContentInfo.load(build())
+    info["content"]["version"] = "v2"
+    failure = refused(info.dump(force=True))
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert failure.checks[-1].name == "cms.version"
+
+
+def test_econtent_type_must_be_data() -> None:
+    info = cms.ContentInfo.load(build())
+    info["content"]["encap_content_info"] = cms.ContentInfo({"content_type": "signed_data"})
+    failure = refused(info.dump(force=True))
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert failure.checks[-1].name == "cms.econtent_type"
+
+
+def test_signer_digest_must_be_listed_in_signed_data() -> None:
+    info = cms.ContentInfo.load(build())
+    info["content"]["digest_algorithms"] = [{"algorithm": "sha512"}]
+    failure = refused(info.dump(force=True))
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert failure.checks[-1].name == "cms.digest_algorithm"
