@@ -1,10 +1,68 @@
-"""The OCSP responder (RFC 6960) over the CA and a `CertificateStatusSource`."""
+"""The OCSP responder (RFC 6960) over the CA and a `CertificateStatusSource`.
+
+Answers are signed by the issuing CA itself (RFC 6960 section 4.2.2.2: the CA that issued the
+certificate is always authorised), with the issuing certificate included and the responder named
+by key hash. CertIDs may be hashed with SHA-1 (`openssl ocsp` by default), SHA-256, SHA-384 or
+SHA-512; both the issuer name hash and the issuer key hash must match the issuing CA.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import urllib.parse
 from datetime import datetime, timedelta
 
+from asn1crypto import keys
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+
 from signing.ca import CertificateStatusSource, CertificationAuthority
+from signing.errors import CAError, SigningError
+from signing.report import RevocationState
+
+#: The largest request we parse; one CertID with a nonce is about 100 bytes.
+MAX_REQUEST_BYTES = 16 * 1024
+#: RFC 9654 (which obsoletes RFC 8954): a nonce is 1 to 128 octets; others are malformedRequest.
+MAX_NONCE_BYTES = 128
+
+_CERT_ID_HASHES: tuple[type[hashes.HashAlgorithm], ...] = (
+    hashes.SHA1,
+    hashes.SHA256,
+    hashes.SHA384,
+    hashes.SHA512,
+)
+
+
+class MalformedOCSPRequest(SigningError):
+    """An OCSP GET path that is not URL-encoded base64 of a request."""
+
+    code = "malformed_ocsp_request"
+
+
+def unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
+    """A DER OCSPResponse carrying only an error status (unsigned, as RFC 6960 has it)."""
+    return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(
+        serialization.Encoding.DER
+    )
+
+
+def _digest(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
+    context = hashes.Hash(algorithm)
+    context.update(data)
+    return context.finalize()
+
+
+def _issuer_key_bits(certificate: x509.Certificate) -> bytes:
+    """The subjectPublicKey BIT STRING's value, without its unused-bits octet: what a CertID's
+    issuerKeyHash covers (RFC 6960 section 4.1.1), taken from the certificate as encoded."""
+    spki = certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    contents: bytes = keys.PublicKeyInfo.load(spki)["public_key"].contents
+    return contents[1:]
 
 
 def respond(
@@ -12,5 +70,105 @@ def respond(
     moment: datetime, validity: timedelta = timedelta(hours=1),
 ) -> bytes:
     """A DER OCSPResponse for the request. Never raises for bad input: a malformed request gets
-    MALFORMED_REQUEST, a request for another issuer UNAUTHORIZED."""
-    raise NotImplementedError
+    MALFORMED_REQUEST, a request for another issuer UNAUTHORIZED.
+
+    GOOD, REVOKED (with time and reason; none given for `unspecified`) or UNKNOWN (serial never
+    issued) as `statuses` says now; thisUpdate `moment`, nextUpdate `moment` + `validity`; the
+    request's nonce is echoed. Security caveats: `statuses` is taken as the truth at `moment`
+    (a revocation recorded with a later time is still reported); producedAt is set by
+    cryptography from the system clock, not from `moment`; request signatures are ignored.
+    """
+    if validity <= timedelta(0):
+        raise CAError("validity must be positive")
+    if not request_der or len(request_der) > MAX_REQUEST_BYTES:
+        return unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    try:
+        # cryptography refuses requests with more than one CertID (NotImplementedError): those
+        # are answered as malformed, which RFC 6960 allows for what a responder cannot process.
+        request = ocsp.load_der_ocsp_request(request_der)
+        algorithm = request.hash_algorithm
+        serial = request.serial_number
+        name_hash = request.issuer_name_hash
+        key_hash = request.issuer_key_hash
+        nonce: bytes | None = None
+        for extension in request.extensions:
+            if isinstance(extension.value, x509.OCSPNonce):
+                nonce = extension.value.nonce
+            elif extension.critical:
+                return unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    except (ValueError, TypeError, NotImplementedError, UnsupportedAlgorithm):
+        return unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    if nonce is not None and not 1 <= len(nonce) <= MAX_NONCE_BYTES:
+        return unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    # RFC 5280 serials are positive and at most 20 octets; nothing else can name a certificate
+    # (and cryptography cannot encode a negative one back into the answer).
+    if not 0 < serial < 2 ** (8 * 20):
+        return unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    if not isinstance(algorithm, _CERT_ID_HASHES):
+        return unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
+
+    issuer = ca.issuing_certificate
+    if (
+        name_hash != _digest(algorithm, issuer.subject.public_bytes())
+        or key_hash != _digest(algorithm, _issuer_key_bits(issuer))
+    ):
+        return unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
+
+    status = statuses.status(serial)
+    revocation_time: datetime | None = None
+    revocation_reason: x509.ReasonFlags | None = None
+    if status.state is RevocationState.GOOD:
+        cert_status = ocsp.OCSPCertStatus.GOOD
+    elif status.state is RevocationState.REVOKED:
+        cert_status = ocsp.OCSPCertStatus.REVOKED
+        revocation_time = status.revoked_at or moment
+        if status.reason is not None and status.reason is not x509.ReasonFlags.unspecified:
+            revocation_reason = status.reason
+    else:
+        cert_status = ocsp.OCSPCertStatus.UNKNOWN
+
+    builder = (
+        ocsp.OCSPResponseBuilder()
+        .add_response_by_hash(
+            issuer_name_hash=name_hash,
+            issuer_key_hash=key_hash,
+            serial_number=serial,
+            algorithm=algorithm,
+            cert_status=cert_status,
+            this_update=moment,
+            next_update=moment + validity,
+            revocation_time=revocation_time,
+            revocation_reason=revocation_reason,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, issuer)
+        .certificates([issuer])
+    )
+    if nonce is not None:
+        builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
+    response = ca.sign_ocsp_response(builder)
+    return response.public_bytes(serialization.Encoding.DER)
+
+
+def ocsp_request_from_get_path(path_component: str) -> bytes:
+    """The DER request from the last part of an OCSP GET URL (RFC 6960 appendix A.1:
+    url-encoding of the base64 encoding of the DER request).
+
+    Lenient where clients differ: percent-escapes are decoded, a space (a '+' that some layer
+    decoded as form data) is read back as '+', missing padding is restored, and the URL-safe
+    alphabet is accepted. Raises MalformedOCSPRequest otherwise; the caller then answers with
+    `unsuccessful(MALFORMED_REQUEST)`. The bytes are not parsed here: pass them to `respond`.
+    """
+    if len(path_component) > 4 * MAX_REQUEST_BYTES:
+        raise MalformedOCSPRequest("the OCSP GET path is too long")
+    text = urllib.parse.unquote(path_component, errors="strict").replace(" ", "+").strip()
+    if "-" in text or "_" in text:
+        text = text.replace("-", "+").replace("_", "/")
+    text = text.rstrip("=")
+    text += "=" * (-len(text) % 4)
+    try:
+        decoded = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeError, ValueError) as error:
+        raise MalformedOCSPRequest("the OCSP GET path is not base64") from error
+    if not decoded:
+        raise MalformedOCSPRequest("the OCSP GET path is empty")
+    return decoded
