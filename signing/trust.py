@@ -1,17 +1,61 @@
 """Path validation (cryptography.x509.verification) and our own revocation step.
 
-Network access sits behind `RevocationFetcher`; the moment of validation is always passed in.
+cryptography builds and checks the path (signatures, validity, CA constraints) but does no
+revocation checking, so that is done here: every certificate below the trust anchor that names a
+responder or a CRL is looked up, OCSP first and the CRL when OCSP cannot be had, through a
+`RevocationFetcher`. Answers are kept in a `RevocationCache` until their nextUpdate. The moment of
+validation is always passed in; nothing here reads a clock.
+
+The verdict follows ETSI EN 319 102-1: a signature made (by the signer's own claim) after its
+certificate expired or was revoked is TOTAL_FAILED; one that claims an earlier time has no proof of
+existence before the event, so it is INDETERMINATE (OUT_OF_BOUNDS_NO_POE / REVOKED_NO_POE). Both
+are refused by the registry; the distinction tells a clerk what happened.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
+from asn1crypto import keys
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.verification import (
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
 
-from signing.report import SignatureReport
+from signing.ca import POLICY_TEST_INDIVIDUAL_SIGNING, POLICY_TEST_ORGANISATION_SEAL
+from signing.errors import SigningError, WeakKey
+from signing.keys import check_key_strength, describe_key
+from signing.report import (
+    INDICATION_OF,
+    ChainEntry,
+    Check,
+    Indication,
+    RevocationState,
+    RevocationStatus,
+    SignatureReport,
+    SubIndication,
+)
 from signing.signature import VerifiedSignature
+
+#: Clock skew tolerated between us and the CA when judging revocation data.
+CLOCK_SKEW = timedelta(minutes=5)
+#: The longest we keep revocation data that has no nextUpdate (RFC 6960 allows that for OCSP).
+MAX_AGE_WITHOUT_NEXT_UPDATE = timedelta(minutes=10)
+#: Paths remembered per validator (oldest forgotten first).
+CHAIN_CACHE_SIZE = 4096
 
 
 class RevocationFetcher(Protocol):
@@ -26,26 +70,691 @@ class RevocationFetcher(Protocol):
         ...
 
 
+class RevocationUnavailable(SigningError):
+    """No usable revocation answer for a certificate (unreachable, stale or badly signed)."""
+
+    code = "revocation_unavailable"
+
+
+@dataclass(frozen=True)
+class _CachedAnswer:
+    status: RevocationStatus
+    good_until: datetime
+
+
 class RevocationCache:
-    """CRLs and OCSP answers kept until their nextUpdate (thread-safe)."""
+    """CRLs and OCSP answers kept until their nextUpdate (thread-safe).
+
+    CRLs are kept parsed and already checked against their issuer; OCSP answers per certificate.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._crls: dict[tuple[str, bytes], tuple[x509.CertificateRevocationList, datetime]] = {}
+        self._ocsp: dict[tuple[str, bytes, int], _CachedAnswer] = {}
+
+    def crl(
+        self, url: str, issuer_key_id: bytes, moment: datetime
+    ) -> x509.CertificateRevocationList | None:
+        with self._lock:
+            found = self._crls.get((url, issuer_key_id))
+        if found is None or moment > found[1]:
+            return None
+        return found[0]
+
+    def keep_crl(
+        self,
+        url: str,
+        issuer_key_id: bytes,
+        crl: x509.CertificateRevocationList,
+        good_until: datetime,
+    ) -> None:
+        with self._lock:
+            self._crls[(url, issuer_key_id)] = (crl, good_until)
+
+    def ocsp(
+        self, url: str, issuer_key_id: bytes, serial: int, moment: datetime
+    ) -> RevocationStatus | None:
+        with self._lock:
+            found = self._ocsp.get((url, issuer_key_id, serial))
+        if found is None or moment > found.good_until:
+            return None
+        return found.status
+
+    def keep_ocsp(
+        self,
+        url: str,
+        issuer_key_id: bytes,
+        serial: int,
+        status: RevocationStatus,
+        good_until: datetime,
+    ) -> None:
+        with self._lock:
+            self._ocsp[(url, issuer_key_id, serial)] = _CachedAnswer(status, good_until)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._crls.clear()
+            self._ocsp.clear()
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
 
 
 class TrustAnchors:
-    """Configured roots (CA certificates only) and known intermediates."""
+    """Configured roots and known intermediates.
 
-    def __init__(self, roots: list[x509.Certificate], intermediates: list[x509.Certificate] = []) -> None:  # noqa: B006
-        raise NotImplementedError
+    Only CA certificates may be roots: cryptography treats every certificate in its `Store` as a
+    trust anchor, so a leaf placed there would vouch for itself.
+    """
+
+    def __init__(
+        self, roots: Iterable[x509.Certificate], intermediates: Iterable[x509.Certificate] = ()
+    ) -> None:
+        self.roots = tuple(roots)
+        self.intermediates = tuple(intermediates)
+        if not self.roots:
+            raise ValueError("at least one trust root is needed")
+        for certificate in (*self.roots, *self.intermediates):
+            if not _is_ca(certificate):
+                raise ValueError(
+                    f"{certificate.subject.rfc4514_string()} is not a CA certificate "
+                    "and cannot be a trust anchor or intermediate"
+                )
+        self.store = Store(list(self.roots))
 
 
 Purpose = Literal["individual", "organisation"]
 
+_POLICY_OF: dict[Purpose, x509.ObjectIdentifier] = {
+    "individual": POLICY_TEST_INDIVIDUAL_SIGNING,
+    "organisation": POLICY_TEST_ORGANISATION_SEAL,
+}
+
+
+def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
+    return [str(a.value) for a in name.get_attributes_for_oid(oid)]
+
+
+def signer_iin(certificate: x509.Certificate) -> str | None:
+    """The IIN from SERIALNUMBER=IIN<12 digits>, as the national profile puts it."""
+    for value in _attribute(certificate.subject, NameOID.SERIAL_NUMBER):
+        if value.startswith("IIN") and len(value) == 15 and value[3:].isdigit():
+            return value[3:]
+    return None
+
+
+def signer_bin(certificate: x509.Certificate) -> str | None:
+    """The BIN from OU=BIN<12 digits>."""
+    for value in _attribute(certificate.subject, NameOID.ORGANIZATIONAL_UNIT_NAME):
+        if value.startswith("BIN") and len(value) == 15 and value[3:].isdigit():
+            return value[3:]
+    return None
+
+
+def chain_entry(certificate: x509.Certificate) -> ChainEntry:
+    return ChainEntry(
+        subject=certificate.subject.rfc4514_string(),
+        serial=format(certificate.serial_number, "x"),
+        not_before=certificate.not_valid_before_utc,
+        not_after=certificate.not_valid_after_utc,
+        sha256=certificate.fingerprint(hashes.SHA256()).hex(),
+    )
+
+
+class _Failed(Exception):
+    def __init__(self, sub_indication: SubIndication, check: Check) -> None:
+        super().__init__(check.detail)
+        self.sub_indication = sub_indication
+        self.check = check
+
+
+def _key_id(certificate: x509.Certificate) -> bytes:
+    return hashlib.sha256(
+        certificate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    ).digest()
+
+
+def _verify_signed_by(
+    issuer: x509.Certificate, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm | None
+) -> None:
+    """Raise InvalidSignature unless issuer's key signed data (for CRLs and OCSP answers)."""
+    key = issuer.public_key()
+    if algorithm is None:
+        raise InvalidSignature("no hash algorithm")
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        key.verify(signature, data, ec.ECDSA(algorithm))
+    elif isinstance(key, rsa.RSAPublicKey):
+        key.verify(signature, data, padding.PKCS1v15(), algorithm)
+    else:
+        raise InvalidSignature(f"unsupported issuer key {describe_key(key)}")
+
 
 class Validator:
-    def __init__(self, anchors: TrustAnchors, fetcher: RevocationFetcher, cache: RevocationCache | None = None) -> None:
-        raise NotImplementedError
+    """Decides whether a cryptographically valid signature is also trusted at a given moment."""
+
+    def __init__(
+        self,
+        anchors: TrustAnchors,
+        fetcher: RevocationFetcher,
+        cache: RevocationCache | None = None,
+    ) -> None:
+        self.anchors = anchors
+        self.fetcher = fetcher
+        self.cache = cache if cache is not None else RevocationCache()
+        self._chains: dict[tuple[bytes, tuple[bytes, ...]], tuple[x509.Certificate, ...]] = {}
+        self._chains_lock = threading.Lock()
+
+    # -- the whole verdict --------------------------------------------------------------------
 
     def validate(
-        self, signature: VerifiedSignature, *, moment: datetime, purpose: Purpose | None = None,
+        self,
+        signature: VerifiedSignature,
+        *,
+        moment: datetime,
+        purpose: Purpose | None = None,
         role: str = "",
     ) -> SignatureReport:
-        raise NotImplementedError
+        """The report on one signature: chain, constraints, validity, revocation at `moment`.
+
+        `purpose` says which certificate policy (and which identity attribute) the signer must
+        have; None accepts either. Never raises for a bad certificate: the report says why.
+        """
+        leaf = signature.signer
+        checks: list[Check] = list(signature.checks)
+        chain: tuple[x509.Certificate, ...] = (leaf,)
+        revocation = RevocationStatus(RevocationState.NOT_CHECKED)
+        sub: SubIndication | None = None
+        try:
+            chain = self._build_chain(signature, moment, checks)
+            self._check_constraints(leaf, purpose, checks)
+            sub = self._check_validity(chain, signature.signing_time, moment, checks)
+            if sub is None or INDICATION_OF[sub] is not Indication.TOTAL_FAILED:
+                revocation, revoked_sub = self._check_revocation(
+                    chain, signature.signing_time, moment, checks
+                )
+                sub = revoked_sub or sub
+        except _Failed as failure:
+            checks.append(failure.check)
+            sub = failure.sub_indication
+        indication = Indication.TOTAL_PASSED if sub is None else INDICATION_OF[sub]
+        return SignatureReport(
+            format=signature.format,
+            indication=indication,
+            sub_indication=sub,
+            checks=tuple(checks),
+            role=role,
+            signer_subject=leaf.subject.rfc4514_string(),
+            signer_iin=signer_iin(leaf),
+            signer_bin=signer_bin(leaf),
+            signer_serial=format(leaf.serial_number, "x"),
+            signing_time=signature.signing_time,
+            algorithm=signature.algorithm,
+            chain=tuple(chain_entry(c) for c in chain),
+            revocation=revocation,
+        )
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def _build_chain(
+        self, signature: VerifiedSignature, moment: datetime, checks: list[Check]
+    ) -> tuple[x509.Certificate, ...]:
+        leaf = signature.signer
+        intermediates = [
+            c for c in (*signature.certificates, *self.anchors.intermediates) if c != leaf
+        ]
+        # A path, once built, stays built: its signatures and CA constraints do not depend on
+        # time, and every certificate's validity at `moment` is checked afresh afterwards.
+        key = (
+            leaf.fingerprint(hashes.SHA256()),
+            tuple(sorted(c.fingerprint(hashes.SHA256()) for c in intermediates)),
+        )
+        with self._chains_lock:
+            cached = self._chains.get(key)
+        if cached is not None:
+            checks.append(_chain_check(cached))
+            return cached
+        # Validity is judged separately (to tell EXPIRED from NOT_YET_VALID from a missing
+        # chain), so the path is built at a time inside the leaf's own validity window.
+        at = min(max(moment, leaf.not_valid_before_utc), leaf.not_valid_after_utc)
+        verifier = (
+            PolicyBuilder()
+            .store(self.anchors.store)
+            .time(at)
+            .extension_policies(
+                ca_policy=ExtensionPolicy.webpki_defaults_ca(),
+                # Signature certificates carry no SAN and no TLS EKU; the leaf's own constraints
+                # are checked in _check_constraints with named checks.
+                ee_policy=ExtensionPolicy.permit_all(),
+            )
+            .build_client_verifier()
+        )
+        try:
+            built = verifier.verify(leaf, intermediates)
+        except VerificationError as error:
+            raise _Failed(
+                SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+                Check("certificate_chain", False, f"no path to a configured root: {error}"),
+            ) from error
+        chain = tuple(built.chain)
+        with self._chains_lock:
+            if len(self._chains) >= CHAIN_CACHE_SIZE:
+                self._chains.pop(next(iter(self._chains)))
+            self._chains[key] = chain
+        checks.append(_chain_check(chain))
+        return chain
+
+    def _check_constraints(
+        self, leaf: x509.Certificate, purpose: Purpose | None, checks: list[Check]
+    ) -> None:
+        def fail(name: str, detail: str) -> _Failed:
+            return _Failed(SubIndication.CHAIN_CONSTRAINTS_FAILURE, Check(name, False, detail))
+
+        if _is_ca(leaf):
+            raise fail("signer_not_ca", "the signer certificate is a CA certificate")
+        checks.append(Check("signer_not_ca", True, "end-entity certificate"))
+
+        try:
+            check_key_strength(leaf.public_key())
+        except WeakKey as error:
+            raise _Failed(
+                SubIndication.CRYPTO_CONSTRAINTS_FAILURE, Check("signer_key", False, error.detail)
+            ) from error
+        checks.append(Check("signer_key", True, describe_key(leaf.public_key())))
+
+        try:
+            usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+        except x509.ExtensionNotFound:
+            raise fail("key_usage", "the certificate has no keyUsage extension") from None
+        if not (usage.digital_signature or usage.content_commitment):
+            raise fail("key_usage", "keyUsage allows neither digitalSignature nor nonRepudiation")
+        checks.append(Check("key_usage", True, "digitalSignature/nonRepudiation"))
+
+        try:
+            eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            eku = None
+        if eku is not None and not (
+            ExtendedKeyUsageOID.EMAIL_PROTECTION in eku
+            or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku
+        ):
+            raise fail("extended_key_usage", "extendedKeyUsage does not allow document signing")
+        checks.append(Check("extended_key_usage", True, "absent or emailProtection"))
+
+        if purpose is not None:
+            wanted = _POLICY_OF[purpose]
+            try:
+                policies = leaf.extensions.get_extension_for_class(x509.CertificatePolicies).value
+                present = {p.policy_identifier for p in policies}
+            except x509.ExtensionNotFound:
+                present = set()
+            if wanted not in present:
+                raise fail(
+                    "certificate_policy",
+                    f"the certificate lacks the TEST {purpose} policy {wanted.dotted_string}",
+                )
+            checks.append(Check("certificate_policy", True, f"{purpose} {wanted.dotted_string}"))
+            number = signer_iin(leaf) if purpose == "individual" else signer_bin(leaf)
+            if number is None:
+                raise fail(
+                    "signer_identity",
+                    "no IIN in SERIALNUMBER" if purpose == "individual" else "no BIN in OU",
+                )
+            checks.append(
+                Check(
+                    "signer_identity",
+                    True,
+                    "IIN present" if purpose == "individual" else "BIN present",
+                )
+            )
+
+    def _check_validity(
+        self,
+        chain: Sequence[x509.Certificate],
+        signing_time: datetime | None,
+        moment: datetime,
+        checks: list[Check],
+    ) -> SubIndication | None:
+        for certificate in chain:
+            who = "signer" if certificate is chain[0] else certificate.subject.rfc4514_string()
+            if moment < certificate.not_valid_before_utc:
+                raise _Failed(
+                    SubIndication.NOT_YET_VALID,
+                    Check(
+                        "validity_period",
+                        False,
+                        f"{who} certificate not valid before "
+                        f"{certificate.not_valid_before_utc.isoformat()}",
+                    ),
+                )
+            if moment > certificate.not_valid_after_utc:
+                claimed_after = (
+                    signing_time is not None and signing_time > certificate.not_valid_after_utc
+                )
+                raise _Failed(
+                    SubIndication.EXPIRED if claimed_after else SubIndication.OUT_OF_BOUNDS_NO_POE,
+                    Check(
+                        "validity_period",
+                        False,
+                        f"{who} certificate expired {certificate.not_valid_after_utc.isoformat()}"
+                        + (
+                            "; the signature claims a later signing time"
+                            if claimed_after
+                            else "; nothing proves the signature existed before that"
+                        ),
+                    ),
+                )
+        if signing_time is not None and not (
+            chain[0].not_valid_before_utc - CLOCK_SKEW <= signing_time <= moment + CLOCK_SKEW
+        ):
+            raise _Failed(
+                SubIndication.SIG_CONSTRAINTS_FAILURE,
+                Check(
+                    "signing_time",
+                    False,
+                    "the claimed signing time is outside the certificate's validity"
+                    " or in the future",
+                ),
+            )
+        checks.append(Check("validity_period", True, f"valid at {moment.isoformat()}"))
+        return None
+
+    def _check_revocation(
+        self,
+        chain: Sequence[x509.Certificate],
+        signing_time: datetime | None,
+        moment: datetime,
+        checks: list[Check],
+    ) -> tuple[RevocationStatus, SubIndication | None]:
+        leaf_status = RevocationStatus(RevocationState.NOT_CHECKED)
+        # Every certificate below the anchor, leaf first; the anchor itself is trusted as such.
+        for index, certificate in enumerate(chain[:-1]):
+            issuer = chain[index + 1]
+            who = "signer" if index == 0 else certificate.subject.rfc4514_string()
+            if not (_ocsp_urls(certificate) or _crl_urls(certificate)):
+                if index == 0:
+                    raise _Failed(
+                        SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+                        Check(
+                            "revocation",
+                            False,
+                            "the signer certificate names no OCSP responder and no CRL",
+                        ),
+                    )
+                checks.append(
+                    Check("revocation", True, f"{who}: no revocation pointers (CA certificate)")
+                )
+                continue
+            try:
+                status = self.revocation_status(certificate, issuer, moment)
+            except RevocationUnavailable as error:
+                raise _Failed(
+                    SubIndication.TRY_LATER, Check("revocation", False, f"{who}: {error.detail}")
+                ) from error
+            if index == 0:
+                leaf_status = status
+            if status.state is RevocationState.UNKNOWN:
+                raise _Failed(
+                    SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+                    Check("revocation", False, f"{who}: the CA does not know this certificate"),
+                )
+            if (
+                status.state is RevocationState.REVOKED
+                and status.revoked_at is not None
+                and (status.revoked_at <= moment)
+            ):
+                detail = (
+                    f"{who} certificate revoked {status.revoked_at.isoformat()}"
+                    f" ({status.reason or 'unspecified'}) per {status.source}"
+                )
+                if signing_time is not None and signing_time < status.revoked_at:
+                    checks.append(
+                        Check(
+                            "revocation",
+                            False,
+                            detail + "; the signature claims an earlier time, without proof",
+                        )
+                    )
+                    return leaf_status, SubIndication.REVOKED_NO_POE
+                checks.append(Check("revocation", False, detail))
+                return leaf_status, SubIndication.REVOKED
+            checks.append(Check("revocation", True, f"{who}: good per {status.source}"))
+        return leaf_status, None
+
+    # -- revocation lookups -------------------------------------------------------------------
+
+    def revocation_status(
+        self, certificate: x509.Certificate, issuer: x509.Certificate, moment: datetime
+    ) -> RevocationStatus:
+        """The certificate's status at `moment`: OCSP first, then the CRL. Raises
+        RevocationUnavailable when neither gives a fresh, correctly signed answer."""
+        problems: list[str] = []
+        for url in _ocsp_urls(certificate):
+            try:
+                return self._ocsp_status(url, certificate, issuer, moment)
+            except RevocationUnavailable as error:
+                problems.append(error.detail)
+        for url in _crl_urls(certificate):
+            try:
+                return self._crl_status(url, certificate, issuer, moment)
+            except RevocationUnavailable as error:
+                problems.append(error.detail)
+        raise RevocationUnavailable("; ".join(problems) or "no revocation source")
+
+    def _ocsp_status(
+        self, url: str, certificate: x509.Certificate, issuer: x509.Certificate, moment: datetime
+    ) -> RevocationStatus:
+        key_id = _key_id(issuer)
+        cached = self.cache.ocsp(url, key_id, certificate.serial_number, moment)
+        if cached is not None:
+            return cached
+        request = (
+            ocsp.OCSPRequestBuilder()
+            .add_certificate(certificate, issuer, hashes.SHA256())
+            .build()
+            .public_bytes(serialization.Encoding.DER)
+        )
+        try:
+            answer = self.fetcher.post_ocsp(url, request)
+        except OSError as error:
+            raise RevocationUnavailable(f"OCSP responder unreachable: {error}") from error
+        try:
+            response = ocsp.load_der_ocsp_response(answer)
+        except ValueError as error:
+            raise RevocationUnavailable("OCSP answer is not DER") from error
+        if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+            raise RevocationUnavailable(f"OCSP answered {response.response_status.name}")
+        self._check_ocsp_signer(response, issuer, moment)
+        single = None
+        for candidate in response.responses:
+            if (
+                candidate.serial_number == certificate.serial_number
+                and candidate.issuer_key_hash == _hash(candidate.hash_algorithm, _spki_bits(issuer))
+                and candidate.issuer_name_hash
+                == _hash(candidate.hash_algorithm, issuer.subject.public_bytes())
+            ):
+                single = candidate
+        if single is None:
+            raise RevocationUnavailable("OCSP answer is about another certificate")
+        this_update = single.this_update_utc
+        next_update = single.next_update_utc
+        if this_update > moment + CLOCK_SKEW:
+            raise RevocationUnavailable("OCSP answer is dated in the future")
+        good_until = next_update or this_update + MAX_AGE_WITHOUT_NEXT_UPDATE
+        if moment > good_until:
+            raise RevocationUnavailable("OCSP answer is stale")
+        state = {
+            ocsp.OCSPCertStatus.GOOD: RevocationState.GOOD,
+            ocsp.OCSPCertStatus.REVOKED: RevocationState.REVOKED,
+            ocsp.OCSPCertStatus.UNKNOWN: RevocationState.UNKNOWN,
+        }[single.certificate_status]
+        status = RevocationStatus(
+            state,
+            source=f"ocsp {url}",
+            revoked_at=single.revocation_time_utc,
+            reason=None if single.revocation_reason is None else single.revocation_reason.name,
+            this_update=this_update,
+            next_update=next_update,
+        )
+        self.cache.keep_ocsp(url, key_id, certificate.serial_number, status, good_until)
+        return status
+
+    def _check_ocsp_signer(
+        self, response: ocsp.OCSPResponse, issuer: x509.Certificate, moment: datetime
+    ) -> None:
+        """The answer must be signed by the issuer itself or by a responder certificate that the
+        issuer gave the OCSPSigning purpose (RFC 6960 section 4.2.2.2)."""
+        signer = issuer
+        if response.responder_key_hash is not None:
+            by_issuer = response.responder_key_hash == hashlib.sha1(_spki_bits(issuer)).digest()  # noqa: S324 - RFC 6960 KeyHash is SHA-1
+        else:
+            by_issuer = response.responder_name == issuer.subject
+        if not by_issuer:
+            delegated = [
+                c
+                for c in response.certificates
+                if (
+                    response.responder_key_hash is not None
+                    and hashlib.sha1(_spki_bits(c)).digest() == response.responder_key_hash  # noqa: S324
+                )
+                or (response.responder_name is not None and c.subject == response.responder_name)
+            ]
+            if not delegated:
+                raise RevocationUnavailable("OCSP answer signed by an unknown responder")
+            signer = delegated[0]
+            try:
+                signer.verify_directly_issued_by(issuer)
+            except (ValueError, TypeError, InvalidSignature) as error:
+                raise RevocationUnavailable(
+                    "OCSP responder certificate not issued by the CA"
+                ) from error
+            try:
+                eku = signer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            except x509.ExtensionNotFound:
+                eku = None
+            if eku is None or ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
+                raise RevocationUnavailable(
+                    "OCSP responder certificate lacks the OCSPSigning purpose"
+                )
+            if not (signer.not_valid_before_utc <= moment <= signer.not_valid_after_utc):
+                raise RevocationUnavailable("OCSP responder certificate is not valid now")
+        try:
+            _verify_signed_by(
+                signer,
+                response.signature,
+                response.tbs_response_bytes,
+                response.signature_hash_algorithm,
+            )
+        except InvalidSignature as error:
+            raise RevocationUnavailable("OCSP answer signature is invalid") from error
+
+    def _crl_status(
+        self, url: str, certificate: x509.Certificate, issuer: x509.Certificate, moment: datetime
+    ) -> RevocationStatus:
+        key_id = _key_id(issuer)
+        crl = self.cache.crl(url, key_id, moment)
+        if crl is None:
+            try:
+                data = self.fetcher.fetch_crl(url)
+            except OSError as error:
+                raise RevocationUnavailable(f"CRL unreachable: {error}") from error
+            try:
+                crl = (
+                    x509.load_der_x509_crl(data)
+                    if data[:1] == b"\x30"
+                    else x509.load_pem_x509_crl(data)
+                )
+            except ValueError as error:
+                raise RevocationUnavailable("CRL is not DER or PEM") from error
+            if crl.issuer != issuer.subject:
+                raise RevocationUnavailable("CRL is from another issuer")
+            public_key = issuer.public_key()
+            if not isinstance(public_key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) or not (
+                crl.is_signature_valid(public_key)
+            ):
+                raise RevocationUnavailable("CRL signature is invalid")
+            next_update = crl.next_update_utc
+            if next_update is None:
+                raise RevocationUnavailable("CRL has no nextUpdate")
+            if crl.last_update_utc > moment + CLOCK_SKEW:
+                raise RevocationUnavailable("CRL is dated in the future")
+            if moment > next_update:
+                raise RevocationUnavailable("CRL is stale")
+            self.cache.keep_crl(url, key_id, crl, next_update)
+        entry = crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
+        source = f"crl {url}"
+        if entry is None:
+            return RevocationStatus(
+                RevocationState.GOOD,
+                source=source,
+                this_update=crl.last_update_utc,
+                next_update=crl.next_update_utc,
+            )
+        try:
+            reason: str | None = entry.extensions.get_extension_for_class(
+                x509.CRLReason
+            ).value.reason.name
+        except x509.ExtensionNotFound:
+            reason = None
+        return RevocationStatus(
+            RevocationState.REVOKED,
+            source=source,
+            revoked_at=entry.revocation_date_utc,
+            reason=reason,
+            this_update=crl.last_update_utc,
+            next_update=crl.next_update_utc,
+        )
+
+
+def _chain_check(chain: Sequence[x509.Certificate]) -> Check:
+    return Check("certificate_chain", True, "chains to " + chain[-1].subject.rfc4514_string())
+
+
+def _spki_bits(certificate: x509.Certificate) -> bytes:
+    """The subjectPublicKey BIT STRING contents, which RFC 6960 CertID hashes."""
+    spki = keys.PublicKeyInfo.load(
+        certificate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return bytes(spki["public_key"].contents[1:])
+
+
+def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
+    digest = hashes.Hash(algorithm)
+    digest.update(data)
+    return digest.finalize()
+
+
+def _ocsp_urls(certificate: x509.Certificate) -> list[str]:
+    try:
+        access = certificate.extensions.get_extension_for_class(
+            x509.AuthorityInformationAccess
+        ).value
+    except x509.ExtensionNotFound:
+        return []
+    return [
+        d.access_location.value
+        for d in access
+        if d.access_method == x509.oid.AuthorityInformationAccessOID.OCSP
+        and isinstance(d.access_location, x509.UniformResourceIdentifier)
+    ]
+
+
+def _crl_urls(certificate: x509.Certificate) -> list[str]:
+    try:
+        points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return []
+    return [
+        name.value
+        for point in points
+        for name in (point.full_name or [])
+        if isinstance(name, x509.UniformResourceIdentifier)
+    ]
