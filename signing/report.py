@@ -229,9 +229,7 @@ class VerificationReport:
     @property
     def indication(self) -> Indication:
         """The worst indication over all signatures, TOTAL_FAILED when a document check failed."""
-        if not self.passed and all(
-            s.passed for d in self.documents for s in d.signatures
-        ):
+        if not self.passed and all(s.passed for d in self.documents for s in d.signatures):
             return Indication.TOTAL_FAILED
         found = [s.indication for d in self.documents for s in d.signatures]
         if Indication.TOTAL_FAILED in found or not found:
@@ -265,17 +263,24 @@ class VerificationReport:
                 lines.append(f"    sha256 {d.sha256}")
             lines.extend(_check_lines(d.checks, "    "))
             for s in d.signatures:
-                who = s.signer_iin and f"IIN {s.signer_iin}" or s.signer_bin and f"BIN {s.signer_bin}"
-                verdict = s.indication.value + (f"/{s.sub_indication.value}" if s.sub_indication else "")
+                iin, bin_ = s.signer_iin, s.signer_bin
+                who = (iin and f"IIN {iin}") or (bin_ and f"BIN {bin_}")
+                verdict = s.indication.value + (
+                    f"/{s.sub_indication.value}" if s.sub_indication else ""
+                )
                 lines.append(
                     f"    signature ({s.format}{', ' + s.role if s.role else ''}): {verdict}"
                 )
-                lines.append(f"      signer {s.signer_subject or '?'}{' (' + who + ')' if who else ''}")
+                lines.append(
+                    f"      signer {s.signer_subject or '?'}{' (' + who + ')' if who else ''}"
+                )
                 if s.signer_serial:
                     lines.append(f"      certificate serial {s.signer_serial}")
                 if s.signing_time:
                     lines.append(f"      claimed signing time {s.signing_time.isoformat()}")
-                lines.append(f"      revocation {s.revocation.state.value} {s.revocation.source}".rstrip())
+                lines.append(
+                    f"      revocation {s.revocation.state.value} {s.revocation.source}".rstrip()
+                )
                 lines.extend(_check_lines(s.checks, "      "))
         return "\n".join(lines)
 
