@@ -1,4 +1,5 @@
-"""CMS (RFC 5652) detached SignedData: create with cryptography, verify with asn1crypto.
+"""CMS (RFC 5652) detached SignedData: built and parsed with asn1crypto, signed and checked with
+cryptography.
 
 Only what the dossier needs is accepted: one signer, detached id-data content, certificates
 carried in the structure, ECDSA or RSA (PKCS#1 v1.5 or PSS) with SHA-256/384/512, and strict
@@ -14,13 +15,13 @@ from datetime import UTC, datetime
 
 from asn1crypto import algos, core
 from asn1crypto import cms as asn1_cms
+from asn1crypto import tsp as asn1_tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
-from cryptography.hazmat.primitives.serialization import pkcs7
 
 from signing._algorithms import (
     CMS_SIGNATURE_OIDS,
@@ -53,42 +54,124 @@ _CRYPTO = SubIndication.CRYPTO_CONSTRAINTS_FAILURE
 
 def sign_detached(
     content: bytes, certificate: x509.Certificate,
-    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, *,
+    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, *, signing_time: datetime,
     chain: Iterable[x509.Certificate] = (),
 ) -> bytes:
     """DER SignedData over content, detached, with signed attributes and the signer's chain.
 
-    SHA-384 for P-384 keys, SHA-256 otherwise; RSA keys sign with PKCS#1 v1.5. The signed
-    attributes are content-type, message-digest and signingTime. Caveats: cryptography takes
-    signingTime from the machine's clock (it cannot be passed in), so it is a claim, as it is
-    for every signer; and the certificates are included as given, their order is not checked.
-    Raises WeakKey for a key outside our policy and ValueError when private_key does not belong
-    to certificate.
+    SHA-384 and ecdsa-with-SHA384 for P-384 keys; SHA-256 with ecdsa-with-SHA256 for P-256 and
+    sha256WithRSAEncryption (PKCS#1 v1.5) for RSA. The signed attributes are content-type,
+    signingTime, message-digest and ESS signing-certificate-v2 (RFC 5035: the SHA-256 of the
+    signer certificate and its issuer and serial), which binds the signer certificate into what
+    is signed for verifiers that check it (CAdES; neither verify_detached nor OpenSSL 3.0 does).
+    signing_time must be timezone-aware; it is written in UTC, truncated to the second, as
+    UTCTime for 1950-2049 and GeneralizedTime otherwise (RFC 5652 section 11.3).
+    Caveats: signing_time is the signer's claim, nothing more; the certificates are carried as a
+    DER SET, so in encoding order rather than chain order, and their chain is not checked.
+    Raises WeakKey for a key outside our policy and ValueError for a naive signing_time or when
+    private_key does not belong to certificate.
     """
     public_key = private_key.public_key()
     check_key_strength(public_key)
     if _spki(certificate.public_key()) != _spki(public_key):
         raise ValueError("the private key does not belong to the certificate")
-    digest: hashes.SHA256 | hashes.SHA384 = (
-        hashes.SHA384()
+    if signing_time.tzinfo is None or signing_time.utcoffset() is None:
+        raise ValueError("signing_time must be timezone-aware")
+
+    hash_name: HashName = (
+        "SHA-384"
         if isinstance(public_key, ec.EllipticCurvePublicKey)
         and isinstance(public_key.curve, ec.SECP384R1)
-        else hashes.SHA256()
+        else "SHA-256"
     )
-    builder = pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(
-        certificate, private_key, digest
-    )
+    digest_algorithm = {"SHA-256": "sha256", "SHA-384": "sha384"}[hash_name]
+    certificate_der = certificate.public_bytes(serialization.Encoding.DER)
+    signer_certificate = asn1_x509.Certificate.load(certificate_der)
+
+    # CMSAttributes is a SET OF: asn1crypto sorts the encodings on dump, which is the DER order
+    # (X.690 section 11.6) and so exactly the bytes a verifier re-encodes.
+    signed_bytes: bytes = asn1_cms.CMSAttributes([
+        _attribute("content_type", "data"),
+        _attribute("signing_time", _cms_time(signing_time)),
+        _attribute(
+            "message_digest", hashlib.new(digest_algorithm, content).digest()
+        ),
+        _attribute("signing_certificate_v2", asn1_tsp.SigningCertificateV2({
+            "certs": [{
+                # hash_algorithm is left at its DEFAULT, SHA-256, so DER omits it.
+                "cert_hash": hashlib.sha256(certificate_der).digest(),
+                "issuer_serial": {
+                    "issuer": [asn1_x509.GeneralName(
+                        name="directory_name", value=signer_certificate.issuer
+                    )],
+                    "serial_number": signer_certificate.serial_number,
+                },
+            }],
+        })),
+    ]).dump()
+
+    digest = hash_for(hash_name)
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        # cryptography returns ECDSA signatures DER-encoded (Ecdsa-Sig-Value), as CMS wants.
+        signature = private_key.sign(signed_bytes, ec.ECDSA(digest))
+        signature_algorithm: dict[str, object] = {"algorithm": f"{digest_algorithm}_ecdsa"}
+    else:
+        signature = private_key.sign(signed_bytes, padding.PKCS1v15(), digest)
+        # RFC 5754 section 3.2: NULL parameters for sha256WithRSAEncryption.
+        signature_algorithm = {"algorithm": "sha256_rsa", "parameters": core.Null()}
+
+    carried: dict[bytes, asn1_x509.Certificate] = {certificate_der: signer_certificate}
     for extra in chain:
-        builder = builder.add_certificate(extra)
-    return builder.sign(
-        serialization.Encoding.DER,
-        [
-            pkcs7.PKCS7Options.DetachedSignature,
-            pkcs7.PKCS7Options.Binary,
-            # S/MIME encryption capabilities say nothing about a signature: leave them out.
-            pkcs7.PKCS7Options.NoCapabilities,
-        ],
-    )
+        extra_der = extra.public_bytes(serialization.Encoding.DER)
+        carried.setdefault(extra_der, asn1_x509.Certificate.load(extra_der))
+
+    signed_data = asn1_cms.SignedData({
+        "version": "v1",
+        "digest_algorithms": [_digest_algorithm(digest_algorithm)],
+        "encap_content_info": {"content_type": "data"},
+        "certificates": list(carried.values()),
+        "signer_infos": [{
+            "version": "v1",
+            "sid": asn1_cms.SignerIdentifier({"issuer_and_serial_number": {
+                "issuer": signer_certificate.issuer,
+                "serial_number": signer_certificate.serial_number,
+            }}),
+            "digest_algorithm": _digest_algorithm(digest_algorithm),
+            # Loaded from the bytes that were signed, so they are written back unchanged.
+            "signed_attrs": asn1_cms.CMSAttributes.load(signed_bytes),
+            "signature_algorithm": signature_algorithm,
+            "signature": signature,
+        }],
+    })
+    encoded: bytes = asn1_cms.ContentInfo(
+        {"content_type": "signed_data", "content": signed_data}
+    ).dump()
+    return encoded
+
+
+def _digest_algorithm(name: str) -> algos.DigestAlgorithm:
+    """A SHA-2 AlgorithmIdentifier without parameters, as RFC 5754 section 2 says to generate.
+
+    asn1crypto would add NULL parameters; an object loaded from DER is written back unchanged.
+    """
+    oid = algos.DigestAlgorithmId(name).dump()
+    return algos.DigestAlgorithm.load(b"\x30" + _der_length(len(oid)) + oid)
+
+
+def _attribute(kind: str, value: object) -> asn1_cms.CMSAttribute:
+    return asn1_cms.CMSAttribute({"type": kind, "values": [value]})
+
+
+def _cms_time(moment: datetime) -> asn1_cms.Time:
+    """moment as a CMS Time in UTC to the second: UTCTime for 1950-2049, else GeneralizedTime.
+
+    The strings are written here rather than by asn1crypto so that the seconds are always
+    present and fractions never are (DER, RFC 5652 section 11.3).
+    """
+    utc = moment.astimezone(UTC)
+    if 1950 <= utc.year <= 2049:
+        return asn1_cms.Time({"utc_time": f"{utc:%y%m%d%H%M%S}Z"})
+    return asn1_cms.Time({"generalized_time": f"{utc.year:04d}{utc:%m%d%H%M%S}Z"})
 
 
 def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:

@@ -33,6 +33,8 @@ CONTENT = '{"type":"birthreg.medical-record/1","mother":{"surname":"TEST ӘБІ�
 # A window wide enough that OpenSSL, which checks validity at the current time, accepts it.
 NOT_BEFORE = datetime(2020, 1, 1, tzinfo=UTC)
 NOT_AFTER = datetime(2049, 12, 31, tzinfo=UTC)
+# The claimed signing time of our signatures: passed in, never read from a clock.
+SIGNED_AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -256,13 +258,38 @@ def test_our_signature_verifies_in_openssl(pki: TinyPKI, which: str) -> None:
     private_key = serialization.load_pem_private_key(signer.key_path.read_bytes(), None)
     assert isinstance(private_key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
     signature = signing_cms.sign_detached(
-        CONTENT, signer.certificate, private_key, chain=[pki.ca]
+        CONTENT, signer.certificate, private_key, signing_time=SIGNED_AT, chain=[pki.ca]
     )
     done = openssl_verify(pki, signature, CONTENT)
     assert done.returncode == 0, done.stderr
     assert "Verification successful" in done.stderr
+    verified = signing_cms.verify_detached(signature, CONTENT)
+    assert verified.signing_time == SIGNED_AT
+    assert verified.signer == signer.certificate
 
     # Sanity: OpenSSL refuses a changed content too.
     done = openssl_verify(pki, signature, CONTENT + b"\n")
     assert done.returncode != 0
     assert "Verification successful" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("signing_time", "printed"),
+    [
+        (SIGNED_AT, "UTCTIME:Jun  1 12:00:00 2026 GMT"),
+        (datetime(2050, 1, 1, tzinfo=UTC), "GENERALIZEDTIME:Jan  1 00:00:00 2050 GMT"),
+    ],
+)
+def test_openssl_reads_our_signing_time(
+    pki: TinyPKI, signing_time: datetime, printed: str
+) -> None:
+    private_key = serialization.load_pem_private_key(pki.p256.key_path.read_bytes(), None)
+    assert isinstance(private_key, ec.EllipticCurvePrivateKey)
+    signature = signing_cms.sign_detached(
+        CONTENT, pki.p256.certificate, private_key, signing_time=signing_time, chain=[pki.ca]
+    )
+    assert "Verification successful" in openssl_verify(pki, signature, CONTENT).stderr
+    signature_path = pki.directory / "our-signature.der"
+    done = openssl("cms", "-cmsout", "-print", "-inform", "DER", "-in", signature_path)
+    assert done.returncode == 0, done.stderr
+    assert printed in done.stdout

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from typing import Any
 
 import pytest
-from asn1crypto import algos, cms
+from asn1crypto import algos, cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -197,13 +197,13 @@ def refused(signature: bytes, content: bytes = CONTENT) -> SignatureFailure:
     ],
 )
 def test_round_trip(kind: str, algorithm: str) -> None:
-    signature = signing_cms.sign_detached(CONTENT, cert(kind), key(kind))
+    signature = signing_cms.sign_detached(CONTENT, cert(kind), key(kind), signing_time=SIGNED_AT)
     verified = signing_cms.verify_detached(signature, CONTENT)
     assert verified.format == "cms"
     assert verified.signer == cert(kind)
     assert verified.certificates == (cert(kind),)
     assert verified.algorithm == algorithm
-    assert verified.signing_time is not None
+    assert verified.signing_time == SIGNED_AT
     assert verified.signing_time.tzinfo is not None
     assert all(check.passed for check in verified.checks)
     assert [c.name for c in verified.checks] == [
@@ -216,7 +216,8 @@ def test_round_trip(kind: str, algorithm: str) -> None:
 
 def test_chain_is_carried() -> None:
     signature = signing_cms.sign_detached(
-        CONTENT, cert("p256"), key("p256"), chain=[cert("p384"), cert("rsa")]
+        CONTENT, cert("p256"), key("p256"), signing_time=SIGNED_AT,
+        chain=[cert("p384"), cert("rsa")],
     )
     verified = signing_cms.verify_detached(signature, CONTENT)
     assert verified.signer == cert("p256")
@@ -225,12 +226,129 @@ def test_chain_is_carried() -> None:
 
 def test_sign_refuses_a_key_that_is_not_the_certificates() -> None:
     with pytest.raises(ValueError, match="does not belong"):
-        signing_cms.sign_detached(CONTENT, cert("p256"), key("p256-other"))
+        signing_cms.sign_detached(
+            CONTENT, cert("p256"), key("p256-other"), signing_time=SIGNED_AT
+        )
 
 
 def test_sign_refuses_a_weak_key() -> None:
     with pytest.raises(WeakKey):
-        signing_cms.sign_detached(CONTENT, cert("rsa1024"), key("rsa1024"))
+        signing_cms.sign_detached(
+            CONTENT, cert("rsa1024"), key("rsa1024"), signing_time=SIGNED_AT
+        )
+
+
+def test_sign_refuses_a_naive_signing_time() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        signing_cms.sign_detached(
+            CONTENT, cert("p256"), key("p256"), signing_time=datetime(2026, 6, 1, 12, 0)
+        )
+
+
+def signed_attributes(signature: bytes) -> cms.CMSAttributes:
+    signer_info = cms.ContentInfo.load(signature)["content"]["signer_infos"][0]
+    return signer_info["signed_attrs"]
+
+
+@pytest.mark.parametrize("kind", ["p256", "rsa"])
+def test_signed_attributes_follow_only_the_arguments(kind: str) -> None:
+    # No clock is read: the same time in gives the same signingTime and signed attributes out.
+    first = signing_cms.sign_detached(CONTENT, cert(kind), key(kind), signing_time=SIGNED_AT)
+    second = signing_cms.sign_detached(CONTENT, cert(kind), key(kind), signing_time=SIGNED_AT)
+    assert signed_attributes(first).dump() == signed_attributes(second).dump()
+    if kind == "rsa":
+        # PKCS#1 v1.5 is deterministic, so the whole SignedData is (ECDSA's k is random).
+        assert first == second
+    later = signing_cms.sign_detached(
+        CONTENT, cert(kind), key(kind), signing_time=SIGNED_AT + timedelta(seconds=1)
+    )
+    assert signed_attributes(later).dump() != signed_attributes(first).dump()
+
+
+def test_signed_attributes_in_der_order() -> None:
+    signature = signing_cms.sign_detached(
+        CONTENT, cert("p256"), key("p256"), signing_time=SIGNED_AT
+    )
+    attributes = signed_attributes(signature)
+    assert [a["type"].native for a in attributes] == [
+        "content_type", "signing_time", "message_digest", "signing_certificate_v2",
+    ]
+    encodings = [a.dump() for a in attributes]
+    assert encodings == sorted(encodings)
+    by_type = {a["type"].native: a["values"][0] for a in attributes}
+    assert by_type["content_type"].native == "data"
+    assert by_type["message_digest"].native == hashlib.sha256(CONTENT).digest()
+    # The exact encoding: UTCTime to the second, in UTC.
+    assert by_type["signing_time"].dump() == b"\x17\x0d" + b"260601120000Z"
+    [cert_id] = by_type["signing_certificate_v2"]["certs"]
+    assert cert_id["cert_hash"].native == hashlib.sha256(der(cert("p256"))).digest()
+    assert b"\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01" not in cert_id.dump(), (
+        "hashAlgorithm is the DEFAULT SHA-256 and so left out"
+    )
+    assert cert_id["issuer_serial"]["serial_number"].native == cert("p256").serial_number
+    [issuer] = cert_id["issuer_serial"]["issuer"]
+    assert issuer.name == "directory_name"
+    signer_issuer = asn1_x509.Certificate.load(der(cert("p256"))).issuer
+    assert issuer.chosen.untag().dump() == signer_issuer.dump()
+
+
+@pytest.mark.parametrize(
+    ("kind", "digest", "signature_algorithm", "parameters"),
+    [
+        ("p256", "sha256", "sha256_ecdsa", None),
+        ("p384", "sha384", "sha384_ecdsa", None),
+        ("rsa", "sha256", "sha256_rsa", b"\x05\x00"),
+    ],
+)
+def test_signed_data_structure(
+    kind: str, digest: str, signature_algorithm: str, parameters: bytes | None
+) -> None:
+    signature = signing_cms.sign_detached(CONTENT, cert(kind), key(kind), signing_time=SIGNED_AT)
+    info = cms.ContentInfo.load(signature)
+    signed_data = info["content"]
+    assert signed_data["version"].native == "v1"
+    assert [a["algorithm"].native for a in signed_data["digest_algorithms"]] == [digest]
+    assert signed_data["encap_content_info"]["content_type"].native == "data"
+    assert signed_data["encap_content_info"]["content"].native is None
+    [signer_info] = signed_data["signer_infos"]
+    assert signer_info["version"].native == "v1"
+    assert signer_info["sid"].name == "issuer_and_serial_number"
+    assert signer_info["digest_algorithm"]["algorithm"].native == digest
+    # RFC 5754: SHA-2 digest identifiers without parameters; NULL for sha256WithRSAEncryption
+    # (section 3.2), none for ECDSA (RFC 5758 section 3.2).
+    assert isinstance(signer_info["digest_algorithm"]["parameters"], core.Void)
+    assert isinstance(signed_data["digest_algorithms"][0]["parameters"], core.Void)
+    algorithm = signer_info["signature_algorithm"]
+    assert algorithm["algorithm"].native == signature_algorithm
+    if parameters is None:
+        assert isinstance(algorithm["parameters"], core.Void)
+    else:
+        assert algorithm["parameters"].dump() == parameters
+    assert info.dump(force=True) == signature, "re-encoding changes nothing: it is DER"
+
+
+@pytest.mark.parametrize(
+    ("signing_time", "encoding"),
+    [
+        # Another offset is converted to UTC; fractions of a second are dropped.
+        (
+            datetime(2026, 6, 1, 17, 0, 0, 999_999, tzinfo=timezone(timedelta(hours=5))),
+            b"\x17\x0d260601120000Z",
+        ),
+        (datetime(1950, 1, 1, tzinfo=UTC), b"\x17\x0d500101000000Z"),
+        (datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC), b"\x17\x0d491231235959Z"),
+        (datetime(2050, 1, 1, tzinfo=UTC), b"\x18\x0f20500101000000Z"),
+        (datetime(1949, 12, 31, 23, 59, 59, tzinfo=UTC), b"\x18\x0f19491231235959Z"),
+    ],
+)
+def test_signing_time_encoding(signing_time: datetime, encoding: bytes) -> None:
+    signature = signing_cms.sign_detached(
+        CONTENT, cert("p256"), key("p256"), signing_time=signing_time
+    )
+    by_type = {a["type"].native: a["values"][0] for a in signed_attributes(signature)}
+    assert by_type["signing_time"].chosen.dump() == encoding
+    verified = signing_cms.verify_detached(signature, CONTENT)
+    assert verified.signing_time == signing_time.replace(microsecond=0)
 
 
 # Hand-built signatures that must pass.
@@ -343,7 +461,9 @@ def test_without_signed_attributes_from_cryptography() -> None:
 
 
 def test_tampered_content_is_a_hash_failure() -> None:
-    signature = signing_cms.sign_detached(CONTENT, cert("p256"), key("p256"))
+    signature = signing_cms.sign_detached(
+        CONTENT, cert("p256"), key("p256"), signing_time=SIGNED_AT
+    )
     failure = refused(signature, CONTENT.replace(b"3400", b"3401"))
     assert failure.sub_indication is SubIndication.HASH_FAILURE
     assert failure.checks[-1].name == "cms.message_digest"
@@ -490,7 +610,9 @@ def test_not_signed_data() -> None:
     ],
 )
 def test_malformed_der(mangle: Any) -> None:
-    signature = signing_cms.sign_detached(CONTENT, cert("p256"), key("p256"))
+    signature = signing_cms.sign_detached(
+        CONTENT, cert("p256"), key("p256"), signing_time=SIGNED_AT
+    )
     assert signature[:2] == b"\x30\x82", "the mangling below expects a two-byte length"
     failure = refused(mangle(signature))
     assert failure.sub_indication is SubIndication.FORMAT_FAILURE
