@@ -33,6 +33,7 @@ from signing._algorithms import (
     cms_algorithm_name,
     hash_for,
 )
+from signing._certs import load_certificate, subject_text
 from signing._steps import PARSE_ERRORS, Steps
 from signing.errors import WeakKey
 from signing.keys import check_key_strength, describe_key
@@ -427,19 +428,9 @@ def _carried_certificates(
             if der in seen:
                 continue
             seen.add(der)
-            certificates.append((choice.chosen, _load_certificate(der)))
+            certificates.append((choice.chosen, load_certificate(der)))
     steps.passed("cms.certificates", f"{len(certificates)} certificate(s) carried")
     return certificates
-
-
-def _load_certificate(der: bytes) -> x509.Certificate:
-    """Load a certificate and parse the parts we read now, so that a malformed one is refused
-    here (cryptography parses names and extensions lazily). Raises ValueError."""
-    certificate = x509.load_der_x509_certificate(der)
-    certificate.subject.rfc4514_string()
-    certificate.issuer.rfc4514_string()
-    len(certificate.extensions)
-    return certificate
 
 
 def _signature_algorithm(
@@ -538,7 +529,7 @@ def _find_signer(
             f"{len(matches)} carried certificates have the signer's {wanted}; ambiguous",
         )
     signer = matches[0]
-    steps.passed(name, f"{signer.subject.rfc4514_string()} (by {wanted})")
+    steps.passed(name, f"{subject_text(signer)} (by {wanted})")
     return signer
 
 

@@ -32,6 +32,7 @@ from signing._algorithms import (
     ecdsa_coordinate_size,
     hash_for,
 )
+from signing._certs import load_certificate, subject_text
 from signing._steps import Steps
 from signing.errors import WeakKey
 from signing.keys import check_key_strength, describe_key
@@ -322,11 +323,7 @@ def _certificates(header: dict[str, Any], steps: Steps) -> list[x509.Certificate
             der = base64.b64decode(item, validate=True)
             if base64.b64encode(der).decode("ascii") != item:
                 raise ValueError("non-canonical base64")
-            certificate = x509.load_der_x509_certificate(der)
-            # cryptography parses names and extensions lazily: make a malformed one fail here.
-            certificate.subject.rfc4514_string()
-            certificate.issuer.rfc4514_string()
-            len(certificate.extensions)
+            certificate = load_certificate(der)
             certificates.append(certificate)
             ders.append(der)
         except (ValueError, binascii.Error, x509.InvalidVersion) as exc:
@@ -343,7 +340,7 @@ def _certificates(header: dict[str, Any], steps: Steps) -> list[x509.Certificate
             steps.fail(name, _FORMAT, f"{parameter} does not match the first x5c certificate")
     steps.passed(
         name,
-        f"{certificates[0].subject.rfc4514_string()} and {len(certificates) - 1} more",
+        f"{subject_text(certificates[0])} and {len(certificates) - 1} more",
     )
     return certificates
 

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Literal, Protocol
 
 from asn1crypto import keys
@@ -35,6 +36,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from signing._certs import sha256_fingerprint, subject_text
 from signing.ca import POLICY_TEST_INDIVIDUAL_SIGNING, POLICY_TEST_ORGANISATION_SEAL
 from signing.errors import SigningError, WeakKey
 from signing.keys import check_key_strength, describe_key
@@ -180,6 +182,7 @@ def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
     return [str(a.value) for a in name.get_attributes_for_oid(oid)]
 
 
+@lru_cache(maxsize=4096)
 def signer_iin(certificate: x509.Certificate) -> str | None:
     """The IIN from SERIALNUMBER=IIN<12 digits>, as the national profile puts it."""
     for value in _attribute(certificate.subject, NameOID.SERIAL_NUMBER):
@@ -188,6 +191,7 @@ def signer_iin(certificate: x509.Certificate) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def signer_bin(certificate: x509.Certificate) -> str | None:
     """The BIN from OU=BIN<12 digits>."""
     for value in _attribute(certificate.subject, NameOID.ORGANIZATIONAL_UNIT_NAME):
@@ -196,13 +200,14 @@ def signer_bin(certificate: x509.Certificate) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def chain_entry(certificate: x509.Certificate) -> ChainEntry:
     return ChainEntry(
-        subject=certificate.subject.rfc4514_string(),
+        subject=subject_text(certificate),
         serial=format(certificate.serial_number, "x"),
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,
-        sha256=certificate.fingerprint(hashes.SHA256()).hex(),
+        sha256=sha256_fingerprint(certificate).hex(),
     )
 
 
@@ -213,6 +218,7 @@ class _Failed(Exception):
         self.check = check
 
 
+@lru_cache(maxsize=4096)
 def _key_id(certificate: x509.Certificate) -> bytes:
     return hashlib.sha256(
         certificate.public_key().public_bytes(
@@ -290,7 +296,7 @@ class Validator:
             sub_indication=sub,
             checks=tuple(checks),
             role=role,
-            signer_subject=leaf.subject.rfc4514_string(),
+            signer_subject=subject_text(leaf),
             signer_iin=signer_iin(leaf),
             signer_bin=signer_bin(leaf),
             signer_serial=format(leaf.serial_number, "x"),
@@ -312,8 +318,8 @@ class Validator:
         # A path, once built, stays built: its signatures and CA constraints do not depend on
         # time, and every certificate's validity at `moment` is checked afresh afterwards.
         key = (
-            leaf.fingerprint(hashes.SHA256()),
-            tuple(sorted(c.fingerprint(hashes.SHA256()) for c in intermediates)),
+            sha256_fingerprint(leaf),
+            tuple(sorted(sha256_fingerprint(c) for c in intermediates)),
         )
         with self._chains_lock:
             cached = self._chains.get(key)
@@ -350,69 +356,15 @@ class Validator:
         checks.append(_chain_check(chain))
         return chain
 
+    @staticmethod
     def _check_constraints(
-        self, leaf: x509.Certificate, purpose: Purpose | None, checks: list[Check]
+        leaf: x509.Certificate, purpose: Purpose | None, checks: list[Check]
     ) -> None:
-        def fail(name: str, detail: str) -> _Failed:
-            return _Failed(SubIndication.CHAIN_CONSTRAINTS_FAILURE, Check(name, False, detail))
-
-        if _is_ca(leaf):
-            raise fail("signer_not_ca", "the signer certificate is a CA certificate")
-        checks.append(Check("signer_not_ca", True, "end-entity certificate"))
-
-        try:
-            check_key_strength(leaf.public_key())
-        except WeakKey as error:
-            raise _Failed(
-                SubIndication.CRYPTO_CONSTRAINTS_FAILURE, Check("signer_key", False, error.detail)
-            ) from error
-        checks.append(Check("signer_key", True, describe_key(leaf.public_key())))
-
-        try:
-            usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
-        except x509.ExtensionNotFound:
-            raise fail("key_usage", "the certificate has no keyUsage extension") from None
-        if not (usage.digital_signature or usage.content_commitment):
-            raise fail("key_usage", "keyUsage allows neither digitalSignature nor nonRepudiation")
-        checks.append(Check("key_usage", True, "digitalSignature/nonRepudiation"))
-
-        try:
-            eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        except x509.ExtensionNotFound:
-            eku = None
-        if eku is not None and not (
-            ExtendedKeyUsageOID.EMAIL_PROTECTION in eku
-            or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku
-        ):
-            raise fail("extended_key_usage", "extendedKeyUsage does not allow document signing")
-        checks.append(Check("extended_key_usage", True, "absent or emailProtection"))
-
-        if purpose is not None:
-            wanted = _POLICY_OF[purpose]
-            try:
-                policies = leaf.extensions.get_extension_for_class(x509.CertificatePolicies).value
-                present = {p.policy_identifier for p in policies}
-            except x509.ExtensionNotFound:
-                present = set()
-            if wanted not in present:
-                raise fail(
-                    "certificate_policy",
-                    f"the certificate lacks the TEST {purpose} policy {wanted.dotted_string}",
-                )
-            checks.append(Check("certificate_policy", True, f"{purpose} {wanted.dotted_string}"))
-            number = signer_iin(leaf) if purpose == "individual" else signer_bin(leaf)
-            if number is None:
-                raise fail(
-                    "signer_identity",
-                    "no IIN in SERIALNUMBER" if purpose == "individual" else "no BIN in OU",
-                )
-            checks.append(
-                Check(
-                    "signer_identity",
-                    True,
-                    "IIN present" if purpose == "individual" else "BIN present",
-                )
-            )
+        passed, failure = _leaf_constraints(leaf, purpose)
+        checks.extend(passed)
+        if failure is not None:
+            # A fresh exception each time: the remembered one must not collect tracebacks.
+            raise _Failed(failure.sub_indication, failure.check)
 
     def _check_validity(
         self,
@@ -422,7 +374,7 @@ class Validator:
         checks: list[Check],
     ) -> SubIndication | None:
         for certificate in chain:
-            who = "signer" if certificate is chain[0] else certificate.subject.rfc4514_string()
+            who = "signer" if certificate is chain[0] else subject_text(certificate)
             if moment < certificate.not_valid_before_utc:
                 raise _Failed(
                     SubIndication.NOT_YET_VALID,
@@ -476,7 +428,7 @@ class Validator:
         # Every certificate below the anchor, leaf first; the anchor itself is trusted as such.
         for index, certificate in enumerate(chain[:-1]):
             issuer = chain[index + 1]
-            who = "signer" if index == 0 else certificate.subject.rfc4514_string()
+            who = "signer" if index == 0 else subject_text(certificate)
             if not (_ocsp_urls(certificate) or _crl_urls(certificate)):
                 if index == 0:
                     raise _Failed(
@@ -712,10 +664,88 @@ class Validator:
         )
 
 
+@lru_cache(maxsize=4096)
+def _leaf_constraints(
+    leaf: x509.Certificate, purpose: Purpose | None
+) -> tuple[tuple[Check, ...], _Failed | None]:
+    """The signer certificate's own constraints: the checks passed, and the failure if any.
+    A pure function of the certificate, so it is remembered."""
+    checks: list[Check] = []
+    try:
+        _constraints(leaf, purpose, checks)
+    except _Failed as failure:
+        return tuple(checks), failure
+    return tuple(checks), None
+
+
+def _constraints(leaf: x509.Certificate, purpose: Purpose | None, checks: list[Check]) -> None:
+    def fail(name: str, detail: str) -> _Failed:
+        return _Failed(SubIndication.CHAIN_CONSTRAINTS_FAILURE, Check(name, False, detail))
+
+    if _is_ca(leaf):
+        raise fail("signer_not_ca", "the signer certificate is a CA certificate")
+    checks.append(Check("signer_not_ca", True, "end-entity certificate"))
+
+    try:
+        check_key_strength(leaf.public_key())
+    except WeakKey as error:
+        raise _Failed(
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE, Check("signer_key", False, error.detail)
+        ) from error
+    checks.append(Check("signer_key", True, describe_key(leaf.public_key())))
+
+    try:
+        usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        raise fail("key_usage", "the certificate has no keyUsage extension") from None
+    if not (usage.digital_signature or usage.content_commitment):
+        raise fail("key_usage", "keyUsage allows neither digitalSignature nor nonRepudiation")
+    checks.append(Check("key_usage", True, "digitalSignature/nonRepudiation"))
+
+    try:
+        eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        eku = None
+    if eku is not None and not (
+        ExtendedKeyUsageOID.EMAIL_PROTECTION in eku
+        or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku
+    ):
+        raise fail("extended_key_usage", "extendedKeyUsage does not allow document signing")
+    checks.append(Check("extended_key_usage", True, "absent or emailProtection"))
+
+    if purpose is not None:
+        wanted = _POLICY_OF[purpose]
+        try:
+            policies = leaf.extensions.get_extension_for_class(x509.CertificatePolicies).value
+            present = {p.policy_identifier for p in policies}
+        except x509.ExtensionNotFound:
+            present = set()
+        if wanted not in present:
+            raise fail(
+                "certificate_policy",
+                f"the certificate lacks the TEST {purpose} policy {wanted.dotted_string}",
+            )
+        checks.append(Check("certificate_policy", True, f"{purpose} {wanted.dotted_string}"))
+        number = signer_iin(leaf) if purpose == "individual" else signer_bin(leaf)
+        if number is None:
+            raise fail(
+                "signer_identity",
+                "no IIN in SERIALNUMBER" if purpose == "individual" else "no BIN in OU",
+            )
+        checks.append(
+            Check(
+                "signer_identity",
+                True,
+                "IIN present" if purpose == "individual" else "BIN present",
+            )
+        )
+
+
 def _chain_check(chain: Sequence[x509.Certificate]) -> Check:
-    return Check("certificate_chain", True, "chains to " + chain[-1].subject.rfc4514_string())
+    return Check("certificate_chain", True, "chains to " + subject_text(chain[-1]))
 
 
+@lru_cache(maxsize=4096)
 def _spki_bits(certificate: x509.Certificate) -> bytes:
     """The subjectPublicKey BIT STRING contents, which RFC 6960 CertID hashes."""
     spki = keys.PublicKeyInfo.load(
@@ -732,29 +762,31 @@ def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
     return digest.finalize()
 
 
-def _ocsp_urls(certificate: x509.Certificate) -> list[str]:
+@lru_cache(maxsize=4096)
+def _ocsp_urls(certificate: x509.Certificate) -> tuple[str, ...]:
     try:
         access = certificate.extensions.get_extension_for_class(
             x509.AuthorityInformationAccess
         ).value
     except x509.ExtensionNotFound:
-        return []
-    return [
+        return ()
+    return tuple(
         d.access_location.value
         for d in access
         if d.access_method == x509.oid.AuthorityInformationAccessOID.OCSP
         and isinstance(d.access_location, x509.UniformResourceIdentifier)
-    ]
+    )
 
 
-def _crl_urls(certificate: x509.Certificate) -> list[str]:
+@lru_cache(maxsize=4096)
+def _crl_urls(certificate: x509.Certificate) -> tuple[str, ...]:
     try:
         points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     except x509.ExtensionNotFound:
-        return []
-    return [
+        return ()
+    return tuple(
         name.value
         for point in points
         for name in (point.full_name or [])
         if isinstance(name, x509.UniformResourceIdentifier)
-    ]
+    )

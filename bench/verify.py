@@ -1,0 +1,196 @@
+"""Signature verification throughput against the raw cost of the ECDSA it needs.
+
+Verifies N detached CMS and N detached JWS signatures over a realistic application (full path:
+parse, algorithm policy, signature, chain to the root, key usage and policy, validity, revocation
+through the in-process fetcher) and, in the same run, N raw ECDSA P-256 verifications with
+cryptography. A signature needs two ECDSA verifications at the least (the signer's certificate by
+the issuing CA, and the document by the signer), so the ratio printed is
+
+    time per verified signature / (2 × time per raw ECDSA verification)
+
+Two cases: "repeat signer" (the same mother's certificate every time, as when a registry
+re-verifies a queue; the path and revocation answers are cached) and "distinct signers" (a new
+mother for each signature, so no path is cached; revocation comes from one cached CRL or per
+certificate OCSP).
+
+    python bench/verify.py [--n 300] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import platform
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from signing import cms, jws
+from signing.ca import (
+    CertificationAuthority,
+    Individual,
+    InMemoryCertificateStatus,
+    Profile,
+)
+from signing.canonical import canonicalize
+from signing.identity import make_iin
+from signing.local import InProcessFetcher
+from signing.trust import TrustAnchors, Validator
+from signing.verify import verify_signature
+
+MOMENT = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+APPLICATION = {
+    "type": "birthreg.application/1",
+    "id": "6f1c2b9e-3d4a-4f5b-8c7d-9e0f1a2b3c4d",
+    "medical_record_sha256": "ab" * 32,
+    "child": {"surname": "Әбілқасымова", "given_name": "Айару", "patronymic": "Ерланқызы"},
+    "mother": {"iin": "940315400014"},
+    "father": None,
+    "address": {
+        "region": "Шығыс Қазақстан облысы",
+        "locality": "Өскемен",
+        "street": "Қазақстан көшесі",
+        "building": "12",
+        "flat": "5",
+    },
+    "contact": {"phone": "+7 701 234 5678", "email": "mother@example.kz"},
+    "language": "kk",
+}
+
+
+def _mothers(
+    ca: CertificationAuthority, statuses: InMemoryCertificateStatus, n: int
+) -> list[tuple[ec.EllipticCurvePrivateKey, x509.Certificate]]:
+    people: list[tuple[ec.EllipticCurvePrivateKey, x509.Certificate]] = []
+    serial = 0
+    while len(people) < n:
+        iin = make_iin(date(1994, 3, 15), "F", serial)
+        serial += 1
+        if iin is None:
+            continue
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = ca.issue(
+            key.public_key(),
+            Individual(iin, "Әбілқасымова", "Гүлнұр", "Серікқызы"),
+            profile=Profile.INDIVIDUAL,
+            moment=MOMENT - timedelta(days=1),
+        )
+        statuses.add(cert)
+        people.append((key, cert))
+    return people
+
+
+def _time(run: Callable[[], object], n: int, rounds: int) -> float:
+    """Best-of-rounds seconds per call (the least disturbed round on a shared machine)."""
+    best = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(n):
+            run()
+        best.append((time.perf_counter() - start) / n)
+    return min(best)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    n, rounds = args.n, args.rounds
+
+    ca = CertificationAuthority.create(
+        base_url="http://bench.test", moment=MOMENT - timedelta(days=30)
+    )
+    statuses = InMemoryCertificateStatus()
+    content = canonicalize(APPLICATION)
+    mothers = _mothers(ca, statuses, n)
+    chain = ca.chain
+
+    def signatures(fmt: str) -> list[dict[str, str]]:
+        out = []
+        for key, cert in mothers:
+            if fmt == "cms":
+                der = cms.sign_detached(content, cert, key, chain=chain, signing_time=MOMENT)
+                out.append({"format": "cms", "value": base64.b64encode(der).decode()})
+            else:
+                out.append(
+                    {
+                        "format": "jws",
+                        "value": jws.sign_detached(
+                            content, cert, key, chain=chain, signing_time=MOMENT
+                        ),
+                    }
+                )
+        return out
+
+    signed = {"cms": signatures("cms"), "jws": signatures("jws")}
+
+    # Raw: N ECDSA P-256 SHA-256 verifications of distinct signatures.
+    raw_key = ec.generate_private_key(ec.SECP256R1())
+    raw_public = raw_key.public_key()
+    messages = [content + i.to_bytes(4, "big") for i in range(n)]
+    raw_sigs = [raw_key.sign(m, ec.ECDSA(hashes.SHA256())) for m in messages]
+    position = 0
+
+    def raw_verify() -> None:
+        nonlocal position
+        i = position % n
+        position += 1
+        raw_public.verify(raw_sigs[i], messages[i], ec.ECDSA(hashes.SHA256()))
+
+    def fresh_validator() -> Validator:
+        return Validator(
+            TrustAnchors([ca.root_certificate]),
+            InProcessFetcher(ca, statuses, clock=lambda: MOMENT),
+        )
+
+    results: dict[str, float] = {}
+    raw = _time(raw_verify, n, rounds)
+    results["raw ECDSA P-256 verify"] = raw
+
+    for fmt in ("cms", "jws"):
+        # Repeat signer: the first mother's signature verified over and over.
+        validator = fresh_validator()
+        one = signed[fmt][0]
+
+        def repeat(one: dict[str, str] = one, validator: Validator = validator) -> None:
+            report = verify_signature(
+                one, content, validator=validator, moment=MOMENT, purpose="individual"
+            )
+            assert report.passed, report.to_json()
+
+        results[f"{fmt}: repeat signer"] = _time(repeat, n, rounds)
+
+        # Distinct signers: every signature by another mother; a new validator per round so
+        # nothing of a path is cached, revocation by per-certificate OCSP (cache empty).
+        per_round = []
+        for _ in range(rounds):
+            validator = fresh_validator()
+            start = time.perf_counter()
+            for signature in signed[fmt]:
+                report = verify_signature(
+                    signature, content, validator=validator, moment=MOMENT, purpose="individual"
+                )
+                assert report.passed
+            per_round.append((time.perf_counter() - start) / n)
+        results[f"{fmt}: distinct signers"] = min(per_round)
+
+    print(
+        f"bench/verify.py  n={n} rounds={rounds}  python {platform.python_version()}  "
+        f"{platform.machine()}  {datetime.now(UTC):%Y-%m-%d}"
+    )
+    print(f"{'case':34} {'µs/op':>9} {'ops/s':>9} {'× raw(2 ECDSA)':>15}")
+    for name, seconds in results.items():
+        ratio = "" if name.startswith("raw") else f"{seconds / (2 * raw):.2f}"
+        print(f"{name:34} {seconds * 1e6:9.1f} {1 / seconds:9.0f} {ratio:>15}")
+    print(json.dumps({k: round(v * 1e6, 1) for k, v in results.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Settings: one `Settings(BaseSettings)` read from `BIRTHREG_*` variables and an optional `.env`.
+
+In development `birthreg init` writes the CA passphrase and the session secret into the data dir;
+in production both must come from the environment, and placeholders are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: File names (inside the data dir) of the secrets that `birthreg init` makes in development.
+CA_PASSPHRASE_FILE = "ca-passphrase"  # noqa: S105 (a file name, not a secret)
+SECRET_KEY_FILE = "secret-key"  # noqa: S105
+#: Where the TEST CA keeps its certificates and encrypted keys, inside the data dir.
+CA_DIRECTORY = "ca"
+
+MIN_SECRET_LENGTH = 16
+
+# Values people leave in .env files and compose files "for now". Matched against the whole value,
+# case-insensitively; anything shorter than MIN_SECRET_LENGTH is refused anyway.
+_PLACEHOLDER = re.compile(
+    r"""^(?:
+        x+ | \*+ | \.+ | -+ | _+ | 0+ | 1234\d*
+      | .*change[\W_]*(?:me|it|this).*
+      | .*replace[\W_]*(?:me|it|this).*
+      | .*placeholder.*
+      | .*(?:not|no)[\W_]*(?:so|very)?[\W_]*secret.*
+      | <.*> | \$\{.*\} | \{\{.*\}\}
+      | (?:my|your|the|a)?[\W_]*
+        (?:super)?[\W_]*
+        (?:secret|password|passphrase|passw0rd|pass|default|example|sample|dummy|test|todo|fixme)
+        [\W_\d]*(?:key|secret|password|passphrase|value)?[\W_\d]*
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+# A short unit said again and again: "secretsecretsecret", "abcabcabcabcabcabc".
+_REPEATED = re.compile(r"^(.{1,8}?)\1+$", re.DOTALL)
+
+
+class ConfigurationError(Exception):
+    """The settings cannot run the service (missing or placeholder secrets, and the like)."""
+
+
+def placeholder_reason(value: str) -> str | None:
+    """Why value is not an acceptable secret, or None when it is."""
+    if not value.strip():
+        return "it is empty"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"it is shorter than {MIN_SECRET_LENGTH} characters"
+    if (
+        _PLACEHOLDER.match(value.strip())
+        or _REPEATED.match(value.strip())
+        or len(set(value)) < 5
+    ):
+        return "it looks like a placeholder"
+    return None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BIRTHREG_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    env: Literal["development", "production"] = "development"
+    ca_passphrase: SecretStr | None = None
+    secret_key: SecretStr | None = None
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Absolute, so that the SQLite URL and the CA directory do not move with the cwd.
+        return value.expanduser().absolute()
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("base_url must be an http:// or https:// address")
+        return value
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'birthreg.sqlite3'}"
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def ca_directory(self) -> Path:
+        return self.data_dir / CA_DIRECTORY
+
+    def check_secrets(self) -> None:
+        """Raise ConfigurationError when production lacks real secrets from the environment."""
+        if not self.is_production:
+            return
+        problems = []
+        required = (("CA_PASSPHRASE", self.ca_passphrase), ("SECRET_KEY", self.secret_key))
+        for name, secret in required:
+            if secret is None:
+                problems.append(f"BIRTHREG_{name} is not set")
+                continue
+            reason = placeholder_reason(secret.get_secret_value())
+            if reason:
+                problems.append(f"BIRTHREG_{name} is refused: {reason}")
+        if problems:
+            raise ConfigurationError(
+                "production needs real secrets from the environment: " + "; ".join(problems)
+            )
+
+    def ca_passphrase_bytes(self) -> bytes:
+        """The CA key passphrase: from the environment, else (development) from the data dir."""
+        return self._secret(self.ca_passphrase, CA_PASSPHRASE_FILE).encode("utf-8")
+
+    def secret_key_value(self) -> str:
+        return self._secret(self.secret_key, SECRET_KEY_FILE)
+
+    def _secret(self, configured: SecretStr | None, file_name: str) -> str:
+        self.check_secrets()
+        if configured is not None and configured.get_secret_value():
+            return configured.get_secret_value()
+        path = self.data_dir / file_name
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise ConfigurationError(
+                f"{path} does not exist: run `birthreg init` first"
+            ) from None
+
+    def write_development_secrets(self) -> list[Path]:
+        """Make the data dir (0700) and any missing secret files (0600); return the files made.
+
+        Only in development, and only for secrets not given in the environment.
+        """
+        if self.is_production:
+            return []
+        made = []
+        for configured, file_name in (
+            (self.ca_passphrase, CA_PASSPHRASE_FILE),
+            (self.secret_key, SECRET_KEY_FILE),
+        ):
+            if configured is not None and configured.get_secret_value():
+                continue
+            path = self.data_dir / file_name
+            if path.exists():
+                continue
+            # O_EXCL with the mode given at creation: the secret is never readable by others,
+            # not even for the moment between writing and chmod.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secrets.token_urlsafe(32) + "\n")
+            made.append(path)
+        return made
+
+
+def make_data_dir(settings: Settings) -> bool:
+    """Create the data dir with mode 0700; True when it was made now."""
+    if settings.data_dir.is_dir():
+        return False
+    settings.data_dir.mkdir(mode=0o700, parents=True)
+    # mkdir's mode is filtered by the umask; set it exactly.
+    settings.data_dir.chmod(0o700)
+    return True

@@ -1,0 +1,219 @@
+"""The FastAPI application: `create_app()` mounts the domains, the middleware and one error handler.
+
+Run it with `birthreg serve`, or `uvicorn --factory birthreg.main:create_app`. Engines are made
+in the lifespan, not at import, so that importing this module touches nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import birthreg
+from birthreg.config import Settings
+from birthreg.db import engine_from_settings
+from birthreg.errors import DomainError
+from birthreg.pki.api import router as pki_router
+from signing.errors import SigningError
+
+PACKAGE_DIR = Path(birthreg.__file__).resolve().parent
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+# FastAPI's /docs and /redoc pages are an inline script loading Swagger UI / ReDoc from a CDN.
+# They are developer pages with no state of their own; everything else gets the strict policy.
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "img-src 'self' data: https://fastapi.tiangolo.com; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+#: Paths whose errors are always JSON `{"error": CODE, "detail": text}`.
+JSON_PREFIXES = ("/api/", "/pki/")
+
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+}
+
+
+@lru_cache(maxsize=1)
+def templates_directory() -> Path:
+    """The top-level `templates/` folder.
+
+    In a source tree (and an editable install) it sits beside the package; a regular install
+    (`pip install .`, the Docker image) puts it under `<prefix>/share/birthreg/templates`.
+    """
+    source_tree = PACKAGE_DIR.parent
+    candidates = []
+    if (source_tree / "pyproject.toml").is_file():
+        candidates.append(source_tree / "templates")
+    candidates.append(Path(sys.prefix) / "share" / "birthreg" / "templates")
+    for candidate in candidates:
+        if (candidate / "base.html").is_file():
+            return candidate
+    raise RuntimeError(
+        "templates not found; looked in " + ", ".join(str(c) for c in candidates)
+    )
+
+
+class SecurityHeadersMiddleware:
+    """Adds the CSP and the other security headers to every HTTP response."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = (
+            DOCS_CONTENT_SECURITY_POLICY
+            if scope.get("path") in DOCS_PATHS
+            else CONTENT_SECURITY_POLICY
+        )
+
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = policy
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application. Raises ConfigurationError when production lacks real secrets."""
+    settings = settings or Settings()
+    settings.check_secrets()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = engine_from_settings(settings)
+        try:
+            yield
+        finally:
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="birthreg (TEST)",
+        version=birthreg.__version__,
+        summary="Maternity-ward e-birth-registration with a TEST PKI. Not for production.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.ca = None
+    templates = Jinja2Templates(directory=str(templates_directory()))
+    app.state.templates = templates
+
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/static", StaticFiles(directory=str(PACKAGE_DIR / "static")), name="static")
+    app.include_router(pki_router)
+    _install_error_handlers(app, templates)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(request: Request) -> Response:
+        """The home page."""
+        return templates.TemplateResponse(request, "home.html", {"settings": settings})
+
+    @app.get("/healthz", tags=["service"])
+    def healthz(request: Request) -> JSONResponse:
+        """Liveness and database reachability."""
+        try:
+            with request.app.state.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:  # any driver error means "not ready"; the cause goes to the log
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith(JSON_PREFIXES) or path in ("/api", "/pki", "/healthz"):
+        return True
+    return "text/html" not in request.headers.get("accept", "")
+
+
+def _error_response(
+    request: Request, templates: Jinja2Templates, status: int, code: str, detail: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": code, "detail": detail}, status, headers=headers)
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"status": status, "code": code, "detail": detail},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
+    async def domain_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        return _error_response(request, templates, exc.status, exc.code, exc.detail)
+
+    async def signing_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SigningError)
+        return _error_response(request, templates, 400, exc.code, exc.detail)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = HTTP_ERROR_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return _error_response(
+            request, templates, exc.status_code, code, detail, headers=exc.headers
+        )
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', '')}"
+            for error in exc.errors()
+        )
+        return _error_response(request, templates, 422, "invalid_request", problems)
+
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(SigningError, signing_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)

@@ -1,0 +1,1 @@
+"""The /pki endpoints over `signing`'s CA, and how the service reaches revocation data."""
