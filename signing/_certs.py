@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from asn1crypto import keys
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 
 _CACHE_SIZE = 4096
 
@@ -20,8 +21,8 @@ def load_certificate(der: bytes) -> x509.Certificate:
     """Load a DER certificate and parse the parts we read later, so that a malformed one is
     refused here (cryptography parses names and extensions lazily). Raises ValueError."""
     certificate = x509.load_der_x509_certificate(der)
-    subject_text(certificate)
-    certificate.issuer.rfc4514_string()
+    # Reading them parses them (and raises ValueError when malformed).
+    _ = certificate.subject, certificate.issuer
     len(certificate.extensions)
     return certificate
 
@@ -35,3 +36,14 @@ def subject_text(certificate: x509.Certificate) -> str:
 @lru_cache(maxsize=_CACHE_SIZE)
 def sha256_fingerprint(certificate: x509.Certificate) -> bytes:
     return certificate.fingerprint(hashes.SHA256())
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def public_key_bits(certificate: x509.Certificate) -> bytes:
+    """The subjectPublicKey BIT STRING's value without its unused-bits octet: what an OCSP
+    CertID's issuerKeyHash and a ResponderID's KeyHash cover (RFC 6960 section 4.1.1)."""
+    spki = certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    contents: bytes = keys.PublicKeyInfo.load(spki)["public_key"].contents
+    return contents[1:]

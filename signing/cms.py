@@ -45,6 +45,8 @@ ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 ATTR_CONTENT_TYPE = "1.2.840.113549.1.9.3"
 ATTR_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 ATTR_SIGNING_TIME = "1.2.840.113549.1.9.5"
+ATTR_SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"  # ESS, RFC 2634 (SHA-1)
+ATTR_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"  # ESS, RFC 5035
 
 #: Deeper nesting than any SignedData with X.509 certificates needs; bounds the DER walk.
 MAX_DER_DEPTH = 64
@@ -54,8 +56,11 @@ _CRYPTO = SubIndication.CRYPTO_CONSTRAINTS_FAILURE
 
 
 def sign_detached(
-    content: bytes, certificate: x509.Certificate,
-    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, *, signing_time: datetime,
+    content: bytes,
+    certificate: x509.Certificate,
+    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+    *,
+    signing_time: datetime,
     chain: Iterable[x509.Certificate] = (),
 ) -> bytes:
     """DER SignedData over content, detached, with signed attributes and the signer's chain.
@@ -64,7 +69,7 @@ def sign_detached(
     sha256WithRSAEncryption (PKCS#1 v1.5) for RSA. The signed attributes are content-type,
     signingTime, message-digest and ESS signing-certificate-v2 (RFC 5035: the SHA-256 of the
     signer certificate and its issuer and serial), which binds the signer certificate into what
-    is signed for verifiers that check it (CAdES; neither verify_detached nor OpenSSL 3.0 does).
+    is signed (verify_detached checks it when present; OpenSSL 3.0 does not).
     signing_time must be timezone-aware; it is written in UTC, truncated to the second, as
     UTCTime for 1950-2049 and GeneralizedTime otherwise (RFC 5652 section 11.3).
     Caveats: signing_time is the signer's claim, nothing more; the certificates are carried as a
@@ -78,7 +83,18 @@ def sign_detached(
         raise ValueError("the private key does not belong to the certificate")
     if signing_time.tzinfo is None or signing_time.utcoffset() is None:
         raise ValueError("signing_time must be timezone-aware")
+    return _assemble(content, certificate, private_key, signing_time, chain)
 
+
+def _assemble(
+    content: bytes,
+    certificate: x509.Certificate,
+    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+    signing_time: datetime,
+    chain: Iterable[x509.Certificate],
+) -> bytes:
+    """The SignedData itself, without sign_detached's checks (tests forge with it)."""
+    public_key = private_key.public_key()
     hash_name: HashName = (
         "SHA-384"
         if isinstance(public_key, ec.EllipticCurvePublicKey)
@@ -91,25 +107,34 @@ def sign_detached(
 
     # CMSAttributes is a SET OF: asn1crypto sorts the encodings on dump, which is the DER order
     # (X.690 section 11.6) and so exactly the bytes a verifier re-encodes.
-    signed_bytes: bytes = asn1_cms.CMSAttributes([
-        _attribute("content_type", "data"),
-        _attribute("signing_time", _cms_time(signing_time)),
-        _attribute(
-            "message_digest", hashlib.new(digest_algorithm, content).digest()
-        ),
-        _attribute("signing_certificate_v2", asn1_tsp.SigningCertificateV2({
-            "certs": [{
-                # hash_algorithm is left at its DEFAULT, SHA-256, so DER omits it.
-                "cert_hash": hashlib.sha256(certificate_der).digest(),
-                "issuer_serial": {
-                    "issuer": [asn1_x509.GeneralName(
-                        name="directory_name", value=signer_certificate.issuer
-                    )],
-                    "serial_number": signer_certificate.serial_number,
-                },
-            }],
-        })),
-    ]).dump()
+    signed_bytes: bytes = asn1_cms.CMSAttributes(
+        [
+            _attribute("content_type", "data"),
+            _attribute("signing_time", _cms_time(signing_time)),
+            _attribute("message_digest", hashlib.new(digest_algorithm, content).digest()),
+            _attribute(
+                "signing_certificate_v2",
+                asn1_tsp.SigningCertificateV2(
+                    {
+                        "certs": [
+                            {
+                                # hash_algorithm is left at its DEFAULT, SHA-256, so DER omits it.
+                                "cert_hash": hashlib.sha256(certificate_der).digest(),
+                                "issuer_serial": {
+                                    "issuer": [
+                                        asn1_x509.GeneralName(
+                                            name="directory_name", value=signer_certificate.issuer
+                                        )
+                                    ],
+                                    "serial_number": signer_certificate.serial_number,
+                                },
+                            }
+                        ],
+                    }
+                ),
+            ),
+        ]
+    ).dump()
 
     digest = hash_for(hash_name)
     if isinstance(private_key, ec.EllipticCurvePrivateKey):
@@ -126,24 +151,32 @@ def sign_detached(
         extra_der = extra.public_bytes(serialization.Encoding.DER)
         carried.setdefault(extra_der, asn1_x509.Certificate.load(extra_der))
 
-    signed_data = asn1_cms.SignedData({
-        "version": "v1",
-        "digest_algorithms": [_digest_algorithm(digest_algorithm)],
-        "encap_content_info": {"content_type": "data"},
-        "certificates": list(carried.values()),
-        "signer_infos": [{
+    signed_data = asn1_cms.SignedData(
+        {
             "version": "v1",
-            "sid": asn1_cms.SignerIdentifier({"issuer_and_serial_number": {
-                "issuer": signer_certificate.issuer,
-                "serial_number": signer_certificate.serial_number,
-            }}),
-            "digest_algorithm": _digest_algorithm(digest_algorithm),
-            # Loaded from the bytes that were signed, so they are written back unchanged.
-            "signed_attrs": asn1_cms.CMSAttributes.load(signed_bytes),
-            "signature_algorithm": signature_algorithm,
-            "signature": signature,
-        }],
-    })
+            "digest_algorithms": [_digest_algorithm(digest_algorithm)],
+            "encap_content_info": {"content_type": "data"},
+            "certificates": list(carried.values()),
+            "signer_infos": [
+                {
+                    "version": "v1",
+                    "sid": asn1_cms.SignerIdentifier(
+                        {
+                            "issuer_and_serial_number": {
+                                "issuer": signer_certificate.issuer,
+                                "serial_number": signer_certificate.serial_number,
+                            }
+                        }
+                    ),
+                    "digest_algorithm": _digest_algorithm(digest_algorithm),
+                    # Loaded from the bytes that were signed, so they are written back unchanged.
+                    "signed_attrs": asn1_cms.CMSAttributes.load(signed_bytes),
+                    "signature_algorithm": signature_algorithm,
+                    "signature": signature,
+                }
+            ],
+        }
+    )
     encoded: bytes = asn1_cms.ContentInfo(
         {"content_type": "signed_data", "content": signed_data}
     ).dump()
@@ -203,7 +236,8 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
     with steps.malformed_is("cms.content_type", "SignedData"):
         if content_type != ID_SIGNED_DATA:
             steps.fail(
-                "cms.content_type", _FORMAT,
+                "cms.content_type",
+                _FORMAT,
                 f"content type is {info['content_type'].native}, not signedData",
             )
         signed_data = info["content"]
@@ -219,7 +253,8 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
 
     if len(signer_infos) != 1:
         steps.fail(
-            "cms.signer_count", _FORMAT,
+            "cms.signer_count",
+            _FORMAT,
             f"{len(signer_infos)} SignerInfos; exactly one is accepted",
         )
     signer_info: asn1_cms.SignerInfo = signer_infos[0]
@@ -231,14 +266,16 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
         econtent_type = encapsulated["content_type"].dotted
     if embedded:
         steps.fail(
-            "cms.detached", _FORMAT,
+            "cms.detached",
+            _FORMAT,
             "the SignedData embeds its content; only detached signatures are accepted",
         )
     steps.passed("cms.detached", "detached (no eContent)")
 
     if econtent_type != ID_DATA:
         steps.fail(
-            "cms.econtent_type", _FORMAT,
+            "cms.econtent_type",
+            _FORMAT,
             f"eContentType is {encapsulated['content_type'].native}, not id-data",
         )
     steps.passed("cms.econtent_type", "id-data")
@@ -254,7 +291,8 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
     hash_name = DIGEST_OIDS.get(digest_oid)
     if hash_name is None:
         steps.fail(
-            "cms.digest_algorithm", _CRYPTO,
+            "cms.digest_algorithm",
+            _CRYPTO,
             f"digest algorithm {WEAK_DIGEST_OIDS.get(digest_oid, digest_oid)} is not allowed"
             " (SHA-256, SHA-384 or SHA-512 only)",
         )
@@ -262,7 +300,8 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
         steps.fail("cms.digest_algorithm", _FORMAT, f"{hash_name} with unexpected parameters")
     if digest_oid not in listed:
         steps.fail(
-            "cms.digest_algorithm", _FORMAT,
+            "cms.digest_algorithm",
+            _FORMAT,
             f"the signer's {hash_name} is not listed in SignedData.digestAlgorithms",
         )
     steps.passed("cms.digest_algorithm", hash_name)
@@ -281,7 +320,8 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
         steps.fail("cms.signer_key", _CRYPTO, f"the signer's public key is unusable: {exc}")
     if not _key_fits(algorithm, public_key):
         steps.fail(
-            "cms.signer_key", _CRYPTO,
+            "cms.signer_key",
+            _CRYPTO,
             f"a {describe_key(public_key)} key cannot make {algorithm_name} signatures",
         )
     steps.passed("cms.signer_key", describe_key(public_key))
@@ -294,11 +334,10 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
     if has_attrs:
         signed_bytes = _signed_attributes_der(signed_attrs)
         signing_time = _check_signed_attributes(signed_attrs, content, hash_name, steps)
+        _check_signing_certificate(signed_attrs, signer, steps)
     else:
         signed_bytes = content
-        steps.passed(
-            "cms.signed_attributes", "none: the signature is over the content itself"
-        )
+        steps.passed("cms.signed_attributes", "none: the signature is over the content itself")
 
     # The signature itself.
     with steps.malformed_is("cms.signature", "signature value"):
@@ -309,7 +348,8 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
         _verify(public_key, algorithm, hash_name, pss_salt, signature, signed_bytes)
     except (InvalidSignature, UnsupportedAlgorithm, ValueError):
         steps.fail(
-            "cms.signature", SubIndication.SIG_CRYPTO_FAILURE,
+            "cms.signature",
+            SubIndication.SIG_CRYPTO_FAILURE,
             f"the {algorithm_name} signature does not verify with the signer's key",
         )
     steps.passed("cms.signature", algorithm_name)
@@ -346,7 +386,7 @@ def _check_der(data: bytes) -> None:
 _CONSTRUCTED_UNIVERSAL = frozenset({8, 11, 16, 17})
 
 
-def _walk_tlv(data: bytes, pos: int, limit: int, depth: int) -> int:
+def _walk_tlv(data: bytes, pos: int, limit: int, depth: int, *, opaque: bool = False) -> int:
     if depth > MAX_DER_DEPTH:
         raise ValueError("DER nested too deeply")
     if pos >= limit:
@@ -393,12 +433,15 @@ def _walk_tlv(data: bytes, pos: int, limit: int, depth: int) -> int:
     end = pos + length
     if end > limit:
         raise ValueError("truncated DER (value shorter than its length)")
-    if constructed:
+    if constructed and not opaque:
         if identifier & 0xC0 == 0 and number not in _CONSTRUCTED_UNIVERSAL:
             raise ValueError(f"constructed encoding of universal type {number} is BER, not DER")
+        # The carried certificates (SignedData's [0], three levels down) are parsed later by
+        # cryptography, whose parser is strict DER: their insides need no second walk here.
+        certificates = depth == 3 and identifier == 0xA0
         inner = pos
         while inner < end:
-            inner = _walk_tlv(data, inner, end, depth + 1)
+            inner = _walk_tlv(data, inner, end, depth + 1, opaque=certificates)
     return end
 
 
@@ -421,7 +464,8 @@ def _carried_certificates(
         for choice in choices:
             if choice.name != "certificate":
                 steps.fail(
-                    "cms.certificates", _FORMAT,
+                    "cms.certificates",
+                    _FORMAT,
                     f"a carried {choice.name} is not an X.509 certificate",
                 )
             der = choice.chosen.dump()
@@ -445,13 +489,15 @@ def _signature_algorithm(
     algorithm = CMS_SIGNATURE_OIDS.get(oid)
     if algorithm is None:
         steps.fail(
-            name, _CRYPTO,
+            name,
+            _CRYPTO,
             f"signature algorithm {readable} is not allowed"
             " (ECDSA, RSA PKCS#1 v1.5 or RSASSA-PSS with SHA-256 or stronger)",
         )
     if algorithm.hash_name is not None and algorithm.hash_name != hash_name:
         steps.fail(
-            name, _CRYPTO,
+            name,
+            _CRYPTO,
             f"{algorithm.name} does not match the digest algorithm {hash_name}",
         )
     salt: int | None = None
@@ -472,7 +518,8 @@ def _signature_algorithm(
             trailer = params["trailer_field"].native
         if pss_hash is None or pss_hash != hash_name:
             steps.fail(
-                name, _CRYPTO,
+                name,
+                _CRYPTO,
                 f"RSASSA-PSS hash {params['hash_algorithm']['algorithm'].native} does not"
                 f" match the digest algorithm {hash_name}",
             )
@@ -502,9 +549,9 @@ def _find_signer(
             serial = sid.chosen["serial_number"].native
             wanted = f"issuer and serial number {serial:x}"
             matches = [
-                cert for asn1_cert, cert in certificates
-                if cert.serial_number == serial
-                and asn1_cert["tbs_certificate"]["issuer"].dump() == issuer_der
+                cert
+                for _, cert in certificates
+                if cert.serial_number == serial and cert.issuer.public_bytes() == issuer_der
             ]
             expected_version = "v1"
         else:
@@ -514,18 +561,21 @@ def _find_signer(
             expected_version = "v3"
     if version != expected_version or (version == "v3" and signed_data_version != "v3"):
         steps.fail(
-            name, _FORMAT,
+            name,
+            _FORMAT,
             f"SignerInfo {version} (in SignedData {signed_data_version}) does not fit"
             f" a signer named by {sid.name.replace('_', ' ')}",
         )
     if not matches:
         steps.fail(
-            name, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+            name,
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
             f"no carried certificate has the signer's {wanted}",
         )
     if len(matches) > 1:
         steps.fail(
-            name, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+            name,
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
             f"{len(matches)} carried certificates have the signer's {wanted}; ambiguous",
         )
     signer = matches[0]
@@ -579,8 +629,7 @@ def _check_signed_attributes(
         for attribute in signed_attrs:
             by_type.setdefault(attribute["type"].dotted, []).append(attribute)
         repeated = sorted(
-            oid for oid, found in by_type.items()
-            if len(found) > 1 and oid != ATTR_MESSAGE_DIGEST
+            oid for oid, found in by_type.items() if len(found) > 1 and oid != ATTR_MESSAGE_DIGEST
         )
         if repeated:
             steps.fail(name, _FORMAT, f"signed attributes repeated: {', '.join(repeated)}")
@@ -596,7 +645,8 @@ def _check_signed_attributes(
     digests = by_type.get(ATTR_MESSAGE_DIGEST, [])
     if len(digests) != 1:
         steps.fail(
-            name, SubIndication.HASH_FAILURE,
+            name,
+            SubIndication.HASH_FAILURE,
             f"{len(digests)} message-digest attributes; exactly one is required",
         )
     with steps.malformed_is(name, "message-digest attribute"):
@@ -609,7 +659,8 @@ def _check_signed_attributes(
     actual = hashlib.new(hash_name.replace("-", "").lower(), content).digest()
     if not hmac.compare_digest(claimed, actual):
         steps.fail(
-            name, SubIndication.HASH_FAILURE,
+            name,
+            SubIndication.HASH_FAILURE,
             f"the {hash_name} digest of the content does not match the signed message-digest",
         )
     steps.passed(name, f"{hash_name} of the content matches")
@@ -629,6 +680,52 @@ def _check_signed_attributes(
     signing_time = signing_time.astimezone(UTC)
     steps.passed(name, f"claimed {signing_time.isoformat()}")
     return signing_time
+
+
+def _check_signing_certificate(
+    signed_attrs: asn1_cms.CMSAttributes, signer: x509.Certificate, steps: Steps
+) -> None:
+    """ESS signing-certificate(-v2), when present, must name the signer certificate found.
+
+    It binds the certificate into what was signed, so that another certificate for the same
+    key cannot be substituted (ETSI EN 319 102-1, 5.2.3: NO_SIGNING_CERTIFICATE_FOUND).
+    """
+    name = "cms.signing_certificate"
+    found = [
+        a
+        for a in signed_attrs
+        if a["type"].dotted in (ATTR_SIGNING_CERTIFICATE, ATTR_SIGNING_CERTIFICATE_V2)
+    ]
+    if not found:
+        steps.passed(name, "no ESS signing-certificate attribute")
+        return
+    if len(found) > 1:
+        steps.fail(name, _FORMAT, "more than one ESS signing-certificate attribute")
+    der = signer.public_bytes(serialization.Encoding.DER)
+    with steps.malformed_is(name, "ESS signing-certificate attribute"):
+        values = list(found[0]["values"])
+        if len(values) != 1:
+            raise ValueError(f"{len(values)} values")
+        first = values[0]["certs"][0]
+        if found[0]["type"].dotted == ATTR_SIGNING_CERTIFICATE_V2:
+            hash_name = first["hash_algorithm"]["algorithm"].native
+        else:
+            hash_name = "sha1"
+        claimed = first["cert_hash"].native
+        serial = None
+        if not isinstance(first["issuer_serial"], core.Void):
+            serial = first["issuer_serial"]["serial_number"].native
+    if hash_name not in ("sha1", "sha256", "sha384", "sha512"):
+        steps.fail(name, _CRYPTO, f"ESS certificate hash {hash_name} is not allowed")
+    if not hmac.compare_digest(claimed, hashlib.new(hash_name, der).digest()) or (
+        serial is not None and serial != signer.serial_number
+    ):
+        steps.fail(
+            name,
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+            "the signed ESS signing-certificate attribute names another certificate",
+        )
+    steps.passed(name, f"names the signer certificate ({hash_name})")
 
 
 def _verify(

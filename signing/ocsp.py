@@ -13,12 +13,12 @@ import binascii
 import urllib.parse
 from datetime import datetime, timedelta
 
-from asn1crypto import keys
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
+from signing._certs import public_key_bits
 from signing.ca import CertificateStatusSource, CertificationAuthority
 from signing.errors import CAError, SigningError
 from signing.report import RevocationState
@@ -53,16 +53,6 @@ def _digest(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
     context = hashes.Hash(algorithm)
     context.update(data)
     return context.finalize()
-
-
-def _issuer_key_bits(certificate: x509.Certificate) -> bytes:
-    """The subjectPublicKey BIT STRING's value, without its unused-bits octet: what a CertID's
-    issuerKeyHash covers (RFC 6960 section 4.1.1), taken from the certificate as encoded."""
-    spki = certificate.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    contents: bytes = keys.PublicKeyInfo.load(spki)["public_key"].contents
-    return contents[1:]
 
 
 def respond(
@@ -110,7 +100,7 @@ def respond(
     issuer = ca.issuing_certificate
     if (
         name_hash != _digest(algorithm, issuer.subject.public_bytes())
-        or key_hash != _digest(algorithm, _issuer_key_bits(issuer))
+        or key_hash != _digest(algorithm, public_key_bits(issuer))
     ):
         return unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
 

@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Literal, Protocol
 
-from asn1crypto import keys
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,7 +35,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from signing._certs import sha256_fingerprint, subject_text
+from signing._certs import public_key_bits, sha256_fingerprint, subject_text
 from signing.ca import POLICY_TEST_INDIVIDUAL_SIGNING, POLICY_TEST_ORGANISATION_SEAL
 from signing.errors import SigningError, WeakKey
 from signing.keys import check_key_strength, describe_key
@@ -250,10 +249,20 @@ class Validator:
         anchors: TrustAnchors,
         fetcher: RevocationFetcher,
         cache: RevocationCache | None = None,
+        *,
+        prefer: Literal["ocsp", "crl"] = "ocsp",
+        max_cache_age: timedelta | None = None,
     ) -> None:
+        """`prefer` says which revocation source is asked first (the other is the fallback):
+        OCSP answers one certificate at a time and is the freshest; one CRL answers for every
+        certificate of its issuer, which suits a registry verifying many signers. Answers are
+        reused until their nextUpdate, or for at most `max_cache_age` after they were fetched
+        when that is shorter (how late a revocation may be noticed)."""
         self.anchors = anchors
         self.fetcher = fetcher
         self.cache = cache if cache is not None else RevocationCache()
+        self.prefer = prefer
+        self.max_cache_age = max_cache_age
         self._chains: dict[tuple[bytes, tuple[bytes, ...]], tuple[x509.Certificate, ...]] = {}
         self._chains_lock = threading.Lock()
 
@@ -484,20 +493,27 @@ class Validator:
     def revocation_status(
         self, certificate: x509.Certificate, issuer: x509.Certificate, moment: datetime
     ) -> RevocationStatus:
-        """The certificate's status at `moment`: OCSP first, then the CRL. Raises
-        RevocationUnavailable when neither gives a fresh, correctly signed answer."""
+        """The certificate's status at `moment`, from the preferred source and then the other.
+        Raises RevocationUnavailable when neither gives a fresh, correctly signed answer."""
         problems: list[str] = []
-        for url in _ocsp_urls(certificate):
-            try:
-                return self._ocsp_status(url, certificate, issuer, moment)
-            except RevocationUnavailable as error:
-                problems.append(error.detail)
-        for url in _crl_urls(certificate):
-            try:
-                return self._crl_status(url, certificate, issuer, moment)
-            except RevocationUnavailable as error:
-                problems.append(error.detail)
+        sources = [
+            (self._ocsp_status, _ocsp_urls(certificate)),
+            (self._crl_status, _crl_urls(certificate)),
+        ]
+        if self.prefer == "crl":
+            sources.reverse()
+        for lookup, urls in sources:
+            for url in urls:
+                try:
+                    return lookup(url, certificate, issuer, moment)
+                except RevocationUnavailable as error:
+                    problems.append(error.detail)
         raise RevocationUnavailable("; ".join(problems) or "no revocation source")
+
+    def _reuse_until(self, next_update: datetime, moment: datetime) -> datetime:
+        if self.max_cache_age is None:
+            return next_update
+        return min(next_update, moment + self.max_cache_age)
 
     def _ocsp_status(
         self, url: str, certificate: x509.Certificate, issuer: x509.Certificate, moment: datetime
@@ -527,7 +543,8 @@ class Validator:
         for candidate in response.responses:
             if (
                 candidate.serial_number == certificate.serial_number
-                and candidate.issuer_key_hash == _hash(candidate.hash_algorithm, _spki_bits(issuer))
+                and candidate.issuer_key_hash
+                == _hash(candidate.hash_algorithm, public_key_bits(issuer))
                 and candidate.issuer_name_hash
                 == _hash(candidate.hash_algorithm, issuer.subject.public_bytes())
             ):
@@ -554,7 +571,9 @@ class Validator:
             this_update=this_update,
             next_update=next_update,
         )
-        self.cache.keep_ocsp(url, key_id, certificate.serial_number, status, good_until)
+        self.cache.keep_ocsp(
+            url, key_id, certificate.serial_number, status, self._reuse_until(good_until, moment)
+        )
         return status
 
     def _check_ocsp_signer(
@@ -564,7 +583,9 @@ class Validator:
         issuer gave the OCSPSigning purpose (RFC 6960 section 4.2.2.2)."""
         signer = issuer
         if response.responder_key_hash is not None:
-            by_issuer = response.responder_key_hash == hashlib.sha1(_spki_bits(issuer)).digest()  # noqa: S324 - RFC 6960 KeyHash is SHA-1
+            # RFC 6960's KeyHash is SHA-1 by definition.
+            issuer_hash = hashlib.sha1(public_key_bits(issuer)).digest()  # noqa: S324
+            by_issuer = response.responder_key_hash == issuer_hash
         else:
             by_issuer = response.responder_name == issuer.subject
         if not by_issuer:
@@ -573,7 +594,7 @@ class Validator:
                 for c in response.certificates
                 if (
                     response.responder_key_hash is not None
-                    and hashlib.sha1(_spki_bits(c)).digest() == response.responder_key_hash  # noqa: S324
+                    and hashlib.sha1(public_key_bits(c)).digest() == response.responder_key_hash  # noqa: S324
                 )
                 or (response.responder_name is not None and c.subject == response.responder_name)
             ]
@@ -638,7 +659,7 @@ class Validator:
                 raise RevocationUnavailable("CRL is dated in the future")
             if moment > next_update:
                 raise RevocationUnavailable("CRL is stale")
-            self.cache.keep_crl(url, key_id, crl, next_update)
+            self.cache.keep_crl(url, key_id, crl, self._reuse_until(next_update, moment))
         entry = crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
         source = f"crl {url}"
         if entry is None:
@@ -743,17 +764,6 @@ def _constraints(leaf: x509.Certificate, purpose: Purpose | None, checks: list[C
 
 def _chain_check(chain: Sequence[x509.Certificate]) -> Check:
     return Check("certificate_chain", True, "chains to " + subject_text(chain[-1]))
-
-
-@lru_cache(maxsize=4096)
-def _spki_bits(certificate: x509.Certificate) -> bytes:
-    """The subjectPublicKey BIT STRING contents, which RFC 6960 CertID hashes."""
-    spki = keys.PublicKeyInfo.load(
-        certificate.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return bytes(spki["public_key"].contents[1:])
 
 
 def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:

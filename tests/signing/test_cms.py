@@ -98,7 +98,8 @@ def build(
         "sha1": hashes.SHA1(),  # noqa: S303
         "md5": hashes.MD5(),  # noqa: S303
         "sha256": hashes.SHA256(),
-        "sha384": hashes.SHA384(), "sha512": hashes.SHA512(),
+        "sha384": hashes.SHA384(),
+        "sha512": hashes.SHA512(),
     }[digest]
     digest_value = hashlib.new(digest, content).digest()
     if attributes is None and not no_attributes:
@@ -131,20 +132,27 @@ def build(
     algorithm: dict[str, Any] = {"algorithm": signature_algorithm or default_algorithm}
     if pss is not None:
         pss_hash = pss.get("hash", digest)
-        algorithm["parameters"] = algos.RSASSAPSSParams({
-            "hash_algorithm": {"algorithm": pss_hash},
-            "mask_gen_algorithm": {
-                "algorithm": "mgf1",
-                "parameters": {"algorithm": pss.get("mgf_hash", pss_hash)},
-            },
-            "salt_length": pss.get("declared_salt", hash_algorithm.digest_size),
-        })
+        algorithm["parameters"] = algos.RSASSAPSSParams(
+            {
+                "hash_algorithm": {"algorithm": pss_hash},
+                "mask_gen_algorithm": {
+                    "algorithm": "mgf1",
+                    "parameters": {"algorithm": pss.get("mgf_hash", pss_hash)},
+                },
+                "salt_length": pss.get("declared_salt", hash_algorithm.digest_size),
+            }
+        )
 
     asn1_cert = asn1_x509.Certificate.load(der(certificate))
     if sid == "issuer_and_serial":
-        signer_id = cms.SignerIdentifier({"issuer_and_serial_number": {
-            "issuer": asn1_cert.issuer, "serial_number": asn1_cert.serial_number,
-        }})
+        signer_id = cms.SignerIdentifier(
+            {
+                "issuer_and_serial_number": {
+                    "issuer": asn1_cert.issuer,
+                    "serial_number": asn1_cert.serial_number,
+                }
+            }
+        )
         version = "v1"
     else:
         signer_id = cms.SignerIdentifier({"subject_key_identifier": asn1_cert.key_identifier})
@@ -207,16 +215,31 @@ def test_round_trip(kind: str, algorithm: str) -> None:
     assert verified.signing_time.tzinfo is not None
     assert all(check.passed for check in verified.checks)
     assert [c.name for c in verified.checks] == [
-        "cms.der", "cms.content_type", "cms.version", "cms.signer_count", "cms.detached",
-        "cms.econtent_type", "cms.certificates", "cms.digest_algorithm",
-        "cms.signature_algorithm", "cms.signer_certificate", "cms.signer_key",
-        "cms.signed_attributes", "cms.message_digest", "cms.signing_time", "cms.signature",
+        "cms.der",
+        "cms.content_type",
+        "cms.version",
+        "cms.signer_count",
+        "cms.detached",
+        "cms.econtent_type",
+        "cms.certificates",
+        "cms.digest_algorithm",
+        "cms.signature_algorithm",
+        "cms.signer_certificate",
+        "cms.signer_key",
+        "cms.signed_attributes",
+        "cms.message_digest",
+        "cms.signing_time",
+        "cms.signing_certificate",
+        "cms.signature",
     ]
 
 
 def test_chain_is_carried() -> None:
     signature = signing_cms.sign_detached(
-        CONTENT, cert("p256"), key("p256"), signing_time=SIGNED_AT,
+        CONTENT,
+        cert("p256"),
+        key("p256"),
+        signing_time=SIGNED_AT,
         chain=[cert("p384"), cert("rsa")],
     )
     verified = signing_cms.verify_detached(signature, CONTENT)
@@ -226,16 +249,12 @@ def test_chain_is_carried() -> None:
 
 def test_sign_refuses_a_key_that_is_not_the_certificates() -> None:
     with pytest.raises(ValueError, match="does not belong"):
-        signing_cms.sign_detached(
-            CONTENT, cert("p256"), key("p256-other"), signing_time=SIGNED_AT
-        )
+        signing_cms.sign_detached(CONTENT, cert("p256"), key("p256-other"), signing_time=SIGNED_AT)
 
 
 def test_sign_refuses_a_weak_key() -> None:
     with pytest.raises(WeakKey):
-        signing_cms.sign_detached(
-            CONTENT, cert("rsa1024"), key("rsa1024"), signing_time=SIGNED_AT
-        )
+        signing_cms.sign_detached(CONTENT, cert("rsa1024"), key("rsa1024"), signing_time=SIGNED_AT)
 
 
 def test_sign_refuses_a_naive_signing_time() -> None:
@@ -271,7 +290,10 @@ def test_signed_attributes_in_der_order() -> None:
     )
     attributes = signed_attributes(signature)
     assert [a["type"].native for a in attributes] == [
-        "content_type", "signing_time", "message_digest", "signing_certificate_v2",
+        "content_type",
+        "signing_time",
+        "message_digest",
+        "signing_certificate_v2",
     ]
     encodings = [a.dump() for a in attributes]
     assert encodings == sorted(encodings)
@@ -450,8 +472,11 @@ def test_without_signed_attributes_from_cryptography() -> None:
         .add_signer(cert("p256"), key("p256"), hashes.SHA256())
         .sign(
             serialization.Encoding.DER,
-            [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary,
-             pkcs7.PKCS7Options.NoAttributes],
+            [
+                pkcs7.PKCS7Options.DetachedSignature,
+                pkcs7.PKCS7Options.Binary,
+                pkcs7.PKCS7Options.NoAttributes,
+            ],
         )
     )
     assert signing_cms.verify_detached(signature, CONTENT).signing_time is None
@@ -531,8 +556,10 @@ def test_rsa_1024_signer() -> None:
         pkcs7.PKCS7SignatureBuilder()
         .set_data(CONTENT)
         .add_signer(cert("rsa1024"), key("rsa1024"), hashes.SHA256())
-        .sign(serialization.Encoding.DER,
-              [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary])
+        .sign(
+            serialization.Encoding.DER,
+            [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary],
+        )
     )
     failure = refused(signature)
     assert failure.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE
@@ -545,9 +572,14 @@ def test_missing_signer_certificate() -> None:
         pkcs7.PKCS7SignatureBuilder()
         .set_data(CONTENT)
         .add_signer(cert("p256"), key("p256"), hashes.SHA256())
-        .sign(serialization.Encoding.DER,
-              [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary,
-               pkcs7.PKCS7Options.NoCerts])
+        .sign(
+            serialization.Encoding.DER,
+            [
+                pkcs7.PKCS7Options.DetachedSignature,
+                pkcs7.PKCS7Options.Binary,
+                pkcs7.PKCS7Options.NoCerts,
+            ],
+        )
     )
     failure = refused(signature)
     assert failure.sub_indication is SubIndication.NO_SIGNING_CERTIFICATE_FOUND
@@ -604,9 +636,7 @@ def test_not_signed_data() -> None:
         pytest.param(lambda d: b"", id="empty"),
         pytest.param(lambda d: b"not a signature at all", id="garbage"),
         pytest.param(lambda d: b"\x30\x80" + d[4:] + b"\x00\x00", id="BER indefinite length"),
-        pytest.param(
-            lambda d: b"\x30\x83\x00" + d[2:], id="non-minimal length"
-        ),
+        pytest.param(lambda d: b"\x30\x83\x00" + d[2:], id="non-minimal length"),
     ],
 )
 def test_malformed_der(mangle: Any) -> None:
@@ -665,29 +695,41 @@ def test_der_walk_refuses(encoding: bytes) -> None:
 
 
 def test_missing_content_type_attribute() -> None:
-    failure = refused(build(attributes=[
-        attribute("message_digest", hashlib.sha256(CONTENT).digest()),
-    ]))
+    failure = refused(
+        build(
+            attributes=[
+                attribute("message_digest", hashlib.sha256(CONTENT).digest()),
+            ]
+        )
+    )
     assert failure.sub_indication is SubIndication.FORMAT_FAILURE
     assert failure.checks[-1].name == "cms.signed_attributes"
 
 
 def test_wrong_content_type_attribute() -> None:
-    failure = refused(build(attributes=[
-        attribute("content_type", "signed_data"),
-        attribute("message_digest", hashlib.sha256(CONTENT).digest()),
-    ]))
+    failure = refused(
+        build(
+            attributes=[
+                attribute("content_type", "signed_data"),
+                attribute("message_digest", hashlib.sha256(CONTENT).digest()),
+            ]
+        )
+    )
     assert failure.sub_indication is SubIndication.FORMAT_FAILURE
     assert failure.checks[-1].name == "cms.signed_attributes"
 
 
 def test_repeated_signing_time_attribute() -> None:
-    failure = refused(build(attributes=[
-        attribute("content_type", "data"),
-        attribute("signing_time", cms.Time({"utc_time": SIGNED_AT})),
-        attribute("signing_time", cms.Time({"utc_time": SIGNED_AT + timedelta(days=1)})),
-        attribute("message_digest", hashlib.sha256(CONTENT).digest()),
-    ]))
+    failure = refused(
+        build(
+            attributes=[
+                attribute("content_type", "data"),
+                attribute("signing_time", cms.Time({"utc_time": SIGNED_AT})),
+                attribute("signing_time", cms.Time({"utc_time": SIGNED_AT + timedelta(days=1)})),
+                attribute("message_digest", hashlib.sha256(CONTENT).digest()),
+            ]
+        )
+    )
     assert failure.sub_indication is SubIndication.FORMAT_FAILURE
     assert failure.checks[-1].name == "cms.signed_attributes"
 
@@ -699,20 +741,26 @@ def test_missing_message_digest_attribute() -> None:
 
 
 def test_two_message_digest_attributes() -> None:
-    failure = refused(build(attributes=[
-        attribute("content_type", "data"),
-        attribute("message_digest", hashlib.sha256(CONTENT).digest()),
-        attribute("message_digest", hashlib.sha256(b"something else").digest()),
-    ]))
+    failure = refused(
+        build(
+            attributes=[
+                attribute("content_type", "data"),
+                attribute("message_digest", hashlib.sha256(CONTENT).digest()),
+                attribute("message_digest", hashlib.sha256(b"something else").digest()),
+            ]
+        )
+    )
     assert failure.sub_indication is SubIndication.HASH_FAILURE
     assert failure.checks[-1].name == "cms.message_digest"
 
 
 def test_message_digest_with_two_values() -> None:
-    two_values = cms.CMSAttribute({
-        "type": "message_digest",
-        "values": [hashlib.sha256(CONTENT).digest(), hashlib.sha256(b"other").digest()],
-    })
+    two_values = cms.CMSAttribute(
+        {
+            "type": "message_digest",
+            "values": [hashlib.sha256(CONTENT).digest(), hashlib.sha256(b"other").digest()],
+        }
+    )
     failure = refused(build(attributes=[attribute("content_type", "data"), two_values]))
     assert failure.sub_indication is SubIndication.FORMAT_FAILURE
     assert failure.checks[-1].name == "cms.message_digest"
@@ -725,9 +773,14 @@ def test_ed25519_signer_key() -> None:
     info["content"]["certificates"] = [asn1_x509.Certificate.load(der(cert("ed25519")))]
     signer_info = info["content"]["signer_infos"][0]
     asn1_cert = asn1_x509.Certificate.load(der(cert("ed25519")))
-    signer_info["sid"] = cms.SignerIdentifier({"issuer_and_serial_number": {
-        "issuer": asn1_cert.issuer, "serial_number": asn1_cert.serial_number,
-    }})
+    signer_info["sid"] = cms.SignerIdentifier(
+        {
+            "issuer_and_serial_number": {
+                "issuer": asn1_cert.issuer,
+                "serial_number": asn1_cert.serial_number,
+            }
+        }
+    )
     failure = refused(info.dump(force=True))
     assert failure.sub_indication is SubIndication.CRYPTO_CONSTRAINTS_FAILURE
     assert failure.checks[-1].name == "cms.signer_key"

@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from signing import cms, jws
+from signing.ca import Profile
 from signing.local import InProcessFetcher
 from signing.report import Indication, RevocationState, SubIndication
 from signing.trust import RevocationCache, TrustAnchors, Validator
@@ -159,13 +160,17 @@ def test_wrong_key(pki: PKI, fmt: str) -> None:
     """The mother's certificate with a signature made by the father's key."""
     impostor = Party(pki.father.key, pki.mother.certificate, pki.mother.chain)
     if fmt == "cms":
-        # Our signer refuses a key that does not match the certificate, so forge by swapping
-        # the certificate in a valid signature by the father.
+        # Our signer refuses a key that does not match the certificate, so forge below it.
         with pytest.raises(ValueError):
             _cms(impostor, CONTENT, pki.moment)
-        signature = _swap_cms_certificate(
-            _cms(pki.father, CONTENT, pki.moment), pki.father.certificate, pki.mother.certificate
+        der = cms._assemble(
+            CONTENT,
+            pki.mother.certificate,
+            pki.father.key,
+            pki.moment,
+            pki.mother.chain,  # type: ignore[arg-type]
         )
+        signature = {"format": "cms", "value": base64.b64encode(der).decode()}
     else:
         signature = _forge_jws_x5c(_jws(pki.father, CONTENT, pki.moment), pki.mother.certificate)
     _assert_verdict(_verify(pki, signature), SubIndication.SIG_CRYPTO_FAILURE)
@@ -529,3 +534,44 @@ def test_report_renders(pki: PKI) -> None:
     assert data["revocation"]["state"] == "revoked"
     assert data["signer"]["iin"] == pki.revoked_signer.iin
     json.dumps(data)  # serialisable as it stands
+
+
+def test_certificate_substitution_is_refused(pki: PKI) -> None:
+    """A second certificate for the same key (another identity) swapped into a valid CMS: the
+    signed ESS signing-certificate-v2 attribute still names the first, so it is refused."""
+    second = pki.ca.issue(
+        pki.mother.key.public_key(),  # type: ignore[union-attr]
+        pki.father.subject,  # type: ignore[arg-type]
+        profile=Profile.INDIVIDUAL,
+        moment=pki.moment - timedelta(hours=1),
+    )
+    pki.statuses.add(second)
+    signature = _swap_cms_certificate(
+        _cms(pki.mother, CONTENT, pki.moment), pki.mother.certificate, second
+    )
+    report = _verify(pki, signature)
+    _assert_verdict(report, SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
+    assert report.checks[-1].name == "cms.signing_certificate"
+
+
+def test_crl_first_answers_many_signers_with_one_fetch(pki: PKI) -> None:
+    fetcher = CountingFetcher(InProcessFetcher(pki.ca, pki.statuses, clock=lambda: pki.moment))
+    validator = Validator(TrustAnchors([pki.root]), fetcher, prefer="crl")
+    for party in (pki.mother, pki.father, pki.rsa_signer):
+        report = _verify(pki, _jws(party, CONTENT, pki.moment), validator=validator)
+        _assert_verdict(report, None)
+        assert report.revocation.source.startswith("crl ")
+    assert (fetcher.crl_calls, fetcher.ocsp_calls) == (1, 0)
+
+
+def test_max_cache_age_bounds_how_late_a_revocation_is_seen(pki: PKI) -> None:
+    fetcher = CountingFetcher(InProcessFetcher(pki.ca, pki.statuses, clock=lambda: pki.moment))
+    validator = Validator(
+        TrustAnchors([pki.root]), fetcher, prefer="crl", max_cache_age=timedelta(minutes=5)
+    )
+    signature = _jws(pki.mother, CONTENT, pki.moment)
+    _verify(pki, signature, validator=validator)
+    _verify(pki, signature, validator=validator, moment=pki.moment + timedelta(minutes=4))
+    assert fetcher.crl_calls == 1
+    _verify(pki, signature, validator=validator, moment=pki.moment + timedelta(minutes=6))
+    assert fetcher.crl_calls == 2  # the CRL is valid for a day, but older than five minutes
