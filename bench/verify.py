@@ -22,6 +22,7 @@ import argparse
 import base64
 import json
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +33,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from signing import cms, jws
+from signing._certs import forget
 from signing.ca import (
     CertificationAuthority,
     Individual,
@@ -87,21 +89,36 @@ def _mothers(
     return people
 
 
-def _time(run: Callable[[], object], n: int, rounds: int) -> float:
-    """Best-of-rounds seconds per call (the least disturbed round on a shared machine)."""
-    best = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(n):
-            run()
-        best.append((time.perf_counter() - start) / n)
-    return min(best)
+def _batch(run: Callable[[], object], n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        run()
+    return (time.perf_counter() - start) / n
+
+
+def _interleaved(
+    raw: Callable[[], object], case: Callable[[int], Callable[[], object]], n: int, rounds: int
+) -> tuple[float, float, float]:
+    """Median seconds per raw op, per case op, and the median of the per-round ratios.
+
+    Raw and case batches alternate round by round, so a machine that speeds up or slows down
+    (this one is shared) moves both sides of each ratio alike. `case(round)` gives the
+    operation for that round (so a round can start from empty caches).
+    """
+    raws, cases, ratios = [], [], []
+    for index in range(rounds):
+        raw_seconds = _batch(raw, n)
+        case_seconds = _batch(case(index), n)
+        raws.append(raw_seconds)
+        cases.append(case_seconds)
+        ratios.append(case_seconds / (2 * raw_seconds))
+    return statistics.median(raws), statistics.median(cases), statistics.median(ratios)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     n, rounds = args.n, args.rounds
 
@@ -152,53 +169,63 @@ def main() -> None:
             prefer=prefer,
         )
 
-    results: dict[str, float] = {}
-    raw = _time(raw_verify, n, rounds)
-    results["raw ECDSA P-256 verify"] = raw
-
+    results: dict[str, tuple[float, float, float]] = {}
     for fmt in ("cms", "jws"):
-        # Repeat signer: the first mother's signature verified over and over.
+        # Repeat signer: the first mother's signature verified over and over (path and
+        # revocation answer cached after the first).
         validator = fresh_validator()
         one = signed[fmt][0]
 
-        def repeat(one: dict[str, str] = one, validator: Validator = validator) -> None:
-            report = verify_signature(
-                one, content, validator=validator, moment=MOMENT, purpose="individual"
-            )
-            assert report.passed, report.to_json()
+        def repeat(round_: int, one: dict[str, str] = one, validator: Validator = validator):  # type: ignore[no-untyped-def]
+            def run() -> None:
+                report = verify_signature(
+                    one, content, validator=validator, moment=MOMENT, purpose="individual"
+                )
+                assert report.passed, report.to_json()
 
-        results[f"{fmt}: repeat signer"] = _time(repeat, n, rounds)
+            return run
+
+        results[f"{fmt}: repeat signer"] = _interleaved(raw_verify, repeat, n, rounds)
 
         # Distinct signers: every signature by another mother; a new validator per round so
         # nothing of a path is cached. Revocation by per-certificate OCSP (the default), or by
         # one CRL for them all (prefer="crl", as a registry verifying many signers would).
         prefers: tuple[Literal["ocsp", "crl"], ...] = ("ocsp", "crl")
         for prefer in prefers:
-            per_round = []
-            for _ in range(rounds):
+
+            def distinct(round_: int, prefer: Literal["ocsp", "crl"] = prefer, fmt: str = fmt):  # type: ignore[no-untyped-def]
                 validator = fresh_validator(prefer)
-                start = time.perf_counter()
-                for signature in signed[fmt]:
+                forget()  # nothing remembered about any certificate either
+                signatures = iter(signed[fmt])
+
+                def run() -> None:
                     report = verify_signature(
-                        signature,
+                        next(signatures),
                         content,
                         validator=validator,
                         moment=MOMENT,
                         purpose="individual",
                     )
                     assert report.passed
-                per_round.append((time.perf_counter() - start) / n)
-            results[f"{fmt}: distinct signers, {prefer} first"] = min(per_round)
+
+                return run
+
+            results[f"{fmt}: distinct signers, {prefer} first"] = _interleaved(
+                raw_verify, distinct, n, rounds
+            )
 
     print(
         f"bench/verify.py  n={n} rounds={rounds}  python {platform.python_version()}  "
         f"{platform.machine()}  {datetime.now(UTC):%Y-%m-%d}"
     )
-    print(f"{'case':38} {'µs/op':>9} {'ops/s':>9} {'× raw(2 ECDSA)':>15}")
-    for name, seconds in results.items():
-        ratio = "" if name.startswith("raw") else f"{seconds / (2 * raw):.2f}"
-        print(f"{name:38} {seconds * 1e6:9.1f} {1 / seconds:9.0f} {ratio:>15}")
-    print(json.dumps({k: round(v * 1e6, 1) for k, v in results.items()}))
+    print(f"{'case':38} {'µs/op':>9} {'ops/s':>9} {'raw µs':>8} {'× raw (2 ECDSA)':>16}")
+    for name, (raw_s, case_s, ratio) in results.items():
+        print(f"{name:38} {case_s * 1e6:9.1f} {1 / case_s:9.0f} {raw_s * 1e6:8.1f} {ratio:16.2f}")
+    print(
+        json.dumps(
+            {k: {"us": round(v[1] * 1e6, 1), "ratio": round(v[2], 2)} for k, v in results.items()}
+        )
+    )
 
 
 if __name__ == "__main__":

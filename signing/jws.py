@@ -240,13 +240,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_HEADER_DECODER = json.JSONDecoder(
+    object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+)
+
+
 def _parse_header(encoded_header: str, steps: Steps) -> dict[str, Any]:
     try:
-        header = json.loads(
-            b64url_decode(encoded_header).decode("utf-8"),
-            object_pairs_hook=_reject_duplicates,
-            parse_constant=_reject_constant,
-        )
+        header = _HEADER_DECODER.decode(b64url_decode(encoded_header).decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         steps.fail("jws.header", _FORMAT, f"protected header is not strict base64url JSON: {exc}")
     if not isinstance(header, dict):

@@ -19,7 +19,6 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Literal, Protocol
 
 from cryptography import x509
@@ -35,7 +34,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from signing._certs import public_key_bits, sha256_fingerprint, subject_text
+from signing._certs import memo, public_key_bits, sha256_fingerprint, subject_text
 from signing.ca import POLICY_TEST_INDIVIDUAL_SIGNING, POLICY_TEST_ORGANISATION_SEAL
 from signing.errors import SigningError, WeakKey
 from signing.keys import check_key_strength, describe_key
@@ -181,7 +180,7 @@ def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
     return [str(a.value) for a in name.get_attributes_for_oid(oid)]
 
 
-@lru_cache(maxsize=4096)
+@memo
 def signer_iin(certificate: x509.Certificate) -> str | None:
     """The IIN from SERIALNUMBER=IIN<12 digits>, as the national profile puts it."""
     for value in _attribute(certificate.subject, NameOID.SERIAL_NUMBER):
@@ -190,7 +189,7 @@ def signer_iin(certificate: x509.Certificate) -> str | None:
     return None
 
 
-@lru_cache(maxsize=4096)
+@memo
 def signer_bin(certificate: x509.Certificate) -> str | None:
     """The BIN from OU=BIN<12 digits>."""
     for value in _attribute(certificate.subject, NameOID.ORGANIZATIONAL_UNIT_NAME):
@@ -199,7 +198,7 @@ def signer_bin(certificate: x509.Certificate) -> str | None:
     return None
 
 
-@lru_cache(maxsize=4096)
+@memo
 def chain_entry(certificate: x509.Certificate) -> ChainEntry:
     return ChainEntry(
         subject=subject_text(certificate),
@@ -217,7 +216,7 @@ class _Failed(Exception):
         self.check = check
 
 
-@lru_cache(maxsize=4096)
+@memo
 def _key_id(certificate: x509.Certificate) -> bytes:
     return hashlib.sha256(
         certificate.public_key().public_bytes(
@@ -685,7 +684,7 @@ class Validator:
         )
 
 
-@lru_cache(maxsize=4096)
+@memo
 def _leaf_constraints(
     leaf: x509.Certificate, purpose: Purpose | None
 ) -> tuple[tuple[Check, ...], _Failed | None]:
@@ -772,7 +771,7 @@ def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
     return digest.finalize()
 
 
-@lru_cache(maxsize=4096)
+@memo
 def _ocsp_urls(certificate: x509.Certificate) -> tuple[str, ...]:
     try:
         access = certificate.extensions.get_extension_for_class(
@@ -788,7 +787,7 @@ def _ocsp_urls(certificate: x509.Certificate) -> tuple[str, ...]:
     )
 
 
-@lru_cache(maxsize=4096)
+@memo
 def _crl_urls(certificate: x509.Certificate) -> tuple[str, ...]:
     try:
         points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
