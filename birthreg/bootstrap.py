@@ -9,13 +9,17 @@ import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlmodel import Session, select
 
+from birthreg import audit
 from birthreg.config import Settings, make_data_dir
-from birthreg.db import display_url, make_engine
+from birthreg.db import display_url, make_engine, migrate
+from birthreg.models import Facility, IssuedCertificate, RegistryOffice, now
+from birthreg.pki.seals import load_seal, save_seal, seal_exists
+from birthreg.pki.service import record_issued
+from signing.ca import CertificationAuthority, Organisation, Profile
 
 LOCK_FILE = ".init.lock"
 
@@ -30,19 +34,8 @@ class InitResult:
         return bool(self.made)
 
 
-def is_initialised(settings: Settings) -> bool:
-    from signing.ca import CertificationAuthority
-
-    return CertificationAuthority.exists(settings.ca_directory) and (
-        settings.is_production or _development_secrets_present(settings)
-    )
-
-
 def initialise(settings: Settings) -> InitResult:
     """Make whatever is missing. Raises ConfigurationError for unusable settings."""
-    # Imported here so that `birthreg --help` does not pay for the crypto imports.
-    from signing.ca import CertificationAuthority
-
     settings.check_secrets()
     result = InitResult()
     if make_data_dir(settings):
@@ -64,28 +57,110 @@ def initialise(settings: Settings) -> InitResult:
 
         engine = make_engine(settings.database_url)
         try:
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+            migrate(engine)
+            result.found.append(
+                f"database {display_url(settings.database_url)} (schema up to date)"
+            )
+
+            passphrase = settings.ca_passphrase_bytes()
+            if CertificationAuthority.exists(settings.ca_directory):
+                # Loading proves that the passphrase still opens the keys.
+                ca = CertificationAuthority.load(
+                    settings.ca_directory, passphrase, base_url=settings.base_url
+                )
+                result.found.append(f"TEST CA in {settings.ca_directory}")
+            else:
+                ca = CertificationAuthority.create(base_url=settings.base_url, moment=now())
+                ca.save(settings.ca_directory, passphrase)
+                result.made.append(
+                    f"TEST CA in {settings.ca_directory} (keys encrypted with the CA passphrase)"
+                )
+            with Session(engine) as session:
+                _organisations(settings, ca, session, result)
+                session.commit()
         finally:
             engine.dispose()
-        result.found.append(f"database {display_url(settings.database_url)} (reachable)")
-
-        passphrase = settings.ca_passphrase_bytes()
-        if CertificationAuthority.exists(settings.ca_directory):
-            # Loading proves that the passphrase still opens the keys.
-            CertificationAuthority.load(
-                settings.ca_directory, passphrase, base_url=settings.base_url
-            )
-            result.found.append(f"TEST CA in {settings.ca_directory}")
-        else:
-            ca = CertificationAuthority.create(
-                base_url=settings.base_url, moment=datetime.now(UTC)
-            )
-            ca.save(settings.ca_directory, passphrase)
-            result.made.append(
-                f"TEST CA in {settings.ca_directory} (keys encrypted with the CA passphrase)"
-            )
     return result
+
+
+#: The organisations `birthreg init` makes (TEST names; valid BINs registered in January 2005).
+DEFAULT_FACILITY = Organisation(bin="050140000011", name="Өскемен қалалық перзентханасы (TEST)")
+DEFAULT_REGISTRY_OFFICE = Organisation(
+    bin="050140000021", name="Өскемен қаласының АХАЖ бөлімі (TEST)"
+)
+DEFAULT_REGISTRY_OFFICE_CODE = "ESK-01"
+
+
+def _organisations(
+    settings: Settings, ca: CertificationAuthority, session: Session, result: InitResult
+) -> None:
+    """The default facility and registry office, each with its seal (made once)."""
+    facility = session.exec(
+        select(Facility).where(Facility.bin == DEFAULT_FACILITY.bin)
+    ).one_or_none()
+    if facility is None:
+        seal = _make_seal(settings, ca, session, "facility", DEFAULT_FACILITY)
+        session.add(
+            Facility(
+                bin=DEFAULT_FACILITY.bin,
+                name=DEFAULT_FACILITY.name,
+                seal_serial=seal,
+                created_at=now(),
+            )
+        )
+        result.made.append(f"facility BIN {DEFAULT_FACILITY.bin} with its seal certificate")
+    else:
+        result.found.append(f"facility BIN {facility.bin}")
+    office = session.exec(
+        select(RegistryOffice).where(RegistryOffice.bin == DEFAULT_REGISTRY_OFFICE.bin)
+    ).one_or_none()
+    if office is None:
+        seal = _make_seal(settings, ca, session, "registry", DEFAULT_REGISTRY_OFFICE)
+        session.add(
+            RegistryOffice(
+                code=DEFAULT_REGISTRY_OFFICE_CODE,
+                bin=DEFAULT_REGISTRY_OFFICE.bin,
+                name=DEFAULT_REGISTRY_OFFICE.name,
+                seal_serial=seal,
+                created_at=now(),
+            )
+        )
+        result.made.append(
+            f"registry office BIN {DEFAULT_REGISTRY_OFFICE.bin} with its seal certificate"
+        )
+    else:
+        result.found.append(f"registry office BIN {office.bin}")
+
+
+def _make_seal(
+    settings: Settings,
+    ca: CertificationAuthority,
+    session: Session,
+    kind: str,
+    organisation: Organisation,
+) -> str:
+    """Issue and keep a seal; reuse the one on disk when a previous init stopped half-way."""
+    if seal_exists(settings, kind, organisation.bin):
+        seal = load_seal(settings, kind, organisation.bin, ca.chain)
+        certificate = seal.certificate
+    else:
+        key, certificate = ca.issue_with_new_key(
+            organisation, profile=Profile.ORGANISATION_SEAL, moment=now()
+        )
+        save_seal(settings, kind, organisation.bin, key, certificate)
+    serial = format(certificate.serial_number, "x")
+    if session.get(IssuedCertificate, serial) is None:
+        record_issued(session, certificate, Profile.ORGANISATION_SEAL, now())
+        audit.record(
+            session,
+            actor="system",
+            role="system",
+            action="seal.issued",
+            object_type="certificate",
+            object_id=serial,
+            details={"kind": kind},
+        )
+    return serial
 
 
 def _development_secret_paths(settings: Settings) -> list[Path]:
@@ -97,10 +172,6 @@ def _development_secret_paths(settings: Settings) -> list[Path]:
     if settings.secret_key is None or not settings.secret_key.get_secret_value():
         paths.append(settings.data_dir / SECRET_KEY_FILE)
     return paths
-
-
-def _development_secrets_present(settings: Settings) -> bool:
-    return all(path.is_file() for path in _development_secret_paths(settings))
 
 
 def _secret_label(path: Path) -> str:

@@ -93,16 +93,14 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
 ) -> None:
-    """Serve the web pages and the HTTP API (initialises first if needed)."""
-    from birthreg.bootstrap import is_initialised
-
+    """Serve the web pages and the HTTP API (runs `init` first: migrations, CA, seals)."""
     settings = _settings()
     try:
         settings.check_secrets()
     except ConfigurationError as exc:
         _fail(str(exc))
-    if not is_initialised(settings):
-        _initialise(settings)
+    # Every start brings the schema up to date and makes whatever is missing; idempotent.
+    _initialise(settings)
 
     import uvicorn
 

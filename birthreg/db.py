@@ -2,19 +2,28 @@
 
 PostgreSQL goes through psycopg 3 (`postgresql+psycopg://…`); a bare `postgresql://` or
 `postgres://` URL is read as that too, so that a URL copied from elsewhere does not pull in
-psycopg2. Tables (and Alembic) come with the ward and registry.
+psycopg2. The schema is made by Alembic (`migrate`), never by `create_all`, so that SQLite and
+PostgreSQL databases are built by the same steps.
+
+On SQLite every transaction starts with BEGIN IMMEDIATE: writers are serialised at the start of a
+transaction instead of failing at its end, which is what makes read-then-write sequences (the
+audit chain's head, gapless numbers) safe there. PostgreSQL gets row locks (`with_for_update`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends, Request
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Engine, make_url
-from sqlmodel import create_engine
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlmodel import Session, create_engine
 
 from birthreg.config import Settings
+
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -29,9 +38,13 @@ def display_url(url: str | URL) -> str:
     return normalise_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
+def make_engine(url: str | URL, *, echo: bool = False, autocommit: bool = False) -> Engine:
+    """An engine for url. `autocommit` (for tests and tools that only look) makes every
+    statement its own transaction, so that such a reader never holds a lock."""
     parsed = normalise_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
+    if autocommit:
+        kwargs["isolation_level"] = "AUTOCOMMIT"
     if parsed.get_backend_name() == "sqlite":
         # The app serves requests from a thread pool; SQLite's default forbids that.
         kwargs["connect_args"] = {"check_same_thread": False}
@@ -42,6 +55,8 @@ def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
     engine = create_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        if not autocommit:
+            event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
 
 
@@ -50,8 +65,48 @@ def engine_from_settings(settings: Settings, *, echo: bool = False) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling is turned off so that "begin" below decides.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 10000")
     finally:
         cursor.close()
+
+
+def _sqlite_begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (safe to run again, and concurrently on
+    PostgreSQL: the upgrade holds an advisory lock)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(PACKAGE_DIR / "migrations"))
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request: committed when the route returns, rolled back on any exception.
+
+    Used with scope="function" so that the commit happens before the response is sent: a
+    failed commit is an error response, never a success for data that was not kept.
+    """
+    with Session(request.app.state.engine) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

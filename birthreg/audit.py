@@ -1,0 +1,159 @@
+"""The audit trail: an append-only hash chain of every state change.
+
+Each entry records who (a staff id, a certificate holder's serial, or "system"), in which role,
+what, on which object, when, and the SHA-256 of the details (never the details themselves: no
+IIN or name is kept here in clear). entry_hash covers all of it and the previous entry's hash, so
+an edited, removed or reordered row breaks the chain; the one-row head records the last entry,
+so a removed tail is seen too. Appends lock the head row: one writer at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from birthreg.models import AuditEntry, AuditHead, now
+from signing.canonical import canonicalize
+
+GENESIS = "0" * 64
+
+
+def _entry_hash(
+    *,
+    seq: int,
+    at: datetime,
+    actor: str,
+    role: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    details_sha256: str,
+    prev_hash: str,
+) -> str:
+    fields = [
+        seq,
+        at.isoformat(timespec="microseconds"),
+        actor,
+        role,
+        action,
+        object_type,
+        object_id,
+        details_sha256,
+        prev_hash,
+    ]
+    return hashlib.sha256(canonicalize(fields)).hexdigest()
+
+
+def details_digest(details: Mapping[str, Any] | None) -> str:
+    return hashlib.sha256(canonicalize(dict(details or {}))).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    role: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    details: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditEntry:
+    """Append an entry in the caller's transaction (it commits or rolls back with the change)."""
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    at = at or now()
+    seq = head.seq + 1
+    digest = details_digest(details)
+    entry_hash = _entry_hash(
+        seq=seq,
+        at=at,
+        actor=actor,
+        role=role,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        details_sha256=digest,
+        prev_hash=head.entry_hash,
+    )
+    entry = AuditEntry(
+        seq=seq,
+        at=at,
+        actor=actor,
+        role=role,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        details_sha256=digest,
+        prev_hash=head.entry_hash,
+        entry_hash=entry_hash,
+    )
+    head.seq = seq
+    head.entry_hash = entry_hash
+    session.add(entry)
+    session.add(head)
+    session.flush()
+    return entry
+
+
+@dataclass
+class ChainCheck:
+    entries: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(session: Session, *, batch: int = 1000) -> ChainCheck:
+    """Walk the whole chain in order; every problem found is listed (by sequence number)."""
+    result = ChainCheck()
+    expected_seq = 1
+    prev_hash = GENESIS
+    last_seq = 0
+    while True:
+        rows = session.exec(
+            select(AuditEntry)
+            .where(col(AuditEntry.seq) > last_seq)
+            .order_by(col(AuditEntry.seq))
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        for entry in rows:
+            result.entries += 1
+            if entry.seq != expected_seq:
+                result.problems.append(f"entry {expected_seq} is missing (next is {entry.seq})")
+            recomputed = _entry_hash(
+                seq=entry.seq,
+                at=entry.at,
+                actor=entry.actor,
+                role=entry.role,
+                action=entry.action,
+                object_type=entry.object_type,
+                object_id=entry.object_id,
+                details_sha256=entry.details_sha256,
+                prev_hash=entry.prev_hash,
+            )
+            if recomputed != entry.entry_hash:
+                result.problems.append(f"entry {entry.seq} was altered (its hash does not match)")
+            if entry.prev_hash != prev_hash:
+                result.problems.append(
+                    f"entry {entry.seq} does not follow the entry before it (removed or reordered)"
+                )
+            prev_hash = entry.entry_hash
+            expected_seq = entry.seq + 1
+            last_seq = entry.seq
+    head = session.get(AuditHead, 1)
+    if head is None:
+        result.problems.append("the chain's head row is missing")
+    elif head.seq != last_seq or head.entry_hash != prev_hash:
+        result.problems.append(
+            f"the head names entry {head.seq}, the chain ends at {last_seq} (entries removed)"
+        )
+    return result

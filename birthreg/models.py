@@ -1,0 +1,232 @@
+"""Every table, in one place so that import order never bites.
+
+Ward tables (`facility`, `birth`, `enrollment`), the TEST CA's own records (`pki_*`), staff
+accounts and the audit chain are the service's foundation. Registry tables come with the registry
+and never share a table with the ward: the two meet only through the signed dossier over HTTP.
+
+Times are stored as UTC and always come back timezone-aware (`UTCDateTime`), on SQLite too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as naive UTC (SQLite has no time zones)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a timezone")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utc_column(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+# -- staff ---------------------------------------------------------------------------------------
+
+
+class Role(StrEnum):
+    WARD = "ward"
+    CLERK = "clerk"
+    ADMIN = "admin"
+
+
+class StaffUser(SQLModel, table=True):
+    __tablename__ = "staff_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=16)  # a Role value
+    display_name: str = Field(default="", max_length=128)
+    facility_id: int | None = Field(default=None, foreign_key="facility.id")
+    disabled: bool = Field(default=False)
+    created_at: datetime = utc_column()
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins per key (a digest of the username, or of the client address)."""
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, max_length=64)
+    failures: int = Field(default=0)
+    window_started_at: datetime = utc_column()
+    locked_until: datetime | None = utc_column(nullable=True)
+
+
+# -- the ward ------------------------------------------------------------------------------------
+
+
+class Facility(SQLModel, table=True):
+    """A maternity ward's organisation, with its seal certificate from the TEST CA."""
+
+    __tablename__ = "facility"
+
+    id: int | None = Field(default=None, primary_key=True)
+    bin: str = Field(max_length=12, unique=True)
+    name: str = Field(max_length=200)
+    seal_serial: str = Field(max_length=40)  # lowercase hex, in pki_certificate
+    created_at: datetime = utc_column()
+
+
+class Progress(StrEnum):
+    """A mother's progress, as the ward's births list shows it."""
+
+    RECORDED = "recorded"  # no key yet
+    KEY_ISSUED = "key_issued"
+    APPLICATION_SIGNED = "application_signed"
+    REGISTERED = "registered"
+
+
+class Birth(SQLModel, table=True):
+    """A medical birth record, sealed by the facility (CMS detached over its canonical JSON)."""
+
+    __tablename__ = "birth"
+
+    id: str = Field(primary_key=True, max_length=36)  # the record's own "id" (a UUID)
+    facility_id: int = Field(foreign_key="facility.id", index=True)
+    medical_record: str  # the canonical JSON text (RFC 8785), exactly what was sealed
+    medical_record_sha256: str = Field(max_length=64, index=True)
+    seal_signature: str  # base64 DER CMS SignedData, detached
+    born_at: datetime = utc_column(index=True)
+    recorded_at: datetime = utc_column(index=True)
+    recorded_by: int = Field(foreign_key="staff_user.id")
+    progress: str = Field(default=Progress.RECORDED.value, max_length=24)
+
+
+class EnrollmentRole(StrEnum):
+    MOTHER = "mother"
+    FATHER = "father"
+
+
+class KeyPath(StrEnum):
+    WEBCRYPTO = "webcrypto"
+    CSR = "csr"
+    PKCS12 = "pkcs12"
+
+
+class Enrollment(SQLModel, table=True):
+    """A one-time code that lets one person (checked by staff) obtain one TEST certificate.
+
+    The code is `lookup` (public, finds the row) and a secret part kept only as an HMAC under the
+    service's secret key. Wrong secrets count against the row; five lock it.
+    """
+
+    __tablename__ = "enrollment"
+
+    id: str = Field(primary_key=True, max_length=36)
+    birth_id: str = Field(foreign_key="birth.id", index=True)
+    role: str = Field(max_length=8)  # an EnrollmentRole value
+    iin: str = Field(max_length=12)
+    surname: str = Field(max_length=64)
+    given_name: str = Field(max_length=64)
+    patronymic: str | None = Field(default=None, max_length=64)
+    lookup: str = Field(max_length=8, unique=True, index=True)
+    secret_hmac: str = Field(max_length=64)
+    expires_at: datetime = utc_column()
+    failed_attempts: int = Field(default=0)
+    locked_at: datetime | None = utc_column(nullable=True)
+    used_at: datetime | None = utc_column(nullable=True)
+    key_path: str | None = Field(default=None, max_length=16)  # a KeyPath value
+    certificate_serial: str | None = Field(default=None, max_length=40)
+    created_by: int = Field(foreign_key="staff_user.id")
+    created_at: datetime = utc_column()
+
+
+# -- the registry (its own tables: it never reads the ward's) ------------------------------------
+
+
+class RegistryOffice(SQLModel, table=True):
+    """A civil registry office (АХАЖ / ЗАГС), with its seal certificate from the TEST CA."""
+
+    __tablename__ = "registry_office"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=16, unique=True)
+    bin: str = Field(max_length=12, unique=True)
+    name: str = Field(max_length=200)
+    seal_serial: str = Field(max_length=40)
+    created_at: datetime = utc_column()
+
+
+# -- the TEST CA's records -----------------------------------------------------------------------
+
+
+class IssuedCertificate(SQLModel, table=True):
+    """Everything the TEST CA issued, and whether it was revoked (for CRL and OCSP)."""
+
+    __tablename__ = "pki_certificate"
+
+    serial: str = Field(primary_key=True, max_length=40)  # lowercase hex, no leading zeros
+    profile: str = Field(max_length=24)
+    der: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    not_before: datetime = utc_column()
+    not_after: datetime = utc_column()
+    issued_at: datetime = utc_column()
+    revoked_at: datetime | None = utc_column(nullable=True)
+    revocation_reason: str | None = Field(default=None, max_length=32)  # x509.ReasonFlags name
+
+
+class IssuedCRL(SQLModel, table=True):
+    """Each CRL the CA issued: numbers only grow (RFC 5280 5.2.3)."""
+
+    __tablename__ = "pki_crl"
+
+    number: int = Field(primary_key=True)
+    this_update: datetime = utc_column()
+    next_update: datetime = utc_column()
+    revoked_count: int = Field(default=0)
+    der: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+
+class AuditEntry(SQLModel, table=True):
+    """One state change. entry_hash covers every other column and prev_hash chains the rows."""
+
+    __tablename__ = "audit_entry"
+
+    seq: int = Field(primary_key=True)  # 1, 2, 3, … with no gaps
+    at: datetime = utc_column()
+    actor: str = Field(max_length=80)  # "staff:<id>", "holder:<serial>", "system"
+    role: str = Field(max_length=16)
+    action: str = Field(max_length=48)
+    object_type: str = Field(max_length=32)
+    object_id: str = Field(max_length=64)
+    details_sha256: str = Field(max_length=64)  # digest of the details, never the details
+    prev_hash: str = Field(max_length=64)
+    entry_hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's last entry: one row, locked by each append (serialises writers)."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = Field(default=0)
+    entry_hash: str = Field(max_length=64)
+
+
+def now() -> datetime:
+    """The service's clock (`signing/` never reads one; the service passes this in)."""
+    return datetime.now(UTC)
