@@ -1,11 +1,25 @@
-"""The /pki endpoints: the TEST CA's certificates (PEM). CRL and OCSP come with revocation."""
+"""The /pki endpoints: the TEST CA's certificates (PEM), the registry seal, the CRL and OCSP.
+
+All public: they are what relying parties (the registry, `openssl`, anyone checking a
+certificate) need. Answers come from the CA's records in the database, so a revocation shows in
+the next CRL and OCSP answer at once.
+"""
 
 from __future__ import annotations
 
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import ocsp
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlmodel import Session, col, select
 
-from birthreg.pki.service import certification_authority
+from birthreg.db import SessionDep
+from birthreg.errors import ServiceNotInitialised
+from birthreg.models import IssuedCertificate, RegistryOffice, now
+from birthreg.pki.service import certification_authority, current_crl, ocsp_answer
+from signing.errors import SigningError
+from signing.ocsp import MAX_REQUEST_BYTES, ocsp_request_from_get_path, unsuccessful
 
 router = APIRouter(prefix="/pki", tags=["pki"])
 
@@ -36,3 +50,102 @@ def _pem(body: bytes, filename: str) -> Response:
             "Cache-Control": "public, max-age=300",
         },
     )
+
+
+@router.get("/seal.pem", response_class=Response, responses=PEM_RESPONSES)
+def registry_seal_certificate(request: Request, session: SessionDep) -> Response:
+    """The registry office's seal certificate (PEM): what QR seals and receipts are checked with."""
+    office = session.exec(select(RegistryOffice).order_by(col(RegistryOffice.id))).first()
+    if office is None:
+        raise ServiceNotInitialised("no registry office yet: run `birthreg init`")
+    row = session.get(IssuedCertificate, office.seal_serial)
+    if row is None:
+        raise ServiceNotInitialised("the registry seal certificate is missing: run `birthreg init`")
+    pem = x509.load_der_x509_certificate(row.der).public_bytes(Encoding.PEM)
+    return _pem(pem, "birthreg-test-registry-seal.pem")
+
+
+CRL_MEDIA_TYPE = "application/pkix-crl"
+OCSP_REQUEST_MEDIA_TYPE = "application/ocsp-request"
+OCSP_RESPONSE_MEDIA_TYPE = "application/ocsp-response"
+
+
+@router.get("/crl", response_class=Response, responses={200: {"content": {CRL_MEDIA_TYPE: {}}}})
+def certificate_revocation_list(request: Request, session: SessionDep) -> Response:
+    """The TEST CA's current CRL (DER); reissued at once after a revocation."""
+    ca = certification_authority(request.app)
+    crl = current_crl(session, ca, now())
+    seconds = max(0, int((crl.next_update - now()).total_seconds()))
+    return Response(
+        crl.der,
+        media_type=CRL_MEDIA_TYPE,
+        headers={
+            "Content-Disposition": 'inline; filename="birthreg-test.crl"',
+            # Short, so that a revocation is seen soon even through caches.
+            "Cache-Control": f"public, max-age={min(seconds, 60)}",
+        },
+    )
+
+
+@router.post(
+    "/ocsp",
+    response_class=Response,
+    responses={200: {"content": {OCSP_RESPONSE_MEDIA_TYPE: {}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                OCSP_REQUEST_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def ocsp_post(request: Request) -> Response:
+    """RFC 6960 OCSP over HTTP POST: a DER OCSPRequest in, a DER OCSPResponse out."""
+    body = await _read_limited(request, MAX_REQUEST_BYTES)
+    if body is None:
+        return _ocsp(unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST))
+    return await run_in_threadpool(_answer, request, body)
+
+
+@router.get(
+    "/ocsp/{encoded:path}",
+    response_class=Response,
+    responses={200: {"content": {OCSP_RESPONSE_MEDIA_TYPE: {}}}},
+)
+def ocsp_get(request: Request, encoded: str) -> Response:
+    """RFC 6960 appendix A.1: the base64 of the DER request, URL-encoded, in the path."""
+    try:
+        body = ocsp_request_from_get_path(encoded)
+    except SigningError:
+        return _ocsp(unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST))
+    return _answer(request, body)
+
+
+def _answer(request: Request, body: bytes) -> Response:
+    ca = certification_authority(request.app)
+    engine = request.app.state.engine
+    with Session(engine) as session:
+        answer = ocsp_answer(session, ca, body, now())
+        session.rollback()  # nothing to keep: answering changes no state
+    return _ocsp(answer)
+
+
+def _ocsp(body: bytes) -> Response:
+    # RFC 5019 section 6: a client or proxy may cache a signed answer until its nextUpdate; no
+    # caching of error answers.
+    return Response(
+        body, media_type=OCSP_RESPONSE_MEDIA_TYPE, headers={"Cache-Control": "no-cache"}
+    )
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The request body, or None when it is longer than limit (read no further)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -13,6 +13,12 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from birthreg.models import now
+from signing.ca import CertificationAuthority
+from signing.trust import RevocationFetcher
 
 #: CRLs and OCSP answers are small; anything larger than this is not one.
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
@@ -131,3 +137,40 @@ def _distribution_point_urls(der: bytes) -> set[str]:
         for name in idp.full_name or ()
         if isinstance(name, x509.UniformResourceIdentifier)
     }
+
+
+class InProcessRevocationFetcher:
+    """Answers for this service's own CA without a round trip to itself: the same CRL and OCSP
+    answers that /pki/crl and /pki/ocsp give, from the CA's records in the database. URLs of
+    any other CA are handed to `fallback` (HTTP by default)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        ca: CertificationAuthority,
+        *,
+        fallback: RevocationFetcher | None = None,
+    ) -> None:
+        self.engine = engine
+        self.ca = ca
+        self.fallback = fallback or HTTPRevocationFetcher()
+
+    def fetch_crl(self, url: str) -> bytes:
+        if url != self.ca.crl_url:
+            return self.fallback.fetch_crl(url)
+        from birthreg.pki.service import current_crl
+
+        with Session(self.engine) as session:
+            crl = current_crl(session, self.ca, now())
+            session.commit()
+            return crl.der
+
+    def post_ocsp(self, url: str, request_der: bytes) -> bytes:
+        if url != self.ca.ocsp_url:
+            return self.fallback.post_ocsp(url, request_der)
+        from birthreg.pki.service import ocsp_answer
+
+        with Session(self.engine) as session:
+            answer = ocsp_answer(session, self.ca, request_der, now())
+            session.rollback()
+            return answer

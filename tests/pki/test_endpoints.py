@@ -1,0 +1,216 @@
+"""The /pki endpoints over the CA's records: seal, CRL and OCSP change at once on revocation."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+from sqlmodel import Session, select
+
+from birthreg.db import make_engine
+from birthreg.models import Facility, RegistryOffice, now
+from birthreg.pki.fetch import InProcessRevocationFetcher
+from birthreg.pki.service import certification_authority, revoke
+from signing.report import RevocationState
+from signing.trust import signer_bin
+
+
+def _certificate(client: Any, db: Session, table: Any) -> x509.Certificate:
+    from birthreg.models import IssuedCertificate
+
+    serial = db.exec(select(table)).one().seal_serial
+    return x509.load_der_x509_certificate(db.get(IssuedCertificate, serial).der)  # type: ignore[union-attr]
+
+
+def _ocsp_request(
+    certificate: x509.Certificate, issuer: x509.Certificate, algorithm: hashes.HashAlgorithm
+) -> bytes:
+    return (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate(certificate, issuer, algorithm)
+        .build()
+        .public_bytes(serialization.Encoding.DER)
+    )
+
+
+def _revoke(app: Any, serial: int) -> None:
+    engine = make_engine(app.state.settings.database_url)
+    try:
+        with Session(engine) as session:
+            revoke(
+                session,
+                serial,
+                x509.ReasonFlags.key_compromise,
+                now(),
+                actor="staff:test",
+                role="ward",
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def test_pem_endpoints(client: Any, db: Session) -> None:
+    root = x509.load_pem_x509_certificate(client.get("/pki/root.pem").content)
+    issuing = x509.load_pem_x509_certificate(client.get("/pki/ca.pem").content)
+    response = client.get("/pki/seal.pem")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-pem-file"
+    seal = x509.load_pem_x509_certificate(response.content)
+    assert signer_bin(seal) == db.exec(select(RegistryOffice)).one().bin
+    seal.verify_directly_issued_by(issuing)
+    issuing.verify_directly_issued_by(root)
+
+
+def test_crl_is_reissued_at_once_after_a_revocation(app: Any, client: Any, db: Session) -> None:
+    issuing = x509.load_pem_x509_certificate(client.get("/pki/ca.pem").content)
+    first = x509.load_der_x509_crl(client.get("/pki/crl").content)
+    assert first.is_signature_valid(issuing.public_key())  # type: ignore[arg-type]
+    again = x509.load_der_x509_crl(client.get("/pki/crl").content)
+    number = x509.CRLNumber
+    assert again.extensions.get_extension_for_class(number).value.crl_number == (
+        first.extensions.get_extension_for_class(number).value.crl_number
+    )  # unchanged: served from the database, not rebuilt per request
+    seal = _certificate(client, db, Facility)
+    _revoke(app, seal.serial_number)
+    after = x509.load_der_x509_crl(client.get("/pki/crl").content)
+    assert after.extensions.get_extension_for_class(number).value.crl_number > (
+        first.extensions.get_extension_for_class(number).value.crl_number
+    )
+    entry = after.get_revoked_certificate_by_serial_number(seal.serial_number)
+    assert entry is not None
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason is (
+        x509.ReasonFlags.key_compromise
+    )
+
+
+@pytest.mark.parametrize("algorithm", [hashes.SHA1(), hashes.SHA256()], ids=["sha1", "sha256"])
+def test_ocsp_post_and_get(
+    app: Any, client: Any, db: Session, algorithm: hashes.HashAlgorithm
+) -> None:
+    issuing = x509.load_pem_x509_certificate(client.get("/pki/ca.pem").content)
+    seal = _certificate(client, db, Facility)
+    request = _ocsp_request(seal, issuing, algorithm)
+
+    def ask(method: str) -> ocsp.OCSPResponse:
+        if method == "POST":
+            response = client.post(
+                "/pki/ocsp", content=request, headers={"Content-Type": "application/ocsp-request"}
+            )
+        else:
+            encoded = urllib.parse.quote(base64.b64encode(request).decode(), safe="")
+            response = client.get(f"/pki/ocsp/{encoded}")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/ocsp-response"
+        return ocsp.load_der_ocsp_response(response.content)
+
+    for method in ("POST", "GET"):
+        answer = ask(method)
+        assert answer.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
+        assert answer.certificate_status is ocsp.OCSPCertStatus.GOOD
+    _revoke(app, seal.serial_number)
+    for method in ("POST", "GET"):
+        answer = ask(method)
+        assert answer.certificate_status is ocsp.OCSPCertStatus.REVOKED
+        assert answer.revocation_reason is x509.ReasonFlags.key_compromise
+
+
+def test_ocsp_refuses_garbage_with_an_ocsp_error(client: Any) -> None:
+    for body in (b"", b"garbage", b"\x30\x03\x02\x01\x01"):
+        response = client.post("/pki/ocsp", content=body)
+        assert response.status_code == 200
+        answer = ocsp.load_der_ocsp_response(response.content)
+        assert answer.response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    response = client.get("/pki/ocsp/%%%not-base64")
+    assert ocsp.load_der_ocsp_response(response.content).response_status is (
+        ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    )
+    too_big = client.post("/pki/ocsp", content=b"\x30" * (64 * 1024))
+    assert ocsp.load_der_ocsp_response(too_big.content).response_status is (
+        ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    )
+
+
+def test_in_process_fetcher_gives_the_same_answers(app: Any, client: Any, db: Session) -> None:
+    from signing.trust import TrustAnchors, Validator
+
+    ca = certification_authority(app)
+    fetcher = InProcessRevocationFetcher(app.state.engine, ca)
+    validator = Validator(TrustAnchors([ca.root_certificate]), fetcher)
+    seal = _certificate(client, db, Facility)
+    assert validator.revocation_status(seal, ca.issuing_certificate, now()).state is (
+        RevocationState.GOOD
+    )
+    crl = x509.load_der_x509_crl(fetcher.fetch_crl(ca.crl_url))
+    assert crl.get_revoked_certificate_by_serial_number(seal.serial_number) is None
+    _revoke(app, seal.serial_number)
+    validator.cache.clear()
+    assert validator.revocation_status(seal, ca.issuing_certificate, now()).state is (
+        RevocationState.REVOKED
+    )
+    with pytest.raises(OSError):
+        InProcessRevocationFetcher(app.state.engine, ca, fallback=_Unreachable()).fetch_crl(
+            "http://elsewhere.test/crl"
+        )
+
+
+class _Unreachable:
+    def fetch_crl(self, url: str) -> bytes:
+        raise ConnectionRefusedError(url)
+
+    def post_ocsp(self, url: str, request_der: bytes) -> bytes:
+        raise ConnectionRefusedError(url)
+
+
+@pytest.mark.openssl
+def test_openssl_ocsp_against_the_running_responder(live_server: str, tmp_path: Path) -> None:
+    def fetch(path: str) -> bytes:
+        with urllib.request.urlopen(live_server + path, timeout=10) as response:  # noqa: S310
+            return bytes(response.read())
+
+    root, issuing, seal = (tmp_path / name for name in ("root.pem", "ca.pem", "seal.pem"))
+    root.write_bytes(fetch("/pki/root.pem"))
+    issuing.write_bytes(fetch("/pki/ca.pem"))
+    seal.write_bytes(fetch("/pki/seal.pem"))
+    for digest in ([], ["-sha256"]):
+        result = subprocess.run(
+            [
+                "openssl",
+                "ocsp",
+                "-issuer",
+                issuing,
+                *digest,
+                "-cert",
+                seal,
+                "-url",
+                f"{live_server}/pki/ocsp",
+                "-CAfile",
+                root,
+                "-resp_text",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "Response verify OK" in result.stderr + result.stdout
+        assert f"{seal}: good" in result.stdout
+    crl = tmp_path / "crl.der"
+    crl.write_bytes(fetch("/pki/crl"))
+    result = subprocess.run(
+        ["openssl", "crl", "-inform", "DER", "-in", crl, "-CAfile", issuing, "-noout"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0 and "verify OK" in result.stderr + result.stdout
