@@ -167,6 +167,101 @@ class RegistryOffice(SQLModel, table=True):
     created_at: datetime = utc_column()
 
 
+class SubmissionStatus(StrEnum):
+    RECEIVED = "received"  # verified, waiting for a clerk
+    IN_REVIEW = "in_review"  # a clerk opened it
+    REGISTERED = "registered"
+    REJECTED = "rejected"
+
+
+class Submission(SQLModel, table=True):
+    """A dossier the registry received and verified (refused dossiers leave no row)."""
+
+    __tablename__ = "registry_submission"
+
+    id: str = Field(primary_key=True, max_length=36)  # uuid4: unguessable
+    registry_office_id: int = Field(foreign_key="registry_office.id", index=True)
+    dossier: str  # the dossier as received (JSON text)
+    dossier_sha256: str = Field(max_length=64, unique=True)  # the same dossier → the same row
+    medical_record_id: str = Field(max_length=64, index=True)
+    medical_record_sha256: str = Field(max_length=64, index=True)
+    application_id: str = Field(max_length=64, index=True)
+    facility_bin: str = Field(max_length=12, index=True)
+    mother_iin: str = Field(max_length=12, index=True)  # for likely-duplicate search
+    child_born_at: datetime = utc_column(index=True)
+    child_sex: str = Field(max_length=1)
+    birth_order: int
+    status: str = Field(default=SubmissionStatus.RECEIVED.value, max_length=16, index=True)
+    report: str  # the verification report (JSON text)
+    receipt: str  # the signed receipt (JSON text)
+    duplicate_candidates: str = Field(default="[]")  # JSON list of submission ids
+    previous_id: str | None = Field(default=None, foreign_key="registry_submission.id")
+    rejection_reason: str | None = Field(default=None, max_length=1000)
+    decided_by: int | None = Field(default=None, foreign_key="staff_user.id")
+    decided_at: datetime | None = utc_column(nullable=True)
+    received_at: datetime = utc_column(index=True)
+
+
+class ActRecordCounter(SQLModel, table=True):
+    """The last act record number per registry office and year (locked to allocate: gapless)."""
+
+    __tablename__ = "registry_act_counter"
+
+    registry_office_id: int = Field(foreign_key="registry_office.id", primary_key=True)
+    year: int = Field(primary_key=True)
+    last_number: int = Field(default=0)
+
+
+class ChildIINCounter(SQLModel, table=True):
+    """The last serial used per IIN prefix (YYMMDD + century-and-sex digit)."""
+
+    __tablename__ = "registry_iin_counter"
+
+    prefix: str = Field(primary_key=True, max_length=7)
+    last_serial: int = Field(default=0)
+
+
+class Registration(SQLModel, table=True):
+    """A registered birth: one per medical record, ever (the unique keys enforce it)."""
+
+    __tablename__ = "registry_registration"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: str = Field(foreign_key="registry_submission.id", unique=True)
+    medical_record_id: str = Field(max_length=64, unique=True)
+    registry_office_id: int = Field(foreign_key="registry_office.id")
+    year: int
+    act_record_number: int
+    child_iin: str = Field(max_length=12, unique=True)
+    registered_at: datetime = utc_column()
+    registered_by: int | None = Field(default=None, foreign_key="staff_user.id")
+
+    __table_args__ = (
+        sa.UniqueConstraint("registry_office_id", "year", "act_record_number"),
+    )
+
+
+class CertificateStatus(StrEnum):
+    VALID = "valid"
+    REVOKED = "revoked"
+    SUPERSEDED = "superseded"
+
+
+class BirthCertificate(SQLModel, table=True):
+    """The birth certificate issued for a registration."""
+
+    __tablename__ = "registry_certificate"
+
+    id: str = Field(primary_key=True, max_length=64)  # unguessable (secrets.token_urlsafe)
+    registration_id: int = Field(foreign_key="registry_registration.id", unique=True)
+    certificate_number: str = Field(max_length=32, unique=True)
+    fields: str  # the certificate's fields (canonical JSON)
+    qr: str  # the text in its QR code
+    status: str = Field(default=CertificateStatus.VALID.value, max_length=16)
+    issued_at: datetime = utc_column()
+    pdf: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary, nullable=True))
+
+
 # -- the TEST CA's records -----------------------------------------------------------------------
 
 
