@@ -1,4 +1,4 @@
-"""The `birthreg` command line: init, serve, sign, verify.
+"""The `birthreg` command line: init, serve, sign, verify, users add, audit verify.
 
 Exit status: 0 success, 1 a verification that failed, 2 bad usage or input (a one-line message on
 stderr, never a traceback). Nothing here prints a private key, a password or a passphrase.
@@ -18,6 +18,7 @@ import typer
 from pydantic import ValidationError
 
 from birthreg.config import ConfigurationError, Settings
+from birthreg.models import Role
 
 app = typer.Typer(
     name="birthreg",
@@ -236,6 +237,95 @@ def verify(
         raise typer.Exit(EXIT_FAILED)
 
 
+# --- staff accounts and the audit trail ---------------------------------------------------------
+
+users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The username: 3-64 of a-z 0-9 . _ -")],
+    role: Annotated[Role, typer.Option(help="What the account may do.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+    display_name: Annotated[str, typer.Option(help="The name shown on pages.")] = "",
+) -> None:
+    """Add a staff account (runs the database migrations first)."""
+    from sqlmodel import Session
+
+    from birthreg.auth import create_staff_user
+    from birthreg.db import display_url, make_engine, migrate
+    from birthreg.errors import DomainError
+
+    if not password_stdin:
+        _fail("the password is read from standard input: pass --password-stdin")
+    line = sys.stdin.readline()
+    if not line:
+        _fail("no password on standard input")
+    password = line.removesuffix("\n").removesuffix("\r")
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        try:
+            migrate(engine)
+        except Exception as exc:  # any driver error: say which database, not a traceback
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            _fail(f"cannot prepare the database {display_url(settings.database_url)}: {reason}")
+        with Session(engine) as session:
+            try:
+                user = create_staff_user(
+                    session,
+                    username=name,
+                    password=password,
+                    role=role,
+                    display_name=display_name,
+                )
+                session.commit()
+            except DomainError as exc:
+                _fail(exc.detail)
+            typer.echo(f"added staff account {user.username!r} (role {user.role}, id {user.id})")
+    finally:
+        engine.dispose()
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit hash chain; exit 0 only when it is intact."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import Session
+
+    from birthreg.audit import verify_chain
+    from birthreg.db import display_url, make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    if engine.dialect.name == "postgresql":
+        # One snapshot for the whole walk: entries appended meanwhile are not half-seen.
+        engine = engine.execution_options(isolation_level="REPEATABLE READ")
+    try:
+        with Session(engine) as session:
+            try:
+                check = verify_chain(session)
+            except SQLAlchemyError as exc:
+                _fail(
+                    f"cannot read the audit trail in {display_url(settings.database_url)}: "
+                    f"{type(exc).__name__} (run `birthreg init` first?)"
+                )
+    finally:
+        engine.dispose()
+    if check.intact:
+        typer.echo(f"audit chain intact: {check.entries} entries")
+        return
+    typer.echo(f"audit chain BROKEN: {len(check.problems)} problems in {check.entries} entries")
+    for problem in check.problems:
+        typer.echo(f"  {problem}")
+    raise typer.Exit(EXIT_FAILED)
+
+
 def _parse_moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -279,6 +369,92 @@ def _trust_certificates(roots: Path | None) -> tuple[list[Any], list[Any]]:
     if not found_roots:
         _fail(f"{roots} holds no self-issued root certificate")
     return found_roots, intermediates
+
+
+# -- verify-certificate: a birth certificate's QR seal -----------------------------------------
+
+
+@app.command("verify-certificate")
+def verify_certificate(
+    qr_text: Annotated[str, typer.Argument(metavar="QR-TEXT", help="The QR code's text.")],
+    seal: Annotated[
+        Path | None,
+        typer.Option(help="PEM file of the registry seal certificate(s). Default: the data "
+                     "dir's registry seal."),
+    ] = None,
+    online: Annotated[
+        str | None,
+        typer.Option(help="Ask the registry at this base URL instead (POST /api/v1/verify), "
+                     "which also says whether the certificate was revoked."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Check a birth certificate's QR seal; exit 0 when valid, 1 when not."""
+    from birthreg.verify.service import SealVerdict, check_seal
+
+    verdict: SealVerdict
+    if online:
+        verdict = _online_verdict(online, qr_text)
+    else:
+        verdict = check_seal(qr_text, _seal_certificates(seal))
+    if json_output:
+        typer.echo(json.dumps(verdict.to_json(), ensure_ascii=False))
+    elif verdict.valid and verdict.fields is not None:
+        typer.echo(f"VALID (status: {verdict.status})")
+        for name, value in verdict.fields.items():
+            typer.echo(f"  {name}: {'—' if value is None else value}")
+    else:
+        typer.echo(f"NOT VALID: {verdict.error}: {verdict.detail}")
+    if not verdict.valid:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _seal_certificates(seal: Path | None) -> list[Any]:
+    from cryptography import x509
+
+    if seal is None:
+        from birthreg.pki.seals import SEALS_DIRECTORY
+
+        settings = _settings()
+        paths = sorted((settings.data_dir / SEALS_DIRECTORY).glob("registry-*.pem"))
+        paths = [path for path in paths if not path.name.endswith(".key.pem")]
+        if not paths:
+            _fail(f"no --seal given and no registry seal in {settings.data_dir}: run "
+                  "`birthreg init`, or fetch /pki/seal.pem")
+    else:
+        paths = [seal]
+    certificates = []
+    for path in paths:
+        try:
+            certificates += x509.load_pem_x509_certificates(path.read_bytes())
+        except OSError as exc:
+            _fail(f"cannot read {path}: {exc.strerror or exc}")
+        except ValueError:
+            _fail(f"{path} holds no PEM certificate")
+    return certificates
+
+
+def _online_verdict(base_url: str, qr_text: str) -> Any:
+    import httpx
+
+    from birthreg.verify.service import SealVerdict
+
+    try:
+        response = httpx.post(
+            base_url.rstrip("/") + "/api/v1/verify", json={"qr": qr_text}, timeout=15
+        )
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach {base_url}: {exc}")
+    if response.status_code != 200:
+        _fail(f"{base_url} answered {response.status_code}: {response.text[:200]}")
+    body = response.json()
+    return SealVerdict(
+        valid=bool(body.get("valid")),
+        fields=body.get("fields"),
+        error=body.get("error"),
+        detail=body.get("detail"),
+        status=body.get("status", "unknown"),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,10 +23,12 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import birthreg
+from birthreg import auth, i18n
 from birthreg.config import Settings
 from birthreg.db import engine_from_settings
 from birthreg.errors import DomainError
 from birthreg.pki.api import router as pki_router
+from birthreg.ward.api import router as ward_api_router
 from signing.errors import SigningError
 
 PACKAGE_DIR = Path(birthreg.__file__).resolve().parent
@@ -140,12 +142,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.ca = None
-    templates = Jinja2Templates(directory=str(templates_directory()))
+    # Languages: one template renderer for every domain, the request's language, the switch.
+    templates = i18n.templates
     app.state.templates = templates
+    app.add_middleware(i18n.LanguageMiddleware)
+    app.include_router(i18n.router)
 
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=str(PACKAGE_DIR / "static")), name="static")
     app.include_router(pki_router)
+    app.include_router(ward_api_router)
+    # Staff logins: /login, /logout, /api/v1/auth/token; the templates' csrf_token.
+    auth.install(app)
     _install_error_handlers(app, templates)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -1,0 +1,1 @@
+"""The ward: births, enrollments, key issuance and revocation (service, JSON API, pages)."""

@@ -1,0 +1,1 @@
+"""Ward tests (a package, so that `ward.helpers` never collides with other helpers)."""
