@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     ca_passphrase: SecretStr | None = None
     secret_key: SecretStr | None = None
+    #: The roots the registry trusts (a PEM bundle); default: this service's own TEST root.
+    registry_roots: Path | None = None
+    #: Register a dossier at once when every check passed and it has no likely duplicate.
+    registry_auto_register: bool = False
+    #: Where the registry runs when it is another service (docker-compose); default: in-process.
+    registry_url: str | None = None
 
     @field_validator("data_dir")
     @classmethod

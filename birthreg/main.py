@@ -28,6 +28,10 @@ from birthreg.config import Settings
 from birthreg.db import engine_from_settings
 from birthreg.errors import DomainError
 from birthreg.pki.api import router as pki_router
+from birthreg.registry.api import router as registry_api_router
+from birthreg.registry.certificate import router as certificate_router
+from birthreg.verify.api import router as verify_api_router
+from birthreg.verify.pages import router as verify_pages_router
 from birthreg.ward.api import router as ward_api_router
 from signing.errors import SigningError
 
@@ -152,6 +156,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(PACKAGE_DIR / "static")), name="static")
     app.include_router(pki_router)
     app.include_router(ward_api_router)
+    app.include_router(registry_api_router)
+    app.include_router(certificate_router)
+    app.include_router(verify_api_router)
+    app.include_router(verify_pages_router)
     # Staff logins: /login, /logout, /api/v1/auth/token; the templates' csrf_token.
     auth.install(app)
     _install_error_handlers(app, templates)

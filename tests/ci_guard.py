@@ -11,7 +11,8 @@ Fixtures:
 - `chromium`: Playwright's sync API driving Debian's /usr/bin/chromium (marked `browser`; skipped
   unless `BIRTHREG_BROWSER_TESTS=1`). No browser is ever downloaded;
 - `live_server`: the app (after `birthreg init` in a fresh data dir) served by uvicorn on a free
-  127.0.0.1 port in a background thread; yields the base URL.
+  127.0.0.1 port in a background thread; yields the base URL (a `str`, whose `.settings` are the
+  server's Settings, so that a test can arrange data in its database).
 """
 
 from __future__ import annotations
@@ -132,6 +133,12 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
+class LiveServer(str):
+    """The live server's base URL, with its Settings (data dir, database URL) as `.settings`."""
+
+    settings: Any
+
+
 @pytest.fixture
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app served on a free 127.0.0.1 port from a fresh, initialised data dir."""
@@ -167,8 +174,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the live server did not start")
         time.sleep(0.02)
+    url = LiveServer(base_url)
+    url.settings = settings
     try:
-        yield base_url
+        yield url
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -1,0 +1,204 @@
+"""The registry's JSON API: dossier intake (public), the submission's status (its sender), and the
+clerk's queue, dossier, registration and rejection."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from birthreg.auth import ClerkStaff, actor_of
+from birthreg.db import SessionDep
+from birthreg.errors import DomainError
+from birthreg.models import SubmissionStatus
+from birthreg.registry import service
+from birthreg.registry.schemas import (
+    DossierRefusedBody,
+    DuplicateMedicalRecordBody,
+    RegistrationPublic,
+    RejectRequest,
+    SubmissionDetail,
+    SubmissionPage,
+    SubmissionReceived,
+    SubmissionStatusPublic,
+    SubmissionSummary,
+)
+from signing.verify import MAX_DOSSIER_BYTES
+
+router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
+
+SubmissionId = Annotated[str, Path(min_length=1, max_length=36)]
+
+_ERROR = {"description": "`{\"error\": CODE, \"detail\": text}`"}
+
+_INTAKE_DESCRIPTION = f"""
+The body is the dossier (`application/json`, version 1 of DESIGN.md), at most
+{MAX_DOSSIER_BYTES} bytes ({MAX_DOSSIER_BYTES // 1024} KiB) and 16 levels deep. It is verified at
+the moment of receipt: every signature (chain to the registry's configured roots, key usage and
+policy, validity, revocation by CRL/OCSP), the bindings between the documents and their signers,
+and the business rules.
+
+- **201**: stored; the answer has the submission `id`, `status`, the full `report`, any likely
+  `duplicate_candidates` (flagged for the clerk, not refused), and a `receipt` signed by the
+  registry seal (detached JWS over the RFC 8785 form of the receipt without `signature`; check it
+  with the chain in its `x5c` header and `/pki/seal.pem`).
+- **200**: the same dossier (the same RFC 8785 form) was received before: the stored submission,
+  its receipt and the report made then.
+- **400** `malformed_dossier`: not JSON, duplicate keys, too deep.
+- **409** `duplicate_medical_record`: another application for this medical record is registered
+  or pending (`existing_status` says which); after a rejection a new dossier is accepted and links
+  to the rejected one.
+- **413** `dossier_too_large`: more than {MAX_DOSSIER_BYTES} bytes (reading stops there).
+- **422** `dossier_refused`: a check failed; `report` names every check. Nothing is stored.
+"""
+
+
+async def _read_dossier(request: Request) -> bytes:
+    """The body, read no further than MAX_DOSSIER_BYTES (413 dossier_too_large beyond)."""
+    too_large = DomainError(
+        "dossier_too_large", f"a dossier may have at most {MAX_DOSSIER_BYTES} bytes", 413
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_DOSSIER_BYTES:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_DOSSIER_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/submissions",
+    status_code=201,
+    response_model=SubmissionReceived,
+    description=_INTAKE_DESCRIPTION,
+    responses={
+        200: {"model": SubmissionReceived, "description": "the same dossier, received before"},
+        400: _ERROR,
+        409: {"model": DuplicateMedicalRecordBody},
+        413: _ERROR,
+        422: {"model": DossierRefusedBody},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def submit_dossier(request: Request, session: SessionDep) -> JSONResponse:
+    """Submit a signed dossier: verified now, answered with a signed receipt or the report."""
+    body = await _read_dossier(request)
+    registry = service.registry_for(request.app)
+    try:
+        intake = await run_in_threadpool(service.receive_dossier, session, registry, body)
+    except service.DossierRefused as refusal:
+        # Returned, not raised: the request session commits the audited refusal.
+        return JSONResponse(
+            {"error": refusal.code, "detail": refusal.detail, "report": refusal.report.to_json()},
+            refusal.status,
+        )
+    except service.DuplicateMedicalRecord as duplicate:
+        return JSONResponse(
+            {
+                "error": duplicate.code,
+                "detail": duplicate.detail,
+                "existing_status": duplicate.existing_status,
+            },
+            duplicate.status,
+        )
+    return JSONResponse(intake.to_json(), 201 if intake.created else 200)
+
+
+@router.get(
+    "/submissions/{submission_id}/status",
+    response_model=SubmissionStatusPublic,
+    responses={404: _ERROR},
+)
+def submission_status(submission_id: SubmissionId, session: SessionDep) -> Any:
+    """The status of a submission, for its sender (who holds its unguessable id)."""
+    return service.submission_status(session, submission_id)
+
+
+@router.get("/submissions", response_model=SubmissionPage, responses={400: _ERROR})
+def list_submissions(
+    session: SessionDep,
+    user: ClerkStaff,
+    status: SubmissionStatus | None = None,
+    facility: Annotated[str | None, Query(pattern=r"^[0-9]{12}$")] = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    after: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)] = service.DEFAULT_PAGE_SIZE,
+) -> Any:
+    """The queue, oldest first; filter by status, facility BIN and dates of receipt."""
+    return service.list_submissions(
+        session,
+        status=status,
+        facility=facility,
+        date_from=date_from,
+        date_to=date_to,
+        after=after,
+        limit=limit,
+    )
+
+
+@router.get(
+    "/submissions/{submission_id}", response_model=SubmissionDetail, responses={404: _ERROR}
+)
+def open_submission(submission_id: SubmissionId, session: SessionDep, user: ClerkStaff) -> Any:
+    """One dossier with its report, duplicate candidates and history (received → in review)."""
+    return service.open_submission(session, submission_id, actor=actor_of(user), role=user.role)
+
+
+@router.post(
+    "/submissions/{submission_id}/register",
+    status_code=201,
+    response_model=RegistrationPublic,
+    responses={
+        200: {"model": RegistrationPublic, "description": "registered before: the same result"},
+        404: _ERROR,
+        409: _ERROR,
+        503: _ERROR,
+    },
+)
+def register_submission(
+    request: Request, submission_id: SubmissionId, session: SessionDep, user: ClerkStaff
+) -> JSONResponse:
+    """Register: act record number, child IIN and certificate, all at once (idempotent)."""
+    outcome = service.register_submission(
+        session,
+        service.registry_for(request.app),
+        submission_id,
+        actor=actor_of(user),
+        role=user.role,
+        staff_id=user.id,
+    )
+    return JSONResponse(outcome.result.model_dump(), 201 if outcome.created else 200)
+
+
+@router.post(
+    "/submissions/{submission_id}/reject",
+    response_model=SubmissionSummary,
+    responses={404: _ERROR, 409: _ERROR},
+)
+def reject_submission(
+    submission_id: SubmissionId, rejection: RejectRequest, session: SessionDep, user: ClerkStaff
+) -> Any:
+    """Reject with a reason the mother will read; she may correct and send a new dossier."""
+    submission = service.reject_submission(
+        session,
+        submission_id,
+        rejection.reason,
+        actor=actor_of(user),
+        role=user.role,
+        staff_id=user.id,
+    )
+    return service.summarise(submission)

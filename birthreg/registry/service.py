@@ -1,0 +1,902 @@
+"""The registry's work: intake of dossiers, the clerk's queue, registration and rejection.
+
+Routes (JSON and HTML) are thin and call these functions. Each function works in the caller's
+session and only adds and flushes; the request session commits when the route returns (a
+`DomainError` rolls everything back). Functions that must keep something although they fail
+(`receive_dossier` audits a refused dossier) say so, and their routes return the error instead of
+raising it.
+
+Per app there is one `Registry` (`registry_for(app)`): the trust anchors, the one `Validator`
+(so that its chain and revocation caches serve every request), the office and its seal.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, or_, select
+
+from birthreg import audit
+from birthreg.errors import DomainError, NotFound, ServiceNotInitialised
+from birthreg.models import (
+    AuditEntry,
+    BirthCertificate,
+    Registration,
+    RegistryOffice,
+    Submission,
+    SubmissionStatus,
+    now,
+)
+from birthreg.pki.fetch import InProcessRevocationFetcher
+from birthreg.pki.seals import Seal, load_seal
+from birthreg.pki.service import certification_authority
+from birthreg.registry import certificate as certificates
+from birthreg.registry.numbering import (
+    LOCAL_TIME_ZONE,
+    local_date,
+    next_act_record_number,
+    next_child_iin,
+)
+from birthreg.registry.schemas import (
+    ChildSummary,
+    HistoryEntry,
+    OfficePublic,
+    Person,
+    RegistrationDetail,
+    RegistrationPublic,
+    SubmissionDetail,
+    SubmissionPage,
+    SubmissionStatusPublic,
+    SubmissionSummary,
+)
+from signing import jws
+from signing.canonical import canonicalize
+from signing.errors import CanonicalizationError
+from signing.report import VerificationReport
+from signing.trust import TrustAnchors, Validator
+from signing.verify import DossierError, DossierTooLarge, parse_dossier, verify_dossier
+
+RECEIPT_TYPE = "birthreg.receipt/1"
+#: How late a revocation may be noticed at intake: CRLs are reused at most this long.
+REVOCATION_CACHE_AGE = timedelta(minutes=3)
+#: Children of the same mother, sex and birth order born this close are likely the same child.
+DUPLICATE_WINDOW = timedelta(days=3)
+#: The queue's page size: default and largest.
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+
+PENDING = (SubmissionStatus.RECEIVED.value, SubmissionStatus.IN_REVIEW.value)
+OBJECT_TYPE = "submission"
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+class DossierRefused(DomainError):
+    """The dossier failed verification (422 with the report). Nothing was stored, but the
+    refusal was audited in the caller's session: the route returns this error, it does not
+    raise it, so that the audit entry is committed."""
+
+    def __init__(self, report: VerificationReport) -> None:
+        names = sorted({check.name for check in report.failed_checks}) or ["dossier"]
+        super().__init__(
+            "dossier_refused",
+            "the dossier failed verification: " + ", ".join(names),
+            422,
+        )
+        self.report = report
+
+
+class DuplicateMedicalRecord(DomainError):
+    """Another application for the medical record is registered or pending (409)."""
+
+    def __init__(self, existing_status: str) -> None:
+        super().__init__(
+            "duplicate_medical_record",
+            "an application for this medical record is already "
+            + existing_status.replace("_", " "),
+            409,
+        )
+        self.existing_status = existing_status
+
+
+def _not_found() -> NotFound:
+    return NotFound("submission_not_found", "no submission with that id")
+
+
+def _invalid_state(submission: Submission, action: str) -> DomainError:
+    return DomainError(
+        "invalid_state",
+        f"a submission that is {submission.status.replace('_', ' ')} cannot be {action}",
+        409,
+    )
+
+
+# -- the registry of an app ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Office:
+    """The registry office that receives and registers, with its seal (receipts, certificates)."""
+
+    id: int
+    code: str
+    bin: str
+    name: str
+    seal: Seal
+
+
+class Registry:
+    """One per app: what intake and registration need besides the database session."""
+
+    def __init__(self, app: Any, *, validator: Validator, auto_register: bool) -> None:
+        self.app = app
+        self.validator = validator
+        self.auto_register = auto_register
+        self._office: Office | None = None
+        self._lock = threading.Lock()
+
+    def office(self, session: Session) -> Office:
+        """The registry office (the first one `birthreg init` made) and its seal, loaded once."""
+        office = self._office
+        if office is None:
+            with self._lock:
+                office = self._office
+                if office is None:
+                    office = self._office = _load_office(session, self.app)
+        return office
+
+
+_registry_lock = threading.Lock()
+
+
+def registry_for(app: Any) -> Registry:
+    """The app's `Registry`, made on first use (after `birthreg init` and the lifespan)."""
+    registry: Registry | None = getattr(app.state, "registry", None)
+    if registry is None:
+        with _registry_lock:
+            registry = getattr(app.state, "registry", None)
+            if registry is None:
+                ca = certification_authority(app)
+                validator = Validator(
+                    registry_trust_anchors(app),
+                    InProcessRevocationFetcher(app.state.engine, ca),
+                    prefer="crl",
+                    max_cache_age=REVOCATION_CACHE_AGE,
+                )
+                registry = Registry(
+                    app,
+                    validator=validator,
+                    auto_register=auto_register_setting(app.state.settings),
+                )
+                app.state.registry = registry
+    return registry
+
+
+def registry_trust_anchors(app: Any) -> TrustAnchors:
+    """The roots the registry trusts, and nothing else.
+
+    By default: the TEST root of this service's own CA (its issuing CA is known as an
+    intermediate). A deployment that must trust other roots points the settings field
+    `registry_roots` (environment `BIRTHREG_REGISTRY_ROOTS`) at a PEM bundle: its self-issued
+    certificates become the roots, the others known intermediates, and the service's own CA is
+    then trusted only if the bundle holds its root. Revocation of
+    other CAs' certificates is fetched over HTTP from the pointers in their certificates.
+    """
+    bundle = app.state.settings.registry_roots
+    if bundle:
+        certificates = x509.load_pem_x509_certificates(Path(bundle).read_bytes())
+        return TrustAnchors(
+            [c for c in certificates if c.subject == c.issuer],
+            [c for c in certificates if c.subject != c.issuer],
+        )
+    ca = certification_authority(app)
+    return TrustAnchors([ca.root_certificate], [ca.issuing_certificate])
+
+
+def auto_register_setting(settings: Any) -> bool:
+    """Whether clean dossiers are registered at once (`BIRTHREG_REGISTRY_AUTO_REGISTER`)."""
+    return bool(settings.registry_auto_register)
+
+
+def _load_office(session: Session, app: Any) -> Office:
+    row = session.exec(select(RegistryOffice).order_by(col(RegistryOffice.id))).first()
+    if row is None or row.id is None:
+        raise ServiceNotInitialised("no registry office yet: run `birthreg init`")
+    ca = certification_authority(app)
+    seal = load_seal(app.state.settings, "registry", row.bin, ca.chain)
+    return Office(id=row.id, code=row.code, bin=row.bin, name=row.name, seal=seal)
+
+
+# -- intake -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Intake:
+    """A received dossier: `created` is False when the same dossier was already here."""
+
+    submission: Submission
+    created: bool
+    report: dict[str, Any]
+    receipt: dict[str, Any]
+    duplicate_candidates: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.submission.id,
+            "status": self.submission.status,
+            "receipt": self.receipt,
+            "report": self.report,
+            "duplicate_candidates": self.duplicate_candidates,
+        }
+
+
+def dossier_sha256(dossier: Any) -> str:
+    """The SHA-256 of the dossier's RFC 8785 form: the same dossier however it was spaced."""
+    return hashlib.sha256(canonicalize(dossier)).hexdigest()
+
+
+def receive_dossier(
+    session: Session, registry: Registry, body: bytes, *, moment: datetime | None = None
+) -> Intake:
+    """Take a dossier (JSON bytes): verify it at the moment of receipt and store it.
+
+    The same dossier again (however spaced) returns the stored submission unchanged, with the
+    report made when it first arrived. Raises DomainError 413 dossier_too_large, 400
+    malformed_dossier, 409 DuplicateMedicalRecord, and DossierRefused (422) after auditing
+    the refusal in `session` (commit it).
+
+    The session must hold nothing pending: it is rolled back before verification, because
+    revocation data is read in a session of its own (on SQLite the request's open transaction
+    would hold the write lock that the CRL cache may need).
+    """
+    try:
+        parsed = parse_dossier(body)
+        body.decode("utf-8")
+        sha = dossier_sha256(parsed)
+    except DossierTooLarge as error:
+        raise DomainError("dossier_too_large", error.detail, 413) from error
+    except (DossierError, CanonicalizationError) as error:
+        raise DomainError("malformed_dossier", error.detail) from error
+    except UnicodeDecodeError as error:
+        raise DomainError("malformed_dossier", "the dossier is not UTF-8") from error
+
+    existing = _by_sha256(session, sha)
+    if existing is not None:
+        return _stored_intake(existing)
+    session.rollback()
+
+    moment = moment or now()
+    report = verify_dossier(parsed, validator=registry.validator, moment=moment)
+    if not report.passed:
+        refusal = DossierRefused(report)
+        audit.record(
+            session,
+            actor="anonymous",
+            role="public",
+            action="submission.refused",
+            object_type="dossier",
+            object_id=hashlib.sha256(body).hexdigest(),
+            details={"failed": refusal.detail},
+            at=moment,
+        )
+        raise refusal
+    return _store(session, registry, parsed, body, sha, report, moment)
+
+
+def _by_sha256(session: Session, sha: str) -> Submission | None:
+    return session.exec(select(Submission).where(Submission.dossier_sha256 == sha)).first()
+
+
+def _stored_intake(submission: Submission) -> Intake:
+    return Intake(
+        submission=submission,
+        created=False,
+        report=json.loads(submission.report),
+        receipt=json.loads(submission.receipt),
+        duplicate_candidates=json.loads(submission.duplicate_candidates),
+    )
+
+
+def _lock_mother(session: Session, mother_iin: str) -> None:
+    """Serialise intakes of one mother's dossiers (duplicate checks read then write).
+
+    PostgreSQL: a transaction-scoped advisory lock keyed by the IIN's digest. SQLite: the
+    transaction is BEGIN IMMEDIATE, so writers are serialised already.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(b"birthreg.registry.mother\x00" + mother_iin.encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _store(
+    session: Session,
+    registry: Registry,
+    dossier: Mapping[str, Any],
+    body: bytes,
+    sha: str,
+    report: VerificationReport,
+    moment: datetime,
+) -> Intake:
+    record = dossier["medical_record"]["document"]
+    application = dossier["application"]["document"]
+    child = record["child"]
+    mother_iin = str(record["mother"]["iin"])
+    born_at = datetime.fromisoformat(child["born_at"])
+    medical_record_id = str(record["id"])
+
+    _lock_mother(session, mother_iin)
+    existing = _by_sha256(session, sha)
+    if existing is not None:  # the same dossier arrived while this one was being verified
+        return _stored_intake(existing)
+
+    earlier = session.exec(
+        select(Submission)
+        .where(Submission.medical_record_id == medical_record_id)
+        .order_by(col(Submission.received_at).desc(), col(Submission.id))
+    ).all()
+    for other in earlier:
+        if other.status != SubmissionStatus.REJECTED.value:
+            raise DuplicateMedicalRecord(other.status)
+    previous_id = earlier[0].id if earlier else None
+
+    candidates = session.exec(
+        select(Submission)
+        .where(
+            Submission.mother_iin == mother_iin,
+            Submission.medical_record_id != medical_record_id,
+            Submission.child_sex == child["sex"],
+            Submission.birth_order == child["birth_order"],
+            col(Submission.child_born_at) >= born_at - DUPLICATE_WINDOW,
+            col(Submission.child_born_at) <= born_at + DUPLICATE_WINDOW,
+            Submission.status != SubmissionStatus.REJECTED.value,
+        )
+        .order_by(col(Submission.received_at), col(Submission.id))
+    ).all()
+    candidate_ids = [c.id for c in candidates]
+
+    office = registry.office(session)
+    submission_id = str(uuid.uuid4())
+    receipt = _signed_receipt(office, submission_id, sha, moment)
+    report_json = report.to_json()
+    submission = Submission(
+        id=submission_id,
+        registry_office_id=office.id,
+        dossier=body.decode("utf-8"),
+        dossier_sha256=sha,
+        medical_record_id=medical_record_id,
+        medical_record_sha256=str(application["medical_record_sha256"]),
+        application_id=str(application["id"]),
+        facility_bin=str(record["facility"]["bin"]),
+        mother_iin=mother_iin,
+        child_born_at=born_at,
+        child_sex=str(child["sex"]),
+        birth_order=int(child["birth_order"]),
+        status=SubmissionStatus.RECEIVED.value,
+        report=json.dumps(report_json, ensure_ascii=False),
+        receipt=json.dumps(receipt, ensure_ascii=False),
+        duplicate_candidates=json.dumps(candidate_ids),
+        previous_id=previous_id,
+        received_at=moment,
+    )
+    try:
+        with session.begin_nested():
+            session.add(submission)
+    except IntegrityError:
+        stored = _by_sha256(session, sha)
+        if stored is None:
+            raise
+        return _stored_intake(stored)
+    # Duplicates are shown from both sides: the earlier submissions learn of this one.
+    for candidate in candidates:
+        ids = json.loads(candidate.duplicate_candidates)
+        if submission_id not in ids:
+            candidate.duplicate_candidates = json.dumps([*ids, submission_id])
+            session.add(candidate)
+
+    mother = next((s for s in report.documents[1].signatures if s.role == "mother"), None)
+    actor = f"holder:{mother.signer_serial}" if mother and mother.signer_serial else "anonymous"
+    # Numbers are allocated before the audit entry: every transaction takes the locks in the
+    # order submission row, act record counter, IIN counter, audit head (last), so no two wait
+    # for each other.
+    registration = None
+    if registry.auto_register and not candidate_ids:
+        try:
+            registration = _allocate(session, office.id, submission, moment, staff_id=None)
+        except DomainError:
+            # No number to be had now (the IIN range is full): a clerk registers it later.
+            registration = None
+    audit.record(
+        session,
+        actor=actor,
+        role="mother" if mother else "public",
+        action="submission.received",
+        object_type=OBJECT_TYPE,
+        object_id=submission_id,
+        details={"dossier_sha256": sha, "previous_id": previous_id, "candidates": candidate_ids},
+        at=moment,
+    )
+    if registration is not None:
+        _complete_registration(
+            session,
+            registry,
+            submission,
+            registration,
+            actor="system",
+            role="system",
+            staff_id=None,
+            moment=moment,
+        )
+    session.flush()
+    return Intake(
+        submission=submission,
+        created=True,
+        report=report_json,
+        receipt=receipt,
+        duplicate_candidates=candidate_ids,
+    )
+
+
+def receipt_payload(receipt: Mapping[str, Any]) -> bytes:
+    """The bytes a receipt's signature covers: the RFC 8785 form without `signature`."""
+    return canonicalize({k: v for k, v in receipt.items() if k != "signature"})
+
+
+def _signed_receipt(
+    office: Office, submission_id: str, sha: str, moment: datetime
+) -> dict[str, Any]:
+    receipt: dict[str, Any] = {
+        "type": RECEIPT_TYPE,
+        "submission_id": submission_id,
+        "dossier_sha256": sha,
+        "received_at": moment.astimezone(UTC).isoformat(),
+        "registry_office": {"bin": office.bin, "name": office.name},
+    }
+    receipt["signature"] = jws.sign_detached(
+        receipt_payload(receipt),
+        office.seal.certificate,
+        office.seal.key,
+        signing_time=moment,
+        chain=office.seal.chain,
+    )
+    return receipt
+
+
+# -- registration -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegistrationOutcome:
+    """The registration's numbers; `created` is False when it had been registered before."""
+
+    result: RegistrationPublic
+    created: bool
+
+
+def _locked_submission(session: Session, submission_id: str) -> Submission:
+    submission = session.exec(
+        select(Submission)
+        .where(Submission.id == submission_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if submission is None:
+        raise _not_found()
+    return submission
+
+
+def register_submission(
+    session: Session,
+    registry: Registry,
+    submission_id: str,
+    *,
+    actor: str,
+    role: str,
+    staff_id: int | None,
+    moment: datetime | None = None,
+) -> RegistrationOutcome:
+    """Register a received or in-review submission in the caller's transaction: the act record
+    number (gapless per office and year), the child's IIN, the registration, the certificate,
+    the new status and the audit entry all commit together or not at all.
+
+    Registering again returns the first result (`created` False). Raises 404
+    submission_not_found, 409 invalid_state (rejected, or the medical record registered through
+    another submission), 503 iin_range_exhausted.
+    """
+    moment = moment or now()
+    submission = _locked_submission(session, submission_id)
+    if submission.status == SubmissionStatus.REGISTERED.value:
+        return RegistrationOutcome(_registration_result(session, submission), created=False)
+    if submission.status not in PENDING:
+        raise _invalid_state(submission, "registered")
+    office = registry.office(session)
+    registration = _allocate(session, office.id, submission, moment, staff_id=staff_id)
+    _complete_registration(
+        session,
+        registry,
+        submission,
+        registration,
+        actor=actor,
+        role=role,
+        staff_id=staff_id,
+        moment=moment,
+    )
+    return RegistrationOutcome(_result(session, registration), created=True)
+
+
+def _allocate(
+    session: Session,
+    office_id: int,
+    submission: Submission,
+    moment: datetime,
+    *,
+    staff_id: int | None,
+) -> Registration:
+    """Numbers and the registration row, in a savepoint: if the medical record turns out to be
+    registered already, the savepoint (counters included) is undone, so no number is lost."""
+    registered = session.exec(
+        select(Registration).where(Registration.medical_record_id == submission.medical_record_id)
+    ).first()
+    if registered is not None:
+        raise _already_registered(registered)
+    year = local_date(moment).year
+    try:
+        with session.begin_nested():
+            registration = Registration(
+                submission_id=submission.id,
+                medical_record_id=submission.medical_record_id,
+                registry_office_id=office_id,
+                year=year,
+                act_record_number=next_act_record_number(session, office_id, year),
+                child_iin=next_child_iin(
+                    session, local_date(submission.child_born_at), submission.child_sex
+                ),
+                registered_at=moment,
+                registered_by=staff_id,
+            )
+            session.add(registration)
+    except IntegrityError:
+        registered = session.exec(
+            select(Registration).where(
+                Registration.medical_record_id == submission.medical_record_id
+            )
+        ).first()
+        if registered is None:
+            raise
+        raise _already_registered(registered) from None
+    return registration
+
+
+def _already_registered(registration: Registration) -> DomainError:
+    return DomainError(
+        "invalid_state",
+        f"this medical record is already registered (act record {registration.year}"
+        f"/{registration.act_record_number})",
+        409,
+    )
+
+
+def _complete_registration(
+    session: Session,
+    registry: Registry,
+    submission: Submission,
+    registration: Registration,
+    *,
+    actor: str,
+    role: str,
+    staff_id: int | None,
+    moment: datetime,
+) -> None:
+    certificate = issue_certificate(session, registry.app, registration, submission)
+    submission.status = SubmissionStatus.REGISTERED.value
+    submission.decided_by = staff_id
+    submission.decided_at = moment
+    session.add(submission)
+    audit.record(
+        session,
+        actor=actor,
+        role=role,
+        action="registration.registered",
+        object_type=OBJECT_TYPE,
+        object_id=submission.id,
+        details={
+            "act_record_number": registration.act_record_number,
+            "year": registration.year,
+            "child_iin": registration.child_iin,
+            "certificate_id": certificate.id,
+        },
+        at=moment,
+    )
+    session.flush()
+
+
+def _registration_of(session: Session, submission_id: str) -> Registration | None:
+    return session.exec(
+        select(Registration).where(Registration.submission_id == submission_id)
+    ).first()
+
+
+def _certificate_of(session: Session, registration: Registration) -> BirthCertificate | None:
+    return session.exec(
+        select(BirthCertificate).where(BirthCertificate.registration_id == registration.id)
+    ).first()
+
+
+def _registration_result(session: Session, submission: Submission) -> RegistrationPublic:
+    registration = _registration_of(session, submission.id)
+    if registration is None:  # pragma: no cover - registered submissions have one
+        raise DomainError("invalid_state", "the registration is missing", 500)
+    return _result(session, registration)
+
+
+def _result(session: Session, registration: Registration) -> RegistrationPublic:
+    certificate = _certificate_of(session, registration)
+    return RegistrationPublic(
+        act_record_number=registration.act_record_number,
+        child_iin=registration.child_iin,
+        certificate_id=certificate.id if certificate else "",
+    )
+
+
+def issue_certificate(
+    session: Session, app: Any, registration: Registration, submission: Submission
+) -> BirthCertificate:
+    """Create the registration's BirthCertificate (fields and sealed QR; the PDF is rendered on
+    first download) in the caller's transaction."""
+    return certificates.issue_certificate(session, app, registration, submission)
+
+
+# -- rejection ----------------------------------------------------------------------------------
+
+
+def reject_submission(
+    session: Session,
+    submission_id: str,
+    reason: str,
+    *,
+    actor: str,
+    role: str,
+    staff_id: int | None,
+    moment: datetime | None = None,
+) -> Submission:
+    """Reject a received or in-review submission with a reason the mother will read; she may
+    correct the application and send a new dossier, which links back to this one. Raises 404
+    submission_not_found, 409 invalid_state."""
+    moment = moment or now()
+    submission = _locked_submission(session, submission_id)
+    if submission.status not in PENDING:
+        raise _invalid_state(submission, "rejected")
+    submission.status = SubmissionStatus.REJECTED.value
+    submission.rejection_reason = reason
+    submission.decided_by = staff_id
+    submission.decided_at = moment
+    session.add(submission)
+    audit.record(
+        session,
+        actor=actor,
+        role=role,
+        action="submission.rejected",
+        object_type=OBJECT_TYPE,
+        object_id=submission.id,
+        details={"reason": reason},
+        at=moment,
+    )
+    session.flush()
+    return submission
+
+
+# -- the queue ----------------------------------------------------------------------------------
+
+
+def summarise(
+    submission: Submission, dossier: Mapping[str, Any] | None = None
+) -> SubmissionSummary:
+    """The queue's line for a submission (names taken from its verified dossier)."""
+    if dossier is None:
+        dossier = json.loads(submission.dossier)
+    record = dossier["medical_record"]["document"]
+    application = dossier["application"]["document"]
+    child = record["child"]
+    father = application.get("father")
+    names = ("surname", "given_name", "patronymic")
+    return SubmissionSummary(
+        id=submission.id,
+        status=submission.status,
+        received_at=submission.received_at,
+        facility=OfficePublic(bin=submission.facility_bin, name=record["facility"]["name"]),
+        mother=Person(iin=submission.mother_iin, **{k: record["mother"].get(k) for k in names}),
+        father=Person(iin=father.get("iin"), **{k: father.get(k) for k in names})
+        if isinstance(father, Mapping)
+        else None,
+        child=ChildSummary(
+            **{k: application["child"].get(k) for k in names},
+            sex=submission.child_sex,
+            born_at=submission.child_born_at,
+            plurality=child.get("plurality"),
+            birth_order=submission.birth_order,
+        ),
+        medical_record_id=submission.medical_record_id,
+        application_id=submission.application_id,
+        duplicate_candidates=json.loads(submission.duplicate_candidates),
+        previous_id=submission.previous_id,
+        decided_at=submission.decided_at,
+        rejection_reason=submission.rejection_reason,
+    )
+
+
+def _encode_cursor(submission: Submission) -> str:
+    raw = json.dumps([submission.received_at.isoformat(), submission.id]).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment_text, submission_id = json.loads(raw)
+        moment = datetime.fromisoformat(moment_text)
+        if moment.tzinfo is None or not isinstance(submission_id, str):
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise DomainError("invalid_cursor", "the cursor is not one this queue gave") from None
+    return moment, submission_id
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=LOCAL_TIME_ZONE).astimezone(UTC)
+
+
+def list_submissions(
+    session: Session,
+    *,
+    status: SubmissionStatus | None = None,
+    facility: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    after: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> SubmissionPage:
+    """The queue, oldest first (received_at, then id), a page at a time.
+
+    Filters: status; facility (its BIN); the dates of receipt, `date_from` to `date_to`
+    inclusive, as dates in Kazakhstan. `after` is the previous page's `next` cursor. Raises 400
+    invalid_cursor.
+    """
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    statement = select(Submission)
+    if status is not None:
+        statement = statement.where(Submission.status == SubmissionStatus(status).value)
+    if facility:
+        statement = statement.where(Submission.facility_bin == facility)
+    if date_from is not None:
+        statement = statement.where(col(Submission.received_at) >= _local_midnight(date_from))
+    if date_to is not None:
+        statement = statement.where(
+            col(Submission.received_at) < _local_midnight(date_to + timedelta(days=1))
+        )
+    if after:
+        moment, last_id = _decode_cursor(after)
+        statement = statement.where(
+            or_(
+                col(Submission.received_at) > moment,
+                (col(Submission.received_at) == moment) & (col(Submission.id) > last_id),
+            )
+        )
+    rows = session.exec(
+        statement.order_by(col(Submission.received_at), col(Submission.id)).limit(limit + 1)
+    ).all()
+    page = rows[:limit]
+    return SubmissionPage(
+        items=[summarise(row) for row in page],
+        next=_encode_cursor(page[-1]) if len(rows) > limit else None,
+    )
+
+
+def open_submission(
+    session: Session, submission_id: str, *, actor: str, role: str
+) -> SubmissionDetail:
+    """A clerk opens a submission: received becomes in review (audited), and everything the
+    clerk needs to decide comes back. Raises 404 submission_not_found."""
+    submission = session.get(Submission, submission_id)
+    if submission is None:
+        raise _not_found()
+    if submission.status == SubmissionStatus.RECEIVED.value:
+        submission = _locked_submission(session, submission_id)
+        if submission.status == SubmissionStatus.RECEIVED.value:
+            submission.status = SubmissionStatus.IN_REVIEW.value
+            session.add(submission)
+            audit.record(
+                session,
+                actor=actor,
+                role=role,
+                action="submission.opened",
+                object_type=OBJECT_TYPE,
+                object_id=submission.id,
+            )
+            session.flush()
+    return submission_detail(session, submission)
+
+
+def submission_detail(session: Session, submission: Submission) -> SubmissionDetail:
+    """Everything about one submission, without changing it."""
+    dossier = json.loads(submission.dossier)
+    candidate_ids: list[str] = json.loads(submission.duplicate_candidates)
+    candidates = _by_ids(session, candidate_ids)
+    history = session.exec(
+        select(AuditEntry)
+        .where(AuditEntry.object_type == OBJECT_TYPE, AuditEntry.object_id == submission.id)
+        .order_by(col(AuditEntry.seq))
+    ).all()
+    next_ids = session.exec(
+        select(Submission.id)
+        .where(Submission.previous_id == submission.id)
+        .order_by(col(Submission.received_at))
+    ).all()
+    registration = _registration_of(session, submission.id)
+    registration_detail = None
+    if registration is not None:
+        certificate = _certificate_of(session, registration)
+        registration_detail = RegistrationDetail(
+            act_record_number=registration.act_record_number,
+            child_iin=registration.child_iin,
+            certificate_id=certificate.id if certificate else "",
+            year=registration.year,
+            registered_at=registration.registered_at,
+            registered_by=registration.registered_by,
+        )
+    return SubmissionDetail(
+        **summarise(submission, dossier).model_dump(),
+        dossier=dossier,
+        report=json.loads(submission.report),
+        receipt=json.loads(submission.receipt),
+        candidates=[summarise(c) for c in candidates],
+        history=[
+            HistoryEntry(seq=e.seq, at=e.at, actor=e.actor, role=e.role, action=e.action)
+            for e in history
+        ],
+        next_ids=list(next_ids),
+        registration=registration_detail,
+    )
+
+
+def _by_ids(session: Session, ids: Sequence[str]) -> list[Submission]:
+    if not ids:
+        return []
+    found = {
+        s.id: s for s in session.exec(select(Submission).where(col(Submission.id).in_(ids))).all()
+    }
+    return [found[i] for i in ids if i in found]
+
+
+def submission_status(session: Session, submission_id: str) -> SubmissionStatusPublic:
+    """What the sender may follow with the submission id the registry gave them (an unguessable
+    UUID4, known only to the sender and the clerks). Raises 404 submission_not_found."""
+    submission = session.get(Submission, submission_id)
+    if submission is None:
+        raise _not_found()
+    certificate_id = None
+    if submission.status == SubmissionStatus.REGISTERED.value:
+        certificate_id = _registration_result(session, submission).certificate_id or None
+    return SubmissionStatusPublic(
+        id=submission.id,
+        status=submission.status,
+        received_at=submission.received_at,
+        decided_at=submission.decided_at,
+        rejection_reason=submission.rejection_reason,
+        certificate_id=certificate_id,
+    )

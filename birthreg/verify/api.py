@@ -1,0 +1,51 @@
+"""The public verification API: a QR text's verdict, and a certificate's status."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from birthreg.db import SessionDep
+from birthreg.verify.service import MAX_REFERENCE, certificate_status, verify_qr
+from signing.seal import MAX_SEAL_TEXT
+
+router = APIRouter(prefix="/api/v1/verify", tags=["verify"])
+
+
+class VerifyRequest(BaseModel):
+    qr: str = Field(min_length=1, max_length=2 * MAX_SEAL_TEXT, description="The QR code's text")
+
+
+class VerifyResponse(BaseModel):
+    valid: bool
+    fields: dict[str, Any] | None
+    status: str = Field(description="valid, revoked, superseded or unknown")
+    error: str | None = None
+    detail: str | None = None
+
+
+class StatusResponse(BaseModel):
+    status: str = Field(description="valid, revoked, superseded or unknown")
+
+
+@router.post("", response_model=VerifyResponse)
+def verify(request: VerifyRequest, session: SessionDep) -> dict[str, Any]:
+    """Check a certificate's QR seal against the registry's seal certificate; with its status."""
+    return verify_qr(session, request.qr).to_json()
+
+
+@router.get("/status/{certificate}", response_model=StatusResponse)
+def status(
+    session: SessionDep,
+    certificate: Annotated[str, Path(max_length=MAX_REFERENCE, description=(
+        "The certificate number, as sealed in the QR code (or the certificate id)"
+    ))],
+) -> JSONResponse:
+    """Whether a certificate still stands: valid, revoked, superseded or unknown."""
+    return JSONResponse(
+        {"status": certificate_status(session, certificate)},
+        headers={"Cache-Control": "no-store"},
+    )

@@ -1,0 +1,454 @@
+"""The QR seal of a birth certificate: COSE_Sign1 (RFC 9052) with ES256, in Base45 (RFC 9285).
+
+A seal is what the QR code on a certificate carries, after the verify page's address:
+
+    CBOR payload (the key fields, small integer keys)
+      -> COSE_Sign1, tag 18: [protected {1: -7 (ES256), 4: kid}, {}, payload, r||s]
+      -> raw DEFLATE, only when that makes it shorter (long names; see `make_seal`)
+      -> Base45
+
+The kid is the first 8 bytes of the SHA-256 of the seal certificate's DER, so a reader picks
+the certificate to check with among those it trusts (in practice: the one the registry
+publishes at /pki/seal.pem) without the seal carrying a certificate.
+
+The payload's fields and their keys are fixed here (`FIELD_KEYS`); a seal with any other key,
+a missing one, a value of the wrong type, or CBOR that is not in its one deterministic encoding
+is refused. pycose is not used: version 1.1 cannot decode with cbor2 6, and the structure is
+small enough to build and check by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+from urllib.parse import quote, unquote
+
+import cbor2
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from signing.errors import SigningError
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class SealError(SigningError):
+    """A QR seal that cannot be accepted. `code` says why."""
+
+    code = "malformed_seal"
+
+    def __init__(self, detail: str, code: str | None = None) -> None:
+        super().__init__(detail)
+        if code is not None:
+            self.code = code
+
+
+MALFORMED = "malformed_seal"
+UNKNOWN_KEY = "unknown_key"
+UNSUPPORTED_ALGORITHM = "unsupported_seal_algorithm"
+BAD_SIGNATURE = "bad_seal_signature"
+
+# --- Base45 (RFC 9285) --------------------------------------------------------------------------
+
+BASE45_ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+_BASE45_VALUE: Final = {char: value for value, char in enumerate(BASE45_ALPHABET)}
+
+
+def base45_encode(data: bytes) -> str:
+    """RFC 9285 Base45: each two bytes become three characters, a last single byte two."""
+    out: list[str] = []
+    for index in range(0, len(data) - 1, 2):
+        number = data[index] * 256 + data[index + 1]
+        high, rest = divmod(number, 45 * 45)
+        middle, low = divmod(rest, 45)
+        out += (BASE45_ALPHABET[low], BASE45_ALPHABET[middle], BASE45_ALPHABET[high])
+    if len(data) % 2:
+        middle, low = divmod(data[-1], 45)
+        out += (BASE45_ALPHABET[low], BASE45_ALPHABET[middle])
+    return "".join(out)
+
+
+def base45_decode(text: str) -> bytes:
+    """Strict RFC 9285 decoding: raises ValueError on a character outside the alphabet, on a
+    length that leaves one character over, and on a group whose value is too large (so that
+    each byte string has exactly one encoding)."""
+    if len(text) % 3 == 1:
+        raise ValueError("a Base45 text's length is never 1 more than a multiple of 3")
+    try:
+        values = [_BASE45_VALUE[char] for char in text]
+    except KeyError:
+        raise ValueError("a character outside the Base45 alphabet") from None
+    out = bytearray()
+    for index in range(0, len(values), 3):
+        group = values[index : index + 3]
+        number = sum(value * 45**position for position, value in enumerate(group))
+        if len(group) == 3:
+            if number > 0xFFFF:
+                raise ValueError("a Base45 group is larger than two bytes")
+            out += number.to_bytes(2, "big")
+        else:
+            if number > 0xFF:
+                raise ValueError("a final Base45 pair is larger than one byte")
+            out.append(number)
+    return bytes(out)
+
+
+# --- the payload --------------------------------------------------------------------------------
+
+#: The seal's fields and their CBOR map keys. Changing a key breaks every seal already printed.
+#: Values are kept small, since every byte counts against the QR code's size:
+#:   names                  byte string: KZ-1048 (see NAME_ENCODING)
+#:   dates                  unsigned integer: days since 1970-01-01
+#:   child_iin              unsigned integer (12 digits with leading zeros when read back)
+#:   act_record_number      unsigned integer
+#:   the others             text
+#:
+#: The certificate's id is not sealed: it is the holder's key to the PDF, and the QR code is
+#: shown to anyone the paper is shown to. The certificate number identifies the certificate to
+#: the registry's status check instead.
+FIELD_KEYS: Final[dict[str, int]] = {
+    "certificate_number": 1,
+    "child_iin": 2,
+    "child_surname": 3,
+    "child_given_name": 4,
+    "child_patronymic": 5,  # optional: absent when the child has none
+    "date_of_birth": 6,
+    "sex": 7,  # "F" or "M"
+    "act_record_number": 8,
+    "act_record_date": 9,
+    "registry_office_code": 10,
+    "issued_on": 11,
+}
+OPTIONAL_FIELDS: Final = frozenset({"child_patronymic"})
+_FIELD_OF_KEY: Final = {key: name for name, key in FIELD_KEYS.items()}
+_NAME_FIELDS: Final = frozenset({"child_surname", "child_given_name", "child_patronymic"})
+_DATE_FIELDS: Final = frozenset({"date_of_birth", "act_record_date", "issued_on"})
+_INT_FIELDS: Final = frozenset({"act_record_number"})
+_IIN_FIELDS: Final = frozenset({"child_iin"})
+_IIN = re.compile(r"[0-9]{12}", re.ASCII)
+#: Names travel as byte strings in KZ-1048 (STRK 1048-2002, IANA "KZ-1048"): one byte a letter
+#: for every letter a name may hold (Kazakh and Russian Cyrillic, Latin, ' ’ -), where UTF-8
+#: takes two a Cyrillic letter.
+NAME_ENCODING: Final = "kz1048"
+_EPOCH: Final = date(1970, 1, 1)
+_TEXT_PATTERNS: Final = {
+    "certificate_number": re.compile(r"[^\x00-\x1f\x7f]{1,32}"),
+    "sex": re.compile(r"[FM]"),
+    "registry_office_code": re.compile(r"[0-9A-Za-z-]{1,16}", re.ASCII),
+}
+#: Longer than any name the registry accepts (64 letters); a bound for hostile input.
+_MAX_NAME_BYTES: Final = 128
+
+
+def _encode_value(name: str, value: Any) -> str | int | bytes:
+    if name in _NAME_FIELDS:
+        try:
+            encoded = value.encode(NAME_ENCODING) if isinstance(value, str) else b""
+        except UnicodeEncodeError:
+            raise SealError(f"{name}: a letter outside KZ-1048", MALFORMED) from None
+        if not encoded or len(encoded) > _MAX_NAME_BYTES:
+            raise SealError(f"{name}: a name of 1 to {_MAX_NAME_BYTES} letters", MALFORMED)
+        return encoded
+    if name in _DATE_FIELDS:
+        if isinstance(value, datetime) or not isinstance(value, date) or value < _EPOCH:
+            raise SealError(f"{name}: a date from 1970 on is required", MALFORMED)
+        return (value - _EPOCH).days
+    if name in _IIN_FIELDS:
+        if not isinstance(value, str) or not _IIN.fullmatch(value):
+            raise SealError(f"{name}: 12 digits are required", MALFORMED)
+        return int(value)
+    if name in _INT_FIELDS:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SealError(f"{name}: a non-negative integer is required", MALFORMED)
+        return value
+    if not isinstance(value, str) or not _TEXT_PATTERNS[name].fullmatch(value):
+        raise SealError(f"{name}: not an acceptable value", MALFORMED)
+    return value
+
+
+def _decode_value(name: str, value: Any) -> Any:
+    """The field from its CBOR value; raises SealError when the type or form is wrong."""
+    if name in _NAME_FIELDS:
+        if not isinstance(value, bytes) or not 0 < len(value) <= _MAX_NAME_BYTES:
+            raise SealError(f"{name} is not a KZ-1048 byte string", MALFORMED)
+        try:
+            return value.decode(NAME_ENCODING)
+        except UnicodeDecodeError:
+            raise SealError(f"{name} is not KZ-1048", MALFORMED) from None
+    if name in _DATE_FIELDS or name in _INT_FIELDS or name in _IIN_FIELDS:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SealError(f"{name} is not a non-negative integer", MALFORMED)
+        if name in _IIN_FIELDS:
+            if value >= 10**12:
+                raise SealError(f"{name} is longer than 12 digits", MALFORMED)
+            return f"{value:012d}"
+        if name in _DATE_FIELDS:
+            try:
+                return date.fromordinal(_EPOCH.toordinal() + value)
+            except (ValueError, OverflowError):
+                raise SealError(f"{name} is out of range", MALFORMED) from None
+        return value
+    if not isinstance(value, str) or not _TEXT_PATTERNS[name].fullmatch(value):
+        raise SealError(f"{name} is not an acceptable value", MALFORMED)
+    return value
+
+
+@dataclass(frozen=True)
+class SealContents:
+    """A verified seal: its fields, and the certificate whose key signed it."""
+
+    certificate_number: str
+    child_iin: str
+    child_surname: str
+    child_given_name: str
+    child_patronymic: str | None
+    date_of_birth: date
+    sex: str
+    act_record_number: int
+    act_record_date: date
+    registry_office_code: str
+    issued_on: date
+    signer: x509.Certificate
+
+    def fields(self) -> dict[str, Any]:
+        """The fields as JSON-ready values (dates in ISO 8601)."""
+        return {
+            "certificate_number": self.certificate_number,
+            "child_iin": self.child_iin,
+            "child_surname": self.child_surname,
+            "child_given_name": self.child_given_name,
+            "child_patronymic": self.child_patronymic,
+            "date_of_birth": self.date_of_birth.isoformat(),
+            "sex": self.sex,
+            "act_record_number": self.act_record_number,
+            "act_record_date": self.act_record_date.isoformat(),
+            "registry_office_code": self.registry_office_code,
+            "issued_on": self.issued_on.isoformat(),
+        }
+
+
+def key_id(certificate: x509.Certificate) -> bytes:
+    """The seal's kid for a certificate: the first 8 bytes of the SHA-256 of its DER."""
+    return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).digest()[
+        :KID_LENGTH
+    ]
+
+
+def encode_payload(fields: Mapping[str, Any]) -> bytes:
+    """The deterministic CBOR (RFC 8949 4.2.1) of the fields, under their integer keys."""
+    unknown = set(fields) - set(FIELD_KEYS)
+    if unknown:
+        raise SealError(f"fields a seal does not carry: {sorted(unknown)}", MALFORMED)
+    payload: dict[int, str | int | bytes] = {}
+    for name, cbor_key in FIELD_KEYS.items():
+        value = fields.get(name)
+        if value is None:
+            if name in OPTIONAL_FIELDS:
+                continue
+            raise SealError(f"{name} is required", MALFORMED)
+        payload[cbor_key] = _encode_value(name, value)
+    return cbor2.dumps(payload, canonical=True)
+
+
+ES256: Final = -7
+_HEADER_ALG: Final = 1
+_HEADER_KID: Final = 4
+KID_LENGTH: Final = 8
+_COSE_SIGN1_TAG: Final = 18
+#: A tagged COSE_Sign1 starts with 0xD2 (tag 18). A compressed seal is a raw DEFLATE stream
+#: (RFC 1951, no zlib header or checksum: six bytes saved; the signature protects the content)
+#: of one final block, whose first byte has its lowest bit set, so it never starts with 0xD2.
+_COSE_SIGN1_FIRST_BYTE: Final = 0xD2
+#: Bounds on what a seal may expand to, so that a hostile text costs little.
+MAX_SEAL_TEXT: Final = 4096
+MAX_SEAL_BYTES: Final = 4096
+
+
+def _protected_header(kid: bytes) -> bytes:
+    return cbor2.dumps({_HEADER_ALG: ES256, _HEADER_KID: kid}, canonical=True)
+
+
+def _signature_input(protected: bytes, payload: bytes) -> bytes:
+    # Sig_structure (RFC 9052 section 4.4), with an empty external_aad.
+    return cbor2.dumps(["Signature1", protected, b"", payload])
+
+
+def make_seal(
+    fields: Mapping[str, Any],
+    key: ec.EllipticCurvePrivateKey,
+    certificate: x509.Certificate,
+) -> str:
+    """The Base45 text of a seal over `fields`, signed ES256 by `key`.
+
+    `fields` holds exactly the names in FIELD_KEYS (child_patronymic may be None or absent).
+    DEFLATE is applied only when it makes the result shorter: at the usual size it gains
+    nothing (the signature does not compress), while the longest names do compress a little,
+    which keeps the QR code within version 15 at level M.
+
+    Caveat: `certificate` is only used to compute the kid; nothing checks that it holds the
+    public key of `key` (a mismatch yields seals that never verify).
+    """
+    if not isinstance(key.curve, ec.SECP256R1):
+        raise SealError("ES256 needs a P-256 key", UNSUPPORTED_ALGORITHM)
+    protected = _protected_header(key_id(certificate))
+    payload = encode_payload(fields)
+    der_signature = key.sign(_signature_input(protected, payload), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der_signature)
+    raw_signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    cose = cbor2.dumps(
+        cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, payload, raw_signature])
+    )
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    compressed = deflater.compress(cose) + deflater.flush()
+    shorter = len(compressed) < len(cose) and compressed[0] != _COSE_SIGN1_FIRST_BYTE
+    return base45_encode(compressed if shorter else cose)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj(-15)
+    try:
+        out = inflater.decompress(data, MAX_SEAL_BYTES + 1)
+    except zlib.error:
+        raise SealError("the seal's compressed data is damaged", MALFORMED) from None
+    if len(out) > MAX_SEAL_BYTES or not inflater.eof or inflater.unused_data:
+        raise SealError("the seal's compressed data is too long or damaged", MALFORMED)
+    return out
+
+
+def _strict_cbor(data: bytes, what: str) -> Any:
+    """Decode CBOR that must be in its deterministic encoding, with nothing after it."""
+    try:
+        value = cbor2.loads(data)
+        again = cbor2.dumps(value, canonical=True)
+    except Exception:  # cbor2 raises several types for bad input; all mean "malformed"
+        raise SealError(f"the seal's {what} is not well-formed CBOR", MALFORMED) from None
+    if again != data:
+        raise SealError(f"the seal's {what} is not in deterministic CBOR", MALFORMED)
+    return value
+
+
+def _decode_cose(data: bytes) -> tuple[bytes, bytes, bytes]:
+    """(protected, payload, signature) of a tagged COSE_Sign1 with an empty unprotected map."""
+    structure = _strict_cbor(data, "COSE_Sign1 structure")
+    if not isinstance(structure, cbor2.CBORTag) or structure.tag != _COSE_SIGN1_TAG:
+        raise SealError("not a tagged COSE_Sign1", MALFORMED)
+    parts = structure.value
+    if not isinstance(parts, list | tuple) or len(parts) != 4:
+        raise SealError("a COSE_Sign1 has four parts", MALFORMED)
+    protected, unprotected, payload, signature = parts
+    if not (
+        isinstance(protected, bytes) and isinstance(payload, bytes)
+        and isinstance(signature, bytes)
+    ):
+        raise SealError("COSE_Sign1 parts of the wrong type", MALFORMED)
+    if unprotected != {}:
+        raise SealError("a seal carries no unprotected header", MALFORMED)
+    return protected, payload, signature
+
+
+def _kid(protected: bytes) -> bytes:
+    header = _strict_cbor(protected, "protected header")
+    if not isinstance(header, dict) or set(header) - {_HEADER_ALG, _HEADER_KID}:
+        raise SealError("the protected header holds alg and kid only", MALFORMED)
+    if header.get(_HEADER_ALG) != ES256:
+        raise SealError("the seal is not signed with ES256", UNSUPPORTED_ALGORITHM)
+    kid = header.get(_HEADER_KID)
+    if not isinstance(kid, bytes) or len(kid) != KID_LENGTH:
+        raise SealError("the seal's kid is not 8 bytes", MALFORMED)
+    return kid
+
+
+def _fields(payload: bytes) -> dict[str, Any]:
+    decoded = _strict_cbor(payload, "payload")
+    if not isinstance(decoded, dict):
+        raise SealError("the seal's payload is not a map", MALFORMED)
+    fields: dict[str, Any] = dict.fromkeys(OPTIONAL_FIELDS)
+    for cbor_key, value in decoded.items():
+        name = _FIELD_OF_KEY.get(cbor_key) if isinstance(cbor_key, int) else None
+        if name is None:
+            raise SealError("the seal's payload has a key it should not have", MALFORMED)
+        fields[name] = _decode_value(name, value)
+    missing = set(FIELD_KEYS) - set(fields)
+    if missing:
+        raise SealError(f"the seal's payload lacks {sorted(missing)}", MALFORMED)
+    return fields
+
+
+def seal_from_qr_text(text: str) -> str:
+    """The Base45 seal in the text of a QR code: the URL fragment (percent-decoded) when the
+    text is a URL, else the text itself."""
+    if len(text) > 3 * MAX_SEAL_TEXT:
+        raise SealError("the QR text is too long", MALFORMED)
+    text = text.strip()
+    if "#" in text:
+        text = unquote(text.split("#", 1)[1], errors="strict")
+    return text
+
+
+def read_seal(text: str, certificates: Sequence[x509.Certificate]) -> SealContents:
+    """Verify a seal (the Base45 text, or the whole QR text) against trusted certificates.
+
+    Raises SealError: `malformed_seal` (not Base45, not COSE_Sign1, CBOR not deterministic,
+    unknown or missing fields), `unsupported_seal_algorithm` (not ES256), `unknown_key` (no
+    certificate with the seal's kid) or `bad_seal_signature`.
+
+    Caveats: the certificates given are trusted as they are; no path, validity period or
+    revocation of them is checked here (a certificate stays checkable for life, long after the
+    seal certificate expires). Whether the registry since revoked or superseded the birth
+    certificate is a question for the registry, not for the seal.
+    """
+    try:
+        data = base45_decode(seal_from_qr_text(text))
+    except (ValueError, UnicodeDecodeError):
+        raise SealError("the seal is not Base45 text", MALFORMED) from None
+    if not data or len(data) > MAX_SEAL_BYTES:
+        raise SealError("the seal is empty or too long", MALFORMED)
+    if data[0] != _COSE_SIGN1_FIRST_BYTE:
+        data = _inflate(data)
+    protected, payload, signature = _decode_cose(data)
+    kid = _kid(protected)
+    signer = next((c for c in certificates if key_id(c) == kid), None)
+    if signer is None:
+        raise SealError("no trusted seal certificate has the seal's key id", UNKNOWN_KEY)
+    public_key = signer.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
+        public_key.curve, ec.SECP256R1
+    ):
+        raise SealError("the seal certificate's key is not P-256", UNSUPPORTED_ALGORITHM)
+    if len(signature) != 64:
+        raise SealError("an ES256 signature is 64 bytes", BAD_SIGNATURE)
+    der_signature = encode_dss_signature(
+        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    )
+    try:
+        public_key.verify(
+            der_signature, _signature_input(protected, payload), ec.ECDSA(hashes.SHA256())
+        )
+    except InvalidSignature:
+        raise SealError("the seal's signature does not verify", BAD_SIGNATURE) from None
+    # The signature is good: only now is the payload's content worth reading.
+    return SealContents(**_fields(payload), signer=signer)
+
+
+def qr_text(base_url: str, seal_text: str) -> str:
+    """The text of the QR code: the public verify page with the seal in the URL fragment.
+
+    A fragment never reaches a server. Base45's space and "%" are percent-encoded, so that the
+    text is a valid URL and the page reads back exactly the seal; every character stays in the
+    QR alphanumeric set.
+    """
+    return f"{base_url.rstrip('/')}/verify#{quote(seal_text, safe='$*+-./:')}"

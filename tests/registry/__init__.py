@@ -1,0 +1,1 @@
+"""Registry tests (a package, so that `registry.factories` never collides with `factories`)."""

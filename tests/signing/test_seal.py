@@ -1,0 +1,279 @@
+"""signing.seal: Base45 (RFC 9285 vectors), the COSE_Sign1 seal made and read, every refusal,
+and the QR code's size for the longest names the registry accepts."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import date
+from typing import Any
+from urllib.parse import unquote
+
+import cbor2
+import pytest
+import qrcode
+from conftest import PKI
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from signing import seal
+from signing.names import MAX_NAME_LENGTH, validate_person_name
+from signing.seal import (
+    SealError,
+    base45_decode,
+    base45_encode,
+    key_id,
+    make_seal,
+    qr_text,
+    read_seal,
+)
+
+# RFC 9285 sections 4.3 and 4.4.
+BASE45_VECTORS = [
+    (b"AB", "BB8"),
+    (b"Hello!!", "%69 VD92EX0"),
+    (b"base-45", "UJCLQE7W581"),
+    (b"ietf!", "QED8WEX0"),
+    (b"", ""),
+]
+
+FIELDS: dict[str, Any] = {
+    "certificate_number": "TEST-I № 000123",
+    "child_iin": "260530600011",
+    "child_surname": "Әбілқасымова",
+    "child_given_name": "Айару",
+    "child_patronymic": "Ерланқызы",
+    "date_of_birth": date(2026, 5, 30),
+    "sex": "F",
+    "act_record_number": 123,
+    "act_record_date": date(2026, 6, 1),
+    "registry_office_code": "ESK-01",
+    "issued_on": date(2026, 6, 1),
+}
+
+# The longest names the registry accepts (signing.names: 64 letters), in Kazakh Cyrillic with
+# the letters that take two bytes in UTF-8 and separators: the worst case for the QR code.
+LONGEST_NAMES = {
+    "child_surname": "Нұрмұхамбетқалиева-Сейітжапарова-Әбдірахманова-Төлеуғалиқызы-Қай",
+    "child_given_name": "Гүлмирахан-Ақбөпе-Әйгерім-Нұржамал-Құралайсұлу-Жансаяқызы-Ұлжаны",
+    "child_patronymic": "Жанкелдіқызы-Әбдіғаппарқызы-Нұрсұлтанқызы-Серікбайқызы-Төреқызық",
+}
+#: A long public address, longer than the service's own.
+LONG_BASE_URL = "https://birthreg.test.example.kz"
+
+
+def _seal(pki: PKI, **changes: Any) -> str:
+    return make_seal({**FIELDS, **changes}, pki.registry_office.key,  # type: ignore[arg-type]
+                     pki.registry_office.certificate)
+
+
+def _forge(pki: PKI, *, protected: Any = None, payload: Any = None, key: Any = None,
+           unprotected: Any = None, signature: bytes | None = None, tag: int = 18) -> str:
+    """A COSE_Sign1 built by hand, so that each refusal is provoked by exactly one defect."""
+    kid = key_id(pki.registry_office.certificate)
+    protected_bytes = cbor2.dumps(
+        protected if protected is not None else {1: -7, 4: kid}, canonical=True
+    )
+    payload_bytes = payload if payload is not None else seal.encode_payload(FIELDS)
+    to_sign = cbor2.dumps(["Signature1", protected_bytes, b"", payload_bytes])
+    signer = key or pki.registry_office.key
+    r, s = decode_dss_signature(signer.sign(to_sign, ec.ECDSA(hashes.SHA256())))
+    raw = signature if signature is not None else r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    cose = cbor2.dumps(cbor2.CBORTag(
+        tag, [protected_bytes, unprotected if unprotected is not None else {}, payload_bytes, raw]
+    ))
+    return base45_encode(cose)
+
+
+@pytest.mark.parametrize(("data", "text"), BASE45_VECTORS)
+def test_base45_rfc_vectors(data: bytes, text: str) -> None:
+    assert base45_encode(data) == text
+    assert base45_decode(text) == data
+
+
+@pytest.mark.parametrize("text", ["GGW", "ZZZ", "A", "ABCD", "aB8", "BB8=", "::"])
+def test_base45_refuses_what_it_would_never_write(text: str) -> None:
+    # GGW is 65536 (RFC 9285 section 6), ZZZ more; "::" is 2024 > 255; lowercase is not Base45.
+    with pytest.raises(ValueError):
+        base45_decode(text)
+
+
+def test_seal_round_trip(pki: PKI) -> None:
+    text = _seal(pki)
+    contents = read_seal(text, [pki.registry_office.certificate])
+    assert contents.signer == pki.registry_office.certificate
+    assert contents.fields() == {
+        "certificate_number": "TEST-I № 000123",
+        "child_iin": "260530600011",
+        "child_surname": "Әбілқасымова",
+        "child_given_name": "Айару",
+        "child_patronymic": "Ерланқызы",
+        "date_of_birth": "2026-05-30",
+        "sex": "F",
+        "act_record_number": 123,
+        "act_record_date": "2026-06-01",
+        "registry_office_code": "ESK-01",
+        "issued_on": "2026-06-01",
+    }
+    # Among several trusted certificates the kid picks the right one.
+    others = [pki.facility.certificate, pki.mother.certificate]
+    assert read_seal(text, [*others, pki.registry_office.certificate]).signer == (
+        pki.registry_office.certificate
+    )
+
+
+def test_seal_structure(pki: PKI) -> None:
+    raw = base45_decode(_seal(pki))
+    assert raw[0] == 0xD2  # tag 18, uncompressed at this size
+    cose = cbor2.loads(raw)
+    protected, unprotected, payload, signature = cose.value
+    assert cbor2.loads(protected) == {1: -7, 4: key_id(pki.registry_office.certificate)}
+    assert unprotected == {}
+    assert len(signature) == 64
+    decoded = cbor2.loads(payload)
+    assert sorted(decoded) == list(range(1, 12))
+    assert decoded[3] == "Әбілқасымова".encode("kz1048")
+    assert decoded[6] == (date(2026, 5, 30) - date(1970, 1, 1)).days
+
+
+def test_no_patronymic(pki: PKI) -> None:
+    text = _seal(pki, child_patronymic=None)
+    assert 5 not in cbor2.loads(cbor2.loads(base45_decode(text)).value[2])
+    assert read_seal(text, [pki.registry_office.certificate]).child_patronymic is None
+
+
+def test_qr_text_is_a_url_with_the_seal_in_the_fragment(pki: PKI) -> None:
+    text = _seal(pki)
+    url = qr_text("http://127.0.0.1:8000/", text)
+    prefix, fragment = url.split("#", 1)
+    assert prefix == "http://127.0.0.1:8000/verify"
+    assert " " not in url
+    assert unquote(fragment) == text
+    # Every character of the fragment is in the QR code's alphanumeric set.
+    assert set(fragment) <= set(seal.BASE45_ALPHABET) - {" "}
+    assert read_seal(url, [pki.registry_office.certificate]).child_iin == "260530600011"
+
+
+def test_tampered_payload_is_refused(pki: PKI) -> None:
+    cose = cbor2.loads(base45_decode(_seal(pki)))
+    payload = cbor2.loads(cose.value[2])
+    payload[2] = 260530600022
+    parts = list(cose.value)  # cbor2 6 decodes arrays as tuples
+    parts[2] = cbor2.dumps(payload, canonical=True)
+    tampered = cbor2.dumps(cbor2.CBORTag(18, parts))
+    with pytest.raises(SealError) as caught:
+        read_seal(base45_encode(tampered), [pki.registry_office.certificate])
+    assert caught.value.code == "bad_seal_signature"
+
+
+def test_tampered_signature_is_refused(pki: PKI) -> None:
+    raw = bytearray(base45_decode(_seal(pki)))
+    raw[-1] ^= 0x01
+    with pytest.raises(SealError) as caught:
+        read_seal(base45_encode(bytes(raw)), [pki.registry_office.certificate])
+    assert caught.value.code == "bad_seal_signature"
+
+
+def test_signature_by_another_key_with_the_right_kid_is_refused(pki: PKI) -> None:
+    forged = _forge(pki, key=ec.generate_private_key(ec.SECP256R1()))
+    with pytest.raises(SealError) as caught:
+        read_seal(forged, [pki.registry_office.certificate])
+    assert caught.value.code == "bad_seal_signature"
+
+
+def test_unknown_kid_is_refused(pki: PKI) -> None:
+    forged = _forge(pki, protected={1: -7, 4: b"\x00" * 8})
+    with pytest.raises(SealError) as caught:
+        read_seal(forged, [pki.registry_office.certificate])
+    assert caught.value.code == "unknown_key"
+    # A real seal, checked against certificates that do not include its signer.
+    with pytest.raises(SealError) as caught:
+        read_seal(_seal(pki), [pki.facility.certificate])
+    assert caught.value.code == "unknown_key"
+
+
+@pytest.mark.parametrize("alg", [-35, -8, 0, "ES256"])
+def test_other_algorithms_are_refused(pki: PKI, alg: Any) -> None:
+    forged = _forge(pki, protected={1: alg, 4: key_id(pki.registry_office.certificate)})
+    with pytest.raises(SealError) as caught:
+        read_seal(forged, [pki.registry_office.certificate])
+    assert caught.value.code == "unsupported_seal_algorithm"
+
+
+@pytest.mark.parametrize(
+    "defect",
+    ["extra_header", "unprotected", "tag", "extra_field", "missing_field", "wrong_type",
+     "not_canonical", "trailing", "short_signature", "not_base45", "bad_zlib"],
+)
+def test_malformed_seals_are_refused(pki: PKI, defect: str) -> None:
+    kid = key_id(pki.registry_office.certificate)
+    payload = cbor2.loads(seal.encode_payload(FIELDS))
+    if defect == "extra_header":
+        text = _forge(pki, protected={1: -7, 4: kid, 3: 0})
+    elif defect == "unprotected":
+        text = _forge(pki, unprotected={4: kid})
+    elif defect == "tag":
+        text = _forge(pki, tag=98)
+    elif defect == "extra_field":
+        text = _forge(pki, payload=cbor2.dumps({**payload, 99: "x"}, canonical=True))
+    elif defect == "missing_field":
+        del payload[2]
+        text = _forge(pki, payload=cbor2.dumps(payload, canonical=True))
+    elif defect == "wrong_type":
+        text = _forge(pki, payload=cbor2.dumps({**payload, 8: "123"}, canonical=True))
+    elif defect == "not_canonical":
+        # The same map with its keys in the wrong order: signed, but not deterministic CBOR.
+        text = _forge(pki, payload=cbor2.dumps(dict(reversed(payload.items()))))
+    elif defect == "trailing":
+        text = base45_encode(base45_decode(_seal(pki)) + b"\x00")
+    elif defect == "short_signature":
+        text = _forge(pki, signature=b"\x01" * 63)
+    elif defect == "not_base45":
+        text = "not a seal"
+    else:
+        text = base45_encode(b"\x05\xff" + b"\x00" * 20)
+    with pytest.raises(SealError) as caught:
+        read_seal(text, [pki.registry_office.certificate])
+    expected = "bad_seal_signature" if defect == "short_signature" else "malformed_seal"
+    assert caught.value.code == expected
+
+
+def test_make_seal_refuses_unknown_or_missing_fields(pki: PKI) -> None:
+    with pytest.raises(SealError):
+        _seal(pki, mother_iin="940315400014")
+    with pytest.raises(SealError):
+        make_seal({k: v for k, v in FIELDS.items() if k != "child_iin"},
+                  pki.registry_office.key, pki.registry_office.certificate)  # type: ignore[arg-type]
+    with pytest.raises(SealError):
+        _seal(pki, child_surname="Smith 山田")  # not in KZ-1048
+
+
+def _qr_version(text: str) -> int:
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(text)
+    code.make(fit=True)
+    return int(code.version)
+
+
+def test_longest_names_fit_version_15_at_level_m(pki: PKI) -> None:
+    for name, value in LONGEST_NAMES.items():
+        assert len(validate_person_name(value, field=name)) == MAX_NAME_LENGTH
+    # ECDSA signatures differ each time, and with them the Base45 text: try several.
+    for _ in range(10):
+        text = _seal(pki, **LONGEST_NAMES, certificate_number="TEST-I № 999999",
+                     act_record_number=999999)
+        assert _qr_version(qr_text(LONG_BASE_URL, text)) <= 15
+    assert read_seal(text, [pki.registry_office.certificate]).child_surname == (
+        LONGEST_NAMES["child_surname"]
+    )
+    # Compression was chosen because it is shorter here; an ordinary seal stays uncompressed.
+    assert base45_decode(text)[0] != 0xD2
+    assert _qr_version(qr_text(LONG_BASE_URL, _seal(pki))) <= 12
+
+
+def test_compressed_seal_is_bounded(pki: PKI) -> None:
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    bomb = base45_encode(deflater.compress(b"\x00" * 100_000) + deflater.flush())
+    with pytest.raises(SealError) as caught:
+        read_seal(bomb, [pki.registry_office.certificate])
+    assert caught.value.code == "malformed_seal"

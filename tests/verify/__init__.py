@@ -1,0 +1,1 @@
+"""Public verification tests (a package, so that `verify.certificates` collides with nothing)."""
