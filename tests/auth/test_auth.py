@@ -783,6 +783,10 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/api/v1/registry/submissions/{submission_id}"): CLERK,
     ("POST", "/api/v1/registry/submissions/{submission_id}/register"): CLERK,
     ("POST", "/api/v1/registry/submissions/{submission_id}/reject"): CLERK,
+    # The certificate: whoever holds its unguessable id (the mother's status page gives it).
+    ("GET", "/api/v1/registry/certificates/{certificate_id}"): None,
+    ("GET", "/api/v1/registry/certificates/{certificate_id}.pdf"): None,
+    ("GET", "/registry/certificates/{certificate_id}/print"): None,
 }
 
 
