@@ -76,6 +76,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "browser"
         ):
             item.add_marker(pytest.mark.browser)
+    # Browser tests run last: Playwright's sync API keeps an asyncio loop running in the main
+    # thread for as long as the (session-wide) browser lives, and code under test that calls
+    # asyncio.run() (pyHanko's validator, anyio) would fail after it.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 @pytest.hookimpl(wrapper=True)
