@@ -1,0 +1,202 @@
+"""Registry intake over HTTP with two workers, against the raw cost of the ECDSA it needs.
+
+Serves the service with `birthreg serve --workers 2` (a fresh data dir; SQLite, or PostgreSQL
+when BIRTHREG_BENCH_DATABASE_URL is set), submits N distinct dossiers (a new mother each, so no
+path is cached) from a few client threads, and measures dossiers per second and the latency of
+each. In the same run it times the four ECDSA P-256 verifications a dossier needs (the facility
+seal, the mother's signature, and the two certificates under them), which gives one core's raw
+limit; the goal is at least 0.3 of it with two workers, and p99 under 50 ms.
+
+    python bench/intake.py [--n 400] [--clients 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from registry import factories  # noqa: E402  (the tests' dossier factories)
+
+from birthreg.bootstrap import initialise  # noqa: E402
+from birthreg.config import Settings  # noqa: E402
+from birthreg.main import create_app  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _raw_per_dossier(rounds: int = 2000) -> float:
+    """Seconds for the four ECDSA P-256 verifications of one dossier (one core)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key()
+    message = b"x" * 1500
+    signature = key.sign(message, ec.ECDSA(hashes.SHA256()))
+    start = time.perf_counter()
+    for _ in range(rounds):
+        public.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+    return 4 * (time.perf_counter() - start) / rounds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=400)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="birthreg-bench-") as tmp:
+        port = _free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        database_url = os.environ.get("BIRTHREG_BENCH_DATABASE_URL") or (
+            f"sqlite:///{tmp}/bench.sqlite3"
+        )
+        env = {
+            **os.environ,
+            "BIRTHREG_DATA_DIR": f"{tmp}/data",
+            "BIRTHREG_DATABASE_URL": database_url,
+            "BIRTHREG_BASE_URL": base_url,
+            "BIRTHREG_ENV": "development",
+        }
+        settings = Settings(
+            data_dir=Path(f"{tmp}/data"),
+            database_url=database_url,
+            base_url=base_url,
+            _env_file=None,  # type: ignore[call-arg]
+        )
+        initialise(settings)
+        app = create_app(settings)
+        # The app object gives the factories the CA and the facility seal; its engine records
+        # each mother's certificate so that the server's OCSP/CRL know it.
+        from birthreg.db import engine_from_settings
+
+        app.state.engine = engine_from_settings(settings)
+        print(f"making {args.n} dossiers (distinct mothers)...", file=sys.stderr)
+        bodies = []
+        for index in range(args.n):
+            mother = factories.issue_person(app, factories.person(1000 + index * 3))
+            bodies.append(json.dumps(factories.good_dossier(app, mother)).encode())
+        app.state.engine.dispose()
+
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "birthreg.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the server did not start")
+                time.sleep(0.2)
+            # Warm both workers (imports, CA and seal loading, the first CRL).
+            with httpx.Client(base_url=base_url) as warm:
+                for _ in range(4 * args.workers):
+                    warm.get("/pki/crl")
+
+            raw_before = _raw_per_dossier()
+            latencies: list[float] = []
+            failures: list[str] = []
+            lock = threading.Lock()
+            queue = iter(bodies)
+
+            def client_loop() -> None:
+                with httpx.Client(base_url=base_url, timeout=30) as http:
+                    while True:
+                        with lock:
+                            body = next(queue, None)
+                        if body is None:
+                            return
+                        started = time.perf_counter()
+                        response = http.post(
+                            "/api/v1/registry/submissions",
+                            content=body,
+                            headers={"Content-Type": "application/json"},
+                        )
+                        elapsed = time.perf_counter() - started
+                        with lock:
+                            latencies.append(elapsed)
+                            if response.status_code != 201:
+                                failures.append(f"{response.status_code} {response.text[:200]}")
+
+            threads = [threading.Thread(target=client_loop) for _ in range(args.clients)]
+            start = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wall = time.perf_counter() - start
+            raw_after = _raw_per_dossier()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    if failures:
+        raise SystemExit(f"{len(failures)} refused, first: {failures[0]}")
+    raw = statistics.mean([raw_before, raw_after])
+    throughput = args.n / wall
+    raw_limit = 1 / raw
+    ordered = sorted(latencies)
+    p50 = ordered[len(ordered) // 2]
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    print(
+        f"bench/intake.py  n={args.n} clients={args.clients} workers={args.workers} "
+        f"db={'postgresql' if 'postgresql' in database_url else 'sqlite'}  "
+        f"python {platform.python_version()}  {datetime.now(UTC):%Y-%m-%d}"
+    )
+    print(f"dossiers/s               {throughput:8.1f}")
+    print(f"raw limit (1 core)       {raw_limit:8.1f}  dossiers/s (4 ECDSA verifications each)")
+    print(f"ratio to the raw limit   {throughput / raw_limit:8.3f}  (goal >= 0.3)")
+    print(f"latency p50 / p99        {p50 * 1e3:6.1f} / {p99 * 1e3:6.1f} ms  (goal p99 < 50)")
+    print(
+        json.dumps(
+            {
+                "dossiers_per_s": round(throughput, 1),
+                "raw_limit_per_s": round(raw_limit, 1),
+                "ratio": round(throughput / raw_limit, 3),
+                "p50_ms": round(p50 * 1e3, 1),
+                "p99_ms": round(p99 * 1e3, 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
