@@ -8,6 +8,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     BIRTHREG_DATA_DIR=/data \
     BIRTHREG_ENV=production
 
+# Pango and the DejaVu fonts: WeasyPrint renders the certificate PDF (Kazakh Cyrillic).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY birthreg ./birthreg
