@@ -21,7 +21,7 @@ from birthreg.config import Settings
 from birthreg.db import make_engine
 
 
-def _reset_postgres(url: str) -> None:
+def reset_postgres(url: str) -> None:
     """An empty public schema: every PostgreSQL test starts from nothing, like SQLite ones."""
     engine = make_engine(url)
     try:
@@ -35,7 +35,7 @@ def _reset_postgres(url: str) -> None:
 @pytest.fixture
 def service_settings(database_url: str, tmp_path: Path) -> Settings:
     if not database_url.startswith("sqlite"):
-        _reset_postgres(database_url)
+        reset_postgres(database_url)
     return Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
