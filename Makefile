@@ -39,8 +39,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-dev
 	$(BIN)/birthreg init
 	@echo
+	$(BIN)/birthreg demo
+	@echo
 	@echo "birthreg (TEST) on http://$(HOST):$(PORT)  - Ctrl-C stops it."
-	@echo "No logins yet: staff accounts and demo data come with 'birthreg demo' (the ward issue)."
+	@echo "Log in at http://$(HOST):$(PORT)/login with a demo login above (ward: /ward)."
 	@echo
 	$(BIN)/birthreg serve --host $(HOST) --port $(PORT)
 

@@ -27,12 +27,16 @@ from birthreg import auth, i18n
 from birthreg.config import Settings
 from birthreg.db import engine_from_settings
 from birthreg.errors import DomainError
+from birthreg.parents.api import router as parents_api_router
+from birthreg.parents.pages import router as parents_pages_router
 from birthreg.pki.api import router as pki_router
 from birthreg.registry.api import router as registry_api_router
 from birthreg.registry.certificate import router as certificate_router
+from birthreg.registry.pages import router as registry_pages_router
 from birthreg.verify.api import router as verify_api_router
 from birthreg.verify.pages import router as verify_pages_router
 from birthreg.ward.api import router as ward_api_router
+from birthreg.ward.pages import router as ward_pages_router
 from signing.errors import SigningError
 
 PACKAGE_DIR = Path(birthreg.__file__).resolve().parent
@@ -156,8 +160,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(PACKAGE_DIR / "static")), name="static")
     app.include_router(pki_router)
     app.include_router(ward_api_router)
+    app.include_router(parents_api_router)
+    app.include_router(parents_pages_router)
+    app.include_router(ward_pages_router)
     app.include_router(registry_api_router)
     app.include_router(certificate_router)
+    app.include_router(registry_pages_router)
     app.include_router(verify_api_router)
     app.include_router(verify_pages_router)
     # Staff logins: /login, /logout, /api/v1/auth/token; the templates' csrf_token.

@@ -325,3 +325,56 @@ class AuditHead(SQLModel, table=True):
 def now() -> datetime:
     """The service's clock (`signing/` never reads one; the service passes this in)."""
     return datetime.now(UTC)
+
+
+# -- the parents' pages (their applications; the ward's births and enrollments stay the ward's) --
+
+
+class ApplicationState(StrEnum):
+    """Where a parents' application stands on this side of the registry."""
+
+    DRAFT = "draft"  # being filled in; nothing signed yet
+    AWAITING_FATHER = "awaiting_father"  # a joint application the mother signed
+    READY = "ready"  # every signature is there, the registry has not accepted it (yet)
+    SUBMITTED = "submitted"  # the registry accepted it: its receipt is kept
+    SUPERSEDED = "superseded"  # replaced by a newer application before it was submitted
+
+
+class ParentApplication(SQLModel, table=True):
+    """A registration application as the parents fill it in, sign it and send it.
+
+    `document` is the application exactly as signed (its RFC 8785 form); signatures are the
+    signature objects of DESIGN.md as JSON text. Every lookup goes through the birth that the
+    key holder's certificate was enrolled for (see `birthreg.parents.service`).
+    """
+
+    __tablename__ = "parents_application"
+
+    id: str = Field(primary_key=True, max_length=36)  # the document's own "id" (a UUID)
+    birth_id: str = Field(foreign_key="birth.id", index=True)
+    previous_id: str | None = Field(default=None, foreign_key="parents_application.id")
+    state: str = Field(default=ApplicationState.DRAFT.value, max_length=20)
+    document: str  # canonical JSON text
+    created_by_serial: str = Field(max_length=40)
+    mother_serial: str | None = Field(default=None, max_length=40)
+    mother_signature: str | None = None
+    father_serial: str | None = Field(default=None, max_length=40)
+    father_signature: str | None = None
+    # A random salt: the father's invitation token is an HMAC of the application id and this
+    # salt under the service's secret key, so that a copy of the database gives no usable token.
+    invitation_salt: str | None = Field(default=None, max_length=64)
+    submission_id: str | None = Field(default=None, max_length=36)
+    receipt: str | None = None  # the registry's signed receipt (JSON text)
+    submission_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = utc_column()
+    updated_at: datetime = utc_column()
+    submitted_at: datetime | None = utc_column(nullable=True)
+
+
+class ParentChallengeUse(SQLModel, table=True):
+    """A spent sign-in challenge (its SHA-256): each challenge opens one session, once."""
+
+    __tablename__ = "parents_challenge_use"
+
+    nonce_sha256: str = Field(primary_key=True, max_length=64)
+    used_at: datetime = utc_column()

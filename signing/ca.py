@@ -16,6 +16,7 @@ here it would live on the same machine under the same passphrase as the issuing 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -85,6 +86,7 @@ ROOT_VALIDITY = timedelta(days=7305)  # 20 years
 ISSUING_VALIDITY = timedelta(days=3653)  # 10 years
 INDIVIDUAL_VALIDITY = timedelta(days=365)
 SEAL_VALIDITY = timedelta(days=3 * 365)
+TLS_SERVER_VALIDITY = timedelta(days=365)
 #: notBefore is set this far before the moment of issue, so that a verifier whose clock is a
 #: little behind ours does not see a brand-new certificate as not yet valid.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -136,9 +138,18 @@ class Organisation:
     name: str
 
 
+@dataclass(frozen=True)
+class TLSServer:
+    """A web server: the host names and IP addresses it answers to (the first is its CN)."""
+
+    hosts: tuple[str, ...]
+
+
 class Profile(StrEnum):
     INDIVIDUAL = "individual"
     ORGANISATION_SEAL = "organisation_seal"
+    #: HTTPS for the service itself (`birthreg serve --tls`): serverAuth, SAN, one year.
+    TLS_SERVER = "tls_server"
     #: Not issued: OCSP responses are signed by the issuing CA itself (see the module docstring).
     OCSP_RESPONDER = "ocsp_responder"
 
@@ -238,6 +249,38 @@ def subject_name(subject: Individual | Organisation) -> x509.Name:
     attributes.append(_attribute(NameOID.ORGANIZATIONAL_UNIT_NAME, TEST_MARKER))
     attributes.append(_attribute(NameOID.COUNTRY_NAME, "KZ"))
     return x509.Name(attributes)
+
+
+_DNS_LABEL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def _server_names(hosts: tuple[str, ...]) -> list[x509.GeneralName]:
+    """The subjectAltName entries for a server's hosts: iPAddress for addresses, dNSName (lower
+    case ASCII letters, digits and hyphens; a leading "*." wildcard is refused) for the rest."""
+    if not hosts:
+        raise CAError("a TLS server certificate names at least one host")
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        if not isinstance(host, str) or not host:
+            raise CAError("a host is a non-empty string")
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host.strip("[]"))))
+            continue
+        except ValueError:
+            pass
+        name = host.lower().rstrip(".")
+        labels = name.split(".")
+        if len(name) > 253 or any(
+            not label
+            or len(label) > 63
+            or label.startswith("-")
+            or label.endswith("-")
+            or not set(label) <= _DNS_LABEL_CHARACTERS
+            for label in labels
+        ):
+            raise CAError(f"{host!r} is neither an IP address nor an ASCII DNS name")
+        names.append(x509.DNSName(name))
+    return names
 
 
 def _ca_certificate(
@@ -504,7 +547,7 @@ class CertificationAuthority:
     def issue(
         self,
         public_key: PublicKeyTypes,
-        subject: Individual | Organisation,
+        subject: Individual | Organisation | TLSServer,
         *,
         profile: Profile,
         moment: datetime,
@@ -521,8 +564,17 @@ class CertificationAuthority:
         possesses the private key (`issue_from_csr` / `issue_from_spki` do the latter). The key
         must be ECDSA P-256/P-384 or RSA ≥ 2048 (WeakKey otherwise). Issued certificates are not
         recorded here: add them to the status source, or OCSP will answer "unknown".
+
+        TLS_SERVER (subject a TLSServer, 1 year) is the exception to the above: see
+        `_issue_tls_server`.
         """
         _require_aware(moment)
+        if profile is Profile.TLS_SERVER:
+            if not isinstance(subject, TLSServer):
+                raise CAError("the TLS server profile needs a TLSServer subject")
+            return self._issue_tls_server(public_key, subject, moment=moment, validity=validity)
+        if isinstance(subject, TLSServer):
+            raise CAError("a TLSServer subject is issued only under the TLS server profile")
         if profile is Profile.INDIVIDUAL:
             if not isinstance(subject, Individual):
                 raise CAError("the individual profile needs an Individual subject")
@@ -709,7 +761,11 @@ class CertificationAuthority:
         return self.issue(public_key, subject, profile=Profile.INDIVIDUAL, moment=moment)
 
     def issue_with_new_key(
-        self, subject: Individual | Organisation, *, profile: Profile, moment: datetime
+        self,
+        subject: Individual | Organisation | TLSServer,
+        *,
+        profile: Profile,
+        moment: datetime,
     ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         """Make a fresh P-256 key and issue its certificate (ward desk PKCS#12, seals).
 
@@ -717,6 +773,110 @@ class CertificationAuthority:
         """
         key = ec.generate_private_key(ec.SECP256R1())
         return key, self.issue(key.public_key(), subject, profile=profile, moment=moment)
+
+    def _issue_tls_server(
+        self,
+        public_key: PublicKeyTypes,
+        subject: TLSServer,
+        *,
+        moment: datetime,
+        validity: timedelta | None,
+    ) -> x509.Certificate:
+        """A TLS server certificate: CN=<first host>, O=birthreg TEST, OU=TEST - NOT FOR
+        PRODUCTION, C=KZ; subjectAltName with a dNSName or iPAddress per host; keyUsage
+        digitalSignature (critical); EKU serverAuth; CA:FALSE; CRL and OCSP pointers; SKI/AKI;
+        1 year unless `validity` says otherwise (clamped to the issuing CA's).
+
+        Security caveats: the caller decides which hosts the server may claim; nothing here
+        checks that it owns them. Browsers trust the certificate only where the TEST root was
+        installed by hand, which is the point: it is for trials on a ward's own network.
+        """
+        check_key_strength(public_key)
+        if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+            raise WeakKey("only ECDSA and RSA keys are certified")
+        ca_keys = (self.root_certificate.public_key(), self.issuing_certificate.public_key())
+        if public_key in ca_keys:
+            raise CAError("refusing to certify a CA key as an end entity")
+        names = _server_names(subject.hosts)
+        validity = TLS_SERVER_VALIDITY if validity is None else validity
+        if validity <= timedelta(0):
+            raise CAError("validity must be positive")
+        ca_not_before = self.issuing_certificate.not_valid_before_utc
+        ca_not_after = self.issuing_certificate.not_valid_after_utc
+        if not ca_not_before <= moment < ca_not_after:
+            raise CAError("the issuing CA is not valid at the moment of issue")
+        common_name = subject.hosts[0]
+        attributes = [
+            _attribute(NameOID.COMMON_NAME, common_name),
+            _attribute(NameOID.ORGANIZATION_NAME, "birthreg TEST"),
+            _attribute(NameOID.ORGANIZATIONAL_UNIT_NAME, TEST_MARKER),
+            _attribute(NameOID.COUNTRY_NAME, "KZ"),
+        ]
+        issuing_ski = self.issuing_certificate.extensions.get_extension_for_class(
+            x509.SubjectKeyIdentifier
+        ).value
+        return (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name(attributes))
+            .issuer_name(self.issuing_certificate.subject)
+            .public_key(public_key)
+            .serial_number(random_serial())
+            .not_valid_before(max(moment - CLOCK_SKEW, ca_not_before))
+            .not_valid_after(min(moment + validity, ca_not_after))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            )
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(
+                x509.CRLDistributionPoints(
+                    [
+                        x509.DistributionPoint(
+                            full_name=[x509.UniformResourceIdentifier(self.crl_url)],
+                            relative_name=None,
+                            reasons=None,
+                            crl_issuer=None,
+                        )
+                    ]
+                ),
+                critical=False,
+            )
+            .add_extension(
+                x509.AuthorityInformationAccess(
+                    [
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.OCSP,
+                            x509.UniformResourceIdentifier(self.ocsp_url),
+                        ),
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.CA_ISSUERS,
+                            x509.UniformResourceIdentifier(self.ca_issuers_url),
+                        ),
+                    ]
+                ),
+                critical=False,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuing_ski),
+                critical=False,
+            )
+            .sign(self._issuing_key, hashes.SHA256())
+        )
 
     def sign_ocsp_response(self, builder: ocsp.OCSPResponseBuilder) -> ocsp.OCSPResponse:
         """Sign an OCSP response with the issuing CA key (ECDSA-SHA256); used by `signing.ocsp`.

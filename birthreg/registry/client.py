@@ -127,6 +127,13 @@ def _status_result(response: httpx.Response) -> SubmissionStatusResult:
     )
 
 
+_JSON = {"Accept": "application/json"}
+
+
+def _certificate_path(certificate_id: str) -> str:
+    return f"/api/v1/registry/certificates/{quote(certificate_id, safe='')}"
+
+
 def _status_path(submission_id: str) -> str:
     return f"{SUBMISSIONS_PATH}/{quote(submission_id, safe='')}/status"
 
@@ -215,6 +222,23 @@ class RegistryClient:
             _status_path(submission_id), headers={"Accept": "application/json"}
         )
         return _status_result(response)
+
+    def certificate(self, certificate_id: str) -> dict[str, Any] | None:
+        """The certificate's fields, `qr` and status (None for an unknown id)."""
+        response = self.http.get(_certificate_path(certificate_id), headers=_JSON)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def certificate_pdf(self, certificate_id: str) -> bytes | None:
+        """The PAdES-signed PDF (None for an unknown id)."""
+        response = self.http.get(_certificate_path(certificate_id) + ".pdf")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.content
 
     def close(self) -> None:
         self.http.close()

@@ -748,6 +748,11 @@ PROTECTED_PREFIXES = ("/api/v1/ward", "/api/v1/registry", "/ward", "/registry", 
 PUBLIC_PREFIXES = (
     "/pki",
     "/api/v1/enroll",
+    # The parents' pages: no staff login. What needs more is guarded by the key holder's own
+    # session (a signature of her enrolled key; tests/parents), which staff tokens never open.
+    "/enroll",
+    "/parents",
+    "/api/v1/parents",
     "/api/v1/verify",
     "/api/v1/auth/token",
     "/verify",
@@ -774,6 +779,14 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/api/v1/ward/births/{birth_id}/enrollments"): WARD,
     ("POST", "/api/v1/ward/enrollments/{enrollment_id}/pkcs12"): WARD,
     ("POST", "/api/v1/ward/certificates/{serial}/revoke"): WARD,
+    # The ward's pages (birthreg/ward/pages.py).
+    ("GET", "/ward"): WARD,
+    ("GET", "/ward/births/new"): WARD,
+    ("POST", "/ward/births/new"): WARD,
+    ("GET", "/ward/births/{birth_id}"): WARD,
+    ("POST", "/ward/births/{birth_id}/enrollments"): WARD,
+    ("POST", "/ward/enrollments/{enrollment_id}/pkcs12"): WARD,
+    ("POST", "/ward/certificates/{serial}/revoke"): WARD,
     # A key holder revokes their own certificate with a signature of that key: no login.
     ("POST", "/api/v1/certificates/{serial}/revoke"): None,
     # The registry: anyone submits a signed dossier; clerks work the queue.
@@ -787,6 +800,13 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/api/v1/registry/certificates/{certificate_id}"): None,
     ("GET", "/api/v1/registry/certificates/{certificate_id}.pdf"): None,
     ("GET", "/registry/certificates/{certificate_id}/print"): None,
+    # The clerk's pages.
+    ("GET", "/registry"): CLERK,
+    ("GET", "/registry/submissions/{submission_id}"): CLERK,
+    ("POST", "/registry/submissions/{submission_id}/register"): CLERK,
+    ("POST", "/registry/submissions/{submission_id}/reject"): CLERK,
+    ("GET", "/registry/check"): CLERK,
+    ("POST", "/registry/check"): CLERK,
 }
 
 

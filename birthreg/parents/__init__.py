@@ -1,0 +1,1 @@
+"""The parents' phone pages: key, application, signing, status."""
