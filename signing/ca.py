@@ -589,35 +589,10 @@ class CertificationAuthority:
             raise CAError(
                 f"profile {profile!s} is not issued: the issuing CA signs OCSP answers itself"
             )
-        check_key_strength(public_key)
-        if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
-            raise WeakKey("only ECDSA and RSA keys are certified")  # check_key_strength says so too
-        ca_keys = (self.root_certificate.public_key(), self.issuing_certificate.public_key())
-        if public_key in ca_keys:
-            raise CAError("refusing to certify a CA key as an end entity")
         if validity is None:
             validity = default_validity
-        if validity <= timedelta(0):
-            raise CAError("validity must be positive")
-        ca_not_before = self.issuing_certificate.not_valid_before_utc
-        ca_not_after = self.issuing_certificate.not_valid_after_utc
-        if not ca_not_before <= moment < ca_not_after:
-            raise CAError("the issuing CA is not valid at the moment of issue")
-        not_before = max(moment - CLOCK_SKEW, ca_not_before)
-        not_after = min(moment + validity, ca_not_after)
-        name = subject_name(subject)
-        issuing_ski = self.issuing_certificate.extensions.get_extension_for_class(
-            x509.SubjectKeyIdentifier
-        ).value
         return (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(self.issuing_certificate.subject)
-            .public_key(public_key)
-            .serial_number(random_serial())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            self._end_entity(public_key, subject_name(subject), moment, validity)
             .add_extension(
                 x509.KeyUsage(
                     digital_signature=True,
@@ -648,6 +623,42 @@ class CertificationAuthority:
                 ),
                 critical=False,
             )
+            .sign(self._issuing_key, hashes.SHA256())
+        )
+
+    def _end_entity(
+        self,
+        public_key: PublicKeyTypes,
+        name: x509.Name,
+        moment: datetime,
+        validity: timedelta,
+    ) -> x509.CertificateBuilder:
+        """What every end-entity certificate shares: the key checks, a random serial, validity
+        clamped to the issuing CA's, CA:FALSE, the CRL and OCSP/caIssuers pointers, SKI/AKI."""
+        check_key_strength(public_key)
+        if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+            raise WeakKey("only ECDSA and RSA keys are certified")  # check_key_strength says so too
+        ca_keys = (self.root_certificate.public_key(), self.issuing_certificate.public_key())
+        if public_key in ca_keys:
+            raise CAError("refusing to certify a CA key as an end entity")
+        if validity <= timedelta(0):
+            raise CAError("validity must be positive")
+        ca_not_before = self.issuing_certificate.not_valid_before_utc
+        ca_not_after = self.issuing_certificate.not_valid_after_utc
+        if not ca_not_before <= moment < ca_not_after:
+            raise CAError("the issuing CA is not valid at the moment of issue")
+        issuing_ski = self.issuing_certificate.extensions.get_extension_for_class(
+            x509.SubjectKeyIdentifier
+        ).value
+        return (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(self.issuing_certificate.subject)
+            .public_key(public_key)
+            .serial_number(random_serial())
+            .not_valid_before(max(moment - CLOCK_SKEW, ca_not_before))
+            .not_valid_after(min(moment + validity, ca_not_after))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.CRLDistributionPoints(
                     [
@@ -681,7 +692,6 @@ class CertificationAuthority:
                 x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuing_ski),
                 critical=False,
             )
-            .sign(self._issuing_key, hashes.SHA256())
         )
 
     def issue_from_csr(
@@ -791,39 +801,20 @@ class CertificationAuthority:
         checks that it owns them. Browsers trust the certificate only where the TEST root was
         installed by hand, which is the point: it is for trials on a ward's own network.
         """
-        check_key_strength(public_key)
-        if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
-            raise WeakKey("only ECDSA and RSA keys are certified")
-        ca_keys = (self.root_certificate.public_key(), self.issuing_certificate.public_key())
-        if public_key in ca_keys:
-            raise CAError("refusing to certify a CA key as an end entity")
         names = _server_names(subject.hosts)
-        validity = TLS_SERVER_VALIDITY if validity is None else validity
-        if validity <= timedelta(0):
-            raise CAError("validity must be positive")
-        ca_not_before = self.issuing_certificate.not_valid_before_utc
-        ca_not_after = self.issuing_certificate.not_valid_after_utc
-        if not ca_not_before <= moment < ca_not_after:
-            raise CAError("the issuing CA is not valid at the moment of issue")
-        common_name = subject.hosts[0]
         attributes = [
-            _attribute(NameOID.COMMON_NAME, common_name),
+            _attribute(NameOID.COMMON_NAME, subject.hosts[0]),
             _attribute(NameOID.ORGANIZATION_NAME, "birthreg TEST"),
             _attribute(NameOID.ORGANIZATIONAL_UNIT_NAME, TEST_MARKER),
             _attribute(NameOID.COUNTRY_NAME, "KZ"),
         ]
-        issuing_ski = self.issuing_certificate.extensions.get_extension_for_class(
-            x509.SubjectKeyIdentifier
-        ).value
         return (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name(attributes))
-            .issuer_name(self.issuing_certificate.subject)
-            .public_key(public_key)
-            .serial_number(random_serial())
-            .not_valid_before(max(moment - CLOCK_SKEW, ca_not_before))
-            .not_valid_after(min(moment + validity, ca_not_after))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            self._end_entity(
+                public_key,
+                x509.Name(attributes),
+                moment,
+                TLS_SERVER_VALIDITY if validity is None else validity,
+            )
             .add_extension(
                 x509.KeyUsage(
                     digital_signature=True,
@@ -842,39 +833,6 @@ class CertificationAuthority:
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
             )
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(
-                x509.CRLDistributionPoints(
-                    [
-                        x509.DistributionPoint(
-                            full_name=[x509.UniformResourceIdentifier(self.crl_url)],
-                            relative_name=None,
-                            reasons=None,
-                            crl_issuer=None,
-                        )
-                    ]
-                ),
-                critical=False,
-            )
-            .add_extension(
-                x509.AuthorityInformationAccess(
-                    [
-                        x509.AccessDescription(
-                            AuthorityInformationAccessOID.OCSP,
-                            x509.UniformResourceIdentifier(self.ocsp_url),
-                        ),
-                        x509.AccessDescription(
-                            AuthorityInformationAccessOID.CA_ISSUERS,
-                            x509.UniformResourceIdentifier(self.ca_issuers_url),
-                        ),
-                    ]
-                ),
-                critical=False,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuing_ski),
-                critical=False,
-            )
             .sign(self._issuing_key, hashes.SHA256())
         )
 
