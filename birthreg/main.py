@@ -23,7 +23,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import birthreg
-from birthreg import auth, i18n
+from birthreg import auth, i18n, logs
 from birthreg.config import Settings
 from birthreg.db import engine_from_settings
 from birthreg.errors import DomainError
@@ -133,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The application. Raises ConfigurationError when production lacks real secrets."""
     settings = settings or Settings()
     settings.check_secrets()
+    logs.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
