@@ -71,6 +71,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA busy_timeout = 10000")
+        # Write-ahead logging: one append and one fsync per commit (synchronous stays FULL, so a
+        # committed transaction survives a power cut), and readers never wait for a writer.
+        cursor.execute("PRAGMA journal_mode = WAL")
     finally:
         cursor.close()
 

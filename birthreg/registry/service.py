@@ -527,7 +527,7 @@ def register_submission(
         raise _invalid_state(submission, "registered")
     office = registry.office(session)
     registration = _allocate(session, office.id, submission, moment, staff_id=staff_id)
-    _complete_registration(
+    certificate = _complete_registration(
         session,
         registry,
         submission,
@@ -537,7 +537,14 @@ def register_submission(
         staff_id=staff_id,
         moment=moment,
     )
-    return RegistrationOutcome(_result(session, registration), created=True)
+    return RegistrationOutcome(
+        RegistrationPublic(
+            act_record_number=registration.act_record_number,
+            child_iin=registration.child_iin,
+            certificate_id=certificate.id,
+        ),
+        created=True,
+    )
 
 
 def _allocate(
@@ -549,12 +556,8 @@ def _allocate(
     staff_id: int | None,
 ) -> Registration:
     """Numbers and the registration row, in a savepoint: if the medical record turns out to be
-    registered already, the savepoint (counters included) is undone, so no number is lost."""
-    registered = session.exec(
-        select(Registration).where(Registration.medical_record_id == submission.medical_record_id)
-    ).first()
-    if registered is not None:
-        raise _already_registered(registered)
+    registered already, the savepoint (counters included) is undone, so no number is lost: the
+    unique medical_record_id decides, with no look-up first."""
     year = local_date(moment).year
     try:
         with session.begin_nested():
@@ -602,7 +605,7 @@ def _complete_registration(
     role: str,
     staff_id: int | None,
     moment: datetime,
-) -> None:
+) -> BirthCertificate:
     certificate = issue_certificate(session, registry.app, registration, submission)
     submission.status = SubmissionStatus.REGISTERED.value
     submission.decided_by = staff_id
@@ -624,6 +627,7 @@ def _complete_registration(
         at=moment,
     )
     session.flush()
+    return certificate
 
 
 def _registration_of(session: Session, submission_id: str) -> Registration | None:
