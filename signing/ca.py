@@ -214,6 +214,21 @@ def _organisation_name(name: str) -> str:
     return name
 
 
+def _signing_key_usage(*, non_repudiation: bool) -> x509.KeyUsage:
+    """digitalSignature, and nonRepudiation (content commitment) for document signatures."""
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=non_repudiation,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def subject_name(subject: Individual | Organisation) -> x509.Name:
     """The X.509 subject for a person or an organisation, after validating every part.
 
@@ -593,20 +608,7 @@ class CertificationAuthority:
             validity = default_validity
         return (
             self._end_entity(public_key, subject_name(subject), moment, validity)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=True,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
+            .add_extension(_signing_key_usage(non_repudiation=True), critical=True)
             # emailProtection, as the national CA does, so that S/MIME tools (openssl cms
             # -verify) accept the certificate for signing without being told to ignore purpose.
             .add_extension(
@@ -815,20 +817,7 @@ class CertificationAuthority:
                 moment,
                 TLS_SERVER_VALIDITY if validity is None else validity,
             )
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
+            .add_extension(_signing_key_usage(non_repudiation=False), critical=True)
             .add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
             )
