@@ -58,16 +58,12 @@ def _check_tree(document: Any) -> None:
             if _SURROGATE.search(value):
                 raise CanonicalizationError("a string contains a lone UTF-16 surrogate")
         elif isinstance(value, int):
-            if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-                raise CanonicalizationError("an integer is outside ±(2**53 - 1)")
+            _check_int(value)
         elif isinstance(value, float):
             if not math.isfinite(value):
                 raise CanonicalizationError("NaN and infinities cannot be written in JSON")
         elif isinstance(value, (list, tuple, dict)):
-            if depth >= MAX_CANONICAL_DEPTH:
-                raise CanonicalizationError(
-                    f"nested deeper than {MAX_CANONICAL_DEPTH} levels (or self-referencing)"
-                )
+            _check_depth_of(depth)
             if isinstance(value, dict):
                 for key, item in value.items():
                     if not isinstance(key, str):
@@ -79,6 +75,81 @@ def _check_tree(document: Any) -> None:
                 stack.extend((item, depth + 1) for item in value)
         else:
             raise CanonicalizationError(f"a {type(value).__name__} has no JSON form")
+
+
+def _check_int(value: int) -> None:
+    if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        raise CanonicalizationError("an integer is outside ±(2**53 - 1)")
+
+
+def _check_depth_of(depth: int) -> None:
+    if depth >= MAX_CANONICAL_DEPTH:
+        raise CanonicalizationError(
+            f"nested deeper than {MAX_CANONICAL_DEPTH} levels (or self-referencing)"
+        )
+
+
+_LEAF_TYPES = (str, type(None), bool)
+
+
+def _is_plain(document: Any) -> bool:
+    """Whether the standard encoder may write this tree (see _PLAIN): no float, and only
+    ASCII keys or keys inside the BMP. Refuses what _check_tree refuses except lone surrogates
+    in strings, which the UTF-8 encoding of the output catches. Exact types are tested first
+    (the common case); subclasses and tuples take the general way."""
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            _check_depth_of(depth)
+            for key, item in value.items():
+                if (type(key) is not str or not key.isascii()) and (
+                    not isinstance(key, str) or _SURROGATE.search(key) or max(key) > "\uffff"
+                ):
+                    return False  # _check_tree names the problem, or rfc8785 sorts them
+                if type(item) not in _LEAF_TYPES:
+                    stack.append((item, depth + 1))
+        elif kind is list:
+            _check_depth_of(depth)
+            stack.extend((item, depth + 1) for item in value if type(item) not in _LEAF_TYPES)
+        elif kind is int:
+            _check_int(value)
+        elif kind in _LEAF_TYPES or isinstance(value, (str, bool)):
+            continue
+        elif isinstance(value, float):
+            return False
+        elif isinstance(value, int):
+            _check_int(value)
+        elif isinstance(value, (list, tuple, dict)):
+            _check_depth_of(depth)
+            items = value.values() if isinstance(value, dict) else value
+            if isinstance(value, dict) and not all(
+                isinstance(key, str) and key.isascii() for key in value
+            ):
+                return False
+            stack.extend((item, depth + 1) for item in items)
+        else:
+            raise CanonicalizationError(f"a {type(value).__name__} has no JSON form")
+    return True
+
+
+# For a plain tree (no floats, every key inside the BMP) the standard encoder is RFC 8785:
+# - keys: Python sorts by code point, RFC 8785 by UTF-16 code unit; the two orders differ only
+#   between a character beyond U+FFFF (a surrogate pair, 0xD800-0xDBFF first) and one in
+#   U+E000-U+FFFF, so with every key inside the BMP they agree;
+# - strings: both escape exactly `"`, `\\`, and U+0000-U+001F, with \b \t \n \f \r by name
+#   and the rest as lowercase \u00xx, and write everything else as UTF-8 (ensure_ascii=False);
+# - integers (within ±(2**53 - 1), checked) are their decimal digits, true/false/null as such.
+# Floats need ECMAScript's shortest round-trip form, so a tree with any goes to rfc8785.
+# tests/signing/test_canonical.py checks the equivalence on generated values.
+_PLAIN = json.JSONEncoder(
+    ensure_ascii=False,
+    check_circular=False,
+    allow_nan=False,
+    sort_keys=True,
+    separators=(",", ":"),
+)
 
 
 def canonicalize(document: Any) -> bytes:
@@ -94,6 +165,13 @@ def canonicalize(document: Any) -> bytes:
     accepted as their base type (a str-valued Enum is written as its value). The input must be a
     tree: a structure that shares sub-objects is serialised once per reference.
     """
+    if _is_plain(document):
+        try:
+            return _PLAIN.encode(document).encode("utf-8")
+        except UnicodeEncodeError:
+            raise CanonicalizationError("a string contains a lone UTF-16 surrogate") from None
+        except RecursionError:
+            raise CanonicalizationError("value cannot be canonicalised") from None
     _check_tree(document)
     try:
         return rfc8785.dumps(document)

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -430,3 +431,40 @@ def test_keys_come_out_in_utf16_order(value: dict[str, int]) -> None:
 def test_pretty_printed_text_canonicalises_to_the_same_bytes(value: Any) -> None:
     pretty = json.dumps(value, indent=2, ensure_ascii=True)
     assert canonicalize(parse_json(pretty, max_depth=64)) == canonicalize(value)
+
+
+# The standard library's encoder is used for trees without floats and with every key inside the
+# BMP (signing.canonical._PLAIN); it must give the very bytes of the `rfc8785` package. The text
+# strategy favours the characters where the two could differ: controls, quotes, backslashes,
+# U+2028/U+2029, DEL, the U+E000-U+FFFF block, and characters beyond the BMP.
+_tricky_text = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(['"', "\\", "/", "\x7f", "\u2028", "\u2029", "\ue000", "\uffff", "😀"]),
+        st.characters(max_codepoint=0x1F),
+        st.characters(min_codepoint=0xE000, max_codepoint=0xFFFF, exclude_categories=["Cs"]),
+        st.characters(exclude_categories=["Cs"]),
+    ),
+    max_size=8,
+)
+_plain_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER)
+    | _tricky_text,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(_tricky_text, children, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+@given(_plain_values)
+def test_fast_encoder_gives_the_rfc8785_packages_bytes(value: Any) -> None:
+    assert canonicalize(value) == rfc8785.dumps(value)
+
+
+def test_keys_beyond_the_bmp_are_sorted_by_utf16_code_units() -> None:
+    # By code point "\ue000" < "😀" (U+1F600); by UTF-16 code unit 0xD83D < 0xE000.
+    value = {"\ue000": 1, "😀": 2, "a": 3}
+    assert canonicalize(value) == '{"a":3,"😀":2,"\ue000":1}'.encode()
+    assert canonicalize(value) == rfc8785.dumps(value)
