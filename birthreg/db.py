@@ -13,6 +13,7 @@ audit chain's head, gapless numbers) safe there. PostgreSQL gets row locks (`wit
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -79,7 +80,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(READ_ONLY):
+        # A reader (see `reading`): a deferred transaction takes no lock, and in WAL mode it
+        # reads a snapshot while a writer goes on.
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: Execution option of a connection that only reads (see `reading`).
+READ_ONLY = "birthreg_read_only"
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for a look-up that writes nothing: on SQLite its transaction does not take
+    the write lock (BEGIN instead of BEGIN IMMEDIATE), so it never waits for a writer and never
+    makes one wait. Rolled back at the end."""
+    with engine.connect() as connection:
+        connection.execution_options(**{READ_ONLY: True})
+        try:
+            yield connection
+        finally:
+            connection.rollback()
 
 
 def migrate(engine: Engine) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from birthreg.auth import ClerkStaff, actor_of
 from birthreg.db import SessionDep
@@ -32,7 +32,7 @@ router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
 
 SubmissionId = Annotated[str, Path(min_length=1, max_length=36)]
 
-_ERROR = {"description": "`{\"error\": CODE, \"detail\": text}`"}
+_ERROR = {"description": '`{"error": CODE, "detail": text}`'}
 
 _INTAKE_DESCRIPTION = f"""
 The body is the dossier (`application/json`, version 1 of DESIGN.md), at most
@@ -93,7 +93,7 @@ async def _read_dossier(request: Request) -> bytes:
         }
     },
 )
-async def submit_dossier(request: Request, session: SessionDep) -> JSONResponse:
+async def submit_dossier(request: Request, session: SessionDep) -> Response:
     """Submit a signed dossier: verified now, answered with a signed receipt or the report."""
     body = await _read_dossier(request)
     registry = service.registry_for(request.app)
@@ -114,7 +114,7 @@ async def submit_dossier(request: Request, session: SessionDep) -> JSONResponse:
             },
             duplicate.status,
         )
-    return JSONResponse(intake.to_json(), 201 if intake.created else 200)
+    return Response(intake.body(), 201 if intake.created else 200, media_type="application/json")
 
 
 @router.get(

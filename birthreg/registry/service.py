@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from sqlalchemy import text
+from sqlalchemy import bindparam, insert, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
 from birthreg import audit
+from birthreg.db import reading
 from birthreg.errors import DomainError, NotFound, ServiceNotInitialised
 from birthreg.models import (
     AuditEntry,
@@ -226,22 +227,28 @@ def _load_office(session: Session, app: Any) -> Office:
 
 @dataclass(frozen=True)
 class Intake:
-    """A received dossier: `created` is False when the same dossier was already here."""
+    """A received dossier: `created` is False when the same dossier was already here.
 
-    submission: Submission
+    `report_text` and `receipt_text` are the JSON texts as stored, so that the answer is
+    written without serialising the report again."""
+
+    submission_id: str
+    status: str
     created: bool
-    report: dict[str, Any]
-    receipt: dict[str, Any]
+    report_text: str
+    receipt_text: str
     duplicate_candidates: list[str]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.submission.id,
-            "status": self.submission.status,
-            "receipt": self.receipt,
-            "report": self.report,
-            "duplicate_candidates": self.duplicate_candidates,
-        }
+        return json.loads(self.body())  # type: ignore[no-any-return]
+
+    def body(self) -> bytes:
+        """The API's answer (UTF-8 JSON): id, status, receipt, report, duplicate_candidates."""
+        return (
+            f'{{"id":{json.dumps(self.submission_id)},"status":{json.dumps(self.status)},'
+            f'"receipt":{self.receipt_text},"report":{self.report_text},'
+            f'"duplicate_candidates":{json.dumps(self.duplicate_candidates)}}}'
+        ).encode()
 
 
 def dossier_sha256(dossier: Any) -> str:
@@ -259,13 +266,15 @@ def receive_dossier(
     malformed_dossier, 409 DuplicateMedicalRecord, and DossierRefused (422) after auditing
     the refusal in `session` (commit it).
 
-    The session must hold nothing pending: it is rolled back before verification, because
-    revocation data is read in a session of its own (on SQLite the request's open transaction
-    would hold the write lock that the CRL cache may need).
+    The session must hold nothing pending. Verification runs outside any transaction (revocation
+    data is read in a session of its own), and everything that needs no lock (the receipt's
+    signature, the report's JSON) is made before the write transaction starts, so that the
+    write lock (SQLite) or the mother's lock (PostgreSQL) is held only for the few statements
+    that need it.
     """
     try:
         parsed = parse_dossier(body)
-        body.decode("utf-8")
+        text_body = body.decode("utf-8")
         sha = dossier_sha256(parsed)
     except DossierTooLarge as error:
         raise DomainError("dossier_too_large", error.detail, 413) from error
@@ -274,9 +283,13 @@ def receive_dossier(
     except UnicodeDecodeError as error:
         raise DomainError("malformed_dossier", "the dossier is not UTF-8") from error
 
-    existing = _by_sha256(session, sha)
-    if existing is not None:
-        return _stored_intake(existing)
+    # A look-up that takes no write lock; the answer is checked again under the lock.
+    with reading(session.get_bind()) as connection:  # type: ignore[arg-type]
+        known = connection.execute(_ID_BY_SHA256, {"sha": sha}).first()
+    if known is not None:
+        existing = session.get(Submission, known[0])
+        if existing is not None:
+            return _stored_intake(existing)
     session.rollback()
 
     moment = moment or now()
@@ -294,19 +307,21 @@ def receive_dossier(
             at=moment,
         )
         raise refusal
-    return _store(session, registry, parsed, body, sha, report, moment)
+    return _store(session, registry, parsed, text_body, sha, report, moment)
 
 
-def _by_sha256(session: Session, sha: str) -> Submission | None:
-    return session.exec(select(Submission).where(Submission.dossier_sha256 == sha)).first()
+_SUBMISSIONS = Submission.__table__  # type: ignore[attr-defined]
+_INSERT_SUBMISSION = insert(_SUBMISSIONS)
+_ID_BY_SHA256 = select(col(Submission.id)).where(col(Submission.dossier_sha256) == bindparam("sha"))
 
 
 def _stored_intake(submission: Submission) -> Intake:
     return Intake(
-        submission=submission,
+        submission_id=submission.id,
+        status=submission.status,
         created=False,
-        report=json.loads(submission.report),
-        receipt=json.loads(submission.receipt),
+        report_text=submission.report,
+        receipt_text=submission.receipt,
         duplicate_candidates=json.loads(submission.duplicate_candidates),
     )
 
@@ -329,7 +344,7 @@ def _store(
     session: Session,
     registry: Registry,
     dossier: Mapping[str, Any],
-    body: bytes,
+    text_body: str,
     sha: str,
     report: VerificationReport,
     moment: datetime,
@@ -341,82 +356,93 @@ def _store(
     born_at = datetime.fromisoformat(child["born_at"])
     medical_record_id = str(record["id"])
 
-    _lock_mother(session, mother_iin)
-    existing = _by_sha256(session, sha)
-    if existing is not None:  # the same dossier arrived while this one was being verified
-        return _stored_intake(existing)
+    # Made before the transaction: none of it needs the database's locks.
+    office = registry.office(session)
+    submission_id = str(uuid.uuid4())
+    receipt_text = json.dumps(
+        _signed_receipt(office, submission_id, sha, moment), ensure_ascii=False
+    )
+    report_text = json.dumps(report.to_json(), ensure_ascii=False)
+    mother = next((s for s in report.documents[1].signatures if s.role == "mother"), None)
+    actor = f"holder:{mother.signer_serial}" if mother and mother.signer_serial else "anonymous"
+    values: dict[str, Any] = {
+        "id": submission_id,
+        "registry_office_id": office.id,
+        "dossier": text_body,
+        "dossier_sha256": sha,
+        "medical_record_id": medical_record_id,
+        "medical_record_sha256": str(application["medical_record_sha256"]),
+        "application_id": str(application["id"]),
+        "facility_bin": str(record["facility"]["bin"]),
+        "mother_iin": mother_iin,
+        "child_born_at": born_at,
+        "child_sex": str(child["sex"]),
+        "birth_order": int(child["birth_order"]),
+        "status": SubmissionStatus.RECEIVED.value,
+        "report": report_text,
+        "receipt": receipt_text,
+        "received_at": moment,
+        "rejection_reason": None,
+        "decided_by": None,
+        "decided_at": None,
+    }
 
-    earlier = session.exec(
-        select(Submission)
-        .where(Submission.medical_record_id == medical_record_id)
+    session.rollback()  # the office's look-up (first call only) must not hold the lock
+    # The transaction: the mother's lock (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises all
+    # writers), then plain Core statements. Under that lock no other intake of this dossier (the
+    # same dossier has the same mother) can insert between the check and the insert below.
+    _lock_mother(session, mother_iin)
+    existing = session.execute(_ID_BY_SHA256, {"sha": sha}).first()
+    if existing is not None:  # the same dossier arrived while this one was being verified
+        stored = session.get(Submission, existing[0])
+        if stored is not None:
+            return _stored_intake(stored)
+
+    earlier = session.execute(
+        select(col(Submission.id), col(Submission.status))
+        .where(col(Submission.medical_record_id) == medical_record_id)
         .order_by(col(Submission.received_at).desc(), col(Submission.id))
     ).all()
-    for other in earlier:
-        if other.status != SubmissionStatus.REJECTED.value:
-            raise DuplicateMedicalRecord(other.status)
-    previous_id = earlier[0].id if earlier else None
+    for _other_id, other_status in earlier:
+        if other_status != SubmissionStatus.REJECTED.value:
+            raise DuplicateMedicalRecord(other_status)
+    previous_id = earlier[0][0] if earlier else None
 
-    candidates = session.exec(
-        select(Submission)
+    candidates = session.execute(
+        select(col(Submission.id), col(Submission.duplicate_candidates))
         .where(
-            Submission.mother_iin == mother_iin,
-            Submission.medical_record_id != medical_record_id,
-            Submission.child_sex == child["sex"],
-            Submission.birth_order == child["birth_order"],
+            col(Submission.mother_iin) == mother_iin,
+            col(Submission.medical_record_id) != medical_record_id,
+            col(Submission.child_sex) == child["sex"],
+            col(Submission.birth_order) == child["birth_order"],
             col(Submission.child_born_at) >= born_at - DUPLICATE_WINDOW,
             col(Submission.child_born_at) <= born_at + DUPLICATE_WINDOW,
-            Submission.status != SubmissionStatus.REJECTED.value,
+            col(Submission.status) != SubmissionStatus.REJECTED.value,
         )
         .order_by(col(Submission.received_at), col(Submission.id))
     ).all()
-    candidate_ids = [c.id for c in candidates]
-
-    office = registry.office(session)
-    submission_id = str(uuid.uuid4())
-    receipt = _signed_receipt(office, submission_id, sha, moment)
-    report_json = report.to_json()
-    submission = Submission(
-        id=submission_id,
-        registry_office_id=office.id,
-        dossier=body.decode("utf-8"),
-        dossier_sha256=sha,
-        medical_record_id=medical_record_id,
-        medical_record_sha256=str(application["medical_record_sha256"]),
-        application_id=str(application["id"]),
-        facility_bin=str(record["facility"]["bin"]),
-        mother_iin=mother_iin,
-        child_born_at=born_at,
-        child_sex=str(child["sex"]),
-        birth_order=int(child["birth_order"]),
-        status=SubmissionStatus.RECEIVED.value,
-        report=json.dumps(report_json, ensure_ascii=False),
-        receipt=json.dumps(receipt, ensure_ascii=False),
-        duplicate_candidates=json.dumps(candidate_ids),
-        previous_id=previous_id,
-        received_at=moment,
-    )
-    try:
-        with session.begin_nested():
-            session.add(submission)
-    except IntegrityError:
-        stored = _by_sha256(session, sha)
-        if stored is None:
-            raise
-        return _stored_intake(stored)
+    candidate_ids = [candidate_id for candidate_id, _ in candidates]
+    values["duplicate_candidates"] = json.dumps(candidate_ids)
+    values["previous_id"] = previous_id
+    session.execute(_INSERT_SUBMISSION, values)
     # Duplicates are shown from both sides: the earlier submissions learn of this one.
-    for candidate in candidates:
-        ids = json.loads(candidate.duplicate_candidates)
+    for candidate_id, known_ids in candidates:
+        ids = json.loads(known_ids)
         if submission_id not in ids:
-            candidate.duplicate_candidates = json.dumps([*ids, submission_id])
-            session.add(candidate)
+            session.execute(
+                update(_SUBMISSIONS)
+                .where(_SUBMISSIONS.c.id == candidate_id)
+                .values(duplicate_candidates=json.dumps([*ids, submission_id]))
+            )
 
-    mother = next((s for s in report.documents[1].signatures if s.role == "mother"), None)
-    actor = f"holder:{mother.signer_serial}" if mother and mother.signer_serial else "anonymous"
     # Numbers are allocated before the audit entry: every transaction takes the locks in the
     # order submission row, act record counter, IIN counter, audit head (last), so no two wait
     # for each other.
     registration = None
+    submission: Submission | None = None
     if registry.auto_register and not candidate_ids:
+        submission = session.get(Submission, submission_id)
+        assert submission is not None  # inserted just above
         try:
             registration = _allocate(session, office.id, submission, moment, staff_id=None)
         except DomainError:
@@ -432,7 +458,8 @@ def _store(
         details={"dossier_sha256": sha, "previous_id": previous_id, "candidates": candidate_ids},
         at=moment,
     )
-    if registration is not None:
+    status = SubmissionStatus.RECEIVED.value
+    if registration is not None and submission is not None:
         _complete_registration(
             session,
             registry,
@@ -443,12 +470,14 @@ def _store(
             staff_id=None,
             moment=moment,
         )
+        status = submission.status
     session.flush()
     return Intake(
-        submission=submission,
+        submission_id=submission_id,
+        status=status,
         created=True,
-        report=report_json,
-        receipt=receipt,
+        report_text=report_text,
+        receipt_text=receipt_text,
         duplicate_candidates=candidate_ids,
     )
 
