@@ -14,13 +14,15 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
@@ -32,11 +34,11 @@ from signing._algorithms import (
     ecdsa_coordinate_size,
     hash_for,
 )
-from signing._certs import load_certificate, subject_text
+from signing._certs import load_certificate, memo, subject_text
 from signing._steps import Steps
-from signing.errors import WeakKey
+from signing.errors import SignatureFailure, WeakKey
 from signing.keys import check_key_strength, describe_key
-from signing.report import SubIndication
+from signing.report import Check, SubIndication
 from signing.signature import VerifiedSignature
 
 _FORMAT = SubIndication.FORMAT_FAILURE
@@ -136,56 +138,50 @@ def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:
     any `crit` other than sigT, and jwk/jku/x5u header parameters. signing_time is the signer's
     sigT claim, not proof of anything.
     """
-    steps = Steps()
-
     parts = compact.split(".") if isinstance(compact, str) else []
     if len(parts) != 3:
-        steps.fail(
-            "jws.compact", _FORMAT,
+        _fail(
+            (),
+            "jws.compact",
+            _FORMAT,
             "not a JWS compact serialization (three dot-separated parts)",
         )
     encoded_header, encoded_payload, encoded_signature = parts
     if encoded_payload:
-        steps.fail(
-            "jws.compact", _FORMAT,
+        _fail(
+            (),
+            "jws.compact",
+            _FORMAT,
             "the JWS carries its payload; only a detached payload (header..signature) is accepted",
         )
-    steps.passed("jws.compact", "compact serialization, detached payload")
 
-    header = _parse_header(encoded_header, steps)
-    algorithm = _check_alg(header, steps)
-    _check_parameters(header, steps)
-    certificates = _certificates(header, steps)
-    signer = certificates[0]
-
-    try:
-        public_key = signer.public_key()
-        check_key_strength(public_key)
-    except WeakKey as exc:
-        steps.fail("jws.signer_key", _CRYPTO, exc.detail)
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        steps.fail("jws.signer_key", _CRYPTO, f"the signer's public key is unusable: {exc}")
-    if not algorithm.fits(public_key):
-        steps.fail(
-            "jws.signer_key", _CRYPTO,
-            f"alg {algorithm.name} does not fit a {describe_key(public_key)} key",
+    header = (
+        _remembered_header(encoded_header)
+        if len(encoded_header) <= _REMEMBERED_HEADER_LENGTH
+        else _read_header(encoded_header)
+    )
+    if isinstance(header, _HeaderFailure):
+        raise SignatureFailure(
+            header.sub_indication, header.detail, (_COMPACT_PASSED, *header.checks)
         )
-    steps.passed("jws.signer_key", describe_key(public_key))
-
-    signing_time = _signing_time(header, steps)
+    algorithm = header.algorithm
+    public_key = header.public_key
+    checks = (_COMPACT_PASSED, *header.checks)
 
     try:
         signature = b64url_decode(encoded_signature)
     except ValueError as exc:
-        steps.fail("jws.signature", _FORMAT, f"signature part: {exc}")
+        _fail(checks, "jws.signature", _FORMAT, f"signature part: {exc}")
     digest = hash_for(algorithm.hash_name)
     signing_input = f"{encoded_header}.{b64url_encode(payload)}".encode("ascii")
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):
             size = ecdsa_coordinate_size(public_key.curve)
             if len(signature) != 2 * size:
-                steps.fail(
-                    "jws.signature", _FORMAT,
+                _fail(
+                    checks,
+                    "jws.signature",
+                    _FORMAT,
                     f"{algorithm.name} signatures are raw r‖s of {2 * size} bytes,"
                     f" not {len(signature)} bytes (DER is not accepted)",
                 )
@@ -198,21 +194,100 @@ def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:
         else:  # excluded by check_key_strength and fits(); kept so that nothing falls through
             raise InvalidSignature
     except (InvalidSignature, ValueError):
-        steps.fail(
-            "jws.signature", SubIndication.SIG_CRYPTO_FAILURE,
+        _fail(
+            checks,
+            "jws.signature",
+            SubIndication.SIG_CRYPTO_FAILURE,
             f"the {algorithm.name} signature does not verify over this payload with the"
             " signer's key",
         )
-    steps.passed("jws.signature", algorithm.name)
 
     return VerifiedSignature(
         format="jws",
-        signer=signer,
-        certificates=tuple(certificates),
-        signing_time=signing_time,
+        signer=header.certificates[0],
+        certificates=header.certificates,
+        signing_time=header.signing_time,
         algorithm=algorithm.name,
-        checks=steps.checks,
+        checks=(*checks, header.signature_passed),
     )
+
+
+_COMPACT_PASSED = Check("jws.compact", True, "compact serialization, detached payload")
+#: Protected headers up to this length (a real one with two P-256 certificates is about 1.6 KB)
+#: are remembered once checked; longer ones are checked every time rather than kept.
+_REMEMBERED_HEADER_LENGTH = 16 * 1024
+
+
+def _fail(
+    checks: tuple[Check, ...], name: str, sub_indication: SubIndication, detail: str
+) -> NoReturn:
+    raise SignatureFailure(sub_indication, detail, (*checks, Check(name, False, detail)))
+
+
+@dataclass(frozen=True)
+class _Header:
+    """What a protected header establishes once checked: a pure function of its encoding."""
+
+    #: jws.header to jws.sigT, all passed.
+    checks: tuple[Check, ...]
+    algorithm: JWSAlgorithm
+    certificates: tuple[x509.Certificate, ...]
+    public_key: PublicKeyTypes
+    signing_time: datetime | None
+    #: The check a good signature under this header adds.
+    signature_passed: Check
+
+
+@dataclass(frozen=True)
+class _HeaderFailure:
+    """Why a protected header is refused, with the checks up to the failed one."""
+
+    sub_indication: SubIndication
+    detail: str
+    checks: tuple[Check, ...]
+
+
+def _read_header(encoded_header: str) -> _Header | _HeaderFailure:
+    """Every check of the protected header (and of the signer's key it carries): a pure function
+    of its encoding, remembered by `_remembered_header` (a verification queue meets the same
+    signer's header again and again)."""
+    steps = Steps()
+    try:
+        header = _parse_header(encoded_header, steps)
+        algorithm = _check_alg(header, steps)
+        _check_parameters(header, steps)
+        certificates = _certificates(header, steps)
+        signer = certificates[0]
+
+        try:
+            public_key = signer.public_key()
+            check_key_strength(public_key)
+        except WeakKey as exc:
+            steps.fail("jws.signer_key", _CRYPTO, exc.detail)
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            steps.fail("jws.signer_key", _CRYPTO, f"the signer's public key is unusable: {exc}")
+        if not algorithm.fits(public_key):
+            steps.fail(
+                "jws.signer_key",
+                _CRYPTO,
+                f"alg {algorithm.name} does not fit a {describe_key(public_key)} key",
+            )
+        steps.passed("jws.signer_key", describe_key(public_key))
+
+        signing_time = _signing_time(header, steps)
+    except SignatureFailure as failure:
+        return _HeaderFailure(failure.sub_indication, failure.detail, failure.checks)
+    return _Header(
+        checks=steps.checks,
+        algorithm=algorithm,
+        certificates=tuple(certificates),
+        public_key=public_key,
+        signing_time=signing_time,
+        signature_passed=Check("jws.signature", True, algorithm.name),
+    )
+
+
+_remembered_header = memo(_read_header)
 
 
 def _spki(certificate: x509.Certificate) -> bytes:

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Literal, Protocol
 
 from cryptography import x509
@@ -28,13 +29,20 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
+    ClientVerifier,
     ExtensionPolicy,
     PolicyBuilder,
     Store,
     VerificationError,
 )
 
-from signing._certs import memo, public_key_bits, sha256_fingerprint, subject_text
+from signing._certs import (
+    per_certificate,
+    public_key_bits,
+    sha256_fingerprint,
+    subject_text,
+    validity,
+)
 from signing.ca import POLICY_TEST_INDIVIDUAL_SIGNING, POLICY_TEST_ORGANISATION_SEAL
 from signing.errors import SigningError, WeakKey
 from signing.keys import check_key_strength, describe_key
@@ -82,15 +90,29 @@ class _CachedAnswer:
     good_until: datetime
 
 
+@dataclass(frozen=True)
+class _CachedCRL:
+    crl: x509.CertificateRevocationList
+    good_until: datetime
+    #: What this CRL says of each serial number looked up so far (a pure function of the CRL,
+    #: so it lives and dies with it).
+    answers: dict[int, RevocationStatus]
+
+
+#: Serial numbers whose answer is remembered per CRL (beyond that, looked up each time).
+CRL_ANSWERS_KEPT = 65536
+
+
 class RevocationCache:
     """CRLs and OCSP answers kept until their nextUpdate (thread-safe).
 
-    CRLs are kept parsed and already checked against their issuer; OCSP answers per certificate.
+    CRLs are kept parsed and already checked against their issuer, with what they said about
+    each serial number looked up; OCSP answers per certificate.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._crls: dict[tuple[str, bytes], tuple[x509.CertificateRevocationList, datetime]] = {}
+        self._crls: dict[tuple[str, bytes], _CachedCRL] = {}
         self._ocsp: dict[tuple[str, bytes, int], _CachedAnswer] = {}
 
     def crl(
@@ -98,9 +120,9 @@ class RevocationCache:
     ) -> x509.CertificateRevocationList | None:
         with self._lock:
             found = self._crls.get((url, issuer_key_id))
-        if found is None or moment > found[1]:
+        if found is None or moment > found.good_until:
             return None
-        return found[0]
+        return found.crl
 
     def keep_crl(
         self,
@@ -110,7 +132,30 @@ class RevocationCache:
         good_until: datetime,
     ) -> None:
         with self._lock:
-            self._crls[(url, issuer_key_id)] = (crl, good_until)
+            self._crls[(url, issuer_key_id)] = _CachedCRL(crl, good_until, {})
+
+    def crl_answer(
+        self, url: str, issuer_key_id: bytes, serial: int, moment: datetime
+    ) -> RevocationStatus | None:
+        """What the cached CRL, if still good at `moment`, said of `serial` when last asked."""
+        found = self._crls.get((url, issuer_key_id))
+        if found is None or moment > found.good_until:
+            return None
+        return found.answers.get(serial)
+
+    def keep_crl_answer(
+        self,
+        url: str,
+        issuer_key_id: bytes,
+        crl: x509.CertificateRevocationList,
+        serial: int,
+        status: RevocationStatus,
+    ) -> None:
+        """Remember `status` for `serial`, if `crl` is still the one cached (not replaced)."""
+        with self._lock:
+            found = self._crls.get((url, issuer_key_id))
+            if found is not None and found.crl is crl and len(found.answers) < CRL_ANSWERS_KEPT:
+                found.answers[serial] = status
 
     def ocsp(
         self, url: str, issuer_key_id: bytes, serial: int, moment: datetime
@@ -180,7 +225,7 @@ def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
     return [str(a.value) for a in name.get_attributes_for_oid(oid)]
 
 
-@memo
+@per_certificate
 def signer_iin(certificate: x509.Certificate) -> str | None:
     """The IIN from SERIALNUMBER=IIN<12 digits>, as the national profile puts it."""
     for value in _attribute(certificate.subject, NameOID.SERIAL_NUMBER):
@@ -189,7 +234,7 @@ def signer_iin(certificate: x509.Certificate) -> str | None:
     return None
 
 
-@memo
+@per_certificate
 def signer_bin(certificate: x509.Certificate) -> str | None:
     """The BIN from OU=BIN<12 digits>."""
     for value in _attribute(certificate.subject, NameOID.ORGANIZATIONAL_UNIT_NAME):
@@ -198,7 +243,7 @@ def signer_bin(certificate: x509.Certificate) -> str | None:
     return None
 
 
-@memo
+@per_certificate
 def chain_entry(certificate: x509.Certificate) -> ChainEntry:
     return ChainEntry(
         subject=subject_text(certificate),
@@ -216,7 +261,7 @@ class _Failed(Exception):
         self.check = check
 
 
-@memo
+@per_certificate
 def _key_id(certificate: x509.Certificate) -> bytes:
     return hashlib.sha256(
         certificate.public_key().public_bytes(
@@ -264,6 +309,9 @@ class Validator:
         self.max_cache_age = max_cache_age
         self._chains: dict[tuple[bytes, tuple[bytes, ...]], tuple[x509.Certificate, ...]] = {}
         self._chains_lock = threading.Lock()
+        # Issuing CAs whose own path to a root has been validated, by SHA-256 fingerprint.
+        self._issuers: dict[bytes, _KnownIssuer] = {}
+        self._root_subjects = frozenset(root.subject.public_bytes() for root in self.anchors.roots)
 
     # -- the whole verdict --------------------------------------------------------------------
 
@@ -307,10 +355,10 @@ class Validator:
             signer_subject=subject_text(leaf),
             signer_iin=signer_iin(leaf),
             signer_bin=signer_bin(leaf),
-            signer_serial=format(leaf.serial_number, "x"),
+            signer_serial=_serial_hex(leaf),
             signing_time=signature.signing_time,
             algorithm=signature.algorithm,
-            chain=tuple(chain_entry(c) for c in chain),
+            chain=_chain_entries(chain),
             revocation=revocation,
         )
 
@@ -320,49 +368,98 @@ class Validator:
         self, signature: VerifiedSignature, moment: datetime, checks: list[Check]
     ) -> tuple[x509.Certificate, ...]:
         leaf = signature.signer
+        leaf_print = sha256_fingerprint(leaf)
         intermediates = [
-            c for c in (*signature.certificates, *self.anchors.intermediates) if c != leaf
+            c
+            for c in (*signature.certificates, *self.anchors.intermediates)
+            if c is not leaf and sha256_fingerprint(c) != leaf_print
         ]
         # A path, once built, stays built: its signatures and CA constraints do not depend on
         # time, and every certificate's validity at `moment` is checked afresh afterwards.
-        key = (
-            sha256_fingerprint(leaf),
-            tuple(sorted(sha256_fingerprint(c) for c in intermediates)),
-        )
-        with self._chains_lock:
-            cached = self._chains.get(key)
+        key = (leaf_print, tuple(sorted(sha256_fingerprint(c) for c in intermediates)))
+        cached = self._chains.get(key)
         if cached is not None:
             checks.append(_chain_check(cached))
             return cached
         # Validity is judged separately (to tell EXPIRED from NOT_YET_VALID from a missing
         # chain), so the path is built at a time inside the leaf's own validity window.
-        at = min(max(moment, leaf.not_valid_before_utc), leaf.not_valid_after_utc)
-        verifier = (
-            PolicyBuilder()
-            .store(self.anchors.store)
-            .time(at)
-            .extension_policies(
-                ca_policy=ExtensionPolicy.webpki_defaults_ca(),
-                # Signature certificates carry no SAN and no TLS EKU; the leaf's own constraints
-                # are checked in _check_constraints with named checks.
-                ee_policy=ExtensionPolicy.permit_all(),
-            )
-            .build_client_verifier()
-        )
-        try:
-            built = verifier.verify(leaf, intermediates)
-        except VerificationError as error:
-            raise _Failed(
-                SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
-                Check("certificate_chain", False, f"no path to a configured root: {error}"),
-            ) from error
-        chain = tuple(built.chain)
+        not_before, not_after = validity(leaf)
+        at = min(max(moment, not_before), not_after)
+        chain = self._through_known_issuer(leaf, intermediates, at)
+        if chain is None:
+            try:
+                built = _verifier(self.anchors.store, at).verify(leaf, intermediates)
+            except VerificationError as error:
+                raise _Failed(
+                    SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+                    Check("certificate_chain", False, f"no path to a configured root: {error}"),
+                ) from error
+            chain = tuple(built.chain)
+            self._remember_issuer(chain)
         with self._chains_lock:
             if len(self._chains) >= CHAIN_CACHE_SIZE:
                 self._chains.pop(next(iter(self._chains)))
             self._chains[key] = chain
         checks.append(_chain_check(chain))
         return chain
+
+    def _through_known_issuer(
+        self,
+        leaf: x509.Certificate,
+        intermediates: Sequence[x509.Certificate],
+        at: datetime,
+    ) -> tuple[x509.Certificate, ...] | None:
+        """The path through an issuing CA whose own path was validated before, checking only
+        what depends on the leaf; None when there is no such CA (or it does not verify the
+        leaf), and the full path is to be built.
+
+        cryptography builds the path leaf → issuing CA → root by checking, step by step, each
+        issuer as a CA at its depth and its signature on the certificate below. Only the first
+        step involves the leaf; the steps above it involve the CA certificates alone, at the
+        same depths, and depend on the time only through their validity. So the first step is
+        run for real (cryptography's verifier with that CA as the one anchor: the leaf's own
+        profile checks, the CA's profile checks, the leaf's signature), the validity of the
+        certificates above it is checked at the same time the full path would use, and the
+        path above is taken as remembered. What a CA may impose on descendants beyond that
+        (name constraints, policy constraints, anything unusual) makes `_remember_issuer`
+        refuse to remember it, so such paths are always built in full. Only CAs the signature
+        (or the configured intermediates) presents are considered, as for the full path.
+        """
+        for candidate in intermediates:
+            known = self._issuers.get(sha256_fingerprint(candidate))
+            if known is None:
+                continue
+            if not all(
+                not_before <= at <= not_after
+                for not_before, not_after in map(validity, known.chain)
+            ):
+                continue
+            try:
+                _verifier(known.store, at).verify(leaf, [])
+            except VerificationError:
+                # Not this CA's (or not acceptable under it): the full path decides, and says
+                # why in its own words.
+                continue
+            return (leaf, *known.chain)
+        return None
+
+    def _remember_issuer(self, chain: tuple[x509.Certificate, ...]) -> None:
+        """Remember the issuing CA of a path cryptography built in full, with the path above it,
+        when nothing in that part constrains descendants beyond what `_through_known_issuer`
+        checks again."""
+        if len(chain) < 3:
+            return  # issued by a root directly: there is nothing above to skip
+        issuer = chain[1]
+        above = chain[1:]
+        if issuer.subject.public_bytes() in self._root_subjects:
+            # A root of the same name would be tried first by the full path; stay with it.
+            return
+        if not all(_imposes_nothing(certificate) for certificate in above):
+            return
+        with self._chains_lock:
+            if len(self._issuers) >= CHAIN_CACHE_SIZE:
+                self._issuers.pop(next(iter(self._issuers)))
+            self._issuers[sha256_fingerprint(issuer)] = _KnownIssuer(Store([issuer]), above)
 
     @staticmethod
     def _check_constraints(
@@ -382,36 +479,35 @@ class Validator:
         checks: list[Check],
     ) -> SubIndication | None:
         for certificate in chain:
+            not_before, not_after = validity(certificate)
+            if not_before <= moment <= not_after:
+                continue
             who = "signer" if certificate is chain[0] else subject_text(certificate)
-            if moment < certificate.not_valid_before_utc:
+            if moment < not_before:
                 raise _Failed(
                     SubIndication.NOT_YET_VALID,
                     Check(
                         "validity_period",
                         False,
-                        f"{who} certificate not valid before "
-                        f"{certificate.not_valid_before_utc.isoformat()}",
+                        f"{who} certificate not valid before {not_before.isoformat()}",
                     ),
                 )
-            if moment > certificate.not_valid_after_utc:
-                claimed_after = (
-                    signing_time is not None and signing_time > certificate.not_valid_after_utc
-                )
-                raise _Failed(
-                    SubIndication.EXPIRED if claimed_after else SubIndication.OUT_OF_BOUNDS_NO_POE,
-                    Check(
-                        "validity_period",
-                        False,
-                        f"{who} certificate expired {certificate.not_valid_after_utc.isoformat()}"
-                        + (
-                            "; the signature claims a later signing time"
-                            if claimed_after
-                            else "; nothing proves the signature existed before that"
-                        ),
+            claimed_after = signing_time is not None and signing_time > not_after
+            raise _Failed(
+                SubIndication.EXPIRED if claimed_after else SubIndication.OUT_OF_BOUNDS_NO_POE,
+                Check(
+                    "validity_period",
+                    False,
+                    f"{who} certificate expired {not_after.isoformat()}"
+                    + (
+                        "; the signature claims a later signing time"
+                        if claimed_after
+                        else "; nothing proves the signature existed before that"
                     ),
-                )
+                ),
+            )
         if signing_time is not None and not (
-            chain[0].not_valid_before_utc - CLOCK_SKEW <= signing_time <= moment + CLOCK_SKEW
+            validity(chain[0])[0] - CLOCK_SKEW <= signing_time <= moment + CLOCK_SKEW
         ):
             raise _Failed(
                 SubIndication.SIG_CONSTRAINTS_FAILURE,
@@ -422,7 +518,7 @@ class Validator:
                     " or in the future",
                 ),
             )
-        checks.append(Check("validity_period", True, f"valid at {moment.isoformat()}"))
+        checks.append(_valid_at(moment))
         return None
 
     def _check_revocation(
@@ -484,7 +580,7 @@ class Validator:
                     return leaf_status, SubIndication.REVOKED_NO_POE
                 checks.append(Check("revocation", False, detail))
                 return leaf_status, SubIndication.REVOKED
-            checks.append(Check("revocation", True, f"{who}: good per {status.source}"))
+            checks.append(_good_per(who, status.source))
         return leaf_status, None
 
     # -- revocation lookups -------------------------------------------------------------------
@@ -495,12 +591,9 @@ class Validator:
         """The certificate's status at `moment`, from the preferred source and then the other.
         Raises RevocationUnavailable when neither gives a fresh, correctly signed answer."""
         problems: list[str] = []
-        sources = [
-            (self._ocsp_status, _ocsp_urls(certificate)),
-            (self._crl_status, _crl_urls(certificate)),
-        ]
-        if self.prefer == "crl":
-            sources.reverse()
+        ocsp_source = (self._ocsp_status, _ocsp_urls(certificate))
+        crl_source = (self._crl_status, _crl_urls(certificate))
+        sources = (crl_source, ocsp_source) if self.prefer == "crl" else (ocsp_source, crl_source)
         for lookup, urls in sources:
             for url in urls:
                 try:
@@ -630,6 +723,10 @@ class Validator:
         self, url: str, certificate: x509.Certificate, issuer: x509.Certificate, moment: datetime
     ) -> RevocationStatus:
         key_id = _key_id(issuer)
+        serial = certificate.serial_number
+        known = self.cache.crl_answer(url, key_id, serial, moment)
+        if known is not None:
+            return known
         crl = self.cache.crl(url, key_id, moment)
         if crl is None:
             try:
@@ -659,43 +756,62 @@ class Validator:
             if moment > next_update:
                 raise RevocationUnavailable("CRL is stale")
             self.cache.keep_crl(url, key_id, crl, self._reuse_until(next_update, moment))
-        entry = crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
-        source = f"crl {url}"
-        if entry is None:
-            return RevocationStatus(
-                RevocationState.GOOD,
-                source=source,
-                this_update=crl.last_update_utc,
-                next_update=crl.next_update_utc,
-            )
-        try:
-            reason: str | None = entry.extensions.get_extension_for_class(
-                x509.CRLReason
-            ).value.reason.name
-        except x509.ExtensionNotFound:
-            reason = None
+        status = _crl_says(crl, serial, url)
+        self.cache.keep_crl_answer(url, key_id, crl, serial, status)
+        return status
+
+
+def _crl_says(crl: x509.CertificateRevocationList, serial: int, url: str) -> RevocationStatus:
+    """What a (checked) CRL says of one serial number: a pure function of the two."""
+    entry = crl.get_revoked_certificate_by_serial_number(serial)
+    source = f"crl {url}"
+    if entry is None:
         return RevocationStatus(
-            RevocationState.REVOKED,
+            RevocationState.GOOD,
             source=source,
-            revoked_at=entry.revocation_date_utc,
-            reason=reason,
             this_update=crl.last_update_utc,
             next_update=crl.next_update_utc,
         )
-
-
-@memo
-def _leaf_constraints(
-    leaf: x509.Certificate, purpose: Purpose | None
-) -> tuple[tuple[Check, ...], _Failed | None]:
-    """The signer certificate's own constraints: the checks passed, and the failure if any.
-    A pure function of the certificate, so it is remembered."""
-    checks: list[Check] = []
     try:
-        _constraints(leaf, purpose, checks)
-    except _Failed as failure:
-        return tuple(checks), failure
-    return tuple(checks), None
+        reason: str | None = entry.extensions.get_extension_for_class(
+            x509.CRLReason
+        ).value.reason.name
+    except x509.ExtensionNotFound:
+        reason = None
+    return RevocationStatus(
+        RevocationState.REVOKED,
+        source=source,
+        revoked_at=entry.revocation_date_utc,
+        reason=reason,
+        this_update=crl.last_update_utc,
+        next_update=crl.next_update_utc,
+    )
+
+
+_Outcome = tuple[tuple[Check, ...], _Failed | None]
+
+
+@per_certificate
+def _constraint_outcomes(leaf: x509.Certificate) -> dict[Purpose | None, _Outcome]:
+    """Per purpose, the outcome of `_leaf_constraints`, filled in as asked."""
+    return {}
+
+
+def _leaf_constraints(leaf: x509.Certificate, purpose: Purpose | None) -> _Outcome:
+    """The signer certificate's own constraints: the checks passed, and the failure if any.
+    A pure function of the certificate and the purpose, so it is remembered."""
+    outcomes = _constraint_outcomes(leaf)
+    outcome = outcomes.get(purpose)
+    if outcome is None:
+        checks: list[Check] = []
+        try:
+            _constraints(leaf, purpose, checks)
+        except _Failed as failure:
+            outcome = (tuple(checks), failure)
+        else:
+            outcome = (tuple(checks), None)
+        outcomes[purpose] = outcome
+    return outcome
 
 
 def _constraints(leaf: x509.Certificate, purpose: Purpose | None, checks: list[Check]) -> None:
@@ -762,7 +878,81 @@ def _constraints(leaf: x509.Certificate, purpose: Purpose | None, checks: list[C
 
 
 def _chain_check(chain: Sequence[x509.Certificate]) -> Check:
-    return Check("certificate_chain", True, "chains to " + subject_text(chain[-1]))
+    return _chains_to(chain[-1])
+
+
+@per_certificate
+def _chains_to(root: x509.Certificate) -> Check:
+    return Check("certificate_chain", True, "chains to " + subject_text(root))
+
+
+@lru_cache(maxsize=256)
+def _valid_at(moment: datetime) -> Check:
+    return Check("validity_period", True, f"valid at {moment.isoformat()}")
+
+
+@lru_cache(maxsize=1024)
+def _good_per(who: str, source: str) -> Check:
+    return Check("revocation", True, f"{who}: good per {source}")
+
+
+@per_certificate
+def _serial_hex(certificate: x509.Certificate) -> str:
+    return format(certificate.serial_number, "x")
+
+
+@per_certificate
+def _chain_entries(chain: tuple[x509.Certificate, ...]) -> tuple[ChainEntry, ...]:
+    """The report's chain; keyed by the path object, which `_build_chain` hands out again."""
+    return tuple(chain_entry(c) for c in chain)
+
+
+#: Extensions a CA certificate may carry and still be remembered as a validated issuer: none of
+#: them constrains the certificates below it in a way that depends on those certificates
+#: (cryptography does no certificate-policy processing, and our policy check reads the leaf).
+_HARMLESS_CA_EXTENSIONS = frozenset(
+    {
+        x509.BasicConstraints.oid,
+        x509.KeyUsage.oid,
+        x509.SubjectKeyIdentifier.oid,
+        x509.AuthorityKeyIdentifier.oid,
+        x509.CRLDistributionPoints.oid,
+        x509.AuthorityInformationAccess.oid,
+        x509.CertificatePolicies.oid,
+    }
+)
+
+
+def _imposes_nothing(certificate: x509.Certificate) -> bool:
+    """True when the CA certificate carries only extensions that put no constraint on its
+    descendants' contents (so no NameConstraints, PolicyConstraints, InhibitAnyPolicy,
+    extendedKeyUsage or anything we do not know)."""
+    return all(extension.oid in _HARMLESS_CA_EXTENSIONS for extension in certificate.extensions)
+
+
+_CA_POLICY = ExtensionPolicy.webpki_defaults_ca()
+# Signature certificates carry no SAN and no TLS EKU; the leaf's own constraints are checked in
+# _check_constraints with named checks.
+_EE_POLICY = ExtensionPolicy.permit_all()
+
+
+def _verifier(store: Store, at: datetime) -> ClientVerifier:
+    return (
+        PolicyBuilder()
+        .store(store)
+        .time(at)
+        .extension_policies(ca_policy=_CA_POLICY, ee_policy=_EE_POLICY)
+        .build_client_verifier()
+    )
+
+
+@dataclass(frozen=True)
+class _KnownIssuer:
+    """An issuing CA whose path to a root was validated: a store with it as the only anchor,
+    and that path (the CA first, the root last)."""
+
+    store: Store
+    chain: tuple[x509.Certificate, ...]
 
 
 def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
@@ -771,7 +961,7 @@ def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
     return digest.finalize()
 
 
-@memo
+@per_certificate
 def _ocsp_urls(certificate: x509.Certificate) -> tuple[str, ...]:
     try:
         access = certificate.extensions.get_extension_for_class(
@@ -787,7 +977,7 @@ def _ocsp_urls(certificate: x509.Certificate) -> tuple[str, ...]:
     )
 
 
-@memo
+@per_certificate
 def _crl_urls(certificate: x509.Certificate) -> tuple[str, ...]:
     try:
         points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
