@@ -20,12 +20,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
@@ -185,7 +186,7 @@ class RevocationCache:
 
 def _is_ca(certificate: x509.Certificate) -> bool:
     try:
-        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+        return bool(_extension(certificate, x509.BasicConstraints).ca)
     except x509.ExtensionNotFound:
         return False
 
@@ -274,7 +275,7 @@ def _verify_signed_by(
     issuer: x509.Certificate, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm | None
 ) -> None:
     """Raise InvalidSignature unless issuer's key signed data (for CRLs and OCSP answers)."""
-    key = issuer.public_key()
+    key = _public_key(issuer)
     if algorithm is None:
         raise InvalidSignature("no hash algorithm")
     if isinstance(key, ec.EllipticCurvePublicKey):
@@ -635,10 +636,9 @@ class Validator:
         for candidate in response.responses:
             if (
                 candidate.serial_number == certificate.serial_number
-                and candidate.issuer_key_hash
-                == _hash(candidate.hash_algorithm, public_key_bits(issuer))
+                and candidate.issuer_key_hash == _issuer_hashes(issuer, candidate.hash_algorithm)[1]
                 and candidate.issuer_name_hash
-                == _hash(candidate.hash_algorithm, issuer.subject.public_bytes())
+                == _issuer_hashes(issuer, candidate.hash_algorithm)[0]
             ):
                 single = candidate
         if single is None:
@@ -743,7 +743,7 @@ class Validator:
                 raise RevocationUnavailable("CRL is not DER or PEM") from error
             if crl.issuer != issuer.subject:
                 raise RevocationUnavailable("CRL is from another issuer")
-            public_key = issuer.public_key()
+            public_key = _public_key(issuer)
             if not isinstance(public_key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) or not (
                 crl.is_signature_valid(public_key)
             ):
@@ -823,15 +823,15 @@ def _constraints(leaf: x509.Certificate, purpose: Purpose | None, checks: list[C
     checks.append(Check("signer_not_ca", True, "end-entity certificate"))
 
     try:
-        check_key_strength(leaf.public_key())
+        check_key_strength(_public_key(leaf))
     except WeakKey as error:
         raise _Failed(
             SubIndication.CRYPTO_CONSTRAINTS_FAILURE, Check("signer_key", False, error.detail)
         ) from error
-    checks.append(Check("signer_key", True, describe_key(leaf.public_key())))
+    checks.append(Check("signer_key", True, describe_key(_public_key(leaf))))
 
     try:
-        usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+        usage = _extension(leaf, x509.KeyUsage)
     except x509.ExtensionNotFound:
         raise fail("key_usage", "the certificate has no keyUsage extension") from None
     if not (usage.digital_signature or usage.content_commitment):
@@ -839,7 +839,7 @@ def _constraints(leaf: x509.Certificate, purpose: Purpose | None, checks: list[C
     checks.append(Check("key_usage", True, "digitalSignature/nonRepudiation"))
 
     try:
-        eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        eku = _extension(leaf, x509.ExtendedKeyUsage)
     except x509.ExtensionNotFound:
         eku = None
     if eku is not None and not (
@@ -852,7 +852,7 @@ def _constraints(leaf: x509.Certificate, purpose: Purpose | None, checks: list[C
     if purpose is not None:
         wanted = _POLICY_OF[purpose]
         try:
-            policies = leaf.extensions.get_extension_for_class(x509.CertificatePolicies).value
+            policies = _extension(leaf, x509.CertificatePolicies)
             present = {p.policy_identifier for p in policies}
         except x509.ExtensionNotFound:
             present = set()
@@ -955,6 +955,52 @@ class _KnownIssuer:
     chain: tuple[x509.Certificate, ...]
 
 
+@per_certificate
+def _extensions_by_oid(
+    certificate: x509.Certificate,
+) -> dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]]:
+    """The certificate's extensions by OID (cryptography refuses duplicates when parsing), so
+    that each look-up is one dict access rather than a scan with ABC isinstance checks."""
+    return {extension.oid: extension for extension in certificate.extensions}
+
+
+_E = TypeVar("_E", bound=x509.ExtensionType)
+
+
+def _extension(certificate: x509.Certificate, kind: type[_E]) -> _E:
+    """The value of the certificate's extension of this kind; raises x509.ExtensionNotFound
+    (as `get_extension_for_class` does)."""
+    extension = _extensions_by_oid(certificate).get(kind.oid)
+    if extension is None or not isinstance(extension.value, kind):
+        raise x509.ExtensionNotFound(f"No {kind.__name__} extension was found", kind.oid)
+    return extension.value
+
+
+@per_certificate
+def _public_key(certificate: x509.Certificate) -> CertificatePublicKeyTypes:
+    """Each call of `public_key()` parses (and checks) the key afresh."""
+    return certificate.public_key()
+
+
+@per_certificate
+def _issuer_hash_memo(issuer: x509.Certificate) -> dict[str, tuple[bytes, bytes]]:
+    return {}
+
+
+def _issuer_hashes(
+    issuer: x509.Certificate, algorithm: hashes.HashAlgorithm
+) -> tuple[bytes, bytes]:
+    """An OCSP CertID's issuerNameHash and issuerKeyHash for this issuer under `algorithm`."""
+    memo = _issuer_hash_memo(issuer)
+    found = memo.get(algorithm.name)
+    if found is None:
+        found = memo[algorithm.name] = (
+            _hash(algorithm, issuer.subject.public_bytes()),
+            _hash(algorithm, public_key_bits(issuer)),
+        )
+    return found
+
+
 def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
     digest = hashes.Hash(algorithm)
     digest.update(data)
@@ -964,9 +1010,7 @@ def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
 @per_certificate
 def _ocsp_urls(certificate: x509.Certificate) -> tuple[str, ...]:
     try:
-        access = certificate.extensions.get_extension_for_class(
-            x509.AuthorityInformationAccess
-        ).value
+        access = _extension(certificate, x509.AuthorityInformationAccess)
     except x509.ExtensionNotFound:
         return ()
     return tuple(
@@ -980,7 +1024,7 @@ def _ocsp_urls(certificate: x509.Certificate) -> tuple[str, ...]:
 @per_certificate
 def _crl_urls(certificate: x509.Certificate) -> tuple[str, ...]:
     try:
-        points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        points = _extension(certificate, x509.CRLDistributionPoints)
     except x509.ExtensionNotFound:
         return ()
     return tuple(
