@@ -386,7 +386,7 @@ class Validator:
         # chain), so the path is built at a time inside the leaf's own validity window.
         not_before, not_after = validity(leaf)
         at = min(max(moment, not_before), not_after)
-        chain = self._through_known_issuer(leaf, intermediates, at)
+        chain = self._through_known_issuer(leaf, intermediates, key[1], at)
         if chain is None:
             try:
                 built = _verifier(self.anchors.store, at).verify(leaf, intermediates)
@@ -408,6 +408,7 @@ class Validator:
         self,
         leaf: x509.Certificate,
         intermediates: Sequence[x509.Certificate],
+        intermediate_prints: tuple[bytes, ...],
         at: datetime,
     ) -> tuple[x509.Certificate, ...] | None:
         """The path through an issuing CA whose own path was validated before, checking only
@@ -423,12 +424,15 @@ class Validator:
         certificates above it is checked at the same time the full path would use, and the
         path above is taken as remembered. What a CA may impose on descendants beyond that
         (name constraints, policy constraints, anything unusual) makes `_remember_issuer`
-        refuse to remember it, so such paths are always built in full. Only CAs the signature
-        (or the configured intermediates) presents are considered, as for the full path.
+        refuse to remember it, so such paths are always built in full. As for the full path,
+        only certificates the signature (or the configured intermediates) presents may be used:
+        the issuing CA, and any CA between it and the root.
         """
         for candidate in intermediates:
             known = self._issuers.get(sha256_fingerprint(candidate))
             if known is None:
+                continue
+            if not all(sha256_fingerprint(c) in intermediate_prints for c in known.chain[1:-1]):
                 continue
             if not all(
                 not_before <= at <= not_after
@@ -519,7 +523,7 @@ class Validator:
                     " or in the future",
                 ),
             )
-        checks.append(_valid_at(moment))
+        checks.append(Check("validity_period", True, f"valid at {moment.isoformat()}"))
         return None
 
     def _check_revocation(
@@ -884,11 +888,6 @@ def _chain_check(chain: Sequence[x509.Certificate]) -> Check:
 @per_certificate
 def _chains_to(root: x509.Certificate) -> Check:
     return Check("certificate_chain", True, "chains to " + subject_text(root))
-
-
-@lru_cache(maxsize=256)
-def _valid_at(moment: datetime) -> Check:
-    return Check("validity_period", True, f"valid at {moment.isoformat()}")
 
 
 @lru_cache(maxsize=1024)

@@ -49,10 +49,8 @@ class RecordingValidator(Validator):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.short_cuts: list[bool] = []
 
-    def _through_known_issuer(  # type: ignore[no-untyped-def]
-        self, leaf, intermediates, at
-    ):
-        chain = super()._through_known_issuer(leaf, intermediates, at)
+    def _through_known_issuer(self, *args):  # type: ignore[no-untyped-def]
+        chain = super()._through_known_issuer(*args)
         self.short_cuts.append(chain is not None)
         return chain
 
@@ -515,6 +513,39 @@ def test_sub_ca_below_a_known_issuer_with_path_length_zero_is_refused() -> None:
     assert report.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
     assert report.to_json() == _verify(signature, hierarchy.validator(Validator), MOMENT).to_json()
     assert warm.short_cuts == [False, False]  # type: ignore[attr-defined]
+
+
+def test_known_issuer_lends_no_ca_the_signature_does_not_present() -> None:
+    """root → middle CA → issuing CA → leaf: once the issuing CA is known through a signature
+    that carried the middle CA too, a signature without the middle CA still has no path (as for
+    a cold validator), and one with it takes the short cut."""
+    root = _authority("Three Root", issuer=None, not_after=LATER, path_length=2)
+    middle = _authority("Three Middle", issuer=root, not_after=LATER, path_length=1)
+    issuing = _authority("Three Issuing", issuer=middle, not_after=LATER, path_length=0)
+    fetcher = CRLFetcher()
+    for authority in (root, middle, issuing):
+        _publish_crl(fetcher, authority)
+
+    def validator(cls: type[Validator] = RecordingValidator) -> Validator:
+        return cls(TrustAnchors([root.certificate]), fetcher, prefer="crl")
+
+    warm = validator()
+    full = (issuing.certificate, middle.certificate)
+    first = _leaf(issuing, MOTHER, not_after=LATER)
+    signature = _sign_jws(first.certificate, first.key, full, MOMENT)  # type: ignore[arg-type]
+    report = _verify(signature, warm, MOMENT)
+    assert report.passed, report.to_json()
+    assert len(report.chain) == 4
+    second = _leaf(issuing, FATHER, not_after=LATER)
+    short = _sign_jws(second.certificate, second.key, full[:1], MOMENT)  # type: ignore[arg-type]
+    report = _verify(short, warm, MOMENT)
+    assert report.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    assert report.to_json() == _verify(short, validator(Validator), MOMENT).to_json()
+    complete = _sign_jws(second.certificate, second.key, full, MOMENT)  # type: ignore[arg-type]
+    report = _verify(complete, warm, MOMENT)
+    assert report.passed
+    assert report.to_json() == _verify(complete, validator(Validator), MOMENT).to_json()
+    assert warm.short_cuts == [False, False, True]  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("expiring", ["intermediate", "root"])
