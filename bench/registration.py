@@ -63,7 +63,7 @@ def main() -> None:
             mother = factories.issue_person(app, factories.person(2000 + index * 3))
             body = json.dumps(factories.good_dossier(app, mother)).encode()
             with Session(app.state.engine) as session:
-                ids.append(receive_dossier(session, registry, body).submission.id)
+                ids.append(receive_dossier(session, registry, body).submission_id)
                 session.commit()
 
         key = ec.generate_private_key(ec.SECP256R1())

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
+import gc
+import os
+import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
-from birthreg.config import Settings
-from birthreg.db import display_url, engine_from_settings, make_engine, normalise_url
+from birthreg.config import Settings, make_data_dir
+from birthreg.db import display_url, engine_from_settings, make_engine, normalise_url, reading
 
 
 def test_round_trip_through_a_temporary_table(database_url: str) -> None:
@@ -49,3 +54,104 @@ def test_sqlite_default_lives_in_the_data_dir(
     finally:
         engine.dispose()
     assert (tmp_path / "nested" / "data").is_dir()
+
+
+# -- SQLite writers queue on a file lock (birthreg.db._WriterLocked) ------------------------------
+
+
+def _lock_is_free(path: Path) -> bool:
+    """Whether an exclusive flock on path can be had now (from a descriptor of our own)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[tuple[Engine, Path]]:
+    engine = make_engine(f"sqlite:///{tmp_path}/w.sqlite3")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x INTEGER)"))
+    try:
+        yield engine, tmp_path / "w.sqlite3-writer.lock"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("ending", ["commit", "rollback", "error"])
+def test_a_writer_holds_the_lock_file_for_its_transaction_only(
+    sqlite_engine: tuple[Engine, Path], ending: str
+) -> None:
+    engine, lock = sqlite_engine
+    assert _lock_is_free(lock)
+    connection = engine.connect()
+    try:
+        transaction = connection.begin()
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+        assert not _lock_is_free(lock)  # held from BEGIN IMMEDIATE on
+        if ending == "commit":
+            transaction.commit()
+        elif ending == "rollback":
+            transaction.rollback()
+        else:
+            with pytest.raises(Exception, match="no such table"):
+                connection.execute(text("INSERT INTO missing VALUES (1)"))
+            transaction.rollback()
+        assert _lock_is_free(lock)
+    finally:
+        connection.close()
+    assert _lock_is_free(lock)
+
+
+def test_a_second_writer_waits_for_the_first_and_a_reader_for_neither(
+    sqlite_engine: tuple[Engine, Path],
+) -> None:
+    engine, lock = sqlite_engine
+    first = engine.connect()
+    first_transaction = first.begin()
+    first.execute(text("INSERT INTO t VALUES (1)"))
+    second_done = threading.Event()
+
+    def second_writer() -> None:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES (2)"))
+        second_done.set()
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    try:
+        # A reader is not held up by the writer's lock, and sees the last committed state.
+        with reading(engine) as reader:
+            assert reader.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+        assert not second_done.wait(0.3)  # still queued behind the first writer
+        first_transaction.commit()
+        assert second_done.wait(10)
+    finally:
+        first.close()
+        thread.join(10)
+    with reading(engine) as reader:
+        assert reader.execute(text("SELECT x FROM t ORDER BY x")).scalars().all() == [1, 2]
+    assert _lock_is_free(lock)
+
+
+def test_serving_workers_freeze_what_start_up_made(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+    make_data_dir(settings)
+    settings.write_development_secrets()
+    from fastapi.testclient import TestClient
+
+    from birthreg.main import create_app
+
+    try:
+        with TestClient(create_app(settings)):
+            assert gc.get_freeze_count() == 0  # tests and tools: the collector as it is
+        with TestClient(create_app(settings, serving=True)):
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
