@@ -1,5 +1,5 @@
-"""CMS (RFC 5652) detached SignedData: built and parsed with asn1crypto, signed and checked with
-cryptography.
+"""CMS (RFC 5652) detached SignedData: built with asn1crypto, taken apart by a small strict DER
+reader (`signing._der`), signed and checked with cryptography.
 
 Only what the dossier needs is accepted: one signer, detached id-data content, certificates
 carried in the structure, ECDSA or RSA (PKCS#1 v1.5 or PSS) with SHA-256/384/512, and strict
@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import NamedTuple, NoReturn
 
 from asn1crypto import algos, core
 from asn1crypto import cms as asn1_cms
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
+from signing import _der
 from signing._algorithms import (
     CMS_SIGNATURE_OIDS,
     DIGEST_OIDS,
@@ -33,7 +35,9 @@ from signing._algorithms import (
     cms_algorithm_name,
     hash_for,
 )
-from signing._certs import load_certificate, subject_text
+from signing._certs import load_certificate, memo, subject_text
+from signing._der import GENERALIZED_TIME, INTEGER, OCTET_STRING, SEQUENCE, SET, UTC_TIME
+from signing._der import OBJECT_IDENTIFIER as OID
 from signing._steps import PARSE_ERRORS, Steps
 from signing.errors import WeakKey
 from signing.keys import check_key_strength, describe_key
@@ -49,7 +53,41 @@ ATTR_SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"  # ESS, RFC 2634 (SHA-1)
 ATTR_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"  # ESS, RFC 5035
 
 #: Deeper nesting than any SignedData with X.509 certificates needs; bounds the DER walk.
-MAX_DER_DEPTH = 64
+MAX_DER_DEPTH = _der.MAX_DEPTH
+
+_CONTEXT_0 = _der.context(0, constructed=True)
+_CONTEXT_1 = _der.context(1, constructed=True)
+#: SignerIdentifier's [0] IMPLICIT SubjectKeyIdentifier (an OCTET STRING, so primitive).
+_SUBJECT_KEY_IDENTIFIER = _der.context(0, constructed=False)
+#: ContentInfo > [0] > SignedData > certificates [0]: the certificates inside are read by
+#: cryptography (strict DER), so the walk reads only their outer TLVs.
+_CARRIED_CERTIFICATES = (3, _CONTEXT_0)
+#: CertificateChoices other than an X.509 certificate (RFC 5652 section 10.2.2), all refused.
+_OTHER_CERTIFICATE_CHOICES = {
+    _der.context(0, constructed=True): "extended_certificate",
+    _der.context(1, constructed=True): "v1_attr_cert",
+    _der.context(2, constructed=True): "v2_attr_cert",
+    _der.context(3, constructed=True): "other",
+}
+#: Digests whose AlgorithmIdentifier may carry NULL parameters and nothing else (RFC 5754
+#: section 2 for SHA-2, RFC 3370 for SHA-1); the others are refused by name anyway.
+_NULL_PARAMETER_DIGESTS = frozenset(
+    {
+        "1.3.14.3.2.26",
+        "2.16.840.1.101.3.4.2.4",
+        "2.16.840.1.101.3.4.2.1",
+        "2.16.840.1.101.3.4.2.2",
+        "2.16.840.1.101.3.4.2.3",
+    }
+)
+_NULL = b"\x05\x00"
+#: The shape of IssuerAndSerialNumber and of IssuerSerial.
+_NAME_SERIAL = (SEQUENCE, INTEGER)
+_HASHLIB_NAMES: dict[HashName, str] = {
+    "SHA-256": "sha256",
+    "SHA-384": "sha384",
+    "SHA-512": "sha512",
+}
 
 _FORMAT = SubIndication.FORMAT_FAILURE
 _CRYPTO = SubIndication.CRYPTO_CONSTRAINTS_FAILURE
@@ -223,28 +261,47 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
     attributes a changed content shows as SIG_CRYPTO_FAILURE, not HASH_FAILURE.
     """
     steps = Steps()
+    data = signature_der
 
-    # Structure.
+    # Structure. The whole encoding is checked first, so that a DER fault anywhere is always
+    # reported as such, whatever other check it would trip further on.
     try:
-        _check_der(signature_der)
-        info = asn1_cms.ContentInfo.load(signature_der, strict=True)
-        content_type = info["content_type"].dotted
+        root = _der.parse(data, opaque=_CARRIED_CERTIFICATES)
+        content_info = _der.Fields(_der.expect(root, SEQUENCE, "ContentInfo"), "ContentInfo")
+        content_type = _der.object_identifier(data, content_info.take(OID), "contentType")
+        wrapped = content_info.optional(_CONTEXT_0)
     except PARSE_ERRORS as exc:
         steps.fail("cms.der", _FORMAT, f"not a DER-encoded ContentInfo: {exc}")
-    steps.passed("cms.der", f"DER ContentInfo of {len(signature_der)} bytes")
+    steps.passed("cms.der", f"DER ContentInfo of {len(data)} bytes")
 
-    with steps.malformed_is("cms.content_type", "SignedData"):
+    try:
         if content_type != ID_SIGNED_DATA:
             steps.fail(
                 "cms.content_type",
                 _FORMAT,
-                f"content type is {info['content_type'].native}, not signedData",
+                f"content type is {asn1_cms.ContentType.map(content_type)}, not signedData",
             )
-        signed_data = info["content"]
-        if not isinstance(signed_data, asn1_cms.SignedData):
+        if wrapped is None:
             raise ValueError("no SignedData content")
-        version = signed_data["version"].native
-        signer_infos = list(signed_data["signer_infos"])
+        content_info.end()
+        explicit = _der.inside(_der.expect(wrapped, _CONTEXT_0, "content"), "content")
+        if len(explicit) != 1:
+            raise ValueError("the [0] content must hold exactly one value")
+        signed_data = _der.Fields(_der.expect(explicit[0], SEQUENCE, "SignedData"), "SignedData")
+        # Each field's tag is checked where the field is used, so that a fault is reported by
+        # the check that reads it.
+        version = _cms_version(_der.integer(data, signed_data.take_any(), "version"))
+        digest_algorithms = signed_data.take_any()
+        encapsulated = signed_data.take_any()
+        carried = signed_data.optional(_CONTEXT_0)
+        signed_data.optional(_CONTEXT_1)  # CRLs: not used
+        signer_infos = [
+            _der.expect(node, SEQUENCE, "SignerInfo")
+            for node in _der.inside(signed_data.take(SET), "signerInfos")
+        ]
+        signed_data.end()
+    except PARSE_ERRORS as exc:
+        _malformed(steps, "cms.content_type", "SignedData", exc)
     steps.passed("cms.content_type", "signedData")
 
     if version not in ("v1", "v3"):
@@ -257,13 +314,17 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
             _FORMAT,
             f"{len(signer_infos)} SignerInfos; exactly one is accepted",
         )
-    signer_info: asn1_cms.SignerInfo = signer_infos[0]
     steps.passed("cms.signer_count", "one SignerInfo")
 
-    with steps.malformed_is("cms.detached", "encapsulated content"):
-        encapsulated = signed_data["encap_content_info"]
-        embedded = not isinstance(encapsulated["content"], core.Void)
-        econtent_type = encapsulated["content_type"].dotted
+    try:
+        encapsulated_fields = _der.Fields(
+            _der.expect(encapsulated, SEQUENCE, "encapContentInfo"), "encapContentInfo"
+        )
+        econtent_type = _der.object_identifier(data, encapsulated_fields.take(OID), "eContentType")
+        embedded = encapsulated_fields.optional(_CONTEXT_0) is not None
+        encapsulated_fields.end()
+    except PARSE_ERRORS as exc:
+        _malformed(steps, "cms.detached", "encapsulated content", exc)
     if embedded:
         steps.fail(
             "cms.detached",
@@ -276,18 +337,28 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
         steps.fail(
             "cms.econtent_type",
             _FORMAT,
-            f"eContentType is {encapsulated['content_type'].native}, not id-data",
+            f"eContentType is {asn1_cms.ContentType.map(econtent_type)}, not id-data",
         )
     steps.passed("cms.econtent_type", "id-data")
 
-    certificates = _carried_certificates(signed_data, steps)
+    certificates = _carried_certificates(data, carried, steps)
 
     # Algorithms.
-    with steps.malformed_is("cms.digest_algorithm", "digestAlgorithm"):
-        digest_oid = signer_info["digest_algorithm"]["algorithm"].dotted
-        digest_params = signer_info["digest_algorithm"]["parameters"]
-        digest_params_ok = isinstance(digest_params, core.Void | core.Null)
-        listed = {item["algorithm"].dotted for item in signed_data["digest_algorithms"]}
+    try:
+        signer_info = _signer_info(data, signer_infos[0])
+        digest_oid = _digest_algorithm_oid(data, signer_info.digest_algorithm)
+        listed = {
+            _der.object_identifier(
+                data,
+                _der.inside(_der.expect(item, SEQUENCE, "digestAlgorithms"), "algorithm")[0],
+                "algorithm",
+            )
+            for item in _der.inside(
+                _der.expect(digest_algorithms, SET, "digestAlgorithms"), "digestAlgorithms"
+            )
+        }
+    except PARSE_ERRORS as exc:
+        _malformed(steps, "cms.digest_algorithm", "digestAlgorithm", exc)
     hash_name = DIGEST_OIDS.get(digest_oid)
     if hash_name is None:
         steps.fail(
@@ -296,8 +367,6 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
             f"digest algorithm {WEAK_DIGEST_OIDS.get(digest_oid, digest_oid)} is not allowed"
             " (SHA-256, SHA-384 or SHA-512 only)",
         )
-    if not digest_params_ok:
-        steps.fail("cms.digest_algorithm", _FORMAT, f"{hash_name} with unexpected parameters")
     if digest_oid not in listed:
         steps.fail(
             "cms.digest_algorithm",
@@ -306,11 +375,14 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
         )
     steps.passed("cms.digest_algorithm", hash_name)
 
-    algorithm, pss_salt = _signature_algorithm(signer_info, hash_name, steps)
+    algorithm, pss_salt = _signature_algorithm(
+        data, signer_info.signature_algorithm, hash_name, steps
+    )
     algorithm_name = cms_algorithm_name(algorithm, hash_name)
 
     # The signer.
-    signer = _find_signer(signer_info, signed_data["version"].native, certificates, steps)
+    signer_der = _find_signer(data, signer_info, version, certificates, steps)
+    signer = load_certificate(signer_der)
     try:
         public_key = signer.public_key()
         check_key_strength(public_key)
@@ -327,23 +399,24 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
     steps.passed("cms.signer_key", describe_key(public_key))
 
     # What was signed.
-    with steps.malformed_is("cms.signed_attributes", "signed attributes"):
-        signed_attrs = signer_info["signed_attrs"]
-        has_attrs = not isinstance(signed_attrs, core.Void)
     signing_time: datetime | None = None
-    if has_attrs:
-        signed_bytes = _signed_attributes_der(signed_attrs)
-        signing_time = _check_signed_attributes(signed_attrs, content, hash_name, steps)
-        _check_signing_certificate(signed_attrs, signer, steps)
+    if signer_info.signed_attrs is not None:
+        # RFC 5652 section 5.4: the [0] IMPLICIT tag is replaced by the SET OF tag. The octets
+        # are used as they were sent, never a re-encoding, which might reorder the set; their
+        # length octets are already DER, so only the tag changes.
+        signed_bytes = b"\x31" + data[signer_info.signed_attrs[1] + 1 : signer_info.signed_attrs[3]]
+        attributes = _signed_attributes(data, signer_info.signed_attrs, steps)
+        signing_time = _check_signed_attributes(data, attributes, content, hash_name, steps)
+        _check_signing_certificate(data, attributes, signer_der, signer, steps)
     else:
         signed_bytes = content
         steps.passed("cms.signed_attributes", "none: the signature is over the content itself")
 
     # The signature itself.
-    with steps.malformed_is("cms.signature", "signature value"):
-        signature = signer_info["signature"].native
-        if not isinstance(signature, bytes):
-            raise ValueError("signature is not an OCTET STRING")
+    try:
+        signature = _der.octet_string(data, signer_info.signature, "signature")
+    except PARSE_ERRORS as exc:
+        _malformed(steps, "cms.signature", "signature value", exc)
     try:
         _verify(public_key, algorithm, hash_name, pss_salt, signature, signed_bytes)
     except (InvalidSignature, UnsupportedAlgorithm, ValueError):
@@ -357,7 +430,7 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
     return VerifiedSignature(
         format="cms",
         signer=signer,
-        certificates=tuple(cert for _, cert in certificates),
+        certificates=tuple(certificate for _, certificate in certificates),
         signing_time=signing_time,
         algorithm=algorithm_name,
         checks=steps.checks,
@@ -373,125 +446,121 @@ def _spki(public_key: PublicKeyTypes) -> bytes:
 def _check_der(data: bytes) -> None:
     """Raise ValueError unless data is one DER TLV with nothing after it.
 
-    asn1crypto happily reads BER (indefinite lengths, constructed strings, long-form lengths),
-    and a signature should have exactly one encoding, so every TLV is walked first.
+    A signature should have exactly one encoding, so every TLV is walked (BER's indefinite
+    lengths, constructed strings and long-form lengths are refused), except inside the carried
+    certificates, which cryptography's strict DER parser reads.
     """
-    end = _walk_tlv(data, 0, len(data), 0)
-    if end != len(data):
-        raise ValueError(f"{len(data) - end} bytes after the DER value")
-
-
-# Universal types that DER allows only in constructed form (SEQUENCE, SET, EXTERNAL,
-# EMBEDDED PDV); everything else constructed (e.g. a chunked OCTET STRING) is BER.
-_CONSTRUCTED_UNIVERSAL = frozenset({8, 11, 16, 17})
-
-
-def _walk_tlv(data: bytes, pos: int, limit: int, depth: int, *, opaque: bool = False) -> int:
-    if depth > MAX_DER_DEPTH:
-        raise ValueError("DER nested too deeply")
-    if pos >= limit:
-        raise ValueError("truncated DER (missing tag)")
-    identifier = data[pos]
-    pos += 1
-    constructed = bool(identifier & 0x20)
-    number = identifier & 0x1F
-    if number == 0x1F:
-        number = 0
-        first = True
-        while True:
-            if pos >= limit:
-                raise ValueError("truncated DER (tag)")
-            octet = data[pos]
-            pos += 1
-            if first and octet == 0x80:
-                raise ValueError("non-minimal tag number")
-            first = False
-            number = (number << 7) | (octet & 0x7F)
-            if not octet & 0x80:
-                break
-            if number > 0xFFFFFF:
-                raise ValueError("tag number too large")
-    if pos >= limit:
-        raise ValueError("truncated DER (length)")
-    first_length = data[pos]
-    pos += 1
-    if first_length == 0x80:
-        raise ValueError("indefinite length (BER) is not DER")
-    if first_length < 0x80:
-        length = first_length
-    else:
-        count = first_length & 0x7F
-        if count > 4:
-            raise ValueError("length field too long")
-        if pos + count > limit:
-            raise ValueError("truncated DER (length)")
-        length_octets = data[pos : pos + count]
-        pos += count
-        length = int.from_bytes(length_octets, "big")
-        if length_octets[0] == 0 or length < 0x80:
-            raise ValueError("non-minimal length (not DER)")
-    end = pos + length
-    if end > limit:
-        raise ValueError("truncated DER (value shorter than its length)")
-    if constructed and not opaque:
-        if identifier & 0xC0 == 0 and number not in _CONSTRUCTED_UNIVERSAL:
-            raise ValueError(f"constructed encoding of universal type {number} is BER, not DER")
-        # The carried certificates (SignedData's [0], three levels down) are parsed later by
-        # cryptography, whose parser is strict DER: their insides need no second walk here.
-        certificates = depth == 3 and identifier == 0xA0
-        inner = pos
-        while inner < end:
-            inner = _walk_tlv(data, inner, end, depth + 1, opaque=certificates)
-    return end
+    _der.parse(data, opaque=_CARRIED_CERTIFICATES)
 
 
 def _der_length(length: int) -> bytes:
-    if length < 0x80:
-        return bytes([length])
-    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(octets)]) + octets
+    return _der.length_octets(length)
+
+
+def _malformed(steps: Steps, name: str, what: str, exc: Exception) -> NoReturn:
+    """What Steps.malformed_is does, for a plain try block (cheaper than a context manager,
+    and this verifier enters a dozen of them)."""
+    steps.fail(name, _FORMAT, f"malformed {what}: {exc}")
+
+
+def _cms_version(number: int) -> str:
+    """CMSVersion as asn1crypto named it ("v0" to "v5"), for the checks and their messages."""
+    return f"v{number}" if 0 <= number <= 5 else str(number)
+
+
+class _SignerInfo(NamedTuple):
+    """The parts of a SignerInfo (RFC 5652 section 5.3), each as it was sent."""
+
+    version: _der.Node
+    #: IssuerAndSerialNumber (a SEQUENCE) or [0] subjectKeyIdentifier.
+    sid: _der.Node
+    digest_algorithm: _der.Node
+    #: [0] IMPLICIT SET OF Attribute, or None.
+    signed_attrs: _der.Node | None
+    signature_algorithm: _der.Node
+    signature: _der.Node
+
+
+def _signer_info(data: bytes, node: _der.Node) -> _SignerInfo:
+    """The fields by position; each one's tag is checked by the check that reads it."""
+    signer_info = _der.Fields(node, "SignerInfo")
+    version = signer_info.take_any()
+    sid = signer_info.take_any()
+    digest_algorithm = signer_info.take_any()
+    signed_attrs = signer_info.optional(_CONTEXT_0)
+    signature_algorithm = signer_info.take_any()
+    signature = signer_info.take_any()
+    signer_info.optional(_CONTEXT_1)  # unsigned attributes: ignored
+    signer_info.end()
+    return _SignerInfo(version, sid, digest_algorithm, signed_attrs, signature_algorithm, signature)
+
+
+def _algorithm_identifier(data: bytes, node: _der.Node, what: str) -> tuple[str, _der.Node | None]:
+    """An AlgorithmIdentifier's OID and its parameters, if any."""
+    inside = _der.inside(_der.expect(node, SEQUENCE, what), what)
+    if not 1 <= len(inside) <= 2:
+        raise _der.DERError(f"{what}: {len(inside)} fields")
+    oid = _der.object_identifier(data, inside[0], what)
+    return oid, inside[1] if len(inside) == 2 else None
+
+
+def _digest_algorithm_oid(data: bytes, node: _der.Node) -> str:
+    """The signer's digest algorithm; the SHA-1 and SHA-2 ones may have NULL parameters only."""
+    oid, parameters = _algorithm_identifier(data, node, "digestAlgorithm")
+    if (
+        parameters is not None
+        and oid in _NULL_PARAMETER_DIGESTS
+        and _der.encoding(data, parameters) != _NULL
+    ):
+        raise _der.DERError(f"{DIGEST_OIDS.get(oid, oid)} with unexpected parameters")
+    return oid
 
 
 def _carried_certificates(
-    signed_data: asn1_cms.SignedData, steps: Steps
-) -> list[tuple[asn1_x509.Certificate, x509.Certificate]]:
-    """Every carried certificate, once, in carried order, as (asn1crypto, cryptography)."""
-    certificates: list[tuple[asn1_x509.Certificate, x509.Certificate]] = []
+    data: bytes, carried: _der.Node | None, steps: Steps
+) -> list[tuple[bytes, x509.Certificate]]:
+    """Every carried certificate, once, in carried order, as (DER, certificate)."""
+    certificates: list[tuple[bytes, x509.Certificate]] = []
     seen: set[bytes] = set()
-    with steps.malformed_is("cms.certificates", "certificates"):
-        carried = signed_data["certificates"]
-        choices = [] if isinstance(carried, core.Void) else list(carried)
-        for choice in choices:
-            if choice.name != "certificate":
+    try:
+        if carried is not None:
+            _der.expect(carried, _CONTEXT_0, "certificates")
+        for choice in () if carried is None else _der.inside(carried, "certificates"):
+            if choice[0] != SEQUENCE:
+                kind = _OTHER_CERTIFICATE_CHOICES.get(choice[0])
+                if kind is None:
+                    raise _der.DERError(f"CertificateChoices with tag 0x{choice[0]:02x}")
                 steps.fail(
                     "cms.certificates",
                     _FORMAT,
-                    f"a carried {choice.name} is not an X.509 certificate",
+                    f"a carried {kind} is not an X.509 certificate",
                 )
-            der = choice.chosen.dump()
+            der = _der.encoding(data, choice)
             if der in seen:
                 continue
             seen.add(der)
-            certificates.append((choice.chosen, load_certificate(der)))
+            certificates.append((der, load_certificate(der)))
+    except PARSE_ERRORS as exc:
+        _malformed(steps, "cms.certificates", "certificates", exc)
     steps.passed("cms.certificates", f"{len(certificates)} certificate(s) carried")
     return certificates
 
 
 def _signature_algorithm(
-    signer_info: asn1_cms.SignerInfo, hash_name: HashName, steps: Steps
+    data: bytes, node: _der.Node, hash_name: HashName, steps: Steps
 ) -> tuple[CMSSignatureAlgorithm, int | None]:
     """The accepted signature algorithm and, for PSS, its salt length."""
     name = "cms.signature_algorithm"
-    with steps.malformed_is(name, "signatureAlgorithm"):
-        signature_algorithm = signer_info["signature_algorithm"]
-        oid = signature_algorithm["algorithm"].dotted
-        readable = signature_algorithm["algorithm"].native
+    try:
+        oid, parameters = _algorithm_identifier(data, node, "signatureAlgorithm")
+    except PARSE_ERRORS as exc:
+        _malformed(steps, name, "signatureAlgorithm", exc)
     algorithm = CMS_SIGNATURE_OIDS.get(oid)
     if algorithm is None:
         steps.fail(
             name,
             _CRYPTO,
-            f"signature algorithm {readable} is not allowed"
+            f"signature algorithm {algos.SignedDigestAlgorithmId.map(oid)} is not allowed"
             " (ECDSA, RSA PKCS#1 v1.5 or RSASSA-PSS with SHA-256 or stronger)",
         )
     if algorithm.hash_name is not None and algorithm.hash_name != hash_name:
@@ -502,10 +571,11 @@ def _signature_algorithm(
         )
     salt: int | None = None
     if algorithm.scheme == "pss":
-        with steps.malformed_is(name, "RSASSA-PSS parameters"):
-            params = signature_algorithm["parameters"]
-            if not isinstance(params, algos.RSASSAPSSParams):
+        # Rare enough to be read with asn1crypto.
+        try:
+            if parameters is None:
                 raise ValueError("RSASSA-PSS without parameters")
+            params = algos.RSASSAPSSParams.load(_der.encoding(data, parameters), strict=True)
             pss_hash = DIGEST_OIDS.get(params["hash_algorithm"]["algorithm"].dotted)
             mgf = params["mask_gen_algorithm"]
             mgf_oid = mgf["algorithm"].dotted
@@ -516,6 +586,8 @@ def _signature_algorithm(
             )
             salt = params["salt_length"].native
             trailer = params["trailer_field"].native
+        except PARSE_ERRORS as exc:
+            _malformed(steps, name, "RSASSA-PSS parameters", exc)
         if pss_hash is None or pss_hash != hash_name:
             steps.fail(
                 name,
@@ -534,37 +606,44 @@ def _signature_algorithm(
 
 
 def _find_signer(
-    signer_info: asn1_cms.SignerInfo,
+    data: bytes,
+    signer_info: _SignerInfo,
     signed_data_version: str,
-    certificates: list[tuple[asn1_x509.Certificate, x509.Certificate]],
+    certificates: list[tuple[bytes, x509.Certificate]],
     steps: Steps,
-) -> x509.Certificate:
-    """The one carried certificate that the SignerInfo's sid names."""
+) -> bytes:
+    """The DER of the one carried certificate that the SignerInfo's sid names."""
     name = "cms.signer_certificate"
-    with steps.malformed_is(name, "signer identifier"):
-        sid = signer_info["sid"]
-        version = signer_info["version"].native
-        if sid.name == "issuer_and_serial_number":
-            issuer_der = sid.chosen["issuer"].dump()
-            serial = sid.chosen["serial_number"].native
+    sid = signer_info.sid
+    try:
+        version = _cms_version(_der.integer(data, signer_info.version, "version"))
+        if sid[0] == SEQUENCE:
+            by = "issuer and serial number"
+            issuer_node, serial_node = _der.exactly(sid, "issuerAndSerialNumber", _NAME_SERIAL)
+            # Compared as encoded: cryptography's parser keeps a certificate's Name as sent.
+            issuer = _der.encoding(data, issuer_node)
+            serial = _der.integer(data, serial_node, "serialNumber")
             wanted = f"issuer and serial number {serial:x}"
             matches = [
-                cert
-                for _, cert in certificates
-                if cert.serial_number == serial and cert.issuer.public_bytes() == issuer_der
+                der for der, _ in certificates if _issuer_and_serial(der) == (issuer, serial)
             ]
             expected_version = "v1"
-        else:
-            key_id = sid.chosen.native
+        elif sid[0] == _SUBJECT_KEY_IDENTIFIER:
+            by = "subject key identifier"
+            key_id = _der.value(data, sid)
             wanted = f"subject key identifier {key_id.hex()}"
-            matches = [cert for _, cert in certificates if _key_identifier(cert) == key_id]
+            matches = [der for der, _ in certificates if _key_identifier(der) == key_id]
             expected_version = "v3"
+        else:
+            raise _der.DERError(f"SignerIdentifier with tag 0x{sid[0]:02x}")
+    except PARSE_ERRORS as exc:
+        _malformed(steps, name, "signer identifier", exc)
     if version != expected_version or (version == "v3" and signed_data_version != "v3"):
         steps.fail(
             name,
             _FORMAT,
             f"SignerInfo {version} (in SignedData {signed_data_version}) does not fit"
-            f" a signer named by {sid.name.replace('_', ' ')}",
+            f" a signer named by {by}",
         )
     if not matches:
         steps.fail(
@@ -579,16 +658,33 @@ def _find_signer(
             f"{len(matches)} carried certificates have the signer's {wanted}; ambiguous",
         )
     signer = matches[0]
-    steps.passed(name, f"{subject_text(signer)} (by {wanted})")
+    steps.passed(name, f"{_subject_text(signer)} (by {wanted})")
     return signer
 
 
-def _key_identifier(certificate: x509.Certificate) -> bytes | None:
+# Facts about a carried certificate, remembered per DER encoding (and forgotten with the other
+# certificate memos): looking them up by encoding is cheaper than hashing a certificate object.
+
+
+@memo
+def _issuer_and_serial(der: bytes) -> tuple[bytes, int]:
+    certificate = load_certificate(der)
+    return certificate.issuer.public_bytes(), certificate.serial_number
+
+
+@memo
+def _subject_text(der: bytes) -> str:
+    return subject_text(load_certificate(der))
+
+
+@memo
+def _key_identifier(der: bytes) -> bytes | None:
     """The certificate's subjectKeyIdentifier, or RFC 5280 method 1 when it has none.
 
     None when neither can be had (malformed extensions, an unknown key type): such a
     certificate cannot be the signer.
     """
+    certificate = load_certificate(der)
     try:
         return certificate.extensions.get_extension_for_class(
             x509.SubjectKeyIdentifier
@@ -609,25 +705,37 @@ def _key_fits(algorithm: CMSSignatureAlgorithm, public_key: PublicKeyTypes) -> b
     return isinstance(public_key, rsa.RSAPublicKey)
 
 
-def _signed_attributes_der(signed_attrs: asn1_cms.CMSAttributes) -> bytes:
-    """What the signature covers: the signed attributes as they were sent, tagged SET OF.
+#: Signed attributes by type, each as its attrValues (a SET OF), in order.
+_Attributes = dict[str, list[_der.Node]]
 
-    RFC 5652 section 5.4: the [0] IMPLICIT tag is replaced by the SET OF tag. The original
-    content octets are used, never a re-encoding, which might reorder the set.
-    """
-    contents: bytes = signed_attrs.contents
-    return b"\x31" + _der_length(len(contents)) + contents
+
+def _signed_attributes(data: bytes, node: _der.Node, steps: Steps) -> _Attributes:
+    """The signed attributes grouped by type, each one a SEQUENCE { type, SET OF value }."""
+    by_type: _Attributes = {}
+    try:
+        for item in _der.inside(_der.expect(node, _CONTEXT_0, "signedAttrs"), "signedAttrs"):
+            # attrValues is checked to be a SET where it is read (an unknown attribute's never is).
+            attribute = _der.inside(_der.expect(item, SEQUENCE, "Attribute"), "Attribute")
+            if len(attribute) != 2:
+                raise _der.DERError(f"Attribute: {len(attribute)} fields where 2 belong")
+            oid = _der.object_identifier(data, attribute[0], "attrType")
+            by_type.setdefault(oid, []).append(attribute[1])
+    except PARSE_ERRORS as exc:
+        _malformed(steps, "cms.signed_attributes", "signed attributes", exc)
+    return by_type
+
+
+def _values(attribute_values: _der.Node) -> list[_der.Node]:
+    """The values of one attribute: its attrValues SET OF."""
+    return _der.inside(_der.expect(attribute_values, SET, "attrValues"), "attrValues")
 
 
 def _check_signed_attributes(
-    signed_attrs: asn1_cms.CMSAttributes, content: bytes, hash_name: HashName, steps: Steps
+    data: bytes, by_type: _Attributes, content: bytes, hash_name: HashName, steps: Steps
 ) -> datetime | None:
     """Content-type, message-digest and signingTime; returns the claimed signing time."""
     name = "cms.signed_attributes"
-    by_type: dict[str, list[asn1_cms.CMSAttribute]] = {}
-    with steps.malformed_is(name, "signed attributes"):
-        for attribute in signed_attrs:
-            by_type.setdefault(attribute["type"].dotted, []).append(attribute)
+    try:
         repeated = sorted(
             oid for oid, found in by_type.items() if len(found) > 1 and oid != ATTR_MESSAGE_DIGEST
         )
@@ -636,10 +744,13 @@ def _check_signed_attributes(
         content_types = by_type.get(ATTR_CONTENT_TYPE, [])
         if not content_types:
             steps.fail(name, _FORMAT, "no content-type signed attribute")
-        values = list(content_types[0]["values"])
-        if len(values) != 1 or values[0].dotted != ID_DATA:
+        values = _values(content_types[0])
+        if len(values) != 1 or _der.object_identifier(data, values[0], "content-type") != ID_DATA:
             steps.fail(name, _FORMAT, "the content-type signed attribute is not exactly id-data")
-    steps.passed(name, f"{len(signed_attrs)} signed attributes, content-type id-data")
+    except PARSE_ERRORS as exc:
+        _malformed(steps, name, "signed attributes", exc)
+    count = sum(len(found) for found in by_type.values())
+    steps.passed(name, f"{count} signed attributes, content-type id-data")
 
     name = "cms.message_digest"
     digests = by_type.get(ATTR_MESSAGE_DIGEST, [])
@@ -649,14 +760,14 @@ def _check_signed_attributes(
             SubIndication.HASH_FAILURE,
             f"{len(digests)} message-digest attributes; exactly one is required",
         )
-    with steps.malformed_is(name, "message-digest attribute"):
-        values = list(digests[0]["values"])
+    try:
+        values = _values(digests[0])
         if len(values) != 1:
             raise ValueError(f"{len(values)} values")
-        claimed = values[0].native
-        if not isinstance(claimed, bytes):
-            raise ValueError("not an OCTET STRING")
-    actual = hashlib.new(hash_name.replace("-", "").lower(), content).digest()
+        claimed = _der.octet_string(data, values[0], "message-digest")
+    except PARSE_ERRORS as exc:
+        _malformed(steps, name, "message-digest attribute", exc)
+    actual = hashlib.new(_HASHLIB_NAMES[hash_name], content).digest()
     if not hmac.compare_digest(claimed, actual):
         steps.fail(
             name,
@@ -670,20 +781,51 @@ def _check_signed_attributes(
     if not times:
         steps.passed(name, "no signingTime attribute")
         return None
-    with steps.malformed_is(name, "signingTime attribute"):
-        values = list(times[0]["values"])
+    try:
+        values = _values(times[0])
         if len(values) != 1:
             raise ValueError(f"{len(values)} values")
-        signing_time = values[0].native
-        if not isinstance(signing_time, datetime) or signing_time.tzinfo is None:
-            raise ValueError("not a UTCTime or GeneralizedTime in UTC")
-    signing_time = signing_time.astimezone(UTC)
+        signing_time = _time(data, values[0])
+    except PARSE_ERRORS as exc:
+        _malformed(steps, name, "signingTime attribute", exc)
     steps.passed(name, f"claimed {signing_time.isoformat()}")
     return signing_time
 
 
+def _time(data: bytes, node: _der.Node) -> datetime:
+    """A CMS Time in UTC. The DER forms (RFC 5652 section 11.3: UTC, whole seconds) are read
+    here; anything else goes to asn1crypto, which reads more forms, as it always did."""
+    text = _der.value(data, node)
+    if node[0] == UTC_TIME and len(text) == 13 and text[12] == 0x5A and text[:12].isdigit():
+        year = int(text[0:2])
+        year += 1900 if year >= 50 else 2000
+        offset = 2
+    elif (
+        node[0] == GENERALIZED_TIME
+        and len(text) == 15
+        and text[14] == 0x5A
+        and text[:14].isdigit()
+        and text[:4] != b"0000"
+    ):
+        year = int(text[0:4])
+        offset = 4
+    else:
+        moment = asn1_cms.Time.load(_der.encoding(data, node), strict=True).native
+        if not isinstance(moment, datetime) or moment.tzinfo is None:
+            raise ValueError("not a UTCTime or GeneralizedTime in UTC")
+        return moment.astimezone(UTC)
+    month, day, hour, minute, second = (
+        int(text[at : at + 2]) for at in range(offset, offset + 10, 2)
+    )
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
 def _check_signing_certificate(
-    signed_attrs: asn1_cms.CMSAttributes, signer: x509.Certificate, steps: Steps
+    data: bytes,
+    by_type: _Attributes,
+    signer_der: bytes,
+    signer: x509.Certificate,
+    steps: Steps,
 ) -> None:
     """ESS signing-certificate(-v2), when present, must name the signer certificate found.
 
@@ -692,32 +834,53 @@ def _check_signing_certificate(
     """
     name = "cms.signing_certificate"
     found = [
-        a
-        for a in signed_attrs
-        if a["type"].dotted in (ATTR_SIGNING_CERTIFICATE, ATTR_SIGNING_CERTIFICATE_V2)
+        (oid, values)
+        for oid in (ATTR_SIGNING_CERTIFICATE, ATTR_SIGNING_CERTIFICATE_V2)
+        for values in by_type.get(oid, [])
     ]
     if not found:
         steps.passed(name, "no ESS signing-certificate attribute")
         return
     if len(found) > 1:
         steps.fail(name, _FORMAT, "more than one ESS signing-certificate attribute")
-    der = signer.public_bytes(serialization.Encoding.DER)
-    with steps.malformed_is(name, "ESS signing-certificate attribute"):
-        values = list(found[0]["values"])
+    oid, values_node = found[0]
+    try:
+        values = _values(values_node)
         if len(values) != 1:
             raise ValueError(f"{len(values)} values")
-        first = values[0]["certs"][0]
-        if found[0]["type"].dotted == ATTR_SIGNING_CERTIFICATE_V2:
-            hash_name = first["hash_algorithm"]["algorithm"].native
-        else:
-            hash_name = "sha1"
-        claimed = first["cert_hash"].native
+        # SigningCertificate(V2) ::= SEQUENCE { certs SEQUENCE OF ESSCertID(v2), policies
+        # OPTIONAL }; only the first ESSCertID, the signer's (RFC 5035 section 5.4), is read.
+        signing_certificate = _der.Fields(
+            _der.expect(values[0], SEQUENCE, "SigningCertificate"), "SigningCertificate"
+        )
+        cert_ids = _der.inside(signing_certificate.take(SEQUENCE), "certs")
+        signing_certificate.optional(SEQUENCE)
+        signing_certificate.end()
+        if not cert_ids:
+            raise ValueError("no ESSCertID")
+        cert_id = _der.Fields(_der.expect(cert_ids[0], SEQUENCE, "ESSCertID"), "ESSCertID")
+        hash_name = "sha1"
+        if oid == ATTR_SIGNING_CERTIFICATE_V2:
+            hash_algorithm = cert_id.optional(SEQUENCE)
+            hash_name = "sha256"  # the DEFAULT
+            if hash_algorithm is not None:
+                hash_oid = _der.object_identifier(
+                    data, _der.inside(hash_algorithm, "hashAlgorithm")[0], "hashAlgorithm"
+                )
+                hash_name = algos.DigestAlgorithmId.map(hash_oid)
+        claimed = _der.octet_string(data, cert_id.take(OCTET_STRING), "certHash")
+        issuer_serial = cert_id.optional(SEQUENCE)
+        cert_id.end()
         serial = None
-        if not isinstance(first["issuer_serial"], core.Void):
-            serial = first["issuer_serial"]["serial_number"].native
+        if issuer_serial is not None:
+            # GeneralNames and serialNumber; the issuer is not compared (the certHash is).
+            _, serial_node = _der.exactly(issuer_serial, "IssuerSerial", _NAME_SERIAL)
+            serial = _der.integer(data, serial_node, "serialNumber")
+    except PARSE_ERRORS as exc:
+        _malformed(steps, name, "ESS signing-certificate attribute", exc)
     if hash_name not in ("sha1", "sha256", "sha384", "sha512"):
         steps.fail(name, _CRYPTO, f"ESS certificate hash {hash_name} is not allowed")
-    if not hmac.compare_digest(claimed, hashlib.new(hash_name, der).digest()) or (
+    if not hmac.compare_digest(claimed, hashlib.new(hash_name, signer_der).digest()) or (
         serial is not None and serial != signer.serial_number
     ):
         steps.fail(
