@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -170,12 +171,19 @@ def reading(engine: Engine) -> Iterator[Connection]:
     """A connection for a look-up that writes nothing: on SQLite its transaction does not take
     the write lock (BEGIN instead of BEGIN IMMEDIATE), so it never waits for a writer and never
     makes one wait. Rolled back at the end."""
-    with engine.connect() as connection:
-        connection.execution_options(**{READ_ONLY: True})
+    reader = _READERS.get(engine)
+    if reader is None:
+        # Options set on an engine are copied once; set on each connection they cost more than
+        # the look-up itself (SQLAlchemy copies the connection's event dispatch).
+        reader = _READERS[engine] = engine.execution_options(**{READ_ONLY: True})
+    with reader.connect() as connection:
         try:
             yield connection
         finally:
             connection.rollback()
+
+
+_READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
 def migrate(engine: Engine) -> None:
