@@ -51,7 +51,7 @@ UNDERSTOOD_CRITICAL = frozenset({"sigT"})
 #: these rather than leave a second, unchecked key claim in a header that passes.
 _OTHER_KEY_PARAMETERS = ("jwk", "jku", "x5u")
 
-_URL_TO_STANDARD = str.maketrans("-_", "+/")
+_URL_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})", re.ASCII
 )
@@ -69,11 +69,15 @@ def b64url_decode(text: str) -> bytes:
     if len(text) % 4 == 1 or "=" in text or "+" in text or "/" in text:
         raise ValueError("not unpadded base64url")
     try:
+        encoded = text.encode("ascii")
+    except UnicodeEncodeError:
+        raise ValueError("string argument should contain only ASCII characters") from None
+    try:
         # strict_mode refuses every character outside the alphabet (the URL-safe one, mapped).
         data = binascii.a2b_base64(
-            text.translate(_URL_TO_STANDARD) + "=" * (-len(text) % 4), strict_mode=True
+            encoded.translate(_URL_TO_STANDARD) + b"=" * (-len(text) % 4), strict_mode=True
         )
-    except (binascii.Error, UnicodeEncodeError) as exc:
+    except binascii.Error as exc:
         raise ValueError("not unpadded base64url") from exc
     if b64url_encode(data) != text:
         raise ValueError("non-canonical base64url (unused bits set)")
@@ -402,10 +406,11 @@ def _certificates(header: dict[str, Any], steps: Steps) -> list[x509.Certificate
         try:
             if not isinstance(item, str):
                 raise ValueError("not a string")
-            der = base64.b64decode(item, validate=True)
-            if base64.b64encode(der).decode("ascii") != item:
-                raise ValueError("non-canonical base64")
-            certificate = load_certificate(der)
+            der, certificate = (
+                _remembered_x5c_item(item)
+                if len(item) <= _REMEMBERED_ITEM_LENGTH
+                else _x5c_item(item)
+            )
             certificates.append(certificate)
             ders.append(der)
         except (ValueError, binascii.Error, x509.InvalidVersion) as exc:
@@ -425,6 +430,21 @@ def _certificates(header: dict[str, Any], steps: Steps) -> list[x509.Certificate
         f"{subject_text(certificates[0])} and {len(certificates) - 1} more",
     )
     return certificates
+
+
+def _x5c_item(item: str) -> tuple[bytes, x509.Certificate]:
+    """One x5c entry: standard base64 (canonical, RFC 7515 section 4.1.6) of a DER
+    certificate. Raises ValueError (binascii.Error is one)."""
+    der = binascii.a2b_base64(item, strict_mode=True)
+    if base64.b64encode(der).decode("ascii") != item:
+        raise ValueError("non-canonical base64")
+    return der, load_certificate(der)
+
+
+#: x5c entries up to this length (a P-256 certificate is under 1 KB of base64) are remembered:
+#: the CA certificates in them come with every signature.
+_REMEMBERED_ITEM_LENGTH = 8 * 1024
+_remembered_x5c_item = memo(_x5c_item)
 
 
 def _signing_time(header: dict[str, Any], steps: Steps) -> datetime | None:

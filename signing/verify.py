@@ -524,7 +524,7 @@ def verify_dossier(dossier: Any, *, validator: Validator, moment: datetime) -> V
 
 
 def _with_role(report: SignatureReport, role: str) -> SignatureReport:
-    return replace(report, role=role)
+    return report if report.role == role else replace(report, role=role)
 
 
 __all__ = [

@@ -682,3 +682,75 @@ def test_identity_memo_answers_per_object_and_forgets(pki: PKI) -> None:
     forget()
     serial(one)
     assert len(calls) == 3
+
+
+def _with_header(value: str, change: Callable[[dict[str, object]], None]) -> str:
+    encoded_header, _, signature = value.split(".")
+    header = json.loads(jws.b64url_decode(encoded_header))
+    change(header)
+    return f"{jws.b64url_encode(json.dumps(header).encode())}..{signature}"
+
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _variants_of(item: str) -> list[object]:
+    body = item.rstrip("=")
+    padding = len(item) - len(body)
+    # The same bytes with an unused bit set (where padding leaves unused bits).
+    other_bits = (
+        body[:-1] + _ALPHABET[_ALPHABET.index(body[-1]) ^ 1] + "=" * padding
+        if padding
+        else item + "A"
+    )
+    return [
+        item[:64] + "\n" + item[64:],  # whitespace
+        " " + item,
+        body,  # padding dropped (when there is any)
+        item[:-1],
+        item.replace("+", "-").replace("/", "_"),  # the URL-safe alphabet
+        item + "==",
+        item[:10] + "é" + item[11:],  # not ASCII
+        other_bits,
+    ]
+
+
+def test_x5c_entries_must_be_canonical_base64_even_once_remembered(pki: PKI) -> None:
+    """The issuing CA's x5c entry is remembered after the first signature; no other spelling of
+    it (whitespace, missing or extra padding, the URL-safe alphabet, other unused bits) is
+    taken for it."""
+    good = _party_signature("jws", pki.mother, pki.moment)
+    validator = _pki_validator(pki)
+    assert _verify(good, validator, pki.moment).passed
+    original = json.loads(jws.b64url_decode(good["value"].split(".")[0]))["x5c"][1]
+    for variant in _variants_of(original):
+        if variant == original:
+            continue
+
+        def change(header: dict[str, object], variant: object = variant) -> None:
+            header["x5c"][1] = variant  # type: ignore[index]
+
+        value = _with_header(good["value"], change)
+        sub, checks = jws_failure(value)
+        assert sub is SubIndication.FORMAT_FAILURE, variant
+        assert checks[-1].name == "jws.x5c"  # type: ignore[attr-defined]
+        assert "x5c[1]" in checks[-1].detail  # type: ignore[attr-defined]
+    assert _verify(good, validator, pki.moment).passed
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda h: h + "=",
+        lambda h: h[:-1] + ("+" if h[-1] != "+" else "/"),
+        lambda h: h[:5] + "ж" + h[6:],
+        lambda h: h[:-1] + chr(ord(h[-1]) + 1) if h[-1] not in "zZ9_-" else h + "A",
+    ],
+    ids=["padding", "standard_alphabet", "not_ascii", "other_bits"],
+)
+def test_header_must_be_strict_base64url(pki: PKI, spoil: Callable[[str], str]) -> None:
+    good = _party_signature("jws", pki.mother, pki.moment)["value"]
+    header, _, signature = good.split(".")
+    sub, checks = jws_failure(f"{spoil(header)}..{signature}")
+    assert sub is SubIndication.FORMAT_FAILURE
+    assert checks[-1].name == "jws.header"  # type: ignore[attr-defined]
