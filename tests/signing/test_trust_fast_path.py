@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -754,3 +755,34 @@ def test_header_must_be_strict_base64url(pki: PKI, spoil: Callable[[str], str]) 
     sub, checks = jws_failure(f"{spoil(header)}..{signature}")
     assert sub is SubIndication.FORMAT_FAILURE
     assert checks[-1].name == "jws.header"  # type: ignore[attr-defined]
+
+
+def test_one_validator_shared_by_threads_gives_the_cold_reports(pki: PKI) -> None:
+    """The memos and the remembered issuers are shared state: many threads verifying at once
+    (from cold) get exactly the reports a fresh validator gives each signature alone."""
+    parties = [pki.mother, pki.father, pki.revoked_signer, pki.other_ca_signer, pki.ca_as_signer]
+    signatures = [
+        _party_signature(fmt, party, pki.moment) for party in parties for fmt in ("jws", "cms")
+    ]
+    expected = [
+        _verify(signature, _pki_validator(pki, Validator), pki.moment).to_json()
+        for signature in signatures
+    ]
+    forget()
+    shared = _pki_validator(pki, Validator, prefer="crl")
+    shared_ocsp = _pki_validator(pki, Validator)
+    work = [
+        (i, v) for _ in range(20) for i in range(len(signatures)) for v in (shared, shared_ocsp)
+    ]
+    crl_expected = [
+        _verify(signature, _pki_validator(pki, Validator, prefer="crl"), pki.moment).to_json()
+        for signature in signatures
+    ]
+
+    def run(item: tuple[int, Validator]) -> bool:
+        index, validator = item
+        report = _verify(signatures[index], validator, pki.moment).to_json()
+        return report == (crl_expected if validator is shared else expected)[index]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert all(pool.map(run, work))
