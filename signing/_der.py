@@ -14,10 +14,14 @@ from functools import lru_cache
 MAX_DEPTH = 64
 
 #: One TLV: (first identifier octet, offset of the identifier, offset of the value, offset just
-#: past the value, the TLVs inside it). The inside is None for a primitive value and for one
-#: whose inside was left unread (see `parse`). A plain tuple: a SignedData holds about a hundred
-#: of them, and a class per value would cost more than the walk.
-Node = tuple[int, int, int, int, "list[Node] | None"]
+#: past the value, the TLVs inside it, the bytes the offsets are into). The inside is None for a
+#: primitive value and for one whose inside was left unread (see `parse`). The bytes are those
+#: passed to `parse`, or a shared value's own encoding (see `parse`). A plain tuple: a SignedData
+#: holds about a hundred of them, and a class per value would cost more than the walk.
+Node = tuple[int, int, int, int, "list[Node] | None", bytes]
+
+#: Shared values (see `parse`) longer than this are walked in place, never remembered.
+MAX_SHARED = 1024
 
 SEQUENCE = 0x30
 SET = 0x31
@@ -43,70 +47,102 @@ def context(number: int, *, constructed: bool) -> int:
     return 0x80 | (0x20 if constructed else 0) | number
 
 
-def parse(data: bytes, *, opaque: tuple[int, int] | None = None) -> Node:
+def parse(
+    data: bytes, *, opaque: tuple[int, int] | None = None, shared_depth: int | None = None
+) -> Node:
     """Walk data, which must be exactly one DER TLV, and return it. Raises DERError.
 
     opaque=(depth, identifier): the TLVs directly inside a constructed value with that identifier
     at that depth (the outermost value is at depth 0) are read, but not their insides. A
     SignedData's certificates are left so (cryptography's parser, strict DER, reads them) and
     are returned with None inside.
+
+    shared_depth: constructed values at that depth (deeper than `opaque`'s, and of at most
+    MAX_SHARED octets) are walked once per distinct encoding and remembered, since a signer sends
+    the same ones again and again (its issuer's name, its signing-certificate attribute). Their
+    nodes are into their own encoding. What is remembered is what the walk of those octets at
+    that depth gives, so the result is the same as without it.
     """
     opaque_depth, opaque_identifier = opaque if opaque is not None else (-1, -1)
-    identifier = data[0] if data else 0
-    number, value_start, end = _header(data, 0, len(data))
-    inside: list[Node] | None = None
-    if identifier & 0x20:
-        if identifier & 0xC0 == 0 and number not in _CONSTRUCTED_UNIVERSAL:
-            raise DERError(f"constructed encoding of universal type {number} is BER, not DER")
-        leave = opaque_depth == 0 and identifier == opaque_identifier
-        inside = _walk(data, value_start, end, 1, leave, opaque_depth, opaque_identifier)
-    if end != len(data):
-        raise DERError(f"{len(data) - end} bytes after the DER value")
-    return (identifier, 0, value_start, end, inside)
+    if shared_depth is not None and shared_depth <= opaque_depth:
+        raise ValueError("shared values must lie deeper than opaque ones")
+    walker = _Walker(
+        data, opaque_depth, opaque_identifier, -1 if shared_depth is None else shared_depth
+    )
+    node = walker.one(0, 0)
+    if node[3] != len(data):
+        raise DERError(f"{len(data) - node[3]} bytes after the DER value")
+    return node
 
 
-def _walk(
-    data: bytes,
-    pos: int,
-    limit: int,
-    depth: int,
-    leave: bool,
-    opaque_depth: int,
-    opaque_identifier: int,
-) -> list[Node]:
-    """The TLVs from pos to limit, at `depth`, each walked unless `leave` (the values inside a
-    constructed one walked in turn). The usual header (a low tag number, a short length) is
-    read inline: this loop is most of the cost of verifying a CMS signature's structure."""
-    if depth > MAX_DEPTH and pos < limit:
-        raise DERError("DER nested too deeply")
-    nodes: list[Node] = []
-    while pos < limit:
-        identifier = data[pos]
-        if identifier & 0x1F != 0x1F and pos + 1 < limit and data[pos + 1] < 0x80:
-            number = identifier & 0x1F
-            value_start = pos + 2
-            end = value_start + data[pos + 1]
-            if end > limit:
-                raise DERError("truncated DER (value shorter than its length)")
-        else:
-            number, value_start, end = _header(data, pos, limit)
-        if identifier & 0x20 and not leave:
+class _Walker:
+    __slots__ = ("data", "opaque_depth", "opaque_identifier", "shared_depth")
+
+    def __init__(
+        self, data: bytes, opaque_depth: int, opaque_identifier: int, shared_depth: int
+    ) -> None:
+        self.data = data
+        self.opaque_depth = opaque_depth
+        self.opaque_identifier = opaque_identifier
+        self.shared_depth = shared_depth
+
+    def one(self, pos: int, depth: int) -> Node:
+        """The TLV at pos (at `depth`), which may be followed by anything."""
+        data = self.data
+        identifier = data[pos] if pos < len(data) else 0
+        number, value_start, end = _header(data, pos, len(data))
+        inside: list[Node] | None = None
+        if identifier & 0x20:
             if identifier & 0xC0 == 0 and number not in _CONSTRUCTED_UNIVERSAL:
                 raise DERError(f"constructed encoding of universal type {number} is BER, not DER")
-            inside = _walk(
-                data,
-                value_start,
-                end,
-                depth + 1,
-                depth == opaque_depth and identifier == opaque_identifier,
-                opaque_depth,
-                opaque_identifier,
-            )
-            nodes.append((identifier, pos, value_start, end, inside))
-        else:
-            nodes.append((identifier, pos, value_start, end, None))
-        pos = end
-    return nodes
+            leave = depth == self.opaque_depth and identifier == self.opaque_identifier
+            inside = self.walk(value_start, end, depth + 1, leave)
+        return (identifier, pos, value_start, end, inside, data)
+
+    def walk(self, pos: int, limit: int, depth: int, leave: bool) -> list[Node]:
+        """The TLVs from pos to limit, at `depth`, each walked unless `leave` (the values inside
+        a constructed one walked in turn). The usual header (a low tag number, a short length) is
+        read inline: this loop is most of the cost of verifying a CMS signature's structure."""
+        if depth > MAX_DEPTH and pos < limit:
+            raise DERError("DER nested too deeply")
+        data = self.data
+        shared = depth == self.shared_depth
+        nodes: list[Node] = []
+        while pos < limit:
+            identifier = data[pos]
+            if identifier & 0x1F != 0x1F and pos + 1 < limit and data[pos + 1] < 0x80:
+                number = identifier & 0x1F
+                value_start = pos + 2
+                end = value_start + data[pos + 1]
+                if end > limit:
+                    raise DERError("truncated DER (value shorter than its length)")
+            else:
+                number, value_start, end = _header(data, pos, limit)
+            if identifier & 0x20 and not leave:
+                if identifier & 0xC0 == 0 and number not in _CONSTRUCTED_UNIVERSAL:
+                    raise DERError(
+                        f"constructed encoding of universal type {number} is BER, not DER"
+                    )
+                if shared and end - pos <= MAX_SHARED:
+                    nodes.append(_shared(data[pos:end], depth))
+                else:
+                    inside = self.walk(
+                        value_start,
+                        end,
+                        depth + 1,
+                        depth == self.opaque_depth and identifier == self.opaque_identifier,
+                    )
+                    nodes.append((identifier, pos, value_start, end, inside, data))
+            else:
+                nodes.append((identifier, pos, value_start, end, None, data))
+            pos = end
+        return nodes
+
+
+@lru_cache(maxsize=1024)
+def _shared(encoding: bytes, depth: int) -> Node:
+    """One constructed TLV, walked at `depth` (no opaque or shared values below it)."""
+    return _Walker(encoding, -1, -1, -1).one(0, depth)
 
 
 def _header(data: bytes, pos: int, limit: int) -> tuple[int, int, int]:
@@ -231,32 +267,32 @@ class Fields:
             )
 
 
-def value(data: bytes, node: Node) -> bytes:
+def value(node: Node) -> bytes:
     """The value octets (no tag, no length)."""
-    return data[node[2] : node[3]]
+    return node[5][node[2] : node[3]]
 
 
-def encoding(data: bytes, node: Node) -> bytes:
+def encoding(node: Node) -> bytes:
     """The whole TLV as it was sent."""
-    return data[node[1] : node[3]]
+    return node[5][node[1] : node[3]]
 
 
-def integer(data: bytes, node: Node, what: str) -> int:
+def integer(node: Node, what: str) -> int:
     """An INTEGER's value. Leading octets that DER forbids are tolerated, as asn1crypto did."""
     expect(node, INTEGER, what)
     if node[2] == node[3]:
         raise DERError(f"{what}: empty INTEGER")
-    return int.from_bytes(data[node[2] : node[3]], "big", signed=True)
+    return int.from_bytes(node[5][node[2] : node[3]], "big", signed=True)
 
 
-def octet_string(data: bytes, node: Node, what: str) -> bytes:
-    return value(data, expect(node, OCTET_STRING, what))
+def octet_string(node: Node, what: str) -> bytes:
+    return value(expect(node, OCTET_STRING, what))
 
 
-def object_identifier(data: bytes, node: Node, what: str) -> str:
+def object_identifier(node: Node, what: str) -> str:
     """An OBJECT IDENTIFIER in dotted form."""
     expect(node, OBJECT_IDENTIFIER, what)
-    return dotted(data[node[2] : node[3]])
+    return dotted(node[5][node[2] : node[3]])
 
 
 @lru_cache(maxsize=1024)

@@ -35,7 +35,7 @@ from signing._algorithms import (
     cms_algorithm_name,
     hash_for,
 )
-from signing._certs import load_certificate, memo, subject_text
+from signing._certs import load_certificate, per_certificate, subject_text
 from signing._der import GENERALIZED_TIME, INTEGER, OCTET_STRING, SEQUENCE, SET, UTC_TIME
 from signing._der import OBJECT_IDENTIFIER as OID
 from signing._steps import PARSE_ERRORS, Steps
@@ -62,6 +62,10 @@ _SUBJECT_KEY_IDENTIFIER = _der.context(0, constructed=False)
 #: ContentInfo > [0] > SignedData > certificates [0]: the certificates inside are read by
 #: cryptography (strict DER), so the walk reads only their outer TLVs.
 _CARRIED_CERTIFICATES = (3, _CONTEXT_0)
+#: ContentInfo > [0] > SignedData > signerInfos > SignerInfo > sid, signedAttrs > the issuer's
+#: Name, each signed attribute: what one signer sends the same in every signature (but its
+#: signingTime and message-digest), so their walk is remembered per encoding.
+_SHARED_DEPTH = 6
 #: CertificateChoices other than an X.509 certificate (RFC 5652 section 10.2.2), all refused.
 _OTHER_CERTIFICATE_CHOICES = {
     _der.context(0, constructed=True): "extended_certificate",
@@ -261,18 +265,17 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
     attributes a changed content shows as SIG_CRYPTO_FAILURE, not HASH_FAILURE.
     """
     steps = Steps()
-    data = signature_der
 
     # Structure. The whole encoding is checked first, so that a DER fault anywhere is always
     # reported as such, whatever other check it would trip further on.
     try:
-        root = _der.parse(data, opaque=_CARRIED_CERTIFICATES)
+        root = _der.parse(signature_der, opaque=_CARRIED_CERTIFICATES, shared_depth=_SHARED_DEPTH)
         content_info = _der.Fields(_der.expect(root, SEQUENCE, "ContentInfo"), "ContentInfo")
-        content_type = _der.object_identifier(data, content_info.take(OID), "contentType")
+        content_type = _der.object_identifier(content_info.take(OID), "contentType")
         wrapped = content_info.optional(_CONTEXT_0)
     except PARSE_ERRORS as exc:
         steps.fail("cms.der", _FORMAT, f"not a DER-encoded ContentInfo: {exc}")
-    steps.passed("cms.der", f"DER ContentInfo of {len(data)} bytes")
+    steps.passed("cms.der", f"DER ContentInfo of {len(signature_der)} bytes")
 
     try:
         if content_type != ID_SIGNED_DATA:
@@ -290,7 +293,7 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
         signed_data = _der.Fields(_der.expect(explicit[0], SEQUENCE, "SignedData"), "SignedData")
         # Each field's tag is checked where the field is used, so that a fault is reported by
         # the check that reads it.
-        version = _cms_version(_der.integer(data, signed_data.take_any(), "version"))
+        version = _cms_version(_der.integer(signed_data.take_any(), "version"))
         digest_algorithms = signed_data.take_any()
         encapsulated = signed_data.take_any()
         carried = signed_data.optional(_CONTEXT_0)
@@ -320,7 +323,7 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
         encapsulated_fields = _der.Fields(
             _der.expect(encapsulated, SEQUENCE, "encapContentInfo"), "encapContentInfo"
         )
-        econtent_type = _der.object_identifier(data, encapsulated_fields.take(OID), "eContentType")
+        econtent_type = _der.object_identifier(encapsulated_fields.take(OID), "eContentType")
         embedded = encapsulated_fields.optional(_CONTEXT_0) is not None
         encapsulated_fields.end()
     except PARSE_ERRORS as exc:
@@ -341,15 +344,14 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
         )
     steps.passed("cms.econtent_type", "id-data")
 
-    certificates = _carried_certificates(data, carried, steps)
+    certificates = _carried_certificates(carried, steps)
 
     # Algorithms.
     try:
-        signer_info = _signer_info(data, signer_infos[0])
-        digest_oid = _digest_algorithm_oid(data, signer_info.digest_algorithm)
+        signer_info = _signer_info(signer_infos[0])
+        digest_oid = _digest_algorithm_oid(signer_info.digest_algorithm)
         listed = {
             _der.object_identifier(
-                data,
                 _der.inside(_der.expect(item, SEQUENCE, "digestAlgorithms"), "algorithm")[0],
                 "algorithm",
             )
@@ -375,14 +377,11 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
         )
     steps.passed("cms.digest_algorithm", hash_name)
 
-    algorithm, pss_salt = _signature_algorithm(
-        data, signer_info.signature_algorithm, hash_name, steps
-    )
+    algorithm, pss_salt = _signature_algorithm(signer_info.signature_algorithm, hash_name, steps)
     algorithm_name = cms_algorithm_name(algorithm, hash_name)
 
     # The signer.
-    signer_der = _find_signer(data, signer_info, version, certificates, steps)
-    signer = load_certificate(signer_der)
+    signer_der, signer = _find_signer(signer_info, version, certificates, steps)
     try:
         public_key = signer.public_key()
         check_key_strength(public_key)
@@ -404,17 +403,17 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
         # RFC 5652 section 5.4: the [0] IMPLICIT tag is replaced by the SET OF tag. The octets
         # are used as they were sent, never a re-encoding, which might reorder the set; their
         # length octets are already DER, so only the tag changes.
-        signed_bytes = b"\x31" + data[signer_info.signed_attrs[1] + 1 : signer_info.signed_attrs[3]]
-        attributes = _signed_attributes(data, signer_info.signed_attrs, steps)
-        signing_time = _check_signed_attributes(data, attributes, content, hash_name, steps)
-        _check_signing_certificate(data, attributes, signer_der, signer, steps)
+        signed_bytes = b"\x31" + _der.encoding(signer_info.signed_attrs)[1:]
+        attributes = _signed_attributes(signer_info.signed_attrs, steps)
+        signing_time = _check_signed_attributes(attributes, content, hash_name, steps)
+        _check_signing_certificate(attributes, signer_der, signer, steps)
     else:
         signed_bytes = content
         steps.passed("cms.signed_attributes", "none: the signature is over the content itself")
 
     # The signature itself.
     try:
-        signature = _der.octet_string(data, signer_info.signature, "signature")
+        signature = _der.octet_string(signer_info.signature, "signature")
     except PARSE_ERRORS as exc:
         _malformed(steps, "cms.signature", "signature value", exc)
     try:
@@ -481,7 +480,7 @@ class _SignerInfo(NamedTuple):
     signature: _der.Node
 
 
-def _signer_info(data: bytes, node: _der.Node) -> _SignerInfo:
+def _signer_info(node: _der.Node) -> _SignerInfo:
     """The fields by position; each one's tag is checked by the check that reads it."""
     signer_info = _der.Fields(node, "SignerInfo")
     version = signer_info.take_any()
@@ -495,29 +494,29 @@ def _signer_info(data: bytes, node: _der.Node) -> _SignerInfo:
     return _SignerInfo(version, sid, digest_algorithm, signed_attrs, signature_algorithm, signature)
 
 
-def _algorithm_identifier(data: bytes, node: _der.Node, what: str) -> tuple[str, _der.Node | None]:
+def _algorithm_identifier(node: _der.Node, what: str) -> tuple[str, _der.Node | None]:
     """An AlgorithmIdentifier's OID and its parameters, if any."""
     inside = _der.inside(_der.expect(node, SEQUENCE, what), what)
     if not 1 <= len(inside) <= 2:
         raise _der.DERError(f"{what}: {len(inside)} fields")
-    oid = _der.object_identifier(data, inside[0], what)
+    oid = _der.object_identifier(inside[0], what)
     return oid, inside[1] if len(inside) == 2 else None
 
 
-def _digest_algorithm_oid(data: bytes, node: _der.Node) -> str:
+def _digest_algorithm_oid(node: _der.Node) -> str:
     """The signer's digest algorithm; the SHA-1 and SHA-2 ones may have NULL parameters only."""
-    oid, parameters = _algorithm_identifier(data, node, "digestAlgorithm")
+    oid, parameters = _algorithm_identifier(node, "digestAlgorithm")
     if (
         parameters is not None
         and oid in _NULL_PARAMETER_DIGESTS
-        and _der.encoding(data, parameters) != _NULL
+        and _der.encoding(parameters) != _NULL
     ):
         raise _der.DERError(f"{DIGEST_OIDS.get(oid, oid)} with unexpected parameters")
     return oid
 
 
 def _carried_certificates(
-    data: bytes, carried: _der.Node | None, steps: Steps
+    carried: _der.Node | None, steps: Steps
 ) -> list[tuple[bytes, x509.Certificate]]:
     """Every carried certificate, once, in carried order, as (DER, certificate)."""
     certificates: list[tuple[bytes, x509.Certificate]] = []
@@ -535,7 +534,7 @@ def _carried_certificates(
                     _FORMAT,
                     f"a carried {kind} is not an X.509 certificate",
                 )
-            der = _der.encoding(data, choice)
+            der = _der.encoding(choice)
             if der in seen:
                 continue
             seen.add(der)
@@ -547,12 +546,12 @@ def _carried_certificates(
 
 
 def _signature_algorithm(
-    data: bytes, node: _der.Node, hash_name: HashName, steps: Steps
+    node: _der.Node, hash_name: HashName, steps: Steps
 ) -> tuple[CMSSignatureAlgorithm, int | None]:
     """The accepted signature algorithm and, for PSS, its salt length."""
     name = "cms.signature_algorithm"
     try:
-        oid, parameters = _algorithm_identifier(data, node, "signatureAlgorithm")
+        oid, parameters = _algorithm_identifier(node, "signatureAlgorithm")
     except PARSE_ERRORS as exc:
         _malformed(steps, name, "signatureAlgorithm", exc)
     algorithm = CMS_SIGNATURE_OIDS.get(oid)
@@ -575,7 +574,7 @@ def _signature_algorithm(
         try:
             if parameters is None:
                 raise ValueError("RSASSA-PSS without parameters")
-            params = algos.RSASSAPSSParams.load(_der.encoding(data, parameters), strict=True)
+            params = algos.RSASSAPSSParams.load(_der.encoding(parameters), strict=True)
             pss_hash = DIGEST_OIDS.get(params["hash_algorithm"]["algorithm"].dotted)
             mgf = params["mask_gen_algorithm"]
             mgf_oid = mgf["algorithm"].dotted
@@ -606,33 +605,34 @@ def _signature_algorithm(
 
 
 def _find_signer(
-    data: bytes,
     signer_info: _SignerInfo,
     signed_data_version: str,
     certificates: list[tuple[bytes, x509.Certificate]],
     steps: Steps,
-) -> bytes:
-    """The DER of the one carried certificate that the SignerInfo's sid names."""
+) -> tuple[bytes, x509.Certificate]:
+    """The one carried certificate that the SignerInfo's sid names, with its DER."""
     name = "cms.signer_certificate"
     sid = signer_info.sid
     try:
-        version = _cms_version(_der.integer(data, signer_info.version, "version"))
+        version = _cms_version(_der.integer(signer_info.version, "version"))
         if sid[0] == SEQUENCE:
             by = "issuer and serial number"
             issuer_node, serial_node = _der.exactly(sid, "issuerAndSerialNumber", _NAME_SERIAL)
             # Compared as encoded: cryptography's parser keeps a certificate's Name as sent.
-            issuer = _der.encoding(data, issuer_node)
-            serial = _der.integer(data, serial_node, "serialNumber")
+            issuer = _der.encoding(issuer_node)
+            serial = _der.integer(serial_node, "serialNumber")
             wanted = f"issuer and serial number {serial:x}"
             matches = [
-                der for der, _ in certificates if _issuer_and_serial(der) == (issuer, serial)
+                carried
+                for carried in certificates
+                if _issuer_and_serial(carried[1]) == (issuer, serial)
             ]
             expected_version = "v1"
         elif sid[0] == _SUBJECT_KEY_IDENTIFIER:
             by = "subject key identifier"
-            key_id = _der.value(data, sid)
+            key_id = _der.value(sid)
             wanted = f"subject key identifier {key_id.hex()}"
-            matches = [der for der, _ in certificates if _key_identifier(der) == key_id]
+            matches = [carried for carried in certificates if _key_identifier(carried[1]) == key_id]
             expected_version = "v3"
         else:
             raise _der.DERError(f"SignerIdentifier with tag 0x{sid[0]:02x}")
@@ -658,33 +658,23 @@ def _find_signer(
             f"{len(matches)} carried certificates have the signer's {wanted}; ambiguous",
         )
     signer = matches[0]
-    steps.passed(name, f"{_subject_text(signer)} (by {wanted})")
+    steps.passed(name, f"{subject_text(signer[1])} (by {wanted})")
     return signer
 
 
-# Facts about a carried certificate, remembered per DER encoding (and forgotten with the other
-# certificate memos): looking them up by encoding is cheaper than hashing a certificate object.
-
-
-@memo
-def _issuer_and_serial(der: bytes) -> tuple[bytes, int]:
-    certificate = load_certificate(der)
+@per_certificate
+def _issuer_and_serial(certificate: x509.Certificate) -> tuple[bytes, int]:
+    """The issuer Name as encoded (cryptography keeps it as sent) and the serial number."""
     return certificate.issuer.public_bytes(), certificate.serial_number
 
 
-@memo
-def _subject_text(der: bytes) -> str:
-    return subject_text(load_certificate(der))
-
-
-@memo
-def _key_identifier(der: bytes) -> bytes | None:
+@per_certificate
+def _key_identifier(certificate: x509.Certificate) -> bytes | None:
     """The certificate's subjectKeyIdentifier, or RFC 5280 method 1 when it has none.
 
     None when neither can be had (malformed extensions, an unknown key type): such a
     certificate cannot be the signer.
     """
-    certificate = load_certificate(der)
     try:
         return certificate.extensions.get_extension_for_class(
             x509.SubjectKeyIdentifier
@@ -709,7 +699,7 @@ def _key_fits(algorithm: CMSSignatureAlgorithm, public_key: PublicKeyTypes) -> b
 _Attributes = dict[str, list[_der.Node]]
 
 
-def _signed_attributes(data: bytes, node: _der.Node, steps: Steps) -> _Attributes:
+def _signed_attributes(node: _der.Node, steps: Steps) -> _Attributes:
     """The signed attributes grouped by type, each one a SEQUENCE { type, SET OF value }."""
     by_type: _Attributes = {}
     try:
@@ -718,7 +708,7 @@ def _signed_attributes(data: bytes, node: _der.Node, steps: Steps) -> _Attribute
             attribute = _der.inside(_der.expect(item, SEQUENCE, "Attribute"), "Attribute")
             if len(attribute) != 2:
                 raise _der.DERError(f"Attribute: {len(attribute)} fields where 2 belong")
-            oid = _der.object_identifier(data, attribute[0], "attrType")
+            oid = _der.object_identifier(attribute[0], "attrType")
             by_type.setdefault(oid, []).append(attribute[1])
     except PARSE_ERRORS as exc:
         _malformed(steps, "cms.signed_attributes", "signed attributes", exc)
@@ -731,7 +721,7 @@ def _values(attribute_values: _der.Node) -> list[_der.Node]:
 
 
 def _check_signed_attributes(
-    data: bytes, by_type: _Attributes, content: bytes, hash_name: HashName, steps: Steps
+    by_type: _Attributes, content: bytes, hash_name: HashName, steps: Steps
 ) -> datetime | None:
     """Content-type, message-digest and signingTime; returns the claimed signing time."""
     name = "cms.signed_attributes"
@@ -745,7 +735,7 @@ def _check_signed_attributes(
         if not content_types:
             steps.fail(name, _FORMAT, "no content-type signed attribute")
         values = _values(content_types[0])
-        if len(values) != 1 or _der.object_identifier(data, values[0], "content-type") != ID_DATA:
+        if len(values) != 1 or _der.object_identifier(values[0], "content-type") != ID_DATA:
             steps.fail(name, _FORMAT, "the content-type signed attribute is not exactly id-data")
     except PARSE_ERRORS as exc:
         _malformed(steps, name, "signed attributes", exc)
@@ -764,7 +754,7 @@ def _check_signed_attributes(
         values = _values(digests[0])
         if len(values) != 1:
             raise ValueError(f"{len(values)} values")
-        claimed = _der.octet_string(data, values[0], "message-digest")
+        claimed = _der.octet_string(values[0], "message-digest")
     except PARSE_ERRORS as exc:
         _malformed(steps, name, "message-digest attribute", exc)
     actual = hashlib.new(_HASHLIB_NAMES[hash_name], content).digest()
@@ -785,17 +775,17 @@ def _check_signed_attributes(
         values = _values(times[0])
         if len(values) != 1:
             raise ValueError(f"{len(values)} values")
-        signing_time = _time(data, values[0])
+        signing_time = _time(values[0])
     except PARSE_ERRORS as exc:
         _malformed(steps, name, "signingTime attribute", exc)
     steps.passed(name, f"claimed {signing_time.isoformat()}")
     return signing_time
 
 
-def _time(data: bytes, node: _der.Node) -> datetime:
+def _time(node: _der.Node) -> datetime:
     """A CMS Time in UTC. The DER forms (RFC 5652 section 11.3: UTC, whole seconds) are read
     here; anything else goes to asn1crypto, which reads more forms, as it always did."""
-    text = _der.value(data, node)
+    text = _der.value(node)
     if node[0] == UTC_TIME and len(text) == 13 and text[12] == 0x5A and text[:12].isdigit():
         year = int(text[0:2])
         year += 1900 if year >= 50 else 2000
@@ -810,7 +800,7 @@ def _time(data: bytes, node: _der.Node) -> datetime:
         year = int(text[0:4])
         offset = 4
     else:
-        moment = asn1_cms.Time.load(_der.encoding(data, node), strict=True).native
+        moment = asn1_cms.Time.load(_der.encoding(node), strict=True).native
         if not isinstance(moment, datetime) or moment.tzinfo is None:
             raise ValueError("not a UTCTime or GeneralizedTime in UTC")
         return moment.astimezone(UTC)
@@ -821,7 +811,6 @@ def _time(data: bytes, node: _der.Node) -> datetime:
 
 
 def _check_signing_certificate(
-    data: bytes,
     by_type: _Attributes,
     signer_der: bytes,
     signer: x509.Certificate,
@@ -865,17 +854,17 @@ def _check_signing_certificate(
             hash_name = "sha256"  # the DEFAULT
             if hash_algorithm is not None:
                 hash_oid = _der.object_identifier(
-                    data, _der.inside(hash_algorithm, "hashAlgorithm")[0], "hashAlgorithm"
+                    _der.inside(hash_algorithm, "hashAlgorithm")[0], "hashAlgorithm"
                 )
                 hash_name = algos.DigestAlgorithmId.map(hash_oid)
-        claimed = _der.octet_string(data, cert_id.take(OCTET_STRING), "certHash")
+        claimed = _der.octet_string(cert_id.take(OCTET_STRING), "certHash")
         issuer_serial = cert_id.optional(SEQUENCE)
         cert_id.end()
         serial = None
         if issuer_serial is not None:
             # GeneralNames and serialNumber; the issuer is not compared (the certHash is).
             _, serial_node = _der.exactly(issuer_serial, "IssuerSerial", _NAME_SERIAL)
-            serial = _der.integer(data, serial_node, "serialNumber")
+            serial = _der.integer(serial_node, "serialNumber")
     except PARSE_ERRORS as exc:
         _malformed(steps, name, "ESS signing-certificate attribute", exc)
     if hash_name not in ("sha1", "sha256", "sha384", "sha512"):

@@ -34,15 +34,16 @@ def test_parse_gives_every_position() -> None:
         2,
         13,
         [
-            (0x02, 2, 4, 5, None),
-            (0xA0, 5, 7, 9, [(0x05, 7, 9, 9, None)]),
-            (0x04, 9, 11, 13, None),
+            (0x02, 2, 4, 5, None, encoding),
+            (0xA0, 5, 7, 9, [(0x05, 7, 9, 9, None, encoding)], encoding),
+            (0x04, 9, 11, 13, None, encoding),
         ],
+        encoding,
     )
     integer, tagged, octets = _der.inside(root, "test")
-    assert _der.integer(encoding, integer, "n") == 5
-    assert _der.encoding(encoding, tagged) == bytes.fromhex("a0020500")
-    assert _der.octet_string(encoding, octets, "s") == b"ab"
+    assert _der.integer(integer, "n") == 5
+    assert _der.encoding(tagged) == bytes.fromhex("a0020500")
+    assert _der.octet_string(octets, "s") == b"ab"
 
 
 def test_long_form_length_and_high_tag_number() -> None:
@@ -50,7 +51,7 @@ def test_long_form_length_and_high_tag_number() -> None:
     root = _der.parse(encoding)
     first, second = _der.inside(root, "test")
     assert first[2:4] == (6, 134)
-    assert second == (0x9F, 134, 138, 138, None)
+    assert second == (0x9F, 134, 138, 138, None, encoding)
 
 
 def test_opaque_values_are_read_but_not_walked() -> None:
@@ -62,7 +63,7 @@ def test_opaque_values_are_read_but_not_walked() -> None:
         _der.parse(encoding)
     root = _der.parse(encoding, opaque=(1, 0xA0))
     [tagged] = _der.inside(root, "test")
-    assert _der.inside(tagged, "test") == [(0x30, 4, 6, 10, None)]
+    assert _der.inside(tagged, "test") == [(0x30, 4, 6, 10, None, encoding)]
 
 
 @pytest.mark.parametrize(
@@ -141,7 +142,7 @@ def test_field_readers() -> None:
     encoding = bytes.fromhex("3009 0201ff 0500 a0020500".replace(" ", ""))
     root = _der.parse(encoding)
     fields = _der.Fields(root, "Thing")
-    assert _der.integer(encoding, fields.take(_der.INTEGER), "n") == -1
+    assert _der.integer(fields.take(_der.INTEGER), "n") == -1
     assert fields.optional(_der.OCTET_STRING) is None
     assert fields.take(_der.NULL)[0] == _der.NULL
     # An optional field is matched by class and number; whether it is constructed is the
@@ -162,17 +163,17 @@ def test_field_readers() -> None:
     with pytest.raises(_der.DERError, match="not a constructed value"):
         _der.inside(_der.inside(root, "Thing")[0], "n")
     with pytest.raises(_der.DERError, match="empty INTEGER"):
-        _der.integer(b"\x02\x00", _der.parse(b"\x02\x00"), "n")
+        _der.integer(_der.parse(b"\x02\x00"), "n")
 
 
-def encode(node: _der.Node, data: bytes) -> bytes:
+def encode(node: _der.Node) -> bytes:
     """The DER of a parsed tree, from its parts: equal to what was parsed."""
     children = node[4]
     if children is None:
-        return _der.encoding(data, node)
-    header = data[node[1] : node[2]]
+        return _der.encoding(node)
+    header = node[5][node[1] : node[2]]
     identifier = header[: len(header) - len(_der.length_octets(node[3] - node[2]))]
-    contents = b"".join(encode(child, data) for child in children)
+    contents = b"".join(encode(child) for child in children)
     return identifier + _der.length_octets(len(contents)) + contents
 
 
@@ -183,8 +184,42 @@ def test_parse_fuzz(data: bytes) -> None:
     try:
         root = _der.parse(data)
     except _der.DERError:
+        with pytest.raises(_der.DERError):
+            _der.parse(data, shared_depth=1)
         return
-    assert encode(root, data) == data
+    assert encode(root) == data
+    assert encode(_der.parse(data, shared_depth=1)) == data
+
+
+def test_shared_values_are_walked_once() -> None:
+    # SEQUENCE { SEQUENCE { INTEGER 1 }, SEQUENCE { INTEGER 1 }, SEQUENCE { INTEGER 2 } }
+    encoding = bytes.fromhex("300f 3003020101 3003020101 3003020102".replace(" ", ""))
+    first, again, other = _der.inside(_der.parse(encoding, shared_depth=1), "test")
+    assert first is again, "one walk for one encoding"
+    assert _der.encoding(first) == first[5] == bytes.fromhex("3003020101")
+    assert _der.integer(_der.inside(other, "test")[0], "n") == 2
+    assert _der.inside(_der.parse(encoding, shared_depth=1), "test")[2] is other
+
+
+def test_shared_values_keep_every_rule() -> None:
+    # Refusals are never remembered, and the depth bound counts from the real depth.
+    bad = b"\x30\x06" + b"\x30\x04\x24\x02\x04\x00"
+    for _ in range(2):
+        with pytest.raises(_der.DERError, match="BER"):
+            _der.parse(bad, shared_depth=1)
+    deep = nested(_der.MAX_DEPTH + 1)
+    with pytest.raises(_der.DERError, match="nested too deeply"):
+        _der.parse(deep, shared_depth=_der.MAX_DEPTH - 3)
+    _der.parse(nested(_der.MAX_DEPTH), shared_depth=_der.MAX_DEPTH - 3)
+    with pytest.raises(ValueError, match="deeper"):
+        _der.parse(b"\x30\x00", opaque=(3, 0xA0), shared_depth=3)
+
+
+def test_large_values_are_not_shared() -> None:
+    big = b"\x30\x82\x04\x04" + b"\x04\x82\x04\x00" + b"\x00" * 1024
+    encoding = b"\x30\x82\x04\x08" + big
+    [inner] = _der.inside(_der.parse(encoding, shared_depth=1), "test")
+    assert inner[5] is encoding, "walked in place"
 
 
 # -- CMS built on it ---------------------------------------------------------------------------
@@ -209,13 +244,13 @@ def rewrite(data: bytes, path: tuple[int, ...], change: Rewrite) -> bytes:
     root = _der.parse(data, opaque=(3, 0xA0))
 
     def walk(node: _der.Node, rest: tuple[int, ...]) -> bytes:
-        header = data[node[1] : node[2]]
+        header = node[5][node[1] : node[2]]
         identifier = header[: len(header) - len(_der.length_octets(node[3] - node[2]))]
         if not rest:
-            return change(identifier, _der.value(data, node))
+            return change(identifier, _der.value(node))
         children = _der.inside(node, "test")
         contents = b"".join(
-            walk(child, rest[1:]) if index == rest[0] else _der.encoding(data, child)
+            walk(child, rest[1:]) if index == rest[0] else _der.encoding(child)
             for index, child in enumerate(children)
         )
         return identifier + _der.length_octets(len(contents)) + contents
@@ -387,7 +422,7 @@ def _insert_before_signer_infos(contents: bytes, extra: bytes) -> bytes:
 
 def read_time(tag: bytes, text: bytes) -> datetime:
     encoding = tlv(tag, text)
-    return signing_cms._time(encoding, _der.parse(encoding))
+    return signing_cms._time(_der.parse(encoding))
 
 
 @pytest.mark.parametrize(
