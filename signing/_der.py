@@ -2,8 +2,9 @@
 position of every value, so that a structure can be taken apart without a full ASN.1 library.
 
 Only the encoding is checked here (X.690 section 10: definite and minimal lengths, minimal tag
-numbers, no constructed strings, nothing trailing); what the values mean is the caller's job.
-Every refusal is a DERError, a ValueError.
+numbers, no constructed strings, nothing trailing); what the values mean is the caller's job,
+with the few readers below (tags, fields of a SEQUENCE, INTEGER, OCTET STRING, OBJECT
+IDENTIFIER). Every refusal is a DERError, a ValueError.
 """
 
 from __future__ import annotations
@@ -227,9 +228,6 @@ class Fields:
         self._children = inside(node, what)
         self._index = 0
         self._what = what
-
-    def remaining(self) -> int:
-        return len(self._children) - self._index
 
     def take_any(self) -> Node:
         """The next field, whatever its tag."""

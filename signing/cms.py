@@ -445,9 +445,9 @@ def _spki(public_key: PublicKeyTypes) -> bytes:
 def _check_der(data: bytes) -> None:
     """Raise ValueError unless data is one DER TLV with nothing after it.
 
-    A signature should have exactly one encoding, so every TLV is walked (BER's indefinite
-    lengths, constructed strings and long-form lengths are refused), except inside the carried
-    certificates, which cryptography's strict DER parser reads.
+    asn1crypto happily read BER, and a signature should have exactly one encoding, so every TLV
+    is walked (indefinite and non-minimal lengths and constructed strings are refused), except
+    inside the carried certificates, which cryptography's strict DER parser reads.
     """
     _der.parse(data, opaque=_CARRIED_CERTIFICATES)
 
