@@ -428,10 +428,14 @@ class Validator:
         only certificates the signature (or the configured intermediates) presents may be used:
         the issuing CA, and any CA between it and the root.
         """
+        tried: set[bytes] = set()
         for candidate in intermediates:
-            known = self._issuers.get(sha256_fingerprint(candidate))
-            if known is None:
+            candidate_print = sha256_fingerprint(candidate)
+            known = self._issuers.get(candidate_print)
+            if known is None or candidate_print in tried:
                 continue
+            # Each known CA is tried once, however often the signature repeats it.
+            tried.add(candidate_print)
             if not all(sha256_fingerprint(c) in intermediate_prints for c in known.chain[1:-1]):
                 continue
             if not all(

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from signing import cms, jws
+from signing import cms, jws, trust
 from signing._certs import forget, per_certificate
 from signing.ca import (
     POLICY_TEST_INDIVIDUAL_SIGNING,
@@ -786,3 +786,26 @@ def test_one_validator_shared_by_threads_gives_the_cold_reports(pki: PKI) -> Non
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert all(pool.map(run, work))
+
+
+def test_a_known_issuer_repeated_in_x5c_is_tried_once(
+    pki: PKI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forged leaf with the known issuing CA fifty times over costs one short-cut attempt
+    (then the full path), not fifty."""
+    warm = _pki_validator(pki)
+    assert _verify(_party_signature("jws", pki.mother, pki.moment), warm, pki.moment).passed
+    forged, _ = _forged_leaf(pki, signer=ec.generate_private_key(ec.SECP256R1()))
+    attempts: list[object] = []
+    original = trust._verifier
+
+    def counting(store: object, at: datetime) -> object:
+        attempts.append(store)
+        return original(store, at)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trust, "_verifier", counting)
+    chain = (pki.issuing,) * 50
+    signature = _sign_jws(forged.certificate, forged.key, chain, pki.moment)  # type: ignore[arg-type]
+    report = _verify(signature, warm, pki.moment)
+    assert report.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    assert len(attempts) == 2  # the known issuer once, then the full path
