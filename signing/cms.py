@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple, NoReturn
 
@@ -35,13 +36,13 @@ from signing._algorithms import (
     cms_algorithm_name,
     hash_for,
 )
-from signing._certs import load_certificate, per_certificate, subject_text
+from signing._certs import load_certificate, memo, per_certificate, subject_text
 from signing._der import GENERALIZED_TIME, INTEGER, OCTET_STRING, SEQUENCE, SET, UTC_TIME
 from signing._der import OBJECT_IDENTIFIER as OID
 from signing._steps import PARSE_ERRORS, Steps
-from signing.errors import WeakKey
+from signing.errors import SignatureFailure, WeakKey
 from signing.keys import check_key_strength, describe_key
-from signing.report import SubIndication
+from signing.report import Check, SubIndication
 from signing.signature import VerifiedSignature
 
 ID_DATA = "1.2.840.113549.1.7.1"
@@ -263,177 +264,302 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
     time-stamps) are ignored, as are CRLs carried in the structure. The returned signing_time is
     the signer's own claim (signingTime attribute), not proof of anything. Without signed
     attributes a changed content shows as SIG_CRYPTO_FAILURE, not HASH_FAILURE.
+
+    Everything that depends on signature_der alone (its structure, the algorithms, the signer,
+    the signed attributes) is remembered per encoding, as a registry verifying a queue meets
+    the same signatures again; the message digest of the content and the signature itself are
+    checked on every call.
     """
-    steps = Steps()
-
-    # Structure. The whole encoding is checked first, so that a DER fault anywhere is always
-    # reported as such, whatever other check it would trip further on.
-    try:
-        root = _der.parse(signature_der, opaque=_CARRIED_CERTIFICATES, shared_depth=_SHARED_DEPTH)
-        content_info = _der.Fields(_der.expect(root, SEQUENCE, "ContentInfo"), "ContentInfo")
-        content_type = _der.object_identifier(content_info.take(OID), "contentType")
-        wrapped = content_info.optional(_CONTEXT_0)
-    except PARSE_ERRORS as exc:
-        steps.fail("cms.der", _FORMAT, f"not a DER-encoded ContentInfo: {exc}")
-    steps.passed("cms.der", f"DER ContentInfo of {len(signature_der)} bytes")
-
-    try:
-        if content_type != ID_SIGNED_DATA:
-            steps.fail(
-                "cms.content_type",
-                _FORMAT,
-                f"content type is {asn1_cms.ContentType.map(content_type)}, not signedData",
-            )
-        if wrapped is None:
-            raise ValueError("no SignedData content")
-        content_info.end()
-        explicit = _der.inside(_der.expect(wrapped, _CONTEXT_0, "content"), "content")
-        if len(explicit) != 1:
-            raise ValueError("the [0] content must hold exactly one value")
-        signed_data = _der.Fields(_der.expect(explicit[0], SEQUENCE, "SignedData"), "SignedData")
-        # Each field's tag is checked where the field is used, so that a fault is reported by
-        # the check that reads it.
-        version = _cms_version(_der.integer(signed_data.take_any(), "version"))
-        digest_algorithms = signed_data.take_any()
-        encapsulated = signed_data.take_any()
-        carried = signed_data.optional(_CONTEXT_0)
-        signed_data.optional(_CONTEXT_1)  # CRLs: not used
-        signer_infos = [
-            _der.expect(node, SEQUENCE, "SignerInfo")
-            for node in _der.inside(signed_data.take(SET), "signerInfos")
-        ]
-        signed_data.end()
-    except PARSE_ERRORS as exc:
-        _malformed(steps, "cms.content_type", "SignedData", exc)
-    steps.passed("cms.content_type", "signedData")
-
-    if version not in ("v1", "v3"):
-        steps.fail("cms.version", _FORMAT, f"SignedData {version}; only v1 and v3 are accepted")
-    steps.passed("cms.version", f"SignedData {version}")
-
-    if len(signer_infos) != 1:
-        steps.fail(
-            "cms.signer_count",
-            _FORMAT,
-            f"{len(signer_infos)} SignerInfos; exactly one is accepted",
-        )
-    steps.passed("cms.signer_count", "one SignerInfo")
-
-    try:
-        encapsulated_fields = _der.Fields(
-            _der.expect(encapsulated, SEQUENCE, "encapContentInfo"), "encapContentInfo"
-        )
-        econtent_type = _der.object_identifier(encapsulated_fields.take(OID), "eContentType")
-        embedded = encapsulated_fields.optional(_CONTEXT_0) is not None
-        encapsulated_fields.end()
-    except PARSE_ERRORS as exc:
-        _malformed(steps, "cms.detached", "encapsulated content", exc)
-    if embedded:
-        steps.fail(
-            "cms.detached",
-            _FORMAT,
-            "the SignedData embeds its content; only detached signatures are accepted",
-        )
-    steps.passed("cms.detached", "detached (no eContent)")
-
-    if econtent_type != ID_DATA:
-        steps.fail(
-            "cms.econtent_type",
-            _FORMAT,
-            f"eContentType is {asn1_cms.ContentType.map(econtent_type)}, not id-data",
-        )
-    steps.passed("cms.econtent_type", "id-data")
-
-    certificates = _carried_certificates(carried, steps)
-
-    # Algorithms.
-    try:
-        signer_info = _signer_info(signer_infos[0])
-        digest_oid = _digest_algorithm_oid(signer_info.digest_algorithm)
-        listed = {
-            _der.object_identifier(
-                _der.inside(_der.expect(item, SEQUENCE, "digestAlgorithms"), "algorithm")[0],
-                "algorithm",
-            )
-            for item in _der.inside(
-                _der.expect(digest_algorithms, SET, "digestAlgorithms"), "digestAlgorithms"
-            )
-        }
-    except PARSE_ERRORS as exc:
-        _malformed(steps, "cms.digest_algorithm", "digestAlgorithm", exc)
-    hash_name = DIGEST_OIDS.get(digest_oid)
-    if hash_name is None:
-        steps.fail(
-            "cms.digest_algorithm",
-            _CRYPTO,
-            f"digest algorithm {WEAK_DIGEST_OIDS.get(digest_oid, digest_oid)} is not allowed"
-            " (SHA-256, SHA-384 or SHA-512 only)",
-        )
-    if digest_oid not in listed:
-        steps.fail(
-            "cms.digest_algorithm",
-            _FORMAT,
-            f"the signer's {hash_name} is not listed in SignedData.digestAlgorithms",
-        )
-    steps.passed("cms.digest_algorithm", hash_name)
-
-    algorithm, pss_salt = _signature_algorithm(signer_info.signature_algorithm, hash_name, steps)
-    algorithm_name = cms_algorithm_name(algorithm, hash_name)
-
-    # The signer.
-    signer_der, signer = _find_signer(signer_info, version, certificates, steps)
-    try:
-        public_key = signer.public_key()
-        check_key_strength(public_key)
-    except WeakKey as exc:
-        steps.fail("cms.signer_key", _CRYPTO, exc.detail)
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        steps.fail("cms.signer_key", _CRYPTO, f"the signer's public key is unusable: {exc}")
-    if not _key_fits(algorithm, public_key):
-        steps.fail(
-            "cms.signer_key",
-            _CRYPTO,
-            f"a {describe_key(public_key)} key cannot make {algorithm_name} signatures",
-        )
-    steps.passed("cms.signer_key", describe_key(public_key))
-
-    # What was signed.
-    signing_time: datetime | None = None
-    if signer_info.signed_attrs is not None:
-        # RFC 5652 section 5.4: the [0] IMPLICIT tag is replaced by the SET OF tag. The octets
-        # are used as they were sent, never a re-encoding, which might reorder the set; their
-        # length octets are already DER, so only the tag changes.
-        signed_bytes = b"\x31" + _der.encoding(signer_info.signed_attrs)[1:]
-        attributes = _signed_attributes(signer_info.signed_attrs, steps)
-        signing_time = _check_signed_attributes(attributes, content, hash_name, steps)
-        _check_signing_certificate(attributes, signer_der, signer, steps)
-    else:
+    examined = (
+        _remembered_examination(signature_der)
+        if len(signature_der) <= _REMEMBERED_LENGTH
+        else _examine(signature_der)
+    )
+    if isinstance(examined, _Refused):
+        raise SignatureFailure(examined.sub_indication, examined.detail, examined.checks)
+    checks = examined.checks
+    signed_bytes = examined.signed_bytes
+    if signed_bytes is None:
         signed_bytes = content
-        steps.passed("cms.signed_attributes", "none: the signature is over the content itself")
+    else:
+        hash_name = examined.hash_name
+        actual = hashlib.new(_HASHLIB_NAMES[hash_name], content).digest()
+        if not hmac.compare_digest(examined.claimed_digest, actual):
+            _fail(
+                checks,
+                "cms.message_digest",
+                SubIndication.HASH_FAILURE,
+                f"the {hash_name} digest of the content does not match the signed message-digest",
+            )
+        checks = (*checks, Check("cms.message_digest", True, f"{hash_name} of the content matches"))
+    later = examined.later
+    if isinstance(later, _Refused):
+        raise SignatureFailure(later.sub_indication, later.detail, (*checks, *later.checks))
+    checks = (*checks, *later)
 
     # The signature itself.
     try:
-        signature = _der.octet_string(signer_info.signature, "signature")
-    except PARSE_ERRORS as exc:
-        _malformed(steps, "cms.signature", "signature value", exc)
-    try:
-        _verify(public_key, algorithm, hash_name, pss_salt, signature, signed_bytes)
+        _verify(
+            examined.public_key,
+            examined.algorithm,
+            examined.hash_name,
+            examined.pss_salt,
+            examined.signature,
+            signed_bytes,
+        )
     except (InvalidSignature, UnsupportedAlgorithm, ValueError):
-        steps.fail(
+        _fail(
+            checks,
             "cms.signature",
             SubIndication.SIG_CRYPTO_FAILURE,
-            f"the {algorithm_name} signature does not verify with the signer's key",
+            f"the {examined.algorithm_name} signature does not verify with the signer's key",
         )
-    steps.passed("cms.signature", algorithm_name)
-
     return VerifiedSignature(
         format="cms",
+        signer=examined.signer,
+        certificates=examined.certificates,
+        signing_time=examined.signing_time,
+        algorithm=examined.algorithm_name,
+        checks=(*checks, Check("cms.signature", True, examined.algorithm_name)),
+    )
+
+
+#: Signatures up to this length (ours with a chain of two P-256 certificates are about 2 KB) are
+#: remembered once examined; longer ones are examined every time rather than kept.
+_REMEMBERED_LENGTH = 16 * 1024
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A failed check, with the checks that ran before it."""
+
+    sub_indication: SubIndication
+    detail: str
+    checks: tuple[Check, ...]
+
+
+@dataclass(frozen=True)
+class _Examined:
+    """What a SignedData establishes before its content is looked at: a pure function of its
+    encoding."""
+
+    #: cms.der to cms.signed_attributes, all passed.
+    checks: tuple[Check, ...]
+    #: The signed attributes as signed (SET OF), or None when the signature is over the content.
+    signed_bytes: bytes | None
+    hash_name: HashName
+    #: The message-digest attribute's value (empty without signed attributes).
+    claimed_digest: bytes
+    #: The checks that follow cms.message_digest (cms.signing_time, cms.signing_certificate),
+    #: all passed, or the one of them (or the signature value) that failed.
+    later: tuple[Check, ...] | _Refused
+    signer: x509.Certificate
+    certificates: tuple[x509.Certificate, ...]
+    public_key: PublicKeyTypes
+    algorithm: CMSSignatureAlgorithm
+    algorithm_name: str
+    pss_salt: int | None
+    signing_time: datetime | None
+    signature: bytes
+
+
+def _examine(signature_der: bytes) -> _Examined | _Refused:
+    """Every check of verify_detached that needs nothing but signature_der, in its order."""
+    steps = Steps()
+    try:
+        # Structure. The whole encoding is checked first, so that a DER fault anywhere is always
+        # reported as such, whatever other check it would trip further on.
+        try:
+            root = _der.parse(
+                signature_der, opaque=_CARRIED_CERTIFICATES, shared_depth=_SHARED_DEPTH
+            )
+            content_info = _der.Fields(_der.expect(root, SEQUENCE, "ContentInfo"), "ContentInfo")
+            content_type = _der.object_identifier(content_info.take(OID), "contentType")
+            wrapped = content_info.optional(_CONTEXT_0)
+        except PARSE_ERRORS as exc:
+            steps.fail("cms.der", _FORMAT, f"not a DER-encoded ContentInfo: {exc}")
+        steps.passed("cms.der", f"DER ContentInfo of {len(signature_der)} bytes")
+
+        try:
+            if content_type != ID_SIGNED_DATA:
+                steps.fail(
+                    "cms.content_type",
+                    _FORMAT,
+                    f"content type is {asn1_cms.ContentType.map(content_type)}, not signedData",
+                )
+            if wrapped is None:
+                raise ValueError("no SignedData content")
+            content_info.end()
+            explicit = _der.inside(_der.expect(wrapped, _CONTEXT_0, "content"), "content")
+            if len(explicit) != 1:
+                raise ValueError("the [0] content must hold exactly one value")
+            signed_data = _der.Fields(
+                _der.expect(explicit[0], SEQUENCE, "SignedData"), "SignedData"
+            )
+            # Each field's tag is checked where the field is used, so that a fault is reported by
+            # the check that reads it.
+            version = _cms_version(_der.integer(signed_data.take_any(), "version"))
+            digest_algorithms = signed_data.take_any()
+            encapsulated = signed_data.take_any()
+            carried = signed_data.optional(_CONTEXT_0)
+            signed_data.optional(_CONTEXT_1)  # CRLs: not used
+            signer_infos = [
+                _der.expect(node, SEQUENCE, "SignerInfo")
+                for node in _der.inside(signed_data.take(SET), "signerInfos")
+            ]
+            signed_data.end()
+        except PARSE_ERRORS as exc:
+            _malformed(steps, "cms.content_type", "SignedData", exc)
+        steps.passed("cms.content_type", "signedData")
+
+        if version not in ("v1", "v3"):
+            steps.fail("cms.version", _FORMAT, f"SignedData {version}; only v1 and v3 are accepted")
+        steps.passed("cms.version", f"SignedData {version}")
+
+        if len(signer_infos) != 1:
+            steps.fail(
+                "cms.signer_count",
+                _FORMAT,
+                f"{len(signer_infos)} SignerInfos; exactly one is accepted",
+            )
+        steps.passed("cms.signer_count", "one SignerInfo")
+
+        try:
+            encapsulated_fields = _der.Fields(
+                _der.expect(encapsulated, SEQUENCE, "encapContentInfo"), "encapContentInfo"
+            )
+            econtent_type = _der.object_identifier(encapsulated_fields.take(OID), "eContentType")
+            embedded = encapsulated_fields.optional(_CONTEXT_0) is not None
+            encapsulated_fields.end()
+        except PARSE_ERRORS as exc:
+            _malformed(steps, "cms.detached", "encapsulated content", exc)
+        if embedded:
+            steps.fail(
+                "cms.detached",
+                _FORMAT,
+                "the SignedData embeds its content; only detached signatures are accepted",
+            )
+        steps.passed("cms.detached", "detached (no eContent)")
+
+        if econtent_type != ID_DATA:
+            steps.fail(
+                "cms.econtent_type",
+                _FORMAT,
+                f"eContentType is {asn1_cms.ContentType.map(econtent_type)}, not id-data",
+            )
+        steps.passed("cms.econtent_type", "id-data")
+
+        certificates = _carried_certificates(carried, steps)
+
+        # Algorithms.
+        try:
+            signer_info = _signer_info(signer_infos[0])
+            digest_oid = _digest_algorithm_oid(signer_info.digest_algorithm)
+            listed = {
+                _der.object_identifier(
+                    _der.inside(_der.expect(item, SEQUENCE, "digestAlgorithms"), "algorithm")[0],
+                    "algorithm",
+                )
+                for item in _der.inside(
+                    _der.expect(digest_algorithms, SET, "digestAlgorithms"), "digestAlgorithms"
+                )
+            }
+        except PARSE_ERRORS as exc:
+            _malformed(steps, "cms.digest_algorithm", "digestAlgorithm", exc)
+        hash_name = DIGEST_OIDS.get(digest_oid)
+        if hash_name is None:
+            steps.fail(
+                "cms.digest_algorithm",
+                _CRYPTO,
+                f"digest algorithm {WEAK_DIGEST_OIDS.get(digest_oid, digest_oid)} is not allowed"
+                " (SHA-256, SHA-384 or SHA-512 only)",
+            )
+        if digest_oid not in listed:
+            steps.fail(
+                "cms.digest_algorithm",
+                _FORMAT,
+                f"the signer's {hash_name} is not listed in SignedData.digestAlgorithms",
+            )
+        steps.passed("cms.digest_algorithm", hash_name)
+
+        algorithm, pss_salt = _signature_algorithm(
+            signer_info.signature_algorithm, hash_name, steps
+        )
+        algorithm_name = cms_algorithm_name(algorithm, hash_name)
+
+        # The signer.
+        signer_der, signer = _find_signer(signer_info, version, certificates, steps)
+        try:
+            public_key = signer.public_key()
+            check_key_strength(public_key)
+        except WeakKey as exc:
+            steps.fail("cms.signer_key", _CRYPTO, exc.detail)
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            steps.fail("cms.signer_key", _CRYPTO, f"the signer's public key is unusable: {exc}")
+        if not _key_fits(algorithm, public_key):
+            steps.fail(
+                "cms.signer_key",
+                _CRYPTO,
+                f"a {describe_key(public_key)} key cannot make {algorithm_name} signatures",
+            )
+        steps.passed("cms.signer_key", describe_key(public_key))
+
+        # What was signed.
+        attributes: _Attributes | None = None
+        if signer_info.signed_attrs is not None:
+            # RFC 5652 section 5.4: the [0] IMPLICIT tag is replaced by the SET OF tag. The
+            # octets are used as they were sent, never a re-encoding, which might reorder the
+            # set; their length octets are already DER, so only the tag changes.
+            signed_bytes: bytes | None = b"\x31" + _der.encoding(signer_info.signed_attrs)[1:]
+            attributes = _signed_attributes(signer_info.signed_attrs, steps)
+            claimed_digest = _check_signed_attributes(attributes, steps)
+        else:
+            signed_bytes = None
+            claimed_digest = b""
+            steps.passed("cms.signed_attributes", "none: the signature is over the content itself")
+    except SignatureFailure as failure:
+        return _Refused(failure.sub_indication, failure.detail, failure.checks)
+
+    # After the message digest (which needs the content): these are reported only if it matches.
+    later = Steps()
+    signing_time: datetime | None = None
+    signature = b""
+    try:
+        if attributes is not None:
+            signing_time = _check_signing_time(attributes, later)
+            _check_signing_certificate(attributes, signer_der, signer, later)
+        try:
+            signature = _der.octet_string(signer_info.signature, "signature")
+        except PARSE_ERRORS as exc:
+            _malformed(later, "cms.signature", "signature value", exc)
+        later_outcome: tuple[Check, ...] | _Refused = later.checks
+    except SignatureFailure as failure:
+        later_outcome = _Refused(failure.sub_indication, failure.detail, failure.checks)
+
+    return _Examined(
+        checks=steps.checks,
+        signed_bytes=signed_bytes,
+        hash_name=hash_name,
+        claimed_digest=claimed_digest,
+        later=later_outcome,
         signer=signer,
         certificates=tuple(certificate for _, certificate in certificates),
+        public_key=public_key,
+        algorithm=algorithm,
+        algorithm_name=algorithm_name,
+        pss_salt=pss_salt,
         signing_time=signing_time,
-        algorithm=algorithm_name,
-        checks=steps.checks,
+        signature=signature,
     )
+
+
+_remembered_examination = memo(_examine)
+
+
+def _fail(
+    checks: tuple[Check, ...], name: str, sub_indication: SubIndication, detail: str
+) -> NoReturn:
+    raise SignatureFailure(sub_indication, detail, (*checks, Check(name, False, detail)))
 
 
 def _spki(public_key: PublicKeyTypes) -> bytes:
@@ -720,10 +846,9 @@ def _values(attribute_values: _der.Node) -> list[_der.Node]:
     return _der.inside(_der.expect(attribute_values, SET, "attrValues"), "attrValues")
 
 
-def _check_signed_attributes(
-    by_type: _Attributes, content: bytes, hash_name: HashName, steps: Steps
-) -> datetime | None:
-    """Content-type, message-digest and signingTime; returns the claimed signing time."""
+def _check_signed_attributes(by_type: _Attributes, steps: Steps) -> bytes:
+    """Content-type, and the form of message-digest; returns the message digest claimed (which
+    `verify_detached` compares with the content's)."""
     name = "cms.signed_attributes"
     try:
         repeated = sorted(
@@ -754,18 +879,13 @@ def _check_signed_attributes(
         values = _values(digests[0])
         if len(values) != 1:
             raise ValueError(f"{len(values)} values")
-        claimed = _der.octet_string(values[0], "message-digest")
+        return _der.octet_string(values[0], "message-digest")
     except PARSE_ERRORS as exc:
         _malformed(steps, name, "message-digest attribute", exc)
-    actual = hashlib.new(_HASHLIB_NAMES[hash_name], content).digest()
-    if not hmac.compare_digest(claimed, actual):
-        steps.fail(
-            name,
-            SubIndication.HASH_FAILURE,
-            f"the {hash_name} digest of the content does not match the signed message-digest",
-        )
-    steps.passed(name, f"{hash_name} of the content matches")
 
+
+def _check_signing_time(by_type: _Attributes, steps: Steps) -> datetime | None:
+    """The signing time claimed, if any."""
     name = "cms.signing_time"
     times = by_type.get(ATTR_SIGNING_TIME, [])
     if not times:

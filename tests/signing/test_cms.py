@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 import pytest
-from asn1crypto import algos, cms, core
+from asn1crypto import algos, cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -816,3 +816,62 @@ def test_signer_digest_must_be_listed_in_signed_data() -> None:
     failure = refused(info.dump(force=True))
     assert failure.sub_indication is SubIndication.FORMAT_FAILURE
     assert failure.checks[-1].name == "cms.digest_algorithm"
+
+
+# What is remembered per signature, and what is checked on every call.
+
+
+def ess_naming(certificate: x509.Certificate) -> cms.CMSAttribute:
+    return attribute(
+        "signing_certificate_v2",
+        tsp.SigningCertificateV2(
+            {"certs": [{"cert_hash": hashlib.sha256(der(certificate)).digest()}]}
+        ),
+    )
+
+
+@pytest.mark.parametrize("no_attributes", [False, True])
+def test_content_is_checked_on_every_call(no_attributes: bool) -> None:
+    signature = build(no_attributes=no_attributes)
+    first = signing_cms.verify_detached(signature, CONTENT)
+    expected = SubIndication.SIG_CRYPTO_FAILURE if no_attributes else SubIndication.HASH_FAILURE
+    for _ in range(2):
+        assert refused(signature, CONTENT + b" ").sub_indication is expected
+        again = signing_cms.verify_detached(signature, CONTENT)
+        assert again.checks == first.checks
+        assert again.signer is first.signer
+        assert again.signing_time == first.signing_time
+
+
+def test_a_later_refusal_waits_for_the_message_digest() -> None:
+    # The ESS attribute names another certificate: refused, but only after the message digest,
+    # so a changed content is a HASH_FAILURE whichever call comes first.
+    signature = build(
+        attributes=[
+            attribute("content_type", "data"),
+            attribute("message_digest", hashlib.sha256(CONTENT).digest()),
+            ess_naming(cert("p384")),
+        ]
+    )
+    for _ in range(2):
+        failure = refused(signature)
+        assert failure.sub_indication is SubIndication.NO_SIGNING_CERTIFICATE_FOUND
+        assert [c.name for c in failure.checks][-3:] == [
+            "cms.message_digest",
+            "cms.signing_time",
+            "cms.signing_certificate",
+        ]
+        failure = refused(signature, CONTENT + b" ")
+        assert failure.sub_indication is SubIndication.HASH_FAILURE
+        assert failure.checks[-1].name == "cms.message_digest"
+
+
+def test_a_refusal_is_the_same_every_time() -> None:
+    signature = build(signer="rsa", digest="sha1")
+    first = refused(signature)
+    second = refused(signature)
+    assert (second.sub_indication, second.detail, second.checks) == (
+        first.sub_indication,
+        first.detail,
+        first.checks,
+    )

@@ -281,9 +281,9 @@ def retag(new: int) -> Rewrite:
     return lambda identifier, contents: tlv(bytes([new]), contents)
 
 
-def refused(data: bytes) -> SignatureFailure:
+def refused(data: bytes, content: bytes = CONTENT) -> SignatureFailure:
     with pytest.raises(SignatureFailure) as caught:
-        signing_cms.verify_detached(data, CONTENT)
+        signing_cms.verify_detached(data, content)
     failure = caught.value
     assert all(check.passed for check in failure.checks[:-1])
     assert not failure.checks[-1].passed
@@ -513,3 +513,16 @@ def _sample(name: str) -> bytes:
     if name not in _CACHE:
         _CACHE[name] = _SAMPLES[name]()
     return _CACHE[name]
+
+
+def test_long_signatures_are_examined_every_time() -> None:
+    # Past the length up to which examinations are remembered (and past MAX_SHARED): a 17 KB
+    # unsigned attribute.
+    padding = tlv(b"\x30", b"\x06\x01\x2a" + tlv(b"\x31", tlv(b"\x04", b"\x00" * 17000)))
+    long = rewrite(signature(), SIGNER_INFO, lambda i, c: tlv(i, c + tlv(b"\xa1", padding)))
+    assert len(long) > signing_cms._REMEMBERED_LENGTH
+    for _ in range(2):
+        assert signing_cms.verify_detached(long, CONTENT).signing_time == SIGNED_AT
+        assert refused(long[:-1]).checks[-1].name == "cms.der"
+        failure = refused(rewrite(long, SIGNED_ATTRS, lambda i, c: tlv(i, c)), b"other")
+        assert failure.sub_indication is SubIndication.HASH_FAILURE
