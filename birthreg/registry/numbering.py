@@ -1,7 +1,7 @@
 """Act record numbers and child IINs: allocated under row locks, never with max()+1.
 
-Both come from a counter row locked for the rest of the transaction (`SELECT … FOR UPDATE` on
-PostgreSQL; on SQLite every transaction is BEGIN IMMEDIATE, which serialises writers). A counter
+Both come from a counter row locked for the rest of the transaction (by an `UPDATE … RETURNING`
+on PostgreSQL; on SQLite every transaction is BEGIN IMMEDIATE, which serialises writers). A counter
 row that does not exist yet is inserted in a savepoint; a concurrent transaction that inserted it
 first makes ours fail with IntegrityError, after which the row is read (and locked) again. The
 counter moves only inside the registering transaction, so a rolled-back registration gives its
@@ -15,11 +15,12 @@ new year.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, select
 
 from birthreg.errors import DomainError
 from birthreg.models import ActRecordCounter, ChildIINCounter, Registration
@@ -30,8 +31,6 @@ LOCAL_TIME_ZONE = ZoneInfo("Asia/Almaty")
 #: Serials of a child IIN prefix: 0001..9999 (0000 is never issued).
 FIRST_SERIAL = 1
 LAST_SERIAL = 9999
-
-Counter = TypeVar("Counter", bound=SQLModel)
 
 
 class IINRangeExhausted(DomainError):
@@ -58,21 +57,50 @@ def iin_prefix(birth_date: date, sex: str) -> str:
     return f"{birth_date.year % 100:02d}{birth_date.month:02d}{birth_date.day:02d}{digit}"
 
 
-def _locked_counter(session: Session, model: type[Counter], **key: Any) -> Counter:
-    """The counter row with this key, locked until the transaction ends (made if missing)."""
-    statement = select(model).with_for_update().execution_options(populate_existing=True)
-    for name, value in key.items():
-        statement = statement.where(getattr(model, name) == value)
-    row = session.exec(statement).one_or_none()
-    if row is None:
+_ACTS = ActRecordCounter.__table__  # type: ignore[attr-defined]
+_IINS = ChildIINCounter.__table__  # type: ignore[attr-defined]
+
+# Core statements, built once: one UPDATE … RETURNING both locks a counter row (the row lock of
+# an UPDATE on PostgreSQL; on SQLite the transaction already holds the write lock) and moves or
+# reads it, where the ORM took a locking SELECT, a flush and an UPDATE.
+_NEXT_ACT = (
+    update(_ACTS)
+    .where(_ACTS.c.registry_office_id == bindparam("office"), _ACTS.c.year == bindparam("of_year"))
+    .values(last_number=_ACTS.c.last_number + 1)
+    .returning(_ACTS.c.last_number)
+)
+_NEW_ACT = insert(_ACTS).values(
+    registry_office_id=bindparam("office"), year=bindparam("of_year"), last_number=0
+)
+_LOCK_IIN = (
+    update(_IINS)
+    .where(_IINS.c.prefix == bindparam("of_prefix"))
+    .values(last_serial=_IINS.c.last_serial)
+    .returning(_IINS.c.last_serial)
+)
+_NEW_IIN = insert(_IINS).values(prefix=bindparam("of_prefix"), last_serial=0)
+_SET_IIN = (
+    update(_IINS)
+    .where(_IINS.c.prefix == bindparam("of_prefix"))
+    .values(last_serial=bindparam("new_serial"))
+)
+_IIN_TAKEN = select(Registration.id).where(Registration.child_iin == bindparam("iin"))
+
+
+def _locked_counter(session: Session, move: Any, make: Any, parameters: dict[str, Any]) -> int:
+    """Run `move` (an UPDATE … RETURNING of one counter row) and return its value; the row is
+    locked until the transaction ends. A missing row is first made by `make` in a savepoint (a
+    concurrent transaction that made it first makes ours fail with IntegrityError, and the
+    UPDATE then waits for its lock)."""
+    value = session.execute(move, parameters).scalar_one_or_none()
+    if value is None:
         try:
             with session.begin_nested():
-                session.add(model(**key))
+                session.execute(make, parameters)
         except IntegrityError:
-            # Another transaction made the row first; reading it below waits for its lock.
             pass
-        row = session.exec(statement).one()
-    return row
+        value = session.execute(move, parameters).scalar_one()
+    return int(value)
 
 
 def next_act_record_number(session: Session, registry_office_id: int, year: int) -> int:
@@ -80,13 +108,9 @@ def next_act_record_number(session: Session, registry_office_id: int, year: int)
 
     The counter stays locked until the caller's transaction ends: allocate late, commit soon.
     """
-    counter = _locked_counter(
-        session, ActRecordCounter, registry_office_id=registry_office_id, year=year
+    return _locked_counter(
+        session, _NEXT_ACT, _NEW_ACT, {"office": registry_office_id, "of_year": year}
     )
-    counter.last_number += 1
-    session.add(counter)
-    session.flush()
-    return counter.last_number
 
 
 def next_child_iin(session: Session, birth_date: date, sex: str) -> str:
@@ -97,8 +121,8 @@ def next_child_iin(session: Session, birth_date: date, sex: str) -> str:
     stays locked until the caller's transaction ends.
     """
     prefix = iin_prefix(birth_date, sex)
-    counter = _locked_counter(session, ChildIINCounter, prefix=prefix)
-    serial = max(counter.last_serial, FIRST_SERIAL - 1)
+    last = _locked_counter(session, _LOCK_IIN, _NEW_IIN, {"of_prefix": prefix})
+    serial = max(last, FIRST_SERIAL - 1)
     while True:
         serial += 1
         if serial > LAST_SERIAL:
@@ -106,12 +130,7 @@ def next_child_iin(session: Session, birth_date: date, sex: str) -> str:
         iin = make_iin(birth_date, sex, serial)
         if iin is None:
             continue  # no check digit is defined for this serial: such numbers are never issued
-        taken = session.exec(
-            select(Registration.id).where(Registration.child_iin == iin)
-        ).first()
-        if taken is None:
+        if session.execute(_IIN_TAKEN, {"iin": iin}).first() is None:
             break
-    counter.last_serial = serial
-    session.add(counter)
-    session.flush()
+    session.execute(_SET_IIN, {"of_prefix": prefix, "new_serial": serial})
     return iin
