@@ -272,7 +272,7 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
     """
     examined = (
         _remembered_examination(signature_der)
-        if len(signature_der) <= _REMEMBERED_LENGTH
+        if type(signature_der) is bytes and len(signature_der) <= _REMEMBERED_LENGTH
         else _examine(signature_der)
     )
     if isinstance(examined, _Refused):
@@ -370,6 +370,8 @@ def _examine(signature_der: bytes) -> _Examined | _Refused:
         # Structure. The whole encoding is checked first, so that a DER fault anywhere is always
         # reported as such, whatever other check it would trip further on.
         try:
+            if not isinstance(signature_der, bytes):
+                raise TypeError(f"a {type(signature_der).__name__}, not bytes")
             root = _der.parse(
                 signature_der, opaque=_CARRIED_CERTIFICATES, shared_depth=_SHARED_DEPTH
             )

@@ -875,3 +875,11 @@ def test_a_refusal_is_the_same_every_time() -> None:
         first.detail,
         first.checks,
     )
+
+
+@pytest.mark.parametrize("kind", [bytearray, memoryview, lambda d: d.decode("latin-1")])
+def test_not_bytes(kind: Any) -> None:
+    # Refused as not DER, as asn1crypto refused them: never an exception of another kind.
+    failure = refused(kind(build()))
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert [c.name for c in failure.checks] == ["cms.der"]
