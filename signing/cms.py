@@ -956,37 +956,9 @@ def _check_signing_certificate(
         steps.fail(name, _FORMAT, "more than one ESS signing-certificate attribute")
     oid, values_node = found[0]
     try:
-        values = _values(values_node)
-        if len(values) != 1:
-            raise ValueError(f"{len(values)} values")
-        # SigningCertificate(V2) ::= SEQUENCE { certs SEQUENCE OF ESSCertID(v2), policies
-        # OPTIONAL }; only the first ESSCertID, the signer's (RFC 5035 section 5.4), is read.
-        signing_certificate = _der.Fields(
-            _der.expect(values[0], SEQUENCE, "SigningCertificate"), "SigningCertificate"
+        hash_name, claimed, serial = _ess_cert_id(
+            _der.encoding(values_node), oid == ATTR_SIGNING_CERTIFICATE_V2
         )
-        cert_ids = _der.inside(signing_certificate.take(SEQUENCE), "certs")
-        signing_certificate.optional(SEQUENCE)
-        signing_certificate.end()
-        if not cert_ids:
-            raise ValueError("no ESSCertID")
-        cert_id = _der.Fields(_der.expect(cert_ids[0], SEQUENCE, "ESSCertID"), "ESSCertID")
-        hash_name = "sha1"
-        if oid == ATTR_SIGNING_CERTIFICATE_V2:
-            hash_algorithm = cert_id.optional(SEQUENCE)
-            hash_name = "sha256"  # the DEFAULT
-            if hash_algorithm is not None:
-                hash_oid = _der.object_identifier(
-                    _der.inside(hash_algorithm, "hashAlgorithm")[0], "hashAlgorithm"
-                )
-                hash_name = algos.DigestAlgorithmId.map(hash_oid)
-        claimed = _der.octet_string(cert_id.take(OCTET_STRING), "certHash")
-        issuer_serial = cert_id.optional(SEQUENCE)
-        cert_id.end()
-        serial = None
-        if issuer_serial is not None:
-            # GeneralNames and serialNumber; the issuer is not compared (the certHash is).
-            _, serial_node = _der.exactly(issuer_serial, "IssuerSerial", _NAME_SERIAL)
-            serial = _der.integer(serial_node, "serialNumber")
     except PARSE_ERRORS as exc:
         _malformed(steps, name, "ESS signing-certificate attribute", exc)
     if hash_name not in ("sha1", "sha256", "sha384", "sha512"):
@@ -1000,6 +972,46 @@ def _check_signing_certificate(
             "the signed ESS signing-certificate attribute names another certificate",
         )
     steps.passed(name, f"names the signer certificate ({hash_name})")
+
+
+@memo
+def _ess_cert_id(attribute_values: bytes, v2: bool) -> tuple[str, bytes, int | None]:
+    """The first ESSCertID(v2) of an ESS signing-certificate(-v2) attribute's values (a DER SET
+    OF, already walked): its hash algorithm's name, the certificate hash and the serial number
+    if it names one. Remembered per encoding: a signer sends the same one with every signature.
+    """
+    values = _values(_der.parse(attribute_values))
+    if len(values) != 1:
+        raise ValueError(f"{len(values)} values")
+    # SigningCertificate(V2) ::= SEQUENCE { certs SEQUENCE OF ESSCertID(v2), policies
+    # OPTIONAL }; only the first ESSCertID, the signer's (RFC 5035 section 5.4), is read.
+    signing_certificate = _der.Fields(
+        _der.expect(values[0], SEQUENCE, "SigningCertificate"), "SigningCertificate"
+    )
+    cert_ids = _der.inside(signing_certificate.take(SEQUENCE), "certs")
+    signing_certificate.optional(SEQUENCE)
+    signing_certificate.end()
+    if not cert_ids:
+        raise ValueError("no ESSCertID")
+    cert_id = _der.Fields(_der.expect(cert_ids[0], SEQUENCE, "ESSCertID"), "ESSCertID")
+    hash_name = "sha1"
+    if v2:
+        hash_algorithm = cert_id.optional(SEQUENCE)
+        hash_name = "sha256"  # the DEFAULT
+        if hash_algorithm is not None:
+            hash_oid = _der.object_identifier(
+                _der.inside(hash_algorithm, "hashAlgorithm")[0], "hashAlgorithm"
+            )
+            hash_name = algos.DigestAlgorithmId.map(hash_oid)
+    claimed = _der.octet_string(cert_id.take(OCTET_STRING), "certHash")
+    issuer_serial = cert_id.optional(SEQUENCE)
+    cert_id.end()
+    serial = None
+    if issuer_serial is not None:
+        # GeneralNames and serialNumber; the issuer is not compared (the certHash is).
+        _, serial_node = _der.exactly(issuer_serial, "IssuerSerial", _NAME_SERIAL)
+        serial = _der.integer(serial_node, "serialNumber")
+    return hash_name, claimed, serial
 
 
 def _verify(
