@@ -369,19 +369,114 @@ def _examine(signature_der: bytes) -> _Examined | _Refused:
     try:
         # Structure. The whole encoding is checked first, so that a DER fault anywhere is always
         # reported as such, whatever other check it would trip further on.
-        try:
-            if not isinstance(signature_der, bytes):
-                raise TypeError(f"a {type(signature_der).__name__}, not bytes")
-            root = _der.parse(
-                signature_der, opaque=_CARRIED_CERTIFICATES, shared_depth=_SHARED_DEPTH
-            )
-            content_info = _der.Fields(_der.expect(root, SEQUENCE, "ContentInfo"), "ContentInfo")
-            content_type = _der.object_identifier(content_info.take(OID), "contentType")
-            wrapped = content_info.optional(_CONTEXT_0)
-        except PARSE_ERRORS as exc:
-            steps.fail("cms.der", _FORMAT, f"not a DER-encoded ContentInfo: {exc}")
-        steps.passed("cms.der", f"DER ContentInfo of {len(signature_der)} bytes")
+        if not isinstance(signature_der, bytes):
+            raise TypeError(f"a {type(signature_der).__name__}, not bytes")
+        root = _der.parse(signature_der, opaque=_CARRIED_CERTIFICATES, shared_depth=_SHARED_DEPTH)
+        content_info = _der.Fields(_der.expect(root, SEQUENCE, "ContentInfo"), "ContentInfo")
+        content_type = _der.object_identifier(content_info.take(OID), "contentType")
+        wrapped = content_info.optional(_CONTEXT_0)
+    except PARSE_ERRORS as exc:
+        return _Refused(
+            _FORMAT,
+            f"not a DER-encoded ContentInfo: {exc}",
+            (Check("cms.der", False, f"not a DER-encoded ContentInfo: {exc}"),),
+        )
+    checks: tuple[Check, ...] = (
+        Check("cms.der", True, f"DER ContentInfo of {len(signature_der)} bytes"),
+    )
 
+    # The signer's side (cms.content_type to cms.signer_key) reads nothing of the signed
+    # attributes but where they are, nor of the signature value: it is remembered for the
+    # encoding without them, which a signer sends again with each new signature.
+    located = _locate_signer_info(signature_der, wrapped)
+    if located is None:
+        side, signer_info = _signer_side(content_type, wrapped, content_info)
+    else:
+        key, signer_info = located
+        slot = _signer_side_slot(key)
+        if not slot:
+            slot.append(_signer_side(content_type, wrapped, content_info)[0])
+        side = slot[0]
+    if isinstance(side, _Refused):
+        return _Refused(side.sub_indication, side.detail, (*checks, *side.checks))
+    assert signer_info is not None  # a signer side was found, so was its SignerInfo
+    checks = (*checks, *side.checks)
+
+    # What was signed.
+    steps = Steps()
+    try:
+        attributes: _Attributes | None = None
+        if signer_info.signed_attrs is not None:
+            # RFC 5652 section 5.4: the [0] IMPLICIT tag is replaced by the SET OF tag. The
+            # octets are used as they were sent, never a re-encoding, which might reorder the
+            # set; their length octets are already DER, so only the tag changes.
+            signed_bytes: bytes | None = b"\x31" + _der.encoding(signer_info.signed_attrs)[1:]
+            attributes = _signed_attributes(signer_info.signed_attrs, steps)
+            claimed_digest = _check_signed_attributes(attributes, steps)
+        else:
+            signed_bytes = None
+            claimed_digest = b""
+            steps.passed("cms.signed_attributes", "none: the signature is over the content itself")
+    except SignatureFailure as failure:
+        return _Refused(failure.sub_indication, failure.detail, (*checks, *failure.checks))
+    checks = (*checks, *steps.checks)
+
+    # After the message digest (which needs the content): these are reported only if it matches.
+    later = Steps()
+    signing_time: datetime | None = None
+    signature = b""
+    try:
+        if attributes is not None:
+            signing_time = _check_signing_time(attributes, later)
+            _check_signing_certificate(attributes, side.signer_der, side.signer, later)
+        try:
+            signature = _der.octet_string(signer_info.signature, "signature")
+        except PARSE_ERRORS as exc:
+            _malformed(later, "cms.signature", "signature value", exc)
+        later_outcome: tuple[Check, ...] | _Refused = later.checks
+    except SignatureFailure as failure:
+        later_outcome = _Refused(failure.sub_indication, failure.detail, failure.checks)
+
+    return _Examined(
+        checks=checks,
+        signed_bytes=signed_bytes,
+        hash_name=side.hash_name,
+        claimed_digest=claimed_digest,
+        later=later_outcome,
+        signer=side.signer,
+        certificates=side.certificates,
+        public_key=side.public_key,
+        algorithm=side.algorithm,
+        algorithm_name=side.algorithm_name,
+        pss_salt=side.pss_salt,
+        signing_time=signing_time,
+        signature=signature,
+    )
+
+
+@dataclass(frozen=True)
+class _SignerSide:
+    """What cms.content_type to cms.signer_key establish."""
+
+    #: Those checks, all passed.
+    checks: tuple[Check, ...]
+    hash_name: HashName
+    algorithm: CMSSignatureAlgorithm
+    algorithm_name: str
+    pss_salt: int | None
+    signer_der: bytes
+    signer: x509.Certificate
+    certificates: tuple[x509.Certificate, ...]
+    public_key: PublicKeyTypes
+
+
+def _signer_side(
+    content_type: str, wrapped: _der.Node | None, content_info: _der.Fields
+) -> tuple[_SignerSide | _Refused, _SignerInfo | None]:
+    """cms.content_type to cms.signer_key, and the SignerInfo read on the way."""
+    steps = Steps()
+    signer_info: _SignerInfo | None = None
+    try:
         try:
             if content_type != ID_SIGNED_DATA:
                 steps.fail(
@@ -506,53 +601,69 @@ def _examine(signature_der: bytes) -> _Examined | _Refused:
             )
         steps.passed("cms.signer_key", describe_key(public_key))
 
-        # What was signed.
-        attributes: _Attributes | None = None
-        if signer_info.signed_attrs is not None:
-            # RFC 5652 section 5.4: the [0] IMPLICIT tag is replaced by the SET OF tag. The
-            # octets are used as they were sent, never a re-encoding, which might reorder the
-            # set; their length octets are already DER, so only the tag changes.
-            signed_bytes: bytes | None = b"\x31" + _der.encoding(signer_info.signed_attrs)[1:]
-            attributes = _signed_attributes(signer_info.signed_attrs, steps)
-            claimed_digest = _check_signed_attributes(attributes, steps)
-        else:
-            signed_bytes = None
-            claimed_digest = b""
-            steps.passed("cms.signed_attributes", "none: the signature is over the content itself")
     except SignatureFailure as failure:
-        return _Refused(failure.sub_indication, failure.detail, failure.checks)
-
-    # After the message digest (which needs the content): these are reported only if it matches.
-    later = Steps()
-    signing_time: datetime | None = None
-    signature = b""
-    try:
-        if attributes is not None:
-            signing_time = _check_signing_time(attributes, later)
-            _check_signing_certificate(attributes, signer_der, signer, later)
-        try:
-            signature = _der.octet_string(signer_info.signature, "signature")
-        except PARSE_ERRORS as exc:
-            _malformed(later, "cms.signature", "signature value", exc)
-        later_outcome: tuple[Check, ...] | _Refused = later.checks
-    except SignatureFailure as failure:
-        later_outcome = _Refused(failure.sub_indication, failure.detail, failure.checks)
-
-    return _Examined(
+        return _Refused(failure.sub_indication, failure.detail, failure.checks), signer_info
+    side = _SignerSide(
         checks=steps.checks,
-        signed_bytes=signed_bytes,
         hash_name=hash_name,
-        claimed_digest=claimed_digest,
-        later=later_outcome,
-        signer=signer,
-        certificates=tuple(certificate for _, certificate in certificates),
-        public_key=public_key,
         algorithm=algorithm,
         algorithm_name=algorithm_name,
         pss_salt=pss_salt,
-        signing_time=signing_time,
-        signature=signature,
+        signer_der=signer_der,
+        signer=signer,
+        certificates=tuple(certificate for _, certificate in certificates),
+        public_key=public_key,
     )
+    return side, signer_info
+
+
+def _locate_signer_info(
+    signature_der: bytes, wrapped: _der.Node | None
+) -> tuple[tuple[object, ...], _SignerInfo] | None:
+    """The one SignerInfo of a SignedData of the usual shape, with the key under which its
+    signer's side is remembered: the whole encoding but the signed attributes and the signature
+    value (those cut out are named by where they were). None for any other shape (whose checks
+    are then simply run)."""
+    try:
+        if wrapped is None or wrapped[0] != _CONTEXT_0:
+            return None
+        explicit = _der.inside(wrapped, "content")
+        signed_data = _der.inside(explicit[0], "SignedData") if len(explicit) == 1 else []
+        if not signed_data or signed_data[-1][0] != SET:
+            return None
+        signer_infos = _der.inside(signed_data[-1], "signerInfos")
+        if len(signer_infos) != 1 or signer_infos[0][0] != SEQUENCE:
+            return None
+        signer_info = _signer_info(signer_infos[0])
+    except PARSE_ERRORS:
+        return None
+    signature = signer_info.signature
+    if signature[5] is not signature_der:
+        return None
+    if signer_info.signed_attrs is None:
+        return (
+            "content",
+            signature_der[: signature[2]],
+            signature_der[signature[3] :],
+        ), signer_info
+    signed_attrs = signer_info.signed_attrs
+    if signed_attrs[5] is not signature_der:
+        return None
+    key = (
+        "signed attributes",
+        signature_der[: signed_attrs[1]],
+        signed_attrs[3] - signed_attrs[1],
+        signature_der[signed_attrs[3] : signature[2]],
+        signature_der[signature[3] :],
+    )
+    return key, signer_info
+
+
+@memo
+def _signer_side_slot(key: tuple[object, ...]) -> list[_SignerSide | _Refused]:
+    """A place for the signer's side under `key`, filled by the first to need it (bounded, and
+    cleared by _certs.forget with the certificate memos)."""
+    return []
 
 
 _remembered_examination = memo(_examine)

@@ -883,3 +883,28 @@ def test_not_bytes(kind: Any) -> None:
     failure = refused(kind(build()))
     assert failure.sub_indication is SubIndication.FORMAT_FAILURE
     assert [c.name for c in failure.checks] == ["cms.der"]
+
+
+def test_new_signatures_by_one_signer_are_each_checked() -> None:
+    # They differ only in their signed attributes and signature value, so they share what is
+    # remembered of the signer's side; everything else is checked for each.
+    times = [SIGNED_AT + timedelta(seconds=seconds) for seconds in range(3)]
+    signatures = [
+        signing_cms.sign_detached(CONTENT, cert("p256"), key("p256"), signing_time=moment)
+        for moment in times
+    ]
+    for signature, moment in zip(signatures, times, strict=True):
+        verified = signing_cms.verify_detached(signature, CONTENT)
+        assert verified.signing_time == moment
+        assert refused(signature, CONTENT + b" ").sub_indication is SubIndication.HASH_FAILURE
+    forged = signing_cms._assemble(CONTENT, cert("p256"), key("p256-other"), times[0], ())
+    assert refused(forged).sub_indication is SubIndication.SIG_CRYPTO_FAILURE
+    other_ess = build(
+        attributes=[
+            attribute("content_type", "data"),
+            attribute("message_digest", hashlib.sha256(CONTENT).digest()),
+            ess_naming(cert("p384")),
+        ]
+    )
+    signing_cms.verify_detached(build(), CONTENT)
+    assert refused(other_ess).sub_indication is SubIndication.NO_SIGNING_CERTIFICATE_FOUND
