@@ -294,7 +294,8 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
         checks = (*checks, Check("cms.message_digest", True, f"{hash_name} of the content matches"))
     later = examined.later
     if isinstance(later, _Refused):
-        raise SignatureFailure(later.sub_indication, later.detail, (*checks, *later.checks))
+        refused = later.after(checks)
+        raise SignatureFailure(refused.sub_indication, refused.detail, refused.checks)
     checks = (*checks, *later)
 
     # The signature itself.
@@ -337,6 +338,10 @@ class _Refused:
     detail: str
     checks: tuple[Check, ...]
 
+    def after(self, checks: tuple[Check, ...]) -> _Refused:
+        """The same refusal with `checks` run before its own."""
+        return _Refused(self.sub_indication, self.detail, (*checks, *self.checks))
+
 
 @dataclass(frozen=True)
 class _Examined:
@@ -365,7 +370,6 @@ class _Examined:
 
 def _examine(signature_der: bytes) -> _Examined | _Refused:
     """Every check of verify_detached that needs nothing but signature_der, in its order."""
-    steps = Steps()
     try:
         # Structure. The whole encoding is checked first, so that a DER fault anywhere is always
         # reported as such, whatever other check it would trip further on.
@@ -390,16 +394,20 @@ def _examine(signature_der: bytes) -> _Examined | _Refused:
     # encoding without them, which a signer sends again with each new signature.
     located = _locate_signer_info(signature_der, wrapped)
     if located is None:
-        side, signer_info = _signer_side(content_type, wrapped, content_info)
+        outcome = _signer_side(content_type, wrapped, content_info)
+        if isinstance(outcome, _Refused):
+            return outcome.after(checks)
+        side, signer_info = outcome
     else:
         key, signer_info = located
         slot = _signer_side_slot(key)
         if not slot:
-            slot.append(_signer_side(content_type, wrapped, content_info)[0])
-        side = slot[0]
-    if isinstance(side, _Refused):
-        return _Refused(side.sub_indication, side.detail, (*checks, *side.checks))
-    assert signer_info is not None  # a signer side was found, so was its SignerInfo
+            outcome = _signer_side(content_type, wrapped, content_info)
+            slot.append(outcome if isinstance(outcome, _Refused) else outcome[0])
+        remembered = slot[0]
+        if isinstance(remembered, _Refused):
+            return remembered.after(checks)
+        side = remembered
     checks = (*checks, *side.checks)
 
     # What was signed.
@@ -418,7 +426,7 @@ def _examine(signature_der: bytes) -> _Examined | _Refused:
             claimed_digest = b""
             steps.passed("cms.signed_attributes", "none: the signature is over the content itself")
     except SignatureFailure as failure:
-        return _Refused(failure.sub_indication, failure.detail, (*checks, *failure.checks))
+        return _Refused(failure.sub_indication, failure.detail, failure.checks).after(checks)
     checks = (*checks, *steps.checks)
 
     # After the message digest (which needs the content): these are reported only if it matches.
@@ -472,10 +480,9 @@ class _SignerSide:
 
 def _signer_side(
     content_type: str, wrapped: _der.Node | None, content_info: _der.Fields
-) -> tuple[_SignerSide | _Refused, _SignerInfo | None]:
+) -> tuple[_SignerSide, _SignerInfo] | _Refused:
     """cms.content_type to cms.signer_key, and the SignerInfo read on the way."""
     steps = Steps()
-    signer_info: _SignerInfo | None = None
     try:
         try:
             if content_type != ID_SIGNED_DATA:
@@ -602,7 +609,7 @@ def _signer_side(
         steps.passed("cms.signer_key", describe_key(public_key))
 
     except SignatureFailure as failure:
-        return _Refused(failure.sub_indication, failure.detail, failure.checks), signer_info
+        return _Refused(failure.sub_indication, failure.detail, failure.checks)
     side = _SignerSide(
         checks=steps.checks,
         hash_name=hash_name,
