@@ -8,6 +8,7 @@ parse-and-check and the text are kept per DER encoding (certificates are immutab
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -16,7 +17,10 @@ from typing import Any, TypeVar
 
 from asn1crypto import keys
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
+
+from signing import _der
 
 _CACHE_SIZE = 4096
 _FORGETTERS: list[Callable[[], None]] = []
@@ -72,23 +76,247 @@ def forget() -> None:
 @memo
 def load_certificate(der: bytes) -> x509.Certificate:
     """Load a DER certificate and parse the parts we read later, so that a malformed one is
-    refused here (cryptography parses names and extensions lazily). Raises ValueError."""
+    refused here (cryptography parses names and extensions lazily). Raises ValueError.
+
+    What is parsed is what cryptography's `subject`, `issuer` and `extensions` would give,
+    without building the same objects again for every signer: the issuer Name and every
+    extension but the subjectKeyIdentifier are the same bytes in every certificate of one CA
+    (see `_read`)."""
     certificate = x509.load_der_x509_certificate(der)
-    # Reading them parses them (and raises ValueError when malformed).
-    _ = certificate.subject, certificate.issuer
-    len(certificate.extensions)
+    _keep(certificate, _read(certificate, der))
     return certificate
 
 
-@per_certificate
+class _Record:
+    """What is read once from a certificate: its encoding, SHA-256 fingerprint, issuer Name
+    as encoded, subject, and extensions by OID (cryptography's own objects)."""
+
+    __slots__ = ("der", "extensions", "issuer", "sha256", "subject", "text")
+
+    def __init__(
+        self,
+        der: bytes,
+        issuer: bytes,
+        subject: x509.Name,
+        extensions: dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]],
+    ) -> None:
+        self.der = der
+        self.sha256 = hashlib.sha256(der).digest()
+        self.issuer = issuer
+        self.subject = subject
+        self.extensions = extensions
+        self.text: str | None = None
+
+
+_records: dict[int, tuple[x509.Certificate, _Record]] = {}
+_records_lock = threading.Lock()
+_FORGETTERS.append(_records.clear)
+
+
+def _keep(certificate: x509.Certificate, record: _Record) -> _Record:
+    with _records_lock:
+        if len(_records) >= _CACHE_SIZE:
+            _records.pop(next(iter(_records)))
+        _records[id(certificate)] = (certificate, record)
+    return record
+
+
+def _record(certificate: x509.Certificate) -> _Record:
+    """The certificate's record (made now for one that `load_certificate` did not make).
+    Raises ValueError when its names or extensions are malformed."""
+    entry = _records.get(id(certificate))
+    if entry is not None and entry[0] is certificate:
+        return entry[1]
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    return _keep(certificate, _read(certificate, der))
+
+
+def _tlv(data: bytes, pos: int) -> tuple[int, int]:
+    """Value offset and end of the TLV at pos, in DER that cryptography has already parsed
+    (and so checked) as a certificate: every tag there has a low number."""
+    length = data[pos + 1]
+    if length < 0x80:
+        return pos + 2, pos + 2 + length
+    start = pos + 2 + (length & 0x7F)
+    return start, start + int.from_bytes(data[pos + 2 : start], "big")
+
+
+#: An Extension's start when it is a subjectKeyIdentifier: the OID 2.5.29.14 (after the header
+#: of the Extension SEQUENCE).
+_SKI_OID_TLV = b"\x06\x03\x55\x1d\x0e"
+_SUBJECT_KEY_IDENTIFIER = x509.SubjectKeyIdentifier.oid
+
+_Extensions = tuple[x509.Extension[x509.ExtensionType] | None, ...]
+
+
+def _read(certificate: x509.Certificate, der: bytes) -> _Record:
+    """The record of a certificate that cryptography loaded from `der`. Raises ValueError
+    (as reading `issuer`, `subject` or `extensions` would) when one of them is malformed.
+
+    The issuer Name is checked once per encoding with cryptography's own Name parser, which
+    is what `certificate.issuer` runs. Extensions are parsed by cryptography (all at once,
+    as `certificate.extensions` does, duplicates refused) the first time their encodings
+    are seen together, and reused for a certificate whose extensions are the same bytes in
+    the same order, but for the subjectKeyIdentifier (different in every certificate),
+    whose value is checked here as cryptography parses it: exactly one DER OCTET STRING.
+    """
+    # Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }
+    tbs_start, tbs_end = _tlv(der, _tlv(der, 0)[0])
+    pos = tbs_start
+    fields: list[tuple[int, int, int]] = []
+    while pos < tbs_end:
+        start, end = _tlv(der, pos)
+        fields.append((der[pos], pos, end))
+        pos = end
+    index = 1 if fields[0][0] == 0xA0 else 0  # [0] version
+    # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
+    issuer = der[fields[index + 2][1] : fields[index + 2][2]]
+    _check_name(issuer)
+    subject = certificate.subject
+    encodings: list[bytes | None] = []
+    identifiers: list[tuple[bool, bytes]] = []
+    for identifier, start, end in fields[index + 6 :]:
+        if identifier != 0xA3:
+            continue
+        sequence_start, sequence_end = _tlv(der, _tlv(der, start)[0])
+        pos = sequence_start
+        while pos < sequence_end:
+            value_start, end = _tlv(der, pos)
+            if der[value_start : value_start + 5] == _SKI_OID_TLV:
+                identifiers.append(_key_identifier(der[pos:end]))
+                encodings.append(None)
+            else:
+                encodings.append(der[pos:end])
+            pos = end
+    key = tuple(encodings)
+    shared = _EXTENSIONS.get(key)
+    if shared is None:
+        shared = tuple(
+            None if extension.oid == _SUBJECT_KEY_IDENTIFIER else extension
+            for extension in certificate.extensions
+        )
+        if len(shared) != len(key) or any(
+            (extension is None) is not (encoding is None)
+            for extension, encoding in zip(shared, key, strict=False)
+        ):
+            # Never: both read the same DER.
+            raise ValueError("the extensions were read differently")
+        if len(_EXTENSIONS) >= _CACHE_SIZE:
+            _EXTENSIONS.pop(next(iter(_EXTENSIONS)))
+        _EXTENSIONS[key] = shared
+    extensions: dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]] = {}
+    keys_given = iter(identifiers)
+    for extension in shared:
+        if extension is None:
+            critical, digest = next(keys_given)
+            extension = x509.Extension(
+                _SUBJECT_KEY_IDENTIFIER, critical, x509.SubjectKeyIdentifier(digest)
+            )
+        extensions[extension.oid] = extension
+    return _Record(der, issuer, subject, extensions)
+
+
+_EXTENSIONS: dict[tuple[bytes | None, ...], _Extensions] = {}
+_FORGETTERS.append(_EXTENSIONS.clear)
+
+
+def _key_identifier(extension: bytes) -> tuple[bool, bytes]:
+    """criticality and keyIdentifier of a subjectKeyIdentifier Extension's DER; the value
+    must be one DER OCTET STRING, as cryptography requires. Raises ValueError."""
+    fields = _der.inside(_der.parse(extension), "Extension")
+    critical = len(fields) == 3 and _der.value(fields[1]) == b"\xff"
+    value = _der.parse(_der.octet_string(fields[-1], "extnValue"))
+    return critical, _der.octet_string(value, "SubjectKeyIdentifier")
+
+
+@lru_cache(maxsize=256)
+def _check_name(encoding: bytes) -> None:
+    """Raise ValueError unless cryptography can read this Name (as `certificate.issuer`
+    would read it)."""
+    x509.Name.from_bytes(encoding)
+
+
+def issuer_encoding(certificate: x509.Certificate) -> bytes:
+    """The issuer Name as the certificate encodes it."""
+    return _record(certificate).issuer
+
+
+def extensions_by_oid(
+    certificate: x509.Certificate,
+) -> dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]]:
+    """The certificate's extensions by OID, as cryptography parses them (which refuses
+    duplicates). Raises ValueError when they are malformed."""
+    return _record(certificate).extensions
+
+
+def subject(certificate: x509.Certificate) -> x509.Name:
+    """The subject Name, parsed once."""
+    return _record(certificate).subject
+
+
 def subject_text(certificate: x509.Certificate) -> str:
-    """The subject as an RFC 4514 string."""
-    return certificate.subject.rfc4514_string()
+    """The subject as an RFC 4514 string (what `rfc4514_string()` gives)."""
+    record = _record(certificate)
+    text = record.text
+    if text is None:
+        text = record.text = rfc4514_string(record.subject)
+    return text
 
 
-@per_certificate
+#: RFC 4514's short attribute names, as cryptography uses them (others print as dotted OIDs).
+_SHORT_NAMES: dict[x509.ObjectIdentifier, str] = {
+    NameOID.COMMON_NAME: "CN",
+    NameOID.LOCALITY_NAME: "L",
+    NameOID.STATE_OR_PROVINCE_NAME: "ST",
+    NameOID.ORGANIZATION_NAME: "O",
+    NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
+    NameOID.COUNTRY_NAME: "C",
+    NameOID.STREET_ADDRESS: "STREET",
+    NameOID.DOMAIN_COMPONENT: "DC",
+    NameOID.USER_ID: "UID",
+}
+
+#: RFC 4514 section 2.4: the characters escaped with a backslash anywhere in a value.
+_ESCAPES = str.maketrans(
+    {
+        "\\": "\\\\",
+        '"': '\\"',
+        "+": "\\+",
+        ",": "\\,",
+        ";": "\\;",
+        "<": "\\<",
+        ">": "\\>",
+        "\0": "\\00",
+    }
+)
+
+
+def rfc4514_string(name: x509.Name) -> str:
+    """`name.rfc4514_string()`, the same text, made with fewer Python objects (a property
+    test holds the two equal)."""
+    return ",".join(
+        ["+".join([_attribute_text(attribute) for attribute in rdn]) for rdn in reversed(name.rdns)]
+    )
+
+
+def _attribute_text(attribute: x509.NameAttribute[str | bytes]) -> str:
+    oid = attribute.oid
+    label = _SHORT_NAMES.get(oid) or oid.dotted_string
+    value = attribute.value
+    if isinstance(value, bytes):
+        return f"{label}=#{value.hex()}" if value else label + "="
+    if not value:
+        return label + "="
+    value = value.translate(_ESCAPES)
+    if value[0] == "#" or (value[0] == " " and len(value) > 1):
+        value = "\\" + value
+    if value[-1] == " ":
+        value = value[:-1] + "\\ "
+    return label + "=" + value
+
+
 def sha256_fingerprint(certificate: x509.Certificate) -> bytes:
-    return certificate.fingerprint(hashes.SHA256())
+    return _record(certificate).sha256
 
 
 @per_certificate

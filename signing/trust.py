@@ -38,9 +38,11 @@ from cryptography.x509.verification import (
 )
 
 from signing._certs import (
+    extensions_by_oid,
     per_certificate,
     public_key_bits,
     sha256_fingerprint,
+    subject,
     subject_text,
     validity,
 )
@@ -229,7 +231,7 @@ def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
 @per_certificate
 def signer_iin(certificate: x509.Certificate) -> str | None:
     """The IIN from SERIALNUMBER=IIN<12 digits>, as the national profile puts it."""
-    for value in _attribute(certificate.subject, NameOID.SERIAL_NUMBER):
+    for value in _attribute(subject(certificate), NameOID.SERIAL_NUMBER):
         if value.startswith("IIN") and len(value) == 15 and value[3:].isdigit():
             return value[3:]
     return None
@@ -238,7 +240,7 @@ def signer_iin(certificate: x509.Certificate) -> str | None:
 @per_certificate
 def signer_bin(certificate: x509.Certificate) -> str | None:
     """The BIN from OU=BIN<12 digits>."""
-    for value in _attribute(certificate.subject, NameOID.ORGANIZATIONAL_UNIT_NAME):
+    for value in _attribute(subject(certificate), NameOID.ORGANIZATIONAL_UNIT_NAME):
         if value.startswith("BIN") and len(value) == 15 and value[3:].isdigit():
             return value[3:]
     return None
@@ -930,7 +932,7 @@ def _imposes_nothing(certificate: x509.Certificate) -> bool:
     """True when the CA certificate carries only extensions that put no constraint on its
     descendants' contents (so no NameConstraints, PolicyConstraints, InhibitAnyPolicy,
     extendedKeyUsage or anything we do not know)."""
-    return all(extension.oid in _HARMLESS_CA_EXTENSIONS for extension in certificate.extensions)
+    return all(oid in _HARMLESS_CA_EXTENSIONS for oid in extensions_by_oid(certificate))
 
 
 _CA_POLICY = ExtensionPolicy.webpki_defaults_ca()
@@ -958,22 +960,13 @@ class _KnownIssuer:
     chain: tuple[x509.Certificate, ...]
 
 
-@per_certificate
-def _extensions_by_oid(
-    certificate: x509.Certificate,
-) -> dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]]:
-    """The certificate's extensions by OID (cryptography refuses duplicates when parsing), so
-    that each look-up is one dict access rather than a scan with ABC isinstance checks."""
-    return {extension.oid: extension for extension in certificate.extensions}
-
-
 _E = TypeVar("_E", bound=x509.ExtensionType)
 
 
 def _extension(certificate: x509.Certificate, kind: type[_E]) -> _E:
     """The value of the certificate's extension of this kind; raises x509.ExtensionNotFound
     (as `get_extension_for_class` does)."""
-    extension = _extensions_by_oid(certificate).get(kind.oid)
+    extension = extensions_by_oid(certificate).get(kind.oid)
     if extension is None or not isinstance(extension.value, kind):
         raise x509.ExtensionNotFound(f"No {kind.__name__} extension was found", kind.oid)
     return extension.value
