@@ -89,7 +89,8 @@ def load_certificate(der: bytes) -> x509.Certificate:
 
 class _Record:
     """What is read once from a certificate: its encoding, SHA-256 fingerprint, issuer Name
-    as encoded, subject, and extensions by OID (cryptography's own objects)."""
+    as encoded, subject (its attributes and RFC 4514 text), and extensions by OID
+    (cryptography's own objects)."""
 
     __slots__ = ("der", "extensions", "issuer", "sha256", "subject", "text")
 
@@ -97,15 +98,15 @@ class _Record:
         self,
         der: bytes,
         issuer: bytes,
-        subject: x509.Name,
+        subject: _Attributes,
         extensions: dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]],
     ) -> None:
         self.der = der
         self.sha256 = hashlib.sha256(der).digest()
         self.issuer = issuer
         self.subject = subject
+        self.text = _text(subject)
         self.extensions = extensions
-        self.text: str | None = None
 
 
 _records: dict[int, tuple[x509.Certificate, _Record]] = {}
@@ -172,7 +173,7 @@ def _read(certificate: x509.Certificate, der: bytes) -> _Record:
     # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
     issuer = der[fields[index + 2][1] : fields[index + 2][2]]
     _check_name(issuer)
-    subject = certificate.subject
+    subject = _subject(certificate, der, fields[index + 4][1])
     encodings: list[bytes | None] = []
     identifiers: list[tuple[bool, bytes]] = []
     for identifier, start, end in fields[index + 6 :]:
@@ -249,31 +250,116 @@ def extensions_by_oid(
     return _record(certificate).extensions
 
 
-def subject(certificate: x509.Certificate) -> x509.Name:
-    """The subject Name, parsed once."""
-    return _record(certificate).subject
+def subject_values(certificate: x509.Certificate, oid: str) -> list[str | bytes]:
+    """The values of the subject's attributes of this type (a dotted OID), in order: what
+    `certificate.subject.get_attributes_for_oid` gives, as values."""
+    return [value for rdn in _record(certificate).subject for dotted, value in rdn if dotted == oid]
 
 
 def subject_text(certificate: x509.Certificate) -> str:
-    """The subject as an RFC 4514 string (what `rfc4514_string()` gives)."""
-    record = _record(certificate)
-    text = record.text
-    if text is None:
-        text = record.text = rfc4514_string(record.subject)
-    return text
+    """The subject as an RFC 4514 string (what `subject.rfc4514_string()` gives)."""
+    return _record(certificate).text
+
+
+#: A Name's RDNs, each its attributes as (dotted OID, value): a str, or bytes for a BIT STRING.
+_Attributes = tuple[tuple[tuple[str, str | bytes], ...], ...]
+
+#: The ASN.1 types (universal, primitive, one-octet identifiers) cryptography reads in a Name.
+_STRING_TAGS = frozenset(kind.value for kind in x509.name._ASN1Type)
+_BIT_STRING = 0x03
+_UNIVERSAL_STRING = 0x1C
+_BMP_STRING = 0x1E
+_X500_UNIQUE_IDENTIFIER = NameOID.X500_UNIQUE_IDENTIFIER.dotted_string
+#: cryptography warns (and reads the value) when these are outside their lengths in octets.
+_LENGTH_LIMITS = {
+    NameOID.COUNTRY_NAME.dotted_string: (2, 2),
+    NameOID.JURISDICTION_COUNTRY_NAME.dotted_string: (2, 2),
+    NameOID.COMMON_NAME.dotted_string: (1, 64),
+}
+
+
+class _Unusual(Exception):
+    """A Name that cryptography reads with a warning: it is left to cryptography."""
+
+
+def _subject(certificate: x509.Certificate, der: bytes, pos: int) -> _Attributes:
+    """The subject, read by `_name`; whatever that refuses (or finds unusual) is read by
+    cryptography, so that its own error (or warning) is the one raised, word for word."""
+    try:
+        return _name(der, pos)
+    except (ValueError, TypeError, _Unusual):
+        name = certificate.subject  # raises cryptography's error for the same defect
+    return tuple(tuple((a.oid.dotted_string, a.value) for a in rdn) for rdn in name.rdns)
+
+
+def _name(der: bytes, pos: int) -> _Attributes:
+    """The Name at pos in a certificate that cryptography loaded (so its structure, SEQUENCE
+    OF SET OF SEQUENCE { OID, value }, is DER already checked), read as cryptography's Name
+    parser reads it: the same values, and a refusal (ValueError, or TypeError for a BIT
+    STRING that is not an x500UniqueIdentifier) where it refuses. Raises _Unusual where
+    cryptography reads the value with a warning (a length out of range)."""
+    start, end = _tlv(der, pos)
+    rdns: list[tuple[tuple[str, str | bytes], ...]] = []
+    while start < end:
+        set_start, set_end = _tlv(der, start)
+        start = set_end
+        attributes: list[tuple[str, str | bytes]] = []
+        while set_start < set_end:
+            oid_start, oid_end = _tlv(der, _tlv(der, set_start)[0])
+            set_start = _tlv(der, set_start)[1]
+            identifier = der[oid_end]
+            if identifier & 0x1F == 0x1F:
+                raise ValueError("Long-form tags are not supported in NameAttribute values")
+            if identifier not in _STRING_TAGS:
+                raise ValueError(f"unexpected tag 0x{identifier:02x} in a Name attribute")
+            value_start, value_end = _tlv(der, oid_end)
+            raw = der[value_start:value_end]
+            oid = _der.dotted(der[oid_start:oid_end])
+            value: str | bytes
+            if identifier == _BIT_STRING:
+                if oid != _X500_UNIQUE_IDENTIFIER:
+                    raise TypeError("oid must be X500_UNIQUE_IDENTIFIER for BitString type.")
+                value = raw
+            elif identifier == _BMP_STRING:
+                value = raw.decode("utf_16_be")
+            elif identifier == _UNIVERSAL_STRING:
+                value = raw.decode("utf_32_be")
+            else:
+                value = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
+            limits = _LENGTH_LIMITS.get(oid)
+            if (
+                limits is not None
+                and isinstance(value, str)
+                and not limits[0] <= len(value.encode("utf-8")) <= limits[1]
+            ):
+                raise _Unusual("cryptography warns of this length")
+            attributes.append((oid, value))
+        if not attributes:
+            raise ValueError("a relative distinguished name cannot be empty")
+        if len(set(attributes)) != len(attributes):
+            raise ValueError("duplicate attributes are not allowed")
+        rdns.append(tuple(attributes))
+    return tuple(rdns)
+
+
+def _text(rdns: _Attributes) -> str:
+    """RFC 4514 text of a Name, as cryptography's `rfc4514_string()` makes it."""
+    return ",".join(
+        ["+".join([_attribute_text(oid, value) for oid, value in rdn]) for rdn in reversed(rdns)]
+    )
 
 
 #: RFC 4514's short attribute names, as cryptography uses them (others print as dotted OIDs).
-_SHORT_NAMES: dict[x509.ObjectIdentifier, str] = {
-    NameOID.COMMON_NAME: "CN",
-    NameOID.LOCALITY_NAME: "L",
-    NameOID.STATE_OR_PROVINCE_NAME: "ST",
-    NameOID.ORGANIZATION_NAME: "O",
-    NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
-    NameOID.COUNTRY_NAME: "C",
-    NameOID.STREET_ADDRESS: "STREET",
-    NameOID.DOMAIN_COMPONENT: "DC",
-    NameOID.USER_ID: "UID",
+_SHORT_NAMES: dict[str, str] = {
+    NameOID.COMMON_NAME.dotted_string: "CN",
+    NameOID.LOCALITY_NAME.dotted_string: "L",
+    NameOID.STATE_OR_PROVINCE_NAME.dotted_string: "ST",
+    NameOID.ORGANIZATION_NAME.dotted_string: "O",
+    NameOID.ORGANIZATIONAL_UNIT_NAME.dotted_string: "OU",
+    NameOID.COUNTRY_NAME.dotted_string: "C",
+    NameOID.STREET_ADDRESS.dotted_string: "STREET",
+    NameOID.DOMAIN_COMPONENT.dotted_string: "DC",
+    NameOID.USER_ID.dotted_string: "UID",
 }
 
 #: RFC 4514 section 2.4: the characters escaped with a backslash anywhere in a value.
@@ -291,18 +377,8 @@ _ESCAPES = str.maketrans(
 )
 
 
-def rfc4514_string(name: x509.Name) -> str:
-    """`name.rfc4514_string()`, the same text, made with fewer Python objects (a property
-    test holds the two equal)."""
-    return ",".join(
-        ["+".join([_attribute_text(attribute) for attribute in rdn]) for rdn in reversed(name.rdns)]
-    )
-
-
-def _attribute_text(attribute: x509.NameAttribute[str | bytes]) -> str:
-    oid = attribute.oid
-    label = _SHORT_NAMES.get(oid) or oid.dotted_string
-    value = attribute.value
+def _attribute_text(oid: str, value: str | bytes) -> str:
+    label = _SHORT_NAMES.get(oid, oid)
     if isinstance(value, bytes):
         return f"{label}=#{value.hex()}" if value else label + "="
     if not value:

@@ -42,8 +42,8 @@ from signing._certs import (
     per_certificate,
     public_key_bits,
     sha256_fingerprint,
-    subject,
     subject_text,
+    subject_values,
     validity,
 )
 from signing.ca import POLICY_TEST_INDIVIDUAL_SIGNING, POLICY_TEST_ORGANISATION_SEAL
@@ -224,14 +224,14 @@ _POLICY_OF: dict[Purpose, x509.ObjectIdentifier] = {
 }
 
 
-def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
-    return [str(a.value) for a in name.get_attributes_for_oid(oid)]
+def _attribute(certificate: x509.Certificate, oid: x509.ObjectIdentifier) -> list[str]:
+    return [str(value) for value in subject_values(certificate, oid.dotted_string)]
 
 
 @per_certificate
 def signer_iin(certificate: x509.Certificate) -> str | None:
     """The IIN from SERIALNUMBER=IIN<12 digits>, as the national profile puts it."""
-    for value in _attribute(subject(certificate), NameOID.SERIAL_NUMBER):
+    for value in _attribute(certificate, NameOID.SERIAL_NUMBER):
         if value.startswith("IIN") and len(value) == 15 and value[3:].isdigit():
             return value[3:]
     return None
@@ -240,7 +240,7 @@ def signer_iin(certificate: x509.Certificate) -> str | None:
 @per_certificate
 def signer_bin(certificate: x509.Certificate) -> str | None:
     """The BIN from OU=BIN<12 digits>."""
-    for value in _attribute(subject(certificate), NameOID.ORGANIZATIONAL_UNIT_NAME):
+    for value in _attribute(certificate, NameOID.ORGANIZATIONAL_UNIT_NAME):
         if value.startswith("BIN") and len(value) == 15 and value[3:].isdigit():
             return value[3:]
     return None

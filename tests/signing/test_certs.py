@@ -14,7 +14,7 @@ from conftest import PKI
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from signing import _certs
@@ -30,6 +30,10 @@ def cryptography_reads(encoding: bytes) -> x509.Certificate:
     _ = certificate.subject, certificate.issuer
     len(certificate.extensions)
     return certificate
+
+
+def read_subject(certificate: x509.Certificate) -> list[list[tuple[str, str | bytes]]]:
+    return [list(rdn) for rdn in _certs._record(certificate).subject]
 
 
 def outcome(read: Any, encoding: bytes) -> tuple[str, Any]:
@@ -52,7 +56,9 @@ def assert_same_reading(encoding: bytes) -> None:
     certificate, reference = got[1], expected[1]
     assert _certs.sha256_fingerprint(certificate) == reference.fingerprint(hashes.SHA256())
     assert _certs.subject_text(certificate) == reference.subject.rfc4514_string()
-    assert _certs.subject(certificate) == reference.subject
+    assert read_subject(certificate) == [
+        [(a.oid.dotted_string, a.value) for a in rdn] for rdn in reference.subject.rdns
+    ]
     assert x509.Name.from_bytes(_certs.issuer_encoding(certificate)) == reference.issuer
     assert list(_certs.extensions_by_oid(certificate).values()) == list(reference.extensions)
 
@@ -138,11 +144,17 @@ _OIDS = st.sampled_from(
         x509.ObjectIdentifier("2.999.1"),
     ]
 )
-_ATTRIBUTES = st.builds(x509.NameAttribute, _OIDS, _TEXT) | st.builds(
+_ASN1Type = x509.name._ASN1Type  # type: ignore[attr-defined]
+_ATTRIBUTES = st.builds(
+    x509.NameAttribute,
+    _OIDS,
+    _TEXT,
+    st.sampled_from([_ASN1Type.UTF8String, _ASN1Type.BMPString, _ASN1Type.UniversalString, None]),
+) | st.builds(
     lambda value: x509.NameAttribute(
         NameOID.X500_UNIQUE_IDENTIFIER,
         value,
-        x509.name._ASN1Type.BitString,  # type: ignore[attr-defined]
+        _ASN1Type.BitString,
     ),
     st.binary(max_size=6),
 )
@@ -152,10 +164,27 @@ _RDNS = st.lists(_ATTRIBUTES, min_size=1, max_size=3, unique_by=lambda a: (a.oid
 _NAMES = st.lists(_RDNS, max_size=6).map(x509.Name)
 
 
+def read_name(encoding: bytes) -> tuple[str, list[list[tuple[str, str | bytes]]]]:
+    rdns = _certs._name(encoding, 0)
+    return _certs._text(rdns), [list(rdn) for rdn in rdns]
+
+
+def cryptography_name(encoding: bytes) -> tuple[str, list[list[tuple[str, str | bytes]]]]:
+    name = x509.Name.from_bytes(encoding)
+    return name.rfc4514_string(), [
+        [(a.oid.dotted_string, a.value) for a in rdn] for rdn in name.rdns
+    ]
+
+
 @settings(max_examples=500, deadline=None)
 @given(_NAMES)
-def test_rfc4514_text_is_cryptographys(name: x509.Name) -> None:
-    assert _certs.rfc4514_string(name) == name.rfc4514_string()
+def test_names_read_and_print_as_cryptography_reads_and_prints_them(name: x509.Name) -> None:
+    encoding = name.public_bytes()
+    expected = outcome(cryptography_name, encoding)
+    # What cryptography refuses to parse at all (a PrintableString with "&") is refused when
+    # the certificate is loaded, before any Name is read.
+    assume(expected[0] == "ok")
+    assert read_name(encoding) == expected[1]
 
 
 @pytest.mark.parametrize(
@@ -163,5 +192,119 @@ def test_rfc4514_text_is_cryptographys(name: x509.Name) -> None:
     ["#hash", " lead", "trail ", " ", "#", 'a+b,c;d<e>f"g\\h', "nul\0", "Әбілқасымова Гүлнұр"],
 )
 def test_rfc4514_escapes(value: str) -> None:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, value)])
-    assert _certs.rfc4514_string(name) == name.rfc4514_string()
+    encoding = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, value)]).public_bytes()
+    assert read_name(encoding) == cryptography_name(encoding)
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    return bytes([tag]) + _certs_length(len(value)) + value
+
+
+def _certs_length(length: int) -> bytes:
+    return bytes([length]) if length < 0x80 else bytes([0x81, length])
+
+
+def _name_of(*rdns: list[tuple[bytes, bytes]]) -> bytes:
+    return _tlv(
+        0x30,
+        b"".join(
+            _tlv(0x31, b"".join(_tlv(0x30, _tlv(0x06, oid) + value) for oid, value in rdn))
+            for rdn in rdns
+        ),
+    )
+
+
+_CN = bytes.fromhex("550403")
+_UID = bytes.fromhex("55042d")
+_C = bytes.fromhex("550406")
+
+
+@pytest.mark.parametrize(
+    "encoding",
+    [
+        pytest.param(_name_of([(_CN, _tlv(0x01, b"\xff"))]), id="BOOLEAN value"),
+        pytest.param(_name_of([(_CN, _tlv(0x0C, b"\xff\xfe"))]), id="UTF8String not UTF-8"),
+        pytest.param(_name_of([(_CN, _tlv(0x14, b"caf\xe9"))]), id="T61String in Latin-1"),
+        pytest.param(_name_of([(_CN, _tlv(0x03, b"\x00\x01"))]), id="BIT STRING common name"),
+        pytest.param(_name_of([(_UID, _tlv(0x03, b"\x00\x01"))]), id="BIT STRING unique id"),
+        pytest.param(_name_of([(_CN, _tlv(0x04, b"abc"))]), id="OCTET STRING"),
+        pytest.param(_name_of([(_CN, _tlv(0x17, b"abc"))]), id="UTCTime"),
+        pytest.param(_name_of([(_CN, b"\x1f\x81\x00\x01a")]), id="long-form tag"),
+        pytest.param(_name_of([(_CN, _tlv(0x30, b""))]), id="constructed value"),
+        pytest.param(_name_of([(_CN, _tlv(0x80, b"a"))]), id="context-specific value"),
+        pytest.param(_tlv(0x30, _tlv(0x31, b"")), id="empty RDN"),
+        pytest.param(_name_of([(_CN, _tlv(0x0C, b"a")), (_CN, _tlv(0x0C, b"a"))]), id="duplicate"),
+        pytest.param(
+            _name_of([(_CN, _tlv(0x0C, b"a")), (_CN, _tlv(0x13, b"a"))]),
+            id="duplicate value in another type",
+        ),
+        pytest.param(
+            _name_of([(_CN, _tlv(0x1E, "Әбілқасымова".encode("utf-16-be")))]), id="BMPString"
+        ),
+        pytest.param(
+            _name_of([(_CN, _tlv(0x1C, "Гүлнұр".encode("utf-32-be")))]), id="UniversalString"
+        ),
+        pytest.param(
+            _name_of([(_CN, _tlv(0x0C, b"a")), (_C, _tlv(0x13, b"KZ"))]),
+            id="multi-valued RDN",
+        ),
+    ],
+)
+def test_names_are_refused_as_cryptography_refuses_them(encoding: bytes) -> None:
+    expected = outcome(cryptography_name, encoding)
+    got = outcome(read_name, encoding)
+    assert got[0] == expected[0]
+    if got[0] == "refused":
+        # Of the same kind; the words are cryptography's own when a certificate is loaded
+        # (see test_a_certificate_with_an_unusual_subject_is_read_by_cryptography).
+        assert issubclass(got[1], ValueError) == issubclass(expected[1], ValueError)
+        assert issubclass(got[1], TypeError) == issubclass(expected[1], TypeError)
+    else:
+        assert got == expected
+
+
+def signed_with_subject(pki: PKI, *attributes: x509.NameAttribute[str]) -> bytes:
+    key = pki.mother.key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name(list(attributes)))
+        .issuer_name(pki.issuing.subject)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(pki.moment)
+        .not_valid_after(pki.moment)
+    )
+    return der(builder.sign(key, hashes.SHA256()))
+
+
+def test_a_certificate_with_an_unusual_subject_is_read_by_cryptography(pki: PKI) -> None:
+    """A length cryptography warns of: its warning, word for word, and its reading."""
+    with pytest.warns(UserWarning):
+        unusual = x509.NameAttribute(NameOID.COUNTRY_NAME, "KAZ", _validate=False)
+    encoding = signed_with_subject(pki, unusual)
+    with pytest.warns(UserWarning) as theirs:
+        cryptography_reads(encoding)
+    _certs.load_certificate.cache_clear()  # type: ignore[attr-defined]
+    with pytest.warns(UserWarning) as ours:
+        certificate = _certs.load_certificate(encoding)
+    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+    assert _certs.subject_text(certificate) == "C=KAZ"
+
+
+def test_a_certificate_with_a_malformed_subject_is_refused_in_cryptographys_words(
+    pki: PKI,
+) -> None:
+    encoding = bytearray(
+        signed_with_subject(pki, x509.NameAttribute(NameOID.COMMON_NAME, "Әбілқасымова"))
+    )
+    encoded = "Әбілқасымова".encode()
+    at = bytes(encoding).index(encoded)
+    encoding[at] = 0xFF  # no longer UTF-8
+    expected = outcome(cryptography_reads, bytes(encoding))
+    with pytest.raises(ValueError) as refused:
+        x509.load_der_x509_certificate(bytes(encoding)).subject  # noqa: B018
+    _certs.load_certificate.cache_clear()  # type: ignore[attr-defined]
+    with pytest.raises(ValueError) as ours:
+        _certs.load_certificate(bytes(encoding))
+    assert expected[0] == "refused"
+    assert str(ours.value) == str(refused.value)
