@@ -99,13 +99,14 @@ class _Record:
         der: bytes,
         issuer: bytes,
         subject: _Attributes,
+        text: str,
         extensions: dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]],
     ) -> None:
         self.der = der
         self.sha256 = hashlib.sha256(der).digest()
         self.issuer = issuer
         self.subject = subject
-        self.text = _text(subject)
+        self.text = text
         self.extensions = extensions
 
 
@@ -173,7 +174,7 @@ def _read(certificate: x509.Certificate, der: bytes) -> _Record:
     # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
     issuer = der[fields[index + 2][1] : fields[index + 2][2]]
     _check_name(issuer)
-    subject = _subject(certificate, der, fields[index + 4][1])
+    subject, text = _subject(certificate, der, fields[index + 4][1])
     encodings: list[bytes | None] = []
     identifiers: list[tuple[bool, bytes]] = []
     for identifier, start, end in fields[index + 6 :]:
@@ -214,7 +215,7 @@ def _read(certificate: x509.Certificate, der: bytes) -> _Record:
                 _SUBJECT_KEY_IDENTIFIER, critical, x509.SubjectKeyIdentifier(digest)
             )
         extensions[extension.oid] = extension
-    return _Record(der, issuer, subject, extensions)
+    return _Record(der, issuer, subject, text, extensions)
 
 
 _EXTENSIONS: dict[tuple[bytes | None, ...], _Extensions] = {}
@@ -282,71 +283,98 @@ class _Unusual(Exception):
     """A Name that cryptography reads with a warning: it is left to cryptography."""
 
 
-def _subject(certificate: x509.Certificate, der: bytes, pos: int) -> _Attributes:
-    """The subject, read by `_name`; whatever that refuses (or finds unusual) is read by
-    cryptography, so that its own error (or warning) is the one raised, word for word."""
+def _subject(certificate: x509.Certificate, der: bytes, pos: int) -> tuple[_Attributes, str]:
+    """The subject and its RFC 4514 text, read by `_rdns`; whatever that refuses (or finds
+    unusual) is read by cryptography, so that its own error (or warning) is the one raised,
+    word for word."""
     try:
-        return _name(der, pos)
+        rdns = _rdns(der, pos)
     except (ValueError, TypeError, _Unusual):
         name = certificate.subject  # raises cryptography's error for the same defect
-    return tuple(tuple((a.oid.dotted_string, a.value) for a in rdn) for rdn in name.rdns)
+        return (
+            tuple(tuple((a.oid.dotted_string, a.value) for a in rdn) for rdn in name.rdns),
+            name.rfc4514_string(),
+        )
+    return tuple(rdn for rdn, _ in rdns), ",".join([text for _, text in reversed(rdns)])
 
 
-def _name(der: bytes, pos: int) -> _Attributes:
-    """The Name at pos in a certificate that cryptography loaded (so its structure, SEQUENCE
-    OF SET OF SEQUENCE { OID, value }, is DER already checked), read as cryptography's Name
+def _rdns(der: bytes, pos: int) -> list[tuple[tuple[tuple[str, str | bytes], ...], str]]:
+    """Each RDN of the Name at pos with its RFC 4514 text (cryptography's `rfc4514_string()`
+    joins them with "," in reverse order), read once per RDN encoding: the country and the
+    organisational units recur in every certificate of one CA.
+
+    The Name is in a certificate that cryptography loaded, so its structure (SEQUENCE OF SET
+    OF SEQUENCE { OID, value }) is DER already checked; it is read as cryptography's Name
     parser reads it: the same values, and a refusal (ValueError, or TypeError for a BIT
     STRING that is not an x500UniqueIdentifier) where it refuses. Raises _Unusual where
-    cryptography reads the value with a warning (a length out of range)."""
+    cryptography reads a value with a warning (a length out of range)."""
     start, end = _tlv(der, pos)
-    rdns: list[tuple[tuple[str, str | bytes], ...]] = []
+    rdns = []
     while start < end:
-        set_start, set_end = _tlv(der, start)
+        length = der[start + 1]
+        if length < 0x80:
+            set_start, set_end = start + 2, start + 2 + length
+        else:
+            set_start, set_end = _tlv(der, start)
+        encoding = der[start:set_end]
+        rdn = _RDNS.get(encoding)
+        if rdn is None:
+            attributes = _rdn(der, set_start, set_end)
+            rdn = (
+                attributes,
+                "+".join([_attribute_text(oid, value) for oid, value in attributes]),
+            )
+            if len(_RDNS) >= _CACHE_SIZE:
+                _RDNS.pop(next(iter(_RDNS)))
+            _RDNS[encoding] = rdn
+        rdns.append(rdn)
         start = set_end
-        attributes: list[tuple[str, str | bytes]] = []
-        while set_start < set_end:
-            oid_start, oid_end = _tlv(der, _tlv(der, set_start)[0])
-            set_start = _tlv(der, set_start)[1]
-            identifier = der[oid_end]
-            if identifier & 0x1F == 0x1F:
-                raise ValueError("Long-form tags are not supported in NameAttribute values")
-            if identifier not in _STRING_TAGS:
-                raise ValueError(f"unexpected tag 0x{identifier:02x} in a Name attribute")
-            value_start, value_end = _tlv(der, oid_end)
-            raw = der[value_start:value_end]
-            oid = _der.dotted(der[oid_start:oid_end])
-            value: str | bytes
-            if identifier == _BIT_STRING:
-                if oid != _X500_UNIQUE_IDENTIFIER:
-                    raise TypeError("oid must be X500_UNIQUE_IDENTIFIER for BitString type.")
-                value = raw
-            elif identifier == _BMP_STRING:
-                value = raw.decode("utf_16_be")
-            elif identifier == _UNIVERSAL_STRING:
-                value = raw.decode("utf_32_be")
-            else:
-                value = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
-            limits = _LENGTH_LIMITS.get(oid)
-            if (
-                limits is not None
-                and isinstance(value, str)
-                and not limits[0] <= len(value.encode("utf-8")) <= limits[1]
-            ):
-                raise _Unusual("cryptography warns of this length")
-            attributes.append((oid, value))
-        if not attributes:
-            raise ValueError("a relative distinguished name cannot be empty")
-        if len(set(attributes)) != len(attributes):
-            raise ValueError("duplicate attributes are not allowed")
-        rdns.append(tuple(attributes))
-    return tuple(rdns)
+    return rdns
 
 
-def _text(rdns: _Attributes) -> str:
-    """RFC 4514 text of a Name, as cryptography's `rfc4514_string()` makes it."""
-    return ",".join(
-        ["+".join([_attribute_text(oid, value) for oid, value in rdn]) for rdn in reversed(rdns)]
-    )
+_RDNS: dict[bytes, tuple[tuple[tuple[str, str | bytes], ...], str]] = {}
+_FORGETTERS.append(_RDNS.clear)
+
+
+def _rdn(der: bytes, start: int, end: int) -> tuple[tuple[str, str | bytes], ...]:
+    """The attributes of the RDN (SET OF AttributeTypeAndValue) from start to end."""
+    attributes: list[tuple[str, str | bytes]] = []
+    while start < end:
+        # AttributeTypeAndValue ::= SEQUENCE { type OBJECT IDENTIFIER, value ANY }
+        sequence_start, start = _tlv(der, start)
+        oid_start, oid_end = _tlv(der, sequence_start)
+        identifier = der[oid_end]
+        if identifier & 0x1F == 0x1F:
+            raise ValueError("Long-form tags are not supported in NameAttribute values")
+        if identifier not in _STRING_TAGS:
+            raise ValueError(f"unexpected tag 0x{identifier:02x} in a Name attribute")
+        value_start, value_end = _tlv(der, oid_end)
+        raw = der[value_start:value_end]
+        oid = _der.dotted(der[oid_start:oid_end])
+        value: str | bytes
+        if identifier == _BIT_STRING:
+            if oid != _X500_UNIQUE_IDENTIFIER:
+                raise TypeError("oid must be X500_UNIQUE_IDENTIFIER for BitString type.")
+            value = raw
+        elif identifier == _BMP_STRING:
+            value = raw.decode("utf_16_be")
+        elif identifier == _UNIVERSAL_STRING:
+            value = raw.decode("utf_32_be")
+        else:
+            value = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
+        limits = _LENGTH_LIMITS.get(oid)
+        if (
+            limits is not None
+            and isinstance(value, str)
+            and not limits[0] <= len(value.encode("utf-8")) <= limits[1]
+        ):
+            raise _Unusual("cryptography warns of this length")
+        attributes.append((oid, value))
+    if not attributes:
+        raise ValueError("a relative distinguished name cannot be empty")
+    if len(set(attributes)) != len(attributes):
+        raise ValueError("duplicate attributes are not allowed")
+    return tuple(attributes)
 
 
 #: RFC 4514's short attribute names, as cryptography uses them (others print as dotted OIDs).

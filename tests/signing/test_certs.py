@@ -165,8 +165,8 @@ _NAMES = st.lists(_RDNS, max_size=6).map(x509.Name)
 
 
 def read_name(encoding: bytes) -> tuple[str, list[list[tuple[str, str | bytes]]]]:
-    rdns = _certs._name(encoding, 0)
-    return _certs._text(rdns), [list(rdn) for rdn in rdns]
+    rdns = _certs._rdns(encoding, 0)
+    return ",".join(text for _, text in reversed(rdns)), [list(rdn) for rdn, _ in rdns]
 
 
 def cryptography_name(encoding: bytes) -> tuple[str, list[list[tuple[str, str | bytes]]]]:
