@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from asn1crypto import keys
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
 from signing import _der
@@ -225,10 +226,18 @@ _FORGETTERS.append(_EXTENSIONS.clear)
 def _key_identifier(extension: bytes) -> tuple[bool, bytes]:
     """criticality and keyIdentifier of a subjectKeyIdentifier Extension's DER; the value
     must be one DER OCTET STRING, as cryptography requires. Raises ValueError."""
-    fields = _der.inside(_der.parse(extension), "Extension")
-    critical = len(fields) == 3 and _der.value(fields[1]) == b"\xff"
-    value = _der.parse(_der.octet_string(fields[-1], "extnValue"))
-    return critical, _der.octet_string(value, "SubjectKeyIdentifier")
+    # The Extension itself is DER that cryptography has checked: SEQUENCE { OID, critical
+    # BOOLEAN (present only when TRUE), extnValue OCTET STRING }.
+    pos = _tlv(extension, 0)[0] + len(_SKI_OID_TLV)
+    critical = extension[pos] == 0x01
+    if critical:
+        pos += 3
+    start, end = _tlv(extension, pos)
+    value = extension[start:end]
+    # The usual keyIdentifier (a hash, under 128 octets): its short length is minimal DER.
+    if len(value) >= 2 and value[0] == 0x04 and value[1] == len(value) - 2 < 0x80:
+        return critical, value[2:]
+    return critical, _der.octet_string(_der.parse(value), "SubjectKeyIdentifier")
 
 
 @lru_cache(maxsize=256)
@@ -421,6 +430,13 @@ def _attribute_text(oid: str, value: str | bytes) -> str:
 
 def sha256_fingerprint(certificate: x509.Certificate) -> bytes:
     return _record(certificate).sha256
+
+
+@per_certificate
+def public_key(certificate: x509.Certificate) -> CertificatePublicKeyTypes:
+    """The certificate's public key (each call of `public_key()` parses and checks it
+    afresh). Raises as `public_key()` does; a refusal is not remembered."""
+    return certificate.public_key()
 
 
 @per_certificate

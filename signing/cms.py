@@ -37,6 +37,7 @@ from signing._algorithms import (
     hash_for,
 )
 from signing._certs import load_certificate, memo, per_certificate, subject_text
+from signing._certs import public_key as certificate_key
 from signing._der import GENERALIZED_TIME, INTEGER, OCTET_STRING, SEQUENCE, SET, UTC_TIME
 from signing._der import OBJECT_IDENTIFIER as OID
 from signing._steps import PARSE_ERRORS, Steps
@@ -594,7 +595,7 @@ def _signer_side(
         # The signer.
         signer_der, signer = _find_signer(signer_info, version, certificates, steps)
         try:
-            public_key = signer.public_key()
+            public_key = certificate_key(signer)
             check_key_strength(public_key)
         except WeakKey as exc:
             steps.fail("cms.signer_key", _CRYPTO, exc.detail)

@@ -35,6 +35,7 @@ from signing._algorithms import (
     hash_for,
 )
 from signing._certs import load_certificate, memo, subject_text
+from signing._certs import public_key as certificate_key
 from signing._steps import Steps
 from signing.errors import SignatureFailure, WeakKey
 from signing.keys import check_key_strength, describe_key
@@ -264,7 +265,7 @@ def _read_header(encoded_header: str) -> _Header | _HeaderFailure:
         signer = certificates[0]
 
         try:
-            public_key = signer.public_key()
+            public_key = certificate_key(signer)
             check_key_strength(public_key)
         except WeakKey as exc:
             steps.fail("jws.signer_key", _CRYPTO, exc.detail)

@@ -26,7 +26,6 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
@@ -40,6 +39,7 @@ from cryptography.x509.verification import (
 from signing._certs import (
     extensions_by_oid,
     per_certificate,
+    public_key,
     public_key_bits,
     sha256_fingerprint,
     subject_text,
@@ -277,7 +277,7 @@ def _verify_signed_by(
     issuer: x509.Certificate, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm | None
 ) -> None:
     """Raise InvalidSignature unless issuer's key signed data (for CRLs and OCSP answers)."""
-    key = _public_key(issuer)
+    key = public_key(issuer)
     if algorithm is None:
         raise InvalidSignature("no hash algorithm")
     if isinstance(key, ec.EllipticCurvePublicKey):
@@ -753,9 +753,9 @@ class Validator:
                 raise RevocationUnavailable("CRL is not DER or PEM") from error
             if crl.issuer != issuer.subject:
                 raise RevocationUnavailable("CRL is from another issuer")
-            public_key = _public_key(issuer)
-            if not isinstance(public_key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) or not (
-                crl.is_signature_valid(public_key)
+            issuer_key = public_key(issuer)
+            if not isinstance(issuer_key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) or not (
+                crl.is_signature_valid(issuer_key)
             ):
                 raise RevocationUnavailable("CRL signature is invalid")
             next_update = crl.next_update_utc
@@ -833,12 +833,12 @@ def _constraints(leaf: x509.Certificate, purpose: Purpose | None, checks: list[C
     checks.append(Check("signer_not_ca", True, "end-entity certificate"))
 
     try:
-        check_key_strength(_public_key(leaf))
+        check_key_strength(public_key(leaf))
     except WeakKey as error:
         raise _Failed(
             SubIndication.CRYPTO_CONSTRAINTS_FAILURE, Check("signer_key", False, error.detail)
         ) from error
-    checks.append(Check("signer_key", True, describe_key(_public_key(leaf))))
+    checks.append(Check("signer_key", True, describe_key(public_key(leaf))))
 
     try:
         usage = _extension(leaf, x509.KeyUsage)
@@ -970,12 +970,6 @@ def _extension(certificate: x509.Certificate, kind: type[_E]) -> _E:
     if extension is None or not isinstance(extension.value, kind):
         raise x509.ExtensionNotFound(f"No {kind.__name__} extension was found", kind.oid)
     return extension.value
-
-
-@per_certificate
-def _public_key(certificate: x509.Certificate) -> CertificatePublicKeyTypes:
-    """Each call of `public_key()` parses (and checks) the key afresh."""
-    return certificate.public_key()
 
 
 @per_certificate

@@ -116,6 +116,58 @@ def test_a_malformed_key_identifier_is_refused_when_the_rest_is_known(pki: PKI) 
             _certs.load_certificate(broken)
 
 
+def with_key_identifier(pki: PKI, extension: x509.ExtensionType, *, critical: bool) -> bytes:
+    """The mother's certificate with another subjectKeyIdentifier (the rest as issued)."""
+    issued = pki.mother.certificate
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(issued.subject)
+        .issuer_name(issued.issuer)
+        .public_key(pki.mother.key.public_key())
+        .serial_number(issued.serial_number + 1)
+        .not_valid_before(issued.not_valid_before_utc)
+        .not_valid_after(issued.not_valid_after_utc)
+    )
+    for present in issued.extensions:
+        if present.oid == x509.SubjectKeyIdentifier.oid:
+            builder = builder.add_extension(extension, critical=critical)
+        else:
+            builder = builder.add_extension(present.value, critical=present.critical)
+    return der(builder.sign(pki.mother.key, hashes.SHA256()))
+
+
+@pytest.mark.parametrize(
+    ("extension", "critical"),
+    [
+        pytest.param(x509.SubjectKeyIdentifier(b"\x01" * 20), True, id="critical"),
+        pytest.param(x509.SubjectKeyIdentifier(b"\x02" * 200), False, id="long identifier"),
+        pytest.param(x509.SubjectKeyIdentifier(b""), False, id="empty identifier"),
+        pytest.param(
+            x509.UnrecognizedExtension(
+                x509.SubjectKeyIdentifier.oid, b"\x04\x81\x14" + b"\x03" * 20
+            ),
+            False,
+            id="non-minimal length",
+        ),
+        pytest.param(
+            x509.UnrecognizedExtension(x509.SubjectKeyIdentifier.oid, b"\x04\x02\x01"),
+            False,
+            id="truncated",
+        ),
+        pytest.param(
+            x509.UnrecognizedExtension(x509.SubjectKeyIdentifier.oid, b"\x04\x01\x01\x00"),
+            False,
+            id="trailing octet",
+        ),
+    ],
+)
+def test_key_identifiers_read_as_cryptography_reads_them(
+    pki: PKI, extension: x509.ExtensionType, critical: bool
+) -> None:
+    _certs.load_certificate(der(pki.father.certificate))  # the shared extensions are known
+    assert_same_reading(with_key_identifier(pki, extension, critical=critical))
+
+
 # -- RFC 4514 text -------------------------------------------------------------------------------
 
 _TEXT = st.text(
