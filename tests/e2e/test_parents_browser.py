@@ -108,7 +108,7 @@ class Phone:
 
     def enroll(self, url: str) -> None:
         self.page.goto(url)
-        self.page.wait_for_function("document.getElementById('code').value.length > 0")
+        self.page.wait_for_function("() => document.getElementById('code').value.length > 0")
         assert "code=" not in self.page.url  # the code left the address bar
         self.shot("enroll")
         with self.page.expect_navigation(url="**/parents", timeout=30_000):

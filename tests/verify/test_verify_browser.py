@@ -53,12 +53,14 @@ def test_verify_page_online_then_offline(live_server: Any, chromium: Any) -> Non
     try:
         page.goto(first_qr, wait_until="networkidle")
         page.wait_for_function(
-            "document.getElementById('verdict').dataset.verdict === 'valid'", timeout=10_000
+            # A function, not an expression: Playwright polls an expression with eval(),
+            # which the page's Content-Security-Policy (no 'unsafe-eval') rightly refuses.
+            "() => document.getElementById('verdict').dataset.verdict === 'valid'", timeout=10_000
         )
         assert page.get_by_test_id("child-given-name").inner_text() == "Айару"
         assert page.get_by_test_id("child-surname").inner_text() == "Әбілқасымова"
         page.wait_for_function(
-            "document.getElementById('status-note').dataset.status === 'valid'"
+            "() => document.getElementById('status-note').dataset.status === 'valid'"
         )
         assert status.is_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
@@ -70,20 +72,20 @@ def test_verify_page_online_then_offline(live_server: Any, chromium: Any) -> Non
         context.set_offline(True)
         page.evaluate("hash => { location.hash = hash; }", second_qr.split("#", 1)[1])
         page.wait_for_function(
-            "document.getElementById('verdict').dataset.verdict === 'valid' && "
+            "() => document.getElementById('verdict').dataset.verdict === 'valid' && "
             "document.querySelector('[data-field=child_iin]').textContent === '260530600022'",
             timeout=10_000,
         )
         assert page.get_by_test_id("child-given-name").inner_text() == LONG_CHILD["given_name"]
         page.wait_for_function(
-            "document.getElementById('status-note').dataset.status === undefined && "
+            "() => document.getElementById('status-note').dataset.status === undefined && "
             "document.getElementById('status-note').textContent !== ''"
         )
         page.screenshot(path=str(ARTIFACTS / "verify-offline-390x844.png"), full_page=True)
 
         page.evaluate("hash => { location.hash = hash; }", forged.split("#", 1)[1])
         page.wait_for_function(
-            "document.getElementById('verdict').dataset.verdict === 'invalid'", timeout=10_000
+            "() => document.getElementById('verdict').dataset.verdict === 'invalid'", timeout=10_000
         )
         assert page.evaluate("document.getElementById('verdict').dataset.reason") == (
             "bad_seal_signature"
