@@ -774,14 +774,8 @@ class Validator:
 def _crl_says(crl: x509.CertificateRevocationList, serial: int, url: str) -> RevocationStatus:
     """What a (checked) CRL says of one serial number: a pure function of the two."""
     entry = crl.get_revoked_certificate_by_serial_number(serial)
-    source = f"crl {url}"
     if entry is None:
-        return RevocationStatus(
-            RevocationState.GOOD,
-            source=source,
-            this_update=crl.last_update_utc,
-            next_update=crl.next_update_utc,
-        )
+        return _good_per_crl(crl, url)
     try:
         reason: str | None = entry.extensions.get_extension_for_class(
             x509.CRLReason
@@ -790,12 +784,32 @@ def _crl_says(crl: x509.CertificateRevocationList, serial: int, url: str) -> Rev
         reason = None
     return RevocationStatus(
         RevocationState.REVOKED,
-        source=source,
+        source=f"crl {url}",
         revoked_at=entry.revocation_date_utc,
         reason=reason,
         this_update=crl.last_update_utc,
         next_update=crl.next_update_utc,
     )
+
+
+@per_certificate
+def _good_answers(crl: x509.CertificateRevocationList) -> dict[str, RevocationStatus]:
+    """Per URL, what a CRL says of the serial numbers it does not list, filled in as asked."""
+    return {}
+
+
+def _good_per_crl(crl: x509.CertificateRevocationList, url: str) -> RevocationStatus:
+    """What a CRL says of every serial number it does not list (the same for all of them)."""
+    answers = _good_answers(crl)
+    status = answers.get(url)
+    if status is None:
+        status = answers[url] = RevocationStatus(
+            RevocationState.GOOD,
+            source=f"crl {url}",
+            this_update=crl.last_update_utc,
+            next_update=crl.next_update_utc,
+        )
+    return status
 
 
 _Outcome = tuple[tuple[Check, ...], _Failed | None]
@@ -830,7 +844,7 @@ def _constraints(leaf: x509.Certificate, purpose: Purpose | None, checks: list[C
 
     if _is_ca(leaf):
         raise fail("signer_not_ca", "the signer certificate is a CA certificate")
-    checks.append(Check("signer_not_ca", True, "end-entity certificate"))
+    checks.append(_passed("signer_not_ca", "end-entity certificate"))
 
     try:
         check_key_strength(public_key(leaf))
@@ -838,7 +852,7 @@ def _constraints(leaf: x509.Certificate, purpose: Purpose | None, checks: list[C
         raise _Failed(
             SubIndication.CRYPTO_CONSTRAINTS_FAILURE, Check("signer_key", False, error.detail)
         ) from error
-    checks.append(Check("signer_key", True, describe_key(public_key(leaf))))
+    checks.append(_passed("signer_key", describe_key(public_key(leaf))))
 
     try:
         usage = _extension(leaf, x509.KeyUsage)
@@ -846,7 +860,7 @@ def _constraints(leaf: x509.Certificate, purpose: Purpose | None, checks: list[C
         raise fail("key_usage", "the certificate has no keyUsage extension") from None
     if not (usage.digital_signature or usage.content_commitment):
         raise fail("key_usage", "keyUsage allows neither digitalSignature nor nonRepudiation")
-    checks.append(Check("key_usage", True, "digitalSignature/nonRepudiation"))
+    checks.append(_passed("key_usage", "digitalSignature/nonRepudiation"))
 
     try:
         eku = _extension(leaf, x509.ExtendedKeyUsage)
@@ -857,7 +871,7 @@ def _constraints(leaf: x509.Certificate, purpose: Purpose | None, checks: list[C
         or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku
     ):
         raise fail("extended_key_usage", "extendedKeyUsage does not allow document signing")
-    checks.append(Check("extended_key_usage", True, "absent or emailProtection"))
+    checks.append(_passed("extended_key_usage", "absent or emailProtection"))
 
     if purpose is not None:
         wanted = _POLICY_OF[purpose]
@@ -871,7 +885,7 @@ def _constraints(leaf: x509.Certificate, purpose: Purpose | None, checks: list[C
                 "certificate_policy",
                 f"the certificate lacks the TEST {purpose} policy {wanted.dotted_string}",
             )
-        checks.append(Check("certificate_policy", True, f"{purpose} {wanted.dotted_string}"))
+        checks.append(_passed("certificate_policy", f"{purpose} {wanted.dotted_string}"))
         number = signer_iin(leaf) if purpose == "individual" else signer_bin(leaf)
         if number is None:
             raise fail(
@@ -879,12 +893,14 @@ def _constraints(leaf: x509.Certificate, purpose: Purpose | None, checks: list[C
                 "no IIN in SERIALNUMBER" if purpose == "individual" else "no BIN in OU",
             )
         checks.append(
-            Check(
-                "signer_identity",
-                True,
-                "IIN present" if purpose == "individual" else "BIN present",
-            )
+            _passed("signer_identity", "IIN present" if purpose == "individual" else "BIN present")
         )
+
+
+@lru_cache(maxsize=256)
+def _passed(name: str, detail: str) -> Check:
+    """A passed check (immutable, so one object serves every report that has it)."""
+    return Check(name, True, detail)
 
 
 def _chain_check(chain: Sequence[x509.Certificate]) -> Check:
@@ -997,29 +1013,37 @@ def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
     return digest.finalize()
 
 
-@per_certificate
 def _ocsp_urls(certificate: x509.Certificate) -> tuple[str, ...]:
-    try:
-        access = _extension(certificate, x509.AuthorityInformationAccess)
-    except x509.ExtensionNotFound:
+    return _ocsp_urls_in(extensions_by_oid(certificate).get(x509.AuthorityInformationAccess.oid))
+
+
+def _crl_urls(certificate: x509.Certificate) -> tuple[str, ...]:
+    return _crl_urls_in(extensions_by_oid(certificate).get(x509.CRLDistributionPoints.oid))
+
+
+# The URLs are read per extension object: certificates of one CA share theirs (see
+# _certs.load_certificate), so each is read once, not once per certificate.
+
+
+@per_certificate
+def _ocsp_urls_in(extension: x509.Extension[x509.ExtensionType] | None) -> tuple[str, ...]:
+    if extension is None or not isinstance(extension.value, x509.AuthorityInformationAccess):
         return ()
     return tuple(
         d.access_location.value
-        for d in access
+        for d in extension.value
         if d.access_method == x509.oid.AuthorityInformationAccessOID.OCSP
         and isinstance(d.access_location, x509.UniformResourceIdentifier)
     )
 
 
 @per_certificate
-def _crl_urls(certificate: x509.Certificate) -> tuple[str, ...]:
-    try:
-        points = _extension(certificate, x509.CRLDistributionPoints)
-    except x509.ExtensionNotFound:
+def _crl_urls_in(extension: x509.Extension[x509.ExtensionType] | None) -> tuple[str, ...]:
+    if extension is None or not isinstance(extension.value, x509.CRLDistributionPoints):
         return ()
     return tuple(
         name.value
-        for point in points
+        for point in extension.value
         for name in (point.full_name or [])
         if isinstance(name, x509.UniformResourceIdentifier)
     )
