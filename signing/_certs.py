@@ -252,6 +252,17 @@ def issuer_encoding(certificate: x509.Certificate) -> bytes:
     return _record(certificate).issuer
 
 
+def issuer_public_bytes(certificate: x509.Certificate) -> bytes:
+    """`certificate.issuer.public_bytes()`: the issuer Name as cryptography encodes it again
+    (worked out once per encoding of the Name, which is all it depends on)."""
+    return _reencoded(_record(certificate).issuer)
+
+
+@lru_cache(maxsize=256)
+def _reencoded(encoding: bytes) -> bytes:
+    return x509.Name.from_bytes(encoding).public_bytes()
+
+
 def extensions_by_oid(
     certificate: x509.Certificate,
 ) -> dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]]:

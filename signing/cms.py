@@ -36,7 +36,13 @@ from signing._algorithms import (
     cms_algorithm_name,
     hash_for,
 )
-from signing._certs import load_certificate, memo, per_certificate, subject_text
+from signing._certs import (
+    issuer_public_bytes,
+    load_certificate,
+    memo,
+    per_certificate,
+    subject_text,
+)
 from signing._certs import public_key as certificate_key
 from signing._der import GENERALIZED_TIME, INTEGER, OCTET_STRING, SEQUENCE, SET, UTC_TIME
 from signing._der import OBJECT_IDENTIFIER as OID
@@ -912,7 +918,7 @@ def _find_signer(
 @per_certificate
 def _issuer_and_serial(certificate: x509.Certificate) -> tuple[bytes, int]:
     """The issuer Name as encoded (cryptography keeps it as sent) and the serial number."""
-    return certificate.issuer.public_bytes(), certificate.serial_number
+    return issuer_public_bytes(certificate), certificate.serial_number
 
 
 @per_certificate

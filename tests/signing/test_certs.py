@@ -60,6 +60,7 @@ def assert_same_reading(encoding: bytes) -> None:
         [(a.oid.dotted_string, a.value) for a in rdn] for rdn in reference.subject.rdns
     ]
     assert x509.Name.from_bytes(_certs.issuer_encoding(certificate)) == reference.issuer
+    assert _certs.issuer_public_bytes(certificate) == reference.issuer.public_bytes()
     assert list(_certs.extensions_by_oid(certificate).values()) == list(reference.extensions)
 
 
