@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from asn1crypto import keys
 from cryptography import x509
@@ -149,7 +149,7 @@ def _tlv(data: bytes, pos: int) -> tuple[int, int]:
 _SKI_OID_TLV = b"\x06\x03\x55\x1d\x0e"
 _SUBJECT_KEY_IDENTIFIER = x509.SubjectKeyIdentifier.oid
 
-_Extensions = tuple[x509.Extension[x509.ExtensionType] | None, ...]
+_Extensions = dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType] | None]
 
 
 def _read(certificate: x509.Certificate, der: bytes) -> _Record:
@@ -166,25 +166,29 @@ def _read(certificate: x509.Certificate, der: bytes) -> _Record:
     # Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }
     tbs_start, tbs_end = _tlv(der, _tlv(der, 0)[0])
     pos = tbs_start
-    fields: list[tuple[int, int, int]] = []
+    starts: list[int] = []
     while pos < tbs_end:
-        start, end = _tlv(der, pos)
-        fields.append((der[pos], pos, end))
-        pos = end
-    index = 1 if fields[0][0] == 0xA0 else 0  # [0] version
-    # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
-    issuer = der[fields[index + 2][1] : fields[index + 2][2]]
+        starts.append(pos)
+        length = der[pos + 1]
+        pos = pos + 2 + length if length < 0x80 else _tlv(der, pos)[1]
+    index = 1 if der[tbs_start] == 0xA0 else 0  # [0] version
+    # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, then the
+    # optional unique identifiers [1], [2] and extensions [3].
+    issuer = der[starts[index + 2] : starts[index + 3]]
     _check_name(issuer)
-    subject, text = _subject(certificate, der, fields[index + 4][1])
+    subject, text = _subject(certificate, der, starts[index + 4])
     encodings: list[bytes | None] = []
     identifiers: list[tuple[bool, bytes]] = []
-    for identifier, start, end in fields[index + 6 :]:
-        if identifier != 0xA3:
-            continue
-        sequence_start, sequence_end = _tlv(der, _tlv(der, start)[0])
+    last = starts[-1]
+    if len(starts) > index + 6 and der[last] == 0xA3:
+        sequence_start, sequence_end = _tlv(der, _tlv(der, last)[0])
         pos = sequence_start
         while pos < sequence_end:
-            value_start, end = _tlv(der, pos)
+            length = der[pos + 1]
+            if length < 0x80:
+                value_start, end = pos + 2, pos + 2 + length
+            else:
+                value_start, end = _tlv(der, pos)
             if der[value_start : value_start + 5] == _SKI_OID_TLV:
                 identifiers.append(_key_identifier(der[pos:end]))
                 encodings.append(None)
@@ -194,28 +198,28 @@ def _read(certificate: x509.Certificate, der: bytes) -> _Record:
     key = tuple(encodings)
     shared = _EXTENSIONS.get(key)
     if shared is None:
-        shared = tuple(
-            None if extension.oid == _SUBJECT_KEY_IDENTIFIER else extension
-            for extension in certificate.extensions
-        )
-        if len(shared) != len(key) or any(
-            (extension is None) is not (encoding is None)
-            for extension, encoding in zip(shared, key, strict=False)
+        parsed = list(certificate.extensions)  # refuses duplicates (so at most one SKI)
+        if len(parsed) != len(key) or any(
+            (extension.oid == _SUBJECT_KEY_IDENTIFIER) is not (encoding is None)
+            for extension, encoding in zip(parsed, key, strict=True)
         ):
             # Never: both read the same DER.
             raise ValueError("the extensions were read differently")
+        # By OID in the certificate's order; the SKI's place is kept, with its value left out.
+        shared = {
+            extension.oid: None if extension.oid == _SUBJECT_KEY_IDENTIFIER else extension
+            for extension in parsed
+        }
         if len(_EXTENSIONS) >= _CACHE_SIZE:
             _EXTENSIONS.pop(next(iter(_EXTENSIONS)))
         _EXTENSIONS[key] = shared
-    extensions: dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]] = {}
-    keys_given = iter(identifiers)
-    for extension in shared:
-        if extension is None:
-            critical, digest = next(keys_given)
-            extension = x509.Extension(
-                _SUBJECT_KEY_IDENTIFIER, critical, x509.SubjectKeyIdentifier(digest)
-            )
-        extensions[extension.oid] = extension
+    extensions = cast(
+        dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]], shared.copy()
+    )
+    for critical, digest in identifiers:
+        extensions[_SUBJECT_KEY_IDENTIFIER] = x509.Extension(
+            _SUBJECT_KEY_IDENTIFIER, critical, x509.SubjectKeyIdentifier(digest)
+        )
     return _Record(der, issuer, subject, text, extensions)
 
 
