@@ -957,7 +957,10 @@ _CA_POLICY = ExtensionPolicy.webpki_defaults_ca()
 _EE_POLICY = ExtensionPolicy.permit_all()
 
 
+@lru_cache(maxsize=256)
 def _verifier(store: Store, at: datetime) -> ClientVerifier:
+    """The verifier for this store (by identity) at this time; kept, as a verifier is
+    immutable and every signature verified at one moment asks for the same one."""
     return (
         PolicyBuilder()
         .store(store)
