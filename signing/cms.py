@@ -1105,7 +1105,9 @@ def _ess_cert_id(attribute_values: bytes, v2: bool) -> tuple[str, bytes, int | N
     OF, already walked): its hash algorithm's name, the certificate hash and the serial number
     if it names one. Remembered per encoding: a signer sends the same one with every signature.
     """
-    values = _values(_der.parse(attribute_values))
+    # The IssuerSerial's GeneralNames (at depth 5: SET, SigningCertificate, certs, ESSCertID,
+    # IssuerSerial) name the signer's CA, the same for all its signers: walked once.
+    values = _values(_der.parse(attribute_values, shared_depth=5))
     if len(values) != 1:
         raise ValueError(f"{len(values)} values")
     # SigningCertificate(V2) ::= SEQUENCE { certs SEQUENCE OF ESSCertID(v2), policies
