@@ -116,6 +116,19 @@ _records_lock = threading.Lock()
 _FORGETTERS.append(_records.clear)
 
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _bounded_put(entries: dict[_K, _V], key: _K, value: _V) -> None:
+    """entries[key] = value, the oldest entry forgotten first beyond _CACHE_SIZE (under the
+    lock, so that two threads never evict at once)."""
+    with _records_lock:
+        if len(entries) >= _CACHE_SIZE:
+            entries.pop(next(iter(entries)), None)
+        entries[key] = value
+
+
 def _keep(certificate: x509.Certificate, record: _Record) -> _Record:
     with _records_lock:
         if len(_records) >= _CACHE_SIZE:
@@ -210,9 +223,7 @@ def _read(certificate: x509.Certificate, der: bytes) -> _Record:
             extension.oid: None if extension.oid == _SUBJECT_KEY_IDENTIFIER else extension
             for extension in parsed
         }
-        if len(_EXTENSIONS) >= _CACHE_SIZE:
-            _EXTENSIONS.pop(next(iter(_EXTENSIONS)))
-        _EXTENSIONS[key] = shared
+        _bounded_put(_EXTENSIONS, key, shared)
     extensions = cast(
         dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]], shared.copy()
     )
@@ -348,9 +359,7 @@ def _rdns(der: bytes, pos: int) -> list[tuple[tuple[tuple[str, str | bytes], ...
                 attributes,
                 "+".join([_attribute_text(oid, value) for oid, value in attributes]),
             )
-            if len(_RDNS) >= _CACHE_SIZE:
-                _RDNS.pop(next(iter(_RDNS)))
-            _RDNS[encoding] = rdn
+            _bounded_put(_RDNS, encoding, rdn)
         rdns.append(rdn)
         start = set_end
     return rdns

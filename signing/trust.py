@@ -248,11 +248,12 @@ def signer_bin(certificate: x509.Certificate) -> str | None:
 
 @per_certificate
 def chain_entry(certificate: x509.Certificate) -> ChainEntry:
+    not_before, not_after = validity(certificate)
     return ChainEntry(
         subject=subject_text(certificate),
-        serial=format(certificate.serial_number, "x"),
-        not_before=certificate.not_valid_before_utc,
-        not_after=certificate.not_valid_after_utc,
+        serial=_serial_hex(certificate),
+        not_before=not_before,
+        not_after=not_after,
         sha256=sha256_fingerprint(certificate).hex(),
     )
 
