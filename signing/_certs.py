@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast
 
 from asn1crypto import keys
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
@@ -137,14 +137,17 @@ def _keep(certificate: x509.Certificate, record: _Record) -> _Record:
     return record
 
 
-def _record(certificate: x509.Certificate) -> _Record:
-    """The certificate's record (made now for one that `load_certificate` did not make).
-    Raises ValueError when its names or extensions are malformed."""
+def _loaded(certificate: x509.Certificate) -> _Record | None:
+    """The record `load_certificate` made for this certificate object, if it made one.
+
+    Certificates made otherwise (a configured trust root, one built by a caller) are read by
+    cryptography as they always were, each answer remembered per object: their names and
+    extensions were not checked up front, so a malformed one raises where it is first read.
+    """
     entry = _records.get(id(certificate))
     if entry is not None and entry[0] is certificate:
         return entry[1]
-    der = certificate.public_bytes(serialization.Encoding.DER)
-    return _keep(certificate, _read(certificate, der))
+    return None
 
 
 def _tlv(data: bytes, pos: int) -> tuple[int, int]:
@@ -262,15 +265,13 @@ def _check_name(encoding: bytes) -> None:
     x509.Name.from_bytes(encoding)
 
 
-def issuer_encoding(certificate: x509.Certificate) -> bytes:
-    """The issuer Name as the certificate encodes it."""
-    return _record(certificate).issuer
-
-
 def issuer_public_bytes(certificate: x509.Certificate) -> bytes:
     """`certificate.issuer.public_bytes()`: the issuer Name as cryptography encodes it again
     (worked out once per encoding of the Name, which is all it depends on)."""
-    return _reencoded(_record(certificate).issuer)
+    record = _loaded(certificate)
+    if record is None:
+        return _issuer_public_bytes(certificate)
+    return _reencoded(record.issuer)
 
 
 @lru_cache(maxsize=256)
@@ -278,23 +279,67 @@ def _reencoded(encoding: bytes) -> bytes:
     return x509.Name.from_bytes(encoding).public_bytes()
 
 
+@per_certificate
+def _issuer_public_bytes(certificate: x509.Certificate) -> bytes:
+    return certificate.issuer.public_bytes()
+
+
 def extensions_by_oid(
     certificate: x509.Certificate,
 ) -> dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]]:
     """The certificate's extensions by OID, as cryptography parses them (which refuses
     duplicates). Raises ValueError when they are malformed."""
-    return _record(certificate).extensions
+    record = _loaded(certificate)
+    if record is None:
+        return _extensions(certificate)
+    return record.extensions
+
+
+@per_certificate
+def _extensions(
+    certificate: x509.Certificate,
+) -> dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]]:
+    return {extension.oid: extension for extension in certificate.extensions}
 
 
 def subject_values(certificate: x509.Certificate, oid: str) -> list[str | bytes]:
     """The values of the subject's attributes of this type (a dotted OID), in order: what
     `certificate.subject.get_attributes_for_oid` gives, as values."""
-    return [value for rdn in _record(certificate).subject for dotted, value in rdn if dotted == oid]
+    record = _loaded(certificate)
+    rdns = _subject_attributes(certificate) if record is None else record.subject
+    return [value for rdn in rdns for dotted, value in rdn if dotted == oid]
+
+
+@per_certificate
+def _subject_attributes(certificate: x509.Certificate) -> _Attributes:
+    return tuple(
+        tuple((a.oid.dotted_string, a.value) for a in rdn) for rdn in certificate.subject.rdns
+    )
 
 
 def subject_text(certificate: x509.Certificate) -> str:
     """The subject as an RFC 4514 string (what `subject.rfc4514_string()` gives)."""
-    return _record(certificate).text
+    record = _loaded(certificate)
+    if record is None:
+        return _subject_text(certificate)
+    return record.text
+
+
+@per_certificate
+def _subject_text(certificate: x509.Certificate) -> str:
+    return certificate.subject.rfc4514_string()
+
+
+def sha256_fingerprint(certificate: x509.Certificate) -> bytes:
+    record = _loaded(certificate)
+    if record is None:
+        return _fingerprint(certificate)
+    return record.sha256
+
+
+@per_certificate
+def _fingerprint(certificate: x509.Certificate) -> bytes:
+    return certificate.fingerprint(hashes.SHA256())
 
 
 #: A Name's RDNs, each its attributes as (dotted OID, value): a str, or bytes for a BIT STRING.
@@ -450,10 +495,6 @@ def _attribute_text(oid: str, value: str | bytes) -> str:
     if value[-1] == " ":
         value = value[:-1] + "\\ "
     return label + "=" + value
-
-
-def sha256_fingerprint(certificate: x509.Certificate) -> bytes:
-    return _record(certificate).sha256
 
 
 @per_certificate
