@@ -89,11 +89,11 @@ def load_certificate(der: bytes) -> x509.Certificate:
 
 
 class _Record:
-    """What is read once from a certificate: its encoding, SHA-256 fingerprint, issuer Name
-    as encoded, subject (its attributes and RFC 4514 text), and extensions by OID
-    (cryptography's own objects)."""
+    """What is read once from a certificate: the SHA-256 fingerprint of its encoding, its
+    issuer Name as encoded, its subject (attributes and RFC 4514 text), and its extensions by
+    OID (cryptography's own objects)."""
 
-    __slots__ = ("der", "extensions", "issuer", "sha256", "subject", "text")
+    __slots__ = ("extensions", "issuer", "sha256", "subject", "text")
 
     def __init__(
         self,
@@ -103,7 +103,6 @@ class _Record:
         text: str,
         extensions: dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]],
     ) -> None:
-        self.der = der
         self.sha256 = hashlib.sha256(der).digest()
         self.issuer = issuer
         self.subject = subject
