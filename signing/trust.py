@@ -100,6 +100,8 @@ class _CachedCRL:
     #: What this CRL says of each serial number looked up so far (a pure function of the CRL,
     #: so it lives and dies with it).
     answers: dict[int, RevocationStatus]
+    #: What it says of every serial number it does not list (one object for all of them).
+    good: RevocationStatus
 
 
 #: Serial numbers whose answer is remembered per CRL (beyond that, looked up each time).
@@ -135,7 +137,9 @@ class RevocationCache:
         good_until: datetime,
     ) -> None:
         with self._lock:
-            self._crls[(url, issuer_key_id)] = _CachedCRL(crl, good_until, {})
+            self._crls[(url, issuer_key_id)] = _CachedCRL(
+                crl, good_until, {}, _good_status(crl, url)
+            )
 
     def crl_answer(
         self, url: str, issuer_key_id: bytes, serial: int, moment: datetime
@@ -145,6 +149,15 @@ class RevocationCache:
         if found is None or moment > found.good_until:
             return None
         return found.answers.get(serial)
+
+    def crl_good(
+        self, url: str, issuer_key_id: bytes, crl: x509.CertificateRevocationList
+    ) -> RevocationStatus:
+        """What `crl` says of the serial numbers it does not list (kept with it if cached)."""
+        found = self._crls.get((url, issuer_key_id))
+        if found is not None and found.crl is crl:
+            return found.good
+        return _good_status(crl, url)
 
     def keep_crl_answer(
         self,
@@ -767,16 +780,19 @@ class Validator:
             if moment > next_update:
                 raise RevocationUnavailable("CRL is stale")
             self.cache.keep_crl(url, key_id, crl, self._reuse_until(next_update, moment))
-        status = _crl_says(crl, serial, url)
+        status = _crl_says(crl, serial, url, self.cache.crl_good(url, key_id, crl))
         self.cache.keep_crl_answer(url, key_id, crl, serial, status)
         return status
 
 
-def _crl_says(crl: x509.CertificateRevocationList, serial: int, url: str) -> RevocationStatus:
-    """What a (checked) CRL says of one serial number: a pure function of the two."""
+def _crl_says(
+    crl: x509.CertificateRevocationList, serial: int, url: str, good: RevocationStatus
+) -> RevocationStatus:
+    """What a (checked) CRL says of one serial number (`good`, what it says of every serial
+    number it does not list): a pure function of the two."""
     entry = crl.get_revoked_certificate_by_serial_number(serial)
     if entry is None:
-        return _good_per_crl(crl, url)
+        return good
     try:
         reason: str | None = entry.extensions.get_extension_for_class(
             x509.CRLReason
@@ -793,24 +809,13 @@ def _crl_says(crl: x509.CertificateRevocationList, serial: int, url: str) -> Rev
     )
 
 
-@per_certificate
-def _good_answers(crl: x509.CertificateRevocationList) -> dict[str, RevocationStatus]:
-    """Per URL, what a CRL says of the serial numbers it does not list, filled in as asked."""
-    return {}
-
-
-def _good_per_crl(crl: x509.CertificateRevocationList, url: str) -> RevocationStatus:
-    """What a CRL says of every serial number it does not list (the same for all of them)."""
-    answers = _good_answers(crl)
-    status = answers.get(url)
-    if status is None:
-        status = answers[url] = RevocationStatus(
-            RevocationState.GOOD,
-            source=f"crl {url}",
-            this_update=crl.last_update_utc,
-            next_update=crl.next_update_utc,
-        )
-    return status
+def _good_status(crl: x509.CertificateRevocationList, url: str) -> RevocationStatus:
+    return RevocationStatus(
+        RevocationState.GOOD,
+        source=f"crl {url}",
+        this_update=crl.last_update_utc,
+        next_update=crl.next_update_utc,
+    )
 
 
 _Outcome = tuple[tuple[Check, ...], _Failed | None]
