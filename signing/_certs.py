@@ -189,9 +189,15 @@ def _read(certificate: x509.Certificate, der: bytes) -> _Record:
     index = 1 if der[tbs_start] == 0xA0 else 0  # [0] version
     # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, then the
     # optional unique identifiers [1], [2] and extensions [3].
-    issuer = der[starts[index + 2] : starts[index + 3]]
-    _check_name(issuer)
+    # Read in the order load_certificate always read them (subject, issuer, extensions), so
+    # that of several defects the same one is reported.
     subject, text = _subject(certificate, der, starts[index + 4])
+    issuer = der[starts[index + 2] : starts[index + 3]]
+    try:
+        _check_name(issuer)
+    except ValueError:
+        _ = certificate.issuer  # raises cryptography's error for it, in its words
+        raise
     encodings: list[bytes | None] = []
     identifiers: list[tuple[bool, bytes]] = []
     last = starts[-1]
@@ -205,7 +211,7 @@ def _read(certificate: x509.Certificate, der: bytes) -> _Record:
             else:
                 value_start, end = _tlv(der, pos)
             if der[value_start : value_start + 5] == _SKI_OID_TLV:
-                identifiers.append(_key_identifier(der[pos:end]))
+                identifiers.append(_key_identifier(certificate, der[pos:end]))
                 encodings.append(None)
             else:
                 encodings.append(der[pos:end])
@@ -240,9 +246,18 @@ _EXTENSIONS: dict[tuple[bytes | None, ...], _Extensions] = {}
 _FORGETTERS.append(_EXTENSIONS.clear)
 
 
-def _key_identifier(extension: bytes) -> tuple[bool, bytes]:
+def _key_identifier(certificate: x509.Certificate, extension: bytes) -> tuple[bool, bytes]:
     """criticality and keyIdentifier of a subjectKeyIdentifier Extension's DER; the value
-    must be one DER OCTET STRING, as cryptography requires. Raises ValueError."""
+    must be one DER OCTET STRING, as cryptography requires. Raises ValueError (cryptography's
+    own, in its words, from reading the certificate's extensions)."""
+    try:
+        return _read_key_identifier(extension)
+    except ValueError:
+        len(certificate.extensions)  # raises cryptography's error for the same defect
+        raise
+
+
+def _read_key_identifier(extension: bytes) -> tuple[bool, bytes]:
     # The Extension itself is DER that cryptography has checked: SEQUENCE { OID, critical
     # BOOLEAN (present only when TRUE), extnValue OCTET STRING }.
     pos = _tlv(extension, 0)[0] + len(_SKI_OID_TLV)
