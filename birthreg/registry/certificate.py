@@ -199,22 +199,26 @@ def issue_certificate(
     submission: Submission,
     *,
     moment: datetime | None = None,
+    new_registration: bool = False,
 ) -> BirthCertificate:
     """Issue the registration's certificate in the caller's transaction: the fields (canonical
     JSON) and the sealed QR text. The PDF is not made here (see `certificate_pdf_bytes`).
 
     `context` is a CertificateContext, or the app (its context is then loaded once). Issuing
-    again for the same registration returns the certificate already issued.
+    again for the same registration returns the certificate already issued; a caller that has
+    just made the registration in this transaction says `new_registration` and saves the
+    look-up (the unique registration_id would refuse a second certificate anyway).
     """
     if not isinstance(context, CertificateContext):
         context = certificate_context(context, session)
     if registration.id is None:
         raise ValueError("the registration must be flushed first (it has no id)")
-    existing = session.exec(
-        select(BirthCertificate).where(BirthCertificate.registration_id == registration.id)
-    ).first()
-    if existing is not None:
-        return existing
+    if not new_registration:
+        existing = session.exec(
+            select(BirthCertificate).where(BirthCertificate.registration_id == registration.id)
+        ).first()
+        if existing is not None:
+            return existing
     if registration.registry_office_id != context.office.id:
         raise DomainError(
             "wrong_registry_office",

@@ -72,18 +72,13 @@ _NEXT_ACT = (
 _NEW_ACT = insert(_ACTS).values(
     registry_office_id=bindparam("office"), year=bindparam("of_year"), last_number=0
 )
-_LOCK_IIN = (
+_NEXT_IIN = (
     update(_IINS)
     .where(_IINS.c.prefix == bindparam("of_prefix"))
-    .values(last_serial=_IINS.c.last_serial)
+    .values(last_serial=_IINS.c.last_serial + 1)
     .returning(_IINS.c.last_serial)
 )
-_NEW_IIN = insert(_IINS).values(prefix=bindparam("of_prefix"), last_serial=0)
-_SET_IIN = (
-    update(_IINS)
-    .where(_IINS.c.prefix == bindparam("of_prefix"))
-    .values(last_serial=bindparam("new_serial"))
-)
+_NEW_IIN = insert(_IINS).values(prefix=bindparam("of_prefix"), last_serial=FIRST_SERIAL - 1)
 _IIN_TAKEN = select(Registration.id).where(Registration.child_iin == bindparam("iin"))
 
 
@@ -121,16 +116,14 @@ def next_child_iin(session: Session, birth_date: date, sex: str) -> str:
     stays locked until the caller's transaction ends.
     """
     prefix = iin_prefix(birth_date, sex)
-    last = _locked_counter(session, _LOCK_IIN, _NEW_IIN, {"of_prefix": prefix})
-    serial = max(last, FIRST_SERIAL - 1)
+    parameters = {"of_prefix": prefix}
+    serial = _locked_counter(session, _NEXT_IIN, _NEW_IIN, parameters)
     while True:
-        serial += 1
         if serial > LAST_SERIAL:
-            raise IINRangeExhausted()
+            raise IINRangeExhausted()  # the transaction is rolled back, and the counter with it
         iin = make_iin(birth_date, sex, serial)
-        if iin is None:
-            continue  # no check digit is defined for this serial: such numbers are never issued
-        if session.execute(_IIN_TAKEN, {"iin": iin}).first() is None:
-            break
-    session.execute(_SET_IIN, {"of_prefix": prefix, "new_serial": serial})
-    return iin
+        # A serial with no defined check digit is never issued; one some registration carries
+        # already (made before the counter, or by hand) is skipped.
+        if iin is not None and session.execute(_IIN_TAKEN, {"iin": iin}).first() is None:
+            return iin
+        serial = int(session.execute(_NEXT_IIN, parameters).scalar_one())

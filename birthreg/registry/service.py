@@ -635,7 +635,9 @@ def _complete_registration(
     staff_id: int | None,
     moment: datetime,
 ) -> BirthCertificate:
-    certificate = issue_certificate(session, registry.app, registration, submission)
+    certificate = issue_certificate(
+        session, registry.app, registration, submission, new_registration=True
+    )
     submission.status = SubmissionStatus.REGISTERED.value
     submission.decided_by = staff_id
     submission.decided_at = moment
@@ -688,11 +690,18 @@ def _result(session: Session, registration: Registration) -> RegistrationPublic:
 
 
 def issue_certificate(
-    session: Session, app: Any, registration: Registration, submission: Submission
+    session: Session,
+    app: Any,
+    registration: Registration,
+    submission: Submission,
+    *,
+    new_registration: bool = False,
 ) -> BirthCertificate:
     """Create the registration's BirthCertificate (fields and sealed QR; the PDF is rendered on
     first download) in the caller's transaction."""
-    return certificates.issue_certificate(session, app, registration, submission)
+    return certificates.issue_certificate(
+        session, app, registration, submission, new_registration=new_registration
+    )
 
 
 # -- rejection ----------------------------------------------------------------------------------

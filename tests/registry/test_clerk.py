@@ -319,7 +319,7 @@ def test_a_failed_registration_keeps_nothing_and_loses_no_number(
     submission_id = submit(client, f.good_dossier(app, mother))
     registry = service.registry_for(app)
 
-    def broken(*args: Any) -> Any:
+    def broken(*args: Any, **kwargs: Any) -> Any:
         raise DomainError("certificate_failed", "the certificate could not be made", 500)
 
     monkeypatch.setattr(service, "issue_certificate", broken)
