@@ -2,12 +2,13 @@
 
 Serves the service with `birthreg serve --workers 2` (a fresh data dir; SQLite, or PostgreSQL
 when BIRTHREG_BENCH_DATABASE_URL is set), submits N distinct dossiers (a new mother each, so no
-path is cached) from a few client threads, and measures dossiers per second and the latency of
+path is cached) from a few client threads, a new connection for each, after a warm-up of
+dossiers of their own, and measures dossiers per second and the latency of
 each. In the same run it times the four ECDSA P-256 verifications a dossier needs (the facility
 seal, the mother's signature, and the two certificates under them), which gives one core's raw
 limit; the goal is at least 0.3 of it with two workers, and p99 under 50 ms.
 
-    python bench/intake.py [--n 400] [--clients 4]
+    python bench/intake.py [--n 400] [--clients 4] [--workers 2]
 """
 
 from __future__ import annotations
@@ -67,16 +68,17 @@ def _submit(port: int, bodies: list[bytes], clients: int) -> tuple[list[float], 
     queue = iter(bodies)
 
     def client_loop() -> None:
-        # http.client with one kept-alive connection per thread: the lightest client the
-        # standard library has, so that the client (on the same two cores) takes as little as
-        # it can from the server.
-        http = HTTPConnection("127.0.0.1", port, timeout=30)
-        try:
-            while True:
-                with lock:
-                    body = next(queue, None)
-                if body is None:
-                    return
+        # http.client, the lightest client the standard library has, so that the client (on the
+        # same two cores) takes as little as it can from the server; a new connection for each
+        # dossier, as when many wards send: a few kept-alive connections would each stay with
+        # the worker that accepted it, and one worker would get most of them.
+        while True:
+            with lock:
+                body = next(queue, None)
+            if body is None:
+                return
+            http = HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
                 started = time.perf_counter()
                 http.request(
                     "POST",
@@ -87,12 +89,12 @@ def _submit(port: int, bodies: list[bytes], clients: int) -> tuple[list[float], 
                 response = http.getresponse()
                 answer = response.read()
                 elapsed = time.perf_counter() - started
-                with lock:
-                    latencies.append(elapsed)
-                    if response.status != 201:
-                        failures.append(f"{response.status} {answer[:200]!r}")
-        finally:
-            http.close()
+            finally:
+                http.close()
+            with lock:
+                latencies.append(elapsed)
+                if response.status != 201:
+                    failures.append(f"{response.status} {answer[:200]!r}")
 
     threads = [threading.Thread(target=client_loop) for _ in range(clients)]
     start = time.perf_counter()
