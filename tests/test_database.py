@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import gc
 import os
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
+from birthreg import db
 from birthreg.config import Settings, make_data_dir
 from birthreg.db import display_url, engine_from_settings, make_engine, normalise_url, reading
 
@@ -155,3 +158,27 @@ def test_serving_workers_freeze_what_start_up_made(tmp_path: Path) -> None:
             assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_a_writer_gives_up_after_the_busy_timeout_as_sqlite_would(
+    sqlite_engine: tuple[Engine, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, lock = sqlite_engine
+    monkeypatch.setattr(db, "BUSY_TIMEOUT", 0.2)
+    first = engine.connect()
+    first_transaction = first.begin()
+    first.execute(text("INSERT INTO t VALUES (1)"))
+    try:
+        # SQLite's own error (sqlite3's, or SQLAlchemy's wrapping of it), as after busy_timeout.
+        refused = (OperationalError, sqlite3.OperationalError)
+        with pytest.raises(refused, match="database is locked"), engine.begin() as other:
+            other.execute(text("INSERT INTO t VALUES (2)"))
+        assert not _lock_is_free(lock)  # still the first writer's
+        first_transaction.commit()
+        assert _lock_is_free(lock)  # the one that gave up holds nothing
+        with engine.begin() as other:
+            other.execute(text("INSERT INTO t VALUES (3)"))
+    finally:
+        first.close()
+    with reading(engine) as reader:
+        assert reader.execute(text("SELECT x FROM t ORDER BY x")).scalars().all() == [1, 3]
