@@ -15,7 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-import time
+import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -110,40 +110,37 @@ class _WriterLocked(sqlite3.Connection):
 
     SQLite makes a writer that finds the database locked poll: its busy handler sleeps 1, 2, 5,
     10, ... up to 100 ms between tries, so with two worker processes a request could wait
-    100 ms for a lock that was free after 2. An `flock` on a file beside the database is tried
-    far more often and costs nothing to try (see wait_for_writer_lock), in this process and in
-    others. The lock is taken before BEGIN IMMEDIATE and let go after COMMIT or ROLLBACK; a
-    crashed process loses it with its file descriptors. SQLite's own lock stays the authority:
-    this only keeps writers from sleeping long while waiting for it.
+    100 ms for a lock that was free after 2. Writers here first queue on an `flock` of a file
+    beside the database, in the kernel, which wakes the next one as soon as the lock is let go
+    (in this process and in others). The lock is taken before BEGIN IMMEDIATE and let go after
+    COMMIT or ROLLBACK; a crashed process loses it with its file descriptors. SQLite's own lock
+    stays the authority: this only keeps writers from sleeping while it is free.
     """
 
     lock_path: Path
     _lock_fd: int | None = None
-    _held = False
+    #: The descriptor whose open file holds the lock, while this connection holds it.
+    _holding: int | None = None
 
     def wait_for_writer_lock(self) -> None:
-        """Take the lock, waiting at most BUSY_TIMEOUT (as SQLite would), then raise SQLite's
-        own "database is locked". Tried again every 0.1 ms at first and every 2 ms at most: a
-        writer that never finishes holds the others up for the timeout, not for ever."""
+        """Take the lock, waiting at most BUSY_TIMEOUT, after which SQLite's own "database is
+        locked" is raised (as SQLite does after its busy_timeout): a writer that never finishes
+        holds the others up for that long, not for ever."""
         if self._lock_fd is None:
             self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + BUSY_TIMEOUT
-        pause = 0.0001
-        while True:
-            try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise sqlite3.OperationalError("database is locked") from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.002)
-        self._held = True
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._holding = self._lock_fd
+        except BlockingIOError:
+            self._holding = _queue_for_lock(self.lock_path, BUSY_TIMEOUT)
 
     def release_writer_lock(self) -> None:
-        if self._held and self._lock_fd is not None:
-            self._held = False
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        holding, self._holding = self._holding, None
+        if holding is None:
+            return
+        fcntl.flock(holding, fcntl.LOCK_UN)
+        if holding != self._lock_fd:
+            os.close(holding)
 
     def commit(self) -> None:
         try:
@@ -165,6 +162,33 @@ class _WriterLocked(sqlite3.Connection):
             if self._lock_fd is not None:
                 os.close(self._lock_fd)
                 self._lock_fd = None
+
+
+def _queue_for_lock(path: Path, timeout: float) -> int:
+    """Wait in the kernel's queue for an exclusive flock on path, at most `timeout` seconds;
+    the descriptor that holds it. A blocking flock cannot time out, so a helper thread waits
+    on a descriptor of its own; if it gets the lock after we gave up, it lets it go at once."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    taken = threading.Event()
+    guard = threading.Lock()
+    abandoned = False
+
+    def take() -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with guard:
+            if abandoned:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+                return
+            taken.set()
+
+    threading.Thread(target=take, name="sqlite-writer-queue", daemon=True).start()
+    if not taken.wait(timeout):
+        with guard:
+            if not taken.is_set():
+                abandoned = True
+                raise sqlite3.OperationalError("database is locked")
+    return fd
 
 
 def _writer_lock_factory(database: Path) -> type[_WriterLocked]:
