@@ -58,12 +58,16 @@ def _check_tree(document: Any) -> None:
             if _SURROGATE.search(value):
                 raise CanonicalizationError("a string contains a lone UTF-16 surrogate")
         elif isinstance(value, int):
-            _check_int(value)
+            if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                raise CanonicalizationError("an integer is outside ±(2**53 - 1)")
         elif isinstance(value, float):
             if not math.isfinite(value):
                 raise CanonicalizationError("NaN and infinities cannot be written in JSON")
         elif isinstance(value, (list, tuple, dict)):
-            _check_depth_of(depth)
+            if depth >= MAX_CANONICAL_DEPTH:
+                raise CanonicalizationError(
+                    f"nested deeper than {MAX_CANONICAL_DEPTH} levels (or self-referencing)"
+                )
             if isinstance(value, dict):
                 for key, item in value.items():
                     if not isinstance(key, str):
@@ -77,60 +81,36 @@ def _check_tree(document: Any) -> None:
             raise CanonicalizationError(f"a {type(value).__name__} has no JSON form")
 
 
-def _check_int(value: int) -> None:
-    if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-        raise CanonicalizationError("an integer is outside ±(2**53 - 1)")
-
-
-def _check_depth_of(depth: int) -> None:
-    if depth >= MAX_CANONICAL_DEPTH:
-        raise CanonicalizationError(
-            f"nested deeper than {MAX_CANONICAL_DEPTH} levels (or self-referencing)"
-        )
-
-
 _LEAF_TYPES = (str, type(None), bool)
 
 
 def _is_plain(document: Any) -> bool:
-    """Whether the standard encoder may write this tree (see _PLAIN): no float, and only
-    ASCII keys or keys inside the BMP. Refuses what _check_tree refuses except lone surrogates
-    in strings, which the UTF-8 encoding of the output catches. Exact types are tested first
-    (the common case); subclasses and tuples take the general way."""
+    """Whether the standard encoder writes this tree exactly as RFC 8785 does (see _PLAIN):
+    only dicts, lists, strings, booleans, None and integers within ±(2**53 - 1), every key a
+    string inside the BMP, nested no deeper than MAX_CANONICAL_DEPTH. Anything else (floats,
+    subclasses, tuples, what JSON cannot carry) takes the general way, where _check_tree names
+    what is refused; so does a lone surrogate, which the output's UTF-8 encoding catches."""
     stack: list[tuple[Any, int]] = [(document, 0)]
     while stack:
         value, depth = stack.pop()
         kind = type(value)
         if kind is dict:
-            _check_depth_of(depth)
+            if depth >= MAX_CANONICAL_DEPTH:
+                return False
             for key, item in value.items():
-                if (type(key) is not str or not key.isascii()) and (
-                    not isinstance(key, str) or _SURROGATE.search(key) or max(key) > "\uffff"
-                ):
-                    return False  # _check_tree names the problem, or rfc8785 sorts them
+                if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
+                    return False
                 if type(item) not in _LEAF_TYPES:
                     stack.append((item, depth + 1))
         elif kind is list:
-            _check_depth_of(depth)
+            if depth >= MAX_CANONICAL_DEPTH:
+                return False
             stack.extend((item, depth + 1) for item in value if type(item) not in _LEAF_TYPES)
         elif kind is int:
-            _check_int(value)
-        elif kind in _LEAF_TYPES or isinstance(value, (str, bool)):
-            continue
-        elif isinstance(value, float):
-            return False
-        elif isinstance(value, int):
-            _check_int(value)
-        elif isinstance(value, (list, tuple, dict)):
-            _check_depth_of(depth)
-            items = value.values() if isinstance(value, dict) else value
-            if isinstance(value, dict) and not all(
-                isinstance(key, str) and key.isascii() for key in value
-            ):
+            if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
                 return False
-            stack.extend((item, depth + 1) for item in items)
-        else:
-            raise CanonicalizationError(f"a {type(value).__name__} has no JSON form")
+        elif kind not in _LEAF_TYPES:
+            return False
     return True
 
 
@@ -169,9 +149,7 @@ def canonicalize(document: Any) -> bytes:
         try:
             return _PLAIN.encode(document).encode("utf-8")
         except UnicodeEncodeError:
-            raise CanonicalizationError("a string contains a lone UTF-16 surrogate") from None
-        except RecursionError:
-            raise CanonicalizationError("value cannot be canonicalised") from None
+            pass  # a lone surrogate: _check_tree names it
     _check_tree(document)
     try:
         return rfc8785.dumps(document)

@@ -9,8 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Engine
-from sqlmodel import Session
 
 from birthreg.auth import ClerkStaff, actor_of
 from birthreg.db import SessionDep
@@ -34,7 +32,7 @@ router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
 
 SubmissionId = Annotated[str, Path(min_length=1, max_length=36)]
 
-_ERROR = {"description": '`{"error": CODE, "detail": text}`'}
+_ERROR = {"description": "`{\"error\": CODE, \"detail\": text}`"}
 
 _INTAKE_DESCRIPTION = f"""
 The body is the dossier (`application/json`, version 1 of DESIGN.md), at most
@@ -95,43 +93,27 @@ async def _read_dossier(request: Request) -> bytes:
         }
     },
 )
-async def submit_dossier(request: Request) -> Response:
+async def submit_dossier(request: Request, session: SessionDep) -> Response:
     """Submit a signed dossier: verified now, answered with a signed receipt or the report."""
     body = await _read_dossier(request)
     registry = service.registry_for(request.app)
-    # The whole intake, its session and its commit in one trip to the thread pool (the request
-    # session dependency would take three); committed before the answer is sent, as there.
-    return await run_in_threadpool(_intake, request.app.state.engine, registry, body)
-
-
-def _intake(engine: Engine, registry: service.Registry, body: bytes) -> Response:
-    with Session(engine) as session:
-        try:
-            intake = service.receive_dossier(session, registry, body)
-        except service.DossierRefused as refusal:
-            session.commit()  # the audited refusal is kept
-            return JSONResponse(
-                {
-                    "error": refusal.code,
-                    "detail": refusal.detail,
-                    "report": refusal.report.to_json(),
-                },
-                refusal.status,
-            )
-        except service.DuplicateMedicalRecord as duplicate:
-            session.rollback()
-            return JSONResponse(
-                {
-                    "error": duplicate.code,
-                    "detail": duplicate.detail,
-                    "existing_status": duplicate.existing_status,
-                },
-                duplicate.status,
-            )
-        except BaseException:
-            session.rollback()
-            raise
-        session.commit()
+    try:
+        intake = await run_in_threadpool(service.receive_dossier, session, registry, body)
+    except service.DossierRefused as refusal:
+        # Returned, not raised: the request session commits the audited refusal.
+        return JSONResponse(
+            {"error": refusal.code, "detail": refusal.detail, "report": refusal.report.to_json()},
+            refusal.status,
+        )
+    except service.DuplicateMedicalRecord as duplicate:
+        return JSONResponse(
+            {
+                "error": duplicate.code,
+                "detail": duplicate.detail,
+                "existing_status": duplicate.existing_status,
+            },
+            duplicate.status,
+        )
     return Response(intake.body(), 201 if intake.created else 200, media_type="application/json")
 
 

@@ -239,9 +239,6 @@ class Intake:
     receipt_text: str
     duplicate_candidates: list[str]
 
-    def to_json(self) -> dict[str, Any]:
-        return json.loads(self.body())  # type: ignore[no-any-return]
-
     def body(self) -> bytes:
         """The API's answer (UTF-8 JSON): id, status, receipt, report, duplicate_candidates."""
         return (
@@ -285,11 +282,9 @@ def receive_dossier(
 
     # A look-up that takes no write lock; the answer is checked again under the lock.
     with reading(session.get_bind()) as connection:  # type: ignore[arg-type]
-        known = connection.execute(_ID_BY_SHA256, {"sha": sha}).first()
+        known = connection.execute(_STORED_BY_SHA256, {"sha": sha}).first()
     if known is not None:
-        existing = session.get(Submission, known[0])
-        if existing is not None:
-            return _stored_intake(existing)
+        return _stored_intake(known)
     session.rollback()
 
     moment = moment or now()
@@ -312,10 +307,21 @@ def receive_dossier(
 
 _SUBMISSIONS = Submission.__table__  # type: ignore[attr-defined]
 _INSERT_SUBMISSION = insert(_SUBMISSIONS)
-_ID_BY_SHA256 = select(col(Submission.id)).where(col(Submission.dossier_sha256) == bindparam("sha"))
+_STORED_BY_SHA256 = (
+    _SUBMISSIONS.select()
+    .with_only_columns(
+        _SUBMISSIONS.c.id,
+        _SUBMISSIONS.c.status,
+        _SUBMISSIONS.c.report,
+        _SUBMISSIONS.c.receipt,
+        _SUBMISSIONS.c.duplicate_candidates,
+    )
+    .where(_SUBMISSIONS.c.dossier_sha256 == bindparam("sha"))
+)
 
 
-def _stored_intake(submission: Submission) -> Intake:
+def _stored_intake(submission: Any) -> Intake:
+    """The Intake of a stored submission (a row of _STORED_BY_SHA256)."""
     return Intake(
         submission_id=submission.id,
         status=submission.status,
@@ -382,9 +388,6 @@ def _store(
         "report": report_text,
         "receipt": receipt_text,
         "received_at": moment,
-        "rejection_reason": None,
-        "decided_by": None,
-        "decided_at": None,
     }
 
     session.rollback()  # the office's look-up (first call only) must not hold the lock
@@ -392,11 +395,9 @@ def _store(
     # writers), then plain Core statements. Under that lock no other intake of this dossier (the
     # same dossier has the same mother) can insert between the check and the insert below.
     _lock_mother(session, mother_iin)
-    existing = session.execute(_ID_BY_SHA256, {"sha": sha}).first()
+    existing = session.execute(_STORED_BY_SHA256, {"sha": sha}).first()
     if existing is not None:  # the same dossier arrived while this one was being verified
-        stored = session.get(Submission, existing[0])
-        if stored is not None:
-            return _stored_intake(stored)
+        return _stored_intake(existing)
 
     earlier = session.execute(
         select(col(Submission.id), col(Submission.status))
