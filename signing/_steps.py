@@ -6,9 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509 import InvalidVersion
 
-from signing.errors import SignatureFailure
+from signing._certs import public_key
+from signing.errors import SignatureFailure, WeakKey
+from signing.keys import check_key_strength
 from signing.report import Check, SubIndication
 
 #: What asn1crypto, cryptography's certificate loader and the standard library raise on malformed
@@ -47,3 +52,20 @@ class Steps:
             yield
         except PARSE_ERRORS as exc:
             self.fail(name, SubIndication.FORMAT_FAILURE, f"malformed {what}: {exc}")
+
+
+def signer_key(signer: x509.Certificate, name: str, steps: Steps) -> CertificatePublicKeyTypes:
+    """The signer certificate's public key; the check `name` fails (CRYPTO_CONSTRAINTS_FAILURE)
+    when the key cannot be read or is outside the key policy."""
+    try:
+        key = public_key(signer)
+        check_key_strength(key)
+    except WeakKey as exc:
+        steps.fail(name, SubIndication.CRYPTO_CONSTRAINTS_FAILURE, exc.detail)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        steps.fail(
+            name,
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+            f"the signer's public key is unusable: {exc}",
+        )
+    return key

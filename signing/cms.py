@@ -43,11 +43,10 @@ from signing._certs import (
     per_certificate,
     subject_text,
 )
-from signing._certs import public_key as certificate_key
 from signing._der import GENERALIZED_TIME, INTEGER, OCTET_STRING, SEQUENCE, SET, UTC_TIME
 from signing._der import OBJECT_IDENTIFIER as OID
-from signing._steps import PARSE_ERRORS, Steps
-from signing.errors import SignatureFailure, WeakKey
+from signing._steps import PARSE_ERRORS, Steps, signer_key
+from signing.errors import SignatureFailure
 from signing.keys import check_key_strength, describe_key
 from signing.report import Check, SubIndication
 from signing.signature import VerifiedSignature
@@ -600,13 +599,7 @@ def _signer_side(
 
         # The signer.
         signer_der, signer = _find_signer(signer_info, version, certificates, steps)
-        try:
-            public_key = certificate_key(signer)
-            check_key_strength(public_key)
-        except WeakKey as exc:
-            steps.fail("cms.signer_key", _CRYPTO, exc.detail)
-        except (ValueError, UnsupportedAlgorithm) as exc:
-            steps.fail("cms.signer_key", _CRYPTO, f"the signer's public key is unusable: {exc}")
+        public_key = signer_key(signer, "cms.signer_key", steps)
         if not _key_fits(algorithm, public_key):
             steps.fail(
                 "cms.signer_key",

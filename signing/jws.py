@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -35,9 +35,8 @@ from signing._algorithms import (
     hash_for,
 )
 from signing._certs import load_certificate, memo, subject_text
-from signing._certs import public_key as certificate_key
-from signing._steps import Steps
-from signing.errors import SignatureFailure, WeakKey
+from signing._steps import Steps, signer_key
+from signing.errors import SignatureFailure
 from signing.keys import check_key_strength, describe_key
 from signing.report import Check, SubIndication
 from signing.signature import VerifiedSignature
@@ -267,13 +266,7 @@ def _read_header(encoded_header: str) -> _Header | _HeaderFailure:
         certificates = _certificates(header, steps)
         signer = certificates[0]
 
-        try:
-            public_key = certificate_key(signer)
-            check_key_strength(public_key)
-        except WeakKey as exc:
-            steps.fail("jws.signer_key", _CRYPTO, exc.detail)
-        except (ValueError, UnsupportedAlgorithm) as exc:
-            steps.fail("jws.signer_key", _CRYPTO, f"the signer's public key is unusable: {exc}")
+        public_key = signer_key(signer, "jws.signer_key", steps)
         if not algorithm.fits(public_key):
             steps.fail(
                 "jws.signer_key",
