@@ -480,21 +480,26 @@ def father_enrollment(session: Session, birth_id: str) -> Enrollment | None:
     ).first()
 
 
+def _names(form: ApplicationForm, person: str, errors: dict[str, str]) -> dict[str, Any]:
+    """The person's surname, given name and patronymic (optional) from the form fields
+    `{person}_surname` and so on; problems go into `errors` under those field names."""
+    names: dict[str, Any] = {}
+    for key in ("surname", "given_name", "patronymic"):
+        field = f"{person}_{key}"
+        value = _name(
+            _clean_text(getattr(form, field)), field, errors, optional=key == "patronymic"
+        )
+        if value is not None:
+            names[key] = value
+    return names
+
+
 def validate_application_form(
     form: ApplicationForm, *, mother_iin: str, enrolled_father_iin: str | None
 ) -> FormResult:
     """Check what she typed; messages are in the current language, keyed by form field."""
     errors: dict[str, str] = {}
-    child: dict[str, Any] = {}
-    for key in ("surname", "given_name", "patronymic"):
-        value = _name(
-            _clean_text(getattr(form, f"child_{key}")),
-            f"child_{key}",
-            errors,
-            optional=key == "patronymic",
-        )
-        if value is not None:
-            child[key] = value
+    child: dict[str, Any] = _names(form, "child", errors)
 
     basis = form.father_basis
     father: dict[str, Any] | None = None
@@ -521,15 +526,7 @@ def validate_application_form(
                 father["iin"] = iin
         except InvalidIdentityNumber:
             errors["father_iin"] = gettext("An IIN has 12 digits; check it against the document.")
-        for key in ("surname", "given_name", "patronymic"):
-            value = _name(
-                _clean_text(getattr(form, f"father_{key}")),
-                f"father_{key}",
-                errors,
-                optional=key == "patronymic",
-            )
-            if value is not None:
-                father[key] = value
+        father.update(_names(form, "father", errors))
         father["basis"] = basis
 
     address: dict[str, str] = {}
