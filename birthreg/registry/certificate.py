@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 from zoneinfo import ZoneInfo
 
 import qrcode
@@ -34,6 +34,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import Markup
 from qrcode.image.svg import SvgPathImage
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from birthreg import i18n
@@ -43,9 +44,7 @@ from birthreg.errors import DomainError, NotFound, ServiceNotInitialised
 from birthreg.models import (
     BirthCertificate,
     CertificateStatus,
-    Registration,
     RegistryOffice,
-    Submission,
     now,
 )
 from birthreg.pki.seals import Seal, load_seal
@@ -112,7 +111,32 @@ def load_certificate_context(settings: Settings, session: Session, ca: Any) -> C
 # -- issuing ------------------------------------------------------------------------------------
 
 
-def certificate_number(registration: Registration) -> str:
+class RegistrationFields(Protocol):
+    """What a certificate is made from: a `Registration` row, or `service.Registered` (the
+    values of a registration inserted in this transaction, without an ORM object)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def registry_office_id(self) -> int: ...
+    @property
+    def year(self) -> int: ...
+    @property
+    def act_record_number(self) -> int: ...
+    @property
+    def child_iin(self) -> str: ...
+    @property
+    def registered_at(self) -> datetime: ...
+
+
+class DossierText(Protocol):
+    """A `Submission`, or the few columns of one that registration reads."""
+
+    @property
+    def dossier(self) -> str: ...
+
+
+def certificate_number(registration: RegistrationFields) -> str:
     """"TEST-I № 000123": the series and the registration's number (unique across offices)."""
     return f"{CERTIFICATE_SERIES} № {registration.id:06d}"
 
@@ -133,8 +157,8 @@ def _person(document: dict[str, Any]) -> dict[str, Any]:
 
 def certificate_fields(
     context: CertificateContext,
-    registration: Registration,
-    submission: Submission,
+    registration: RegistrationFields,
+    submission: DossierText,
     *,
     number: str,
     issued_at: datetime,
@@ -192,33 +216,17 @@ def seal_fields(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def issue_certificate(
-    session: Session,
-    context: CertificateContext | Any,
-    registration: Registration,
-    submission: Submission,
+def certificate_values(
+    context: CertificateContext,
+    registration: RegistrationFields,
+    submission: DossierText,
     *,
     moment: datetime | None = None,
-    new_registration: bool = False,
-) -> BirthCertificate:
-    """Issue the registration's certificate in the caller's transaction: the fields (canonical
-    JSON) and the sealed QR text. The PDF is not made here (see `certificate_pdf_bytes`).
-
-    `context` is a CertificateContext, or the app (its context is then loaded once). Issuing
-    again for the same registration returns the certificate already issued; a caller that has
-    just made the registration in this transaction says `new_registration` and saves the
-    look-up (the unique registration_id would refuse a second certificate anyway).
-    """
-    if not isinstance(context, CertificateContext):
-        context = certificate_context(context, session)
+) -> dict[str, Any]:
+    """The columns of the registration's new certificate: its fields (canonical JSON) and the
+    sealed QR text (one ECDSA signature), under a new unguessable id."""
     if registration.id is None:
         raise ValueError("the registration must be flushed first (it has no id)")
-    if not new_registration:
-        existing = session.exec(
-            select(BirthCertificate).where(BirthCertificate.registration_id == registration.id)
-        ).first()
-        if existing is not None:
-            return existing
     if registration.registry_office_id != context.office.id:
         raise DomainError(
             "wrong_registry_office",
@@ -231,18 +239,65 @@ def issue_certificate(
         context, registration, submission, number=number, issued_at=issued_at
     )
     seal = make_seal(seal_fields(fields), context.seal.key, context.seal.certificate)
+    return {
+        "id": secrets.token_urlsafe(24),
+        "registration_id": registration.id,
+        "certificate_number": number,
+        "fields": canonicalize(fields).decode("utf-8"),
+        "qr": qr_text(context.base_url, seal),
+        "status": CertificateStatus.VALID.value,
+        "issued_at": issued_at,
+    }
+
+
+def issue_certificate(
+    session: Session,
+    context: CertificateContext | Any,
+    registration: RegistrationFields,
+    submission: DossierText,
+    *,
+    moment: datetime | None = None,
+) -> BirthCertificate:
+    """Issue the registration's certificate in the caller's transaction: the fields (canonical
+    JSON) and the sealed QR text. The PDF is not made here (see `certificate_pdf_bytes`).
+
+    `context` is a CertificateContext, or the app (its context is then loaded once). Issuing
+    again for the same registration returns the certificate already issued. (Registration
+    itself, which has just made the registration, uses `insert_certificate`.)
+    """
+    if not isinstance(context, CertificateContext):
+        context = certificate_context(context, session)
+    existing = session.exec(
+        select(BirthCertificate).where(BirthCertificate.registration_id == registration.id)
+    ).first()
+    if existing is not None:
+        return existing
     certificate = BirthCertificate(
-        id=secrets.token_urlsafe(24),
-        registration_id=registration.id,
-        certificate_number=number,
-        fields=canonicalize(fields).decode("utf-8"),
-        qr=qr_text(context.base_url, seal),
-        status=CertificateStatus.VALID.value,
-        issued_at=issued_at,
+        **certificate_values(context, registration, submission, moment=moment)
     )
     session.add(certificate)
     session.flush()
     return certificate
+
+
+_INSERT_CERTIFICATE = insert(BirthCertificate.__table__)  # type: ignore[attr-defined]
+
+
+def insert_certificate(
+    session: Session,
+    context: CertificateContext | Any,
+    registration: RegistrationFields,
+    submission: DossierText,
+    *,
+    moment: datetime | None = None,
+) -> str:
+    """Issue the certificate of a registration made in this transaction (so it has none yet;
+    the unique registration_id would refuse a second) with one Core INSERT; its id."""
+    if not isinstance(context, CertificateContext):
+        context = certificate_context(context, session)
+    values = certificate_values(context, registration, submission, moment=moment)
+    session.execute(_INSERT_CERTIFICATE, values)
+    return str(values["id"])
 
 
 # -- reading and rendering ----------------------------------------------------------------------

@@ -69,6 +69,15 @@ _NEXT_ACT = (
     .values(last_number=_ACTS.c.last_number + 1)
     .returning(_ACTS.c.last_number)
 )
+_GIVE_BACK_ACT = (
+    update(_ACTS)
+    .where(
+        _ACTS.c.registry_office_id == bindparam("office"),
+        _ACTS.c.year == bindparam("of_year"),
+        _ACTS.c.last_number == bindparam("number"),
+    )
+    .values(last_number=bindparam("number") - 1)
+)
 _NEW_ACT = insert(_ACTS).values(
     registry_office_id=bindparam("office"), year=bindparam("of_year"), last_number=0
 )
@@ -108,9 +117,26 @@ def next_act_record_number(session: Session, registry_office_id: int, year: int)
     )
 
 
-def next_child_iin(session: Session, birth_date: date, sex: str) -> str:
+def give_back_act_record_number(
+    session: Session, registry_office_id: int, year: int, number: int
+) -> None:
+    """Undo `next_act_record_number` in the transaction that allocated `number` (its counter row
+    is still locked by it), for a registration that turned out not to be made: the number goes
+    to the next registration even if the caller commits."""
+    session.execute(
+        _GIVE_BACK_ACT, {"office": registry_office_id, "of_year": year, "number": number}
+    )
+
+
+def next_child_iin(
+    session: Session, birth_date: date, sex: str, *, skip_registered: bool = True
+) -> str:
     """A new child IIN for this date of birth and sex ('M' or 'F'): the next serial of the
     prefix whose check digit is defined and which no registration carries yet.
+
+    A caller that inserts the registration so that a taken IIN is refused without an error
+    (`INSERT … ON CONFLICT DO NOTHING`, see registry.service) says `skip_registered=False`,
+    saving a look-up per registration, and asks again when the IIN turns out to be taken.
 
     Raises IINRangeExhausted (503) when serials 0001..9999 are all taken. The prefix's counter
     stays locked until the caller's transaction ends.
@@ -124,6 +150,8 @@ def next_child_iin(session: Session, birth_date: date, sex: str) -> str:
         iin = make_iin(birth_date, sex, serial)
         # A serial with no defined check digit is never issued; one some registration carries
         # already (made before the counter, or by hand) is skipped.
-        if iin is not None and session.execute(_IIN_TAKEN, {"iin": iin}).first() is None:
+        if iin is not None and (
+            not skip_registered or session.execute(_IIN_TAKEN, {"iin": iin}).first() is None
+        ):
             return iin
         serial = int(session.execute(_NEXT_IIN, parameters).scalar_one())

@@ -26,7 +26,7 @@ from typing import Any
 
 from cryptography import x509
 from sqlalchemy import bindparam, insert, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, or_, select
 
 from birthreg import audit
@@ -47,6 +47,8 @@ from birthreg.pki.service import certification_authority
 from birthreg.registry import certificate as certificates
 from birthreg.registry.numbering import (
     LOCAL_TIME_ZONE,
+    IINRangeExhausted,
+    give_back_act_record_number,
     local_date,
     next_act_record_number,
     next_child_iin,
@@ -118,7 +120,7 @@ def _not_found() -> NotFound:
     return NotFound("submission_not_found", "no submission with that id")
 
 
-def _invalid_state(submission: Submission, action: str) -> DomainError:
+def _invalid_state(submission: Submission | ToRegister, action: str) -> DomainError:
     return DomainError(
         "invalid_state",
         f"a submission that is {submission.status.replace('_', ' ')} cannot be {action}",
@@ -440,10 +442,16 @@ def _store(
     # order submission row, act record counter, IIN counter, audit head (last), so no two wait
     # for each other.
     registration = None
-    submission: Submission | None = None
+    submission: ToRegister | None = None
     if registry.auto_register and not candidate_ids:
-        submission = session.get(Submission, submission_id)
-        assert submission is not None  # inserted just above
+        submission = ToRegister(
+            id=submission_id,
+            status=SubmissionStatus.RECEIVED.value,
+            medical_record_id=medical_record_id,
+            child_born_at=born_at,
+            child_sex=values["child_sex"],
+            dossier=text_body,
+        )
         try:
             registration = _allocate(session, office.id, submission, moment, staff_id=None)
         except DomainError:
@@ -471,7 +479,7 @@ def _store(
             staff_id=None,
             moment=moment,
         )
-        status = submission.status
+        status = SubmissionStatus.REGISTERED.value
     session.flush()
     return Intake(
         submission_id=submission_id,
@@ -531,6 +539,67 @@ def _locked_submission(session: Session, submission_id: str) -> Submission:
     return submission
 
 
+@dataclass(frozen=True)
+class ToRegister:
+    """The columns of a submission that registration reads (a row of _TO_REGISTER)."""
+
+    id: str
+    status: str
+    medical_record_id: str
+    child_born_at: datetime
+    child_sex: str
+    dossier: str
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A registration inserted in this transaction (its columns; no ORM object is made)."""
+
+    id: int
+    submission_id: str
+    registry_office_id: int
+    year: int
+    act_record_number: int
+    child_iin: str
+    registered_at: datetime
+
+
+_REGISTRATIONS = Registration.__table__  # type: ignore[attr-defined]
+# Registration runs plain Core statements: the ORM's unit of work (objects, flushes, a
+# savepoint) cost more than the statements themselves.
+_TO_REGISTER = (
+    _SUBMISSIONS.select()
+    .with_only_columns(
+        _SUBMISSIONS.c.id,
+        _SUBMISSIONS.c.status,
+        _SUBMISSIONS.c.medical_record_id,
+        _SUBMISSIONS.c.child_born_at,
+        _SUBMISSIONS.c.child_sex,
+        _SUBMISSIONS.c.dossier,
+    )
+    .where(_SUBMISSIONS.c.id == bindparam("submission"))
+    .with_for_update()
+)
+_DECIDED = (
+    update(_SUBMISSIONS)
+    .where(_SUBMISSIONS.c.id == bindparam("submission"))
+    .values(
+        status=bindparam("new_status"),
+        decided_by=bindparam("by"),
+        decided_at=bindparam("at"),
+    )
+)
+# A registration whose medical record or child IIN is taken already is not inserted (and the
+# transaction goes on, where a failed INSERT would abort it on PostgreSQL): the caller finds out
+# which one from the empty RETURNING.
+_INSERT_REGISTRATION = {
+    name: dialect.insert(_REGISTRATIONS)
+    .on_conflict_do_nothing()
+    .returning(_REGISTRATIONS.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 def register_submission(
     session: Session,
     registry: Registry,
@@ -550,14 +619,17 @@ def register_submission(
     another submission), 503 iin_range_exhausted.
     """
     moment = moment or now()
-    submission = _locked_submission(session, submission_id)
+    row = session.execute(_TO_REGISTER, {"submission": submission_id}).first()
+    if row is None:
+        raise _not_found()
+    submission = ToRegister(*row)
     if submission.status == SubmissionStatus.REGISTERED.value:
-        return RegistrationOutcome(_registration_result(session, submission), created=False)
+        return RegistrationOutcome(_registration_result(session, submission.id), created=False)
     if submission.status not in PENDING:
         raise _invalid_state(submission, "registered")
     office = registry.office(session)
     registration = _allocate(session, office.id, submission, moment, staff_id=staff_id)
-    certificate = _complete_registration(
+    certificate_id = _complete_registration(
         session,
         registry,
         submission,
@@ -571,7 +643,7 @@ def register_submission(
         RegistrationPublic(
             act_record_number=registration.act_record_number,
             child_iin=registration.child_iin,
-            certificate_id=certificate.id,
+            certificate_id=certificate_id,
         ),
         created=True,
     )
@@ -580,40 +652,74 @@ def register_submission(
 def _allocate(
     session: Session,
     office_id: int,
-    submission: Submission,
+    submission: ToRegister,
     moment: datetime,
     *,
     staff_id: int | None,
-) -> Registration:
-    """Numbers and the registration row, in a savepoint: if the medical record turns out to be
-    registered already, the savepoint (counters included) is undone, so no number is lost: the
-    unique medical_record_id decides, with no look-up first."""
+) -> Registered:
+    """The numbers and the registration row. The insert decides, with no look-up first: if the
+    medical record is registered already, the act record number is given back (so none is lost
+    even if the caller commits) and 409 is raised; an IIN some registration carries already
+    (made before the counter) is skipped for the prefix's next serial."""
     year = local_date(moment).year
-    try:
-        with session.begin_nested():
-            registration = Registration(
+    born = local_date(submission.child_born_at)
+    number = next_act_record_number(session, office_id, year)
+    insert_registration = _INSERT_REGISTRATION[session.get_bind().dialect.name]
+    while True:
+        try:
+            iin = next_child_iin(session, born, submission.child_sex, skip_registered=False)
+        except IINRangeExhausted:
+            give_back_act_record_number(session, office_id, year, number)
+            raise
+        values = {
+            "submission_id": submission.id,
+            "medical_record_id": submission.medical_record_id,
+            "registry_office_id": office_id,
+            "year": year,
+            "act_record_number": number,
+            "child_iin": iin,
+            "registered_at": moment,
+            "registered_by": staff_id,
+        }
+        registration_id = session.execute(insert_registration, values).scalar_one_or_none()
+        if registration_id is not None:
+            return Registered(
+                id=registration_id,
                 submission_id=submission.id,
-                medical_record_id=submission.medical_record_id,
                 registry_office_id=office_id,
                 year=year,
-                act_record_number=next_act_record_number(session, office_id, year),
-                child_iin=next_child_iin(
-                    session, local_date(submission.child_born_at), submission.child_sex
-                ),
+                act_record_number=number,
+                child_iin=iin,
                 registered_at=moment,
-                registered_by=staff_id,
             )
-            session.add(registration)
-    except IntegrityError:
-        registered = session.exec(
-            select(Registration).where(
-                Registration.medical_record_id == submission.medical_record_id
+        _refused_registration(session, office_id, year, number, submission, iin)
+
+
+def _refused_registration(
+    session: Session, office_id: int, year: int, number: int, submission: ToRegister, iin: str
+) -> None:
+    """Why the registration was not inserted: returns if `iin` is taken (try the next one),
+    raises 409 if the medical record (or the submission) is registered already."""
+    taken = session.exec(
+        select(Registration).where(
+            or_(
+                col(Registration.medical_record_id) == submission.medical_record_id,
+                col(Registration.submission_id) == submission.id,
             )
-        ).first()
-        if registered is None:
-            raise
-        raise _already_registered(registered) from None
-    return registration
+        )
+    ).first()
+    if taken is not None:
+        give_back_act_record_number(session, office_id, year, number)
+        raise _already_registered(taken)
+    if session.execute(_IIN_REGISTERED, {"iin": iin}).first() is None:
+        # Neither the record nor the IIN: the act record number itself is taken, which the
+        # counter (the only way numbers are made) rules out. Never retried silently.
+        raise RuntimeError("act record number taken although the counter allocated it")
+
+
+_IIN_REGISTERED = select(col(Registration.id)).where(
+    col(Registration.child_iin) == bindparam("iin")
+)
 
 
 def _already_registered(registration: Registration) -> DomainError:
@@ -628,21 +734,29 @@ def _already_registered(registration: Registration) -> DomainError:
 def _complete_registration(
     session: Session,
     registry: Registry,
-    submission: Submission,
-    registration: Registration,
+    submission: ToRegister,
+    registration: Registered,
     *,
     actor: str,
     role: str,
     staff_id: int | None,
     moment: datetime,
-) -> BirthCertificate:
-    certificate = issue_certificate(
-        session, registry.app, registration, submission, new_registration=True
+) -> str:
+    """The certificate, the submission's new status and the audit entry; the certificate id."""
+    certificate_id = issue_certificate(session, registry.app, registration, submission)
+    session.execute(
+        _DECIDED,
+        {
+            "submission": submission.id,
+            "new_status": SubmissionStatus.REGISTERED.value,
+            "by": staff_id,
+            "at": moment,
+        },
     )
-    submission.status = SubmissionStatus.REGISTERED.value
-    submission.decided_by = staff_id
-    submission.decided_at = moment
-    session.add(submission)
+    # A copy of the submission this session loaded before is read again when next used.
+    loaded = session.identity_map.get(session.identity_key(Submission, submission.id))
+    if loaded is not None:
+        session.expire(loaded)
     audit.record(
         session,
         actor=actor,
@@ -654,12 +768,11 @@ def _complete_registration(
             "act_record_number": registration.act_record_number,
             "year": registration.year,
             "child_iin": registration.child_iin,
-            "certificate_id": certificate.id,
+            "certificate_id": certificate_id,
         },
         at=moment,
     )
-    session.flush()
-    return certificate
+    return certificate_id
 
 
 def _registration_of(session: Session, submission_id: str) -> Registration | None:
@@ -674,8 +787,8 @@ def _certificate_of(session: Session, registration: Registration) -> BirthCertif
     ).first()
 
 
-def _registration_result(session: Session, submission: Submission) -> RegistrationPublic:
-    registration = _registration_of(session, submission.id)
+def _registration_result(session: Session, submission_id: str) -> RegistrationPublic:
+    registration = _registration_of(session, submission_id)
     if registration is None:  # pragma: no cover - registered submissions have one
         raise DomainError("invalid_state", "the registration is missing", 500)
     return _result(session, registration)
@@ -691,18 +804,11 @@ def _result(session: Session, registration: Registration) -> RegistrationPublic:
 
 
 def issue_certificate(
-    session: Session,
-    app: Any,
-    registration: Registration,
-    submission: Submission,
-    *,
-    new_registration: bool = False,
-) -> BirthCertificate:
-    """Create the registration's BirthCertificate (fields and sealed QR; the PDF is rendered on
-    first download) in the caller's transaction."""
-    return certificates.issue_certificate(
-        session, app, registration, submission, new_registration=new_registration
-    )
+    session: Session, app: Any, registration: Registered, submission: ToRegister
+) -> str:
+    """Issue the certificate of a registration made in this transaction (fields and sealed QR;
+    the PDF is rendered on first download); its id."""
+    return certificates.insert_certificate(session, app, registration, submission)
 
 
 # -- rejection ----------------------------------------------------------------------------------
@@ -934,7 +1040,7 @@ def submission_status(session: Session, submission_id: str) -> SubmissionStatusP
         raise _not_found()
     certificate_id = None
     if submission.status == SubmissionStatus.REGISTERED.value:
-        certificate_id = _registration_result(session, submission).certificate_id or None
+        certificate_id = _registration_result(session, submission.id).certificate_id or None
     return SubmissionStatusPublic(
         id=submission.id,
         status=submission.status,

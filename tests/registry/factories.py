@@ -18,13 +18,13 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from birthreg.auth import create_staff_user, issue_token
 from birthreg.bootstrap import DEFAULT_FACILITY, initialise
 from birthreg.config import Settings, make_data_dir
 from birthreg.main import create_app
-from birthreg.models import Role, now
+from birthreg.models import Registration, RegistryOffice, Role, Submission, now
 from birthreg.pki.seals import load_seal
 from birthreg.pki.service import certification_authority, record_issued
 from signing import cms, jws
@@ -247,3 +247,30 @@ def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
         else:
             result[key] = value
     return result
+
+
+def registration_by_hand(session: Session, iin: str, number: int, *, year: int = 2026) -> None:
+    """A registration made by other means (an import, a correction), with its submission, in
+    `session` (flushed, not committed): the registry's counters do not know of it."""
+    office = session.exec(select(RegistryOffice)).one()
+    assert office.id is not None
+    submission_id = f"00000000-0000-4000-8000-{number:012d}"
+    session.add(
+        Submission(
+            id=submission_id, registry_office_id=office.id, dossier="{}",
+            dossier_sha256=f"{number:064d}", medical_record_id=f"record-{number}",
+            medical_record_sha256="0" * 64, application_id=f"application-{number}",
+            facility_bin="050140000011", mother_iin="940315400014", child_born_at=now(),
+            child_sex="F", birth_order=1, status="registered", report="{}", receipt="{}",
+            received_at=now(),
+        )
+    )
+    session.flush()
+    session.add(
+        Registration(
+            submission_id=submission_id, medical_record_id=f"record-{number}",
+            registry_office_id=office.id, year=year, act_record_number=number, child_iin=iin,
+            registered_at=now(),
+        )
+    )
+    session.flush()

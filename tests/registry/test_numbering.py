@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from birthreg.models import ChildIINCounter, Registration, RegistryOffice, Submission, now
+from birthreg.models import ChildIINCounter, RegistryOffice
 from birthreg.registry.numbering import (
     IINRangeExhausted,
     iin_prefix,
@@ -17,6 +17,7 @@ from birthreg.registry.numbering import (
     next_act_record_number,
     next_child_iin,
 )
+from registry import factories as f
 from signing.identity import is_valid_iin, make_iin
 
 
@@ -46,38 +47,13 @@ def test_serials_without_a_check_digit_are_skipped(app: Any, client: Any) -> Non
     assert is_valid_iin(iin)
 
 
-def _registration_with_iin(session: Session, iin: str, number: int) -> None:
-    office = session.exec(select(RegistryOffice)).one()
-    assert office.id is not None
-    submission_id = f"00000000-0000-4000-8000-{number:012d}"
-    session.add(
-        Submission(
-            id=submission_id, registry_office_id=office.id, dossier="{}",
-            dossier_sha256=f"{number:064d}", medical_record_id=f"record-{number}",
-            medical_record_sha256="0" * 64, application_id=f"application-{number}",
-            facility_bin="050140000011", mother_iin="940315400014", child_born_at=now(),
-            child_sex="F", birth_order=1, status="registered", report="{}", receipt="{}",
-            received_at=now(),
-        )
-    )
-    session.flush()
-    session.add(
-        Registration(
-            submission_id=submission_id, medical_record_id=f"record-{number}",
-            registry_office_id=office.id, year=2026, act_record_number=number, child_iin=iin,
-            registered_at=now(),
-        )
-    )
-    session.flush()
-
-
 def test_iins_already_registered_are_skipped(app: Any, client: Any) -> None:
     born = date(2026, 5, 4)
     taken = make_iin(born, "F", 1)
     assert taken is not None
     with Session(app.state.engine) as session:
         # Registered by other means (an import, a correction): the counter does not know.
-        _registration_with_iin(session, taken, 1)
+        f.registration_by_hand(session, taken, 1)
         iin = next_child_iin(session, born, "F")
         session.commit()
     assert iin != taken
