@@ -322,6 +322,29 @@ _STORED_BY_SHA256 = (
 )
 
 
+# The intake's look-ups, built once (building a statement costs more than running it).
+_EARLIER = (
+    _SUBMISSIONS.select()
+    .with_only_columns(_SUBMISSIONS.c.id, _SUBMISSIONS.c.status)
+    .where(_SUBMISSIONS.c.medical_record_id == bindparam("record"))
+    .order_by(_SUBMISSIONS.c.received_at.desc(), _SUBMISSIONS.c.id)
+)
+_LIKELY_DUPLICATES = (
+    _SUBMISSIONS.select()
+    .with_only_columns(_SUBMISSIONS.c.id, _SUBMISSIONS.c.duplicate_candidates)
+    .where(
+        _SUBMISSIONS.c.mother_iin == bindparam("mother"),
+        _SUBMISSIONS.c.medical_record_id != bindparam("record"),
+        _SUBMISSIONS.c.child_sex == bindparam("sex"),
+        _SUBMISSIONS.c.birth_order == bindparam("order"),
+        _SUBMISSIONS.c.child_born_at >= bindparam("born_from"),
+        _SUBMISSIONS.c.child_born_at <= bindparam("born_to"),
+        _SUBMISSIONS.c.status != SubmissionStatus.REJECTED.value,
+    )
+    .order_by(_SUBMISSIONS.c.received_at, _SUBMISSIONS.c.id)
+)
+
+
 def _stored_intake(submission: Any) -> Intake:
     """The Intake of a stored submission (a row of _STORED_BY_SHA256)."""
     return Intake(
@@ -332,6 +355,9 @@ def _stored_intake(submission: Any) -> Intake:
         receipt_text=submission.receipt,
         duplicate_candidates=json.loads(submission.duplicate_candidates),
     )
+
+
+_MOTHER_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def _lock_mother(session: Session, mother_iin: str) -> None:
@@ -345,7 +371,7 @@ def _lock_mother(session: Session, mother_iin: str) -> None:
         return
     digest = hashlib.sha256(b"birthreg.registry.mother\x00" + mother_iin.encode()).digest()
     key = int.from_bytes(digest[:8], "big", signed=True)
-    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    connection.execute(_MOTHER_LOCK, {"key": key})
 
 
 def _store(
@@ -401,28 +427,22 @@ def _store(
     if existing is not None:  # the same dossier arrived while this one was being verified
         return _stored_intake(existing)
 
-    earlier = session.execute(
-        select(col(Submission.id), col(Submission.status))
-        .where(col(Submission.medical_record_id) == medical_record_id)
-        .order_by(col(Submission.received_at).desc(), col(Submission.id))
-    ).all()
+    earlier = session.execute(_EARLIER, {"record": medical_record_id}).all()
     for _other_id, other_status in earlier:
         if other_status != SubmissionStatus.REJECTED.value:
             raise DuplicateMedicalRecord(other_status)
     previous_id = earlier[0][0] if earlier else None
 
     candidates = session.execute(
-        select(col(Submission.id), col(Submission.duplicate_candidates))
-        .where(
-            col(Submission.mother_iin) == mother_iin,
-            col(Submission.medical_record_id) != medical_record_id,
-            col(Submission.child_sex) == child["sex"],
-            col(Submission.birth_order) == child["birth_order"],
-            col(Submission.child_born_at) >= born_at - DUPLICATE_WINDOW,
-            col(Submission.child_born_at) <= born_at + DUPLICATE_WINDOW,
-            col(Submission.status) != SubmissionStatus.REJECTED.value,
-        )
-        .order_by(col(Submission.received_at), col(Submission.id))
+        _LIKELY_DUPLICATES,
+        {
+            "mother": mother_iin,
+            "record": medical_record_id,
+            "sex": values["child_sex"],
+            "order": values["birth_order"],
+            "born_from": born_at - DUPLICATE_WINDOW,
+            "born_to": born_at + DUPLICATE_WINDOW,
+        },
     ).all()
     candidate_ids = [candidate_id for candidate_id, _ in candidates]
     values["duplicate_candidates"] = json.dumps(candidate_ids)
