@@ -51,6 +51,7 @@ from signing.errors import SigningError, WeakKey
 from signing.keys import check_key_strength, describe_key
 from signing.report import (
     INDICATION_OF,
+    NOT_CHECKED,
     ChainEntry,
     Check,
     Indication,
@@ -348,7 +349,7 @@ class Validator:
         leaf = signature.signer
         checks: list[Check] = list(signature.checks)
         chain: tuple[x509.Certificate, ...] = (leaf,)
-        revocation = RevocationStatus(RevocationState.NOT_CHECKED)
+        revocation = NOT_CHECKED
         sub: SubIndication | None = None
         try:
             chain = self._build_chain(signature, moment, checks)
@@ -452,12 +453,9 @@ class Validator:
                 continue
             # Each known CA is tried once, however often the signature repeats it.
             tried.add(candidate_print)
-            if not all(sha256_fingerprint(c) in intermediate_prints for c in known.chain[1:-1]):
+            if not all(p in intermediate_prints for p in known.between):
                 continue
-            if not all(
-                not_before <= at <= not_after
-                for not_before, not_after in map(validity, known.chain)
-            ):
+            if not known.valid_from <= at <= known.valid_until:
                 continue
             try:
                 _verifier(known.store, at).verify(leaf, [])
@@ -484,7 +482,7 @@ class Validator:
         with self._chains_lock:
             if len(self._issuers) >= CHAIN_CACHE_SIZE:
                 self._issuers.pop(next(iter(self._issuers)))
-            self._issuers[sha256_fingerprint(issuer)] = _KnownIssuer(Store([issuer]), above)
+            self._issuers[sha256_fingerprint(issuer)] = _KnownIssuer.of(above)
 
     @staticmethod
     def _check_constraints(
@@ -543,7 +541,7 @@ class Validator:
                     " or in the future",
                 ),
             )
-        checks.append(Check("validity_period", True, f"valid at {moment.isoformat()}"))
+        checks.append(_valid_at(moment))
         return None
 
     def _check_revocation(
@@ -553,12 +551,14 @@ class Validator:
         moment: datetime,
         checks: list[Check],
     ) -> tuple[RevocationStatus, SubIndication | None]:
-        leaf_status = RevocationStatus(RevocationState.NOT_CHECKED)
+        leaf_status = NOT_CHECKED
         # Every certificate below the anchor, leaf first; the anchor itself is trusted as such.
         for index, certificate in enumerate(chain[:-1]):
             issuer = chain[index + 1]
             who = "signer" if index == 0 else subject_text(certificate)
-            if not (_ocsp_urls(certificate) or _crl_urls(certificate)):
+            ocsp_urls = _ocsp_urls(certificate)
+            crl_urls = _crl_urls(certificate)
+            if not (ocsp_urls or crl_urls):
                 if index == 0:
                     raise _Failed(
                         SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
@@ -573,7 +573,7 @@ class Validator:
                 )
                 continue
             try:
-                status = self.revocation_status(certificate, issuer, moment)
+                status = self._status(certificate, issuer, moment, ocsp_urls, crl_urls)
             except RevocationUnavailable as error:
                 raise _Failed(
                     SubIndication.TRY_LATER, Check("revocation", False, f"{who}: {error.detail}")
@@ -615,9 +615,21 @@ class Validator:
     ) -> RevocationStatus:
         """The certificate's status at `moment`, from the preferred source and then the other.
         Raises RevocationUnavailable when neither gives a fresh, correctly signed answer."""
+        return self._status(
+            certificate, issuer, moment, _ocsp_urls(certificate), _crl_urls(certificate)
+        )
+
+    def _status(
+        self,
+        certificate: x509.Certificate,
+        issuer: x509.Certificate,
+        moment: datetime,
+        ocsp_urls: tuple[str, ...],
+        crl_urls: tuple[str, ...],
+    ) -> RevocationStatus:
         problems: list[str] = []
-        ocsp_source = (self._ocsp_status, _ocsp_urls(certificate))
-        crl_source = (self._crl_status, _crl_urls(certificate))
+        ocsp_source = (self._ocsp_status, ocsp_urls)
+        crl_source = (self._crl_status, crl_urls)
         sources = (crl_source, ocsp_source) if self.prefer == "crl" else (ocsp_source, crl_source)
         for lookup, urls in sources:
             for url in urls:
@@ -918,6 +930,12 @@ def _chains_to(root: x509.Certificate) -> Check:
     return Check("certificate_chain", True, "chains to " + subject_text(root))
 
 
+@lru_cache(maxsize=256)
+def _valid_at(moment: datetime) -> Check:
+    """The passed validity check at `moment` (one object for every report made at it)."""
+    return Check("validity_period", True, f"valid at {moment.isoformat()}")
+
+
 @lru_cache(maxsize=1024)
 def _good_per(who: str, source: str) -> Check:
     return Check("revocation", True, f"{who}: good per {source}")
@@ -979,10 +997,27 @@ def _verifier(store: Store, at: datetime) -> ClientVerifier:
 @dataclass(frozen=True)
 class _KnownIssuer:
     """An issuing CA whose path to a root was validated: a store with it as the only anchor,
-    and that path (the CA first, the root last)."""
+    and that path (the CA first, the root last), with what `_through_known_issuer` asks of it
+    every time worked out once."""
 
     store: Store
     chain: tuple[x509.Certificate, ...]
+    #: The SHA-256 fingerprints of the CAs between the issuing CA and the root.
+    between: tuple[bytes, ...]
+    #: When every certificate of the path is valid: the latest notBefore, the earliest notAfter.
+    valid_from: datetime
+    valid_until: datetime
+
+    @classmethod
+    def of(cls, chain: tuple[x509.Certificate, ...]) -> _KnownIssuer:
+        windows = [validity(certificate) for certificate in chain]
+        return cls(
+            Store([chain[0]]),
+            chain,
+            tuple(sha256_fingerprint(certificate) for certificate in chain[1:-1]),
+            max(not_before for not_before, _ in windows),
+            min(not_after for _, not_after in windows),
+        )
 
 
 _E = TypeVar("_E", bound=x509.ExtensionType)
