@@ -34,6 +34,7 @@ from signing._algorithms import (
     CMSSignatureAlgorithm,
     HashName,
     cms_algorithm_name,
+    ecdsa_for,
     hash_for,
 )
 from signing._certs import (
@@ -1143,10 +1144,10 @@ def _verify(
     signed_bytes: bytes,
 ) -> None:
     """Raise InvalidSignature (or ValueError) unless signature is good over signed_bytes."""
-    digest = hash_for(hash_name)
     if algorithm.scheme == "ecdsa" and isinstance(public_key, ec.EllipticCurvePublicKey):
-        public_key.verify(signature, signed_bytes, ec.ECDSA(digest))
+        public_key.verify(signature, signed_bytes, ecdsa_for(hash_name))
         return
+    digest = hash_for(hash_name)
     if isinstance(public_key, rsa.RSAPublicKey):
         rsa_padding: padding.AsymmetricPadding
         if algorithm.scheme == "pss":

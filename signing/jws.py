@@ -32,6 +32,7 @@ from signing._algorithms import (
     JWS_ALGORITHMS,
     JWSAlgorithm,
     ecdsa_coordinate_size,
+    ecdsa_for,
     hash_for,
 )
 from signing._certs import load_certificate, memo, subject_text
@@ -179,7 +180,6 @@ def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:
         signature = b64url_decode(encoded_signature)
     except ValueError as exc:
         _fail(checks, "jws.signature", _FORMAT, f"signature part: {exc}")
-    digest = hash_for(algorithm.hash_name)
     signing_input = f"{encoded_header}.{b64url_encode(payload)}".encode("ascii")
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):
@@ -195,9 +195,11 @@ def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:
             der = encode_dss_signature(
                 int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
             )
-            public_key.verify(der, signing_input, ec.ECDSA(digest))
+            public_key.verify(der, signing_input, ecdsa_for(algorithm.hash_name))
         elif isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(signature, signing_input, algorithm.padding(), digest)
+            public_key.verify(
+                signature, signing_input, algorithm.padding(), hash_for(algorithm.hash_name)
+            )
         else:  # excluded by check_key_strength and fits(); kept so that nothing falls through
             raise InvalidSignature
     except (InvalidSignature, ValueError):
