@@ -1075,9 +1075,7 @@ def _check_signing_certificate(
         steps.fail(name, _FORMAT, "more than one ESS signing-certificate attribute")
     oid, values_node = found[0]
     try:
-        hash_name, claimed, serial = _ess_cert_id(
-            _der.encoding(values_node), oid == ATTR_SIGNING_CERTIFICATE_V2
-        )
+        hash_name, claimed, serial = _ess_cert_id(values_node, oid == ATTR_SIGNING_CERTIFICATE_V2)
     except PARSE_ERRORS as exc:
         _malformed(steps, name, "ESS signing-certificate attribute", exc)
     if hash_name not in ("sha1", "sha256", "sha384", "sha512"):
@@ -1093,15 +1091,29 @@ def _check_signing_certificate(
     steps.passed(name, f"names the signer certificate ({hash_name})")
 
 
-@memo
-def _ess_cert_id(attribute_values: bytes, v2: bool) -> tuple[str, bytes, int | None]:
+_ESSCertID = tuple[str, bytes, int | None]
+
+
+def _ess_cert_id(attribute_values: _der.Node, v2: bool) -> _ESSCertID:
     """The first ESSCertID(v2) of an ESS signing-certificate(-v2) attribute's values (a DER SET
-    OF, already walked): its hash algorithm's name, the certificate hash and the serial number
-    if it names one. Remembered per encoding: a signer sends the same one with every signature.
-    """
-    # The IssuerSerial's GeneralNames (at depth 5: SET, SigningCertificate, certs, ESSCertID,
-    # IssuerSerial) name the signer's CA, the same for all its signers: walked once.
-    values = _values(_der.parse(attribute_values, shared_depth=5))
+    OF, as walked with the SignedData): its hash algorithm's name, the certificate hash and the
+    serial number if it names one. Remembered per encoding: a signer sends the same one with
+    every signature."""
+    slot = _ess_cert_id_slot(_der.encoding(attribute_values), v2)
+    if not slot:
+        slot.append(_read_ess_cert_id(attribute_values, v2))
+    return slot[0]
+
+
+@memo
+def _ess_cert_id_slot(attribute_values: bytes, v2: bool) -> list[_ESSCertID]:
+    """A place for what `_read_ess_cert_id` reads from this encoding, filled by the first to
+    need it (bounded, and cleared by _certs.forget); a refusal is never kept."""
+    return []
+
+
+def _read_ess_cert_id(attribute_values: _der.Node, v2: bool) -> _ESSCertID:
+    values = _values(attribute_values)
     if len(values) != 1:
         raise ValueError(f"{len(values)} values")
     # SigningCertificate(V2) ::= SEQUENCE { certs SEQUENCE OF ESSCertID(v2), policies

@@ -24,7 +24,7 @@ from cryptography.x509.oid import NameOID
 
 from signing import cms as signing_cms
 from signing.errors import SignatureFailure, WeakKey
-from signing.report import SubIndication
+from signing.report import Check, SubIndication
 
 CONTENT = b'{"type":"birthreg.medical-record/1","weight_g":3400}'
 SIGNED_AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -908,3 +908,67 @@ def test_new_signatures_by_one_signer_are_each_checked() -> None:
     )
     signing_cms.verify_detached(build(), CONTENT)
     assert refused(other_ess).sub_indication is SubIndication.NO_SIGNING_CERTIFICATE_FOUND
+
+
+def ess_with_issuer_serial(certificate: x509.Certificate, serial: int) -> cms.CMSAttribute:
+    """An ESS signing-certificate-v2 naming certificate's hash, and its issuer with `serial`."""
+    issuer = asn1_x509.Certificate.load(der(certificate)).issuer
+    return attribute(
+        "signing_certificate_v2",
+        tsp.SigningCertificateV2(
+            {
+                "certs": [
+                    {
+                        "cert_hash": hashlib.sha256(der(certificate)).digest(),
+                        "issuer_serial": {
+                            "issuer": [asn1_x509.GeneralName(name="directory_name", value=issuer)],
+                            "serial_number": serial,
+                        },
+                    }
+                ]
+            }
+        ),
+    )
+
+
+def test_ess_attributes_of_one_issuer_share_only_their_walk() -> None:
+    # Attributes that name certificates of one issuer differ only in the hash and the serial
+    # number, so the walk of the issuer's name is shared between them; each is still compared
+    # with its own signer, whichever was seen first.
+    signer = cert("p256")
+    twin = (
+        x509.CertificateBuilder()
+        .subject_name(signer.subject)
+        .issuer_name(signer.issuer)
+        .public_key(key("p256").public_key())
+        .serial_number(signer.serial_number + 1)
+        .not_valid_before(SIGNED_AT - timedelta(days=1))
+        .not_valid_after(SIGNED_AT + timedelta(days=365))
+        .sign(key("p256"), hashes.SHA256())
+    )
+
+    def signed_with(ess: cms.CMSAttribute) -> bytes:
+        return build(
+            attributes=[
+                attribute("content_type", "data"),
+                attribute("message_digest", hashlib.sha256(CONTENT).digest()),
+                ess,
+            ]
+        )
+
+    verified = signing_cms.verify_detached(
+        signed_with(ess_with_issuer_serial(signer, signer.serial_number)), CONTENT
+    )
+    assert verified.checks[-2] == Check(
+        "cms.signing_certificate", True, "names the signer certificate (sha256)"
+    )
+    for ess in (
+        ess_with_issuer_serial(twin, twin.serial_number),
+        ess_with_issuer_serial(signer, twin.serial_number),
+        ess_with_issuer_serial(twin, signer.serial_number),
+    ):
+        failure = refused(signed_with(ess))
+        assert failure.sub_indication is SubIndication.NO_SIGNING_CERTIFICATE_FOUND
+        assert failure.detail == (
+            "the signed ESS signing-certificate attribute names another certificate"
+        )
