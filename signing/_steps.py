@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import NoReturn
 
 from cryptography import x509
@@ -28,6 +29,12 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+@lru_cache(maxsize=1024)
+def passed_check(name: str, detail: str = "") -> Check:
+    """A passed check: immutable, so one object serves every report that has it."""
+    return Check(name, True, detail)
+
+
 class Steps:
     """Checks in the order they ran; the first failure raises with all of them attached."""
 
@@ -39,6 +46,12 @@ class Steps:
         return tuple(self._checks)
 
     def passed(self, name: str, detail: str = "") -> None:
+        """A passed check whose detail takes few values (an algorithm, a count, a key type)."""
+        self._checks.append(passed_check(name, detail))
+
+    def passed_distinct(self, name: str, detail: str) -> None:
+        """A passed check whose detail differs from signature to signature (a subject, a
+        time): made for this one, not kept."""
         self._checks.append(Check(name, True, detail))
 
     def fail(self, name: str, sub_indication: SubIndication, detail: str) -> NoReturn:

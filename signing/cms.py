@@ -46,7 +46,7 @@ from signing._certs import (
 )
 from signing._der import GENERALIZED_TIME, INTEGER, OCTET_STRING, SEQUENCE, SET, UTC_TIME
 from signing._der import OBJECT_IDENTIFIER as OID
-from signing._steps import PARSE_ERRORS, Steps, signer_key
+from signing._steps import PARSE_ERRORS, Steps, passed_check, signer_key
 from signing.errors import SignatureFailure
 from signing.keys import check_key_strength, describe_key
 from signing.report import Check, SubIndication
@@ -298,7 +298,8 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
                 SubIndication.HASH_FAILURE,
                 f"the {hash_name} digest of the content does not match the signed message-digest",
             )
-        checks = (*checks, Check("cms.message_digest", True, f"{hash_name} of the content matches"))
+        matches = passed_check("cms.message_digest", f"{hash_name} of the content matches")
+        checks = (*checks, matches)
     later = examined.later
     if isinstance(later, _Refused):
         refused = later.after(checks)
@@ -328,7 +329,7 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
         certificates=examined.certificates,
         signing_time=examined.signing_time,
         algorithm=examined.algorithm_name,
-        checks=(*checks, Check("cms.signature", True, examined.algorithm_name)),
+        checks=(*checks, passed_check("cms.signature", examined.algorithm_name)),
     )
 
 
@@ -393,7 +394,7 @@ def _examine(signature_der: bytes) -> _Examined | _Refused:
             (Check("cms.der", False, f"not a DER-encoded ContentInfo: {exc}"),),
         )
     checks: tuple[Check, ...] = (
-        Check("cms.der", True, f"DER ContentInfo of {len(signature_der)} bytes"),
+        passed_check("cms.der", f"DER ContentInfo of {len(signature_der)} bytes"),
     )
 
     # The signer's side (cms.content_type to cms.signer_key) reads nothing of the signed
@@ -905,7 +906,7 @@ def _find_signer(
             f"{len(matches)} carried certificates have the signer's {wanted}; ambiguous",
         )
     signer = matches[0]
-    steps.passed(name, f"{subject_text(signer[1])} (by {wanted})")
+    steps.passed_distinct(name, f"{subject_text(signer[1])} (by {wanted})")
     return signer
 
 
@@ -1019,7 +1020,7 @@ def _check_signing_time(by_type: _Attributes, steps: Steps) -> datetime | None:
         signing_time = _time(values[0])
     except PARSE_ERRORS as exc:
         _malformed(steps, name, "signingTime attribute", exc)
-    steps.passed(name, f"claimed {signing_time.isoformat()}")
+    steps.passed_distinct(name, f"claimed {signing_time.isoformat()}")
     return signing_time
 
 

@@ -36,7 +36,7 @@ from signing._algorithms import (
     hash_for,
 )
 from signing._certs import load_certificate, memo, subject_text
-from signing._steps import Steps, signer_key
+from signing._steps import Steps, passed_check, signer_key
 from signing.errors import SignatureFailure
 from signing.keys import check_key_strength, describe_key
 from signing.report import Check, SubIndication
@@ -286,7 +286,7 @@ def _read_header(encoded_header: str) -> _Header | _HeaderFailure:
         certificates=tuple(certificates),
         public_key=public_key,
         signing_time=signing_time,
-        signature_passed=Check("jws.signature", True, algorithm.name),
+        signature_passed=passed_check("jws.signature", algorithm.name),
     )
 
 
@@ -424,7 +424,7 @@ def _certificates(header: dict[str, Any], steps: Steps) -> list[x509.Certificate
         thumbprint = header[parameter]
         if thumbprint != expected:
             steps.fail(name, _FORMAT, f"{parameter} does not match the first x5c certificate")
-    steps.passed(
+    steps.passed_distinct(
         name,
         f"{subject_text(certificates[0])} and {len(certificates) - 1} more",
     )
@@ -459,5 +459,5 @@ def _signing_time(header: dict[str, Any], steps: Steps) -> datetime | None:
     except ValueError:
         steps.fail(name, _FORMAT, f"sigT {sig_t!r} is not an RFC 3339 date-time")
     moment = moment.astimezone(UTC)
-    steps.passed(name, f"claimed {moment.isoformat()}")
+    steps.passed_distinct(name, f"claimed {moment.isoformat()}")
     return moment

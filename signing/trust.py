@@ -568,9 +568,7 @@ class Validator:
                             "the signer certificate names no OCSP responder and no CRL",
                         ),
                     )
-                checks.append(
-                    Check("revocation", True, f"{who}: no revocation pointers (CA certificate)")
-                )
+                checks.append(_no_pointers(who))
                 continue
             try:
                 status = self._status(certificate, issuer, moment, ocsp_urls, crl_urls)
@@ -934,6 +932,11 @@ def _chains_to(root: x509.Certificate) -> Check:
 def _valid_at(moment: datetime) -> Check:
     """The passed validity check at `moment` (one object for every report made at it)."""
     return Check("validity_period", True, f"valid at {moment.isoformat()}")
+
+
+@lru_cache(maxsize=256)
+def _no_pointers(who: str) -> Check:
+    return Check("revocation", True, f"{who}: no revocation pointers (CA certificate)")
 
 
 @lru_cache(maxsize=1024)
