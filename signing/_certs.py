@@ -534,3 +534,30 @@ def validity(certificate: x509.Certificate) -> tuple[datetime, datetime]:
     """notBefore and notAfter as aware UTC datetimes (each read of the properties makes new
     datetime objects)."""
     return certificate.not_valid_before_utc, certificate.not_valid_after_utc
+
+
+@per_certificate
+def _cert_id_hash_memo(issuer: x509.Certificate) -> dict[str, tuple[bytes, bytes]]:
+    return {}
+
+
+def cert_id_hashes(
+    issuer: x509.Certificate, algorithm: hashes.HashAlgorithm
+) -> tuple[bytes, bytes]:
+    """An OCSP CertID's issuerNameHash and issuerKeyHash for this issuer under `algorithm`
+    (RFC 6960 section 4.1.1: the hash of the issuer's subject Name as DER, and of its key's BIT
+    STRING value), worked out once per issuer and digest."""
+    memo = _cert_id_hash_memo(issuer)
+    found = memo.get(algorithm.name)
+    if found is None:
+        found = memo[algorithm.name] = (
+            _hash(algorithm, issuer.subject.public_bytes()),
+            _hash(algorithm, public_key_bits(issuer)),
+        )
+    return found
+
+
+def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
+    digest = hashes.Hash(algorithm)
+    digest.update(data)
+    return digest.finalize()

@@ -18,7 +18,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from signing._certs import public_key_bits
+from signing._certs import cert_id_hashes
 from signing.ca import CertificateStatusSource, CertificationAuthority
 from signing.errors import CAError, SigningError
 from signing.report import RevocationState
@@ -47,12 +47,6 @@ def unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
     return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(
         serialization.Encoding.DER
     )
-
-
-def _digest(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
-    context = hashes.Hash(algorithm)
-    context.update(data)
-    return context.finalize()
 
 
 def respond(
@@ -98,10 +92,8 @@ def respond(
         return unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
 
     issuer = ca.issuing_certificate
-    if (
-        name_hash != _digest(algorithm, issuer.subject.public_bytes())
-        or key_hash != _digest(algorithm, public_key_bits(issuer))
-    ):
+    issuer_name_hash, issuer_key_hash = cert_id_hashes(issuer, algorithm)
+    if name_hash != issuer_name_hash or key_hash != issuer_key_hash:
         return unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
 
     status = statuses.status(serial)

@@ -36,7 +36,9 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from signing._algorithms import HashName, ecdsa_for
 from signing._certs import (
+    cert_id_hashes,
     extensions_by_oid,
     per_certificate,
     public_key,
@@ -280,12 +282,27 @@ class _Failed(Exception):
 
 
 @per_certificate
+def _responder_key_hash(certificate: x509.Certificate) -> bytes:
+    """The certificate's key as an OCSP ResponderID names it: RFC 6960's KeyHash, which is
+    SHA-1 by definition."""
+    return hashlib.sha1(public_key_bits(certificate)).digest()  # noqa: S324
+
+
+@per_certificate
 def _key_id(certificate: x509.Certificate) -> bytes:
     return hashlib.sha256(
         certificate.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     ).digest()
+
+
+#: The digests for which one shared ECDSA object serves (see `_algorithms.ecdsa_for`).
+_HASH_NAMES: dict[type[hashes.HashAlgorithm], HashName] = {
+    hashes.SHA256: "SHA-256",
+    hashes.SHA384: "SHA-384",
+    hashes.SHA512: "SHA-512",
+}
 
 
 def _verify_signed_by(
@@ -296,7 +313,8 @@ def _verify_signed_by(
     if algorithm is None:
         raise InvalidSignature("no hash algorithm")
     if isinstance(key, ec.EllipticCurvePublicKey):
-        key.verify(signature, data, ec.ECDSA(algorithm))
+        name = _HASH_NAMES.get(type(algorithm))
+        key.verify(signature, data, ec.ECDSA(algorithm) if name is None else ecdsa_for(name))
     elif isinstance(key, rsa.RSAPublicKey):
         key.verify(signature, data, padding.PKCS1v15(), algorithm)
     else:
@@ -667,13 +685,13 @@ class Validator:
             raise RevocationUnavailable(f"OCSP answered {response.response_status.name}")
         self._check_ocsp_signer(response, issuer, moment)
         single = None
+        serial = certificate.serial_number
         for candidate in response.responses:
-            if (
-                candidate.serial_number == certificate.serial_number
-                and candidate.issuer_key_hash == _issuer_hashes(issuer, candidate.hash_algorithm)[1]
-                and candidate.issuer_name_hash
-                == _issuer_hashes(issuer, candidate.hash_algorithm)[0]
-            ):
+            if candidate.serial_number != serial:
+                continue
+            key_hash = candidate.issuer_key_hash
+            name_hash, issuer_key_hash = cert_id_hashes(issuer, candidate.hash_algorithm)
+            if key_hash == issuer_key_hash and candidate.issuer_name_hash == name_hash:
                 single = candidate
         if single is None:
             raise RevocationUnavailable("OCSP answer is about another certificate")
@@ -684,11 +702,7 @@ class Validator:
         good_until = next_update or this_update + MAX_AGE_WITHOUT_NEXT_UPDATE
         if moment > good_until:
             raise RevocationUnavailable("OCSP answer is stale")
-        state = {
-            ocsp.OCSPCertStatus.GOOD: RevocationState.GOOD,
-            ocsp.OCSPCertStatus.REVOKED: RevocationState.REVOKED,
-            ocsp.OCSPCertStatus.UNKNOWN: RevocationState.UNKNOWN,
-        }[single.certificate_status]
+        state = _OCSP_STATES[single.certificate_status]
         status = RevocationStatus(
             state,
             source=f"ocsp {url}",
@@ -708,10 +722,9 @@ class Validator:
         """The answer must be signed by the issuer itself or by a responder certificate that the
         issuer gave the OCSPSigning purpose (RFC 6960 section 4.2.2.2)."""
         signer = issuer
-        if response.responder_key_hash is not None:
-            # RFC 6960's KeyHash is SHA-1 by definition.
-            issuer_hash = hashlib.sha1(public_key_bits(issuer)).digest()  # noqa: S324
-            by_issuer = response.responder_key_hash == issuer_hash
+        responder_key_hash = response.responder_key_hash
+        if responder_key_hash is not None:
+            by_issuer = responder_key_hash == _responder_key_hash(issuer)
         else:
             by_issuer = response.responder_name == issuer.subject
         if not by_issuer:
@@ -719,8 +732,8 @@ class Validator:
                 c
                 for c in response.certificates
                 if (
-                    response.responder_key_hash is not None
-                    and hashlib.sha1(public_key_bits(c)).digest() == response.responder_key_hash  # noqa: S324
+                    responder_key_hash is not None
+                    and _responder_key_hash(c) == responder_key_hash
                 )
                 or (response.responder_name is not None and c.subject == response.responder_name)
             ]
@@ -826,6 +839,13 @@ def _good_status(crl: x509.CertificateRevocationList, url: str) -> RevocationSta
         this_update=crl.last_update_utc,
         next_update=crl.next_update_utc,
     )
+
+
+_OCSP_STATES = {
+    ocsp.OCSPCertStatus.GOOD: RevocationState.GOOD,
+    ocsp.OCSPCertStatus.REVOKED: RevocationState.REVOKED,
+    ocsp.OCSPCertStatus.UNKNOWN: RevocationState.UNKNOWN,
+}
 
 
 _Outcome = tuple[tuple[Check, ...], _Failed | None]
@@ -1033,31 +1053,6 @@ def _extension(certificate: x509.Certificate, kind: type[_E]) -> _E:
     if extension is None or not isinstance(extension.value, kind):
         raise x509.ExtensionNotFound(f"No {kind.__name__} extension was found", kind.oid)
     return extension.value
-
-
-@per_certificate
-def _issuer_hash_memo(issuer: x509.Certificate) -> dict[str, tuple[bytes, bytes]]:
-    return {}
-
-
-def _issuer_hashes(
-    issuer: x509.Certificate, algorithm: hashes.HashAlgorithm
-) -> tuple[bytes, bytes]:
-    """An OCSP CertID's issuerNameHash and issuerKeyHash for this issuer under `algorithm`."""
-    memo = _issuer_hash_memo(issuer)
-    found = memo.get(algorithm.name)
-    if found is None:
-        found = memo[algorithm.name] = (
-            _hash(algorithm, issuer.subject.public_bytes()),
-            _hash(algorithm, public_key_bits(issuer)),
-        )
-    return found
-
-
-def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
-    digest = hashes.Hash(algorithm)
-    digest.update(data)
-    return digest.finalize()
 
 
 def _ocsp_urls(certificate: x509.Certificate) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from cryptography.x509 import ocsp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from signing._certs import cert_id_hashes, forget
 from signing.ca import InMemoryCertificateStatus, random_serial
 from signing.errors import CAError
 from signing.ocsp import MalformedOCSPRequest, ocsp_request_from_get_path, respond, unsuccessful
@@ -221,6 +222,26 @@ def test_another_issuer_is_unauthorized(pki: PKI) -> None:
         request = _request(pki.other_ca_signer.certificate, other_issuing, algorithm)
         response = _answer(pki, request)
         assert response.response_status is ocsp.OCSPResponseStatus.UNAUTHORIZED
+
+
+def test_certid_hashes_are_remembered_per_issuer_certificate(pki: PKI) -> None:
+    # The other CA has our issuing CA's name: its name hash is ours, its key hash is its own,
+    # whichever of the two is asked first, under each digest.
+    ours, other = pki.ca.issuing_certificate, pki.other_ca.issuing_certificate
+    for first, second in ((ours, other), (other, ours)):
+        forget()
+        for algorithm in HASHES:
+            for certificate in (first, second):
+                name_hash, key_hash = cert_id_hashes(certificate, algorithm)
+                assert name_hash == _digest(algorithm, certificate.subject.public_bytes())
+                assert key_hash == _digest(algorithm, _issuer_key_bits(certificate))
+    assert cert_id_hashes(ours, hashes.SHA256())[1] != cert_id_hashes(other, hashes.SHA256())[1]
+
+
+def _digest(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
+    context = hashes.Hash(algorithm)
+    context.update(data)
+    return context.finalize()
 
 
 def test_the_issuing_ca_itself_is_not_answered_for(pki: PKI) -> None:
