@@ -60,11 +60,9 @@ def parse(
 
     shared_depth: constructed values at that depth (deeper than `opaque`'s, and of at most
     MAX_SHARED octets) are walked once per distinct encoding and remembered, since a signer sends
-    the same ones again and again (its issuer's name, its signing-certificate attribute); so are
-    the constructed values inside them, at every depth below, since a new one is mostly made of
-    parts seen before (another signer's signing-certificate attribute names the same issuer).
-    Their nodes are into their own encoding. What is remembered is what the walk of those octets
-    at that depth gives, so the result is the same as without it.
+    the same ones again and again (its issuer's name, its signing-certificate attribute). Their
+    nodes are into their own encoding. What is remembered is what the walk of those octets at
+    that depth gives, so the result is the same as without it.
     """
     opaque_depth, opaque_identifier = opaque if opaque is not None else (-1, -1)
     if shared_depth is not None and shared_depth <= opaque_depth:
@@ -144,9 +142,8 @@ class _Walker:
 
 @lru_cache(maxsize=1024)
 def _shared(encoding: bytes, depth: int) -> Node:
-    """One constructed TLV, walked at `depth`; the constructed values inside it are shared in
-    turn (no opaque values below it)."""
-    return _Walker(encoding, -1, -1, depth + 1).one(0, depth)
+    """One constructed TLV, walked at `depth` (no opaque or shared values below it)."""
+    return _Walker(encoding, -1, -1, -1).one(0, depth)
 
 
 def _header(data: bytes, pos: int, limit: int) -> tuple[int, int, int]:

@@ -201,23 +201,6 @@ def test_shared_values_are_walked_once() -> None:
     assert _der.inside(_der.parse(encoding, shared_depth=1), "test")[2] is other
 
 
-def test_values_inside_a_shared_value_are_shared() -> None:
-    # SEQUENCE { SEQUENCE { SEQUENCE { INTEGER 1 }, INTEGER 1 },
-    #            SEQUENCE { SEQUENCE { INTEGER 1 }, INTEGER 2 } }: two shared values that differ
-    # in one field; what they have in common is walked once, what differs is read for each.
-    common = bytes.fromhex("3003020101")
-    first = b"\x30\x08" + common + bytes.fromhex("020101")
-    second = b"\x30\x08" + common + bytes.fromhex("020102")
-    encoding = b"\x30\x14" + first + second
-    one, other = _der.inside(_der.parse(encoding, shared_depth=1), "test")
-    assert one is not other
-    assert _der.inside(one, "one")[0] is _der.inside(other, "other")[0]
-    assert _der.encoding(_der.inside(other, "other")[0]) == common
-    assert _der.integer(_der.inside(one, "one")[1], "n") == 1
-    assert _der.integer(_der.inside(other, "other")[1], "n") == 2
-    assert encode(_der.parse(encoding, shared_depth=1)) == encoding
-
-
 def test_shared_values_keep_every_rule() -> None:
     # Refusals are never remembered, and the depth bound counts from the real depth.
     bad = b"\x30\x06" + b"\x30\x04\x24\x02\x04\x00"
