@@ -88,8 +88,12 @@ def record(
     at: datetime | None = None,
 ) -> None:
     """Append an entry in the caller's transaction (it commits or rolls back with the change)."""
-    # Plain Core statements (the ORM's unit of work costs more than the statements).
-    seq, prev_hash = session.execute(_HEAD).one()
+    # Plain Core statements on the session's connection (the ORM's unit of work, and even its
+    # execute, cost more than the statements). Pending changes are written first, as
+    # session.execute would.
+    session.flush()
+    connection = session.connection()
+    seq, prev_hash = connection.execute(_HEAD).one()
     at = at or now()
     seq += 1
     digest = details_digest(details)
@@ -116,11 +120,11 @@ def record(
         "prev_hash": prev_hash,
         "entry_hash": entry_hash,
     }
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_APPEND, values)
+    if connection.dialect.name == "postgresql":
+        connection.execute(_APPEND, values)
     else:
-        session.execute(_INSERT_ENTRY, values)
-        session.execute(_ADVANCE_HEAD, {"seq": seq, "entry_hash": entry_hash})
+        connection.execute(_INSERT_ENTRY, values)
+        connection.execute(_ADVANCE_HEAD, {"seq": seq, "entry_hash": entry_hash})
 
 
 @dataclass

@@ -296,7 +296,7 @@ def insert_certificate(
     if not isinstance(context, CertificateContext):
         context = certificate_context(context, session)
     values = certificate_values(context, registration, submission, moment=moment)
-    session.execute(_INSERT_CERTIFICATE, values)
+    session.connection().execute(_INSERT_CERTIFICATE, values)
     return str(values["id"])
 
 

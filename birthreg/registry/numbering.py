@@ -96,14 +96,14 @@ def _locked_counter(session: Session, move: Any, make: Any, parameters: dict[str
     locked until the transaction ends. A missing row is first made by `make` in a savepoint (a
     concurrent transaction that made it first makes ours fail with IntegrityError, and the
     UPDATE then waits for its lock)."""
-    value = session.execute(move, parameters).scalar_one_or_none()
+    value = session.connection().execute(move, parameters).scalar_one_or_none()
     if value is None:
         try:
             with session.begin_nested():
                 session.execute(make, parameters)
         except IntegrityError:
             pass
-        value = session.execute(move, parameters).scalar_one()
+        value = session.connection().execute(move, parameters).scalar_one()
     return int(value)
 
 
@@ -123,7 +123,7 @@ def give_back_act_record_number(
     """Undo `next_act_record_number` in the transaction that allocated `number` (its counter row
     is still locked by it), for a registration that turned out not to be made: the number goes
     to the next registration even if the caller commits."""
-    session.execute(
+    session.connection().execute(
         _GIVE_BACK_ACT, {"office": registry_office_id, "of_year": year, "number": number}
     )
 
@@ -144,6 +144,7 @@ def next_child_iin(
     prefix = iin_prefix(birth_date, sex)
     parameters = {"of_prefix": prefix}
     serial = _locked_counter(session, _NEXT_IIN, _NEW_IIN, parameters)
+    connection = session.connection()
     while True:
         if serial > LAST_SERIAL:
             raise IINRangeExhausted()  # the transaction is rolled back, and the counter with it
@@ -151,7 +152,7 @@ def next_child_iin(
         # A serial with no defined check digit is never issued; one some registration carries
         # already (made before the counter, or by hand) is skipped.
         if iin is not None and (
-            not skip_registered or session.execute(_IIN_TAKEN, {"iin": iin}).first() is None
+            not skip_registered or connection.execute(_IIN_TAKEN, {"iin": iin}).first() is None
         ):
             return iin
-        serial = int(session.execute(_NEXT_IIN, parameters).scalar_one())
+        serial = int(connection.execute(_NEXT_IIN, parameters).scalar_one())
