@@ -57,7 +57,9 @@ def details_digest(details: Mapping[str, Any] | None) -> str:
 _ENTRIES = AuditEntry.__table__  # type: ignore[attr-defined]
 _HEAD_TABLE = AuditHead.__table__  # type: ignore[attr-defined]
 _INSERT_ENTRY = insert(_ENTRIES)
-_HEAD = (
+#: The chain's head (seq, entry_hash), locked until the transaction ends. A caller may read it in
+#: a statement of its own (as a CTE's main query, say) and pass it to `record` as `head`.
+HEAD_FOR_UPDATE = (
     select(col(AuditHead.seq), col(AuditHead.entry_hash))
     .where(col(AuditHead.id) == 1)
     .with_for_update()
@@ -86,14 +88,18 @@ def record(
     object_id: str,
     details: Mapping[str, Any] | None = None,
     at: datetime | None = None,
+    head: tuple[int, str] | None = None,
 ) -> None:
-    """Append an entry in the caller's transaction (it commits or rolls back with the change)."""
+    """Append an entry in the caller's transaction (it commits or rolls back with the change).
+
+    `head` is the chain's head as the caller has already read it, locked, with HEAD_FOR_UPDATE
+    in this transaction (saving a statement); by default it is read here."""
     # Plain Core statements on the session's connection (the ORM's unit of work, and even its
     # execute, cost more than the statements). Pending changes are written first, as
     # session.execute would.
     session.flush()
     connection = session.connection()
-    seq, prev_hash = connection.execute(_HEAD).one()
+    seq, prev_hash = head if head is not None else connection.execute(HEAD_FOR_UPDATE).one()
     at = at or now()
     seq += 1
     digest = details_digest(details)

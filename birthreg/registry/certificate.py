@@ -34,7 +34,6 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import Markup
 from qrcode.image.svg import SvgPathImage
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from birthreg import i18n
@@ -262,8 +261,8 @@ def issue_certificate(
     JSON) and the sealed QR text. The PDF is not made here (see `certificate_pdf_bytes`).
 
     `context` is a CertificateContext, or the app (its context is then loaded once). Issuing
-    again for the same registration returns the certificate already issued. (Registration
-    itself, which has just made the registration, uses `insert_certificate`.)
+    again for the same registration returns the certificate already issued. (Registration,
+    which has just made the registration, inserts `certificate_values` itself.)
     """
     if not isinstance(context, CertificateContext):
         context = certificate_context(context, session)
@@ -278,26 +277,6 @@ def issue_certificate(
     session.add(certificate)
     session.flush()
     return certificate
-
-
-_INSERT_CERTIFICATE = insert(BirthCertificate.__table__)  # type: ignore[attr-defined]
-
-
-def insert_certificate(
-    session: Session,
-    context: CertificateContext | Any,
-    registration: RegistrationFields,
-    submission: DossierText,
-    *,
-    moment: datetime | None = None,
-) -> str:
-    """Issue the certificate of a registration made in this transaction (so it has none yet;
-    the unique registration_id would refuse a second) with one Core INSERT; its id."""
-    if not isinstance(context, CertificateContext):
-        context = certificate_context(context, session)
-    values = certificate_values(context, registration, submission, moment=moment)
-    session.connection().execute(_INSERT_CERTIFICATE, values)
-    return str(values["id"])
 
 
 # -- reading and rendering ----------------------------------------------------------------------

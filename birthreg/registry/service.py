@@ -610,6 +610,21 @@ _DECIDED = (
         decided_at=bindparam("at"),
     )
 )
+_CERTIFICATES = BirthCertificate.__table__  # type: ignore[attr-defined]
+_INSERT_CERTIFICATE = insert(_CERTIFICATES)
+#: What issuing writes (the PDF is made on first download).
+_CERTIFICATE_COLUMNS = tuple(name for name in _CERTIFICATES.c.keys() if name != "pdf")  # noqa: SIM118
+# PostgreSQL takes the certificate, the submission's new status and the audit head's lock (read
+# for the entry that follows) in one statement, one round trip where there were three. The
+# order inside does not matter: the submission row is locked already, and the head is the last
+# lock every transaction takes. The certificate's parameters are prefixed: a parameter named as
+# a column of the submission (id, status) would be taken as more to set by the UPDATE.
+_CERTIFY_PG = audit.HEAD_FOR_UPDATE.add_cte(
+    insert(_CERTIFICATES)
+    .values({name: bindparam(f"certificate_{name}") for name in _CERTIFICATE_COLUMNS})
+    .cte("certificate"),
+    _DECIDED.cte("decided"),
+)
 # A registration whose medical record or child IIN is taken already is not inserted (and the
 # transaction goes on, where a failed INSERT would abort it on PostgreSQL): the caller finds out
 # which one from the empty RETURNING.
@@ -765,16 +780,22 @@ def _complete_registration(
     moment: datetime,
 ) -> str:
     """The certificate, the submission's new status and the audit entry; the certificate id."""
-    certificate_id = issue_certificate(session, registry.app, registration, submission)
-    session.connection().execute(
-        _DECIDED,
-        {
-            "submission": submission.id,
-            "new_status": SubmissionStatus.REGISTERED.value,
-            "by": staff_id,
-            "at": moment,
-        },
-    )
+    certificate = issue_certificate(session, registry.app, registration, submission)
+    decision = {
+        "submission": submission.id,
+        "new_status": SubmissionStatus.REGISTERED.value,
+        "by": staff_id,
+        "at": moment,
+    }
+    connection = session.connection()
+    head: tuple[int, str] | None = None
+    if connection.dialect.name == "postgresql":
+        parameters = {f"certificate_{name}": value for name, value in certificate.items()}
+        seq, entry_hash = connection.execute(_CERTIFY_PG, {**parameters, **decision}).one()
+        head = (seq, entry_hash)
+    else:
+        connection.execute(_INSERT_CERTIFICATE, certificate)
+        connection.execute(_DECIDED, decision)
     # A copy of the submission this session loaded before is read again when next used.
     loaded = session.identity_map.get(session.identity_key(Submission, submission.id))
     if loaded is not None:
@@ -790,11 +811,12 @@ def _complete_registration(
             "act_record_number": registration.act_record_number,
             "year": registration.year,
             "child_iin": registration.child_iin,
-            "certificate_id": certificate_id,
+            "certificate_id": certificate["id"],
         },
         at=moment,
+        head=head,
     )
-    return certificate_id
+    return str(certificate["id"])
 
 
 def _registration_of(session: Session, submission_id: str) -> Registration | None:
@@ -827,10 +849,12 @@ def _result(session: Session, registration: Registration) -> RegistrationPublic:
 
 def issue_certificate(
     session: Session, app: Any, registration: Registered, submission: ToRegister
-) -> str:
-    """Issue the certificate of a registration made in this transaction (fields and sealed QR;
-    the PDF is rendered on first download); its id."""
-    return certificates.insert_certificate(session, app, registration, submission)
+) -> dict[str, Any]:
+    """The certificate row of a registration made in this transaction (so it has none yet: the
+    unique registration_id would refuse a second): fields and sealed QR; the PDF is rendered
+    on first download."""
+    context = certificates.certificate_context(app, session)
+    return certificates.certificate_values(context, registration, submission)
 
 
 # -- rejection ----------------------------------------------------------------------------------
