@@ -559,7 +559,7 @@ class Validator:
                     " or in the future",
                 ),
             )
-        checks.append(_valid_at(moment))
+        checks.append(_valid_at(moment.isoformat()))
         return None
 
     def _check_revocation(
@@ -949,9 +949,10 @@ def _chains_to(root: x509.Certificate) -> Check:
 
 
 @lru_cache(maxsize=256)
-def _valid_at(moment: datetime) -> Check:
-    """The passed validity check at `moment` (one object for every report made at it)."""
-    return Check("validity_period", True, f"valid at {moment.isoformat()}")
+def _valid_at(moment: str) -> Check:
+    """The passed validity check at `moment` (one object for every report made at it). Keyed
+    by the text: equal datetimes in two offsets are one key, but read differently."""
+    return Check("validity_period", True, f"valid at {moment}")
 
 
 @lru_cache(maxsize=256)

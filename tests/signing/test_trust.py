@@ -12,7 +12,7 @@ import hmac
 import json
 import subprocess
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -117,6 +117,21 @@ def test_mothers_signature_passes_with_chain_and_revocation(pki: PKI, fmt: str) 
     ):
         assert expected in names
     assert report.signing_time == pki.moment
+
+
+def test_the_validity_check_reads_the_moment_as_given(pki: PKI) -> None:
+    # Equal instants in two offsets are equal datetimes; the passed check, shared between
+    # reports at one moment, still reads each moment as the caller gave it.
+    signature = _jws(pki.mother, CONTENT, pki.moment)
+    almaty = pki.moment.astimezone(timezone(timedelta(hours=5)))
+    validator = _validator(pki)
+    details = [
+        next(c.detail for c in _verify(pki, signature, moment=m, validator=validator).checks
+             if c.name == "validity_period")
+        for m in (pki.moment, almaty)
+    ]
+    assert details == [f"valid at {pki.moment.isoformat()}", f"valid at {almaty.isoformat()}"]
+    assert details[0] != details[1]
 
 
 def test_rsa_signer_passes(pki: PKI) -> None:
