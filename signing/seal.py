@@ -19,7 +19,6 @@ small enough to build and check by hand.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import zlib
 from collections.abc import Mapping, Sequence
@@ -31,13 +30,14 @@ from urllib.parse import quote, unquote
 import cbor2
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
 
+from signing._certs import sha256_fingerprint
 from signing.errors import SigningError
 
 # --- errors -------------------------------------------------------------------------------------
@@ -239,10 +239,9 @@ class SealContents:
 
 
 def key_id(certificate: x509.Certificate) -> bytes:
-    """The seal's kid for a certificate: the first 8 bytes of the SHA-256 of its DER."""
-    return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).digest()[
-        :KID_LENGTH
-    ]
+    """The seal's kid for a certificate: the first 8 bytes of the SHA-256 of its DER (its
+    fingerprint, worked out once per certificate object)."""
+    return sha256_fingerprint(certificate)[:KID_LENGTH]
 
 
 def encode_payload(fields: Mapping[str, Any]) -> bytes:

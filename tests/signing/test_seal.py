@@ -3,6 +3,7 @@ and the QR code's size for the longest names the registry accepts."""
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from datetime import date
 from typing import Any
@@ -12,11 +13,13 @@ import cbor2
 import pytest
 import qrcode
 from conftest import PKI
-from cryptography.hazmat.primitives import hashes
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from signing import seal
+from signing._certs import load_certificate
 from signing.names import MAX_NAME_LENGTH, validate_person_name
 from signing.seal import (
     SealError,
@@ -96,6 +99,17 @@ def test_base45_refuses_what_it_would_never_write(text: str) -> None:
     # GGW is 65536 (RFC 9285 section 6), ZZZ more; "::" is 2024 > 255; lowercase is not Base45.
     with pytest.raises(ValueError):
         base45_decode(text)
+
+
+def test_key_id_is_the_start_of_the_certificates_sha256(pki: PKI) -> None:
+    # The kid the browser computes (SHA-256 of the DER, first 8 bytes), for a certificate read
+    # by our loader and for one read by cryptography directly, and for two distinct seals.
+    der = pki.registry_office.certificate.public_bytes(serialization.Encoding.DER)
+    expected = hashlib.sha256(der).digest()[:8]
+    assert key_id(pki.registry_office.certificate) == expected
+    assert key_id(x509.load_der_x509_certificate(der)) == expected
+    assert key_id(load_certificate(der)) == expected
+    assert key_id(pki.facility.certificate) != expected
 
 
 def test_seal_round_trip(pki: PKI) -> None:
