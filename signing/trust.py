@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Literal, Protocol, TypeVar
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
@@ -689,8 +689,12 @@ class Validator:
         for candidate in response.responses:
             if candidate.serial_number != serial:
                 continue
+            try:
+                algorithm = candidate.hash_algorithm
+            except UnsupportedAlgorithm:
+                continue  # a CertID under a digest we do not know names no certificate of ours
             key_hash = candidate.issuer_key_hash
-            name_hash, issuer_key_hash = cert_id_hashes(issuer, candidate.hash_algorithm)
+            name_hash, issuer_key_hash = cert_id_hashes(issuer, algorithm)
             if key_hash == issuer_key_hash and candidate.issuer_name_hash == name_hash:
                 single = candidate
         if single is None:

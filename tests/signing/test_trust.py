@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import PKI, Party
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from signing import cms, jws
 from signing.ca import Profile
@@ -489,6 +490,43 @@ def test_answers_signed_by_another_ca_are_not_believed(pki: PKI) -> None:
     validator = Validator(TrustAnchors([pki.root]), Impostor())
     report = _verify(pki, _jws(pki.revoked_signer, CONTENT, pki.moment), validator=validator)
     _assert_verdict(report, SubIndication.TRY_LATER)
+
+
+def test_an_ocsp_answer_under_an_unknown_digest_is_no_answer(pki: PKI) -> None:
+    """A responder (reached over the network, in the two-service deployment) that names the
+    certificate under a digest we do not know is not believed, and does not make `validate`
+    raise: the CRL decides, and with no CRL either the verdict is INDETERMINATE."""
+    from asn1crypto import ocsp as asn1_ocsp
+
+    class OddDigest(CountingFetcher):
+        def post_ocsp(self, url: str, request_der: bytes) -> bytes:
+            answer = asn1_ocsp.OCSPResponse.load(super().post_ocsp(url, request_der))
+            basic = answer["response_bytes"]["response"].parsed
+            data = basic["tbs_response_data"]
+            for single in data["responses"]:
+                single["cert_id"]["hash_algorithm"]["algorithm"] = "1.2.3.4.5"
+            data = asn1_ocsp.ResponseData.load(data.dump(force=True))
+            basic["tbs_response_data"] = data
+            basic["signature"] = pki.ca._issuing_key.sign(
+                data.dump(), ec.ECDSA(hashes.SHA256())
+            )
+            answer["response_bytes"]["response"] = asn1_ocsp.BasicOCSPResponse.load(
+                basic.dump(force=True)
+            )
+            return bytes(answer.dump(force=True))
+
+    inner = InProcessFetcher(pki.ca, pki.statuses, clock=lambda: pki.moment)
+    signature = _jws(pki.mother, CONTENT, pki.moment)
+    fetcher = OddDigest(inner)
+    report = _verify(pki, signature, validator=Validator(TrustAnchors([pki.root]), fetcher))
+    _assert_verdict(report, None)
+    assert report.revocation.source.startswith("crl ")
+    assert (fetcher.ocsp_calls, fetcher.crl_calls) == (1, 1)
+
+    without_crl = OddDigest(inner, crl_down=True)
+    report = _verify(pki, signature, validator=Validator(TrustAnchors([pki.root]), without_crl))
+    _assert_verdict(report, SubIndication.TRY_LATER)
+    assert any("another certificate" in c.detail for c in report.checks if not c.passed)
 
 
 def test_certificate_unknown_to_the_ca(pki: PKI) -> None:
