@@ -655,6 +655,9 @@ def register_submission(
     another submission), 503 iin_range_exhausted.
     """
     moment = moment or now()
+    # The Core statements below go to the connection, which does not flush the session first
+    # as session.execute did: whatever the caller changed is written before the submission is read.
+    session.flush()
     row = session.connection().execute(_TO_REGISTER, {"submission": submission_id}).first()
     if row is None:
         raise _not_found()

@@ -150,3 +150,28 @@ def test_an_act_record_number_taken_behind_the_counter_is_an_error_not_a_loop(
     db.expire_all()
     stored = db.get(Submission, submission_id)
     assert stored is not None and stored.status == "received"
+
+
+def test_registration_reads_what_the_caller_changed_in_its_session(
+    app: Any, client: Any, db: Session
+) -> None:
+    # Registration reads the submission with a plain statement on the session's connection; a
+    # change the caller made in the same session (not yet flushed) must be what it reads.
+    submission_id = submit(client, f.good_dossier(app, f.issue_person(app, f.person(170))))
+    with Session(app.state.engine) as session:
+        submission = session.get(Submission, submission_id)
+        assert submission is not None
+        submission.status = "rejected"
+        submission.rejection_reason = "the name is misspelt"
+        with pytest.raises(DomainError) as refused:
+            service.register_submission(
+                session,
+                service.registry_for(app),
+                submission_id,
+                actor="system",
+                role="system",
+                staff_id=None,
+            )
+        session.rollback()
+    assert refused.value.status == 409
+    assert db.exec(select(Registration)).all() == []
