@@ -91,6 +91,11 @@ _NEW_IIN = insert(_IINS).values(prefix=bindparam("of_prefix"), last_serial=FIRST
 _IIN_TAKEN = select(Registration.id).where(Registration.child_iin == bindparam("iin"))
 
 
+def iin_registered(session: Session, iin: str) -> bool:
+    """Whether some registration carries this child IIN already."""
+    return session.connection().execute(_IIN_TAKEN, {"iin": iin}).first() is not None
+
+
 def _locked_counter(session: Session, move: Any, make: Any, parameters: dict[str, Any]) -> int:
     """Run `move` (an UPDATE … RETURNING of one counter row) and return its value; the row is
     locked until the transaction ends. A missing row is first made by `make` in a savepoint (a
@@ -144,15 +149,12 @@ def next_child_iin(
     prefix = iin_prefix(birth_date, sex)
     parameters = {"of_prefix": prefix}
     serial = _locked_counter(session, _NEXT_IIN, _NEW_IIN, parameters)
-    connection = session.connection()
     while True:
         if serial > LAST_SERIAL:
-            raise IINRangeExhausted()  # the transaction is rolled back, and the counter with it
+            raise IINRangeExhausted()  # the counter stays past the end: the prefix is full
         iin = make_iin(birth_date, sex, serial)
         # A serial with no defined check digit is never issued; one some registration carries
         # already (made before the counter, or by hand) is skipped.
-        if iin is not None and (
-            not skip_registered or connection.execute(_IIN_TAKEN, {"iin": iin}).first() is None
-        ):
+        if iin is not None and not (skip_registered and iin_registered(session, iin)):
             return iin
-        serial = int(connection.execute(_NEXT_IIN, parameters).scalar_one())
+        serial = int(session.connection().execute(_NEXT_IIN, parameters).scalar_one())

@@ -49,6 +49,7 @@ from birthreg.registry.numbering import (
     LOCAL_TIME_ZONE,
     IINRangeExhausted,
     give_back_act_record_number,
+    iin_registered,
     local_date,
     next_act_record_number,
     next_child_iin,
@@ -501,7 +502,6 @@ def _store(
             moment=moment,
         )
         status = SubmissionStatus.REGISTERED.value
-    session.flush()
     return Intake(
         submission_id=submission_id,
         status=status,
@@ -661,7 +661,7 @@ def register_submission(
     row = session.connection().execute(_TO_REGISTER, {"submission": submission_id}).first()
     if row is None:
         raise _not_found()
-    submission = ToRegister(*row)
+    submission = ToRegister(**row._mapping)
     if submission.status == SubmissionStatus.REGISTERED.value:
         return RegistrationOutcome(_registration_result(session, submission.id), created=False)
     if submission.status not in PENDING:
@@ -751,15 +751,10 @@ def _refused_registration(
     if taken is not None:
         give_back_act_record_number(session, office_id, year, number)
         raise _already_registered(taken)
-    if session.execute(_IIN_REGISTERED, {"iin": iin}).first() is None:
+    if not iin_registered(session, iin):
         # Neither the record nor the IIN: the act record number itself is taken, which the
         # counter (the only way numbers are made) rules out. Never retried silently.
         raise RuntimeError("act record number taken although the counter allocated it")
-
-
-_IIN_REGISTERED = select(col(Registration.id)).where(
-    col(Registration.child_iin) == bindparam("iin")
-)
 
 
 def _already_registered(registration: Registration) -> DomainError:

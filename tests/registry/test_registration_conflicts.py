@@ -33,18 +33,22 @@ def submit(client: Any, dossier: dict[str, Any]) -> str:
     return str(response.json()["id"])
 
 
+def register_in(session: Session, app: Any, submission_id: str) -> service.RegistrationOutcome:
+    return service.register_submission(
+        session,
+        service.registry_for(app),
+        submission_id,
+        actor="system",
+        role="system",
+        staff_id=None,
+    )
+
+
 def register(app: Any, submission_id: str) -> service.RegistrationOutcome:
     """Register in a session of its own and commit, whatever happens (a DomainError too)."""
     with Session(app.state.engine) as session:
         try:
-            return service.register_submission(
-                session,
-                service.registry_for(app),
-                submission_id,
-                actor="system",
-                role="system",
-                staff_id=None,
-            )
+            return register_in(session, app, submission_id)
         finally:
             session.commit()
 
@@ -164,14 +168,7 @@ def test_registration_reads_what_the_caller_changed_in_its_session(
         submission.status = "rejected"
         submission.rejection_reason = "the name is misspelt"
         with pytest.raises(DomainError) as refused:
-            service.register_submission(
-                session,
-                service.registry_for(app),
-                submission_id,
-                actor="system",
-                role="system",
-                staff_id=None,
-            )
+            register_in(session, app, submission_id)
         session.rollback()
     assert refused.value.status == 409
     assert db.exec(select(Registration)).all() == []
