@@ -49,7 +49,6 @@ def per_certificate(function: Callable[[_C], _R]) -> Callable[[_C], _R]:
     encoding, so that is rare).
     """
     entries: dict[int, tuple[_C, _R]] = {}
-    lock = threading.Lock()
 
     @functools.wraps(function)
     def remembered(certificate: _C) -> _R:
@@ -57,11 +56,7 @@ def per_certificate(function: Callable[[_C], _R]) -> Callable[[_C], _R]:
         if entry is not None and entry[0] is certificate:
             return entry[1]
         value = function(certificate)
-        with lock:
-            if len(entries) >= _CACHE_SIZE:
-                # Oldest first (dicts keep insertion order).
-                entries.pop(next(iter(entries)))
-            entries[id(certificate)] = (certificate, value)
+        _bounded_put(entries, id(certificate), (certificate, value))
         return value
 
     _FORGETTERS.append(entries.clear)
@@ -120,8 +115,8 @@ _V = TypeVar("_V")
 
 
 def _bounded_put(entries: dict[_K, _V], key: _K, value: _V) -> None:
-    """entries[key] = value, the oldest entry forgotten first beyond _CACHE_SIZE (under the
-    lock, so that two threads never evict at once)."""
+    """entries[key] = value, the oldest entry forgotten first beyond _CACHE_SIZE (dicts keep
+    insertion order; under one lock, so that two threads never evict at once)."""
     with _records_lock:
         if len(entries) >= _CACHE_SIZE:
             entries.pop(next(iter(entries)), None)
@@ -129,10 +124,7 @@ def _bounded_put(entries: dict[_K, _V], key: _K, value: _V) -> None:
 
 
 def _keep(certificate: x509.Certificate, record: _Record) -> _Record:
-    with _records_lock:
-        if len(_records) >= _CACHE_SIZE:
-            _records.pop(next(iter(_records)))
-        _records[id(certificate)] = (certificate, record)
+    _bounded_put(_records, id(certificate), (certificate, record))
     return record
 
 

@@ -42,7 +42,6 @@ from signing._certs import (
     extensions_by_oid,
     per_certificate,
     public_key,
-    public_key_bits,
     sha256_fingerprint,
     subject_text,
     subject_values,
@@ -281,11 +280,13 @@ class _Failed(Exception):
         self.check = check
 
 
-@per_certificate
 def _responder_key_hash(certificate: x509.Certificate) -> bytes:
     """The certificate's key as an OCSP ResponderID names it: RFC 6960's KeyHash, which is
-    SHA-1 by definition."""
-    return hashlib.sha1(public_key_bits(certificate)).digest()  # noqa: S324
+    SHA-1 by definition (the key half of a SHA-1 CertID's issuer hashes)."""
+    return cert_id_hashes(certificate, _SHA1)[1]
+
+
+_SHA1 = hashes.SHA1()  # noqa: S303
 
 
 @per_certificate
