@@ -57,7 +57,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy birthreg signing $(wildcard bench/*.py)
 
 bench: $(VENV)/.installed-dev
-	@shopt -s nullglob; scripts=(bench/*.py); \
+	@shopt -s nullglob; scripts=(bench/[!_]*.py); \
 	if [ $${#scripts[@]} -eq 0 ]; then echo "no benchmarks yet"; exit 0; fi; \
 	for script in "$${scripts[@]}"; do echo "== $$script"; $(BIN)/python "$$script" || exit 1; done
 
