@@ -48,9 +48,11 @@ def test_registration_counts_its_statements() -> None:
 
 
 def test_intake_measures_ours_and_the_bare_endpoint() -> None:
-    results = json.loads(_run("intake.py", "--n", "6", "--clients", "2")[-1])
+    results = json.loads(_run("intake.py", "--n", "20", "--clients", "2")[-1])
     assert results["dossiers_per_s"] > 0 and results["bare_per_s"] > 0
-    assert results["server_cpu_ms"] > 0 and results["bare_cpu_ms"] > 0
+    # CPU time comes from /proc in clock ticks (10 ms): 20 dossiers take several of the
+    # registry's, but the bare endpoint's may all fit in one, so it may read 0.
+    assert results["server_cpu_ms"] > 0 and results["bare_cpu_ms"] >= 0
     assert 0 < results["ratio"] < 1
 
 
