@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from layout import assert_rows_stacked
 from registry import factories as f
 from sqlmodel import Session
 
@@ -157,6 +158,7 @@ def test_clerk_registers_a_dossier_and_reads_a_failing_report(
         assert response is not None and response.status == 200
         assert page.get_by_test_id("queue-row").count() == 2
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert_rows_stacked(page, "[data-testid=queue]")
         page.screenshot(path=str(ARTIFACTS / "clerk-queue-390x844.png"), full_page=True)
         page.goto(f"{live_server}/registry/submissions/{ids[1]}")
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

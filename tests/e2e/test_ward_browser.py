@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from layout import assert_rows_stacked
 from sqlmodel import Session, select
 
 from birthreg.auth import create_staff_user
@@ -130,6 +131,8 @@ def test_ward_pages_at_the_desk_and_on_a_phone(live_server: Any, chromium: Any) 
             response = page.goto(url, wait_until="networkidle")
             assert response is not None and response.status == 200, name
             _no_sideways_scroll(page, name)
+            if name == "ward-births":
+                assert_rows_stacked(page, "table.stack")
             page.screenshot(path=str(ARTIFACTS / f"{name}-360.png"), full_page=True)
         # A refused record, with its errors, fits too.
         page.goto(base + "/ward/births/new")
