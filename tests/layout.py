@@ -25,7 +25,9 @@ _MEASURE_STACK = """selector => {
 
 def assert_rows_stacked(page: Any, selector: str) -> None:
     """On a narrow screen a `table.stack` shows each row as a card: no sideways scrolling, no
-    header row, and every cell on a line of its own after its column's name."""
+    header row, and every cell on a line of its own after its column's name. To a screen reader
+    it is still a table, with header cells, whose cells are not named twice (the name shown is
+    not read: its alternative text is empty)."""
     laid = page.evaluate(_MEASURE_STACK, selector)
     assert laid["stack"], f"{selector} is not a table.stack"
     assert not laid["scrolls"], f"{selector} scrolls sideways"
@@ -33,5 +35,14 @@ def assert_rows_stacked(page: Any, selector: str) -> None:
     assert laid["cells"], f"{selector} has no cells"
     for cell in laid["cells"]:
         assert cell["label"], f"{selector}: a cell without data-label"
-        assert cell["shown"] == f'"{cell["label"]}"', cell
+        assert cell["shown"] == f'"{cell["label"]}" / ""', cell
         assert cell["display"] == "block", cell
+    tree = page.locator(selector).aria_snapshot()
+    assert tree.startswith("- table"), tree
+    assert "- columnheader" in tree, tree
+    cells = page.locator(f"{selector} tbody td")
+    for index, cell in enumerate(laid["cells"]):
+        # `- cell "name"`, YAML-quoted as a whole when the name has a colon.
+        named = cells.nth(index).aria_snapshot().splitlines()[0].removeprefix("- ").strip("'")
+        assert named.startswith('cell "'), named
+        assert not named.startswith(f'cell "{cell["label"]} '), named
