@@ -126,6 +126,15 @@ def _cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK") if found else float("nan")
 
 
+def _measured_submit(
+    server: subprocess.Popen[bytes], port: int, bodies: list[bytes], clients: int
+) -> tuple[list[float], list[str], float, float]:
+    """`_submit`, and the CPU seconds the server (all its processes) spent meanwhile."""
+    cpu_before = _cpu_seconds(server.pid)
+    latencies, failures, wall = _submit(port, bodies, clients)
+    return latencies, failures, wall, _cpu_seconds(server.pid) - cpu_before
+
+
 def _serve(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     """Start a server and wait until its /healthz answers."""
     server = subprocess.Popen(
@@ -173,9 +182,7 @@ def _bare_rate(
     )
     try:
         _submit(port, warm, clients)
-        cpu_before = _cpu_seconds(server.pid)
-        _, failures, wall = _submit(port, bodies, clients)
-        cpu = _cpu_seconds(server.pid) - cpu_before
+        _, failures, wall, cpu = _measured_submit(server, port, bodies, clients)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -250,9 +257,9 @@ def main() -> None:
             if warm_failures:
                 raise SystemExit(f"warm-up refused: {warm_failures[0]}")
             raw_before = _raw_per_dossier()
-            cpu_before = _cpu_seconds(server.pid)
-            latencies, failures, wall = _submit(port, bodies[: args.n], args.clients)
-            server_cpu = _cpu_seconds(server.pid) - cpu_before
+            latencies, failures, wall, server_cpu = _measured_submit(
+                server, port, bodies[: args.n], args.clients
+            )
             raw_after = _raw_per_dossier()
         finally:
             server.terminate()

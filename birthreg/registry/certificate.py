@@ -2,8 +2,9 @@
 # mypy: disable-error-code="no-untyped-call"
 """The birth certificate: its fields, the sealed QR code, the printable page and the signed PDF.
 
-`issue_certificate` runs inside the registration's transaction and only stores the certificate's
-fields and QR text (a few hundred microseconds: one ECDSA signature). The PDF is made on its
+A certificate is issued inside the registration's transaction, which stores only its fields and
+QR text (`certificate_values`: a few hundred microseconds, one ECDSA signature; registration
+inserts them itself, `issue_certificate` is the ORM form for other callers). The PDF is made on its
 first download and kept in `BirthCertificate.pdf`: rendering is far too slow for the
 registration transaction, and a certificate never changes once issued (a correction supersedes
 it with a new one).

@@ -126,13 +126,11 @@ def test_revoked_without_a_reason(pki: PKI) -> None:
 def test_unknown_serial(pki: PKI, algorithm: hashes.HashAlgorithm) -> None:
     issuing = pki.ca.issuing_certificate
     serial = random_serial()
-    name_hash = hashes.Hash(algorithm)
-    name_hash.update(issuing.subject.public_bytes())
-    key_hash = hashes.Hash(algorithm)
-    key_hash.update(_issuer_key_bits(issuing))
+    name_hash = _digest(algorithm, issuing.subject.public_bytes())
+    key_hash = _digest(algorithm, _issuer_key_bits(issuing))
     request = (
         ocsp.OCSPRequestBuilder()
-        .add_certificate_by_hash(name_hash.finalize(), key_hash.finalize(), serial, algorithm)
+        .add_certificate_by_hash(name_hash, key_hash, serial, algorithm)
         .build()
         .public_bytes(serialization.Encoding.DER)
     )
