@@ -11,6 +11,8 @@ const verdict = document.getElementById("verdict");
 const fieldList = document.getElementById("sealed-fields");
 const statusNote = document.getElementById("status-note");
 const text = (name) => section.dataset["text" + name] || "";
+// A seal names its registry office by code; the page shows the office's name.
+const officeNames = JSON.parse(section.dataset.offices || "{}");
 
 let certificates = null;
 
@@ -49,6 +51,7 @@ function showFields(fields) {
     let value = fields ? fields[name] : "";
     if (value && (name === "date_of_birth" || name === "act_record_date")) value = formatDate(value);
     if (name === "sex" && value) value = value === "F" ? text("Female") : text("Male");
+    if (name === "registry_office_code" && value) value = officeNames[value] || value;
     dd.textContent = value === null || value === undefined || value === "" ? "—" : String(value);
   }
   fieldList.hidden = !fields;

@@ -49,6 +49,12 @@ def seal_certificates(session: Session) -> list[x509.Certificate]:
     return certificates
 
 
+def registry_office_names(session: Session) -> dict[str, str]:
+    """Each registry office's name by its code (a seal carries the code only)."""
+    rows = session.exec(select(RegistryOffice.code, RegistryOffice.name)).all()
+    return {code: name for code, name in rows}
+
+
 def check_seal(qr: str, certificates: list[x509.Certificate]) -> SealVerdict:
     """The verdict on a QR text (the URL, or the Base45 seal alone), offline."""
     try:

@@ -121,6 +121,21 @@ def test_verify_page_has_its_texts_and_no_inline_script(client: Any, language: s
         assert script.status_code == 200 and "javascript" in script.headers["content-type"]
 
 
+def test_verify_page_names_the_registry_office_by_its_code(client: Any) -> None:
+    """A seal names its office by code; the page carries each office's name to show instead."""
+    import html
+    import re
+
+    from birthreg.bootstrap import DEFAULT_REGISTRY_OFFICE, DEFAULT_REGISTRY_OFFICE_CODE
+
+    page = client.get("/verify").text
+    offices = re.search(r"data-offices='([^']*)'", page)
+    assert offices is not None
+    assert json.loads(html.unescape(offices.group(1))) == {
+        DEFAULT_REGISTRY_OFFICE_CODE: DEFAULT_REGISTRY_OFFICE.name
+    }
+
+
 def test_seal_certificate_pem_matches_the_context(app: Any, client: Any,
                                                   service_settings: Settings,
                                                   db: Session) -> None:

@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlmodel import Session
 
+from birthreg.bootstrap import DEFAULT_REGISTRY_OFFICE
 from birthreg.db import make_engine
 from birthreg.registry.certificate import seal_fields
 from signing.seal import make_seal, qr_text
@@ -59,6 +60,10 @@ def test_verify_page_online_then_offline(live_server: Any, chromium: Any) -> Non
         )
         assert page.get_by_test_id("child-given-name").inner_text() == "Айару"
         assert page.get_by_test_id("child-surname").inner_text() == "Әбілқасымова"
+        # The office by its name, not the code the seal carries.
+        assert page.get_by_test_id("registry-office").inner_text() == (
+            DEFAULT_REGISTRY_OFFICE.name
+        )
         page.wait_for_function(
             "() => document.getElementById('status-note').dataset.status === 'valid'"
         )
