@@ -1,36 +1,61 @@
-"""The certificate PDF: render and sign, against WeasyPrint alone and pyHanko's signing alone.
+"""The certificate PDF: its first download (render + sign) and a stored one served over HTTP.
 
-Three measurements in one run, milliseconds per certificate (median of the rounds):
+In one run:
 
-- WeasyPrint alone: the whole certificate template, values and all, laid out and written as a
-  PDF (what rendering each certificate with WeasyPrint would cost, before any signature);
-- pyHanko signing alone: PAdES-B-B over an already rendered certificate;
-- our pipeline: the frame (WeasyPrint, once per process, not counted) with this certificate's
-  values and QR code set into it, then signed: what a first download costs.
+- in this process, N certificates, each with other names and a new QR seal: WeasyPrint's render
+  alone, pyHanko's PAdES signature alone, and both (what a certificate's first download costs),
+  milliseconds per certificate (median and slowest); the first PDF of the process (imports,
+  fonts) is given apart;
+- over HTTP: `birthreg serve` on a fresh data dir (SQLite, or PostgreSQL when
+  BIRTHREG_BENCH_DATABASE_URL names an empty database) with K certificates issued into it; each
+  one's first GET (made, signed, stored), then R GETs of each stored PDF (median, 90th percentile),
+  on one kept-alive connection;
+- the stored PDF's size.
 
-Each certificate has different names and a new QR seal, so nothing per certificate is cached.
-Goal (issue 4): the pipeline under 150 ms per certificate.
+Goals (issues 11 and 15): a first PDF in under 1 s; a stored PDF served in under 10 ms.
 
-    python bench/pdf.py [--n 20] [--rounds 3]
+    python bench/pdf.py [--n 10] [--served 5] [--rounds 40]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
-from birthreg.pki.seals import Seal
-from birthreg.registry import certificate as pdf
-from signing.ca import CertificationAuthority, Organisation, Profile
-from signing.seal import make_seal, qr_text
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from verify.certificates import issue  # noqa: E402  (the tests' certificate factory)
+
+from birthreg.bootstrap import initialise  # noqa: E402
+from birthreg.config import Settings  # noqa: E402
+from birthreg.db import engine_from_settings  # noqa: E402
+from birthreg.pki.seals import Seal  # noqa: E402
+from birthreg.registry import certificate_pdf  # noqa: E402
+from birthreg.registry.certificate import seal_fields  # noqa: E402
+from signing.ca import CertificationAuthority, Organisation, Profile  # noqa: E402
+from signing.identity import make_iin  # noqa: E402
+from signing.seal import make_seal, qr_text  # noqa: E402
 
 MOMENT = datetime(2026, 6, 1, 12, tzinfo=UTC)
+BIRTH_DATE = date(2026, 5, 30)
 GIVEN_NAMES = ("Айару", "Аружан", "Нұрсұлтан", "Әлихан", "Томирис", "Інжу", "Ерасыл", "Медина")
+FIRST_PDF_GOAL_MS = 1000
+STORED_GOAL_MS = 10
 
 
 def _seal() -> Seal:
@@ -43,6 +68,12 @@ def _seal() -> Seal:
     return Seal(key, certificate, (*ca.chain, ca.root_certificate))
 
 
+def _child_iin(index: int) -> str:
+    """The index-th issuable IIN of a girl born on BIRTH_DATE (some serials have none)."""
+    iins = (make_iin(BIRTH_DATE, "F", serial) for serial in range(1, 10000))
+    return [iin for iin in iins if iin is not None][index]
+
+
 def _certificate(index: int, seal: Seal) -> tuple[dict[str, Any], str]:
     fields: dict[str, Any] = {
         "certificate_number": f"TEST-I № {index + 1:06d}",
@@ -50,10 +81,10 @@ def _certificate(index: int, seal: Seal) -> tuple[dict[str, Any], str]:
             "surname": "Әбілқасымова",
             "given_name": GIVEN_NAMES[index % len(GIVEN_NAMES)],
             "patronymic": "Ерланқызы",
-            "date_of_birth": "2026-05-30",
-            "place_of_birth": "Өскемен қалалық перзентханасы (TEST)",
+            "date_of_birth": BIRTH_DATE.isoformat(),
+            "place_of_birth": "Өскемен / Усть-Каменогорск",
             "sex": "F",
-            "iin": f"2605306{index % 10000:04d}1",
+            "iin": _child_iin(index),
         },
         "mother": {"surname": "Әбілқасымова", "given_name": "Гүлнұр", "patronymic": "Серікқызы",
                    "nationality": None},
@@ -64,55 +95,147 @@ def _certificate(index: int, seal: Seal) -> tuple[dict[str, Any], str]:
                             "name": "Өскемен қаласының АХАЖ бөлімі (TEST)"},
         "issued_at": MOMENT.isoformat(),
     }
-    sealed = pdf.seal_fields(fields)
-    sealed["child_iin"] = "260530600011"
-    sealed["issued_on"] = date(2026, 6, 1)
-    return fields, qr_text("https://birthreg.test", make_seal(sealed, seal.key, seal.certificate))
+    sealed = make_seal(seal_fields(fields), seal.key, seal.certificate)
+    return fields, qr_text("https://birthreg.test", sealed)
 
 
-def _per_item(function: Callable[[int], object], n: int, rounds: int) -> float:
+def _times_ms(function: Callable[[int], object], n: int) -> list[float]:
     times = []
-    for _ in range(rounds):
+    for index in range(n):
         start = time.perf_counter()
-        for index in range(n):
-            function(index)
-        times.append((time.perf_counter() - start) / n)
-    return statistics.median(times) * 1000
+        function(index)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def _in_process(n: int) -> dict[str, Any]:
+    """Render, sign, and both, in this process (the first PDF of the process apart)."""
+    seal = _seal()
+    certificates = [_certificate(index, seal) for index in range(n + 1)]
+    start = time.perf_counter()
+    certificate_pdf.signed_certificate_pdf(*certificates[n], seal)
+    cold_ms = (time.perf_counter() - start) * 1000
+    rendered = certificate_pdf.render_certificate_pdf(*certificates[n])
+    render = _times_ms(lambda i: certificate_pdf.render_certificate_pdf(*certificates[i]), n)
+    sign = _times_ms(lambda i: certificate_pdf.sign_pdf(rendered, seal), n)
+    both = _times_ms(lambda i: certificate_pdf.signed_certificate_pdf(*certificates[i], seal), n)
+    return {"cold_ms": cold_ms, "render": render, "sign": sign, "both": both,
+            "unsigned_bytes": len(rendered)}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """`birthreg serve` (one worker), once its /healthz answers."""
+    command = [sys.executable, "-m", "birthreg.cli", "serve", "--host", "127.0.0.1",
+               "--port", str(port), "--workers", "1"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.kill()
+            raise SystemExit("the server did not start")
+        time.sleep(0.2)
+
+
+def _over_http(served: int, rounds: int) -> dict[str, Any]:
+    """First and stored downloads of `served` certificates from `birthreg serve`."""
+    with tempfile.TemporaryDirectory(prefix="birthreg-bench-") as tmp:
+        port = _free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        database_url = os.environ.get("BIRTHREG_BENCH_DATABASE_URL") or (
+            f"sqlite:///{tmp}/bench.sqlite3"
+        )
+        settings = Settings(data_dir=Path(tmp) / "data", database_url=database_url,
+                            base_url=base_url, _env_file=None)  # type: ignore[call-arg]
+        initialise(settings)
+        engine = engine_from_settings(settings)
+        from sqlmodel import Session
+
+        with Session(engine) as session:
+            ids = [issue(settings, session, child_iin=_child_iin(index),
+                         act_record_number=index + 1).id for index in range(served + 1)]
+        engine.dispose()
+        env = {**os.environ, "BIRTHREG_DATA_DIR": f"{tmp}/data",
+               "BIRTHREG_DATABASE_URL": database_url, "BIRTHREG_BASE_URL": base_url,
+               "BIRTHREG_ENV": "development"}
+        server = _serve(env, port)
+        try:
+            with httpx.Client(base_url=base_url, timeout=60) as client:
+
+                def get(certificate_id: str) -> bytes:
+                    response = client.get(f"/api/v1/registry/certificates/{certificate_id}.pdf")
+                    response.raise_for_status()
+                    return response.content
+
+                start = time.perf_counter()
+                get(ids[served])  # the worker's first PDF: imports, fonts
+                cold_ms = (time.perf_counter() - start) * 1000
+                first = _times_ms(lambda i: get(ids[i]), served)
+                stored = _times_ms(lambda i: get(ids[i % served]), served * rounds)
+                size = len(get(ids[0]))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return {"cold_ms": cold_ms, "first": first, "stored": stored, "bytes": size,
+            "db": "postgresql" if "postgresql" in database_url else "sqlite"}
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=20, help="certificates per round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--n", type=int, default=10, help="certificates rendered in process")
+    parser.add_argument("--served", type=int, default=5, help="certificates served over HTTP")
+    parser.add_argument("--rounds", type=int, default=40, help="GETs of each stored PDF")
     args = parser.parse_args()
 
-    seal = _seal()
-    certificates = [_certificate(index, seal) for index in range(args.n)]
-    rendered = pdf.render_certificate_pdf_weasyprint(*certificates[0])
-    # Warm up: fonts, the frame (laid out once per process), the signer.
-    pdf.signed_certificate_pdf(*certificates[0], seal)
+    local = _in_process(args.n)
+    http = _over_http(args.served, args.rounds)
+    first_ms = statistics.median(http["first"])
+    stored_ms = statistics.median(http["stored"])
 
-    weasyprint_ms = _per_item(
-        lambda i: pdf.render_certificate_pdf_weasyprint(*certificates[i]), args.n, args.rounds
-    )
-    signing_ms = _per_item(lambda i: pdf.sign_pdf(rendered, seal), args.n, args.rounds)
-    overlay_ms = _per_item(
-        lambda i: pdf.render_certificate_pdf(*certificates[i]), args.n, args.rounds
-    )
-    pipeline_ms = _per_item(
-        lambda i: pdf.signed_certificate_pdf(*certificates[i], seal), args.n, args.rounds
-    )
+    def row(name: str, times: list[float]) -> str:
+        return (f"  {name:<38} {statistics.median(times):8.1f} ms median"
+                f" {max(times):8.1f} ms slowest")
 
-    print(f"certificate PDF, {args.n} certificates x {args.rounds} rounds "
-          f"({platform.python_implementation()} {platform.python_version()}, "
-          f"{platform.machine()})")
-    print(f"  WeasyPrint alone (whole template)   {weasyprint_ms:8.1f} ms/certificate")
-    print(f"  pyHanko PAdES signing alone         {signing_ms:8.1f} ms/certificate")
-    print(f"  our render (frame + values + QR)    {overlay_ms:8.1f} ms/certificate")
-    print(f"  our pipeline (render + sign)        {pipeline_ms:8.1f} ms/certificate"
-          f"   goal < 150 ms: {'met' if pipeline_ms < 150 else 'NOT met'}")
-    print(f"  pipeline / WeasyPrint alone         {pipeline_ms / weasyprint_ms:8.2f}")
-    print(f"  pipeline / signing alone            {pipeline_ms / signing_ms:8.2f}")
+    print(f"bench/pdf.py  n={args.n} served={args.served} rounds={args.rounds} db={http['db']}  "
+          f"{platform.python_implementation()} {platform.python_version()} "
+          f"{platform.machine()}  {datetime.now(UTC):%Y-%m-%d}")
+    print(f"  in process: first PDF of the process   {local['cold_ms']:8.1f} ms")
+    print(row("WeasyPrint render alone", local["render"]))
+    print(row("pyHanko PAdES signature alone", local["sign"]))
+    print(row("render + sign", local["both"]))
+    print(f"  over HTTP: the worker's first PDF      {http['cold_ms']:8.1f} ms")
+    print(row("first download (render, sign, store)", http["first"])
+          + f"   goal < {FIRST_PDF_GOAL_MS} ms: "
+          + ("met" if first_ms < FIRST_PDF_GOAL_MS else "NOT met"))
+    print(row("stored PDF", http["stored"])
+          + f"   goal < {STORED_GOAL_MS} ms: "
+          + ("met" if stored_ms < STORED_GOAL_MS else "NOT met"))
+    print(f"  stored PDF, 90th percentile            {_percentile(http['stored'], 0.9):8.1f} ms")
+    print(f"  size: signed {http['bytes']} bytes, unsigned {local['unsigned_bytes']} bytes")
+    print(json.dumps({
+        "render_sign_ms": round(statistics.median(local["both"]), 1),
+        "first_download_ms": round(first_ms, 1),
+        "stored_ms": round(stored_ms, 2),
+        "stored_p90_ms": round(_percentile(http["stored"], 0.9), 2),
+        "signed_bytes": http["bytes"],
+        "unsigned_bytes": local["unsigned_bytes"],
+    }))
 
 
 if __name__ == "__main__":

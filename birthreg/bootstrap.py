@@ -85,6 +85,8 @@ def initialise(settings: Settings) -> InitResult:
 
 #: The organisations `birthreg init` makes (TEST names; valid BINs registered in January 2005).
 DEFAULT_FACILITY = Organisation(bin="050140000011", name="Өскемен қалалық перзентханасы (TEST)")
+#: The town of the default facility: its certificates' place of birth.
+DEFAULT_FACILITY_LOCALITY = "Өскемен / Усть-Каменогорск"
 DEFAULT_REGISTRY_OFFICE = Organisation(
     bin="050140000021", name="Өскемен қаласының АХАЖ бөлімі (TEST)"
 )
@@ -104,6 +106,7 @@ def _organisations(
             Facility(
                 bin=DEFAULT_FACILITY.bin,
                 name=DEFAULT_FACILITY.name,
+                locality=DEFAULT_FACILITY_LOCALITY,
                 seal_serial=seal,
                 created_at=now(),
             )

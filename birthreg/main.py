@@ -32,7 +32,6 @@ from birthreg.parents.api import router as parents_api_router
 from birthreg.parents.pages import router as parents_pages_router
 from birthreg.pki.api import router as pki_router
 from birthreg.registry.api import router as registry_api_router
-from birthreg.registry.certificate import router as certificate_router
 from birthreg.registry.pages import router as registry_pages_router
 from birthreg.verify.api import router as verify_api_router
 from birthreg.verify.pages import router as verify_pages_router
@@ -190,7 +189,6 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     app.include_router(parents_pages_router)
     app.include_router(ward_pages_router)
     app.include_router(registry_api_router)
-    app.include_router(certificate_router)
     app.include_router(registry_pages_router)
     app.include_router(verify_api_router)
     app.include_router(verify_pages_router)

@@ -83,6 +83,9 @@ class Facility(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     bin: str = Field(max_length=12, unique=True)
     name: str = Field(max_length=200)
+    # The settlement the facility is in: a certificate's place of birth (the medical record
+    # carries it as facility.locality).
+    locality: str | None = Field(default=None, max_length=200)
     seal_serial: str = Field(max_length=40)  # lowercase hex, in pki_certificate
     created_at: datetime = utc_column()
 
@@ -259,7 +262,19 @@ class BirthCertificate(SQLModel, table=True):
     qr: str  # the text in its QR code
     status: str = Field(default=CertificateStatus.VALID.value, max_length=16)
     issued_at: datetime = utc_column()
-    pdf: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary, nullable=True))
+
+
+class CertificatePDF(SQLModel, table=True):
+    """A certificate's signed PDF, made on its first download and served as stored after. Kept
+    out of `registry_certificate`, whose rows every look-up and status check reads."""
+
+    __tablename__ = "registry_certificate_pdf"
+
+    certificate_id: str = Field(
+        primary_key=True, max_length=64, foreign_key="registry_certificate.id"
+    )
+    pdf: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    made_at: datetime = utc_column()
 
 
 # -- the TEST CA's records -----------------------------------------------------------------------

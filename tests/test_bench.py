@@ -56,6 +56,8 @@ def test_intake_measures_ours_and_the_bare_endpoint() -> None:
     assert 0 < results["ratio"] < 1
 
 
-def test_pdf_renders_and_signs() -> None:
-    lines = _run("pdf.py", "--n", "2", "--rounds", "1")
-    assert any(line.strip().startswith("our pipeline (render + sign)") for line in lines)
+def test_pdf_makes_and_serves_stored() -> None:
+    results = json.loads(_run("pdf.py", "--n", "2", "--served", "2", "--rounds", "2")[-1])
+    assert results["render_sign_ms"] > 0 and results["first_download_ms"] > 0
+    assert results["stored_ms"] > 0 and results["stored_p90_ms"] >= results["stored_ms"]
+    assert results["signed_bytes"] > results["unsigned_bytes"] > 0

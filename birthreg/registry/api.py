@@ -1,5 +1,6 @@
-"""The registry's JSON API: dossier intake (public), the submission's status (its sender), and the
-clerk's queue, dossier, registration and rejection."""
+"""The registry's JSON API: dossier intake (public), the submission's status (its sender), the
+clerk's queue, dossier, registration and rejection, and the certificate (its holder: anyone with
+its unguessable id) as JSON and as the signed PDF."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ from birthreg.db import SessionDep
 from birthreg.errors import DomainError
 from birthreg.models import SubmissionStatus
 from birthreg.registry import service
+from birthreg.registry.certificate import (
+    certificate_context,
+    get_certificate,
+    public_certificate,
+)
+from birthreg.registry.certificate_pdf import certificate_pdf
 from birthreg.registry.schemas import (
     DossierRefusedBody,
     DuplicateMedicalRecordBody,
@@ -31,6 +38,7 @@ from signing.verify import MAX_DOSSIER_BYTES
 router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
 
 SubmissionId = Annotated[str, Path(min_length=1, max_length=36)]
+CertificateId = Annotated[str, Path(min_length=1, max_length=80)]
 
 _ERROR = {"description": "`{\"error\": CODE, \"detail\": text}`"}
 
@@ -202,3 +210,38 @@ def reject_submission(
         staff_id=user.id,
     )
     return service.summarise(submission)
+
+
+# -- the certificate ----------------------------------------------------------------------------
+
+
+@router.get(
+    "/certificates/{certificate_id}.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}, 404: _ERROR},
+)
+def certificate_pdf_download(
+    request: Request, session: SessionDep, certificate_id: CertificateId
+) -> Response:
+    """The certificate as a PDF signed PAdES by the registry seal (holder: anyone with the id)."""
+    certificate = get_certificate(session, certificate_id)
+    number = certificate.certificate_number.rsplit(" ", 1)[-1]
+    context = certificate_context(request.app, session)
+    pdf = certificate_pdf(session, context, certificate)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="birth-certificate-TEST-{number}.pdf"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get("/certificates/{certificate_id}", responses={404: _ERROR})
+def certificate_json(session: SessionDep, certificate_id: CertificateId) -> JSONResponse:
+    """The certificate's fields, QR text and status (holder: anyone with the unguessable id)."""
+    certificate = get_certificate(session, certificate_id)
+    return JSONResponse(
+        public_certificate(certificate), headers={"Cache-Control": "private, no-store"}
+    )

@@ -1,5 +1,6 @@
 """The clerk's pages: the queue, a dossier with its verification report in plain words, register
-and reject, and a check of a dossier that stores nothing.
+and reject, and a check of a dossier that stores nothing; and the certificate's printable page
+(its holder's: anyone with the certificate's unguessable id).
 
 Thin routes over `birthreg.registry.service`, the same functions the JSON API calls. Forms carry
 the session's CSRF token (checked by `ClerkStaff` before a route runs). A refusal from the service
@@ -12,6 +13,7 @@ data in URLs, and a forged link can only show one of our own sentences.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -20,7 +22,7 @@ from urllib.parse import urlencode
 
 from babel.support import LazyProxy
 from cryptography import x509
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
@@ -33,6 +35,8 @@ from birthreg.errors import DomainError
 from birthreg.i18n import gettext, lazy_gettext
 from birthreg.models import StaffUser, SubmissionStatus, now
 from birthreg.registry import service
+from birthreg.registry.certificate import get_certificate
+from birthreg.registry.certificate_pdf import render_certificate_html
 from birthreg.registry.schemas import MAX_REASON_LENGTH, RejectRequest, SubmissionDetail
 from signing.verify import (
     MAX_DOSSIER_BYTES,
@@ -745,3 +749,24 @@ def check_dossier(
 
 
 __all__ = ["report_view", "router", "signature_view"]
+
+
+# -- the certificate ----------------------------------------------------------------------------
+
+
+@router.get("/certificates/{certificate_id}/print", response_class=HTMLResponse)
+def certificate_print(
+    request: Request,
+    session: SessionDep,
+    certificate_id: Annotated[str, Path(min_length=1, max_length=80)],
+) -> Response:
+    """The printable certificate (the same template as the PDF)."""
+    certificate = get_certificate(session, certificate_id)
+    html = render_certificate_html(
+        json.loads(certificate.fields),
+        certificate.qr,
+        for_pdf=False,
+        static_url=str(request.url_for("static", path="")),
+        pdf_url=f"/api/v1/registry/certificates/{certificate.id}.pdf",
+    )
+    return HTMLResponse(html, headers={"Cache-Control": "private, no-store"})

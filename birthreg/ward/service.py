@@ -220,6 +220,13 @@ def signed_medical_record(birth: Birth) -> SignedRecord:
     )
 
 
+def _facility(facility: Facility) -> dict[str, str]:
+    """The record's facility: BIN, name and, when known, its locality (the place of birth)."""
+    if facility.locality:
+        return {"bin": facility.bin, "name": facility.name, "locality": facility.locality}
+    return {"bin": facility.bin, "name": facility.name}
+
+
 def _time_text(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
@@ -311,7 +318,7 @@ def medical_record_document(
     return {
         "type": MEDICAL_RECORD_TYPE,
         "id": record_id,
-        "facility": {"bin": facility.bin, "name": facility.name},
+        "facility": _facility(facility),
         "mother": mother,
         "child": {
             "sex": child.sex,

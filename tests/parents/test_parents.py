@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from ward.helpers import father_body, start_enrollment
 
 from birthreg.cli import app as cli
-from birthreg.models import ApplicationState, Birth, ParentApplication, Progress
+from birthreg.models import ApplicationState, Birth, CertificatePDF, ParentApplication, Progress
 from signing.canonical import canonicalize
 
 from .helpers import (
@@ -127,6 +127,12 @@ def test_sign_submit_register_and_download(
     pdf = mother.client.get(f"/parents/applications/{application_id}/certificate.pdf")
     assert pdf.status_code == 200, pdf.text
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    # The registry's signed PDF, as it stored it; the place of birth is the ward's town.
+    certificate_id = registered.json()["certificate_id"]
+    stored = db.get(CertificatePDF, certificate_id)
+    assert stored is not None and stored.pdf == pdf.content and b"/ByteRange" in pdf.content
+    certificate = client.get(f"/api/v1/registry/certificates/{certificate_id}").json()
+    assert certificate["fields"]["child"]["place_of_birth"] == "Өскемен / Усть-Каменогорск"
 
 
 def test_form_errors_are_translated_and_next_to_the_field(mother: Phone) -> None:

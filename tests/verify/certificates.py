@@ -31,7 +31,8 @@ LONG_CHILD = {
     "given_name": "Гүлмирахан-Ақбөпе-Әйгерім-Нұржамал-Құралайсұлу-Жансаяқызы-Ұлжаны",
     "patronymic": "Жанкелдіқызы-Әбдіғаппарқызы-Нұрсұлтанқызы-Серікбайқызы-Төреқызық",
 }
-FACILITY = {"bin": "050140000011", "name": "Өскемен қалалық перзентханасы (TEST)"}
+FACILITY = {"bin": "050140000011", "name": "Өскемен қалалық перзентханасы (TEST)",
+            "locality": "Өскемен / Усть-Каменогорск"}
 
 
 def context_for(settings: Settings, session: Session) -> CertificateContext:
@@ -39,12 +40,13 @@ def context_for(settings: Settings, session: Session) -> CertificateContext:
 
 
 def dossier(child: dict[str, Any] | None = None, father: dict[str, Any] | None = FATHER,
-            born_at: str = "2026-05-30T02:15:00+05:00") -> dict[str, Any]:
+            born_at: str = "2026-05-30T02:15:00+05:00",
+            facility: dict[str, Any] = FACILITY) -> dict[str, Any]:
     record_id = str(uuid.uuid4())
     return {
         "medical_record": {
             "document": {
-                "type": "birthreg.medical-record/1", "id": record_id, "facility": FACILITY,
+                "type": "birthreg.medical-record/1", "id": record_id, "facility": facility,
                 "mother": MOTHER,
                 "child": {"sex": "F", "born_at": born_at, "weight_g": 3400, "length_cm": 51,
                           "plurality": 1, "birth_order": 1},
@@ -73,18 +75,20 @@ def issue(
     act_record_number: int = 123,
     child: dict[str, Any] | None = None,
     father: dict[str, Any] | None = FATHER,
+    born_at: str = "2026-05-30T02:15:00+05:00",
+    facility: dict[str, Any] = FACILITY,
 ) -> BirthCertificate:
     """A registered birth and its certificate, committed."""
     office = session.exec(select(RegistryOffice).order_by(col(RegistryOffice.id))).first()
     assert office is not None and office.id is not None
-    document = dossier(child, father)
+    document = dossier(child, father, born_at, facility)
     record = document["medical_record"]["document"]
     text = json.dumps(document, ensure_ascii=False)
     submission = Submission(
         id=str(uuid.uuid4()), registry_office_id=office.id, dossier=text,
         dossier_sha256=uuid.uuid4().hex * 2, medical_record_id=record["id"],
         medical_record_sha256="0" * 64, application_id=document["application"]["document"]["id"],
-        facility_bin=FACILITY["bin"], mother_iin=MOTHER["iin"],
+        facility_bin=facility["bin"], mother_iin=MOTHER["iin"],
         child_born_at=datetime.fromisoformat(record["child"]["born_at"]), child_sex="F",
         birth_order=1, status="registered", report="{}", receipt="{}",
         received_at=REGISTERED_AT,

@@ -39,7 +39,8 @@ def test_record_birth_seals_the_design_document(app: Any, client: Any, db: Sessi
     assert document == {
         "type": "birthreg.medical-record/1",
         "id": result["id"],
-        "facility": {"bin": ward.bin, "name": ward.name},
+        # The facility's town goes with it: the certificate's place of birth.
+        "facility": {"bin": ward.bin, "name": ward.name, "locality": "Өскемен / Усть-Каменогорск"},
         "mother": {"iin": MOTHER_IIN, "surname": "Әбілқасымова", "given_name": "Гүлнұр"},
         "child": {**body["child"]},
         "attendant": body["attendant"],
