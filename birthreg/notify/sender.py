@@ -109,8 +109,9 @@ _CONTEXT: Final = select(_SUBMISSIONS.c.tracking_number, _SUBMISSIONS.c.dossier)
 def retry_delay(attempts: int) -> timedelta:
     """How long to wait after the `attempts`-th failed attempt (1, 2, …): doubling from
     RETRY_BASE up to RETRY_CAP, then drawn between half and all of it."""
-    full = min(RETRY_BASE * 2 ** min(max(attempts, 1) - 1, 20), RETRY_CAP)
-    return full * (0.5 + random.random() / 2)  # noqa: S311 (spreading retries, not a secret)
+    full: timedelta = min(RETRY_BASE * 2 ** min(max(attempts, 1) - 1, 20), RETRY_CAP)
+    spread: timedelta = full * (0.5 + random.random() / 2)  # noqa: S311 (not a secret)
+    return spread
 
 
 # -- the channels of a deployment ----------------------------------------------------------------
@@ -207,7 +208,7 @@ class Sender:
     def seconds_until_due(self, moment: datetime | None = None) -> float | None:
         """Seconds until the next pending message is due (0 if one is), None if there is none."""
         with reading(self.engine) as connection:
-            due = connection.execute(_NEXT_DUE).scalar_one_or_none()
+            due: datetime | None = connection.execute(_NEXT_DUE).scalar_one_or_none()
         if due is None:
             return None
         return max(0.0, (due - (moment or now())).total_seconds())

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ipaddress
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
@@ -204,9 +203,10 @@ class SMTPTransport:
         email["Subject"] = message.subject
         email["Date"] = format_datetime(message.moment)
         email["Message-ID"] = f"<{message.event_id}@{self.domain}>"
-        email["Content-Language"] = message.language
         email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
         email.set_content(message.text)
+        # After set_content, which replaces every Content-* header.
+        email["Content-Language"] = message.language
         return email
 
     def deliver(self, message: Outgoing) -> None:
@@ -224,7 +224,7 @@ class SMTPTransport:
         except smtplib.SMTPResponseException as error:
             self.close()
             raise Transient(f"the SMTP server answered {error.smtp_code}") from None
-        except (smtplib.SMTPException, OSError, socket.timeout) as error:
+        except (TimeoutError, smtplib.SMTPException, OSError) as error:
             self.close()
             self._unreachable = True
             raise Transient(f"the SMTP server is unreachable ({type(error).__name__})") from None
