@@ -176,6 +176,26 @@ class _Context:
     names: tuple[str, ...]
 
 
+def _initial_states(row: Any, context: _Context) -> tuple[dict[str, str], list[str]]:
+    """Each channel's state at the start of an attempt: as stored, or (the first time) pending
+    when the application gives an address for it, `none` when it gives none, `failed` when what
+    it gives is not an address (nothing to try)."""
+    states: dict[str, str] = {}
+    errors: list[str] = []
+    for channel in CHANNELS:
+        known = getattr(row, channel)
+        if known:
+            states[channel] = known
+        elif context.addresses[channel]:
+            states[channel] = ChannelState.PENDING.value
+        elif context.given[channel]:
+            states[channel] = ChannelState.FAILED.value
+            errors.append(f"{channel}: not an address")
+        else:
+            states[channel] = ChannelState.NONE.value
+    return states, errors
+
+
 class Sender:
     """Delivers the outbox of one database, with the transports the settings name."""
 
@@ -278,20 +298,7 @@ class Sender:
             result.failed += 1
             return
         message = self._message(row.kind, json.loads(row.params), context)
-        states: dict[str, str] = {}
-        for channel in CHANNELS:
-            known = getattr(row, channel)
-            if known:
-                states[channel] = known
-            elif context.addresses[channel]:
-                states[channel] = ChannelState.PENDING.value
-            else:  # none given, or something that is not an address: nothing to try
-                given = context.given[channel]
-                states[channel] = (ChannelState.FAILED if given else ChannelState.NONE).value
-        errors = [
-            f"{channel}: not an address" for channel in CHANNELS
-            if states[channel] == ChannelState.FAILED.value and not getattr(row, channel)
-        ]
+        states, errors = _initial_states(row, context)
         tried = retry = False
         for index, channel in enumerate(CHANNELS):
             if states[channel] != ChannelState.PENDING.value:
@@ -301,38 +308,31 @@ class Sender:
                 errors.append(f"{channel}: not configured")
                 continue
             tried = True
-            outgoing = Outgoing(
-                event_id=row.event_id,
-                channel=channel,
-                recipient=str(context.addresses[channel]),
-                language=message.language,
-                subject=message.subject,
-                text=message.text if channel == "email" else message.sms,
-                moment=moment,
-            )
             try:
-                transport.deliver(outgoing)
-            except Permanent as error:
-                states[channel] = ChannelState.FAILED.value
-                errors.append(f"{channel}: {error}")
-                continue
-            except Transient as error:
-                retry = True
+                transport.deliver(
+                    Outgoing(
+                        event_id=row.event_id,
+                        channel=channel,
+                        recipient=str(context.addresses[channel]),
+                        language=message.language,
+                        subject=message.subject,
+                        text=message.text if channel == "email" else message.sms,
+                        moment=moment,
+                    )
+                )
+            except (Permanent, Transient) as error:
+                retry = retry or isinstance(error, Transient)
+                if isinstance(error, Permanent):
+                    states[channel] = ChannelState.FAILED.value
                 errors.append(f"{channel}: {error}")
                 continue
             states[channel] = ChannelState.SENT.value
-            later = CHANNELS[index + 1 :]
-            if any(states[c] == ChannelState.PENDING.value for c in later):
+            if any(states[c] == ChannelState.PENDING.value for c in CHANNELS[index + 1 :]):
                 self._save_channel(row.event_id, token, channel, states[channel])
-        state = self._finish(
-            row, token, states, moment, tried=tried, errors=errors, retry=retry
-        )
-        if state == OutboxState.SENT.value:
-            result.sent += 1
-        elif state == OutboxState.FAILED.value:
-            result.failed += 1
-        else:
-            result.retrying += 1
+        state = self._finish(row, token, states, moment, tried=tried, errors=errors, retry=retry)
+        counter = {OutboxState.SENT.value: "sent", OutboxState.FAILED.value: "failed"}
+        name = counter.get(state, "retrying")
+        setattr(result, name, getattr(result, name) + 1)
         result.errors.extend(f"{row.event_id} {error}" for error in errors)
 
     def _save_channel(self, event: str, token: str, channel: str, state: str) -> None:
