@@ -59,3 +59,9 @@ def test_intake_measures_ours_and_the_bare_endpoint() -> None:
 def test_pdf_renders_and_signs() -> None:
     lines = _run("pdf.py", "--n", "2", "--rounds", "1")
     assert any(line.strip().startswith("our pipeline (render + sign)") for line in lines)
+
+
+def test_notify_measures_event_to_smtp_delay() -> None:
+    results = json.loads(_run("notify.py", "--n", "3", "--burst", "3")[-1])
+    assert 0 < results["p50_ms"] <= results["p99_ms"]
+    assert results["burst_per_s"] > 0
