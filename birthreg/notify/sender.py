@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Engine, bindparam, func, or_, select, update
+from sqlalchemy import Engine, bindparam, case, func, or_, select, update
 
 from birthreg.config import ConfigurationError, Settings
 from birthreg.db import engine_from_settings, reading
@@ -67,6 +67,7 @@ RETRY_BASE: Final = timedelta(seconds=10)
 RETRY_CAP: Final = timedelta(hours=1)
 WAIT_UNCONFIGURED: Final = timedelta(minutes=15)
 POLL_SECONDS: Final = 2.0
+MIN_WAIT: Final = 0.01
 CHANNELS: Final = ("email", "sms")
 
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -100,7 +101,16 @@ _CLAIM: Final = (
     )
 )
 _MINE = (_OUTBOX.c.event_id == bindparam("event"), _OUTBOX.c.claimed_by == bindparam("token"))
-_NEXT_DUE: Final = select(func.min(_OUTBOX.c.next_attempt_at)).where(_OUTBOX.c.state == _PENDING)
+# When the next pending message may be claimed: its next attempt, or the end of another sender's
+# lease on it, whichever is later.
+_NEXT_DUE: Final = select(
+    func.min(
+        case(
+            (_OUTBOX.c.lease_until > _OUTBOX.c.next_attempt_at, _OUTBOX.c.lease_until),
+            else_=_OUTBOX.c.next_attempt_at,
+        )
+    )
+).where(_OUTBOX.c.state == _PENDING)
 _CONTEXT: Final = select(_SUBMISSIONS.c.tracking_number, _SUBMISSIONS.c.dossier).where(
     _SUBMISSIONS.c.id == bindparam("submission")
 )
@@ -410,10 +420,13 @@ class BackgroundSender:
             seen = doorbell.rings
             wait = self.poll
             try:
-                self.sender.send_pending()
+                # A look that takes no write lock first: most polls find nothing due.
                 due = self.sender.seconds_until_due()
+                if due is not None and due <= 0:
+                    self.sender.send_pending()
+                    due = self.sender.seconds_until_due()
                 if due is not None:
-                    wait = min(wait, due)
+                    wait = max(MIN_WAIT, min(wait, due))
             except Exception as error:  # the next pass tries again; no message text is logged
                 log.warning("notify: a sending pass failed (%s)", type(error).__name__)
             if self._stopping.is_set():

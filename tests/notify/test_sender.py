@@ -23,10 +23,11 @@ from sqlmodel import Session, select
 
 from birthreg.bootstrap import initialise
 from birthreg.config import SECRET_KEY_FILE, Settings
+from birthreg.db import make_engine
 from birthreg.main import create_app
 from birthreg.models import EventKind, OutboxMessage, Submission, now
 from birthreg.notify import outbox
-from birthreg.notify.sender import LEASE, RETRY_BASE, WAIT_UNCONFIGURED, send_pending
+from birthreg.notify.sender import LEASE, RETRY_BASE, WAIT_UNCONFIGURED, Sender, send_pending
 from birthreg.notify.tracking import format_tracking_number
 
 from .conftest import delivering
@@ -203,8 +204,15 @@ def test_a_sender_killed_after_the_server_accepted_sends_again_with_the_same_mes
 
     [row] = outbox_rows(db).values()
     assert row.state == "pending" and row.claimed_by and row.lease_until
-    # The dead sender's lease holds the message until it runs out; then it goes again.
+    # The dead sender's lease holds the message until it runs out (a sender waiting for it
+    # sleeps until then); then it goes again.
     assert send_pending(service_settings).claimed == 0
+    engine = make_engine(service_settings.database_url)
+    try:
+        until = Sender(engine, service_settings).seconds_until_due()
+    finally:
+        engine.dispose()
+    assert until is not None and LEASE.total_seconds() - 120 < until <= LEASE.total_seconds()
     assert send_pending(service_settings, moment=now() + LEASE).sent == 1
     ids = smtp_server.mailbox.message_ids()
     assert len(ids) == 2 and ids[0] == ids[1]  # twice at most, and the receiver can tell
