@@ -3,8 +3,9 @@
 An in-process aiosmtpd server on 127.0.0.1 takes the mail. The background sender runs as in
 `birthreg serve` (woken by the commit that queued the message). Each event is queued and
 committed on its own, as the registry's transactions do, when the sender is idle, and the time
-from that commit to the server's DATA is measured (p50, p99); then a burst of events committed at once, timed until the
-last is delivered (messages per second). SMS go to the development sink meanwhile (a row each).
+from that commit to the server's DATA is measured (p50, p99); then a burst of events committed
+at once, timed until the last is delivered (messages per second). SMS go to the development
+sink meanwhile (a row each).
 SQLite by default, PostgreSQL with BIRTHREG_BENCH_DATABASE_URL (an empty database).
 
     python bench/notify.py [--n 200] [--burst 200]
@@ -55,7 +56,7 @@ class Arrivals:
         self.at: dict[str, float] = {}
         self.changed = threading.Condition()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         arrived = time.perf_counter()
         content = envelope.content.decode("utf-8", "replace")
         message_id = next(
