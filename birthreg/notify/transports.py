@@ -28,6 +28,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -82,14 +83,15 @@ class Transport(Protocol):
 
 
 def email_address(text: str) -> str | None:
-    """A plain addr-spec (`name@example.kz`), or None for anything else (line breaks, display
-    names, several addresses): what a dossier says is never pasted into a header as it is."""
+    """A plain ASCII addr-spec (`name@example.kz`), or None for anything else (line breaks,
+    display names, several addresses, non-ASCII that needs SMTPUTF8): what a dossier says is
+    never pasted into a header as it is."""
     text = text.strip()
-    if not text or any(c in text for c in "\r\n<>,;\"") or len(text) > 254:
+    if not text or not text.isascii() or any(c in text for c in "\r\n<>,;\"") or len(text) > 254:
         return None
     try:
         address = Address(addr_spec=text)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, HeaderParseError):
         return None
     if not address.username or "." not in address.domain or parseaddr(text)[1] != text:
         return None

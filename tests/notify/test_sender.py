@@ -338,3 +338,22 @@ def test_production_without_smtp_or_sms_waits_and_health_says_so(
     assert later.claimed == 1 and len(smtp_server.mailbox.messages) == 1
     [row] = outbox_rows(db).values()
     assert (row.state, row.email, row.sms) == ("pending", "sent", "pending")
+
+
+
+def test_an_address_smtp_cannot_take_is_not_tried(
+    app: Any, client: TestClient, db: Session, smtp_server: SMTPServer, gateway: Gateway,
+    service_settings: Settings,
+) -> None:
+    """The registry takes any `x@y.z` (a Cyrillic one too); plain SMTP takes ASCII only."""
+    mother = f.issue_person(app, f.person(120))
+    assert mother.subject is not None
+    record = f.medical_record(mother.subject)
+    document = f.application(record, contact={"email": "мама@example.kz"})
+    dossier = f.dossier(f.facility_seal(app), record, document, (mother,))
+    assert client.post(SUBMISSIONS, json=dossier).status_code == 201
+    assert send_pending(service_settings).sent == 1
+    [row] = outbox_rows(db).values()
+    assert (row.state, row.email, row.sms) == ("sent", "failed", "sent")
+    assert row.last_error == "email: not an address"
+    assert smtp_server.mailbox.rcpt_attempts == [] and len(gateway.received) == 1
