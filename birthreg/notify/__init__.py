@@ -6,6 +6,6 @@ tracking number that every receipt, page and message shows.
 - `messages`  the texts, in the application's language, with no IIN and no names
 - `transports` SMTP (smtplib), the SMS gateway (httpx), the development sink (the database)
 - `sender`    claims due messages (leases), delivers them with back-off; the background thread
-- `pages`     the staff page of messages and their delivery
+- `service`, `pages`  the staff page of messages and their delivery (/notify/outbox)
 - `cli`       `birthreg notify send-pending`
 """

@@ -213,7 +213,7 @@ class Sender:
         check_settings(settings)
         self.engine = engine
         self.settings = settings
-        self.parents_url = settings.parents_url or f"{settings.base_url}/parents"
+        self.parents_url = (settings.parents_url or f"{settings.base_url}/parents").rstrip("/")
 
     def send_pending(self, *, moment: datetime | None = None) -> PassResult:
         """Deliver every message due at `moment` (default: now), a batch at a time."""
