@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from birthreg.config import ConfigurationError, Settings
 from birthreg.models import Role
+from birthreg.notify.cli import notify_app
 
 app = typer.Typer(
     name="birthreg",
@@ -415,6 +416,7 @@ users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(notify_app, name="notify")
 
 
 @users_app.command("add")

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     registry_auto_register: bool = False
     #: Where the registry runs when it is another service (docker-compose); default: in-process.
     registry_url: str | None = None
+    # Telling the parents (birthreg.notify; README "Notifications"). Without SMTP or SMS settings
+    # messages go to the development sink (/notify/outbox), or wait in production.
+    smtp_url: SecretStr | None = None  # smtp://user:pass@host:587?starttls=1
+    mail_from: str = "birthreg TEST <no-reply@birthreg.test>"
+    sms_url: SecretStr | None = None  # POST {"to", "text", "id"}
+    parents_url: str | None = None  # the parents' pages as messages link them; BASE_URL/parents
+    notify_sender: bool | None = None  # the sending thread: None = in `birthreg serve` only
 
     @field_validator("data_dir")
     @classmethod

@@ -28,6 +28,8 @@ from birthreg import auth, i18n, logs
 from birthreg.config import Settings
 from birthreg.db import engine_from_settings
 from birthreg.errors import DomainError
+from birthreg.notify.pages import router as notify_pages_router
+from birthreg.notify.sender import background_sender, channel_status
 from birthreg.parents.api import router as parents_api_router
 from birthreg.parents.pages import router as parents_pages_router
 from birthreg.pki.api import router as pki_router
@@ -163,7 +165,8 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         if serving:
             _settle_the_heap()
         try:
-            yield
+            with background_sender(app.state.engine, settings, serving=serving):
+                yield
         finally:
             app.state.engine.dispose()
 
@@ -192,6 +195,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     app.include_router(registry_pages_router)
     app.include_router(verify_api_router)
     app.include_router(verify_pages_router)
+    app.include_router(notify_pages_router)
     # Staff logins: /login, /logout, /api/v1/auth/token; the templates' csrf_token.
     auth.install(app)
     _install_error_handlers(app, templates)
@@ -209,7 +213,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
                 connection.execute(text("SELECT 1"))
         except Exception:  # any driver error means "not ready"; the cause goes to the log
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+        return JSONResponse({"status": "ok", "database": "ok", "notify": channel_status(settings)})
 
     return app
 

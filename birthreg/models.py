@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from birthreg.notify.tracking import new_tracking_number
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware datetime stored as naive UTC (SQLite has no time zones)."""
@@ -203,6 +205,15 @@ class Submission(SQLModel, table=True):
     decided_by: int | None = Field(default=None, foreign_key="staff_user.id")
     decided_at: datetime | None = utc_column(nullable=True)
     received_at: datetime = utc_column(index=True)
+    # What people read out and type (birthreg.notify.tracking): random, unique, compact here.
+    # The column default serves inserts that do not draw one themselves (the intake does).
+    tracking_number: str = Field(
+        default_factory=new_tracking_number,
+        max_length=9,
+        unique=True,
+        index=True,
+        sa_column_kwargs={"default": new_tracking_number},
+    )
 
 
 class ActRecordCounter(SQLModel, table=True):
@@ -393,3 +404,79 @@ class ParentChallengeUse(SQLModel, table=True):
 
     nonce_sha256: str = Field(primary_key=True, max_length=64)
     used_at: datetime = utc_column()
+
+
+# -- telling the parents (birthreg.notify) --------------------------------------------------------
+
+
+class EventKind(StrEnum):
+    """What a parent is told about. Every kind has its texts in birthreg.notify.messages."""
+
+    RECEIVED = "received"
+    LATE = "late"  # after the deadline, awaiting a registrar's approval
+    REJECTED = "rejected"
+    REGISTERED = "registered"
+    CORRECTION_APPROVED = "correction_approved"
+    CORRECTION_REJECTED = "correction_rejected"
+    COPY_ISSUED = "copy_issued"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"  # some channel is still to be delivered
+    SENT = "sent"  # every channel is done and at least one delivered
+    FAILED = "failed"  # nothing could be delivered (no usable address, refused by the server)
+
+
+class ChannelState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (the address), never tried again
+    NONE = "none"  # the application gives no address for this channel
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An event a parent waits for, written in the event's own transaction; the sender delivers
+    it by e-mail and SMS (per-channel states), retrying with back-off.
+
+    `event_id` is derived from the event (its kind and object), so that the same event is never
+    queued twice; it is the e-mail's Message-ID and the SMS gateway's `id`. A sender claims a
+    row by writing its `claimed_by` token and a `lease_until`: a crashed sender's rows are taken
+    again when the lease runs out. Addresses and texts are not copied here: the sender reads
+    them from the submission's dossier when it delivers.
+    """
+
+    __tablename__ = "notify_outbox"
+
+    event_id: str = Field(primary_key=True, max_length=36)
+    kind: str = Field(max_length=32)  # an EventKind value
+    submission_id: str = Field(foreign_key="registry_submission.id", index=True, max_length=36)
+    params: str = Field(default="{}")  # JSON: act record number, certificate id, reason, ...
+    state: str = Field(default=OutboxState.PENDING.value, max_length=8)
+    email: str | None = Field(default=None, max_length=8)  # a ChannelState, once known
+    sms: str | None = Field(default=None, max_length=8)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = utc_column()
+    lease_until: datetime | None = utc_column(nullable=True)
+    claimed_by: str | None = Field(default=None, max_length=36)
+    last_error: str | None = Field(default=None, max_length=200)  # never an address or a name
+    created_at: datetime = utc_column(index=True)
+    done_at: datetime | None = utc_column(nullable=True)
+
+    __table_args__ = (sa.Index("ix_notify_outbox_due", "state", "next_attempt_at"),)
+
+
+class SinkMessage(SQLModel, table=True):
+    """A message the development sink took instead of an SMTP server or an SMS gateway."""
+
+    __tablename__ = "notify_sink"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=36)
+    channel: str = Field(max_length=8)  # "email" or "sms"
+    recipient: str = Field(max_length=254)
+    language: str = Field(max_length=2)
+    subject: str = Field(max_length=300)
+    text: str
+    delivered_at: datetime = utc_column(index=True)
+
+    __table_args__ = (sa.UniqueConstraint("event_id", "channel"),)

@@ -61,3 +61,9 @@ def test_pdf_makes_and_serves_stored() -> None:
     assert results["render_sign_ms"] > 0 and results["first_download_ms"] > 0
     assert results["stored_ms"] > 0 and results["stored_p90_ms"] >= results["stored_ms"]
     assert results["signed_bytes"] > results["unsigned_bytes"] > 0
+
+
+def test_notify_measures_event_to_smtp_delay() -> None:
+    results = json.loads(_run("notify.py", "--n", "3", "--burst", "3")[-1])
+    assert 0 < results["p50_ms"] <= results["p99_ms"]
+    assert results["burst_per_s"] > 0

@@ -86,7 +86,11 @@ def test_security_headers_on_every_response(client: TestClient) -> None:
 def test_healthz(client: TestClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "notify": {"email": "sink", "sms": "sink"},  # development: messages go to the sink
+    }
 
 
 def test_pki_before_init_is_a_clear_error(client: TestClient) -> None:

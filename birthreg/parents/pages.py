@@ -373,6 +373,7 @@ class RegistryView:
     rejection_reason: str | None = None
     certificate: dict[str, Any] | None = None
     qr_svg: Markup | None = None
+    tracking_number: str | None = None
 
 
 def registry_view(request: Request, submission_id: str) -> RegistryView:
@@ -391,6 +392,7 @@ def registry_view(request: Request, submission_id: str) -> RegistryView:
         reachable=True,
         status=status.status,
         rejection_reason=status.rejection_reason,
+        tracking_number=status.tracking_number,
         certificate=certificate,
         qr_svg=Markup(qr_svg(certificate["qr"])) if certificate and certificate.get("qr") else None,  # noqa: S704 (our own SVG)
     )

@@ -78,6 +78,7 @@ class SubmissionStatusResult:
     error: str | None = None
     detail: str | None = None
     body: dict[str, Any] = field(default_factory=dict, repr=False)
+    tracking_number: str | None = None
 
     @property
     def found(self) -> bool:
@@ -124,6 +125,7 @@ def _status_result(response: httpx.Response) -> SubmissionStatusResult:
         error=body.get("error"),
         detail=body.get("detail"),
         body=body,
+        tracking_number=body.get("tracking_number"),
     )
 
 

@@ -37,6 +37,7 @@ class Receipt(BaseModel):
 
     type: str
     submission_id: str
+    tracking_number: str | None = None  # receipts made before tracking numbers have none
     dossier_sha256: str
     received_at: str
     registry_office: OfficePublic
@@ -113,6 +114,7 @@ class SubmissionSummary(BaseModel):
     previous_id: str | None
     decided_at: datetime | None
     rejection_reason: str | None
+    tracking_number: str  # grouped, as people read it: K7M-4QX-9RT
 
 
 class SubmissionPage(BaseModel):
@@ -156,3 +158,4 @@ class SubmissionStatusPublic(BaseModel):
     decided_at: datetime | None
     rejection_reason: str | None
     certificate_id: str | None
+    tracking_number: str

@@ -35,12 +35,14 @@ from birthreg.errors import DomainError, NotFound, ServiceNotInitialised
 from birthreg.models import (
     AuditEntry,
     BirthCertificate,
+    EventKind,
     Registration,
     RegistryOffice,
     Submission,
     SubmissionStatus,
     now,
 )
+from birthreg.notify import outbox, tracking
 from birthreg.pki.fetch import InProcessRevocationFetcher
 from birthreg.pki.seals import Seal, load_seal
 from birthreg.pki.service import certification_authority
@@ -309,7 +311,6 @@ def receive_dossier(
 
 
 _SUBMISSIONS = Submission.__table__  # type: ignore[attr-defined]
-_INSERT_SUBMISSION = insert(_SUBMISSIONS)
 _STORED_BY_SHA256 = (
     _SUBMISSIONS.select()
     .with_only_columns(
@@ -393,9 +394,8 @@ def _store(
     # Made before the transaction: none of it needs the database's locks.
     office = registry.office(session)
     submission_id = str(uuid.uuid4())
-    receipt_text = json.dumps(
-        _signed_receipt(office, submission_id, sha, moment), ensure_ascii=False
-    )
+    tracking_number = tracking.new_tracking_number()
+    receipt_text = _receipt_text(office, submission_id, sha, moment, tracking_number)
     report_text = json.dumps(report.to_json(), ensure_ascii=False)
     mother = next((s for s in report.documents[1].signatures if s.role == "mother"), None)
     actor = f"holder:{mother.signer_serial}" if mother and mother.signer_serial else "anonymous"
@@ -416,6 +416,7 @@ def _store(
         "report": report_text,
         "receipt": receipt_text,
         "received_at": moment,
+        "tracking_number": tracking_number,
     }
 
     session.rollback()  # the office's look-up (first call only) must not hold the lock
@@ -449,7 +450,12 @@ def _store(
     candidate_ids = [candidate_id for candidate_id, _ in candidates]
     values["duplicate_candidates"] = json.dumps(candidate_ids)
     values["previous_id"] = previous_id
-    connection.execute(_INSERT_SUBMISSION, values)
+    while not tracking.insert_unless_taken(connection, _SUBMISSIONS, values):
+        # Another submission has this tracking number (rare): a new one, on a new receipt.
+        values["tracking_number"] = tracking_number = tracking.new_tracking_number()
+        values["receipt"] = receipt_text = _receipt_text(
+            office, submission_id, sha, moment, tracking_number
+        )
     # Duplicates are shown from both sides: the earlier submissions learn of this one.
     for candidate_id, known_ids in candidates:
         ids = json.loads(known_ids)
@@ -489,6 +495,7 @@ def _store(
         details={"dossier_sha256": sha, "previous_id": previous_id, "candidates": candidate_ids},
         at=moment,
     )
+    outbox.record(session, EventKind.RECEIVED, submission_id, moment=moment)
     status = SubmissionStatus.RECEIVED.value
     if registration is not None and submission is not None:
         _complete_registration(
@@ -517,12 +524,20 @@ def receipt_payload(receipt: Mapping[str, Any]) -> bytes:
     return canonicalize({k: v for k, v in receipt.items() if k != "signature"})
 
 
+def _receipt_text(
+    office: Office, submission_id: str, sha: str, moment: datetime, tracking_number: str
+) -> str:
+    receipt = _signed_receipt(office, submission_id, sha, moment, tracking_number)
+    return json.dumps(receipt, ensure_ascii=False)
+
+
 def _signed_receipt(
-    office: Office, submission_id: str, sha: str, moment: datetime
+    office: Office, submission_id: str, sha: str, moment: datetime, tracking_number: str
 ) -> dict[str, Any]:
     receipt: dict[str, Any] = {
         "type": RECEIPT_TYPE,
         "submission_id": submission_id,
+        "tracking_number": tracking.format_tracking_number(tracking_number),
         "dossier_sha256": sha,
         "received_at": moment.astimezone(UTC).isoformat(),
         "registry_office": {"bin": office.bin, "name": office.name},
@@ -814,6 +829,15 @@ def _complete_registration(
         at=moment,
         head=head,
     )
+    outbox.record(
+        session,
+        EventKind.REGISTERED,
+        submission.id,
+        moment=moment,
+        act_record_number=registration.act_record_number,
+        year=registration.year,
+        certificate_id=certificate["id"],
+    )
     return str(certificate["id"])
 
 
@@ -890,6 +914,7 @@ def reject_submission(
         details={"reason": reason},
         at=moment,
     )
+    outbox.record(session, EventKind.REJECTED, submission.id, moment=moment, reason=reason)
     session.flush()
     return submission
 
@@ -930,6 +955,7 @@ def summarise(
         previous_id=submission.previous_id,
         decided_at=submission.decided_at,
         rejection_reason=submission.rejection_reason,
+        tracking_number=tracking.format_tracking_number(submission.tracking_number),
     )
 
 
@@ -1092,4 +1118,5 @@ def submission_status(session: Session, submission_id: str) -> SubmissionStatusP
         decided_at=submission.decided_at,
         rejection_reason=submission.rejection_reason,
         certificate_id=certificate_id,
+        tracking_number=tracking.format_tracking_number(submission.tracking_number),
     )

@@ -807,6 +807,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/registry/submissions/{submission_id}/reject"): CLERK,
     ("GET", "/registry/check"): CLERK,
     ("POST", "/registry/check"): CLERK,
+    # Messages to parents and their delivery (birthreg/notify/pages.py).
+    ("GET", "/notify/outbox"): frozenset({Role.CLERK, Role.ADMIN}),
 }
 
 

@@ -64,7 +64,7 @@ def copy_of(db: Session, submission_id: str, number: int) -> str:
     range `factories.registration_by_hand` uses."""
     original = db.get(Submission, submission_id)
     assert original is not None
-    values = original.model_dump()
+    values = original.model_dump(exclude={"tracking_number"})  # a copy draws its own
     values.update(
         id=f"00000000-0000-4000-9000-{number:012d}",
         dossier_sha256=f"{number + 10**6:064d}",

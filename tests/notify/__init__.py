@@ -1,0 +1,1 @@
+"""Notification tests (a package, so that `notify.servers` never collides with another module)."""
