@@ -10,13 +10,23 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from servicekit import reset_postgres
 from sqlalchemy.exc import IntegrityError
 
 from birthreg.db import PACKAGE_DIR, make_engine, migrate
 from birthreg.notify.tracking import is_valid
 
-BEFORE_NOTIFY = "0003"
+
+
+def _before_notify() -> str:
+    """The revision 0008 follows (whatever it is once migrations are chained)."""
+    config = Config()
+    config.set_main_option("script_location", str(PACKAGE_DIR / "migrations"))
+    return str(ScriptDirectory.from_config(config).get_revision("0008").down_revision)
+
+
+BEFORE_NOTIFY = _before_notify()
 
 
 def _upgrade(engine: sa.Engine, revision: str) -> None:

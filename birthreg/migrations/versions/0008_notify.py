@@ -1,7 +1,7 @@
 """notify: the outbox, the development sink, and a tracking number for every submission
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-07
 
 Submissions that exist already get a fresh random tracking number each (their signed receipts,
