@@ -1,19 +1,24 @@
 """Settings: one `Settings(BaseSettings)` read from `BIRTHREG_*` variables and an optional `.env`.
 
 In development `birthreg init` writes the CA passphrase and the session secret into the data dir;
-in production both must come from the environment, and placeholders are refused.
+in production both must come from the environment, and weak ones are refused: shorter than
+MIN_SECRET_LENGTH, a placeholder ("changeme", "${...}"), a short unit repeated, too few distinct
+characters, a run such as `abcdefghijklmnop` or `qwertyuiop` (`placeholder_reason`), or the
+same value for both (the passphrase that guards the CA keys must not also sign every token).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import os
 import re
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: File names (inside the data dir) of the secrets that `birthreg init` makes in development.
 CA_PASSPHRASE_FILE = "ca-passphrase"  # noqa: S105 (a file name, not a secret)
@@ -45,6 +50,38 @@ _PLACEHOLDER = re.compile(
 # A short unit said again and again: "secretsecretsecret", "abcabcabcabcabcabc".
 _REPEATED = re.compile(r"^(.{1,8}?)\1+$", re.DOTALL)
 
+#: Keyboard rows (Latin and Kazakh/Russian Cyrillic) whose neighbours a typed run follows.
+_KEYBOARD_ROWS = (
+    "1234567890-=",
+    "qwertyuiop[]",
+    "asdfghjkl;'",
+    "zxcvbnm,./",
+    "йцукенгшщзхъ",
+    "фывапролджэ",
+    "ячсмитьбю.",
+)
+_NEIGHBOURS = frozenset(
+    pair
+    for row in _KEYBOARD_ROWS
+    for a, b in itertools.pairwise(row)
+    for pair in ((a, b), (b, a))
+)
+#: How many characters of a secret must not be guessable from the one before it.
+MIN_UNPREDICTABLE = 8
+
+
+def _unpredictable(value: str) -> int:
+    """How many characters of value do not follow from the one before: a repeat, the next or
+    previous letter or digit, or a keyboard neighbour are guessable (`abcdefghijklmnop` has 1,
+    a random 16-character secret about 15)."""
+    text = value.lower()
+    fresh = 1 if text else 0
+    for before, after in itertools.pairwise(text):
+        if abs(ord(after) - ord(before)) <= 1 or (before, after) in _NEIGHBOURS:
+            continue
+        fresh += 1
+    return fresh
+
 
 class ConfigurationError(Exception):
     """The settings cannot run the service (missing or placeholder secrets, and the like)."""
@@ -62,6 +99,8 @@ def placeholder_reason(value: str) -> str | None:
         or len(set(value)) < 5
     ):
         return "it looks like a placeholder"
+    if _unpredictable(value) < MIN_UNPREDICTABLE:
+        return "it is too predictable (a run of letters, digits or keys)"
     return None
 
 
@@ -85,6 +124,9 @@ class Settings(BaseSettings):
     registry_auto_register: bool = False
     #: Where the registry runs when it is another service (docker-compose); default: in-process.
     registry_url: str | None = None
+    #: Reverse proxies whose X-Forwarded-For (and -Proto) is believed: addresses or CIDR ranges,
+    #: separated by commas or spaces. None by default: the TCP peer is the client.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("data_dir")
     @classmethod
@@ -99,6 +141,26 @@ class Settings(BaseSettings):
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("base_url must be an http:// or https:// address")
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part for part in re.split(r"[\s,]+", value) if part)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Only addresses and ranges: uvicorn would also take "*" (believe everyone), which
+        # would let any client choose the address the throttles count.
+        networks = []
+        for item in value:
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR range") from None
+        return tuple(networks)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
@@ -127,6 +189,12 @@ class Settings(BaseSettings):
             reason = placeholder_reason(secret.get_secret_value())
             if reason:
                 problems.append(f"BIRTHREG_{name} is refused: {reason}")
+        if (
+            self.ca_passphrase is not None
+            and self.secret_key is not None
+            and self.ca_passphrase.get_secret_value() == self.secret_key.get_secret_value()
+        ):
+            problems.append("BIRTHREG_CA_PASSPHRASE and BIRTHREG_SECRET_KEY must differ")
         if problems:
             raise ConfigurationError(
                 "production needs real secrets from the environment: " + "; ".join(problems)
