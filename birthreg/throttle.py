@@ -17,8 +17,7 @@ Two ways to count:
   passwords no more than `free` are ever checked. An attempt that then succeeds gives its count
   back (`Reservation.succeeded`, in the caller's transaction). On PostgreSQL the row lock is
   `SELECT ... FOR UPDATE` after an insert-or-nothing; on SQLite the transaction's BEGIN
-  IMMEDIATE (birthreg.db) serialises writers. The caller's own session must not hold a
-  transaction then (on SQLite it would hold the write lock this one waits for).
+  IMMEDIATE (birthreg.db) serialises writers.
 - `check` (a plain read) and then `count` (in the caller's transaction, under the row lock):
   for counting what was refused after the fact, where the attempt itself is not a guess and
   what is accepted should cost no write (the registry's intake).
@@ -144,8 +143,16 @@ class Reservation:
     def succeeded(self, session: Session, *, forget: Iterable[str] = ()) -> None:
         """The attempt succeeded: the keys in `forget` lose their whole count (a user's own
         successful login clears her account's count from that address), the others get this
-        attempt's count back. In the caller's transaction."""
-        forgotten = set(forget)
+        attempt's count back. In the caller's open transaction, else in one of its own (as
+        `reserve`)."""
+        if session.in_transaction():
+            self._give_back(session, set(forget))
+            return
+        with Session(session.get_bind()) as own:
+            self._give_back(own, set(forget))
+            own.commit()
+
+    def _give_back(self, session: Session, forgotten: set[str]) -> None:
         rows = _locked_rows(session, self.keys, self.moment)
         for _policy, key in self.keys:
             row = rows[key]
@@ -156,27 +163,48 @@ class Reservation:
             started = self.started.get(key)
             if started is not None and row.locked_until == started:
                 row.locked_until = None
-            session.add(row)
+            if row.failures == 0 and row.locked_until is None:
+                # Nothing counted any more: no row (successes leave no trace here).
+                session.delete(row)
+            else:
+                session.add(row)
         session.flush()
 
 
 def reserve(
-    engine: Engine, keys: Keys, *, moment: datetime, code: str, detail: str
+    session: Session, keys: Keys, *, moment: datetime, code: str, detail: str
 ) -> Reservation:
-    """Count an attempt against every key before it is judged, in a transaction of its own.
+    """Count an attempt against every key before it is judged.
 
-    Raises Throttled(code, detail) without counting when any key is waiting."""
-    with Session(engine) as session:
-        rows = _locked_rows(session, keys, moment)
-        retry_after = _waiting(rows.values(), moment)
-        if retry_after is not None:
-            session.rollback()
-            raise Throttled(code, detail, retry_after)
-        reservation = Reservation(keys, moment)
-        for policy, key in keys:
-            reservation.started[key] = _count(policy, rows[key], moment)
-            session.add(rows[key])
-        session.commit()
+    The count is committed in a transaction of its own when `session` has none open (a request
+    that has not used its session yet: the routes). Inside an open transaction (a script that
+    enrolls as part of its own work) it counts there instead: on SQLite a transaction of its own
+    would wait for that very one. Raises Throttled(code, detail) without counting when any key
+    is waiting."""
+    if session.in_transaction():
+        return _reserve(session, keys, moment, code, detail)
+    with Session(session.get_bind()) as own:
+        try:
+            reservation = _reserve(own, keys, moment, code, detail)
+        except Throttled:
+            own.rollback()
+            raise
+        own.commit()
+    return reservation
+
+
+def _reserve(
+    session: Session, keys: Keys, moment: datetime, code: str, detail: str
+) -> Reservation:
+    rows = _locked_rows(session, keys, moment)
+    retry_after = _waiting(rows.values(), moment)
+    if retry_after is not None:
+        raise Throttled(code, detail, retry_after)
+    reservation = Reservation(keys, moment)
+    for policy, key in keys:
+        reservation.started[key] = _count(policy, rows[key], moment)
+        session.add(rows[key])
+    session.flush()
     return reservation
 
 

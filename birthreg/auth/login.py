@@ -103,16 +103,16 @@ def authenticate(
 ) -> StaffUser:
     """The staff user with these credentials; raises LoginRefused (see there) otherwise.
 
-    Call it before anything else uses `session` (the throttle counts in a transaction of its own
-    first). Success and failure are audited (`staff.login`, `staff.login_failed`) and logged by
-    user id.
+    The attempt is counted first, in a transaction of its own when `session` has none open yet
+    (as in the routes: see `birthreg.throttle.reserve`). Success and failure are audited
+    (`staff.login`, `staff.login_failed`) and logged by user id.
     """
     moment = moment or now()
     name = normalise_username(username)
     keys = throttle_keys(name, client_address)
     try:
         reservation = throttle.reserve(
-            session.get_bind(),  # type: ignore[arg-type]
+            session,
             keys,
             moment=moment,
             code="too_many_attempts",

@@ -36,6 +36,7 @@ from birthreg import audit, throttle
 from birthreg.auth import actor_of
 from birthreg.auth.passwords import password_problem
 from birthreg.config import Settings
+from birthreg.db import reading
 from birthreg.errors import DomainError, NotFound
 from birthreg.models import (
     Birth,
@@ -670,6 +671,18 @@ class IssuedKey:
         }
 
 
+def _stored_secret_hmac(session: Session, lookup: str) -> str | None:
+    """The stored HMAC of the code with this lookup. Read before the session takes any lock
+    (a plain read), so that a right code gives its throttle count back for good, in a
+    transaction of its own, whatever happens after; inside a transaction a script already has
+    open (the demo enrolls in its own), through that transaction, which alone sees its rows."""
+    statement = select(Enrollment.secret_hmac).where(Enrollment.lookup == lookup)
+    if session.in_transaction():
+        return session.exec(statement).first()
+    with reading(session.get_bind()) as connection:  # type: ignore[arg-type]
+        return connection.execute(statement).scalar_one_or_none()
+
+
 def _redeemable(
     session: Session,
     ward: WardContext,
@@ -687,23 +700,23 @@ def _redeemable(
     except codes.MalformedCode as error:
         raise WardError("invalid_code", str(error), field="code") from None
     reservation = throttle.reserve(
-        session.get_bind(),  # type: ignore[arg-type]
+        session,
         [(ENROLL_ADDRESS, ENROLL_ADDRESS.key(client_address))],
         moment=moment,
         code="too_many_attempts",
         detail="too many wrong codes; try again later",
     )
-    enrollment = session.exec(
-        select(Enrollment).where(Enrollment.lookup == code.lookup).with_for_update()
-    ).one_or_none()
-    stored = enrollment.secret_hmac if enrollment is not None else _NO_SECRET_HMAC
-    if not codes.secret_matches(ward.secret_key, code, stored) or enrollment is None:
+    stored = _stored_secret_hmac(session, code.lookup)
+    if not codes.secret_matches(ward.secret_key, code, stored or _NO_SECRET_HMAC) or not stored:
         raise WardError(
             "invalid_code",
             "this code is not valid: check it, or ask the ward for a new one",
             field="code",
         )
     reservation.succeeded(session)
+    enrollment = session.exec(
+        select(Enrollment).where(Enrollment.lookup == code.lookup).with_for_update()
+    ).one()
     if enrollment.locked_at is not None:
         raise WardError(
             "code_locked", "this code is locked; ask the ward for a new one", 423
