@@ -50,22 +50,27 @@ _PLACEHOLDER = re.compile(
 # A short unit said again and again: "secretsecretsecret", "abcabcabcabcabcabc".
 _REPEATED = re.compile(r"^(.{1,8}?)\1+$", re.DOTALL)
 
-#: Keyboard rows (Latin and Kazakh/Russian Cyrillic) whose neighbours a typed run follows.
-_KEYBOARD_ROWS = (
-    "1234567890-=",
-    "qwertyuiop[]",
-    "asdfghjkl;'",
-    "zxcvbnm,./",
-    "йцукенгшщзхъ",
-    "фывапролджэ",
-    "ячсмитьбю.",
+#: Keyboard layouts (Latin and Kazakh/Russian Cyrillic), row by row: a typed run follows a key's
+#: neighbours, along a row ("qwerty") or down a column ("1qaz"; each row sits half a key to the
+#: right of the one above).
+_KEYBOARDS = (
+    ("1234567890-=", "qwertyuiop[]", "asdfghjkl;'", "zxcvbnm,./"),
+    ("1234567890-=", "йцукенгшщзхъ", "фывапролджэ", "ячсмитьбю."),
 )
-_NEIGHBOURS = frozenset(
-    pair
-    for row in _KEYBOARD_ROWS
-    for a, b in itertools.pairwise(row)
-    for pair in ((a, b), (b, a))
-)
+
+
+def _keyboard_neighbours() -> frozenset[tuple[str, str]]:
+    pairs: set[tuple[str, str]] = set()
+    for rows in _KEYBOARDS:
+        for row in rows:
+            pairs.update(itertools.pairwise(row))
+        for upper, lower in itertools.pairwise(rows):
+            for column, key in enumerate(lower):
+                pairs.update((above, key) for above in upper[column : column + 2])
+    return frozenset(pairs | {(b, a) for a, b in pairs})
+
+
+_NEIGHBOURS = _keyboard_neighbours()
 #: How many characters of a secret must not be guessable from the one before it.
 MIN_UNPREDICTABLE = 8
 
