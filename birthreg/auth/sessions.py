@@ -10,9 +10,9 @@ logging out clears the cookie in this browser.
 
 CSRF. A session carries a random `sid`; the forms' CSRF token is a token of its own purpose
 over that `sid`, signed when the session was (`page_csrf_token`), which every state-changing
-request on the session cookie must send back. Before a session exists the login form uses a signed double-submit token: the
-`birthreg_csrf` cookie holds a random nonce, and the form's token is a token over that nonce,
-valid for LOGIN_CSRF_LIFETIME.
+request on the session cookie must send back. Before a session exists the login form uses a
+signed double-submit token: the `birthreg_csrf` cookie holds a random nonce, and the form's
+token is a token over that nonce, valid for LOGIN_CSRF_LIFETIME.
 """
 
 from __future__ import annotations
