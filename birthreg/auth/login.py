@@ -92,6 +92,29 @@ def _judge(session: Session, name: str, password: str) -> tuple[StaffUser | None
     return user, ""
 
 
+def _audit_failure(
+    session: Session,
+    user: StaffUser | None,
+    reason: str,
+    *,
+    via: str,
+    waiting: bool,
+    moment: datetime,
+) -> None:
+    object_id = str(user.id) if user else "unknown"
+    audit.record(
+        session,
+        actor="anonymous",
+        role="none",
+        action="staff.login_failed",
+        object_type="staff_user",
+        object_id=object_id,
+        details={"via": via, "reason": reason, "waiting": waiting},
+        at=moment,
+    )
+    logger.info("login failed for staff %s (%s)", object_id, reason)
+
+
 def authenticate(
     session: Session,
     *,
@@ -124,22 +147,8 @@ def authenticate(
 
     user, reason = _judge(session, name, password)
     if reason or user is None:
-        object_id = str(user.id) if user else "unknown"
-        audit.record(
-            session,
-            actor="anonymous",
-            role="none",
-            action="staff.login_failed",
-            object_type="staff_user",
-            object_id=object_id,
-            details={
-                "via": via,
-                "reason": reason,
-                "waiting": any(until is not None for until in reservation.started.values()),
-            },
-            at=moment,
-        )
-        logger.info("login failed for staff %s (%s)", object_id, reason)
+        started_a_wait = any(until is not None for until in reservation.started.values())
+        _audit_failure(session, user, reason, via=via, waiting=started_a_wait, moment=moment)
         raise LoginRefused("invalid_credentials", "wrong username or password", 401)
 
     reservation.succeeded(session, forget=[keys[0][1]])

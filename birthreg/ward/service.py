@@ -813,12 +813,10 @@ def enroll(
 
     The certificate names the person the ward enrolled, never what the CSR says. Refusals, in
     order: 400 invalid_request (both or neither of csr_pem and public_key+proof), 400
-    invalid_code (malformed), 429 too_many_attempts (this address, with Retry-After), 400
-    invalid_code (unknown, or a wrong secret: the same answer; counted against the address,
-    never against the code), 423 code_locked, 410 code_expired, 409 code_used, then the signing
-    core's 400s (weak_key, invalid_certificate_request, proof_of_possession_failed). Audited
-    `certificate.issued` by "enrollment:<id>".
-    """
+    invalid_code (malformed), 429 too_many_attempts (this address), 400 invalid_code (unknown,
+    or a wrong secret: the same answer, counted against the address, never the code), 423
+    code_locked, 410 code_expired, 409 code_used, then the signing core's 400s (weak_key,
+    invalid_certificate_request, proof_of_possession_failed). Audited `certificate.issued`."""
     has_csr = request.csr_pem is not None
     has_key = request.public_key is not None or request.proof is not None
     if has_csr == has_key or (has_key and (request.public_key is None or request.proof is None)):
