@@ -1,4 +1,4 @@
-"""The `birthreg` command line: init, serve, demo, sign, verify, users add, audit verify.
+"""The `birthreg` command line: init, serve, demo, sign, verify, users (birthreg.users_cli), audit.
 
 Exit status: 0 success, 1 a verification that failed, 2 bad usage or input (a one-line message on
 stderr, never a traceback). Nothing here prints a private key, a password or a passphrase.
@@ -18,8 +18,8 @@ import typer
 from pydantic import ValidationError
 
 from birthreg.config import ConfigurationError, Settings
-from birthreg.models import Role
 from birthreg.notify.cli import notify_app
+from birthreg.users_cli import users_app
 
 app = typer.Typer(
     name="birthreg",
@@ -131,7 +131,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        # The app reads X-Forwarded-For itself, from BIRTHREG_TRUSTED_PROXIES only (birthreg.edge);
+        # uvicorn's own copy would believe any client on 127.0.0.1.
+        proxy_headers=False,
         server_header=False,
         **ssl_options,
     )
@@ -412,58 +414,10 @@ def verify(
 
 # --- staff accounts and the audit trail ---------------------------------------------------------
 
-users_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(notify_app, name="notify")
-
-
-@users_app.command("add")
-def users_add(
-    name: Annotated[str, typer.Argument(help="The username: 3-64 of a-z 0-9 . _ -")],
-    role: Annotated[Role, typer.Option(help="What the account may do.")],
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
-    ] = False,
-    display_name: Annotated[str, typer.Option(help="The name shown on pages.")] = "",
-) -> None:
-    """Add a staff account (runs the database migrations first)."""
-    from sqlmodel import Session
-
-    from birthreg.auth import create_staff_user
-    from birthreg.db import display_url, make_engine, migrate
-    from birthreg.errors import DomainError
-
-    if not password_stdin:
-        _fail("the password is read from standard input: pass --password-stdin")
-    line = sys.stdin.readline()
-    if not line:
-        _fail("no password on standard input")
-    password = line.removesuffix("\n").removesuffix("\r")
-    settings = _settings()
-    engine = make_engine(settings.database_url)
-    try:
-        try:
-            migrate(engine)
-        except Exception as exc:  # any driver error: say which database, not a traceback
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            _fail(f"cannot prepare the database {display_url(settings.database_url)}: {reason}")
-        with Session(engine) as session:
-            try:
-                user = create_staff_user(
-                    session,
-                    username=name,
-                    password=password,
-                    role=role,
-                    display_name=display_name,
-                )
-                session.commit()
-            except DomainError as exc:
-                _fail(exc.detail)
-            typer.echo(f"added staff account {user.username!r} (role {user.role}, id {user.id})")
-    finally:
-        engine.dispose()
 
 
 @audit_app.command("verify")

@@ -1,19 +1,24 @@
 """Settings: one `Settings(BaseSettings)` read from `BIRTHREG_*` variables and an optional `.env`.
 
 In development `birthreg init` writes the CA passphrase and the session secret into the data dir;
-in production both must come from the environment, and placeholders are refused.
+in production both must come from the environment, and weak ones are refused: shorter than
+MIN_SECRET_LENGTH, a placeholder ("changeme", "${...}"), a short unit repeated, too few distinct
+characters, a run such as `abcdefghijklmnop` or `qwertyuiop` (`placeholder_reason`), or the
+same value for both (the passphrase that guards the CA keys must not also sign every token).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import os
 import re
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: File names (inside the data dir) of the secrets that `birthreg init` makes in development.
 CA_PASSPHRASE_FILE = "ca-passphrase"  # noqa: S105 (a file name, not a secret)
@@ -45,6 +50,43 @@ _PLACEHOLDER = re.compile(
 # A short unit said again and again: "secretsecretsecret", "abcabcabcabcabcabc".
 _REPEATED = re.compile(r"^(.{1,8}?)\1+$", re.DOTALL)
 
+#: Keyboard layouts (Latin and Kazakh/Russian Cyrillic), row by row: a typed run follows a key's
+#: neighbours, along a row ("qwerty") or down a column ("1qaz"; each row sits half a key to the
+#: right of the one above).
+_KEYBOARDS = (
+    ("1234567890-=", "qwertyuiop[]", "asdfghjkl;'", "zxcvbnm,./"),
+    ("1234567890-=", "йцукенгшщзхъ", "фывапролджэ", "ячсмитьбю."),
+)
+
+
+def _keyboard_neighbours() -> frozenset[tuple[str, str]]:
+    pairs: set[tuple[str, str]] = set()
+    for rows in _KEYBOARDS:
+        for row in rows:
+            pairs.update(itertools.pairwise(row))
+        for upper, lower in itertools.pairwise(rows):
+            for column, key in enumerate(lower):
+                pairs.update((above, key) for above in upper[column : column + 2])
+    return frozenset(pairs | {(b, a) for a, b in pairs})
+
+
+_NEIGHBOURS = _keyboard_neighbours()
+#: How many characters of a secret must not be guessable from the one before it.
+MIN_UNPREDICTABLE = 8
+
+
+def _unpredictable(value: str) -> int:
+    """How many characters of value do not follow from the one before: a repeat, the next or
+    previous letter or digit, or a keyboard neighbour are guessable (`abcdefghijklmnop` has 1,
+    a random 16-character secret about 15)."""
+    text = value.lower()
+    fresh = 1 if text else 0
+    for before, after in itertools.pairwise(text):
+        if abs(ord(after) - ord(before)) <= 1 or (before, after) in _NEIGHBOURS:
+            continue
+        fresh += 1
+    return fresh
+
 
 class ConfigurationError(Exception):
     """The settings cannot run the service (missing or placeholder secrets, and the like)."""
@@ -62,6 +104,8 @@ def placeholder_reason(value: str) -> str | None:
         or len(set(value)) < 5
     ):
         return "it looks like a placeholder"
+    if _unpredictable(value) < MIN_UNPREDICTABLE:
+        return "it is too predictable (a run of letters, digits or keys)"
     return None
 
 
@@ -92,6 +136,9 @@ class Settings(BaseSettings):
     sms_url: SecretStr | None = None  # POST {"to", "text", "id"}
     parents_url: str | None = None  # the parents' pages as messages link them; BASE_URL/parents
     notify_sender: bool | None = None  # the sending thread: None = in `birthreg serve` only
+    #: Reverse proxies whose X-Forwarded-For (and -Proto) is believed: addresses or CIDR ranges,
+    #: separated by commas or spaces. None by default: the TCP peer is the client.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("data_dir")
     @classmethod
@@ -106,6 +153,26 @@ class Settings(BaseSettings):
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("base_url must be an http:// or https:// address")
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part for part in re.split(r"[\s,]+", value) if part)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Only addresses and ranges: uvicorn would also take "*" (believe everyone), which
+        # would let any client choose the address the throttles count.
+        networks = []
+        for item in value:
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR range") from None
+        return tuple(networks)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
@@ -134,6 +201,12 @@ class Settings(BaseSettings):
             reason = placeholder_reason(secret.get_secret_value())
             if reason:
                 problems.append(f"BIRTHREG_{name} is refused: {reason}")
+        if (
+            self.ca_passphrase is not None
+            and self.secret_key is not None
+            and self.ca_passphrase.get_secret_value() == self.secret_key.get_secret_value()
+        ):
+            problems.append("BIRTHREG_CA_PASSPHRASE and BIRTHREG_SECRET_KEY must differ")
         if problems:
             raise ConfigurationError(
                 "production needs real secrets from the environment: " + "; ".join(problems)

@@ -24,7 +24,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import birthreg
-from birthreg import auth, i18n, logs
+from birthreg import auth, edge, i18n, logs
+from birthreg.admin.api import router as admin_api_router
+from birthreg.admin.pages import router as admin_pages_router
 from birthreg.config import Settings
 from birthreg.db import engine_from_settings
 from birthreg.errors import DomainError
@@ -196,6 +198,8 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     app.include_router(verify_api_router)
     app.include_router(verify_pages_router)
     app.include_router(notify_pages_router)
+    app.include_router(admin_api_router)
+    app.include_router(admin_pages_router)
     # Staff logins: /login, /logout, /api/v1/auth/token; the templates' csrf_token.
     auth.install(app)
     _install_error_handlers(app, templates)
@@ -215,6 +219,8 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ok", "database": "ok", "notify": channel_status(settings)})
 
+    # Last, so that it is the outermost: the client address is settled before anything else.
+    edge.install(app, settings)
     return app
 
 
@@ -243,7 +249,11 @@ def _error_response(
 def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
-        return _error_response(request, templates, exc.status, exc.code, exc.detail)
+        # Some errors say more in headers (a throttle's Retry-After).
+        headers = getattr(exc, "headers", None)
+        return _error_response(
+            request, templates, exc.status, exc.code, exc.detail, headers=headers
+        )
 
     async def signing_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, SigningError)

@@ -47,6 +47,7 @@ def utc_column(*, nullable: bool = False, index: bool = False) -> Any:
 class Role(StrEnum):
     WARD = "ward"
     CLERK = "clerk"
+    REGISTRAR = "registrar"  # a senior clerk: everything a clerk does (approvals later)
     ADMIN = "admin"
 
 
@@ -64,7 +65,8 @@ class StaffUser(SQLModel, table=True):
 
 
 class LoginThrottle(SQLModel, table=True):
-    """Failed logins per key (a digest of the username, or of the client address)."""
+    """Counted attempts per throttle key (a digest: see birthreg.throttle); `locked_until` is
+    the time before which no attempt on the key is taken."""
 
     __tablename__ = "login_throttle"
 
@@ -132,7 +134,8 @@ class Enrollment(SQLModel, table=True):
     """A one-time code that lets one person (checked by staff) obtain one TEST certificate.
 
     The code is `lookup` (public, finds the row) and a secret part kept only as an HMAC under the
-    service's secret key. Wrong secrets count against the row; five lock it.
+    service's secret key. Wrong secrets are counted against the client's address, never against
+    the row (whoever knows a lookup must not be able to lock its holder out).
     """
 
     __tablename__ = "enrollment"
@@ -386,8 +389,8 @@ class ParentApplication(SQLModel, table=True):
     mother_signature: str | None = None
     father_serial: str | None = Field(default=None, max_length=40)
     father_signature: str | None = None
-    # A random salt: the father's invitation token is an HMAC of the application id and this
-    # salt under the service's secret key, so that a copy of the database gives no usable token.
+    # A random salt: the father's invitation token is a signed token (birthreg.tokens) over the
+    # application id and this salt, so that a copy of the database gives no usable token.
     invitation_salt: str | None = Field(default=None, max_length=64)
     submission_id: str | None = Field(default=None, max_length=36)
     receipt: str | None = None  # the registry's signed receipt (JSON text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -79,6 +80,40 @@ def test_base_url_must_be_http() -> None:
 )
 def test_placeholders_are_refused(value: str) -> None:
     assert placeholder_reason(value) is not None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "abcdefghijklmnop",  # sixteen different characters, and no secret at all
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "zyxwvutsrqponmlkjihg",
+        "qwertyuiopasdfghjkl",
+        "1qaz2wsx3edc4rfv",
+        "abcdefgh12345678",
+        "aAbBcCdDeEfFgGhH",
+        "йцукенгшщзхъфыва",
+        "abcdefghijkl-1234567",
+    ],
+)
+def test_low_variety_secrets_are_refused(value: str) -> None:
+    assert placeholder_reason(value) is not None
+
+
+def test_random_secrets_are_accepted() -> None:
+    for _ in range(200):
+        assert placeholder_reason(secrets.token_urlsafe(24)) is None
+        assert placeholder_reason(secrets.token_hex(16)) is None
+
+
+def test_the_ca_passphrase_and_the_secret_key_must_differ() -> None:
+    settings = Settings(
+        env="production", ca_passphrase=SecretStr(GOOD_SECRET), secret_key=SecretStr(GOOD_SECRET)
+    )
+    with pytest.raises(ConfigurationError) as error:
+        settings.check_secrets()
+    assert "must differ" in str(error.value)
+    assert GOOD_SECRET not in str(error.value)
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from birthreg.notify.tracking import InvalidTrackingNumber
 
 router = APIRouter(prefix="/notify", include_in_schema=False)
 
-NotifyStaff = Annotated[StaffUser, Depends(require_role(Role.CLERK, Role.ADMIN))]
+NotifyStaff = Annotated[StaffUser, Depends(require_role(Role.CLERK, Role.REGISTRAR, Role.ADMIN))]
 
 KIND_LABELS: Final[dict[str, LazyProxy]] = {
     EventKind.RECEIVED.value: lazy_gettext("Received"),

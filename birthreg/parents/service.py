@@ -9,16 +9,23 @@ URLs are UUIDs and every lookup is filtered by that birth (and, for a father, by
 changing an id in a URL finds nothing. A revoked certificate ends its sessions at once: each
 request checks the CA's records.
 
-Sign-in challenges are stateless: `nonce` is a random value, the time it was issued and an HMAC of
-both under a key of their own, and it must equal the `birthreg_parent_challenge` cookie of the
-browser that asked for it (so a challenge signed elsewhere cannot log this browser into another
-person's session). A spent challenge is remembered (`ParentChallengeUse`) so that it opens one
-session only.
+The challenge, the session and the father's invitation are itsdangerous tokens
+(`birthreg.tokens`), each of its own purpose and so under its own key: a staff token is never a
+parent's session, a challenge never a session, nor the other way round.
 
-Session tokens are `base64url(claims).base64url(HMAC)` under a key derived for this purpose only
-(a staff token is never a parent's session, nor the other way round). They live 30 minutes and
-carry a CSRF value that every state-changing request must send back (`X-CSRF-Token` or the form
-field `csrf_token`); the cookie is HttpOnly and SameSite=Strict.
+Sign-in challenges are stateless: `nonce` is a token over a random value, signed at the time in
+`issued_at` and valid for CHALLENGE_LIFETIME, and it must equal the `birthreg_parent_challenge`
+cookie of the browser that asked for it (so a challenge signed elsewhere cannot log this browser
+into another person's session). A spent challenge is remembered (`ParentChallengeUse`) so that
+it opens one session only.
+
+Session tokens name the certificate's serial and carry a random CSRF value that every
+state-changing request must send back (`X-CSRF-Token` or the form field `csrf_token`); they live
+30 minutes (their max_age); the cookie is HttpOnly and SameSite=Strict.
+
+The father's invitation names the application and a random salt kept with it until the father
+has signed: a copy of the database gives no usable invitation (it takes the service's key), and
+a spent or replaced invitation names a salt that is gone.
 
 Routes call these functions with the request session; they add and flush. Functions that verify a
 signature first end the session's transaction (`_release`): revocation is read through the CA's
@@ -27,8 +34,6 @@ own records in a session of its own, which on SQLite would wait for ours.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -47,7 +52,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from birthreg import audit
+from birthreg import audit, tokens
 from birthreg.config import Settings
 from birthreg.errors import DomainError, NotFound
 from birthreg.i18n import gettext
@@ -83,7 +88,7 @@ CHALLENGE_LIFETIME = timedelta(minutes=5)
 CHALLENGE_TYPE = "birthreg.session-challenge/1"
 CHALLENGE_PURPOSE = "parents-session"
 #: Longest sign-in token or invitation read at all.
-MAX_TOKEN_LENGTH = 2048
+MAX_TOKEN_LENGTH = tokens.MAX_TOKEN_LENGTH
 MAX_ADDRESS_LENGTH = 200
 PHONE_PATTERN = re.compile(r"\+?[0-9 ()-]{6,20}")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -94,7 +99,6 @@ OPEN_STATES = (
     ApplicationState.AWAITING_FATHER.value,
     ApplicationState.READY.value,
 )
-_BASE64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -150,24 +154,6 @@ def parents_context(app: Any) -> ParentsContext:
     return ParentsContext(app.state.settings, certification_authority(app), app.state.engine)
 
 
-def _key(settings: Settings, purpose: str) -> bytes:
-    return hmac.new(
-        settings.secret_key_value().encode("utf-8"),
-        b"birthreg parents " + purpose.encode("ascii") + b" v1",
-        hashlib.sha256,
-    ).digest()
-
-
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64decode(text: str) -> bytes:
-    if not _BASE64URL.match(text):
-        raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def _time_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -182,15 +168,13 @@ def _release(session: Session) -> None:
 
 def new_challenge(settings: Settings, moment: datetime) -> dict[str, str]:
     """A fresh sign-in challenge document (its `nonce` goes into the challenge cookie too)."""
-    random_part = _b64encode(secrets.token_bytes(18))
-    issued = str(int(moment.timestamp()))
-    tag = hmac.new(
-        _key(settings, "challenge"), f"{random_part}.{issued}".encode("ascii"), hashlib.sha256
-    ).digest()
+    nonce = tokens.sign(
+        settings, tokens.Purpose.PARENT_CHALLENGE, secrets.token_urlsafe(18), moment=moment
+    )
     return {
         "type": CHALLENGE_TYPE,
         "purpose": CHALLENGE_PURPOSE,
-        "nonce": f"{random_part}.{issued}.{_b64encode(tag)}",
+        "nonce": nonce,
         "issued_at": _time_text(moment),
         "audience": settings.base_url,
     }
@@ -200,7 +184,7 @@ def check_challenge(
     settings: Settings, challenge: Mapping[str, Any], cookie_nonce: str | None, moment: datetime
 ) -> str:
     """The challenge's nonce, when the challenge is one we issued to this browser and is fresh.
-    Raises ParentsError 400 invalid_challenge / 410 challenge_expired."""
+    Raises ParentsError 400 invalid_challenge / challenge_mismatch, 410 challenge_expired."""
     invalid = ParentsError("invalid_challenge", "this is not a sign-in challenge we gave you")
     if set(challenge) != {"type", "purpose", "nonce", "issued_at", "audience"}:
         raise invalid
@@ -211,25 +195,28 @@ def check_challenge(
     ):
         raise invalid
     nonce = challenge["nonce"]
-    if not isinstance(nonce, str) or len(nonce) > 200 or nonce.count(".") != 2:
+    if not isinstance(nonce, str) or len(nonce) > 200:
         raise invalid
-    random_part, issued, tag_text = nonce.split(".")
     try:
-        tag = _b64decode(tag_text)
-        issued_at = datetime.fromtimestamp(int(issued), UTC)
-    except (ValueError, binascii.Error, OverflowError):
+        signed = tokens.unsign(
+            settings,
+            tokens.Purpose.PARENT_CHALLENGE,
+            nonce,
+            max_age=CHALLENGE_LIFETIME,
+            moment=moment,
+        )
+    except tokens.ExpiredToken:
+        raise ParentsError(
+            "challenge_expired", "the sign-in challenge expired; try again", 410
+        ) from None
+    except tokens.InvalidToken:
         raise invalid from None
-    expected = hmac.new(
-        _key(settings, "challenge"), f"{random_part}.{issued}".encode("ascii"), hashlib.sha256
-    ).digest()
-    if not hmac.compare_digest(tag, expected) or challenge["issued_at"] != _time_text(issued_at):
+    if challenge["issued_at"] != _time_text(signed.signed_at):
         raise invalid
     if not cookie_nonce or not hmac.compare_digest(cookie_nonce.encode(), nonce.encode()):
         raise ParentsError(
             "challenge_mismatch", "this challenge was given to another browser; ask for a new one"
         )
-    if not issued_at - timedelta(minutes=1) <= moment <= issued_at + CHALLENGE_LIFETIME:
-        raise ParentsError("challenge_expired", "the sign-in challenge expired; try again", 410)
     return nonce
 
 
@@ -243,45 +230,35 @@ class SessionClaims:
 def issue_session_token(
     settings: Settings, serial: str, moment: datetime
 ) -> tuple[str, SessionClaims]:
-    expires = int((moment + SESSION_LIFETIME).timestamp())
-    claims = SessionClaims(serial, secrets.token_urlsafe(32), expires)
-    payload = _b64encode(
-        json.dumps(
-            {"kind": "parent", "serial": serial, "csrf": claims.csrf, "exp": claims.exp,
-             "iat": int(moment.timestamp())},
-            separators=(",", ":"),
-            sort_keys=True,
-        ).encode("ascii")
+    claims = SessionClaims(
+        serial, secrets.token_urlsafe(32), int((moment + SESSION_LIFETIME).timestamp())
     )
-    tag = hmac.new(_key(settings, "session"), payload.encode("ascii"), hashlib.sha256).digest()
-    return f"{payload}.{_b64encode(tag)}", claims
+    token = tokens.sign(
+        settings,
+        tokens.Purpose.PARENT_SESSION,
+        {"serial": serial, "csrf": claims.csrf},
+        moment=moment,
+    )
+    return token, claims
 
 
 def read_session_token(
     settings: Settings, token: str | None, moment: datetime
 ) -> SessionClaims | None:
     """The claims of a genuine, unexpired parent's session token, else None."""
-    if not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
-        return None
-    payload, tag_text = token.split(".")
     try:
-        tag = _b64decode(tag_text)
-        expected = hmac.new(
-            _key(settings, "session"), payload.encode("ascii"), hashlib.sha256
-        ).digest()
-        if not hmac.compare_digest(tag, expected):
-            return None
-        claims = json.loads(_b64decode(payload))
-    except (ValueError, UnicodeError, binascii.Error):
+        signed = tokens.unsign(
+            settings, tokens.Purpose.PARENT_SESSION, token, max_age=SESSION_LIFETIME, moment=moment
+        )
+    except tokens.InvalidToken:
         return None
-    if not isinstance(claims, dict) or claims.get("kind") != "parent":
+    payload = signed.payload
+    if not isinstance(payload, dict):
         return None
-    serial, csrf, exp = claims.get("serial"), claims.get("csrf"), claims.get("exp")
-    if not isinstance(serial, str) or not isinstance(csrf, str) or not isinstance(exp, int):
+    serial, csrf = payload.get("serial"), payload.get("csrf")
+    if not isinstance(serial, str) or not isinstance(csrf, str):
         return None
-    if exp <= moment.timestamp():
-        return None
-    return SessionClaims(serial, csrf, exp)
+    return SessionClaims(serial, csrf, int((signed.signed_at + SESSION_LIFETIME).timestamp()))
 
 
 @dataclass(frozen=True)
@@ -745,15 +722,18 @@ def is_joint(application: ParentApplication) -> bool:
 
 
 def invitation_token(settings: Settings, application: ParentApplication) -> str | None:
-    """`<application id>.<HMAC>`: what the father's link carries (None when there is none)."""
+    """What the father's link carries (None when there is no invitation): a token over the
+    application id and its invitation salt. It has no age limit: it ends when the salt does
+    (the father signed, or the mother replaced the application). Signed at the application's
+    creation, so that the link and its QR code stay the same from page to page."""
     if application.invitation_salt is None:
         return None
-    tag = hmac.new(
-        _key(settings, "invitation"),
-        f"{application.id}:{application.invitation_salt}".encode("ascii"),
-        hashlib.sha256,
-    ).digest()
-    return f"{application.id}.{_b64encode(tag)}"
+    return tokens.sign(
+        settings,
+        tokens.Purpose.PARENT_INVITATION,
+        [application.id, application.invitation_salt],
+        moment=application.created_at,
+    )
 
 
 def invitation_url(settings: Settings, application: ParentApplication) -> str | None:
@@ -851,9 +831,19 @@ def join(
     not_found = NotFound("invitation_not_found", "this invitation is not valid (any more)")
     if holder.is_mother:
         raise ParentsError("father_only", "the invitation is for the father's own phone", 403)
-    if len(invitation) > 200 or invitation.count(".") != 1:
+    try:
+        named = tokens.unsign(
+            settings, tokens.Purpose.PARENT_INVITATION, invitation, max_age=None
+        ).payload
+    except tokens.InvalidToken:
+        raise not_found from None
+    if not (
+        isinstance(named, list)
+        and len(named) == 2
+        and all(isinstance(part, str) for part in named)
+    ):
         raise not_found
-    application_id, _tag = invitation.split(".")
+    application_id, salt = named
     try:
         uuid.UUID(application_id)
     except ValueError:
@@ -864,11 +854,10 @@ def join(
         .where(ParentApplication.birth_id == holder.birth_id)
         .with_for_update()
     ).first()
-    expected = invitation_token(settings, application) if application is not None else None
     if (
         application is None
-        or expected is None
-        or not hmac.compare_digest(expected.encode(), invitation.encode())
+        or application.invitation_salt is None
+        or not hmac.compare_digest(application.invitation_salt.encode(), salt.encode())
         or application.state != ApplicationState.AWAITING_FATHER
     ):
         raise not_found

@@ -30,6 +30,7 @@ from starlette.datastructures import UploadFile
 
 from birthreg import i18n
 from birthreg.auth import ClerkStaff, actor_of
+from birthreg.dates import InvalidDate, parse_day
 from birthreg.db import SessionDep
 from birthreg.errors import DomainError
 from birthreg.i18n import gettext, lazy_gettext
@@ -447,8 +448,8 @@ def queue_page(
         days[name] = None
         if values[name]:
             try:
-                days[name] = date.fromisoformat(values[name])
-            except ValueError:
+                days[name] = parse_day(values[name])
+            except InvalidDate:
                 errors[name] = message_for("invalid_date")
     flashes: list[tuple[str, str]] = []
     items: list[Any] = []

@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, or_, select
 
 from birthreg import audit
+from birthreg.dates import parse_moment
 from birthreg.db import reading
 from birthreg.errors import DomainError, NotFound, ServiceNotInitialised
 from birthreg.models import (
@@ -968,8 +969,10 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         moment_text, submission_id = json.loads(raw)
-        moment = datetime.fromisoformat(moment_text)
-        if moment.tzinfo is None or not isinstance(submission_id, str):
+        # Within the years the service computes with: a year-1 or year-9999 time is refused here,
+        # not by an OverflowError when it is stored as UTC.
+        moment = parse_moment(moment_text)
+        if not isinstance(submission_id, str):
             raise ValueError
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise DomainError("invalid_cursor", "the cursor is not one this queue gave") from None

@@ -8,7 +8,6 @@ failed signature carries its verification `"report"`.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -16,7 +15,9 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from birthreg.auth import WardStaff
+from birthreg.dates import RequestDay
 from birthreg.db import SessionDep
+from birthreg.edge import client_address
 from birthreg.models import now
 from birthreg.ward import service
 from birthreg.ward.schemas import (
@@ -89,7 +90,8 @@ def list_births(
     session: SessionDep,
     staff: WardStaff,
     day: Annotated[
-        date | None, Query(alias="date", description="YYYY-MM-DD (Almaty); today by default")
+        RequestDay | None,
+        Query(alias="date", description="YYYY-MM-DD (Almaty); today by default"),
     ] = None,
 ) -> dict[str, Any]:
     """The facility's births born or recorded on a day, newest first, with progress."""
@@ -159,7 +161,7 @@ def enroll(request: Request, session: SessionDep, body: EnrollIn) -> JSONRespons
         session,
         ward,
         request=body,
-        client_address=request.client.host if request.client else "unknown",
+        client_address=client_address(request),
         moment=now(),
     )
     return JSONResponse(issued.to_json(), 201, headers={"Cache-Control": "no-store"})

@@ -3,8 +3,10 @@
 A code is `LLLL-SSSS-SSSS`: a 4-character public *lookup* that finds the enrollment row and an
 8-character *secret*. Both come from `ALPHABET`, which leaves out characters that are easily
 mistaken for one another when read off a screen or a slip of paper (0/O, 1/I/L, U/V). With 30
-symbols the secret carries 8·log2(30) ≈ 39 bits; five wrong guesses lock the code, so guessing
-is hopeless, and the per-address throttle slows down trying lookups.
+symbols the secret carries 8·log2(30) ≈ 39 bits for the 30 minutes a code lives, and every try
+is counted against the client's address (birthreg.ward.service.ENROLL_ADDRESS: twenty, then
+waits that double), so guessing is hopeless. Wrong secrets never lock the code itself: a
+stranger who learnt a mother's lookup could otherwise lock her out.
 
 The *canonical form* is exactly `LLLL-SSSS-SSSS` in capitals with the two hyphens. It is what
 is shown to people and what a phone key signs for proof of possession

@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from birthreg import i18n
 from birthreg.auth import WardStaff
+from birthreg.dates import InvalidDate, parse_day
 from birthreg.db import SessionDep
 from birthreg.errors import DomainError
 from birthreg.i18n import gettext, lazy_gettext
@@ -90,7 +91,9 @@ MESSAGES: Final[dict[str, LazyProxy]] = {
     "birth_in_future": lazy_gettext("The time of birth is in the future."),
     "invalid_attendant": lazy_gettext("Enter who attended the birth (up to 200 characters)."),
     "id_not_checked": lazy_gettext("Check his identity document, then tick this box."),
-    "weak_password": lazy_gettext("The password needs at least 10 characters."),
+    "weak_password": lazy_gettext(
+        "The password needs at least 10 characters and no control characters."
+    ),
     "password_mismatch": lazy_gettext("The two passwords are not the same."),
     "enrollment_not_found": lazy_gettext("There is no such enrollment at this facility."),
     "code_used": lazy_gettext("A key has already been issued for this enrollment."),
@@ -203,8 +206,8 @@ def births_page(
     day, errors, status = today, {}, 200
     if day_text:
         try:
-            day = date.fromisoformat(day_text)
-        except ValueError:
+            day = parse_day(day_text)
+        except InvalidDate:
             errors, status = {"date": message_for("invalid_date")}, 400
     births = service.list_births(session, staff=staff, day=day, moment=moment)
     rows = [

@@ -3,8 +3,9 @@
 Routes (the JSON API in `api.py`, the pages later) are thin: they call these functions with the
 request session, a `WardContext` and the moment (`birthreg.models.now()`), and render what comes
 back. The functions add and flush; the request session commits or rolls back. The one exception
-is a refused enrollment code: the attempt is counted and *committed* before the refusal is raised
-(see `enroll`), since a rollback would forget it and the lock-out would never come.
+is an enrollment code: the attempt is counted against the client's address in a transaction of
+its own before the code is looked at (`birthreg.throttle.reserve`), so that neither a refusal's
+rollback nor concurrent guesses lose a count.
 
 Nothing here puts an IIN or a name in the audit trail or in an error detail: audit entries name
 births, enrollments and certificates by their ids and serials.
@@ -27,15 +28,15 @@ from zoneinfo import ZoneInfo
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import or_, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from birthreg import audit
+from birthreg import audit, throttle
 from birthreg.auth import actor_of
+from birthreg.auth.passwords import password_problem
 from birthreg.config import Settings
+from birthreg.db import reading
 from birthreg.errors import DomainError, NotFound
 from birthreg.models import (
     Birth,
@@ -44,7 +45,6 @@ from birthreg.models import (
     Facility,
     IssuedCertificate,
     KeyPath,
-    LoginThrottle,
     Progress,
     StaffUser,
 )
@@ -86,10 +86,19 @@ from signing.verify import (
 #: The ward's day (the births list) is a day in Almaty.
 WARD_TIME_ZONE = ZoneInfo("Asia/Almaty")
 ENROLLMENT_LIFETIME = timedelta(minutes=30)
-MAX_WRONG_SECRETS = 5
-#: Failed codes (unknown lookups and wrong secrets) per client address within the window.
-ADDRESS_MAX_FAILURES = 20
-ADDRESS_WINDOW = timedelta(minutes=15)
+#: Codes tried per client address: twenty within 15 minutes, then a wait of 15 minutes that
+#: doubles with each further try (up to a day). A wrong secret never locks the code itself:
+#: whoever knows a mother's lookup could otherwise lock her out of her own code.
+ENROLL_ADDRESS = throttle.Policy(
+    "enroll:address",
+    free=20,
+    window=timedelta(minutes=15),
+    delay=timedelta(minutes=15),
+    max_delay=timedelta(hours=24),
+)
+#: Compared against when a lookup finds nothing, so that an unknown code costs what a wrong one
+#: does.
+_NO_SECRET_HMAC = "0" * 64
 MAX_ATTENDANT_LENGTH = 200
 MIN_KEY_FILE_PASSWORD = 10
 MAX_KEY_FILE_PASSWORD = 1024
@@ -669,41 +678,16 @@ class IssuedKey:
         }
 
 
-def _address_key(client_address: str) -> str:
-    return hashlib.sha256(f"enroll-ip:{client_address}".encode()).hexdigest()
-
-
-def _address_locked(session: Session, key: str, moment: datetime) -> bool:
-    row = session.get(LoginThrottle, key)
-    return row is not None and row.locked_until is not None and row.locked_until > moment
-
-
-def _count_address_failure(session: Session, key: str, moment: datetime) -> None:
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    # Two workers may count an address's first failure at once: insert-or-nothing, then lock.
-    session.execute(
-        insert(LoginThrottle)
-        .values(key=key, failures=0, window_started_at=moment, locked_until=None)
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
-    row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
-    assert row is not None
-    if row.window_started_at + ADDRESS_WINDOW <= moment:
-        row.failures = 0
-        row.window_started_at = moment
-        row.locked_until = None
-    row.failures += 1
-    if row.failures >= ADDRESS_MAX_FAILURES:
-        row.locked_until = moment + ADDRESS_WINDOW
-    session.add(row)
-    session.flush()
-
-
-def _refuse_counted(session: Session, error: WardError) -> WardError:
-    # The failure just counted must outlive the refusal: commit it here, since the request
-    # session rolls back on the exception (and a rollback would reset the lock-out).
-    session.commit()
-    return error
+def _stored_secret_hmac(session: Session, lookup: str) -> str | None:
+    """The stored HMAC of the code with this lookup. Read before the session takes any lock
+    (a plain read), so that a right code gives its throttle count back for good, in a
+    transaction of its own, whatever happens after; inside a transaction a script already has
+    open (the demo enrolls in its own), through that transaction, which alone sees its rows."""
+    statement = select(Enrollment.secret_hmac).where(Enrollment.lookup == lookup)
+    if session.in_transaction():
+        return session.exec(statement).first()
+    with reading(session.get_bind()) as connection:  # type: ignore[arg-type]
+        return connection.execute(statement).scalar_one_or_none()
 
 
 def _redeemable(
@@ -714,45 +698,36 @@ def _redeemable(
     client_address: str,
     moment: datetime,
 ) -> tuple[Enrollment, codes.EnrollmentCode]:
-    """The enrollment a code opens, locked for update, after every check on the code."""
-    address_key = _address_key(client_address)
-    if _address_locked(session, address_key, moment):
-        raise WardError("too_many_attempts", "too many wrong codes; try again later", 429)
+    """The enrollment a code opens, locked for update, after every check on the code.
+
+    An unknown lookup and a wrong secret get the same answer (400 invalid_code), so that trying
+    codes tells nothing about which lookups exist."""
     try:
         code = codes.parse_code(text)
     except codes.MalformedCode as error:
         raise WardError("invalid_code", str(error), field="code") from None
+    reservation = throttle.reserve(
+        session,
+        [(ENROLL_ADDRESS, ENROLL_ADDRESS.key(client_address))],
+        moment=moment,
+        code="too_many_attempts",
+        detail="too many wrong codes; try again later",
+    )
+    stored = _stored_secret_hmac(session, code.lookup)
+    if not codes.secret_matches(ward.secret_key, code, stored or _NO_SECRET_HMAC) or not stored:
+        raise WardError(
+            "invalid_code",
+            "this code is not valid: check it, or ask the ward for a new one",
+            field="code",
+        )
+    reservation.succeeded(session)
     enrollment = session.exec(
         select(Enrollment).where(Enrollment.lookup == code.lookup).with_for_update()
-    ).one_or_none()
-    if enrollment is None:
-        _count_address_failure(session, address_key, moment)
-        raise _refuse_counted(
-            session, WardError("invalid_code", "no such enrollment code", 404, field="code")
-        )
+    ).one()
     if enrollment.locked_at is not None:
         raise WardError(
-            "code_locked",
-            "this code is locked after wrong attempts; ask the ward for a new one",
-            423,
+            "code_locked", "this code is locked; ask the ward for a new one", 423
         )
-    if not codes.secret_matches(ward.secret_key, code, enrollment.secret_hmac):
-        enrollment.failed_attempts += 1
-        locked = enrollment.failed_attempts >= MAX_WRONG_SECRETS
-        if locked:
-            enrollment.locked_at = moment
-        session.add(enrollment)
-        session.flush()
-        _count_address_failure(session, address_key, moment)
-        if locked:
-            refusal = WardError(
-                "code_locked",
-                "this code is now locked after wrong attempts; ask the ward for a new one",
-                423,
-            )
-        else:
-            refusal = WardError("invalid_code", "the code is wrong", field="code")
-        raise _refuse_counted(session, refusal)
     if enrollment.expires_at <= moment:
         raise WardError("code_expired", "this code has expired; ask the ward for a new one", 410)
     if enrollment.used_at is not None:
@@ -844,12 +819,11 @@ def enroll(
     with its proof of possession over `enrollment_challenge(code in canonical form)`.
 
     The certificate names the person the ward enrolled, never what the CSR says. Refusals, in
-    order: 400 invalid_request (both or neither of csr_pem and public_key+proof), 429
-    too_many_attempts (this address), 400 invalid_code (malformed), 404 invalid_code (unknown),
-    423 code_locked, 400 invalid_code (wrong secret: counted, the fifth locks), 410 code_expired,
-    409 code_used, then the signing core's 400s (weak_key, invalid_certificate_request,
-    proof_of_possession_failed). Audited `certificate.issued` by "enrollment:<id>".
-    """
+    order: 400 invalid_request (both or neither of csr_pem and public_key+proof), 400
+    invalid_code (malformed), 429 too_many_attempts (this address), 400 invalid_code (unknown,
+    or a wrong secret: the same answer, counted against the address, never the code), 423
+    code_locked, 410 code_expired, 409 code_used, then the signing core's 400s (weak_key,
+    invalid_certificate_request, proof_of_possession_failed). Audited `certificate.issued`."""
     has_csr = request.csr_pem is not None
     has_key = request.public_key is not None or request.proof is not None
     if has_csr == has_key or (has_key and (request.public_key is None or request.proof is None)):
@@ -919,15 +893,14 @@ def issue_pkcs12(
     moment: datetime,
 ) -> KeyFile:
     """Make a key at the desk for an unused, unexpired, unlocked enrollment of this facility and
-    return it as a PKCS#12 file under `password` (10 to 1024 characters). Refusals: 400
-    weak_password, 404 enrollment_not_found, 423 code_locked, 410 code_expired, 409 code_used."""
-    if not MIN_KEY_FILE_PASSWORD <= len(password) <= MAX_KEY_FILE_PASSWORD:
-        raise WardError(
-            "weak_password",
-            f"the key file password needs {MIN_KEY_FILE_PASSWORD} to "
-            f"{MAX_KEY_FILE_PASSWORD} characters",
-            field="password",
-        )
+    return it as a PKCS#12 file under `password` (10 to 1024 characters, no control
+    characters: birthreg.auth.passwords). Refusals: 400 weak_password, 404 enrollment_not_found,
+    423 code_locked, 410 code_expired, 409 code_used."""
+    problem = password_problem(
+        password, minimum=MIN_KEY_FILE_PASSWORD, maximum=MAX_KEY_FILE_PASSWORD
+    )
+    if problem is not None:
+        raise WardError("weak_password", f"the key file password: {problem}", field="password")
     facility = staff_facility(session, staff)
     enrollment = (
         session.exec(

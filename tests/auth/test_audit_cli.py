@@ -14,8 +14,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from birthreg import auth
-from birthreg.auth import create_staff_user
+from birthreg.auth import create_staff_user, passwords
 from birthreg.cli import app as cli
 from birthreg.config import Settings
 from birthreg.models import AuditEntry, Role
@@ -24,7 +23,7 @@ from birthreg.models import AuditEntry, Role
 @pytest.fixture(autouse=True)
 def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        auth, "password_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        passwords, "password_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
 
 

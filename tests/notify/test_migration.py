@@ -18,7 +18,6 @@ from birthreg.db import PACKAGE_DIR, make_engine, migrate
 from birthreg.notify.tracking import is_valid
 
 
-
 def _before_notify() -> str:
     """The revision 0008 follows (whatever it is once migrations are chained)."""
     config = Config()

@@ -74,10 +74,11 @@ def test_routes_and_roles(app: Any) -> None:
     assert roles == {
         ("POST", SUBMISSIONS): None,
         ("GET", f"{SUBMISSIONS}/{{submission_id}}/status"): None,
-        ("GET", SUBMISSIONS): {Role.CLERK},
-        ("GET", f"{SUBMISSIONS}/{{submission_id}}"): {Role.CLERK},
-        ("POST", f"{SUBMISSIONS}/{{submission_id}}/register"): {Role.CLERK},
-        ("POST", f"{SUBMISSIONS}/{{submission_id}}/reject"): {Role.CLERK},
+        # Clerks, and registrars (senior clerks).
+        ("GET", SUBMISSIONS): {Role.CLERK, Role.REGISTRAR},
+        ("GET", f"{SUBMISSIONS}/{{submission_id}}"): {Role.CLERK, Role.REGISTRAR},
+        ("POST", f"{SUBMISSIONS}/{{submission_id}}/register"): {Role.CLERK, Role.REGISTRAR},
+        ("POST", f"{SUBMISSIONS}/{{submission_id}}/reject"): {Role.CLERK, Role.REGISTRAR},
     }
 
 

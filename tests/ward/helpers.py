@@ -63,7 +63,7 @@ def staff(
             session.expunge(user)
     finally:
         engine.dispose()
-    token = issue_token(settings, user, kind="api", lifetime=timedelta(hours=1))
+    token = issue_token(settings, user, kind="api")
     return user, {"Authorization": f"Bearer {token}"}
 
 
