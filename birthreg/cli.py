@@ -125,7 +125,7 @@ def serve(
     scheme = "https" if ssl_options else "http"
     typer.echo(f"birthreg (TEST) on {scheme}://{host}:{port} (public address {settings.base_url})")
     uvicorn.run(
-        "birthreg.main:create_served_app",
+        "birthreg.main:create_app",
         factory=True,
         host=host,
         port=port,

@@ -6,7 +6,6 @@ in the lifespan, not at import, so that importing this module touches nothing.
 
 from __future__ import annotations
 
-import gc
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
@@ -130,30 +129,8 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_served_app() -> FastAPI:
-    """The application as `birthreg serve` runs it in each worker process (uvicorn's factory)."""
-    return create_app(serving=True)
-
-
-def _settle_the_heap() -> None:
-    """Keep the garbage collector's full collections short in a serving worker.
-
-    A full (oldest-generation) collection walks every tracked object, and a worker holds a
-    great many that live as long as it does (modules, templates, catalogs, the CA, memoised
-    certificates): measured during bench/intake.py, full collections took 50-260 ms, every
-    request in flight waiting meanwhile. Everything made at start-up is moved out of the
-    collector's sight (`gc.freeze`, as CPython's documentation suggests for servers). Cyclic
-    garbage made later is still collected.
-    """
-    gc.collect()
-    gc.freeze()
-
-
-def create_app(settings: Settings | None = None, *, serving: bool = False) -> FastAPI:
-    """The application. Raises ConfigurationError when production lacks real secrets.
-
-    `serving` (for `birthreg serve`'s workers only, never for tests that make many apps) also
-    tunes the process's garbage collector once the app has started (see _settle_the_heap)."""
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application. Raises ConfigurationError when production lacks real secrets."""
     settings = settings or Settings()
     settings.check_secrets()
     logs.install()
@@ -161,8 +138,6 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine_from_settings(settings)
-        if serving:
-            _settle_the_heap()
         try:
             yield
         finally:
