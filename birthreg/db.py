@@ -120,6 +120,24 @@ def reading(engine: Engine) -> Iterator[Connection]:
 _READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection for a long read that must see one state of the database throughout (the
+    audit trail's walk), while the service goes on writing: a read-only REPEATABLE READ
+    transaction on PostgreSQL, a deferred one on SQLite (in WAL mode it keeps the snapshot of
+    its first read). Rolled back at the end."""
+    if engine.dialect.name != "postgresql":
+        with reading(engine) as connection:
+            yield connection
+        return
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        try:
+            yield connection
+        finally:
+            connection.rollback()
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (safe to run again, and concurrently on
     PostgreSQL: the upgrade holds an advisory lock)."""

@@ -23,7 +23,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import birthreg
-from birthreg import auth, i18n, logs
+from birthreg import audit, auth, i18n, logs
+from birthreg.audit_api import router as audit_api_router
 from birthreg.config import Settings
 from birthreg.db import engine_from_settings
 from birthreg.errors import DomainError
@@ -33,6 +34,7 @@ from birthreg.pki.api import router as pki_router
 from birthreg.registry.api import router as registry_api_router
 from birthreg.registry.certificate import router as certificate_router
 from birthreg.registry.pages import router as registry_pages_router
+from birthreg.registry.service import registry_for
 from birthreg.verify.api import router as verify_api_router
 from birthreg.verify.pages import router as verify_pages_router
 from birthreg.ward.api import router as ward_api_router
@@ -138,6 +140,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine_from_settings(settings)
+        # Every CHECKPOINT_INTERVAL entries the registry office's seal signs a checkpoint.
+        audit.sign_checkpoints_with(
+            app.state.engine, lambda session: registry_for(app).office(session).seal
+        )
         try:
             yield
         finally:
@@ -169,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(registry_pages_router)
     app.include_router(verify_api_router)
     app.include_router(verify_pages_router)
+    app.include_router(audit_api_router)
     # Staff logins: /login, /logout, /api/v1/auth/token; the templates' csrf_token.
     auth.install(app)
     _install_error_handlers(app, templates)

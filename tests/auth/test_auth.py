@@ -807,6 +807,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/registry/submissions/{submission_id}/reject"): CLERK,
     ("GET", "/registry/check"): CLERK,
     ("POST", "/registry/check"): CLERK,
+    # The audit trail's newest signed checkpoint: anyone may keep a copy.
+    ("GET", "/api/v1/audit/checkpoints/latest"): None,
 }
 
 
