@@ -23,9 +23,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,39 +36,18 @@ from sqlmodel import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _database import bench_database  # noqa: E402
 from registry import factories  # noqa: E402  (the tests' dossier factories)
 
 from birthreg.bootstrap import initialise  # noqa: E402
 from birthreg.config import Settings  # noqa: E402
-from birthreg.db import engine_from_settings, make_engine, normalise_url  # noqa: E402
+from birthreg.db import engine_from_settings  # noqa: E402
 from birthreg.main import create_app  # noqa: E402
 from birthreg.registry.service import (  # noqa: E402
     receive_dossier,
     register_submission,
     registry_for,
 )
-
-
-@contextmanager
-def bench_database(tmp: str) -> Iterator[str]:
-    """A database URL for the run: SQLite in `tmp`, or a new schema in the PostgreSQL
-    database of BIRTHREG_BENCH_DATABASE_URL (its search path), dropped afterwards."""
-    url = os.environ.get("BIRTHREG_BENCH_DATABASE_URL")
-    if not url:
-        yield f"sqlite:///{tmp}/bench.sqlite3"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(url)
-    try:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        yield normalise_url(url).update_query_dict(
-            {"options": f"-csearch_path={schema}"}
-        ).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 def received(app: Any, n: int) -> list[str]:

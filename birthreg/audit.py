@@ -65,17 +65,24 @@ def _entry_hash(
     details_sha256: str,
     prev_hash: str,
 ) -> str:
-    fields = [
-        seq,
-        at.isoformat(timespec="microseconds"),
-        actor,
-        role,
-        action,
-        object_type,
-        object_id,
-        details_sha256,
-        prev_hash,
-    ]
+    return _hash_of(
+        [
+            seq,
+            at.isoformat(timespec="microseconds"),
+            actor,
+            role,
+            action,
+            object_type,
+            object_id,
+            details_sha256,
+            prev_hash,
+        ]
+    )
+
+
+def _hash_of(fields: list[Any]) -> str:
+    """An entry's hash: SHA-256 of the RFC 8785 array of its fields (the time in ISO 8601 with
+    microseconds), the previous entry's hash last."""
     return hashlib.sha256(canonicalize(fields)).hexdigest()
 
 
@@ -345,6 +352,7 @@ Progress = Callable[[int, int], None]
 #: A position the chain must hold: a checkpoint, and what to call it in a problem.
 _Anchor = tuple[Checkpoint, str]
 
+#: The hashed fields in their order, then entry_hash.
 _ENTRY_COLUMNS = select(
     _ENTRIES.c.seq,
     _ENTRIES.c.at,
@@ -464,17 +472,10 @@ def _resume_point(
 
 
 def _recomputed(row: Any) -> str:
-    return _entry_hash(
-        seq=row.seq,
-        at=row.at,
-        actor=row.actor,
-        role=row.role,
-        action=row.action,
-        object_type=row.object_type,
-        object_id=row.object_id,
-        details_sha256=row.details_sha256,
-        prev_hash=row.prev_hash,
-    )
+    """The hash of a row of _ENTRY_COLUMNS (the hashed fields in order, then entry_hash)
+    computed again from its fields."""
+    seq, at, *fields, _stored = row
+    return _hash_of([seq, at.isoformat(timespec="microseconds"), *fields])
 
 
 def _walk(
