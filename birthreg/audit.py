@@ -383,7 +383,8 @@ def verify_chain(
     entry each one names must still have the signed hash; so must `anchor`'s (a checkpoint kept
     outside the database, from `read_checkpoint`). `since_checkpoint` walks only the entries
     after the newest kept checkpoint that holds: the entries before it are checked at the
-    checkpoints only, so an edit there that was not hashed again shows in a full walk alone.
+    checkpoints only, so a change there that leaves every checkpoint's entry as signed (an edit
+    not hashed again through the next checkpoint) shows in a full walk alone.
     The walk reads one snapshot as a stream: its memory does not grow with the chain."""
     engine = bind.get_bind() if isinstance(bind, Session) else bind
     if isinstance(engine, Connection):
@@ -422,7 +423,7 @@ def _kept(
         try:
             checkpoint = read_checkpoint(compact, seal_certificate)
         except CheckpointInvalid as exc:
-            result.problems.append(f"the kept checkpoint of entry {seq} is forged: {exc.detail}")
+            result.problems.append(f"the kept checkpoint of entry {seq} is refused: {exc.detail}")
             continue
         if checkpoint.seq != seq:
             result.problems.append(
@@ -436,9 +437,8 @@ def _kept(
 
 def _mismatch(checkpoint: Checkpoint, kind: str) -> str:
     return (
-        f"the {kind} checkpoint of entry {checkpoint.seq} (signed {_when(checkpoint)}) does "
-        f"not match the chain: entry "
-        f"{checkpoint.seq}'s hash is not the one signed (rewritten since)"
+        f"the {kind} checkpoint of entry {checkpoint.seq} (signed {_when(checkpoint)}) does not "
+        f"match the chain: entry {checkpoint.seq}'s hash is not the one signed (rewritten since)"
     )
 
 

@@ -296,7 +296,8 @@ def test_a_checkpoint_not_made_with_the_seal_is_refused(
     assert forged is not None
     result = run(cli_env, "verify")
     assert result.exit_code == 1
-    assert f"the kept checkpoint of entry {forged.seq} is forged" in result.stdout
+    assert f"the kept checkpoint of entry {forged.seq} is refused" in result.stdout
+    assert "not signed by this service's seal" in result.stdout
     given = tmp_path / "forged.jws"
     given.write_text(forged.jws)
     refused = run(cli_env, "verify", "--checkpoint", str(given))

@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, or_, select
 
 from birthreg import audit
+from birthreg.config import Settings
 from birthreg.db import reading
 from birthreg.errors import DomainError, NotFound, ServiceNotInitialised
 from birthreg.models import (
@@ -219,7 +220,7 @@ def auto_register_setting(settings: Any) -> bool:
     return bool(settings.registry_auto_register)
 
 
-def load_office(session: Session, settings: Any, ca: CertificationAuthority) -> Office:
+def load_office(session: Session, settings: Settings, ca: CertificationAuthority) -> Office:
     """The registry office (the first one `birthreg init` made) and its seal, from the database
     and the data dir (outside an app too: the CLI)."""
     row = session.exec(select(RegistryOffice).order_by(col(RegistryOffice.id))).first()
