@@ -495,8 +495,7 @@ def _unreadable_trail(settings: Settings, exc: Exception) -> NoReturn:
 
 @audit_app.command("checkpoint")
 def audit_checkpoint() -> None:
-    """Sign a checkpoint of the audit chain's head with the registry seal and keep it; print
-    its JWS (what GET /api/v1/audit/checkpoints/latest serves)."""
+    """Sign the audit chain's head with the registry seal, keep it and print it (a JWS)."""
     from sqlalchemy.exc import SQLAlchemyError
     from sqlmodel import Session
 
