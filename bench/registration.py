@@ -5,8 +5,9 @@ for each in its own transaction (what the clerk's POST …/register runs, withou
 the same run, one raw ECDSA P-256 signature (the certificate's QR seal needs one) for scale.
 Where the time goes is measured in the same run: the statements (from sending each to having
 its answer), the COMMIT, and the rest (our Python and SQLAlchemy's around the statements), with
-this process's CPU time (on a busy machine the wall time also counts waiting for a core); and,
-as the floor of a SQLite COMMIT, one append and fsync of 4 KiB in the same directory.
+this process's CPU time (on a busy machine the wall time also counts waiting for a core); and
+two floors: one append and fsync of 4 KiB in the same directory (a SQLite COMMIT's), and one
+`SELECT 1` through the driver alone (each statement's).
 Goal (issue 4): p50 under 5 ms. SQLite by default; PostgreSQL with BIRTHREG_BENCH_DATABASE_URL,
 in a schema of its own that is dropped at the end (the database's other contents stay as they
 are).
@@ -87,6 +88,22 @@ def raw_fsync_seconds(directory: str, rounds: int = 200) -> float:
     return elapsed / rounds
 
 
+def raw_round_trip_seconds(engine: Any, rounds: int = 300) -> float:
+    """One `SELECT 1` through the driver alone (no SQLAlchemy): the floor of each statement."""
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        start = time.perf_counter()
+        for _ in range(rounds):
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+        elapsed = time.perf_counter() - start
+        cursor.close()
+    finally:
+        connection.close()
+    return elapsed / rounds
+
+
 class StatementClock:
     """Counts the statements an engine sends and the time from sending each to its answer.
     COMMIT is not counted, nor PostgreSQL's BEGIN (psycopg sends it itself); SQLite's BEGIN
@@ -161,14 +178,19 @@ def main() -> None:
         ids = received(app, args.n)
         raw_sign = raw_sign_seconds()
         measured = registrations(app, ids)
-        raw_fsync = raw_fsync_seconds(tmp)
+        floors = {
+            "sign": raw_sign,
+            "fsync": raw_fsync_seconds(tmp),
+            "round_trip": raw_round_trip_seconds(app.state.engine),
+        }
         app.state.engine.dispose()
-    report(measured, raw_sign, raw_fsync, make_url(database_url).get_backend_name(), args.n)
+    report(measured, floors, make_url(database_url).get_backend_name(), args.n)
 
 
 def report(
-    measured: dict[str, list[float]], raw_sign: float, raw_fsync: float, backend: str, n: int
+    measured: dict[str, list[float]], floors: dict[str, float], backend: str, n: int
 ) -> None:
+    raw_sign, raw_fsync, round_trip = floors["sign"], floors["fsync"], floors["round_trip"]
     totals = sorted(measured["total"])
     p50 = totals[len(totals) // 2]
     p99 = totals[min(len(totals) - 1, int(len(totals) * 0.99))]
@@ -194,6 +216,7 @@ def report(
     )
     print(f"raw ECDSA P-256 sign     {raw_sign * 1e3:6.3f} ms  (p50 = {p50 / raw_sign:.0f}× it)")
     print(f"raw 4 KiB append + fsync {raw_fsync * 1e3:6.3f} ms  (here; SQLite's COMMIT floor)")
+    print(f"raw SELECT 1 round trip  {round_trip * 1e3:6.3f} ms  (the driver alone)")
     print(f"statements / registration {count:5.1f}  (+ COMMIT, + BEGIN on PG)")
     print(
         json.dumps(
@@ -206,6 +229,7 @@ def report(
                 "cpu_ms": round(cpu * 1e3, 2),
                 "raw_sign_ms": round(raw_sign * 1e3, 3),
                 "raw_fsync_ms": round(raw_fsync * 1e3, 3),
+                "raw_round_trip_ms": round(round_trip * 1e3, 3),
                 "statements": round(count, 1),
             }
         )
