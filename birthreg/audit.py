@@ -347,7 +347,7 @@ def _when(checkpoint: Checkpoint) -> str:
     return f"{checkpoint.signed_at:%Y-%m-%d %H:%M:%SZ}"
 
 
-#: progress(walked, to_walk), called every WALK_BATCH entries and at the end.
+#: progress(walked, to_walk), called every WALK_BATCH entries.
 Progress = Callable[[int, int], None]
 #: A position the chain must hold: a checkpoint, and what to call it in a problem.
 _Anchor = tuple[Checkpoint, str]
@@ -511,8 +511,6 @@ def _walk(
         prev_hash, expected_seq, last_seq = row.entry_hash, row.seq + 1, row.seq
         if progress is not None and result.entries % WALK_BATCH == 0:
             progress(result.entries, to_walk)
-    if progress is not None:
-        progress(result.entries, to_walk)
     for seq, missing in sorted(at_seq.items()):
         for _checkpoint, kind in missing:
             result.problems.append(

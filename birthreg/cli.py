@@ -9,16 +9,21 @@ from __future__ import annotations
 import base64
 import json
 import sys
+import time
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
 
 from birthreg.config import ConfigurationError, Settings
 from birthreg.models import Role
+
+if TYPE_CHECKING:
+    from birthreg.audit import Progress
+    from birthreg.pki.seals import Seal
 
 app = typer.Typer(
     name="birthreg",
@@ -464,7 +469,7 @@ def users_add(
         engine.dispose()
 
 
-def _registry_seal(settings: Settings, engine: Any) -> Any:
+def _registry_seal(settings: Settings, engine: Any) -> Seal:
     """The registry office's seal (what signs and is trusted for audit checkpoints)."""
     from sqlmodel import Session
 
@@ -524,21 +529,15 @@ def audit_checkpoint() -> None:
 PROGRESS_EVERY = 2.0
 
 
-def _progress() -> Any:
-    import time
-
-    started = last = time.monotonic()
+def _progress(started: float) -> Progress:
+    last = started
 
     def show(walked: int, to_walk: int) -> None:
         nonlocal last
         moment = time.monotonic()
-        if walked < to_walk and moment - last < PROGRESS_EVERY:
-            return
-        last = moment
-        typer.echo(
-            f"audit verify: {walked:,} of {to_walk:,} entries walked ({moment - started:.1f} s)",
-            err=True,
-        )
+        if moment - last >= PROGRESS_EVERY:
+            last = moment
+            typer.echo(f"audit verify: {walked:,} of {to_walk:,} entries walked", err=True)
 
     return show
 
@@ -583,17 +582,20 @@ def audit_verify(
         except CheckpointInvalid as exc:
             typer.echo(f"audit chain NOT VERIFIED: the given checkpoint is refused: {exc.detail}")
             raise typer.Exit(EXIT_FAILED) from exc
+        started = time.monotonic()
         check = verify_chain(
             engine,
             seal_certificate=seal.certificate,
             anchor=anchor,
             since_checkpoint=since_checkpoint,
-            progress=_progress(),
+            progress=_progress(started),
         )
     except SQLAlchemyError as exc:
         _unreadable_trail(settings, exc)
     finally:
         engine.dispose()
+    elapsed = time.monotonic() - started
+    typer.echo(f"audit verify: {check.entries:,} entries walked in {elapsed:.1f} s", err=True)
     typer.echo(check.to_text(anchor))
     if not check.intact:
         raise typer.Exit(EXIT_FAILED)
