@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
+import time
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -20,6 +22,10 @@ from pydantic import ValidationError
 from birthreg.config import ConfigurationError, Settings
 from birthreg.notify.cli import notify_app
 from birthreg.users_cli import users_app
+
+if TYPE_CHECKING:
+    from birthreg.audit import Progress
+    from birthreg.pki.seals import Seal
 
 app = typer.Typer(
     name="birthreg",
@@ -122,11 +128,14 @@ def serve(
 
     import uvicorn
 
+    # The workers (new processes, which read their settings from the environment) send the
+    # parents' messages unless the operator said otherwise (birthreg.notify.sender).
+    os.environ.setdefault("BIRTHREG_NOTIFY_SENDER", "1")
     ssl_options = _tls_options(settings, tls, tls_host, tls_cert, tls_key)
     scheme = "https" if ssl_options else "http"
     typer.echo(f"birthreg (TEST) on {scheme}://{host}:{port} (public address {settings.base_url})")
     uvicorn.run(
-        "birthreg.main:create_served_app",
+        "birthreg.main:create_app",
         factory=True,
         host=host,
         port=port,
@@ -420,38 +429,136 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(notify_app, name="notify")
 
 
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the audit hash chain; exit 0 only when it is intact."""
+def _registry_seal(settings: Settings, engine: Any) -> Seal:
+    """The registry office's seal (what signs and is trusted for audit checkpoints)."""
+    from sqlmodel import Session
+
+    from birthreg.db import reading
+    from birthreg.errors import DomainError
+    from birthreg.pki.service import load_certification_authority
+    from birthreg.registry.service import load_office
+    from signing.errors import SigningError
+
+    try:
+        ca = load_certification_authority(settings)
+        with reading(engine) as connection, Session(bind=connection) as session:
+            return load_office(session, settings, ca).seal
+    except SigningError as exc:
+        _fail(f"the TEST CA in {settings.ca_directory} cannot be opened: {exc.detail}")
+    except DomainError as exc:
+        _fail(exc.detail)
+
+
+def _unreadable_trail(settings: Settings, exc: Exception) -> NoReturn:
+    from birthreg.db import display_url
+
+    _fail(
+        f"cannot read the audit trail in {display_url(settings.database_url)}: "
+        f"{type(exc).__name__} (run `birthreg init` first?)"
+    )
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the audit chain's head with the registry seal, keep it and print it (a JWS)."""
     from sqlalchemy.exc import SQLAlchemyError
     from sqlmodel import Session
 
-    from birthreg.audit import verify_chain
-    from birthreg.db import display_url, make_engine
+    from birthreg.audit import make_checkpoint
+    from birthreg.db import make_engine
 
     settings = _settings()
     engine = make_engine(settings.database_url)
-    if engine.dialect.name == "postgresql":
-        # One snapshot for the whole walk: entries appended meanwhile are not half-seen.
-        engine = engine.execution_options(isolation_level="REPEATABLE READ")
     try:
+        seal = _registry_seal(settings, engine)
         with Session(engine) as session:
-            try:
-                check = verify_chain(session)
-            except SQLAlchemyError as exc:
-                _fail(
-                    f"cannot read the audit trail in {display_url(settings.database_url)}: "
-                    f"{type(exc).__name__} (run `birthreg init` first?)"
-                )
+            checkpoint = make_checkpoint(session, seal)
+            session.commit()
+    except SQLAlchemyError as exc:
+        _unreadable_trail(settings, exc)
     finally:
         engine.dispose()
-    if check.intact:
-        typer.echo(f"audit chain intact: {check.entries} entries")
-        return
-    typer.echo(f"audit chain BROKEN: {len(check.problems)} problems in {check.entries} entries")
-    for problem in check.problems:
-        typer.echo(f"  {problem}")
-    raise typer.Exit(EXIT_FAILED)
+    if checkpoint is None:
+        _fail("the audit trail is empty: there is nothing to sign")
+    signed = f"{checkpoint.signed_at:%Y-%m-%d %H:%M:%SZ}"
+    typer.echo(f"audit checkpoint of entry {checkpoint.seq}, signed {signed}", err=True)
+    typer.echo(checkpoint.jws)
+
+
+#: The walk says how far it got at most this often (seconds), on stderr.
+PROGRESS_EVERY = 2.0
+
+
+def _progress(started: float) -> Progress:
+    last = started
+
+    def show(walked: int, to_walk: int) -> None:
+        nonlocal last
+        moment = time.monotonic()
+        if moment - last >= PROGRESS_EVERY:
+            last = moment
+            typer.echo(f"audit verify: {walked:,} of {to_walk:,} entries walked", err=True)
+
+    return show
+
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            help="A checkpoint kept elsewhere (the JWS that GET /api/v1/audit/checkpoints/latest "
+            "gave): the chain must still hold it.",
+        ),
+    ] = None,
+    since_checkpoint: Annotated[
+        bool,
+        typer.Option(
+            "--since-checkpoint",
+            help="Walk only the entries after the newest kept checkpoint that holds; the ones "
+            "before are checked at the checkpoints only.",
+        ),
+    ] = False,
+) -> None:
+    """Check the audit hash chain and its signed checkpoints; exit 0 only when intact."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from birthreg.audit import CheckpointInvalid, read_checkpoint, verify_chain
+    from birthreg.db import make_engine
+
+    settings = _settings()
+    text = None
+    if checkpoint is not None:
+        try:
+            text = checkpoint.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            _fail(f"cannot read {checkpoint}: {exc}")
+    engine = make_engine(settings.database_url)
+    try:
+        seal = _registry_seal(settings, engine)
+        try:
+            anchor = None if text is None else read_checkpoint(text, seal.certificate)
+        except CheckpointInvalid as exc:
+            typer.echo(f"audit chain NOT VERIFIED: the given checkpoint is refused: {exc.detail}")
+            raise typer.Exit(EXIT_FAILED) from exc
+        started = time.monotonic()
+        check = verify_chain(
+            engine,
+            seal_certificate=seal.certificate,
+            anchor=anchor,
+            since_checkpoint=since_checkpoint,
+            progress=_progress(started),
+        )
+    except SQLAlchemyError as exc:
+        _unreadable_trail(settings, exc)
+    finally:
+        engine.dispose()
+    elapsed = time.monotonic() - started
+    typer.echo(f"audit verify: {check.entries:,} entries walked in {elapsed:.1f} s", err=True)
+    typer.echo(check.to_text(anchor))
+    if not check.intact:
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _parse_moment(text: str) -> datetime:

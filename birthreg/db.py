@@ -5,17 +5,15 @@ PostgreSQL goes through psycopg 3 (`postgresql+psycopg://…`); a bare `postgres
 psycopg2. The schema is made by Alembic (`migrate`), never by `create_all`, so that SQLite and
 PostgreSQL databases are built by the same steps.
 
-On SQLite every transaction starts with BEGIN IMMEDIATE: writers are serialised at the start of a
-transaction instead of failing at its end, which is what makes read-then-write sequences (the
-audit chain's head, gapless numbers) safe there. PostgreSQL gets row locks (`with_for_update`).
+SQLite runs in WAL mode with a busy timeout, and every writing transaction starts with BEGIN
+IMMEDIATE: writers are serialised at the start of a transaction instead of failing at its end,
+which is what makes read-then-write sequences (the audit chain's head, gapless numbers) safe
+there; a writer that finds another at work waits in SQLite's busy handler. Readers (`reading`)
+start deferred transactions and never wait. PostgreSQL gets row locks (`with_for_update`).
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import sqlite3
-import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,17 +54,13 @@ def make_engine(url: str | URL, *, echo: bool = False, autocommit: bool = False)
         kwargs["connect_args"] = {"check_same_thread": False}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            if not autocommit:
-                kwargs["connect_args"]["factory"] = _writer_lock_factory(
-                    Path(parsed.database).resolve()
-                )
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         if not autocommit:
-            event.listen(engine, "begin", _sqlite_begin_immediate)
+            event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -88,116 +82,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Connection) -> None:
+def _sqlite_begin(connection: Connection) -> None:
+    # A writer takes SQLite's write lock when its transaction starts (BEGIN IMMEDIATE), so a
+    # read-then-write sequence is never refused at its first write; a writer that finds the lock
+    # taken waits up to the busy timeout. A reader (see `reading`) starts a deferred transaction:
+    # it takes no lock and, in WAL mode, reads a snapshot while a writer goes on.
     if connection.get_execution_options().get(READ_ONLY):
-        # A reader (see `reading`): a deferred transaction takes no lock, and in WAL mode it
-        # reads a snapshot while a writer goes on.
         connection.exec_driver_sql("BEGIN")
-        return
-    dbapi = connection.connection.dbapi_connection
-    if isinstance(dbapi, _WriterLocked):
-        dbapi.wait_for_writer_lock()
-    try:
+    else:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-    except BaseException:
-        if isinstance(dbapi, _WriterLocked):
-            dbapi.release_writer_lock()
-        raise
-
-
-class _WriterLocked(sqlite3.Connection):
-    """A SQLite connection whose writers queue on a file lock before BEGIN IMMEDIATE.
-
-    SQLite makes a writer that finds the database locked poll: its busy handler sleeps 1, 2, 5,
-    10, ... up to 100 ms between tries, so with two worker processes a request could wait
-    100 ms for a lock that was free after 2. Writers here first queue on an `flock` of a file
-    beside the database, in the kernel, which wakes the next one as soon as the lock is let go
-    (in this process and in others). The lock is taken before BEGIN IMMEDIATE and let go after
-    COMMIT or ROLLBACK; a crashed process loses it with its file descriptors. SQLite's own lock
-    stays the authority: this only keeps writers from sleeping while it is free.
-    """
-
-    lock_path: Path
-    _lock_fd: int | None = None
-    #: The descriptor whose open file holds the lock, while this connection holds it.
-    _holding: int | None = None
-
-    def wait_for_writer_lock(self) -> None:
-        """Take the lock, waiting at most BUSY_TIMEOUT, after which SQLite's own "database is
-        locked" is raised (as SQLite does after its busy_timeout): a writer that never finishes
-        holds the others up for that long, not for ever."""
-        if self._lock_fd is None:
-            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            self._holding = self._lock_fd
-        except BlockingIOError:
-            self._holding = _queue_for_lock(self.lock_path, BUSY_TIMEOUT)
-
-    def release_writer_lock(self) -> None:
-        holding, self._holding = self._holding, None
-        if holding is None:
-            return
-        fcntl.flock(holding, fcntl.LOCK_UN)
-        if holding != self._lock_fd:
-            os.close(holding)
-
-    def commit(self) -> None:
-        try:
-            super().commit()
-        finally:
-            self.release_writer_lock()
-
-    def rollback(self) -> None:
-        try:
-            super().rollback()
-        finally:
-            self.release_writer_lock()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self.release_writer_lock()
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
-
-
-def _queue_for_lock(path: Path, timeout: float) -> int:
-    """Wait in the kernel's queue for an exclusive flock on path, at most `timeout` seconds;
-    the descriptor that holds it. A blocking flock cannot time out, so a helper thread waits
-    on a descriptor of its own; if it gets the lock after we gave up, it lets it go at once."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    taken = threading.Event()
-    guard = threading.Lock()
-    abandoned = False
-
-    def take() -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        with guard:
-            if abandoned:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                os.close(fd)
-                return
-            taken.set()
-
-    threading.Thread(target=take, name="sqlite-writer-queue", daemon=True).start()
-    if not taken.wait(timeout):
-        with guard:
-            if not taken.is_set():
-                abandoned = True
-                raise sqlite3.OperationalError("database is locked")
-    return fd
-
-
-def _writer_lock_factory(database: Path) -> type[_WriterLocked]:
-    """A `_WriterLocked` class for the database at `database` (sqlite3.connect's factory)."""
-    return type(
-        "_WriterLocked",
-        (_WriterLocked,),
-        {"lock_path": database.with_name(database.name + "-writer.lock")},
-    )
 
 
 #: How long a SQLite writer waits for another before "database is locked" (seconds).
@@ -225,6 +118,24 @@ def reading(engine: Engine) -> Iterator[Connection]:
 
 
 _READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection for a long read that must see one state of the database throughout (the
+    audit trail's walk), while the service goes on writing: a read-only REPEATABLE READ
+    transaction on PostgreSQL, a deferred one on SQLite (in WAL mode it keeps the snapshot of
+    its first read). Rolled back at the end."""
+    if engine.dialect.name != "postgresql":
+        with reading(engine) as connection:
+            yield connection
+        return
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        try:
+            yield connection
+        finally:
+            connection.rollback()
 
 
 def migrate(engine: Engine) -> None:

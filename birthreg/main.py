@@ -6,7 +6,6 @@ in the lifespan, not at import, so that importing this module touches nothing.
 
 from __future__ import annotations
 
-import gc
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
@@ -24,9 +23,10 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import birthreg
-from birthreg import auth, edge, i18n, logs
+from birthreg import audit, auth, edge, i18n, logs
 from birthreg.admin.api import router as admin_api_router
 from birthreg.admin.pages import router as admin_pages_router
+from birthreg.audit_api import router as audit_api_router
 from birthreg.config import Settings
 from birthreg.db import engine_from_settings
 from birthreg.errors import DomainError
@@ -37,6 +37,7 @@ from birthreg.parents.pages import router as parents_pages_router
 from birthreg.pki.api import router as pki_router
 from birthreg.registry.api import router as registry_api_router
 from birthreg.registry.pages import router as registry_pages_router
+from birthreg.registry.service import registry_for
 from birthreg.verify.api import router as verify_api_router
 from birthreg.verify.pages import router as verify_pages_router
 from birthreg.ward.api import router as ward_api_router
@@ -133,30 +134,8 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_served_app() -> FastAPI:
-    """The application as `birthreg serve` runs it in each worker process (uvicorn's factory)."""
-    return create_app(serving=True)
-
-
-def _settle_the_heap() -> None:
-    """Keep the garbage collector's full collections short in a serving worker.
-
-    A full (oldest-generation) collection walks every tracked object, and a worker holds a
-    great many that live as long as it does (modules, templates, catalogs, the CA, memoised
-    certificates): measured during bench/intake.py, full collections took 50-260 ms, every
-    request in flight waiting meanwhile. Everything made at start-up is moved out of the
-    collector's sight (`gc.freeze`, as CPython's documentation suggests for servers). Cyclic
-    garbage made later is still collected.
-    """
-    gc.collect()
-    gc.freeze()
-
-
-def create_app(settings: Settings | None = None, *, serving: bool = False) -> FastAPI:
-    """The application. Raises ConfigurationError when production lacks real secrets.
-
-    `serving` (for `birthreg serve`'s workers only, never for tests that make many apps) also
-    tunes the process's garbage collector once the app has started (see _settle_the_heap)."""
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application. Raises ConfigurationError when production lacks real secrets."""
     settings = settings or Settings()
     settings.check_secrets()
     logs.install()
@@ -164,10 +143,12 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine_from_settings(settings)
-        if serving:
-            _settle_the_heap()
+        # Every CHECKPOINT_INTERVAL entries the registry office's seal signs a checkpoint.
+        audit.sign_checkpoints_with(
+            app.state.engine, lambda session: registry_for(app).office(session).seal
+        )
         try:
-            with background_sender(app.state.engine, settings, serving=serving):
+            with background_sender(app.state.engine, settings):
                 yield
         finally:
             app.state.engine.dispose()
@@ -200,6 +181,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     app.include_router(notify_pages_router)
     app.include_router(admin_api_router)
     app.include_router(admin_pages_router)
+    app.include_router(audit_api_router)
     # Staff logins: /login, /logout, /api/v1/auth/token; the templates' csrf_token.
     auth.install(app)
     _install_error_handlers(app, templates)

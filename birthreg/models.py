@@ -351,6 +351,19 @@ class AuditHead(SQLModel, table=True):
     entry_hash: str = Field(max_length=64)
 
 
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed checkpoint: the chain's entry `seq` had `entry_hash` at `signed_at`. `jws` (the
+    seal's signature over those three, with the seal certificate) is what counts; the columns
+    repeat it for look-ups."""
+
+    __tablename__ = "audit_checkpoint"
+
+    seq: int = Field(primary_key=True)
+    entry_hash: str = Field(max_length=64)
+    signed_at: datetime = utc_column()
+    jws: str
+
+
 def now() -> datetime:
     """The service's clock (`signing/` never reads one; the service passes this in)."""
     return datetime.now(UTC)

@@ -45,6 +45,13 @@ def test_registration_counts_its_statements() -> None:
     results = json.loads(_run("registration.py", "--n", "3")[-1])
     assert results["p50_ms"] > 0
     assert results["statements"] >= 5
+    assert results["commit_ms"] > 0 and results["raw_fsync_ms"] > 0
+
+
+def test_audit_walks_a_chain_with_checkpoints() -> None:
+    results = json.loads(_run("audit.py", "--n", "2500")[-1])
+    assert results["entries_per_s"] > 0 and results["since_ms"] > 0
+    assert results["decade_full_min"] > results["decade_since_min"] > 0
 
 
 def test_intake_measures_ours_and_the_bare_endpoint() -> None:

@@ -434,15 +434,16 @@ class BackgroundSender:
             doorbell.wait(seen, wait)
 
 
-def sender_enabled(settings: Settings, *, serving: bool) -> bool:
-    """BIRTHREG_NOTIFY_SENDER: on in `birthreg serve` unless set to 0; off elsewhere unless 1."""
-    return serving if settings.notify_sender is None else settings.notify_sender
+def sender_enabled(settings: Settings) -> bool:
+    """BIRTHREG_NOTIFY_SENDER: `birthreg serve` sets it to 1 unless it was set (so its workers
+    send); an app made elsewhere (tests, tools) sends nothing unless it is 1."""
+    return bool(settings.notify_sender)
 
 
 @contextmanager
-def background_sender(engine: Engine, settings: Settings, *, serving: bool) -> Iterator[None]:
+def background_sender(engine: Engine, settings: Settings) -> Iterator[None]:
     """The app's lifespan: a BackgroundSender while the app serves (when enabled)."""
-    if not sender_enabled(settings, serving=serving):
+    if not sender_enabled(settings):
         yield
         return
     background = BackgroundSender(Sender(engine, settings))

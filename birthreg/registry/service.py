@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, or_, select
 
 from birthreg import audit
+from birthreg.config import Settings
 from birthreg.dates import parse_moment
 from birthreg.db import reading
 from birthreg.errors import DomainError, NotFound, ServiceNotInitialised
@@ -70,6 +71,7 @@ from birthreg.registry.schemas import (
     SubmissionSummary,
 )
 from signing import jws
+from signing.ca import CertificationAuthority
 from signing.canonical import canonicalize
 from signing.errors import CanonicalizationError
 from signing.report import VerificationReport
@@ -163,7 +165,9 @@ class Registry:
             with self._lock:
                 office = self._office
                 if office is None:
-                    office = self._office = _load_office(session, self.app)
+                    office = self._office = load_office(
+                        session, self.app.state.settings, certification_authority(self.app)
+                    )
         return office
 
 
@@ -219,12 +223,13 @@ def auto_register_setting(settings: Any) -> bool:
     return bool(settings.registry_auto_register)
 
 
-def _load_office(session: Session, app: Any) -> Office:
+def load_office(session: Session, settings: Settings, ca: CertificationAuthority) -> Office:
+    """The registry office (the first one `birthreg init` made) and its seal, from the database
+    and the data dir (outside an app too: the CLI)."""
     row = session.exec(select(RegistryOffice).order_by(col(RegistryOffice.id))).first()
     if row is None or row.id is None:
         raise ServiceNotInitialised("no registry office yet: run `birthreg init`")
-    ca = certification_authority(app)
-    seal = load_seal(app.state.settings, "registry", row.bin, ca.chain)
+    seal = load_seal(settings, "registry", row.bin, ca.chain)
     return Office(id=row.id, code=row.code, bin=row.bin, name=row.name, seal=seal)
 
 
@@ -628,19 +633,6 @@ _DECIDED = (
 )
 _CERTIFICATES = BirthCertificate.__table__  # type: ignore[attr-defined]
 _INSERT_CERTIFICATE = insert(_CERTIFICATES)
-#: What issuing writes (the PDF is made on first download).
-_CERTIFICATE_COLUMNS = tuple(name for name in _CERTIFICATES.c.keys() if name != "pdf")  # noqa: SIM118
-# PostgreSQL takes the certificate, the submission's new status and the audit head's lock (read
-# for the entry that follows) in one statement, one round trip where there were three. The
-# order inside does not matter: the submission row is locked already, and the head is the last
-# lock every transaction takes. The certificate's parameters are prefixed: a parameter named as
-# a column of the submission (id, status) would be taken as more to set by the UPDATE.
-_CERTIFY_PG = audit.HEAD_FOR_UPDATE.add_cte(
-    insert(_CERTIFICATES)
-    .values({name: bindparam(f"certificate_{name}") for name in _CERTIFICATE_COLUMNS})
-    .cte("certificate"),
-    _DECIDED.cte("decided"),
-)
 # A registration whose medical record or child IIN is taken already is not inserted (and the
 # transaction goes on, where a failed INSERT would abort it on PostgreSQL): the caller finds out
 # which one from the empty RETURNING.
@@ -802,14 +794,8 @@ def _complete_registration(
         "at": moment,
     }
     connection = session.connection()
-    head: tuple[int, str] | None = None
-    if connection.dialect.name == "postgresql":
-        parameters = {f"certificate_{name}": value for name, value in certificate.items()}
-        seq, entry_hash = connection.execute(_CERTIFY_PG, {**parameters, **decision}).one()
-        head = (seq, entry_hash)
-    else:
-        connection.execute(_INSERT_CERTIFICATE, certificate)
-        connection.execute(_DECIDED, decision)
+    connection.execute(_INSERT_CERTIFICATE, certificate)
+    connection.execute(_DECIDED, decision)
     # A copy of the submission this session loaded before is read again when next used.
     loaded = session.identity_map.get(session.identity_key(Submission, submission.id))
     if loaded is not None:
@@ -828,7 +814,6 @@ def _complete_registration(
             "certificate_id": certificate["id"],
         },
         at=moment,
-        head=head,
     )
     outbox.record(
         session,

@@ -285,6 +285,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/registry/check"): CLERK,
     # Messages to parents and their delivery (birthreg/notify/pages.py).
     ("GET", "/notify/outbox"): frozenset({Role.CLERK, Role.REGISTRAR, Role.ADMIN}),
+    # The audit trail's newest signed checkpoint: anyone may keep a copy.
+    ("GET", "/api/v1/audit/checkpoints/latest"): None,
     # The admin: staff accounts, from the API and from pages.
     ("GET", "/api/v1/admin/users"): ADMIN,
     ("POST", "/api/v1/admin/users"): ADMIN,

@@ -1,6 +1,7 @@
-"""Registration under real concurrency: `birthreg serve --workers 2` on PostgreSQL, clerks
-registering in parallel over HTTP. Act record numbers stay gapless and unique, child IINs unique
-and valid, and the same dossier registered twice at once gives one registration."""
+"""Registration under real concurrency: `birthreg serve --workers 2` (two processes) on SQLite and
+on PostgreSQL, clerks registering in parallel over HTTP. Act record numbers stay gapless and
+unique, child IINs unique and valid, the same dossier registered twice at once gives one
+registration, and the audit chain keeps every entry, intact."""
 
 from __future__ import annotations
 
@@ -19,15 +20,14 @@ import pytest
 from servicekit import reset_postgres
 from sqlmodel import Session, select
 
+from birthreg.audit import verify_chain
 from birthreg.bootstrap import initialise
 from birthreg.config import Settings
 from birthreg.db import engine_from_settings
 from birthreg.main import create_app
-from birthreg.models import Registration, Role
+from birthreg.models import AuditEntry, Registration, Role
 from registry import factories as f
 from signing.identity import is_valid_iin
-
-pytestmark = pytest.mark.postgres
 
 
 def _free_port() -> int:
@@ -37,11 +37,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def two_workers(tmp_path: Path) -> Iterator[tuple[str, Any]]:
-    database_url = os.environ.get("BIRTHREG_TEST_DATABASE_URL")
-    if not database_url:
-        pytest.skip("BIRTHREG_TEST_DATABASE_URL is not set")
-    reset_postgres(database_url)
+def two_workers(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    if not database_url.startswith("sqlite"):
+        reset_postgres(database_url)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     settings = Settings(
@@ -126,6 +124,12 @@ def test_parallel_clerks_on_two_workers(two_workers: tuple[str, Any]) -> None:
     assert len({(r["act_record_number"], r["child_iin"]) for r in first}) == 1
     with Session(app.state.engine) as session:
         registrations = session.exec(select(Registration)).all()
+        registered = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "registration.registered")
+        ).all()
+        chain = verify_chain(session)
+    assert chain.intact, chain.problems
+    assert sorted(entry.object_id for entry in registered) == sorted(submissions)
     assert len(registrations) == len(submissions)
     assert sorted(r.act_record_number for r in registrations) == list(
         range(1, len(submissions) + 1)
