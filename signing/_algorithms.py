@@ -8,7 +8,6 @@ edit here, never an accident of a library default.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Literal
 
 from cryptography.hazmat.primitives import hashes
@@ -42,11 +41,8 @@ def hash_for(name: HashName) -> hashes.HashAlgorithm:
     return hashes.SHA512()
 
 
-@cache
 def ecdsa_for(name: HashName) -> ec.ECDSA:
-    """The ECDSA signature algorithm with one of the allowed digests: one object per digest,
-    shared by every verification (it holds nothing but the digest, and building one costs as
-    much as a few dozen checks)."""
+    """The ECDSA signature algorithm with one of the allowed digests."""
     return ec.ECDSA(hash_for(name))
 
 

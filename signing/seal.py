@@ -37,7 +37,6 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from signing._certs import sha256_fingerprint
 from signing.errors import SigningError
 
 # --- errors -------------------------------------------------------------------------------------
@@ -239,9 +238,8 @@ class SealContents:
 
 
 def key_id(certificate: x509.Certificate) -> bytes:
-    """The seal's kid for a certificate: the first 8 bytes of the SHA-256 of its DER (its
-    fingerprint, worked out once per certificate object)."""
-    return sha256_fingerprint(certificate)[:KID_LENGTH]
+    """The seal's kid for a certificate: the first 8 bytes of the SHA-256 of its DER."""
+    return certificate.fingerprint(hashes.SHA256())[:KID_LENGTH]
 
 
 def encode_payload(fields: Mapping[str, Any]) -> bytes:

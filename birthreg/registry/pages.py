@@ -34,7 +34,7 @@ from birthreg.i18n import gettext, lazy_gettext
 from birthreg.models import StaffUser, SubmissionStatus, now
 from birthreg.registry import service
 from birthreg.registry.schemas import MAX_REASON_LENGTH, RejectRequest, SubmissionDetail
-from signing.verify import (
+from signing.dossier import (
     MAX_DOSSIER_BYTES,
     DossierError,
     DossierTooLarge,
