@@ -35,7 +35,6 @@ from signing._algorithms import (
     WEAK_DIGEST_OIDS,
     CMSSignatureAlgorithm,
     HashName,
-    cms_algorithm_name,
     ecdsa_for,
     hash_for,
 )
@@ -197,7 +196,7 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
     certificates = _carried_certificates(signed_data, steps)
     hash_name = _check_digest_algorithm(signed_data, signer_info, steps)
     algorithm, pss_salt = _check_signature_algorithm(signer_info, hash_name, steps)
-    algorithm_name = cms_algorithm_name(algorithm, hash_name)
+    algorithm_name = algorithm.name(hash_name)
     signer = _find_signer(signer_info, version, certificates, steps)
     public_key = signer_key(signer, "cms.signer_key", steps)
     if not isinstance(
@@ -406,7 +405,7 @@ def _check_signature_algorithm(
         detail = f"signature algorithm {algos.SignedDigestAlgorithmId.map(oid)} is not allowed"
         steps.fail(name, _CRYPTO, f"{detail} ({allowed})")
     if algorithm.hash_name not in (None, hash_name):
-        detail = f"{algorithm.name} does not match the digest algorithm {hash_name}"
+        detail = f"{algorithm.name(algorithm.hash_name)} does not match the digest {hash_name}"
         steps.fail(name, _CRYPTO, detail)
     salt: int | None = None
     if algorithm.scheme == "pss":
@@ -427,7 +426,7 @@ def _check_signature_algorithm(
             steps.fail(name, _CRYPTO, detail)
         if not isinstance(salt, int) or salt < 0 or trailer not in ("trailer_field_bc", 1):
             steps.fail(name, _FORMAT, f"RSASSA-PSS salt length {salt} or trailer {trailer}")
-    steps.passed(name, cms_algorithm_name(algorithm, hash_name))
+    steps.passed(name, algorithm.name(hash_name))
     return algorithm, salt
 
 

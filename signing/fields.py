@@ -61,7 +61,9 @@ class Fields:
             elif isinstance(item, Mapping):
                 for key, member in item.items():
                     stack.append((key, f"{where} (a member name)"))
-                    stack.append((member, f"{where}.{key}"))
+                    # A path names fields; a name that is itself not text is not repeated.
+                    named = isinstance(key, str) and len(key) <= 64 and not free_text_problem(key)
+                    stack.append((member, f"{where}.{key if named else '?'}"))
             elif isinstance(item, list):
                 stack.extend((member, f"{where}[{index}]") for index, member in enumerate(item))
 

@@ -26,7 +26,6 @@ from signing.dossier import (
     parse_dossier,
     verify_dossier,
 )
-from signing.fields import free_text_problem
 from signing.local import InProcessFetcher
 from signing.report import Indication, SubIndication, VerificationReport
 from signing.trust import TrustAnchors, Validator
@@ -369,26 +368,6 @@ def test_a_reason_on_time_is_allowed(pki: PKI, validator: Validator) -> None:
 
 
 # Free text: no control, format or bidi characters in any string of either document.
-
-_NOT_TEXT = [
-    "\x00", "\x07", "\t", "\n", "\x7f", "\x85", "\u200b", "\u200d", "\u00ad", "\ufeff",
-    "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
-    "\u2069", "\u2028", "\u2029", "\ue000",
-]
-
-
-@pytest.mark.parametrize("char", _NOT_TEXT)
-def test_free_text_refuses_controls_and_format_characters(char: str) -> None:
-    problem = free_text_problem(f"Өскемен{char}көшесі")
-    assert problem is not None
-    assert f"U+{ord(char):04X} at position 8" in problem
-    assert "Өскемен" not in problem
-
-
-@pytest.mark.parametrize("text", ["Қазақстан көшесі 12/5", "O'Neil-Smith", "№ 7, кв. «5»", "ä€😀"])
-def test_free_text_allows_printable_text(text: str) -> None:
-    assert free_text_problem(text) is None
-
 
 @pytest.mark.parametrize(
     "changes",
