@@ -73,27 +73,18 @@ def b64url_encode(data: bytes) -> str:
 
 
 def b64url_decode(text: str) -> bytes:
-    """Strict base64url without padding: raises ValueError on padding, on characters outside
-    the URL-safe alphabet, on an impossible length and on non-zero unused bits (so that each
-    byte string has exactly one encoding)."""
-    if len(text) % 4 == 1 or "=" in text or "+" in text or "/" in text:
-        raise ValueError("not unpadded base64url")
+    """Strict base64url without padding: ValueError unless text is exactly the encoding of some
+    bytes (no padding, nothing outside the URL-safe alphabet, no unused bits set), so that each
+    byte string has one encoding. Decoded, encoded again and compared."""
     try:
-        encoded = text.encode("ascii")
-    except UnicodeEncodeError:
-        raise ValueError("string argument should contain only ASCII characters") from None
-    try:
-        # strict_mode refuses every character outside the alphabet (the URL-safe one, mapped).
-        data = binascii.a2b_base64(
-            encoded.translate(_URL_TO_STANDARD) + b"=" * (-len(text) % 4), strict_mode=True
+        data = base64.b64decode(
+            text.encode("ascii").translate(_URL_TO_STANDARD) + b"=" * (-len(text) % 4),
+            validate=True,
         )
-    except binascii.Error as exc:
+    except (UnicodeEncodeError, binascii.Error) as exc:
         raise ValueError("not unpadded base64url") from exc
-    # Only the last, partial group of characters can carry unused bits (2 characters encode
-    # 1 byte, 3 encode 2): it must be exactly the encoding of the bytes it gave.
-    partial = len(text) % 4
-    if partial and b64url_encode(data[1 - partial :]) != text[-partial:]:
-        raise ValueError("non-canonical base64url (unused bits set)")
+    if b64url_encode(data) != text:
+        raise ValueError("not the one unpadded base64url encoding of its bytes")
     return data
 
 

@@ -219,9 +219,9 @@ def test_generalized_signing_time() -> None:
     )
 
 
-def test_signed_attributes_in_their_original_non_der_order() -> None:
-    # The signer signed the attributes in this (non-DER) order; re-sorting them before
-    # checking would break a valid signature, so the original octets must be used.
+def test_signed_attributes_given_in_any_order_are_signed_in_der_order() -> None:
+    # asn1crypto writes a SET OF sorted, which is what is signed and what DER requires (signed
+    # attributes sent out of that order are refused: test_cms_encoding.py).
     attributes = [
         attribute("message_digest", hashlib.sha256(CONTENT).digest()),
         attribute("signing_time", cms.Time({"utc_time": SIGNED_AT})),
