@@ -73,6 +73,16 @@ def attribute(kind: str, value: Any) -> cms.CMSAttribute:
     return cms.CMSAttribute({"type": kind, "values": [value]})
 
 
+#: Weak digests too: the verifier must refuse them.
+HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1,
+    "md5": hashes.MD5,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+
 def build(
     content: bytes = CONTENT,
     *,
@@ -91,14 +101,7 @@ def build(
     """A DER ContentInfo/SignedData assembled by hand, signed for real."""
     certificate = cert(signer)
     private_key = signing_key if signing_key is not None else key(signer)
-    hash_algorithm = {
-        # Weak digests too: the verifier must refuse them.
-        "sha1": hashes.SHA1(),  # noqa: S303
-        "md5": hashes.MD5(),  # noqa: S303
-        "sha256": hashes.SHA256(),
-        "sha384": hashes.SHA384(),
-        "sha512": hashes.SHA512(),
-    }[digest]
+    hash_algorithm = HASHES[digest]()
     digest_value = hashlib.new(digest, content).digest()
     if attributes is None and not no_attributes:
         attributes = [
@@ -112,49 +115,10 @@ def build(
         signed_bytes = cms.CMSAttributes(list(attributes)).dump()
         signed_attrs = cms.CMSAttributes.load(signed_bytes)
 
-    if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        signature = private_key.sign(signed_bytes, ec.ECDSA(hash_algorithm))
-        default_algorithm = f"{digest}_ecdsa"
-    elif pss is not None:
-        salt = pss.get("salt", hash_algorithm.digest_size)
-        signature = private_key.sign(
-            signed_bytes,
-            padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=salt),
-            hash_algorithm,
-        )
-        default_algorithm = "rsassa_pss"
-    else:
-        signature = private_key.sign(signed_bytes, padding.PKCS1v15(), hash_algorithm)
-        default_algorithm = f"{digest}_rsa"
-
-    algorithm: dict[str, Any] = {"algorithm": signature_algorithm or default_algorithm}
-    if pss is not None:
-        pss_hash = pss.get("hash", digest)
-        algorithm["parameters"] = algos.RSASSAPSSParams(
-            {
-                "hash_algorithm": {"algorithm": pss_hash},
-                "mask_gen_algorithm": {
-                    "algorithm": "mgf1",
-                    "parameters": {"algorithm": pss.get("mgf_hash", pss_hash)},
-                },
-                "salt_length": pss.get("declared_salt", hash_algorithm.digest_size),
-            }
-        )
-
-    asn1_cert = asn1_x509.Certificate.load(der(certificate))
-    if sid == "issuer_and_serial":
-        signer_id = cms.SignerIdentifier(
-            {
-                "issuer_and_serial_number": {
-                    "issuer": asn1_cert.issuer,
-                    "serial_number": asn1_cert.serial_number,
-                }
-            }
-        )
-        version = "v1"
-    else:
-        signer_id = cms.SignerIdentifier({"subject_key_identifier": asn1_cert.key_identifier})
-        version = "v3"
+    signature, algorithm = _sign(private_key, signed_bytes, digest, hash_algorithm, pss)
+    if signature_algorithm is not None:
+        algorithm["algorithm"] = signature_algorithm
+    signer_id, version = _signer_identifier(certificate, sid)
     signer_info: dict[str, Any] = {
         "version": version,
         "sid": signer_id,
@@ -178,6 +142,49 @@ def build(
         signed_data["certificates"] = [asn1_x509.Certificate.load(der(c)) for c in carried]
     encoded: bytes = cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
     return encoded
+
+
+def _sign(
+    private_key: Any,
+    signed_bytes: bytes,
+    digest: str,
+    hash_algorithm: hashes.HashAlgorithm,
+    pss: dict[str, Any] | None,
+) -> tuple[bytes, dict[str, Any]]:
+    """The signature over signed_bytes and its AlgorithmIdentifier (PSS parameters as given)."""
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        signature = private_key.sign(signed_bytes, ec.ECDSA(hash_algorithm))
+        return signature, {"algorithm": f"{digest}_ecdsa"}
+    if pss is None:
+        signature = private_key.sign(signed_bytes, padding.PKCS1v15(), hash_algorithm)
+        return signature, {"algorithm": f"{digest}_rsa"}
+    salt = pss.get("salt", hash_algorithm.digest_size)
+    signature = private_key.sign(
+        signed_bytes,
+        padding.PSS(mgf=padding.MGF1(hash_algorithm), salt_length=salt),
+        hash_algorithm,
+    )
+    pss_hash = pss.get("hash", digest)
+    parameters = algos.RSASSAPSSParams(
+        {
+            "hash_algorithm": {"algorithm": pss_hash},
+            "mask_gen_algorithm": {
+                "algorithm": "mgf1",
+                "parameters": {"algorithm": pss.get("mgf_hash", pss_hash)},
+            },
+            "salt_length": pss.get("declared_salt", hash_algorithm.digest_size),
+        }
+    )
+    return signature, {"algorithm": "rsassa_pss", "parameters": parameters}
+
+
+def _signer_identifier(certificate: x509.Certificate, sid: str) -> tuple[cms.SignerIdentifier, str]:
+    """The SignerIdentifier naming certificate, and the SignerInfo version that goes with it."""
+    asn1_cert = asn1_x509.Certificate.load(der(certificate))
+    if sid == "issuer_and_serial":
+        name = {"issuer": asn1_cert.issuer, "serial_number": asn1_cert.serial_number}
+        return cms.SignerIdentifier({"issuer_and_serial_number": name}), "v1"
+    return cms.SignerIdentifier({"subject_key_identifier": asn1_cert.key_identifier}), "v3"
 
 
 def refused(signature: bytes, content: bytes = CONTENT) -> SignatureFailure:
