@@ -390,9 +390,9 @@ def verify(
 ) -> None:
     """Verify a dossier's documents and signatures; exit 0 only when it passes."""
     from birthreg.pki.fetch import FileCRLFetcher, HTTPRevocationFetcher
+    from signing.dossier import parse_dossier, verify_dossier
     from signing.errors import SigningError
     from signing.trust import RevocationFetcher, TrustAnchors, Validator
-    from signing.verify import parse_dossier, verify_dossier
 
     moment = _parse_moment(at) if at else datetime.now(UTC)
     try:

@@ -8,7 +8,6 @@ edit here, never an accident of a library default.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Literal
 
 from cryptography.hazmat.primitives import hashes
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 HashName = Literal["SHA-256", "SHA-384", "SHA-512"]
+SignatureScheme = Literal["ecdsa", "pkcs1v15", "pss"]
 
 #: Digest algorithm OIDs (RFC 5754) that a CMS signer may use.
 DIGEST_OIDS: dict[str, HashName] = {
@@ -32,25 +32,25 @@ WEAK_DIGEST_OIDS: dict[str, str] = {
     "2.16.840.1.101.3.4.2.4": "SHA-224",
 }
 
+#: MGF1 (RFC 8017), the only mask generation function RSASSA-PSS parameters may name.
+MGF1_OID = "1.2.840.113549.1.1.8"
+
 
 def hash_for(name: HashName) -> hashes.HashAlgorithm:
     """A fresh cryptography hash object for one of the allowed digest names."""
     if name == "SHA-256":
         return hashes.SHA256()
-    if name == "SHA-384":
-        return hashes.SHA384()
-    return hashes.SHA512()
+    return hashes.SHA384() if name == "SHA-384" else hashes.SHA512()
 
 
-@cache
 def ecdsa_for(name: HashName) -> ec.ECDSA:
-    """The ECDSA signature algorithm with one of the allowed digests: one object per digest,
-    shared by every verification (it holds nothing but the digest, and building one costs as
-    much as a few dozen checks)."""
+    """The ECDSA signature algorithm with one of the allowed digests."""
     return ec.ECDSA(hash_for(name))
 
 
-SignatureScheme = Literal["ecdsa", "pkcs1v15", "pss"]
+def ecdsa_coordinate_size(curve: ec.EllipticCurve) -> int:
+    """Bytes in one of r, s (and in a field element) for curve."""
+    return (curve.key_size + 7) // 8
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,9 @@ class JWSAlgorithm:
 
     def fits(self, public_key: PublicKeyTypes) -> bool:
         """Whether this alg may go with public_key: ES256 ↔ P-256, ES384 ↔ P-384, RS/PS ↔ RSA."""
-        if self.scheme == "ecdsa":
-            return (
-                isinstance(public_key, ec.EllipticCurvePublicKey)
-                and self.curve is not None
-                and isinstance(public_key.curve, self.curve)
-            )
-        return isinstance(public_key, rsa.RSAPublicKey)
+        if isinstance(public_key, ec.EllipticCurvePublicKey):
+            return self.curve is not None and isinstance(public_key.curve, self.curve)
+        return self.scheme != "ecdsa" and isinstance(public_key, rsa.RSAPublicKey)
 
     def padding(self) -> padding.AsymmetricPadding:
         """The RSA padding of this alg; PSS salt is the hash length (RFC 7518 section 3.5)."""
@@ -89,58 +85,35 @@ JWS_ALGORITHMS: dict[str, JWSAlgorithm] = {
 }
 
 
-def ecdsa_coordinate_size(curve: ec.EllipticCurve) -> int:
-    """Bytes in one of r, s (and in a field element) for curve."""
-    return (curve.key_size + 7) // 8
-
-
 @dataclass(frozen=True)
 class CMSSignatureAlgorithm:
-    """One CMS signatureAlgorithm OID that we accept.
-
-    `hash_name` is None when the OID names no digest (id-ecPublicKey, rsaEncryption: the digest
-    comes from the SignerInfo's digestAlgorithm) or when it comes from parameters (RSASSA-PSS).
-    """
+    """One CMS signatureAlgorithm OID that we accept. `hash_name` is None when the OID names
+    no digest (id-ecPublicKey, rsaEncryption: it comes from the SignerInfo's digestAlgorithm)
+    or when it comes from parameters (RSASSA-PSS)."""
 
     scheme: SignatureScheme
-    hash_name: HashName | None
-    #: The readable name reported for it; "{hash}" is filled in where hash_name is None.
-    name: str
+    hash_name: HashName | None = None
 
-
-def _rsa_pkcs1(hash_name: HashName, name: str) -> CMSSignatureAlgorithm:
-    return CMSSignatureAlgorithm("pkcs1v15", hash_name, name)
+    def name(self, hash_name: HashName) -> str:
+        """The readable name of this algorithm with hash_name, e.g. "ecdsa-with-SHA256",
+        "sha384WithRSAEncryption" or "rsassa-pss/SHA-256"."""
+        plain = hash_name.replace("-", "")
+        if self.scheme == "ecdsa":
+            return f"ecdsa-with-{plain}"
+        if self.scheme == "pss":
+            return f"rsassa-pss/{hash_name}"
+        return f"{plain.lower()}WithRSAEncryption"
 
 
 CMS_SIGNATURE_OIDS: dict[str, CMSSignatureAlgorithm] = {
-    "1.2.840.10045.4.3.2": CMSSignatureAlgorithm("ecdsa", "SHA-256", "ecdsa-with-SHA256"),
-    "1.2.840.10045.4.3.3": CMSSignatureAlgorithm("ecdsa", "SHA-384", "ecdsa-with-SHA384"),
-    "1.2.840.10045.4.3.4": CMSSignatureAlgorithm("ecdsa", "SHA-512", "ecdsa-with-SHA512"),
+    "1.2.840.10045.4.3.2": CMSSignatureAlgorithm("ecdsa", "SHA-256"),
+    "1.2.840.10045.4.3.3": CMSSignatureAlgorithm("ecdsa", "SHA-384"),
+    "1.2.840.10045.4.3.4": CMSSignatureAlgorithm("ecdsa", "SHA-512"),
     # id-ecPublicKey used as a signature algorithm (seen from some older signers).
-    "1.2.840.10045.2.1": CMSSignatureAlgorithm("ecdsa", None, "ecdsa-with-{hash}"),
-    "1.2.840.113549.1.1.1": CMSSignatureAlgorithm("pkcs1v15", None, "{hash}WithRSAEncryption"),
-    "1.2.840.113549.1.1.11": _rsa_pkcs1("SHA-256", "sha256WithRSAEncryption"),
-    "1.2.840.113549.1.1.12": _rsa_pkcs1("SHA-384", "sha384WithRSAEncryption"),
-    "1.2.840.113549.1.1.13": _rsa_pkcs1("SHA-512", "sha512WithRSAEncryption"),
-    "1.2.840.113549.1.1.10": CMSSignatureAlgorithm("pss", None, "rsassa-pss/{hash}"),
+    "1.2.840.10045.2.1": CMSSignatureAlgorithm("ecdsa"),
+    "1.2.840.113549.1.1.1": CMSSignatureAlgorithm("pkcs1v15"),
+    "1.2.840.113549.1.1.11": CMSSignatureAlgorithm("pkcs1v15", "SHA-256"),
+    "1.2.840.113549.1.1.12": CMSSignatureAlgorithm("pkcs1v15", "SHA-384"),
+    "1.2.840.113549.1.1.13": CMSSignatureAlgorithm("pkcs1v15", "SHA-512"),
+    "1.2.840.113549.1.1.10": CMSSignatureAlgorithm("pss"),
 }
-
-#: MGF1 (RFC 8017), the only mask generation function RSASSA-PSS parameters may name.
-MGF1_OID = "1.2.840.113549.1.1.8"
-
-#: How "{hash}" is spelt inside the readable names above.
-HASH_SPELLING: dict[HashName, tuple[str, str]] = {
-    # (in "ecdsa-with-…" and "rsassa-pss/…", in "…WithRSAEncryption")
-    "SHA-256": ("SHA256", "sha256"),
-    "SHA-384": ("SHA384", "sha384"),
-    "SHA-512": ("SHA512", "sha512"),
-}
-
-
-def cms_algorithm_name(algorithm: CMSSignatureAlgorithm, hash_name: HashName) -> str:
-    """The readable name of algorithm used with hash_name, e.g. "rsassa-pss/SHA-256"."""
-    if algorithm.scheme == "pss":
-        return algorithm.name.format(hash=hash_name)
-    if algorithm.scheme == "ecdsa":
-        return algorithm.name.format(hash=HASH_SPELLING[hash_name][0])
-    return algorithm.name.format(hash=HASH_SPELLING[hash_name][1])

@@ -15,13 +15,11 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar, cast
 
-from asn1crypto import keys
+from asn1crypto import core, keys
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
-
-from signing import _der
 
 _CACHE_SIZE = 4096
 _FORGETTERS: list[Callable[[], None]] = []
@@ -261,7 +259,11 @@ def _read_key_identifier(extension: bytes) -> tuple[bool, bytes]:
     # The usual keyIdentifier (a hash, under 128 octets): its short length is minimal DER.
     if len(value) >= 2 and value[0] == 0x04 and value[1] == len(value) - 2 < 0x80:
         return critical, value[2:]
-    return critical, _der.octet_string(_der.parse(value), "SubjectKeyIdentifier")
+    octets = core.OctetString.load(value, strict=True)
+    key_identifier: bytes = octets.native
+    if octets.dump(force=True) != value:
+        raise ValueError("SubjectKeyIdentifier: not DER")
+    return critical, key_identifier
 
 
 @lru_cache(maxsize=256)
@@ -426,7 +428,7 @@ def _rdn(der: bytes, start: int, end: int) -> tuple[tuple[str, str | bytes], ...
     while start < end:
         # AttributeTypeAndValue ::= SEQUENCE { type OBJECT IDENTIFIER, value ANY }
         sequence_start, start = _tlv(der, start)
-        oid_start, oid_end = _tlv(der, sequence_start)
+        _, oid_end = _tlv(der, sequence_start)
         identifier = der[oid_end]
         if identifier & 0x1F == 0x1F:
             raise ValueError("Long-form tags are not supported in NameAttribute values")
@@ -434,7 +436,7 @@ def _rdn(der: bytes, start: int, end: int) -> tuple[tuple[str, str | bytes], ...
             raise ValueError(f"unexpected tag 0x{identifier:02x} in a Name attribute")
         value_start, value_end = _tlv(der, oid_end)
         raw = der[value_start:value_end]
-        oid = _der.dotted(der[oid_start:oid_end])
+        oid = core.ObjectIdentifier.load(der[sequence_start:oid_end]).dotted
         value: str | bytes
         if identifier == _BIT_STRING:
             if oid != _X500_UNIQUE_IDENTIFIER:

@@ -207,11 +207,18 @@ class DocumentReport:
 
 @dataclass(frozen=True)
 class VerificationReport:
-    """The whole verdict: dossier-level checks plus one entry per document."""
+    """The whole verdict: dossier-level checks plus one entry per document.
+
+    `late` says the application came after the registration deadline: not a failure in
+    itself (the application then has a passed `late_registration` check, and a `late_reason`
+    check that fails without the parent's reason), but a registration that waits for a
+    registrar's approval.
+    """
 
     validation_time: datetime
     checks: tuple[Check, ...]
     documents: tuple[DocumentReport, ...] = field(default=())
+    late: bool = False
 
     @property
     def passed(self) -> bool:
@@ -243,6 +250,7 @@ class VerificationReport:
             "passed": self.passed,
             "indication": self.indication.value,
             "validation_time": _time(self.validation_time),
+            "late": self.late,
             "checks": [c.to_json() for c in self.checks],
             "documents": [d.to_json() for d in self.documents],
         }
@@ -255,6 +263,7 @@ class VerificationReport:
         lines = [
             f"Verification at {self.validation_time.isoformat()}: "
             f"{'PASSED' if self.passed else 'FAILED'} ({self.indication.value})"
+            + (", a late registration" if self.late else "")
         ]
         lines.extend(_check_lines(self.checks, "  "))
         for d in self.documents:

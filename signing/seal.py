@@ -37,7 +37,6 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from signing._certs import sha256_fingerprint
 from signing.errors import SigningError
 
 # --- errors -------------------------------------------------------------------------------------
@@ -222,26 +221,14 @@ class SealContents:
     signer: x509.Certificate
 
     def fields(self) -> dict[str, Any]:
-        """The fields as JSON-ready values (dates in ISO 8601)."""
-        return {
-            "certificate_number": self.certificate_number,
-            "child_iin": self.child_iin,
-            "child_surname": self.child_surname,
-            "child_given_name": self.child_given_name,
-            "child_patronymic": self.child_patronymic,
-            "date_of_birth": self.date_of_birth.isoformat(),
-            "sex": self.sex,
-            "act_record_number": self.act_record_number,
-            "act_record_date": self.act_record_date.isoformat(),
-            "registry_office_code": self.registry_office_code,
-            "issued_on": self.issued_on.isoformat(),
-        }
+        """The fields as JSON-ready values (dates in ISO 8601), in FIELD_KEYS' order."""
+        values = {name: getattr(self, name) for name in FIELD_KEYS}
+        return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
 
 
 def key_id(certificate: x509.Certificate) -> bytes:
-    """The seal's kid for a certificate: the first 8 bytes of the SHA-256 of its DER (its
-    fingerprint, worked out once per certificate object)."""
-    return sha256_fingerprint(certificate)[:KID_LENGTH]
+    """The seal's kid for a certificate: the first 8 bytes of the SHA-256 of its DER."""
+    return certificate.fingerprint(hashes.SHA256())[:KID_LENGTH]
 
 
 def encode_payload(fields: Mapping[str, Any]) -> bytes:

@@ -1,14 +1,40 @@
-"""What a low-level signature check (CMS or JWS) establishes before any path validation."""
+"""What the CMS and JWS verifiers share: the list of checks they keep while they work, the
+signer key policy, certificate loading, and what a verified signature establishes before any
+path validation."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Literal, NoReturn
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
-from signing.report import Check
+from signing.errors import SignatureFailure, WeakKey
+from signing.keys import check_key_strength
+from signing.report import Check, SubIndication
+
+#: What asn1crypto, cryptography's loaders, json and datetime raise on malformed input.
+#: asn1crypto parses lazily, so these can surface on any field access, not only at load.
+PARSE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+    x509.InvalidVersion,
+)
+
+#: The times a signature or a document may claim: no signature was made before 1900 or will
+#: be after 2999, and keeping a claim far from datetime's limits means that no later
+#: arithmetic on it (a clock skew, a deadline) can overflow.
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -28,3 +54,63 @@ class VerifiedSignature:
     algorithm: str
     #: The checks that ran, all passed.
     checks: tuple[Check, ...]
+
+
+class Steps:
+    """Checks in the order they ran; the first failure raises with all of them attached."""
+
+    def __init__(self) -> None:
+        self.checks: list[Check] = []
+
+    def passed(self, name: str, detail: str = "") -> None:
+        self.checks.append(Check(name, True, detail))
+
+    def fail(self, name: str, sub_indication: SubIndication, detail: str) -> NoReturn:
+        self.checks.append(Check(name, False, detail))
+        raise SignatureFailure(sub_indication, detail, tuple(self.checks))
+
+    @contextmanager
+    def reading(self, name: str, what: str) -> Iterator[None]:
+        """Turn a parse error inside the block into a FORMAT_FAILURE of check `name`."""
+        try:
+            yield
+        except PARSE_ERRORS as exc:
+            self.fail(name, SubIndication.FORMAT_FAILURE, f"malformed {what}: {exc}")
+
+
+def load_certificate(der: bytes) -> x509.Certificate:
+    """A DER certificate, with its names and extensions read at once so that a malformed one
+    is refused here rather than wherever they are first read (cryptography parses them
+    lazily). Raises ValueError (or x509.InvalidVersion)."""
+    certificate = x509.load_der_x509_certificate(der)
+    _ = certificate.subject, certificate.issuer, certificate.extensions
+    return certificate
+
+
+def signer_key(signer: x509.Certificate, name: str, steps: Steps) -> CertificatePublicKeyTypes:
+    """The signer certificate's public key; the check `name` fails (CRYPTO_CONSTRAINTS_FAILURE)
+    when the key cannot be read or is outside the key policy."""
+    try:
+        key = signer.public_key()
+        check_key_strength(key)
+    except WeakKey as exc:
+        steps.fail(name, SubIndication.CRYPTO_CONSTRAINTS_FAILURE, exc.detail)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        steps.fail(
+            name,
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+            f"the signer's public key is unusable: {exc}",
+        )
+    return key
+
+
+def plausible_time(moment: datetime) -> datetime:
+    """An aware moment in UTC; ValueError when it is outside EARLIEST_TIME..LATEST_TIME (or
+    cannot be expressed in UTC at all, as 0001-01-01T00:00:00+01:00 cannot)."""
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("outside the calendar") from None
+    if not EARLIEST_TIME <= utc < LATEST_TIME:
+        raise ValueError(f"{utc.year} is not a year signatures are made in")
+    return utc

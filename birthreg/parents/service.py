@@ -70,14 +70,15 @@ from birthreg.parents.schemas import ApplicationForm
 from birthreg.pki.fetch import InProcessRevocationFetcher
 from birthreg.pki.service import certification_authority
 from birthreg.ward.service import advance_progress, signed_medical_record
+from signing.application import APPLICATION_TYPE
 from signing.ca import CertificationAuthority
 from signing.canonical import canonicalize
+from signing.dossier import verify_signature
 from signing.errors import InvalidIdentityNumber, InvalidName
 from signing.identity import iin_sex, validate_iin
 from signing.names import validate_person_name
 from signing.report import SignatureReport, SubIndication
 from signing.trust import TrustAnchors, Validator
-from signing.verify import APPLICATION_TYPE, verify_signature
 
 SESSION_COOKIE = "birthreg_parent"
 CHALLENGE_COOKIE = "birthreg_parent_challenge"

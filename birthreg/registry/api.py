@@ -36,7 +36,7 @@ from birthreg.registry.schemas import (
     SubmissionStatusPublic,
     SubmissionSummary,
 )
-from signing.verify import MAX_DOSSIER_BYTES
+from signing.dossier import MAX_DOSSIER_BYTES
 
 router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
 

@@ -39,7 +39,7 @@ from birthreg.registry import service
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.certificate_pdf import render_certificate_html
 from birthreg.registry.schemas import MAX_REASON_LENGTH, RejectRequest, SubmissionDetail
-from signing.verify import (
+from signing.dossier import (
     MAX_DOSSIER_BYTES,
     DossierError,
     DossierTooLarge,

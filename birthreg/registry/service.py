@@ -73,10 +73,10 @@ from birthreg.registry.schemas import (
 from signing import jws
 from signing.ca import CertificationAuthority
 from signing.canonical import canonicalize
+from signing.dossier import DossierError, DossierTooLarge, parse_dossier, verify_dossier
 from signing.errors import CanonicalizationError
 from signing.report import VerificationReport
 from signing.trust import TrustAnchors, Validator
-from signing.verify import DossierError, DossierTooLarge, parse_dossier, verify_dossier
 
 RECEIPT_TYPE = "birthreg.receipt/1"
 #: How late a revocation may be noticed at intake: CRLs are reused at most this long.

@@ -39,7 +39,12 @@ from birthreg.ward.schemas import (
     MotherEnrollmentIn,
     PersonIn,
 )
-from signing.verify import LENGTH_RANGE_CM, MAX_PLURALITY, MAX_RECORDING_DELAY, WEIGHT_RANGE_G
+from signing.medical_record import (
+    LENGTH_RANGE_CM,
+    MAX_PLURALITY,
+    MAX_RECORDING_DELAY,
+    WEIGHT_RANGE_G,
+)
 
 router = APIRouter(prefix="/ward", include_in_schema=False)
 

@@ -68,20 +68,20 @@ from signing.ca import (
     export_pkcs12,
 )
 from signing.canonical import canonicalize
+from signing.dossier import verify_signature
 from signing.errors import InvalidIdentityNumber, InvalidName, SigningError
 from signing.identity import iin_sex, validate_iin
-from signing.names import validate_person_name
-from signing.report import SubIndication
-from signing.trust import TrustAnchors, Validator
-from signing.verify import (
+from signing.medical_record import (
     CLOCK_SKEW,
     LENGTH_RANGE_CM,
     MAX_PLURALITY,
     MAX_RECORDING_DELAY,
     MEDICAL_RECORD_TYPE,
     WEIGHT_RANGE_G,
-    verify_signature,
 )
+from signing.names import validate_person_name
+from signing.report import SubIndication
+from signing.trust import TrustAnchors, Validator
 
 #: The ward's day (the births list) is a day in Almaty.
 WARD_TIME_ZONE = ZoneInfo("Asia/Almaty")
@@ -290,7 +290,7 @@ def medical_record_document(
     record: BirthIn, facility: Facility, *, record_id: str, moment: datetime
 ) -> dict[str, Any]:
     """The medical birth record of DESIGN.md, after the registry's business rules (the same
-    constants as `signing.verify`). Raises WardError naming the field at fault."""
+    constants as `signing.medical_record`). Raises WardError naming the field at fault."""
     mother = _person(record.mother, "mother", "F")
     child = record.child
     if child.born_at > moment + CLOCK_SKEW:

@@ -19,8 +19,8 @@ from birthreg.registry.service import receipt_payload, registry_for
 from registry import factories as f
 from signing import jws
 from signing.ca import CertificationAuthority
+from signing.dossier import MAX_DOSSIER_BYTES
 from signing.errors import SignatureFailure
-from signing.verify import MAX_DOSSIER_BYTES
 
 SUBMISSIONS = "/api/v1/registry/submissions"
 

@@ -19,7 +19,7 @@ from birthreg.registry.client import (
     encode_dossier,
 )
 from registry import factories as f
-from signing.verify import MAX_DOSSIER_BYTES
+from signing.dossier import MAX_DOSSIER_BYTES
 
 
 def _exercise(registry: RegistryClient, app: Any) -> None:

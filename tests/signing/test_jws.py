@@ -151,7 +151,13 @@ def test_round_trip(kind: str, alg: str | None, expected: str) -> None:
     encoded_header, middle, _ = compact.split(".")
     assert middle == ""
     header = json.loads(jws.b64url_decode(encoded_header))
-    assert header == {"alg": expected, "x5c": x5c(cert(kind)), "sigT": "2026-06-01T12:00:00Z"}
+    assert header == {
+        "alg": expected,
+        "kid": thumbprint(cert(kind)),
+        "crit": ["sigT"],
+        "sigT": "2026-06-01T12:00:00Z",
+        "x5c": x5c(cert(kind)),
+    }
     verified = jws.verify_detached(compact, PAYLOAD)
     assert verified.format == "jws"
     assert verified.algorithm == expected
@@ -169,7 +175,7 @@ def test_header_is_compact_json() -> None:
     compact = jws.sign_detached(PAYLOAD, cert("p256"), key("p256"), signing_time=SIGNED_AT)
     raw = jws.b64url_decode(compact.split(".")[0])
     assert b" " not in raw
-    assert raw.startswith(b'{"alg":"ES256","x5c":["')
+    assert raw.startswith(b'{"alg":"ES256","kid":"')
 
 
 def test_es256_signature_is_raw_r_s() -> None:
@@ -179,18 +185,105 @@ def test_es256_signature_is_raw_r_s() -> None:
     assert len(jws.b64url_decode(compact.split(".")[2])) == 96
 
 
+def issued(kind: str, issuer_kind: str, issuer: x509.Certificate | None = None) -> x509.Certificate:
+    """A certificate for key(kind) issued by key(issuer_kind), named by `issuer`'s subject (or
+    the issuer's own self-signed certificate's)."""
+    issuer_name = (issuer or cert(issuer_kind)).subject
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"TEST {kind}")]))
+        .issuer_name(issuer_name)
+        .public_key(key(kind).public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(SIGNED_AT - timedelta(days=1))
+        .not_valid_after(SIGNED_AT + timedelta(days=365))
+        .sign(key(issuer_kind), hashes.SHA256())
+    )
+
+
 def test_chain_and_signing_time_in_another_zone() -> None:
     almaty = timezone(timedelta(hours=5))
+    leaf = issued("p256", "rsa")
     compact = jws.sign_detached(
-        PAYLOAD, cert("p256"), key("p256"),
+        PAYLOAD, leaf, key("p256"),
         signing_time=datetime(2026, 6, 1, 17, 0, 0, 999_999, tzinfo=almaty),
         chain=[cert("rsa")],
     )
     header = json.loads(jws.b64url_decode(compact.split(".")[0]))
     assert header["sigT"] == "2026-06-01T12:00:00Z"
     verified = jws.verify_detached(compact, PAYLOAD)
-    assert verified.certificates == (cert("p256"), cert("rsa"))
-    assert verified.signer == cert("p256")
+    assert verified.certificates == (leaf, cert("rsa"))
+    assert verified.signer == leaf
+
+
+def test_an_old_header_without_kid_or_crit_verifies() -> None:
+    # What signers before kid and crit (and the phone page) write.
+    verified = jws.verify_detached(forge(header_for()), PAYLOAD)
+    assert verified.signing_time == SIGNED_AT
+    assert [c.name for c in verified.checks][-1] == "jws.signature"
+
+
+def test_kid_must_name_the_signer_certificate() -> None:
+    assert jws.verify_detached(forge(header_for(kid=thumbprint(cert("p256")))), PAYLOAD)
+    for kid in (thumbprint(cert("rsa")), "signer-1", 7):
+        failure = refused(forge(header_for(kid=kid)))
+        assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+        assert failure.checks[-1].name == "jws.x5c"
+        assert "kid" in failure.detail
+
+
+def impostor() -> x509.Certificate:
+    """A self-signed certificate with the issuing CA's name and another key."""
+    name = cert("rsa").subject
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key("p256-other").public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(SIGNED_AT - timedelta(days=1))
+        .not_valid_after(SIGNED_AT + timedelta(days=365))
+        .sign(key("p256-other"), hashes.SHA256())
+    )
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [
+        pytest.param(lambda: [cert("p384")], id="an unrelated certificate"),
+        pytest.param(lambda: [cert("p384"), cert("rsa")], id="the issuer after a stranger"),
+        pytest.param(lambda: [impostor()], id="the issuer's name, another key"),
+        pytest.param(lambda: [cert("rsa"), cert("p384")], id="a stranger after the issuer"),
+    ],
+)
+def test_x5c_must_be_a_chain(chain: Any) -> None:
+    leaf = issued("p256", "rsa")
+    header = header_for()
+    header["x5c"] = x5c(leaf, *chain())
+    failure = refused(forge(header))
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert failure.checks[-1].name == "jws.x5c"
+    assert "does not certify" in failure.detail
+
+
+def test_x5c_in_order_passes() -> None:
+    header = header_for()
+    header["x5c"] = x5c(issued("p256", "rsa"), cert("rsa"))
+    assert jws.verify_detached(forge(header), PAYLOAD).certificates[1] == cert("rsa")
+
+
+def test_x5c_length_is_bounded() -> None:
+    header = header_for()
+    header["x5c"] = x5c(cert("p256")) * (jws.MAX_X5C + 1)
+    failure = refused(forge(header))
+    assert failure.sub_indication is SubIndication.FORMAT_FAILURE
+    assert "at most" in failure.detail
+
+
+def test_compact_length_is_bounded() -> None:
+    compact = forge(header_for(padding="x" * jws.MAX_COMPACT_LENGTH))
+    failure = refused(compact)
+    assert [c.name for c in failure.checks] == ["jws.compact"]
 
 
 def test_sign_refuses_naive_time() -> None:
@@ -432,7 +525,11 @@ def test_der_signature_instead_of_raw() -> None:
 @pytest.mark.parametrize(
     "sig_t",
     ["2026-06-01", "2026-06-01 12:00:00Z", "2026-06-01T12:00:00", "2026-13-01T12:00:00Z",
-     "2026-06-01T12:00:60Z", 1780315200, "yesterday"],
+     "2026-06-01T12:00:60Z", 1780315200, "yesterday",
+     # The calendar's edges: outside datetime once in UTC, or no year a signature is made in.
+     "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59Z",
+     "0001-01-01T00:00:00Z", "1899-12-31T23:59:59Z", "+10000-01-01T00:00:00Z",
+     "99999999999-01-01T00:00:00Z", "2026-06-01T12:00:00+24:00"],
 )
 def test_malformed_sigt(sig_t: Any) -> None:
     failure = refused(forge(header_for(sigT=sig_t)))

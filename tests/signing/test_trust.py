@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from signing import cms, jws
 from signing.ca import Profile
+from signing.dossier import verify_signature
 from signing.local import InProcessFetcher
 from signing.report import Indication, RevocationState, SubIndication
 from signing.trust import RevocationCache, TrustAnchors, Validator
-from signing.verify import verify_signature
 
 CONTENT = json.dumps(
     {"type": "birthreg.application/1", "note": "Әке аты"}, ensure_ascii=False
@@ -233,6 +233,7 @@ def _b64url(data: bytes) -> str:
 def _forge_jws_x5c(signature: dict[str, str], certificate: x509.Certificate) -> dict[str, str]:
     header_b64, _, sig = signature["value"].split(".")
     header = json.loads(base64.urlsafe_b64decode(header_b64 + "=" * (-len(header_b64) % 4)))
+    header.pop("kid", None)  # which would name the certificate replaced
     header["x5c"][0] = base64.b64encode(
         certificate.public_bytes(serialization.Encoding.DER)
     ).decode()

@@ -34,11 +34,11 @@ from signing.ca import (
     random_serial,
     subject_name,
 )
+from signing.dossier import verify_signature
 from signing.errors import SignatureFailure
 from signing.local import InProcessFetcher
 from signing.report import Indication, RevocationState, SignatureReport, SubIndication
 from signing.trust import RevocationCache, TrustAnchors, Validator
-from signing.verify import verify_signature
 
 CONTENT = json.dumps({"type": "birthreg.application/1", "note": "Ана аты"}).encode()
 
@@ -141,7 +141,8 @@ def test_forgetting_certificate_memos_keeps_the_short_cut_sound(pki: PKI) -> Non
 # -- attacks through the short cut ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", ["jws", "cms"])
+# CMS only: a JWS whose x5c is no chain is refused before any path is tried (test_jws.py).
+@pytest.mark.parametrize("fmt", ["cms"])
 def test_leaf_of_another_ca_with_the_same_names_is_refused(pki: PKI, fmt: str) -> None:
     """The other test CA has our CA names but its own keys; its certificate for the mother must
     not pass, whether it brings its own issuing CA or ours (whose path we know)."""
@@ -186,7 +187,8 @@ def _forged_leaf(pki: PKI, *, signer: ec.EllipticCurvePrivateKey) -> tuple[Party
     return Party(key, certificate, (pki.issuing,), FATHER), certificate
 
 
-@pytest.mark.parametrize("fmt", ["jws", "cms"])
+# CMS only: a JWS whose x5c is no chain is refused before any path is tried (test_jws.py).
+@pytest.mark.parametrize("fmt", ["cms"])
 def test_leaf_in_the_known_issuers_name_with_a_forged_signature_is_refused(
     pki: PKI, fmt: str
 ) -> None:
@@ -205,7 +207,7 @@ def test_known_leaf_with_its_certificate_signature_altered_is_refused(pki: PKI) 
     der = bytearray(pki.father.certificate.public_bytes(serialization.Encoding.DER))
     der[-1] ^= 0x01
     altered = x509.load_der_x509_certificate(bytes(der))
-    signature = _sign_jws(altered, pki.father.key, pki.father.chain, pki.moment)  # type: ignore[arg-type]
+    signature = _sign_cms(altered, pki.father.key, pki.father.chain, pki.moment)  # type: ignore[arg-type]
     report = _verify(signature, warm, pki.moment)
     assert report.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
     assert warm.short_cuts == [False, False]
@@ -791,8 +793,8 @@ def test_one_validator_shared_by_threads_gives_the_cold_reports(pki: PKI) -> Non
 def test_a_known_issuer_repeated_in_x5c_is_tried_once(
     pki: PKI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A forged leaf with the known issuing CA fifty times over costs one short-cut attempt
-    (then the full path), not fifty."""
+    """A forged leaf with the known issuing CA fifty times over costs no path attempt at all:
+    signing.jws refuses an x5c that long (and one that is no chain)."""
     warm = _pki_validator(pki)
     assert _verify(_party_signature("jws", pki.mother, pki.moment), warm, pki.moment).passed
     forged, _ = _forged_leaf(pki, signer=ec.generate_private_key(ec.SECP256R1()))
@@ -807,5 +809,6 @@ def test_a_known_issuer_repeated_in_x5c_is_tried_once(
     chain = (pki.issuing,) * 50
     signature = _sign_jws(forged.certificate, forged.key, chain, pki.moment)  # type: ignore[arg-type]
     report = _verify(signature, warm, pki.moment)
-    assert report.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
-    assert len(attempts) == 2  # the known issuer once, then the full path
+    assert report.sub_indication is SubIndication.FORMAT_FAILURE
+    assert report.checks[-1].name == "jws.x5c"
+    assert attempts == []

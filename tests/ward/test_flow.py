@@ -18,8 +18,8 @@ from birthreg.pki.fetch import InProcessRevocationFetcher
 from birthreg.ward import service
 from signing import jws
 from signing.canonical import canonicalize, sha256_hex
+from signing.dossier import verify_dossier
 from signing.trust import TrustAnchors, Validator
-from signing.verify import verify_dossier
 from ward.helpers import (
     FATHER_IIN,
     MOTHER_IIN,

@@ -1,26 +1,34 @@
-"""Whole-dossier verification: every check of the design, passing and failing."""
+"""Whole-dossier verification (signing.dossier, with signing.medical_record and
+signing.application): every check of the design, passing and failing."""
 
 from __future__ import annotations
 
 import copy
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import factories
 import pytest
 from conftest import PKI
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from signing.local import InProcessFetcher
-from signing.report import Indication, SubIndication, VerificationReport
-from signing.trust import TrustAnchors, Validator
-from signing.verify import (
+from signing import jws
+from signing.canonical import canonicalize
+from signing.dossier import (
     MAX_DOSSIER_BYTES,
+    REGISTRATION_DEADLINE,
     DossierError,
     DossierTooLarge,
     parse_dossier,
     verify_dossier,
 )
+from signing.local import InProcessFetcher
+from signing.report import Indication, SubIndication, VerificationReport
+from signing.trust import TrustAnchors, Validator
 
 
 @pytest.fixture(scope="module")
@@ -161,15 +169,6 @@ def test_a_revoked_mother_key_fails(pki: PKI) -> None:
     ("changes", "check"),
     [
         ({"child": {"born_at": "2026-06-03T10:00:00+05:00"}}, "business_rules"),  # future
-        (
-            {
-                "child": {
-                    "born_at": "2026-01-03T10:00:00+05:00",
-                    "recorded_at": "2026-01-03T11:00:00+05:00",
-                }
-            },
-            "business_rules",
-        ),  # deadline
         ({"child": {"plurality": 1, "birth_order": 2}}, "business_rules"),
         ({"child": {"weight_g": 90}}, "business_rules"),
         ({"child": {"length_cm": 200}}, "business_rules"),
@@ -298,3 +297,148 @@ def test_parse_dossier_limits(pki: PKI) -> None:
         parse_dossier(b'{"a": 1, "a": 2}')
     with pytest.raises(DossierError):
         parse_dossier(b"\xff")
+
+
+# Late registration: after the deadline an application is late, not refused.
+
+
+def _born(pki: PKI, days_ago: int) -> dict[str, Any]:
+    born_at = pki.moment - timedelta(days=days_ago)
+    return factories.medical_record(
+        pki,
+        child={"born_at": born_at.isoformat()},
+        recorded_at=(born_at + timedelta(hours=1)).isoformat(),
+    )
+
+
+def _late_dossier(pki: PKI, days_ago: int, **changes: Any) -> dict[str, Any]:
+    record = _born(pki, days_ago)
+    return factories.dossier(pki, record, factories.application(pki, record, **changes))
+
+
+def test_within_the_deadline_is_not_late(pki: PKI, validator: Validator) -> None:
+    report = _verify(pki, validator, _late_dossier(pki, REGISTRATION_DEADLINE.days - 1))
+    assert report.passed, report.to_text()
+    assert not report.late
+    names = {c.name for c in report.documents[1].checks}
+    assert not names & {"late_registration", "late_reason"}
+
+
+def test_a_late_application_with_its_reason_passes_as_late(
+    pki: PKI, validator: Validator
+) -> None:
+    dossier = _late_dossier(pki, 140, late_reason="Бала ауруханада емделді")
+    report = _verify(pki, validator, dossier)
+    assert report.passed, report.to_text()
+    assert report.late
+    assert report.to_json()["late"] is True
+    checks = {c.name: c for c in report.documents[1].checks}
+    assert checks["late_registration"].passed
+    assert "140 days" in checks["late_registration"].detail
+    assert checks["late_reason"].passed
+    assert "late registration" in report.to_text()
+
+
+@pytest.mark.parametrize("reason", [None, "", "   ", "x" * 1001, "ok\u202eko"])
+def test_a_late_application_without_a_reason_fails_late_reason(
+    pki: PKI, validator: Validator, reason: str | None
+) -> None:
+    changes = {} if reason is None else {"late_reason": reason}
+    report = _verify(pki, validator, _late_dossier(pki, 140, **changes))
+    assert not report.passed
+    assert report.late
+    assert "late_reason" in _failed(report)
+    assert _failed(report) <= {"late_reason", "document_fields"}
+
+
+def test_the_registry_names_its_deadline(pki: PKI, validator: Validator) -> None:
+    dossier = _late_dossier(pki, 40)
+    assert not _verify(pki, validator, dossier).late
+    report = verify_dossier(
+        dossier, validator=validator, moment=pki.moment, registration_deadline=timedelta(days=30)
+    )
+    assert report.late
+    assert _failed(report) == {"late_reason"}
+
+
+def test_a_reason_on_time_is_allowed(pki: PKI, validator: Validator) -> None:
+    report = _verify(pki, validator, _late_dossier(pki, 2, late_reason="бұрын"))
+    assert report.passed, report.to_text()
+    assert not report.late
+
+
+# Free text: no control, format or bidi characters in any string of either document.
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"address": {"street": "Қазақстан\u202eкөшесі"}},
+        {"address": {"flat": "5\x00"}},
+        {"address": {"region": "Шығыс\u2066Қазақстан"}},
+        {"contact": {"email": "mother@example.kz\u200b"}},
+        {"late_reason": "ауру\nболды"},
+        {"extra": {"note": "\u2067x"}},
+        {"extra": ["ok", "\x85"]},
+        {"child": {"given_name": "Ай\u202eару"}},
+    ],
+)
+def test_application_free_text(pki: PKI, validator: Validator, changes: dict[str, Any]) -> None:
+    record = factories.medical_record(pki)
+    document = factories.application(pki, record, **changes)
+    report = _verify(pki, validator, factories.dossier(pki, record, document))
+    assert "document_fields" in _failed(report), report.to_text()
+    detail = next(c.detail for c in report.documents[1].checks if c.name == "document_fields")
+    assert "not printable text" in detail
+
+
+def test_medical_record_free_text(pki: PKI, validator: Validator) -> None:
+    record = factories.medical_record(pki, attendant="Сейітова\u202e Ж.")
+    report = _verify(pki, validator, factories.dossier(pki, record))
+    assert "document_fields" in _failed(report)
+
+
+@pytest.mark.parametrize(
+    "born_at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "1899-12-31T00:00:00Z"]
+)
+def test_times_at_the_calendars_edges(pki: PKI, validator: Validator, born_at: str) -> None:
+    record = factories.medical_record(pki, child={"born_at": born_at})
+    report = _verify(pki, validator, factories.dossier(pki, record))
+    assert "document_fields" in _failed(report)
+    assert not report.late
+
+
+# Signatures that carry what no signer's chain holds.
+
+
+def test_x5c_of_unrelated_certificates_is_refused(pki: PKI, validator: Validator) -> None:
+    """The mother's certificate followed by 47 unrelated self-signed ones: the x5c is no chain."""
+    strangers = [_self_signed(index) for index in range(47)]
+    record = factories.medical_record(pki)
+    document = factories.application(pki, record)
+    content = canonicalize(document)
+    value = jws.sign_detached(
+        content, pki.mother.certificate, pki.mother.key, signing_time=pki.moment,
+        chain=strangers,
+    )
+    dossier = factories.dossier(pki, record, document)
+    dossier["application"]["signatures"] = [{"format": "jws", "value": value}]
+    report = _verify(pki, validator, dossier)
+    signature = report.documents[1].signatures[0]
+    assert signature.sub_indication is SubIndication.FORMAT_FAILURE
+    assert signature.checks[-1].name == "jws.x5c"
+    assert not report.passed
+
+
+def _self_signed(index: int) -> x509.Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"TEST stranger {index}")])
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime(2026, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2027, 1, 1, tzinfo=UTC))
+        .sign(key, hashes.SHA256())
+    )
