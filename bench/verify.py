@@ -30,16 +30,18 @@ import base64
 import json
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.verification import Store
+from cryptography.x509.verification import PolicyBuilder, Store
 
 from signing import cms, jws
 from signing._certs import forget
@@ -51,9 +53,11 @@ from signing.ca import (
 )
 from signing.canonical import canonicalize
 from signing.identity import make_iin
-from signing.local import InProcessFetcher
-from signing.trust import TrustAnchors, Validator, _verifier
+from signing.trust import CA_POLICY, SIGNATURE_POLICY, TrustAnchors, Validator
 from signing.verify import verify_signature
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "signing"))
+from fetchers import InProcessFetcher  # the tests' in-process CA answers
 
 MOMENT = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
@@ -193,7 +197,13 @@ def main() -> None:
     # the same extension policies), and a signature over the application by her key.
     leaf_ders = [cert.public_bytes(Encoding.DER) for _, cert in mothers]
     document_sigs = [key.sign(content, ec.ECDSA(hashes.SHA256())) for key, _ in mothers]
-    issuing_verifier = _verifier(Store([ca.issuing_certificate]), MOMENT)
+    issuing_verifier = (
+        PolicyBuilder()
+        .store(Store([ca.issuing_certificate]))
+        .time(MOMENT)
+        .extension_policies(ca_policy=CA_POLICY, ee_policy=SIGNATURE_POLICY)
+        .build_client_verifier()
+    )
 
     def floor(_: int) -> Callable[[], object]:
         indices = iter(range(n))

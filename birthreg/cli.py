@@ -379,7 +379,8 @@ def verify(
     """Verify a dossier's documents and signatures; exit 0 only when it passes."""
     from birthreg.pki.fetch import FileCRLFetcher, HTTPRevocationFetcher
     from signing.errors import SigningError
-    from signing.trust import RevocationFetcher, TrustAnchors, Validator
+    from signing.revocation import RevocationFetcher
+    from signing.trust import TrustAnchors, Validator
     from signing.verify import parse_dossier, verify_dossier
 
     moment = _parse_moment(at) if at else datetime.now(UTC)

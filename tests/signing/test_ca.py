@@ -36,11 +36,13 @@ from signing.ca import (
     Organisation,
     Profile,
     RevokedCertificate,
+    TLSServer,
     enrollment_challenge,
     export_pkcs12,
     load_pkcs12,
     random_serial,
 )
+from signing.ca.profiles import ISSUING_NAME, ROOT_NAME, CAProfile, ca_certificate
 from signing.errors import (
     BadPassphrase,
     CAError,
@@ -160,8 +162,29 @@ def test_urls_come_from_the_base_url_without_trailing_slash() -> None:
     ca = CertificationAuthority.create(base_url="https://example.test/", moment=MOMENT)
     assert ca.crl_url == "https://example.test/pki/crl"
     assert ca.ocsp_url == "https://example.test/pki/ocsp"
-    assert ca.ca_issuers_url == "https://example.test/pki/ca.pem"
+    assert ca.ca_issuers_url == "https://example.test/pki/ca.cer"
+    assert ca.arl_url == "https://example.test/pki/root.crl"
+    assert ca.root_issuers_url == "https://example.test/pki/root.cer"
     assert ca.chain == (ca.issuing_certificate,)
+
+
+def test_the_issuing_ca_points_to_the_roots_crl_and_certificate(pki: PKI) -> None:
+    extensions = pki.ca.issuing_certificate.extensions
+    (point,) = extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert point.full_name == [x509.UniformResourceIdentifier("http://birthreg.test/pki/root.crl")]
+    access = extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    assert [(a.access_method, a.access_location.value) for a in access] == [
+        (AuthorityInformationAccessOID.CA_ISSUERS, "http://birthreg.test/pki/root.cer"),
+    ]
+    for extension in extensions:
+        if extension.oid in (
+            ExtensionOID.CRL_DISTRIBUTION_POINTS, ExtensionOID.AUTHORITY_INFORMATION_ACCESS
+        ):
+            assert not extension.critical
+    # The root is the anchor: it points nowhere.
+    root_extensions = {e.oid for e in pki.ca.root_certificate.extensions}
+    assert ExtensionOID.CRL_DISTRIBUTION_POINTS not in root_extensions
+    assert ExtensionOID.AUTHORITY_INFORMATION_ACCESS not in root_extensions
 
 
 # -- profiles ---------------------------------------------------------------------------------
@@ -254,7 +277,7 @@ def test_end_entity_extensions(pki: PKI, party: str, policy: x509.ObjectIdentifi
     access = extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
     assert [(a.access_method, a.access_location.value) for a in access] == [
         (AuthorityInformationAccessOID.OCSP, "http://birthreg.test/pki/ocsp"),
-        (AuthorityInformationAccessOID.CA_ISSUERS, "http://birthreg.test/pki/ca.pem"),
+        (AuthorityInformationAccessOID.CA_ISSUERS, "http://birthreg.test/pki/ca.cer"),
     ]
     ski = extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     assert ski == x509.SubjectKeyIdentifier.from_public_key(certificate.public_key())
@@ -835,7 +858,9 @@ def test_in_memory_status(pki: PKI) -> None:
         statuses.revoke(serial, MOMENT, x509.ReasonFlags.remove_from_crl)
     first = statuses.revoke(serial, MOMENT, x509.ReasonFlags.key_compromise)
     again = statuses.revoke(serial, MOMENT + timedelta(days=1), x509.ReasonFlags.superseded)
-    assert again == first == RevokedCertificate(serial, MOMENT, x509.ReasonFlags.key_compromise)
+    assert again == first == RevokedCertificate(
+        serial, MOMENT, x509.ReasonFlags.key_compromise, certificate.not_valid_after_utc
+    )
     status = statuses.status(serial)
     assert status.state is RevocationState.REVOKED
     assert status.revoked_at == MOMENT
@@ -883,6 +908,12 @@ def test_fixture_statuses(pki: PKI) -> None:
 # -- CRL --------------------------------------------------------------------------------------
 
 
+def _distribution_point(crl: x509.CertificateRevocationList) -> x509.Extension[
+    x509.IssuingDistributionPoint
+]:
+    return crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint)
+
+
 def test_crl_contents(pki: PKI) -> None:
     first, second = random_serial(), random_serial()
     revoked = [
@@ -902,6 +933,18 @@ def test_crl_contents(pki: PKI) -> None:
         x509.SubjectKeyIdentifier
     ).value
     assert aki.key_identifier == issuing_ski.digest
+    # Its scope: end-entity certificates that point to its URL (RFC 5280 5.2.5, critical).
+    point = _distribution_point(crl)
+    assert point.critical
+    assert point.value == x509.IssuingDistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(pki.ca.crl_url)],
+        relative_name=None,
+        only_contains_user_certs=True,
+        only_contains_ca_certs=False,
+        only_some_reasons=None,
+        indirect_crl=False,
+        only_contains_attribute_certs=False,
+    )
     assert len(crl) == 2
     entry = crl.get_revoked_certificate_by_serial_number(first)
     assert entry is not None
@@ -925,6 +968,122 @@ def test_empty_crl_and_bad_arguments(pki: PKI) -> None:
         pki.ca.build_crl([], number=-1, moment=MOMENT)
     with pytest.raises(CAError):
         pki.ca.build_crl([], number=1, moment=MOMENT, next_update=timedelta(0))
+    with pytest.raises(CAError):
+        pki.ca.build_crl(
+            [RevokedCertificate(random_serial(), datetime(2026, 6, 1))], number=1, moment=MOMENT
+        )
+
+
+def test_expired_certificates_leave_the_crl_once_a_crl_after_their_expiry_listed_them(
+    pki: PKI,
+) -> None:
+    """RFC 5280 3.3: an entry may go once it appeared on a CRL issued after the certificate
+    expired, i.e. when it expired before the previous CRL's thisUpdate."""
+    previous = MOMENT - timedelta(hours=1)
+    still_valid, expired_since, expired_before, unknown = (random_serial() for _ in range(4))
+    revoked = [
+        RevokedCertificate(
+            still_valid, MOMENT - timedelta(days=9), not_after=MOMENT + timedelta(days=1)
+        ),
+        RevokedCertificate(expired_since, MOMENT - timedelta(days=9), not_after=previous),
+        RevokedCertificate(
+            expired_before, MOMENT - timedelta(days=9), not_after=previous - timedelta(seconds=1)
+        ),
+        RevokedCertificate(unknown, MOMENT - timedelta(days=9)),  # expiry not known: kept
+    ]
+    listed = {
+        entry.serial_number
+        for entry in pki.ca.build_crl(revoked, number=2, moment=MOMENT, previous_update=previous)
+    }
+    assert listed == {still_valid, expired_since, unknown}
+    # The first CRL of all lists everything: no earlier CRL listed the expired ones.
+    first = {entry.serial_number for entry in pki.ca.build_crl(revoked, number=1, moment=MOMENT)}
+    assert first == {still_valid, expired_since, expired_before, unknown}
+
+
+def test_a_large_crl_takes_the_whole_list_at_once(pki: PKI) -> None:
+    revoked = [
+        RevokedCertificate(serial, MOMENT - timedelta(days=1), x509.ReasonFlags.superseded)
+        for serial in range(1, 5001)
+    ]
+    crl = pki.ca.build_crl(revoked, number=3, moment=MOMENT)
+    assert len(crl) == 5000
+    assert crl.get_revoked_certificate_by_serial_number(4321) is not None
+
+
+def test_the_root_publishes_its_own_crl(pki: PKI) -> None:
+    arl = pki.ca.build_arl(number=5, moment=MOMENT, next_update=timedelta(days=7))
+    assert arl.issuer == pki.ca.root_certificate.subject
+    assert arl.is_signature_valid(pki.ca.root_certificate.public_key())  # type: ignore[arg-type]
+    assert not arl.is_signature_valid(pki.ca.issuing_certificate.public_key())  # type: ignore[arg-type]
+    assert arl.next_update_utc == MOMENT + timedelta(days=7)
+    assert arl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 5
+    aki = arl.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    assert aki.key_identifier == x509.SubjectKeyIdentifier.from_public_key(
+        pki.ca.root_certificate.public_key()  # type: ignore[arg-type]
+    ).digest
+    point = _distribution_point(arl)
+    assert point.critical
+    # No URL: it covers every CA certificate of the root, the root's own included.
+    assert point.value.full_name is None
+    assert point.value.only_contains_ca_certs and not point.value.only_contains_user_certs
+    assert len(arl) == 0
+    revoked = pki.ca.build_arl(
+        [RevokedCertificate(pki.ca.issuing_certificate.serial_number, MOMENT)],
+        number=6, moment=MOMENT,
+    )
+    assert revoked.get_revoked_certificate_by_serial_number(
+        pki.ca.issuing_certificate.serial_number
+    ) is not None
+
+
+def _old_ca(moment: datetime) -> CertificationAuthority:
+    """A CA as made before the issuing CA certificate named the ARL."""
+    root_key, issuing_key = _p256(), _p256()
+    root = ca_certificate(
+        CAProfile(ROOT_NAME, root_key.public_key(), ROOT_NAME, root_key, moment,
+                  moment + timedelta(days=3650), path_length=1, signs_ocsp=False)
+    )
+    issuing = ca_certificate(
+        CAProfile(ISSUING_NAME, issuing_key.public_key(), ROOT_NAME, root_key, moment,
+                  moment + timedelta(days=365), path_length=0, signs_ocsp=True)
+    )
+    return CertificationAuthority(
+        root_key=root_key, root_certificate=root, issuing_key=issuing_key,
+        issuing_certificate=issuing, base_url="http://old.test",
+    )
+
+
+def test_an_older_ca_without_the_arl_pointer_keeps_working(tmp_path: Path) -> None:
+    """Loaded as it is; its ARL names no distribution point, so it still covers the issuing CA
+    certificate that points nowhere (OpenSSL's reading of RFC 5280 5.2.5)."""
+    old = _old_ca(MOMENT - timedelta(days=1))
+    old.save(tmp_path / "ca", b"passphrase")
+    loaded = CertificationAuthority.load(tmp_path / "ca", b"passphrase", base_url="http://old.test")
+    assert loaded.issuing_certificate == old.issuing_certificate
+    point = _distribution_point(loaded.build_arl(number=1, moment=MOMENT)).value
+    assert point.full_name is None and point.only_contains_ca_certs
+    certificate = loaded.issue(_p256().public_key(), PERSON, profile=Profile.INDIVIDUAL,
+                               moment=MOMENT)
+    certificate.verify_directly_issued_by(loaded.issuing_certificate)
+
+
+def test_tls_server_certificates_point_over_http() -> None:
+    ca = CertificationAuthority.create(base_url="https://ward.test:8443", moment=MOMENT)
+    certificate = ca.issue(
+        _p256().public_key(), TLSServer(("ward.test",)), profile=Profile.TLS_SERVER, moment=MOMENT
+    )
+    (point,) = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert point.full_name == [x509.UniformResourceIdentifier("http://ward.test:8443/pki/crl")]
+    access = certificate.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    assert [a.access_location.value for a in access] == [
+        "http://ward.test:8443/pki/ocsp",
+        "http://ward.test:8443/pki/ca.cer",
+    ]
+    # The signing certificates keep the service's own address.
+    mother = ca.issue(_p256().public_key(), PERSON, profile=Profile.INDIVIDUAL, moment=MOMENT)
+    (point,) = mother.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert point.full_name == [x509.UniformResourceIdentifier("https://ward.test:8443/pki/crl")]
 
 
 # -- PKCS#12 ----------------------------------------------------------------------------------
@@ -1000,3 +1159,21 @@ def test_pkcs12_refuses_short_passwords_and_mismatched_keys(pki: PKI) -> None:
         export_pkcs12(
             pki.father.key, pki.mother.certificate, (), password=PFX_PASSWORD, friendly_name=b"x"
         )
+
+
+@pytest.mark.parametrize(
+    "password", ["\0" * 12, "password\0\0\0\0", "pass\tword-12", "pass\u202eword-12"]
+)
+def test_pkcs12_refuses_control_characters_in_passwords(pki: PKI, password: str) -> None:
+    with pytest.raises(CAError, match="control"):
+        export_pkcs12(
+            pki.mother.key, pki.mother.certificate, (), password=password.encode(),
+            friendly_name=b"x",
+        )
+
+
+def test_a_made_key_file_opens_only_with_its_password(pfx: bytes) -> None:
+    for wrong in (b"", b"\0", PFX_PASSWORD[:-1]):
+        with pytest.raises(BadKeyFilePassword):
+            load_pkcs12(pfx, wrong)
+    assert load_pkcs12(pfx, PFX_PASSWORD)[0] is not None

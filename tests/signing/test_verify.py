@@ -10,8 +10,8 @@ from typing import Any
 import factories
 import pytest
 from conftest import PKI
+from fetchers import InProcessFetcher
 
-from signing.local import InProcessFetcher
 from signing.report import Indication, SubIndication, VerificationReport
 from signing.trust import TrustAnchors, Validator
 from signing.verify import (
