@@ -59,3 +59,9 @@ def test_intake_measures_ours_and_the_bare_endpoint() -> None:
 def test_pdf_renders_and_signs() -> None:
     lines = _run("pdf.py", "--n", "2", "--rounds", "1")
     assert any(line.strip().startswith("our pipeline (render + sign)") for line in lines)
+
+
+def test_crl_builds_and_serves() -> None:
+    results = json.loads(_run("crl.py", "--n", "50", "--rounds", "1")[-1])
+    assert results["n"] == 50 and results["der_bytes"] > 50 * 20
+    assert results["build_s"] > 0 and results["service_s"] > 0 and results["served_ms"] > 0
