@@ -348,3 +348,61 @@ def test_ocsp_get_over_the_wire_with_invalid_utf8(live_server: str) -> None:
         assert response.status == 200, (path, body[:200])
         answer = ocsp.load_der_ocsp_response(body)
         assert answer.response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+def test_a_data_dir_made_before_the_roots_crl_keeps_working(service_settings: Any) -> None:
+    """An existing data dir: its issuing CA certificate names no CRL (it is kept as it is).
+    `birthreg init` runs on it again, the root's CRL is served and covers it, and signatures
+    under it still pass (its own status is not looked up: it points nowhere)."""
+    from datetime import timedelta
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from fastapi.testclient import TestClient
+
+    from birthreg.bootstrap import initialise
+    from birthreg.config import make_data_dir
+    from birthreg.main import create_app
+    from birthreg.pki.seals import load_seal
+    from signing import cms
+    from signing.ca import ISSUING_NAME, ROOT_NAME, CertificationAuthority
+    from signing.ca.profiles import CAProfile, ca_certificate
+    from signing.trust import TrustAnchors, Validator
+
+    settings = service_settings
+    make_data_dir(settings)
+    settings.write_development_secrets()
+    made = now() - timedelta(days=30)
+    root_key, issuing_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
+    root = ca_certificate(CAProfile(ROOT_NAME, root_key.public_key(), ROOT_NAME, root_key, made,
+                                    made + timedelta(days=3650), path_length=1, signs_ocsp=False))
+    issuing = ca_certificate(CAProfile(ISSUING_NAME, issuing_key.public_key(), ROOT_NAME, root_key,
+                                       made, made + timedelta(days=365), path_length=0,
+                                       signs_ocsp=True))
+    CertificationAuthority(
+        root_key=root_key, root_certificate=root, issuing_key=issuing_key,
+        issuing_certificate=issuing, base_url=settings.base_url,
+    ).save(settings.ca_directory, settings.ca_passphrase_bytes())
+    initialise(settings)
+    assert not initialise(settings).changed
+    app = create_app(settings)
+    with TestClient(app, base_url="http://testserver") as client:
+        served = x509.load_pem_x509_certificate(client.get("/pki/ca.pem").content)
+        assert served == issuing  # kept as it was
+        arl = x509.load_der_x509_crl(client.get("/pki/root.crl").content)
+        scope = arl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
+        assert scope.full_name is None and scope.only_contains_ca_certs
+        ca = certification_authority(app)
+        with Session(app.state.engine) as session:
+            facility = session.exec(select(Facility)).one()
+        seal = load_seal(settings, "facility", facility.bin, ca.chain)
+        content = b'{"type": "test"}'
+        der = cms.sign_detached(
+            content, seal.certificate, seal.key, chain=seal.chain, signing_time=now()
+        )
+        fetcher = InProcessRevocationFetcher(app.state.engine, ca)
+        report = Validator(TrustAnchors([root]), fetcher).validate(
+            cms.verify_detached(der, content), moment=now(), purpose="organisation"
+        )
+        assert report.passed, report.to_json()
+        details = [c.detail for c in report.checks if c.name == "revocation"]
+        assert details[1].endswith("no revocation pointers (CA)")
