@@ -186,6 +186,9 @@ class RevocationChecker:
                     return lookup(url, certificate, issuer, moment, since)
                 except RevocationUnavailable as error:
                     problems.append(error.detail)
+                except (ValueError, x509.DuplicateExtension, UnsupportedAlgorithm) as error:
+                    # cryptography parses the parts of a CRL or an answer only when read.
+                    problems.append(f"{source.upper()} at {url} cannot be read: {error}")
         raise RevocationUnavailable("; ".join(problems) or "no revocation source")
 
     # -- OCSP -----------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ from datetime import datetime
 from typing import Literal
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
@@ -320,6 +321,17 @@ class Validator:
         certificate: the report says why.
         """
         leaf = signature.signer
+        unreadable = _unreadable(leaf)
+        if unreadable is not None:
+            return SignatureReport(
+                format=signature.format,
+                indication=INDICATION_OF[SubIndication.FORMAT_FAILURE],
+                sub_indication=SubIndication.FORMAT_FAILURE,
+                checks=(*signature.checks, unreadable),
+                role=role,
+                signing_time=signature.signing_time,
+                algorithm=signature.algorithm,
+            )
         checks: list[Check] = list(signature.checks)
         chain: tuple[x509.Certificate, ...] = (leaf,)
         revocation = NOT_CHECKED
@@ -419,6 +431,19 @@ class Validator:
             if verdict[1] is not None:
                 return signer_status, verdict[1]
         return signer_status, None
+
+
+def _unreadable(leaf: x509.Certificate) -> Check | None:
+    """A failed check when the signer's certificate has a part cryptography cannot read (it
+    parses names and extensions only when asked), so that nothing below raises on it."""
+    try:
+        leaf.subject.rfc4514_string()
+        len(leaf.extensions)
+        leaf.public_key()
+    except (ValueError, x509.DuplicateExtension, UnsupportedAlgorithm) as error:
+        detail = f"the signer certificate cannot be read: {error}"
+        return Check("signer_certificate", False, detail)
+    return None
 
 
 def _signers_time(

@@ -438,3 +438,26 @@ def test_a_partial_crl_is_not_used_and_one_without_scope_covers_all() -> None:
     assert "CRL is partial or indirect" in report.checks[-1].detail
     validator, signature = _scoped(lambda f, r, i: publish(f, r, i, partial=False))
     assert validator.validate(signature, moment=MOMENT).passed
+
+
+def test_a_crl_that_cannot_be_read_is_no_answer() -> None:
+    """Signed by its issuer, but with an extension twice: cryptography reads extensions only
+    when asked, and the validator says "try later" instead of raising."""
+    from asn1crypto import crl as asn1_crl
+
+    def publish(fetcher: CRLFetcher, root, issuing) -> None:  # type: ignore[no-untyped-def]
+        root.publish(fetcher, ca_certificates=True)
+        crl = asn1_crl.CertificateList.load(issuing.publish(fetcher).public_bytes(
+            serialization.Encoding.DER
+        ))
+        tbs = crl["tbs_cert_list"]
+        tbs["crl_extensions"].append(tbs["crl_extensions"][0].copy())
+        tbs = asn1_crl.TbsCertList.load(tbs.dump(force=True))
+        crl["tbs_cert_list"] = tbs
+        crl["signature"] = issuing.key.sign(tbs.dump(), ec.ECDSA(hashes.SHA256()))
+        fetcher.crls[issuing.crl_url] = crl.dump(force=True)
+
+    validator, signature = _scoped(publish)
+    report = validator.validate(signature, moment=MOMENT)
+    assert report.sub_indication is SubIndication.TRY_LATER
+    assert "cannot be read" in report.checks[-1].detail

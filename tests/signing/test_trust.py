@@ -607,3 +607,20 @@ def test_ours_is_a_plain_verifier_call_each_time(pki: PKI) -> None:
     cold = [_validate(pki, s).to_json() for s in signatures]
     assert first == again == cold
     assert [r["indication"] for r in first] == ["TOTAL_PASSED", "INDETERMINATE", "TOTAL_PASSED"]
+
+
+def test_a_signer_certificate_that_cannot_be_read_is_a_format_failure(pki: PKI) -> None:
+    """cryptography reads extensions only when asked: a certificate with a duplicated one loads,
+    and the validator reports it instead of raising."""
+    from asn1crypto import x509 as asn1_x509
+
+    tampered = asn1_x509.Certificate.load(
+        pki.mother.certificate.public_bytes(serialization.Encoding.DER)
+    )
+    extensions = tampered["tbs_certificate"]["extensions"]
+    extensions.append(extensions[0].copy())
+    certificate = x509.load_der_x509_certificate(tampered.dump(force=True))
+    report = _validate(pki, signed(certificate, pki.mother.chain, pki.moment))
+    _assert_verdict(report, SubIndication.FORMAT_FAILURE)
+    assert report.checks[-1].name == "signer_certificate"
+    assert "Duplicate" in report.checks[-1].detail
