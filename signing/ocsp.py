@@ -28,12 +28,7 @@ MAX_REQUEST_BYTES = 16 * 1024
 #: RFC 9654 (which obsoletes RFC 8954): a nonce is 1 to 128 octets; others are malformedRequest.
 MAX_NONCE_BYTES = 128
 
-_CERT_ID_HASHES: tuple[type[hashes.HashAlgorithm], ...] = (
-    hashes.SHA1,
-    hashes.SHA256,
-    hashes.SHA384,
-    hashes.SHA512,
-)
+_CERT_ID_HASHES = (hashes.SHA1, hashes.SHA256, hashes.SHA384, hashes.SHA512)
 
 
 class MalformedOCSPRequest(SigningError):

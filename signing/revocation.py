@@ -7,12 +7,9 @@ certificate asked about; a CRL must come from the issuer, be signed by it, be cu
 moment, and cover the certificate (its issuingDistributionPoint, RFC 5280 section 5.2.5: the
 distribution point the certificate names, and end-entity or CA certificates as the CRL says).
 
-Answers are kept in a `RevocationCache` until they are stale (nextUpdate), and are used only
-when fresh enough for the question: `since` asks for information issued at or after a time (see
-"Freshness" in `signing.trust`). "Issued" is a CRL's thisUpdate and an OCSP answer's thisUpdate,
-compared in whole seconds, the precision both are encoded in; a kept answer must moreover have
-been fetched at or after `since`, to the microsecond, so that an answer from earlier in the same
-second is not taken for one that follows a revocation made in between.
+Answers are kept in a `RevocationCache` until they are stale (nextUpdate), and used only when
+issued (and fetched) at or after `since`, the time they must follow ("Freshness" in
+`signing.trust` says which).
 """
 
 from __future__ import annotations

@@ -177,9 +177,12 @@ class CertificationAuthority:
 
     # -- where relying parties look ------------------------------------------------------------
 
+    # End-entity certificates name the issuing CA's CRL, OCSP responder and certificate (DER,
+    # application/pkix-cert, as RFC 5280 section 4.2.2.1 asks of an http caIssuers address); the
+    # issuing CA certificate names the root's own CRL (the ARL) and the root certificate.
+
     @property
     def crl_url(self) -> str:
-        """The issuing CA's CRL (DER), named by every end-entity certificate."""
         return f"{self.base_url}/pki/crl"
 
     @property
@@ -188,18 +191,14 @@ class CertificationAuthority:
 
     @property
     def ca_issuers_url(self) -> str:
-        """The issuing CA certificate in DER (application/pkix-cert), as RFC 5280 section
-        4.2.2.1 asks of an http caIssuers address."""
         return f"{self.base_url}/pki/ca.cer"
 
     @property
     def arl_url(self) -> str:
-        """The root's own CRL (the ARL), named by the issuing CA certificate."""
         return _root_pointers(self.base_url).crl
 
     @property
     def root_issuers_url(self) -> str:
-        """The root certificate in DER, named by the issuing CA certificate."""
         return _root_pointers(self.base_url).ca_issuers
 
     @property
