@@ -116,13 +116,13 @@ class RevocationCache:
             self._kept.clear()
 
 
-def fresh_since(moment: datetime) -> datetime:
+def _whole_second(moment: datetime) -> datetime:
     """`moment` to the whole second, as CRL and OCSP times are encoded."""
     return moment.replace(microsecond=0)
 
 
 def _issued_since(this_update: datetime, since: datetime) -> bool:
-    return this_update >= fresh_since(since)
+    return this_update >= _whole_second(since)
 
 
 def ocsp_urls(certificate: x509.Certificate) -> list[str]:
@@ -294,7 +294,7 @@ _OCSP_STATES = {
 def _require_issued_since(this_update: datetime, since: datetime | None, what: str) -> None:
     if since is not None and not _issued_since(this_update, since):
         raise RevocationUnavailable(
-            f"{what} issued {this_update.isoformat()}, before {fresh_since(since).isoformat()}:"
+            f"{what} issued {this_update.isoformat()}, before {_whole_second(since).isoformat()}:"
             " nothing newer yet"
         )
 
