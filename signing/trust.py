@@ -333,22 +333,22 @@ class Validator:
                 algorithm=signature.algorithm,
             )
         checks: list[Check] = list(signature.checks)
-        chain: tuple[x509.Certificate, ...] = (leaf,)
+        entries: tuple[ChainEntry, ...] = (_chain_entry(leaf),)
         revocation = NOT_CHECKED
         sub: SubIndication | None = None
         try:
             checks.extend(_leaf_checks(leaf, purpose))
             chain = self._path(signature, moment)
-            checks.append(
-                Check("certificate_chain", True, "chains to " + chain[-1].subject.rfc4514_string())
-            )
+            entries = tuple(_chain_entry(c) for c in chain)
+            checks.append(Check("certificate_chain", True, "chains to " + entries[-1].subject))
             checks.append(_validity(chain, signature.signing_time, moment))
             since = _signers_time(signature.signing_time, moment, fresh_since)
-            revocation, sub = self._revocation(chain, signature.signing_time, moment, since, checks)
+            revocation, sub = self._revocation(
+                chain, [e.subject for e in entries], signature.signing_time, moment, since, checks
+            )
         except _Failed as failure:
             checks.append(failure.check)
             sub = failure.sub_indication
-        entries = tuple(_chain_entry(c) for c in chain)
         return SignatureReport(
             format=signature.format,
             indication=Indication.TOTAL_PASSED if sub is None else INDICATION_OF[sub],
@@ -400,13 +400,14 @@ class Validator:
             ) from error
 
     def _revocation(
-        self, chain: Sequence[x509.Certificate], signing_time: datetime | None, moment: datetime,
-        since: datetime, checks: list[Check],
+        self, chain: Sequence[x509.Certificate], subjects: Sequence[str],
+        signing_time: datetime | None, moment: datetime, since: datetime, checks: list[Check],
     ) -> tuple[RevocationStatus, SubIndication | None]:
-        """Every certificate below the root, the signer first (the root is trusted as such)."""
+        """Every certificate below the root, the signer first (the root is trusted as such);
+        `subjects` are their names as the report gives them."""
         signer_status = NOT_CHECKED
         for index, certificate in enumerate(chain[:-1]):
-            who = "signer" if index == 0 else certificate.subject.rfc4514_string()
+            who = "signer" if index == 0 else subjects[index]
             if not (ocsp_urls(certificate) or crl_urls(certificate)):
                 if index == 0:
                     detail = "the signer certificate names no OCSP responder and no CRL"
