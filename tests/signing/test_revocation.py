@@ -231,6 +231,71 @@ def test_revocation_status_of_one_certificate(pki: PKI) -> None:
         )
 
 
+# -- the signer's status ---------------------------------------------------------------------------
+
+
+def test_revoked_signer_before_and_after_the_signing_time(pki: PKI) -> None:
+    revoked_at = pki.moment + timedelta(days=1)
+    later = pki.moment + timedelta(days=2)
+    validator = _validator(pki, _counting(pki, lambda: later))
+    report = _check(validator, _by(pki.revoked_signer, revoked_at + timedelta(hours=6)), later)
+    assert (report.indication, report.sub_indication) == (
+        Indication.TOTAL_FAILED,
+        SubIndication.REVOKED,
+    )
+    assert report.revocation.state is RevocationState.REVOKED
+    assert report.revocation.reason == "key_compromise"
+    assert report.revocation.revoked_at == revoked_at
+    # Claims to have signed before the revocation: nothing proves it.
+    report = _check(validator, _by(pki.revoked_signer, pki.moment), later)
+    assert (report.indication, report.sub_indication) == (
+        Indication.INDETERMINATE,
+        SubIndication.REVOKED_NO_POE,
+    )
+
+
+def test_revoked_signer_is_good_before_its_revocation(pki: PKI) -> None:
+    validator = _validator(pki, _counting(pki, lambda: pki.moment))
+    assert _check(validator, _by(pki.revoked_signer, pki.moment), pki.moment).passed
+
+
+def test_signer_without_revocation_pointers_is_refused() -> None:
+    root = authority("Pointless Root", issuer=None)
+    bare = leaf(root, Individual("940315400014", "Әбілқасымова", "Гүлнұр")).certificate
+    # The same certificate without its CRL pointer, signed again by the root.
+    certificate = x509.CertificateBuilder(
+        issuer_name=bare.issuer,
+        subject_name=bare.subject,
+        public_key=bare.public_key(),
+        serial_number=bare.serial_number,
+        not_valid_before=bare.not_valid_before_utc,
+        not_valid_after=bare.not_valid_after_utc,
+        extensions=[
+            e for e in bare.extensions if not isinstance(e.value, x509.CRLDistributionPoints)
+        ],
+    ).sign(root.key, hashes.SHA256())
+    report = Validator(TrustAnchors([root.certificate]), CRLFetcher()).validate(
+        signed(certificate), moment=MOMENT
+    )
+    assert report.sub_indication is SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
+    assert "names no OCSP responder and no CRL" in report.checks[-1].detail
+
+
+def test_certificate_unknown_to_the_ca(pki: PKI) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = pki.ca.issue(
+        key.public_key(),
+        Individual("940315400074", "Ахметова", "Сая"),
+        profile=Profile.INDIVIDUAL,
+        moment=pki.moment - timedelta(hours=1),
+    )
+    # Issued but never recorded: OCSP says "unknown", and that is not "good".
+    validator = _validator(pki, _counting(pki, lambda: pki.moment))
+    report = _check(validator, signed(certificate, pki.mother.chain, pki.moment), pki.moment)
+    assert report.sub_indication is SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
+    assert "does not know" in report.checks[-1].detail
+
+
 # -- freshness ------------------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ from fetchers import InProcessFetcher
 from hierarchy import MOMENT, T0, Authority, CRLFetcher, authority, leaf, signed
 
 from signing import cms, jws
-from signing.ca import Individual, Profile
+from signing.ca import Profile
 from signing.report import (
     INDICATION_OF,
     Check,
@@ -516,68 +516,9 @@ def test_expired_signer(pki: PKI) -> None:
     _assert_verdict(before, SubIndication.OUT_OF_BOUNDS_NO_POE)
 
 
-def test_revoked_signer_before_and_after_the_signing_time(pki: PKI) -> None:
-    revoked_at = pki.moment + timedelta(days=1)
-    later = pki.moment + timedelta(days=2)
-    validator = _validator(pki, clock=later)
-    report = _validate(
-        pki,
-        _by(pki.revoked_signer, revoked_at + timedelta(hours=6)),
-        moment=later,
-        validator=validator,
-    )
-    _assert_verdict(report, SubIndication.REVOKED)
-    assert report.revocation.state is RevocationState.REVOKED
-    assert report.revocation.reason == "key_compromise"
-    assert report.revocation.revoked_at == revoked_at
-    report = _validate(pki, _by(pki.revoked_signer, pki.moment), moment=later, validator=validator)
-    _assert_verdict(report, SubIndication.REVOKED_NO_POE)
-
-
-def test_revoked_signer_is_good_before_its_revocation(pki: PKI) -> None:
-    _assert_verdict(_validate(pki, _by(pki.revoked_signer, pki.moment)), None)
-
-
 def test_signing_time_in_the_future_is_refused(pki: PKI) -> None:
     report = _validate(pki, _by(pki.mother, pki.moment + timedelta(days=3)))
     _assert_verdict(report, SubIndication.SIG_CONSTRAINTS_FAILURE)
-
-
-def test_signer_without_revocation_pointers_is_refused() -> None:
-    root = authority("Pointless Root", issuer=None)
-    bare = leaf(root, MOTHER)
-    # The same certificate without its CRL pointer, signed again by the root.
-    builder = x509.CertificateBuilder(
-        issuer_name=bare.certificate.issuer,
-        subject_name=bare.certificate.subject,
-        public_key=bare.certificate.public_key(),
-        serial_number=bare.certificate.serial_number,
-        not_valid_before=bare.certificate.not_valid_before_utc,
-        not_valid_after=bare.certificate.not_valid_after_utc,
-        extensions=[
-            e
-            for e in bare.certificate.extensions
-            if not isinstance(e.value, x509.CRLDistributionPoints)
-        ],
-    )
-    certificate = builder.sign(root.key, hashes.SHA256())
-    report = Validator(TrustAnchors([root.certificate]), CRLFetcher()).validate(
-        signed(certificate), moment=MOMENT
-    )
-    _assert_verdict(report, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE)
-
-
-def test_certificate_unknown_to_the_ca(pki: PKI) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    certificate = pki.ca.issue(
-        key.public_key(),
-        Individual("940315400074", "Ахметова", "Сая"),
-        profile=Profile.INDIVIDUAL,
-        moment=pki.moment - timedelta(hours=1),
-    )
-    # Issued but never recorded: OCSP says "unknown" and that is not "good".
-    report = _validate(pki, signed(certificate, pki.mother.chain, pki.moment))
-    _assert_verdict(report, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE)
 
 
 def test_report_renders(pki: PKI) -> None:
