@@ -50,6 +50,7 @@ def write_new_file(path: Path, data: bytes) -> None:
 
 
 def fsync_directory(directory: Path) -> None:
+    """Make the directory's new entries durable (the files themselves are fsynced apart)."""
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -82,6 +83,7 @@ def load_key(path: Path, passphrase: bytes) -> ec.EllipticCurvePrivateKey:
 
 
 def load_certificate(path: Path) -> x509.Certificate:
+    """A PEM certificate; CAError when it is not one. Nothing here checks what it certifies."""
     try:
         return x509.load_pem_x509_certificate(path.read_bytes())
     except ValueError as error:

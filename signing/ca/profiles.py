@@ -131,6 +131,7 @@ def _http(url: str) -> str:
 
 
 def require_aware(moment: datetime, what: str = "moment") -> None:
+    """Raise CAError for a naive datetime: certificates and CRLs are dated in UTC."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise CAError(f"{what} must be timezone-aware")
 
