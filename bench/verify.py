@@ -28,9 +28,11 @@ import base64
 import json
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Literal
 
 from asn1crypto import cms as asn1_cms
@@ -40,7 +42,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store
+from cryptography.x509.verification import PolicyBuilder, Store
 from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 from pyhanko_certvalidator import ValidationContext
 
@@ -49,8 +51,10 @@ from signing.ca import CertificationAuthority, Individual, InMemoryCertificateSt
 from signing.canonical import canonicalize
 from signing.dossier import verify_signature
 from signing.identity import make_iin
-from signing.local import InProcessFetcher
-from signing.trust import TrustAnchors, Validator
+from signing.trust import CA_POLICY, SIGNATURE_POLICY, TrustAnchors, Validator
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "signing"))
+from fetchers import InProcessFetcher  # the tests' in-process CA answers
 
 MOMENT = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
@@ -221,8 +225,8 @@ class Bench:
             .store(Store([self.ca.issuing_certificate]))
             .time(MOMENT)
             .extension_policies(
-                ca_policy=ExtensionPolicy.webpki_defaults_ca(),
-                ee_policy=ExtensionPolicy.permit_all(),
+                ca_policy=CA_POLICY,
+                ee_policy=SIGNATURE_POLICY,
             )
             .build_client_verifier()
         )

@@ -392,7 +392,8 @@ def verify(
     from birthreg.pki.fetch import FileCRLFetcher, HTTPRevocationFetcher
     from signing.dossier import parse_dossier, verify_dossier
     from signing.errors import SigningError
-    from signing.trust import RevocationFetcher, TrustAnchors, Validator
+    from signing.revocation import RevocationFetcher
+    from signing.trust import TrustAnchors, Validator
 
     moment = _parse_moment(at) if at else datetime.now(UTC)
     try:

@@ -308,17 +308,37 @@ class IssuedCertificate(SQLModel, table=True):
     revoked_at: datetime | None = utc_column(nullable=True)
     revocation_reason: str | None = Field(default=None, max_length=32)  # x509.ReasonFlags name
 
+    __table_args__ = (
+        # What a CRL is built from (the revoked certificates not long expired), and what tells
+        # whether one is due (how many were revoked), read from the index alone.
+        sa.Index(
+            "ix_pki_certificate_revoked",
+            "not_after",
+            "serial",
+            "revoked_at",
+            "revocation_reason",
+            postgresql_where=sa.text("revoked_at IS NOT NULL"),
+            sqlite_where=sa.text("revoked_at IS NOT NULL"),
+        ),
+    )
+
 
 class IssuedCRL(SQLModel, table=True):
-    """Each CRL the CA issued: numbers only grow (RFC 5280 5.2.3)."""
+    """Each CRL the CA issued, the issuing CA's and the root's (the ARL): one number sequence
+    for both, so numbers only grow for each (RFC 5280 5.2.3)."""
 
     __tablename__ = "pki_crl"
 
     number: int = Field(primary_key=True)
+    #: "issuing" (the issuing CA's CRL of end-entity certificates) or "root" (the ARL).
+    scope: str = Field(default="issuing", max_length=8)
     this_update: datetime = utc_column()
     next_update: datetime = utc_column()
+    #: How many certificates were revoked when it was issued (expired ones are not listed).
     revoked_count: int = Field(default=0)
     der: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+
+    __table_args__ = (sa.Index("ix_pki_crl_scope_number", "scope", "number"),)
 
 
 # -- audit ---------------------------------------------------------------------------------------

@@ -12,12 +12,18 @@ Because the fifth digit of an IIN is the tens of the day (0..3) and that of a BI
 
 Error details never repeat the number itself: an IIN is personal data and details end up in logs
 and API error bodies. They say what is wrong instead.
+
+In certificates the national profile puts the IIN in the subject as SERIALNUMBER=IIN<12 digits>
+and an organisation's BIN as OU=BIN<12 digits> (`signer_iin`, `signer_bin` read them).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from signing.errors import InvalidIdentityNumber
 
@@ -211,3 +217,31 @@ def make_bin(
     first_eleven = f"{yymm}{entity_type}{attribute}{serial:05d}"
     digit = check_digit(first_eleven)
     return None if digit is None else f"{first_eleven}{digit}"
+
+
+def _number_in(
+    certificate: x509.Certificate, oid: x509.ObjectIdentifier, prefix: str
+) -> str | None:
+    for attribute in certificate.subject.get_attributes_for_oid(oid):
+        value = attribute.value
+        if (
+            isinstance(value, str)
+            and value.startswith(prefix)
+            and _TWELVE_DIGITS.fullmatch(value[len(prefix) :])
+        ):
+            return value[len(prefix) :]
+    return None
+
+
+def signer_iin(certificate: x509.Certificate) -> str | None:
+    """The IIN in the certificate's SERIALNUMBER=IIN<12 digits>, or None.
+
+    Caveats: the number is read, not validated (the national CA's own test certificates carry
+    numbers that fail the checksum); it means something only once the certificate is trusted.
+    """
+    return _number_in(certificate, NameOID.SERIAL_NUMBER, "IIN")
+
+
+def signer_bin(certificate: x509.Certificate) -> str | None:
+    """The BIN in the certificate's OU=BIN<12 digits>, or None (the same caveats)."""
+    return _number_in(certificate, NameOID.ORGANIZATIONAL_UNIT_NAME, "BIN")

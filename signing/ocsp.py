@@ -13,13 +13,13 @@ import binascii
 import urllib.parse
 from datetime import datetime, timedelta
 
+from asn1crypto import keys
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from signing._certs import cert_id_hashes
-from signing.ca import CertificateStatusSource, CertificationAuthority
+from signing.ca import CertificateStatus, CertificateStatusSource, CertificationAuthority
 from signing.errors import CAError, SigningError
 from signing.report import RevocationState
 
@@ -28,18 +28,29 @@ MAX_REQUEST_BYTES = 16 * 1024
 #: RFC 9654 (which obsoletes RFC 8954): a nonce is 1 to 128 octets; others are malformedRequest.
 MAX_NONCE_BYTES = 128
 
-_CERT_ID_HASHES: tuple[type[hashes.HashAlgorithm], ...] = (
-    hashes.SHA1,
-    hashes.SHA256,
-    hashes.SHA384,
-    hashes.SHA512,
-)
+_CERT_ID_HASHES = (hashes.SHA1, hashes.SHA256, hashes.SHA384, hashes.SHA512)
 
 
 class MalformedOCSPRequest(SigningError):
     """An OCSP GET path that is not URL-encoded base64 of a request."""
 
     code = "malformed_ocsp_request"
+
+
+def issuer_hashes(issuer: x509.Certificate, algorithm: hashes.HashAlgorithm) -> tuple[bytes, bytes]:
+    """The issuerNameHash and issuerKeyHash of an OCSP CertID naming `issuer` (RFC 6960
+    section 4.1.1): the digest of its subject Name in DER, and of its subjectPublicKey's bits."""
+    spki = issuer.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    key_bits = keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]  # after unused-bits
+    return _digest(algorithm, issuer.subject.public_bytes()), _digest(algorithm, key_bits)
+
+
+def _digest(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
+    digest = hashes.Hash(algorithm)
+    digest.update(data)
+    return digest.finalize()
 
 
 def unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
@@ -64,62 +75,24 @@ def respond(
     """
     if validity <= timedelta(0):
         raise CAError("validity must be positive")
-    if not request_der or len(request_der) > MAX_REQUEST_BYTES:
+    read = _read_request(request_der)
+    if read is None:
         return unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-    try:
-        # cryptography refuses requests with more than one CertID (NotImplementedError): those
-        # are answered as malformed, which RFC 6960 allows for what a responder cannot process.
-        request = ocsp.load_der_ocsp_request(request_der)
-        algorithm = request.hash_algorithm
-        serial = request.serial_number
-        name_hash = request.issuer_name_hash
-        key_hash = request.issuer_key_hash
-        nonce: bytes | None = None
-        for extension in request.extensions:
-            if isinstance(extension.value, x509.OCSPNonce):
-                nonce = extension.value.nonce
-            elif extension.critical:
-                return unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-    except (ValueError, TypeError, NotImplementedError, UnsupportedAlgorithm):
-        return unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-    if nonce is not None and not 1 <= len(nonce) <= MAX_NONCE_BYTES:
-        return unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-    # RFC 5280 serials are positive and at most 20 octets; nothing else can name a certificate
-    # (and cryptography cannot encode a negative one back into the answer).
-    if not 0 < serial < 2 ** (8 * 20):
-        return unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    request, algorithm, nonce = read
+    serial = request.serial_number
     if not isinstance(algorithm, _CERT_ID_HASHES):
         return unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
-
     issuer = ca.issuing_certificate
-    issuer_name_hash, issuer_key_hash = cert_id_hashes(issuer, algorithm)
-    if name_hash != issuer_name_hash or key_hash != issuer_key_hash:
+    asked = (request.issuer_name_hash, request.issuer_key_hash)
+    if asked != issuer_hashes(issuer, algorithm):
         return unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
-
-    status = statuses.status(serial)
-    revocation_time: datetime | None = None
-    revocation_reason: x509.ReasonFlags | None = None
-    if status.state is RevocationState.GOOD:
-        cert_status = ocsp.OCSPCertStatus.GOOD
-    elif status.state is RevocationState.REVOKED:
-        cert_status = ocsp.OCSPCertStatus.REVOKED
-        revocation_time = status.revoked_at or moment
-        if status.reason is not None and status.reason is not x509.ReasonFlags.unspecified:
-            revocation_reason = status.reason
-    else:
-        cert_status = ocsp.OCSPCertStatus.UNKNOWN
-
+    cert_status, revocation_time, revocation_reason = _answer(statuses.status(serial), moment)
     builder = (
         ocsp.OCSPResponseBuilder()
         .add_response_by_hash(
-            issuer_name_hash=name_hash,
-            issuer_key_hash=key_hash,
-            serial_number=serial,
-            algorithm=algorithm,
-            cert_status=cert_status,
-            this_update=moment,
-            next_update=moment + validity,
-            revocation_time=revocation_time,
+            issuer_name_hash=asked[0], issuer_key_hash=asked[1], serial_number=serial,
+            algorithm=algorithm, cert_status=cert_status, this_update=moment,
+            next_update=moment + validity, revocation_time=revocation_time,
             revocation_reason=revocation_reason,
         )
         .responder_id(ocsp.OCSPResponderEncoding.HASH, issuer)
@@ -127,8 +100,51 @@ def respond(
     )
     if nonce is not None:
         builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
-    response = ca.sign_ocsp_response(builder)
-    return response.public_bytes(serialization.Encoding.DER)
+    return ca.sign_ocsp_response(builder).public_bytes(serialization.Encoding.DER)
+
+
+def _read_request(
+    request_der: bytes,
+) -> tuple[ocsp.OCSPRequest, hashes.HashAlgorithm, bytes | None] | None:
+    """The request, its CertID's digest and its nonce, or None when it is malformed (too long,
+    not DER, a critical extension we do not know, a nonce of the wrong size, a serial no
+    certificate can have)."""
+    if not request_der or len(request_der) > MAX_REQUEST_BYTES:
+        return None
+    try:
+        # cryptography refuses requests with more than one CertID (NotImplementedError): those
+        # are answered as malformed, which RFC 6960 allows for what a responder cannot process.
+        request = ocsp.load_der_ocsp_request(request_der)
+        algorithm, serial = request.hash_algorithm, request.serial_number
+        nonce: bytes | None = None
+        for extension in request.extensions:
+            if isinstance(extension.value, x509.OCSPNonce):
+                nonce = extension.value.nonce
+            elif extension.critical:
+                return None
+    except (ValueError, TypeError, NotImplementedError, UnsupportedAlgorithm):
+        return None
+    if nonce is not None and not 1 <= len(nonce) <= MAX_NONCE_BYTES:
+        return None
+    # RFC 5280 serials are positive and at most 20 octets; nothing else can name a certificate
+    # (and cryptography cannot encode a negative one back into the answer).
+    if not 0 < serial < 2 ** (8 * 20):
+        return None
+    return request, algorithm, nonce
+
+
+def _answer(
+    status: CertificateStatus, moment: datetime
+) -> tuple[ocsp.OCSPCertStatus, datetime | None, x509.ReasonFlags | None]:
+    """The certificate status, revocation time and reason an OCSP answer gives."""
+    if status.state is RevocationState.GOOD:
+        return ocsp.OCSPCertStatus.GOOD, None, None
+    if status.state is not RevocationState.REVOKED:
+        return ocsp.OCSPCertStatus.UNKNOWN, None, None
+    reason = status.reason
+    if reason is x509.ReasonFlags.unspecified:
+        reason = None  # RFC 5280 5.3.1: no reason rather than "unspecified"
+    return ocsp.OCSPCertStatus.REVOKED, status.revoked_at or moment, reason
 
 
 def ocsp_request_from_get_path(path_component: str) -> bytes:
@@ -137,19 +153,24 @@ def ocsp_request_from_get_path(path_component: str) -> bytes:
 
     Lenient where clients differ: percent-escapes are decoded, a space (a '+' that some layer
     decoded as form data) is read back as '+', missing padding is restored, and the URL-safe
-    alphabet is accepted. Raises MalformedOCSPRequest otherwise; the caller then answers with
+    alphabet is accepted. Raises MalformedOCSPRequest for anything else, including characters
+    (or escapes of bytes) outside ASCII, which base64 never has; the caller then answers with
     `unsuccessful(MALFORMED_REQUEST)`. The bytes are not parsed here: pass them to `respond`.
     """
     if len(path_component) > 4 * MAX_REQUEST_BYTES:
         raise MalformedOCSPRequest("the OCSP GET path is too long")
-    text = urllib.parse.unquote(path_component, errors="strict").replace(" ", "+").strip()
+    try:
+        text = urllib.parse.unquote_to_bytes(path_component).decode("ascii")
+    except UnicodeError as error:
+        raise MalformedOCSPRequest("the OCSP GET path is not base64") from error
+    text = text.replace(" ", "+").strip()
     if "-" in text or "_" in text:
         text = text.replace("-", "+").replace("_", "/")
     text = text.rstrip("=")
     text += "=" * (-len(text) % 4)
     try:
         decoded = base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeError, ValueError) as error:
+    except (binascii.Error, ValueError) as error:
         raise MalformedOCSPRequest("the OCSP GET path is not base64") from error
     if not decoded:
         raise MalformedOCSPRequest("the OCSP GET path is empty")

@@ -77,3 +77,9 @@ def test_notify_measures_event_to_smtp_delay() -> None:
     results = json.loads(_run("notify.py", "--n", "3", "--burst", "3")[-1])
     assert 0 < results["p50_ms"] <= results["p99_ms"]
     assert results["burst_per_s"] > 0
+
+
+def test_crl_builds_and_serves() -> None:
+    results = json.loads(_run("crl.py", "--n", "50", "--rounds", "1")[-1])
+    assert results["n"] == 50 and results["der_bytes"] > 50 * 20
+    assert results["build_s"] > 0 and results["service_s"] > 0 and results["served_ms"] > 0

@@ -326,6 +326,7 @@ def verify_files(pki: PKI, tmp_path_factory: pytest.TempPathFactory) -> dict[str
         "roots": directory / "roots.pem",
         "crl": directory / "crl.der",
         "crl_pem": directory / "crl.pem",
+        "arl": directory / "root.crl",
         "good": directory / "good.json",
         "tampered": directory / "tampered.json",
         "revoked": directory / "revoked.json",
@@ -334,6 +335,9 @@ def verify_files(pki: PKI, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     crl = pki.ca.build_crl(pki.statuses.revoked(), number=1, moment=pki.moment)
     files["crl"].write_bytes(crl.public_bytes(Encoding.DER))
     files["crl_pem"].write_bytes(crl.public_bytes(Encoding.PEM))
+    # The root's own CRL: the issuing CA's revocation is checked too.
+    arl = pki.ca.build_arl(number=2, moment=pki.moment)
+    files["arl"].write_bytes(arl.public_bytes(Encoding.DER))
     good = make_dossier(pki)
     files["good"].write_text(json.dumps(good, ensure_ascii=False), encoding="utf-8")
     tampered = copy.deepcopy(good)
@@ -348,7 +352,7 @@ def verify_files(pki: PKI, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 def verify_args(files: dict[str, Path], pki: PKI, dossier: str, *extra: str) -> list[str]:
     return [
         "verify", str(files[dossier]), "--roots", str(files["roots"]), "--crl", str(files["crl"]),
-        "--at", pki.moment.isoformat(), *extra,
+        "--crl", str(files["arl"]), "--at", pki.moment.isoformat(), *extra,
     ]
 
 
@@ -403,7 +407,7 @@ def test_verify_fails_a_revoked_signer(
     result = runner.invoke(
         app,
         ["verify", str(path), "--roots", str(verify_files["roots"]), "--crl", str(crl_path),
-         "--at", later],
+         "--crl", str(verify_files["arl"]), "--at", later],
     )
     assert result.exit_code == 1, result.output
     assert "REVOKED" in result.stdout

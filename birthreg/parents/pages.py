@@ -28,7 +28,7 @@ from birthreg.parents import api, service
 from birthreg.parents.schemas import ApplicationForm
 from birthreg.registry.client import RegistryClient
 from birthreg.ward.codes import qr_svg
-from signing.trust import signer_iin
+from signing.identity import signer_iin
 
 router = APIRouter(include_in_schema=False, tags=["parents"])
 

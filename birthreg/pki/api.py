@@ -1,11 +1,14 @@
-"""The /pki endpoints: the TEST CA's certificates (PEM), the registry seal, the CRL and OCSP.
+"""The /pki endpoints: the TEST CA's certificates, the registry seal, the CRLs and OCSP.
 
 All public: they are what relying parties (the registry, `openssl`, anyone checking a
 certificate) need. Answers come from the CA's records in the database, so a revocation shows in
-the next CRL and OCSP answer at once.
+the next CRL and OCSP answer at once. Certificates come as PEM for people (root.pem, ca.pem) and
+as DER where certificates point (ca.cer, root.cer: caIssuers, RFC 5280 section 4.2.2.1).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -17,7 +20,12 @@ from sqlmodel import Session, col, select
 from birthreg.db import SessionDep
 from birthreg.errors import ServiceNotInitialised
 from birthreg.models import IssuedCertificate, RegistryOffice, now
-from birthreg.pki.service import certification_authority, current_crl, ocsp_answer
+from birthreg.pki.service import (
+    certification_authority,
+    current_arl,
+    current_crl,
+    ocsp_answer,
+)
 from signing.errors import SigningError
 from signing.ocsp import MAX_REQUEST_BYTES, ocsp_request_from_get_path, unsuccessful
 
@@ -39,6 +47,35 @@ def issuing_certificate(request: Request) -> Response:
     """The TEST issuing CA certificate (PEM), as named by certificates' caIssuers pointer."""
     ca = certification_authority(request.app)
     return _pem(ca.issuing_certificate.public_bytes(Encoding.PEM), "birthreg-test-ca.pem")
+
+
+CERTIFICATE_MEDIA_TYPE = "application/pkix-cert"
+DER_RESPONSES: dict[int | str, dict[str, object]] = {200: {"content": {CERTIFICATE_MEDIA_TYPE: {}}}}
+
+
+@router.get("/ca.cer", response_class=Response, responses=DER_RESPONSES)
+def issuing_certificate_der(request: Request) -> Response:
+    """The TEST issuing CA certificate (DER), where end-entity certificates' caIssuers point."""
+    ca = certification_authority(request.app)
+    return _der(ca.issuing_certificate, "birthreg-test-ca.cer")
+
+
+@router.get("/root.cer", response_class=Response, responses=DER_RESPONSES)
+def root_certificate_der(request: Request) -> Response:
+    """The TEST root CA certificate (DER), where the issuing CA certificate's caIssuers points."""
+    ca = certification_authority(request.app)
+    return _der(ca.root_certificate, "birthreg-test-root.cer")
+
+
+def _der(certificate: x509.Certificate, filename: str) -> Response:
+    return Response(
+        certificate.public_bytes(Encoding.DER),
+        media_type=CERTIFICATE_MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "Cache-Control": "public, max-age=300",
+        },
+    )
 
 
 def _pem(body: bytes, filename: str) -> Response:
@@ -72,15 +109,29 @@ OCSP_RESPONSE_MEDIA_TYPE = "application/ocsp-response"
 
 @router.get("/crl", response_class=Response, responses={200: {"content": {CRL_MEDIA_TYPE: {}}}})
 def certificate_revocation_list(request: Request, session: SessionDep) -> Response:
-    """The TEST CA's current CRL (DER); reissued at once after a revocation."""
-    ca = certification_authority(request.app)
-    crl = current_crl(session, ca, now())
-    seconds = max(0, int((crl.next_update - now()).total_seconds()))
+    """The TEST issuing CA's current CRL (DER); issued again at the first request after a
+    revocation, served as stored otherwise."""
+    crl = current_crl(session, certification_authority(request.app), now())
+    return _crl(crl.der, crl.next_update, "birthreg-test.crl")
+
+
+@router.get(
+    "/root.crl", response_class=Response, responses={200: {"content": {CRL_MEDIA_TYPE: {}}}}
+)
+def authority_revocation_list(request: Request, session: SessionDep) -> Response:
+    """The TEST root's current CRL of CA certificates (the ARL, DER), where the issuing CA
+    certificate's CRL distribution point points."""
+    arl = current_arl(session, certification_authority(request.app), now())
+    return _crl(arl.der, arl.next_update, "birthreg-test-root.crl")
+
+
+def _crl(der: bytes, next_update: datetime, filename: str) -> Response:
+    seconds = max(0, int((next_update - now()).total_seconds()))
     return Response(
-        crl.der,
+        der,
         media_type=CRL_MEDIA_TYPE,
         headers={
-            "Content-Disposition": 'inline; filename="birthreg-test.crl"',
+            "Content-Disposition": f'inline; filename="{filename}"',
             # Short, so that a revocation is seen soon even through caches.
             "Cache-Control": f"public, max-age={min(seconds, 60)}",
         },

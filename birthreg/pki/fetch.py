@@ -1,6 +1,7 @@
-"""Revocation fetchers for `signing.trust.Validator`: over HTTP, or from CRL files offline.
+"""Revocation fetchers for `signing.trust.Validator`: over HTTP, from CRL files offline, or
+in-process from this service's own CA.
 
-Both raise OSError when the data cannot be had, as `signing.trust.RevocationFetcher` asks.
+All raise OSError when the data cannot be had, as `signing.revocation.RevocationFetcher` asks.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlmodel import Session
 
 from birthreg.models import now
 from signing.ca import CertificationAuthority
-from signing.trust import RevocationFetcher
+from signing.revocation import RevocationFetcher
 
 #: CRLs and OCSP answers are small; anything larger than this is not one.
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
@@ -77,9 +78,10 @@ class FileCRLFetcher:
     """Serves CRLs from files, for verification without a network; never answers OCSP.
 
     A CRL given with its URL (`by_url`) answers that URL. A CRL given without one answers any
-    URL named in its issuing distribution point, or, when it is the only such CRL, every URL:
-    the validator checks the CRL's issuer and signature, so a CRL for the wrong CA is refused
-    there rather than trusted here.
+    URL named in its issuingDistributionPoint (the newest of several naming the same URL); a
+    URL no CRL names is answered by the one CRL that names none (such as the root's, the ARL),
+    or by the only CRL given: the validator checks each CRL's issuer, signature and scope, so a
+    CRL for the wrong CA or distribution point is refused there rather than trusted here.
     """
 
     def __init__(
@@ -105,13 +107,14 @@ class FileCRLFetcher:
     def fetch_crl(self, url: str) -> bytes:
         if url in self._by_url:
             return self._by_url[url]
-        named = [der for der in self._unnamed if url in _distribution_point_urls(der)]
-        if named:
-            return named[0]
-        if len(self._unnamed) == 1:
-            return self._unnamed[0]
         if not self._unnamed:
             raise OSError(f"offline: no CRL file was given for {url}")
+        named = [der for der in self._unnamed if url in _distribution_point_urls(der)]
+        if named:
+            return max(named, key=lambda der: x509.load_der_x509_crl(der).last_update_utc)
+        nameless = [der for der in self._unnamed if not _distribution_point_urls(der)]
+        if len(self._unnamed) == 1 or len(nameless) == 1:
+            return (nameless or self._unnamed)[0]
         raise OSError(f"offline: several CRL files were given and none names {url}; use URL=PATH")
 
     def post_ocsp(self, url: str, request_der: bytes) -> bytes:
@@ -140,9 +143,9 @@ def _distribution_point_urls(der: bytes) -> set[str]:
 
 
 class InProcessRevocationFetcher:
-    """Answers for this service's own CA without a round trip to itself: the same CRL and OCSP
-    answers that /pki/crl and /pki/ocsp give, from the CA's records in the database. URLs of
-    any other CA are handed to `fallback` (HTTP by default)."""
+    """Answers for this service's own CA without a round trip to itself: the same CRLs (the
+    issuing CA's and the root's) and OCSP answers that /pki gives, from the CA's records in the
+    database. URLs of any other CA are handed to `fallback` (HTTP by default)."""
 
     def __init__(
         self,
@@ -156,12 +159,13 @@ class InProcessRevocationFetcher:
         self.fallback = fallback or HTTPRevocationFetcher()
 
     def fetch_crl(self, url: str) -> bytes:
-        if url != self.ca.crl_url:
-            return self.fallback.fetch_crl(url)
-        from birthreg.pki.service import current_crl
+        from birthreg.pki.service import current_arl, current_crl
 
+        current = {self.ca.crl_url: current_crl, self.ca.arl_url: current_arl}.get(url)
+        if current is None:
+            return self.fallback.fetch_crl(url)
         with Session(self.engine) as session:
-            crl = current_crl(session, self.ca, now())
+            crl = current(session, self.ca, now())
             session.commit()
             return crl.der
 

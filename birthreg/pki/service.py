@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from birthreg import audit
 from birthreg.config import ConfigurationError, Settings
@@ -55,44 +56,62 @@ def certification_authority(app: Any) -> CertificationAuthority:
 
 # -- what the CA issued and revoked, in the database ---------------------------------------------
 
-#: A CRL is reissued when a revocation happened since, or when it is this old.
+#: The issuing CA's CRL is issued again at the first request after a revocation, or when it is
+#: this old; relying parties may keep it until its nextUpdate, CRL_VALIDITY after its issue.
 CRL_REFRESH = timedelta(minutes=30)
-#: How long relying parties may keep a CRL (its nextUpdate).
 CRL_VALIDITY = timedelta(hours=2)
+#: The root's CRL (the ARL) lists no certificate (the root certifies only the issuing CA, whose
+#: revocation would be a new TEST PKI), so it is issued again only to stay current.
+ARL_REFRESH = timedelta(days=1)
+ARL_VALIDITY = timedelta(days=7)
 #: How long an OCSP answer may be kept (its nextUpdate).
 OCSP_VALIDITY = timedelta(minutes=30)
 
 
 class DatabaseCertificateStatus:
-    """`signing.ca.CertificateStatusSource` over the `pki_certificate` table."""
+    """`signing.ca.CertificateStatusSource` over the `pki_certificate` table (its revoked rows
+    are read through `ix_pki_certificate_revoked`, never the certificates themselves)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def status(self, serial: int) -> CertificateStatus:
-        row = self.session.get(IssuedCertificate, format(serial, "x"))
+        row = self.session.exec(
+            select(IssuedCertificate.revoked_at, IssuedCertificate.revocation_reason).where(
+                IssuedCertificate.serial == format(serial, "x")
+            )
+        ).first()
         if row is None:
             return CertificateStatus(RevocationState.UNKNOWN)
-        if row.revoked_at is None:
+        revoked_at, reason = row
+        if revoked_at is None:
             return CertificateStatus(RevocationState.GOOD)
-        return CertificateStatus(
-            RevocationState.REVOKED, revoked_at=row.revoked_at, reason=_reason(row)
-        )
+        return CertificateStatus(RevocationState.REVOKED, revoked_at, _reason(reason))
 
-    def revoked(self) -> list[RevokedCertificate]:
-        rows = self.session.exec(
-            select(IssuedCertificate)
-            .where(col(IssuedCertificate.revoked_at).is_not(None))
-            .order_by(col(IssuedCertificate.serial))
-        ).all()
+    def revoked(self, expired_before: datetime | None = None) -> list[RevokedCertificate]:
+        """Every revocation, but those of certificates expired before `expired_before`. Read
+        as plain rows from the index (a national CRL has a hundred thousand of them)."""
+        query = select(
+            IssuedCertificate.serial,
+            IssuedCertificate.revoked_at,
+            IssuedCertificate.revocation_reason,
+        ).where(col(IssuedCertificate.revoked_at).is_not(None))
+        if expired_before is not None:
+            query = query.where(col(IssuedCertificate.not_after) >= expired_before)
         return [
-            RevokedCertificate(int(row.serial, 16), row.revoked_at, _reason(row))  # type: ignore[arg-type]
-            for row in rows
+            RevokedCertificate(int(serial, 16), revoked_at, _reason(reason))
+            for serial, revoked_at, reason in self.session.connection().execute(query)
         ]
 
+    def revocations(self) -> int:
+        """How many certificates were ever revoked (it only grows: a revocation is final)."""
+        return self.session.exec(
+            select(func.count()).where(col(IssuedCertificate.revoked_at).is_not(None))
+        ).one()
 
-def _reason(row: IssuedCertificate) -> x509.ReasonFlags:
-    return x509.ReasonFlags[row.revocation_reason or "unspecified"]
+
+def _reason(name: str | None) -> x509.ReasonFlags:
+    return x509.ReasonFlags[name or "unspecified"]
 
 
 def record_issued(
@@ -168,36 +187,80 @@ def revoke(
 
 
 def current_crl(session: Session, ca: CertificationAuthority, moment: datetime) -> IssuedCRL:
-    """The CRL to serve: the last one issued, or a new one (next number) when a revocation
-    happened since or it is older than CRL_REFRESH. Safe with several workers: a number is
-    taken once (primary key); a worker that loses the race serves the winner's CRL."""
-    latest = session.exec(select(IssuedCRL).order_by(col(IssuedCRL.number).desc()).limit(1)).first()
-    revoked = DatabaseCertificateStatus(session).revoked()
-    if (
-        latest is not None
-        and latest.revoked_count == len(revoked)
-        and moment - latest.this_update < CRL_REFRESH
-        and latest.this_update <= moment
-    ):
-        return latest
-    number = (latest.number + 1) if latest is not None else 1
-    crl = ca.build_crl(revoked, number=number, moment=moment, next_update=CRL_VALIDITY)
-    issued = IssuedCRL(
-        number=number,
-        this_update=crl.last_update_utc,
-        next_update=crl.next_update_utc,  # type: ignore[arg-type]
-        revoked_count=len(revoked),
-        der=crl.public_bytes(serialization.Encoding.DER),
-    )
-    try:
-        with session.begin_nested():
-            session.add(issued)
-    except IntegrityError:
-        winner = session.get(IssuedCRL, number)
-        if winner is None:  # pragma: no cover - the row that conflicted is there
-            raise
-        return winner
-    return issued
+    """The issuing CA's CRL to serve: the last one issued, or a new one when a certificate was
+    revoked since or it is older than CRL_REFRESH. It is built once per change and then served
+    as stored; expired certificates leave it (see `signing.ca.crl`)."""
+    statuses = DatabaseCertificateStatus(session)
+    revocations = statuses.revocations()
+
+    def build(number: int, previous: IssuedCRL | None) -> x509.CertificateRevocationList:
+        previous_update = None if previous is None else previous.this_update
+        return ca.build_crl(
+            statuses.revoked(expired_before=previous_update),
+            number=number,
+            moment=moment,
+            next_update=CRL_VALIDITY,
+            previous_update=previous_update,
+        )
+
+    return _current(session, ISSUING, moment, CRL_REFRESH, revocations, build)
+
+
+def current_arl(session: Session, ca: CertificationAuthority, moment: datetime) -> IssuedCRL:
+    """The root's CRL (the ARL) to serve: the last one issued, or a new one when it is older
+    than ARL_REFRESH."""
+
+    def build(number: int, previous: IssuedCRL | None) -> x509.CertificateRevocationList:
+        return ca.build_arl(number=number, moment=moment, next_update=ARL_VALIDITY)
+
+    return _current(session, ROOT, moment, ARL_REFRESH, 0, build)
+
+
+ISSUING = "issuing"
+ROOT = "root"
+
+
+def _current(
+    session: Session,
+    scope: str,
+    moment: datetime,
+    refresh: timedelta,
+    revocations: int,
+    build: Callable[[int, IssuedCRL | None], x509.CertificateRevocationList],
+) -> IssuedCRL:
+    """The newest CRL of `scope` while it is current, else a new one under the next number of
+    the one sequence both scopes share. Safe with several workers: a number is taken once
+    (primary key); a worker that loses the race looks again and serves the winner's CRL."""
+    for _ in range(3):
+        latest = session.exec(
+            select(IssuedCRL)
+            .where(IssuedCRL.scope == scope)
+            .order_by(col(IssuedCRL.number).desc())
+            .limit(1)
+        ).first()
+        if (
+            latest is not None
+            and latest.revoked_count == revocations
+            and latest.this_update <= moment < latest.this_update + refresh
+        ):
+            return latest
+        number = (session.exec(select(func.max(IssuedCRL.number))).one() or 0) + 1
+        crl = build(number, latest)
+        issued = IssuedCRL(
+            number=number,
+            scope=scope,
+            this_update=crl.last_update_utc,
+            next_update=crl.next_update_utc,  # type: ignore[arg-type]
+            revoked_count=revocations,
+            der=crl.public_bytes(serialization.Encoding.DER),
+        )
+        try:
+            with session.begin_nested():
+                session.add(issued)
+        except IntegrityError:
+            continue
+        return issued
+    raise DomainError("crl_busy", "the CRL is being issued; ask again", 503)
 
 
 def ocsp_answer(

@@ -7,7 +7,7 @@ session and only adds and flushes; the request session commits when the route re
 raising it.
 
 Per app there is one `Registry` (`registry_for(app)`): the trust anchors, the one `Validator`
-(so that its chain and revocation caches serve every request), the office and its seal.
+(so that its revocation cache serves every request), the office and its seal.
 """
 
 from __future__ import annotations
@@ -79,8 +79,6 @@ from signing.report import VerificationReport
 from signing.trust import TrustAnchors, Validator
 
 RECEIPT_TYPE = "birthreg.receipt/1"
-#: How late a revocation may be noticed at intake: CRLs are reused at most this long.
-REVOCATION_CACHE_AGE = timedelta(minutes=3)
 #: Children of the same mother, sex and birth order born this close are likely the same child.
 DUPLICATE_WINDOW = timedelta(days=3)
 #: The queue's page size: default and largest.
@@ -185,8 +183,6 @@ def registry_for(app: Any) -> Registry:
                 validator = Validator(
                     registry_trust_anchors(app),
                     InProcessRevocationFetcher(app.state.engine, ca),
-                    prefer="crl",
-                    max_cache_age=REVOCATION_CACHE_AGE,
                 )
                 registry = Registry(
                     app,

@@ -14,10 +14,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from conftest import MOTHER
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from signing.ca import InMemoryCertificateStatus, export_pkcs12
+from signing.ca import (
+    ISSUING_NAME,
+    ROOT_NAME,
+    CertificationAuthority,
+    InMemoryCertificateStatus,
+    Profile,
+    export_pkcs12,
+)
+from signing.ca.profiles import CAProfile, ca_certificate
 from signing.ocsp import respond
 
 if TYPE_CHECKING:
@@ -159,6 +169,79 @@ def test_openssl_reads_and_verifies_the_crl(files: Files, pki: PKI) -> None:
     assert "Issuer: CN = birthreg TEST Issuing CA - NOT FOR PRODUCTION" in text
     verified = _openssl("crl", "-inform", "DER", "-in", path, "-noout", "-CAfile", files.issuing)
     assert "verify OK" in verified.stdout + verified.stderr
+
+
+def _crls(files: Files, name: str, *crls: x509.CertificateRevocationList) -> Path:
+    path = files.directory / name
+    path.write_bytes(b"".join(crl.public_bytes(serialization.Encoding.PEM) for crl in crls))
+    return path
+
+
+@pytest.mark.parametrize("role", ["mother", "facility"])
+def test_openssl_checks_every_ca_with_both_crls(files: Files, pki: PKI, role: str) -> None:
+    """`-crl_check_all` wants a CRL for every CA in the path: the issuing CA's for the leaf and
+    the root's own (the ARL) for the issuing CA; each in its scope (issuingDistributionPoint)."""
+    crl = pki.ca.build_crl(pki.statuses.revoked(), number=7, moment=pki.moment)
+    arl = pki.ca.build_arl(number=8, moment=pki.moment)
+    leaf = files.leaf(role, getattr(pki, role))
+    check = ["verify", "-attime", files.attime, "-x509_strict", "-crl_check_all",
+             "-CAfile", files.root, "-untrusted", files.issuing]
+    result = _openssl(*check, "-CRLfile", _crls(files, "both.pem", crl, arl), leaf)
+    assert result.stdout.strip() == f"{leaf}: OK"
+    without_arl = _openssl(*check, "-CRLfile", _crls(files, "crl.pem", crl), leaf, check=False)
+    assert without_arl.returncode != 0
+    assert "unable to get certificate CRL" in without_arl.stdout + without_arl.stderr
+    text = _openssl("crl", "-in", _crls(files, "arl.pem", arl), "-noout", "-text").stdout
+    assert "Issuing Distribution Point" in text and "Only CA Certificates" in text
+
+
+def test_openssl_checks_a_ca_made_before_the_arl_pointer(files: Files, pki: PKI) -> None:
+    """An existing data dir's issuing CA names no CRL; its ARL still covers it."""
+    made = pki.moment - timedelta(days=1)
+    root_key, issuing_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
+    old = CertificationAuthority(
+        root_key=root_key,
+        root_certificate=ca_certificate(
+            CAProfile(ROOT_NAME, root_key.public_key(), ROOT_NAME, root_key, made,
+                      made + timedelta(days=3650), path_length=1, signs_ocsp=False)
+        ),
+        issuing_key=issuing_key,
+        issuing_certificate=ca_certificate(  # as made before: no CRL, no caIssuers
+            CAProfile(ISSUING_NAME, issuing_key.public_key(), ROOT_NAME, root_key, made,
+                      made + timedelta(days=365), path_length=0, signs_ocsp=True)
+        ),
+        base_url="http://old.test",
+    )
+    mother = old.issue(
+        ec.generate_private_key(ec.SECP256R1()).public_key(), MOTHER,
+        profile=Profile.INDIVIDUAL, moment=pki.moment,
+    )
+    crls = _crls(
+        files, "old.pem",
+        old.build_crl([], number=1, moment=pki.moment), old.build_arl(number=2, moment=pki.moment),
+    )
+    leaf = _pem(files.directory / "old-mother.pem", mother)
+    result = _openssl(
+        "verify", "-attime", files.attime, "-x509_strict", "-crl_check_all",
+        "-CAfile", _pem(files.directory / "old-root.pem", old.root_certificate),
+        "-untrusted", _pem(files.directory / "old-ca.pem", old.issuing_certificate),
+        "-CRLfile", crls, leaf,
+    )
+    assert result.stdout.strip() == f"{leaf}: OK"
+
+
+def test_openssl_refuses_a_revoked_signer_with_both_crls(files: Files, pki: PKI) -> None:
+    later = pki.moment + timedelta(days=2)
+    crl = pki.ca.build_crl(pki.statuses.revoked(), number=10, moment=later)
+    arl = pki.ca.build_arl(number=11, moment=later)
+    leaf = files.leaf("revoked", pki.revoked_signer)
+    result = _openssl(
+        "verify", "-attime", str(int(later.timestamp())), "-crl_check_all",
+        "-CAfile", files.root, "-untrusted", files.issuing,
+        "-CRLfile", _crls(files, "later.pem", crl, arl), leaf, check=False,
+    )
+    assert result.returncode != 0
+    assert "certificate revoked" in result.stdout + result.stderr
 
 
 def test_openssl_finds_a_crl_signed_by_another_ca_bad(files: Files, pki: PKI) -> None:

@@ -92,11 +92,19 @@ def test_file_crls(pki: PKI, tmp_path: Path) -> None:
     ).public_bytes(Encoding.DER)
     der_path = tmp_path / "later.der"
     der_path.write_bytes(later)
-    ambiguous = FileCRLFetcher.from_paths([pem_path, der_path])
+    # Both name the CRL's distribution point: the newer answers for it.
+    both = FileCRLFetcher.from_paths([der_path, pem_path])
+    assert both.fetch_crl(pki.ca.crl_url) == later
     with pytest.raises(OSError, match="URL=PATH"):
-        ambiguous.fetch_crl(pki.ca.crl_url)
-    named = FileCRLFetcher.from_paths([f"{pki.ca.crl_url}={der_path}", pem_path])
-    assert named.fetch_crl(pki.ca.crl_url) == later
+        both.fetch_crl("http://elsewhere.test/crl")
+    named = FileCRLFetcher.from_paths([f"{pki.ca.crl_url}={pem_path}", der_path])
+    assert named.fetch_crl(pki.ca.crl_url) == der
+    # The CRL and the root's own CRL (the ARL) given together: each answers its own address.
+    arl = pki.ca.build_arl(number=9, moment=pki.moment).public_bytes(Encoding.DER)
+    arl_path = tmp_path / "root.crl"
+    arl_path.write_bytes(arl)
+    pair = FileCRLFetcher.from_paths([arl_path, der_path])
+    assert (pair.fetch_crl(pki.ca.crl_url), pair.fetch_crl(pki.ca.arl_url)) == (later, arl)
     with pytest.raises(OSError, match="no CRL file"):
         FileCRLFetcher().fetch_crl(pki.ca.crl_url)
     with pytest.raises(ValueError):

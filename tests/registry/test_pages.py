@@ -206,7 +206,7 @@ def test_dossier_page_reads_in_plain_words(
     assert f"IIN {subject.iin}" in text and f"BIN {DEFAULT_FACILITY.bin}" in text
     assert f"Serial {mother.serial}" in text
     assert "Issued by birthreg TEST Issuing CA" in text
-    assert "Not revoked (checked with the CA's CRL)." in text
+    assert "Not revoked (checked with the CA's OCSP)." in text
     assert "The certificate is not revoked" in text
     assert "Every signature is valid and every check passed." in text
     assert 'data-passed="no"' not in page.text

@@ -18,7 +18,7 @@ from birthreg.config import Settings
 from birthreg.db import make_engine, migrate
 from birthreg.models import Facility, IssuedCertificate, RegistryOffice
 from birthreg.pki.seals import SEALS_DIRECTORY
-from signing.trust import signer_bin
+from signing.identity import signer_bin
 
 
 def test_migrations_match_the_models(app: Any, service_settings: Settings) -> None:

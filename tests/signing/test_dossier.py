@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from fetchers import InProcessFetcher
 
 from signing import jws
 from signing.canonical import canonicalize
@@ -26,7 +27,6 @@ from signing.dossier import (
     parse_dossier,
     verify_dossier,
 )
-from signing.local import InProcessFetcher
 from signing.report import Indication, SubIndication, VerificationReport
 from signing.trust import TrustAnchors, Validator
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,9 +23,14 @@ from signing.identity import (
     is_valid_iin,
     make_bin,
     make_iin,
+    signer_bin,
+    signer_iin,
     validate_bin,
     validate_iin,
 )
+
+if TYPE_CHECKING:
+    from conftest import PKI
 
 FIRST_WEIGHTS = range(1, 12)
 
@@ -341,3 +351,42 @@ def test_validate_bin_check_digit() -> None:
 @given(st.text(alphabet="0123456789", min_size=12, max_size=12))
 def test_no_number_is_both_an_iin_and_a_bin(number: str) -> None:
     assert not (is_valid_iin(number) and is_valid_bin(number))
+
+
+# -- in certificates ----------------------------------------------------------------------------
+
+
+def _certificate(*attributes: tuple[x509.ObjectIdentifier, str]) -> x509.Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(oid, value) for oid, value in attributes])
+    moment = datetime(2026, 6, 1, tzinfo=UTC)
+    return (
+        x509.CertificateBuilder(
+            issuer_name=name, subject_name=name, public_key=key.public_key(), serial_number=1,
+            not_valid_before=moment, not_valid_after=moment + timedelta(days=1),
+        )
+        .sign(key, hashes.SHA256())
+    )
+
+
+def test_numbers_are_read_where_the_national_profile_puts_them(pki: PKI) -> None:
+    assert signer_iin(pki.mother.certificate) == pki.mother.iin
+    assert signer_bin(pki.mother.certificate) is None
+    # The organisation's OU=BIN… beside OU=TEST - NOT FOR PRODUCTION.
+    assert signer_bin(pki.facility.certificate) == pki.facility.bin
+    assert signer_iin(pki.facility.certificate) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["IIN94031540001", "IIN9403154000145", "IIN94031540001X", "940315400014", "iin940315400014"],
+)
+def test_anything_else_in_serialnumber_is_no_iin(value: str) -> None:
+    assert signer_iin(_certificate((NameOID.SERIAL_NUMBER, value))) is None
+
+
+def test_a_checksum_is_not_asked_of_a_certificate() -> None:
+    # The national CA's own test certificates carry IIN123456789011, which fails the checksum.
+    certificate = _certificate((NameOID.SERIAL_NUMBER, "IIN123456789011"))
+    assert not is_valid_iin("123456789011")
+    assert signer_iin(certificate) == "123456789011"

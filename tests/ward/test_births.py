@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from birthreg.models import AuditEntry, Birth, Facility, Progress, Role, now
 from signing.canonical import canonicalize
 from signing.cms import verify_detached
-from signing.trust import signer_bin
+from signing.identity import signer_bin
 from ward.helpers import (
     FATHER_IIN,
     MOTHER_IIN,

@@ -11,9 +11,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
-from birthreg.models import Facility, IssuedCertificate, Role, now
+from birthreg.models import Facility, IssuedCertificate, Role, Submission, now
 from birthreg.pki.seals import load_seal
 from birthreg.ward import service
 from signing import cms, jws
@@ -291,3 +291,62 @@ def test_holder_revocation_refusals(
     assert counts(db) == before
     for holder in (mother, father):
         assert _ocsp(client, holder.certificate).certificate_status is ocsp.OCSPCertStatus.GOOD
+
+
+# -- the registry sees a revocation at once ----------------------------------------------------
+
+
+def _dossier(birth: dict[str, Any], holder: Holder, signed_at: Any) -> dict[str, Any]:
+    from registry import factories
+
+    record = birth["medical_record"]
+    document = factories.application(record["document"])
+    value = jws.sign_detached(
+        canonicalize(document),
+        holder.certificate,
+        holder.key,
+        signing_time=signed_at,
+        chain=holder.chain,
+    )
+    return {
+        "medical_record": record,
+        "application": {"document": document, "signatures": [{"format": "jws", "value": value}]},
+    }
+
+
+def test_a_key_revoked_at_the_ward_cannot_sign_two_seconds_later(
+    app: Any, client: Any, db: Session
+) -> None:
+    """The attack of the issue: the mother's key is revoked for compromise; a dossier signed
+    with it two seconds later is refused as REVOKED at once, although the registry holds a
+    "good" answer from just before (it asks again for information newer than the signature)."""
+    _, headers = staff(app)
+    first_birth, second_birth = record_birth(client, headers), record_birth(client, headers)
+    mother = Holder(
+        *enroll_with_csr(client, start_enrollment(client, headers, first_birth["id"])["code"])
+    )
+    submissions = "/api/v1/registry/submissions"
+    accepted = client.post(submissions, json=_dossier(first_birth, mother, now()))
+    assert accepted.status_code == 201, accepted.text
+    response = client.post(
+        f"/api/v1/ward/certificates/{mother.serial}/revoke",
+        json={"reason": "key_compromise"},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    revoked_at = db.get(IssuedCertificate, mother.serial).revoked_at  # type: ignore[union-attr]
+    assert revoked_at is not None
+    refused = client.post(
+        submissions, json=_dossier(second_birth, mother, revoked_at + timedelta(seconds=2))
+    )
+    assert refused.status_code == 422, refused.text
+    document = next(d for d in refused.json()["report"]["documents"] if d["kind"] == "application")
+    (signature,) = document["signatures"]
+    assert (signature["indication"], signature["sub_indication"]) == ("TOTAL_FAILED", "REVOKED")
+    assert signature["revocation"]["state"] == "revoked"
+    assert not any(
+        "good per" in c["detail"]
+        for c in signature["checks"]
+        if c["name"] == "revocation" and c["detail"].startswith("signer")
+    )
+    assert db.exec(select(func.count()).select_from(Submission)).one() == 1

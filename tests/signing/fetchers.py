@@ -1,7 +1,8 @@
-"""A `RevocationFetcher` that answers from a CA object in the same process.
+"""A `RevocationFetcher` that answers from a CA object in the same process, for tests.
 
-Where the registry and the CA share a process, revocation is still looked up through the same
-fetcher interface as over HTTP (so the boundary stays real), but without a round trip to itself.
+Revocation is looked up through the same fetcher interface as over HTTP, but answered at once
+by the CA: its CRL, its root's CRL (the ARL) and its OCSP responder, each made at the moment
+`clock` gives (the CA's view of now). Anything else is unreachable.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from signing.ca import CertificateStatusSource, CertificationAuthority
 class InProcessFetcher:
     """Answers CRL and OCSP requests for one CA's own URLs; anything else is unreachable.
 
-    `clock` gives the moment the answers are made at (the CA's view of now); `crl_number` the
-    number of the CRL to issue.
+    `crl_number` gives the number of each CRL issued (the CRL's and the ARL's).
     """
 
     def __init__(
@@ -36,11 +36,14 @@ class InProcessFetcher:
         self.crl_number = crl_number
 
     def fetch_crl(self, url: str) -> bytes:
-        if url != self.ca.crl_url:
+        if url == self.ca.crl_url:
+            crl = self.ca.build_crl(
+                self.statuses.revoked(), number=self.crl_number(), moment=self.clock()
+            )
+        elif url == self.ca.arl_url:
+            crl = self.ca.build_arl(number=self.crl_number(), moment=self.clock())
+        else:
             raise ConnectionRefusedError(f"no CRL at {url}")
-        crl = self.ca.build_crl(
-            self.statuses.revoked(), number=self.crl_number(), moment=self.clock()
-        )
         return crl.public_bytes(serialization.Encoding.DER)
 
     def post_ocsp(self, url: str, request_der: bytes) -> bytes:

@@ -1,0 +1,82 @@
+"""Certificate requests: the public key in a PKCS#10 CSR or a WebCrypto SPKI, once its holder has
+proved possession of the private key."""
+
+from __future__ import annotations
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from signing.errors import InvalidCertificateRequest, ProofOfPossessionFailed
+from signing.keys import check_key_strength
+
+
+def csr_public_key(csr: bytes) -> PublicKeyTypes:
+    """The key of a PKCS#10 request (PEM or DER) whose signature proves possession.
+
+    Security caveats: only the key is taken; everything else the request says (its subject, its
+    extensions) is for the caller to ignore. Requests signed with SHA-1 or MD5 are refused.
+    Raises InvalidCertificateRequest (unparseable), WeakKey, ProofOfPossessionFailed.
+    """
+    try:
+        if csr.lstrip().startswith(b"-----BEGIN"):
+            request = x509.load_pem_x509_csr(csr)
+        else:
+            request = x509.load_der_x509_csr(csr)
+    except (ValueError, TypeError) as error:
+        raise InvalidCertificateRequest("not a PKCS#10 certificate request") from error
+    try:
+        public_key = request.public_key()
+    except (ValueError, UnsupportedAlgorithm) as error:
+        raise InvalidCertificateRequest("the request's public key cannot be read") from error
+    check_key_strength(public_key)
+    try:
+        algorithm = request.signature_hash_algorithm
+    except UnsupportedAlgorithm as error:
+        raise InvalidCertificateRequest("unknown signature algorithm in the request") from error
+    if not isinstance(algorithm, hashes.SHA256 | hashes.SHA384 | hashes.SHA512):
+        raise InvalidCertificateRequest("the request must be signed with SHA-256 or stronger")
+    try:
+        valid = request.is_signature_valid
+    except (ValueError, UnsupportedAlgorithm) as error:
+        raise ProofOfPossessionFailed("the request's signature cannot be checked") from error
+    if not valid:
+        raise ProofOfPossessionFailed("the request's signature does not verify")
+    return public_key
+
+
+def spki_public_key(spki_der: bytes, proof: bytes, challenge: bytes) -> ec.EllipticCurvePublicKey:
+    """The WebCrypto key in `spki_der` (exportKey("spki")) once `proof`, its raw r‖s ECDSA
+    signature (IEEE P1363, 64 bytes for P-256) over `challenge`, verifies; hashed with SHA-256
+    for P-256 and SHA-384 for P-384 (as JWS ES256/ES384 pair them).
+
+    Security caveats: `challenge` must be bound to one enrollment and used once (the caller
+    checks the one-time code); the proof shows possession, not identity. Raises
+    InvalidCertificateRequest (unparseable or not an EC key), WeakKey (other curves),
+    ProofOfPossessionFailed (wrong length or invalid signature).
+    """
+    try:
+        public_key = serialization.load_der_public_key(spki_der)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
+        raise InvalidCertificateRequest("not a DER SubjectPublicKeyInfo") from error
+    if not isinstance(public_key, ec.EllipticCurvePublicKey):
+        raise InvalidCertificateRequest("an ECDSA P-256 public key is expected")
+    check_key_strength(public_key)
+    size = (public_key.curve.key_size + 7) // 8
+    algorithm: hashes.HashAlgorithm = (
+        hashes.SHA256() if isinstance(public_key.curve, ec.SECP256R1) else hashes.SHA384()
+    )
+    if len(proof) != 2 * size:
+        raise ProofOfPossessionFailed(
+            f"the proof must be a raw r‖s signature of {2 * size} bytes, not {len(proof)}"
+        )
+    r = int.from_bytes(proof[:size], "big")
+    s = int.from_bytes(proof[size:], "big")
+    try:
+        public_key.verify(encode_dss_signature(r, s), challenge, ec.ECDSA(algorithm))
+    except InvalidSignature as error:
+        raise ProofOfPossessionFailed("the proof of possession does not verify") from error
+    return public_key
