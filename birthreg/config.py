@@ -139,6 +139,8 @@ class Settings(BaseSettings):
     #: Reverse proxies whose X-Forwarded-For (and -Proto) is believed: addresses or CIDR ranges,
     #: separated by commas or spaces. None by default: the TCP peer is the client.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    #: Free space the data dir keeps for /readyz to say ready (bytes; default 64 MiB).
+    min_free_bytes: int = 64 * 1024 * 1024
 
     @field_validator("data_dir")
     @classmethod

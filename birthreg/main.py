@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -38,6 +39,7 @@ from birthreg.pki.api import router as pki_router
 from birthreg.registry.api import router as registry_api_router
 from birthreg.registry.pages import router as registry_pages_router
 from birthreg.registry.service import registry_for
+from birthreg.storage import RETRY_AFTER, StorageWatch, storage_failure
 from birthreg.verify.api import router as verify_api_router
 from birthreg.verify.pages import router as verify_pages_router
 from birthreg.ward.api import router as ward_api_router
@@ -184,7 +186,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_api_router)
     # Staff logins: /login, /logout, /api/v1/auth/token; the templates' csrf_token.
     auth.install(app)
-    _install_error_handlers(app, templates)
+    storage = StorageWatch(lambda: app.state.engine, settings.data_dir, settings.min_free_bytes)
+    _install_error_handlers(app, templates, storage)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> Response:
@@ -201,6 +204,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ok", "database": "ok", "notify": channel_status(settings)})
 
+    @app.get("/readyz", tags=["service"])
+    def readyz() -> JSONResponse:
+        """Readiness: the database answers, the data dir takes a write and has room, and no
+        storage failure was answered in the last minute (503 with each probe's verdict)."""
+        checks = storage.readiness()
+        ready = all(verdict == "ok" for verdict in checks.values())
+        return JSONResponse({"status": "ok" if ready else "unavailable", **checks},
+                            200 if ready else 503)
+
     # Last, so that it is the outermost: the client address is settled before anything else.
     edge.install(app, settings)
     return app
@@ -208,7 +220,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _wants_json(request: Request) -> bool:
     path = request.url.path
-    if path.startswith(JSON_PREFIXES) or path in ("/api", "/pki", "/healthz"):
+    if path.startswith(JSON_PREFIXES) or path in ("/api", "/pki", "/healthz", "/readyz"):
         return True
     return "text/html" not in request.headers.get("accept", "")
 
@@ -228,7 +240,9 @@ def _error_response(
     )
 
 
-def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
+def _install_error_handlers(
+    app: FastAPI, templates: Jinja2Templates, storage: StorageWatch
+) -> None:
     async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
         # Some errors say more in headers (a throttle's Retry-After).
@@ -257,6 +271,19 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
         )
         return _error_response(request, templates, 422, "invalid_request", problems)
 
+    async def storage_error(request: Request, exc: Exception) -> Response:
+        what = storage_failure(exc)
+        if what is None:
+            raise exc  # not storage: a bug, answered 500 by the server
+        storage.failed(exc, what)
+        return _error_response(
+            request, templates, 503, "storage_unavailable",
+            "the service cannot store anything at the moment; nothing was kept, try again later",
+            headers={"Retry-After": str(RETRY_AFTER)},
+        )
+
+    app.add_exception_handler(OperationalError, storage_error)
+    app.add_exception_handler(OSError, storage_error)
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(SigningError, signing_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
