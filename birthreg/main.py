@@ -36,6 +36,8 @@ from birthreg.notify.sender import background_sender, channel_status
 from birthreg.parents.api import router as parents_api_router
 from birthreg.parents.pages import router as parents_pages_router
 from birthreg.pki.api import router as pki_router
+from birthreg.pki.api import seal_router as pki_seal_router
+from birthreg.pki.service_seal import service_seal
 from birthreg.registry.api import router as registry_api_router
 from birthreg.registry.pages import router as registry_pages_router
 from birthreg.registry.service import registry_for
@@ -145,9 +147,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine_from_settings(settings)
-        # Every CHECKPOINT_INTERVAL entries the registry office's seal signs a checkpoint.
+        # Every CHECKPOINT_INTERVAL entries the registry office's seal (the facility's at the
+        # ward) signs a checkpoint.
         audit.sign_checkpoints_with(
-            app.state.engine, lambda session: registry_for(app).office(session).seal
+            app.state.engine,
+            (lambda session: registry_for(app).office(session).seal)
+            if settings.serves_registry
+            else (lambda session: service_seal(settings, session)),
         )
         try:
             with background_sender(app.state.engine, settings):
@@ -171,15 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=str(PACKAGE_DIR / "static")), name="static")
-    app.include_router(pki_router)
-    app.include_router(ward_api_router)
-    app.include_router(parents_api_router)
-    app.include_router(parents_pages_router)
-    app.include_router(ward_pages_router)
-    app.include_router(registry_api_router)
-    app.include_router(registry_pages_router)
-    app.include_router(verify_api_router)
-    app.include_router(verify_pages_router)
+    _include_role_routers(app, settings)
     app.include_router(notify_pages_router)
     app.include_router(admin_api_router)
     app.include_router(admin_pages_router)
@@ -216,6 +214,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Last, so that it is the outermost: the client address is settled before anything else.
     edge.install(app, settings)
     return app
+
+
+def _include_role_routers(app: FastAPI, settings: Settings) -> None:
+    """The ward's routes (the CA, births, the parents) and the registry's, as the role says:
+    a registry answers 404 for /pki/crl, /pki/ocsp, /api/v1/ward/*, /api/v1/enroll."""
+    if settings.holds_ca:
+        for router in (pki_router, ward_api_router, parents_api_router, parents_pages_router,
+                       ward_pages_router):
+            app.include_router(router)
+    if settings.serves_registry:
+        for router in (pki_seal_router, registry_api_router, registry_pages_router,
+                       verify_api_router, verify_pages_router):
+            app.include_router(router)
 
 
 def _wants_json(request: Request) -> bool:

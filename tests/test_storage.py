@@ -18,6 +18,7 @@ from ward.helpers import birth_body, staff
 
 from birthreg.bootstrap import initialise
 from birthreg.config import Settings
+from birthreg.db import make_engine
 from birthreg.main import create_app
 from birthreg.models import Birth
 
@@ -32,11 +33,18 @@ def _no_growth(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA max_page_count = 1")
 
 
-def test_a_full_database_is_503_and_readyz_notices(
-    app: Any, client: TestClient, db: Session, database_url: str
-) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the full disk is made with SQLite's max_page_count")
+@pytest.fixture
+def sqlite_app(tmp_path: Path) -> Any:
+    settings = Settings(data_dir=tmp_path / "data", env="development", _env_file=None)  # type: ignore[call-arg]
+    initialise(settings)
+    return create_app(settings)
+
+
+def test_a_full_database_is_503_and_readyz_notices(sqlite_app: Any) -> None:
+    app = sqlite_app
+    client = TestClient(app)
+    client.__enter__()
+    db = Session(make_engine(app.state.settings.database_url, autocommit=True))
     _, headers = staff(app)
     assert client.get("/readyz").json()["status"] == "ok"
     engine = app.state.engine
@@ -68,6 +76,8 @@ def test_a_full_database_is_503_and_readyz_notices(
     # Room again: the next birth is kept.
     again = client.post("/api/v1/ward/births", json=birth_body(), headers=headers)
     assert again.status_code == 201, again.text
+    db.close()
+    client.__exit__(None, None, None)
 
 
 def test_readyz_notices_a_data_dir_without_room(tmp_path: Path) -> None:
