@@ -36,21 +36,14 @@ WEAK_DIGEST_OIDS: dict[str, str] = {
 MGF1_OID = "1.2.840.113549.1.1.8"
 
 
+_HASHES: dict[HashName, type[hashes.HashAlgorithm]] = {
+    "SHA-256": hashes.SHA256, "SHA-384": hashes.SHA384, "SHA-512": hashes.SHA512,
+}
+
+
 def hash_for(name: HashName) -> hashes.HashAlgorithm:
     """A fresh cryptography hash object for one of the allowed digest names."""
-    if name == "SHA-256":
-        return hashes.SHA256()
-    return hashes.SHA384() if name == "SHA-384" else hashes.SHA512()
-
-
-def ecdsa_for(name: HashName) -> ec.ECDSA:
-    """The ECDSA signature algorithm with one of the allowed digests."""
-    return ec.ECDSA(hash_for(name))
-
-
-def ecdsa_coordinate_size(curve: ec.EllipticCurve) -> int:
-    """Bytes in one of r, s (and in a field element) for curve."""
-    return (curve.key_size + 7) // 8
+    return _HASHES[name]()
 
 
 @dataclass(frozen=True)

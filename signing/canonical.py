@@ -222,15 +222,3 @@ def parse_json(text: bytes | str, *, max_depth: int = 32) -> Any:
     _check_tree(value)
     return value
 
-
-def is_canonical(text: bytes) -> bool:
-    """True iff text == canonicalize(parse_json(text)), i.e. the bytes are exactly what RFC 8785
-    would produce for the value they carry.
-
-    Returns False (never raises) for text that parse_json() or canonicalize() refuses, which
-    includes documents nested deeper than parse_json's default of 32 levels.
-    """
-    try:
-        return bytes(text) == canonicalize(parse_json(text))
-    except CanonicalizationError:
-        return False

@@ -35,15 +35,15 @@ from signing._algorithms import (
     WEAK_DIGEST_OIDS,
     CMSSignatureAlgorithm,
     HashName,
-    ecdsa_for,
     hash_for,
 )
-from signing.keys import check_key_strength, describe_key
+from signing.keys import describe_key
 from signing.report import SubIndication
 from signing.signature import (
     PARSE_ERRORS,
     Steps,
     VerifiedSignature,
+    check_signing_key,
     load_certificate,
     plausible_time,
     signer_key,
@@ -91,12 +91,7 @@ def sign_detached(
     DER SET, in encoding order, and their chain is not checked. Raises WeakKey for a key outside
     our policy, ValueError for a naive signing_time or a key not the certificate's.
     """
-    public_key = private_key.public_key()
-    check_key_strength(public_key)
-    if certificate.public_key() != public_key:
-        raise ValueError("the private key does not belong to the certificate")
-    if signing_time.tzinfo is None or signing_time.utcoffset() is None:
-        raise ValueError("signing_time must be timezone-aware")
+    check_signing_key(private_key, certificate, signing_time)
     return _assemble(content, certificate, private_key, signing_time, chain)
 
 
@@ -212,7 +207,7 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
         signature = signer_info["signature"].native
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(signature, signed_bytes, ecdsa_for(hash_name))
+            public_key.verify(signature, signed_bytes, ec.ECDSA(hash_for(hash_name)))
         elif isinstance(public_key, rsa.RSAPublicKey):
             rsa_padding: padding.AsymmetricPadding = padding.PKCS1v15()
             if pss_salt is not None:

@@ -169,7 +169,13 @@ def make_iin(birth_date: date, sex: str, serial: int) -> str | None:
     return None if digit is None else f"{first_eleven}{digit}"
 
 
-def _validate_bin(bin_: object) -> None:
+def validate_bin(bin_: str) -> None:
+    """Raise InvalidIdentityNumber unless bin_ is 12 digits with a registration month 01..12, a
+    type digit 4/5/6, an attribute digit 0/1/2/4 and a valid check digit.
+
+    Caveats: the two-digit registration year cannot be checked (no century, no clock), and a
+    valid checksum does not mean the organisation exists.
+    """
     number = _require_twelve_digits(bin_, "BIN")
     if not 1 <= int(number[2:4]) <= 12:
         raise InvalidIdentityNumber("BIN registration month (3rd-4th digits) must be 01..12")
@@ -178,45 +184,6 @@ def _validate_bin(bin_: object) -> None:
     if ord(number[5]) - 48 not in BIN_ATTRIBUTES:
         raise InvalidIdentityNumber("BIN attribute digit (6th) must be 0, 1, 2 or 4")
     _require_check_digit(number, "BIN")
-
-
-def validate_bin(bin_: str) -> None:
-    """Raise InvalidIdentityNumber unless bin_ is 12 digits with a registration month 01..12, a
-    type digit 4/5/6, an attribute digit 0/1/2/4 and a valid check digit.
-
-    Caveats: the two-digit registration year cannot be checked (no century, no clock), and a
-    valid checksum does not mean the organisation exists.
-    """
-    _validate_bin(bin_)
-
-
-def is_valid_bin(bin_: str) -> bool:
-    """True iff validate_bin() would not raise (same caveats)."""
-    try:
-        _validate_bin(bin_)
-    except InvalidIdentityNumber:
-        return False
-    return True
-
-
-def make_bin(
-    registered: date, serial: int, *, entity_type: int = 4, attribute: int = 0
-) -> str | None:
-    """The BIN for a registration month, 5-digit serial, type and attribute digits, or None when
-    the serial has no defined check digit (never issued). Raises ValueError for a serial outside
-    0..99999 or a type/attribute digit outside the sets above. Only the month and the last two
-    digits of the year of `registered` are used. For TEST data only, like make_iin().
-    """
-    if isinstance(serial, bool) or not isinstance(serial, int) or not 0 <= serial <= 99999:
-        raise ValueError("serial must be an int in 0..99999")
-    if entity_type not in BIN_ENTITY_TYPES:
-        raise ValueError("entity_type must be 4, 5 or 6")
-    if attribute not in BIN_ATTRIBUTES:
-        raise ValueError("attribute must be 0, 1, 2 or 4")
-    yymm = f"{registered.year % 100:02d}{registered.month:02d}"
-    first_eleven = f"{yymm}{entity_type}{attribute}{serial:05d}"
-    digit = check_digit(first_eleven)
-    return None if digit is None else f"{first_eleven}{digit}"
 
 
 def _number_in(

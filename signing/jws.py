@@ -32,16 +32,17 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from signing._algorithms import (
     JWS_ALGORITHMS,
     JWSAlgorithm,
-    ecdsa_coordinate_size,
-    ecdsa_for,
     hash_for,
 )
-from signing.keys import check_key_strength, describe_key
+from signing.canonical import parse_json
+from signing.errors import CanonicalizationError
+from signing.keys import describe_key
 from signing.report import SubIndication
 from signing.signature import (
     PARSE_ERRORS,
     Steps,
     VerifiedSignature,
+    check_signing_key,
     load_certificate,
     plausible_time,
     signer_key,
@@ -113,12 +114,8 @@ def sign_detached(
     policy and ValueError for a naive signing_time, an alg that does not fit the key, or a
     private key that does not belong to certificate.
     """
+    check_signing_key(private_key, certificate, signing_time)
     public_key = private_key.public_key()
-    check_key_strength(public_key)
-    if certificate.public_key() != public_key:
-        raise ValueError("the private key does not belong to the certificate")
-    if signing_time.tzinfo is None or signing_time.utcoffset() is None:
-        raise ValueError("signing_time must be timezone-aware")
     algorithm = JWS_ALGORITHMS.get(alg or _default_alg(private_key))
     if algorithm is None or not algorithm.fits(public_key):
         raise ValueError(f"alg {alg} does not fit a {describe_key(public_key)} key")
@@ -140,7 +137,7 @@ def sign_detached(
     digest = hash_for(algorithm.hash_name)
     if isinstance(private_key, ec.EllipticCurvePrivateKey):
         r, s = decode_dss_signature(private_key.sign(signing_input, ec.ECDSA(digest)))
-        size = ecdsa_coordinate_size(private_key.curve)
+        size = (private_key.curve.key_size + 7) // 8
         signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
     else:
         signature = private_key.sign(signing_input, algorithm.padding(), digest)
@@ -208,14 +205,14 @@ def _check_signature(
     signing_input = f"{encoded_header}.{b64url_encode(payload)}".encode("ascii")
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):
-            size = ecdsa_coordinate_size(public_key.curve)
+            size = (public_key.curve.key_size + 7) // 8
             if len(signature) != 2 * size:
                 detail = f"{algorithm.name} signatures are raw r‖s of {2 * size} bytes"
                 steps.fail(name, _FORMAT, f"{detail}, not {len(signature)} (DER is not accepted)")
             der = encode_dss_signature(
                 int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
             )
-            public_key.verify(der, signing_input, ecdsa_for(algorithm.hash_name))
+            public_key.verify(der, signing_input, ec.ECDSA(hash_for(algorithm.hash_name)))
         elif isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(
                 signature, signing_input, algorithm.padding(), hash_for(algorithm.hash_name)
@@ -226,28 +223,11 @@ def _check_signature(
     steps.passed(name, algorithm.name)
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate member {key!r}")
-        result[key] = value
-    return result
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_HEADER_DECODER = json.JSONDecoder(
-    object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
-)
-
-
 def _parse_header(encoded_header: str, steps: Steps) -> dict[str, Any]:
     try:
-        header = _HEADER_DECODER.decode(b64url_decode(encoded_header).decode("utf-8"))
-    except (ValueError, RecursionError) as exc:
+        # The dossier's strict parser: no duplicate names, NaN or lone surrogates.
+        header = parse_json(b64url_decode(encoded_header))
+    except (ValueError, CanonicalizationError) as exc:
         steps.fail("jws.header", _FORMAT, f"protected header is not strict base64url JSON: {exc}")
     if not isinstance(header, dict):
         steps.fail("jws.header", _FORMAT, "protected header is not a JSON object")

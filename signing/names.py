@@ -76,11 +76,3 @@ def validate_person_name(name: str, *, field: str) -> str:
             raise InvalidName(f"{field}: a word mixes Cyrillic and Latin letters", field=field)
     return normalised
 
-
-def is_valid_person_name(name: str) -> bool:
-    """True iff validate_person_name() accepts `name` (same rules and caveats)."""
-    try:
-        validate_person_name(name, field="name")
-    except InvalidName:
-        return False
-    return True

@@ -22,14 +22,12 @@ class Indication(StrEnum):
 
 
 class SubIndication(StrEnum):
-    # TOTAL_FAILED
     FORMAT_FAILURE = "FORMAT_FAILURE"
     HASH_FAILURE = "HASH_FAILURE"
     SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"
     REVOKED = "REVOKED"
     EXPIRED = "EXPIRED"
     NOT_YET_VALID = "NOT_YET_VALID"
-    # INDETERMINATE
     SIG_CONSTRAINTS_FAILURE = "SIG_CONSTRAINTS_FAILURE"
     CHAIN_CONSTRAINTS_FAILURE = "CHAIN_CONSTRAINTS_FAILURE"
     CERTIFICATE_CHAIN_GENERAL_FAILURE = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
@@ -43,30 +41,13 @@ class SubIndication(StrEnum):
     GENERIC = "GENERIC"
 
 
-#: Which indication each sub-indication belongs to (ETSI EN 319 102-1, table 5).
+#: Which indication each sub-indication belongs to (ETSI EN 319 102-1, table 5): the first six
+#: are TOTAL_FAILED, the rest INDETERMINATE.
+_TOTAL_FAILED = ("FORMAT_FAILURE", "HASH_FAILURE", "SIG_CRYPTO_FAILURE", "REVOKED", "EXPIRED",
+                 "NOT_YET_VALID")
 INDICATION_OF: Mapping[SubIndication, Indication] = {
-    SubIndication.FORMAT_FAILURE: Indication.TOTAL_FAILED,
-    SubIndication.HASH_FAILURE: Indication.TOTAL_FAILED,
-    SubIndication.SIG_CRYPTO_FAILURE: Indication.TOTAL_FAILED,
-    SubIndication.REVOKED: Indication.TOTAL_FAILED,
-    SubIndication.EXPIRED: Indication.TOTAL_FAILED,
-    SubIndication.NOT_YET_VALID: Indication.TOTAL_FAILED,
-    **{
-        s: Indication.INDETERMINATE
-        for s in (
-            SubIndication.SIG_CONSTRAINTS_FAILURE,
-            SubIndication.CHAIN_CONSTRAINTS_FAILURE,
-            SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
-            SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
-            SubIndication.REVOKED_NO_POE,
-            SubIndication.OUT_OF_BOUNDS_NO_POE,
-            SubIndication.TRY_LATER,
-            SubIndication.SIGNED_DATA_NOT_FOUND,
-            SubIndication.GENERIC,
-        )
-    },
+    s: Indication.TOTAL_FAILED if s in _TOTAL_FAILED else Indication.INDETERMINATE
+    for s in SubIndication
 }
 
 

@@ -30,6 +30,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from signing.errors import SigningError
 from signing.keys import describe_key
 from signing.report import RevocationState, RevocationStatus
+from signing.signature import is_ca
 
 #: Clock skew tolerated between us and the CA when judging revocation data.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -320,13 +321,9 @@ def _check_scope(crl: x509.CertificateRevocationList, url: str, cert: x509.Certi
         raise RevocationUnavailable("CRL is partial or indirect")
     if point.only_contains_attribute_certs:
         raise RevocationUnavailable("CRL covers attribute certificates only")
-    try:
-        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    if point.only_contains_user_certs and is_ca:
+    if point.only_contains_user_certs and is_ca(cert):
         raise RevocationUnavailable("CRL covers end-entity certificates, not this CA")
-    if point.only_contains_ca_certs and not is_ca:
+    if point.only_contains_ca_certs and not is_ca(cert):
         raise RevocationUnavailable("CRL covers CA certificates only")
 
 

@@ -12,6 +12,7 @@ from typing import Literal, NoReturn
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from signing.errors import SignatureFailure, WeakKey
@@ -78,6 +79,21 @@ class Steps:
             self.fail(name, SubIndication.FORMAT_FAILURE, f"malformed {what}: {exc}")
 
 
+def check_signing_key(
+    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+    certificate: x509.Certificate,
+    signing_time: datetime,
+) -> None:
+    """What both signers require: a key within our policy that is the certificate's, and an
+    aware signing time. Raises WeakKey or ValueError."""
+    public_key = private_key.public_key()
+    check_key_strength(public_key)
+    if certificate.public_key() != public_key:
+        raise ValueError("the private key does not belong to the certificate")
+    if signing_time.tzinfo is None or signing_time.utcoffset() is None:
+        raise ValueError("signing_time must be timezone-aware")
+
+
 def load_certificate(der: bytes) -> x509.Certificate:
     """A DER certificate, with its names and extensions read at once so that a malformed one
     is refused here rather than wherever they are first read (cryptography parses them
@@ -85,6 +101,14 @@ def load_certificate(der: bytes) -> x509.Certificate:
     certificate = x509.load_der_x509_certificate(der)
     _ = certificate.subject, certificate.issuer, certificate.extensions
     return certificate
+
+
+def is_ca(certificate: x509.Certificate) -> bool:
+    """Whether basicConstraints says CA (absent: not a CA)."""
+    try:
+        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
 
 
 def signer_key(signer: x509.Certificate, name: str, steps: Steps) -> CertificatePublicKeyTypes:
