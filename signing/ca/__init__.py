@@ -24,17 +24,12 @@ from signing.ca.pkcs12 import BadKeyFilePassword as BadKeyFilePassword
 from signing.ca.pkcs12 import InvalidKeyFile as InvalidKeyFile
 from signing.ca.pkcs12 import export_pkcs12 as export_pkcs12
 from signing.ca.pkcs12 import load_pkcs12 as load_pkcs12
-from signing.ca.profiles import CLOCK_SKEW as CLOCK_SKEW
-from signing.ca.profiles import ENROLL_CHALLENGE_PREFIX as ENROLL_CHALLENGE_PREFIX
-from signing.ca.profiles import INDIVIDUAL_VALIDITY as INDIVIDUAL_VALIDITY
 from signing.ca.profiles import ISSUING_NAME as ISSUING_NAME
 from signing.ca.profiles import OID_ARC as OID_ARC
 from signing.ca.profiles import POLICY_TEST_INDIVIDUAL_SIGNING as POLICY_TEST_INDIVIDUAL_SIGNING
 from signing.ca.profiles import POLICY_TEST_ORGANISATION_SEAL as POLICY_TEST_ORGANISATION_SEAL
 from signing.ca.profiles import ROOT_NAME as ROOT_NAME
-from signing.ca.profiles import SEAL_VALIDITY as SEAL_VALIDITY
 from signing.ca.profiles import SERIAL_BITS as SERIAL_BITS
-from signing.ca.profiles import TEST_MARKER as TEST_MARKER
 from signing.ca.profiles import TLS_SERVER_VALIDITY as TLS_SERVER_VALIDITY
 from signing.ca.profiles import Individual as Individual
 from signing.ca.profiles import Organisation as Organisation

@@ -61,6 +61,17 @@ from signing.keys import check_key_strength
 #: How long relying parties may keep a CRL that `build_crl` or `build_arl` makes, unless told.
 DEFAULT_CRL_PERIOD = timedelta(hours=24)
 
+#: The profiles issued: the subject each needs and its default validity.
+_PROFILES: dict[Profile, tuple[type, timedelta]] = {
+    Profile.INDIVIDUAL: (Individual, INDIVIDUAL_VALIDITY),
+    Profile.ORGANISATION_SEAL: (Organisation, SEAL_VALIDITY),
+    Profile.TLS_SERVER: (TLSServer, TLS_SERVER_VALIDITY),
+}
+_POLICIES = {
+    Profile.INDIVIDUAL: POLICY_TEST_INDIVIDUAL_SIGNING,
+    Profile.ORGANISATION_SEAL: POLICY_TEST_ORGANISATION_SEAL,
+}
+
 
 def _check_base_url(base_url: str) -> str:
     url = base_url.rstrip("/")
@@ -214,55 +225,44 @@ class CertificationAuthority:
     ) -> x509.Certificate:
         """Issue an end-entity certificate for `public_key` with `subject` under `profile`.
 
-        INDIVIDUAL (subject an Individual, 1 year) or ORGANISATION_SEAL (an Organisation, 3
-        years); `validity` overrides the length. notBefore is `moment` less 5 minutes, notAfter is
-        clamped to the issuing CA's. keyUsage digitalSignature+nonRepudiation (critical), EKU
-        emailProtection (as the national CA does, so that S/MIME tools such as `openssl cms
-        -verify` accept it for signing), the profile's TEST policy, CRL, OCSP and caIssuers
-        pointers, SKI/AKI, CA:FALSE.
-
-        TLS_SERVER (subject a TLSServer, 1 year): CN=<first host>, O=birthreg TEST, OU=TEST - NOT
-        FOR PRODUCTION, C=KZ; a dNSName or iPAddress per host; keyUsage digitalSignature; EKU
-        serverAuth; the pointers over http (see `signing.ca.profiles`).
+        INDIVIDUAL (an Individual, 1 year) and ORGANISATION_SEAL (an Organisation, 3 years):
+        keyUsage digitalSignature+nonRepudiation (critical), EKU emailProtection (as the
+        national CA does, so that `openssl cms -verify` accepts it), the profile's TEST policy.
+        TLS_SERVER (a TLSServer, 1 year): keyUsage digitalSignature, EKU serverAuth, a dNSName or
+        iPAddress per host, the pointers over http. All: CA:FALSE, SKI/AKI, CRL, OCSP and
+        caIssuers pointers, notBefore `moment` less 5 minutes, notAfter clamped to the issuing
+        CA's; `validity` overrides the length.
 
         Security caveats: the caller must have checked who `subject` is and that the key holder
-        possesses the private key (`issue_from_csr` / `issue_from_spki` do the latter); for a
-        server, nothing here checks that it owns the hosts it names. The key must be ECDSA
-        P-256/P-384 or RSA ≥ 2048 (WeakKey otherwise). Issued certificates are not recorded
-        here: add them to the status source, or OCSP will answer "unknown".
+        possesses the private key (`issue_from_csr` / `issue_from_spki` do the latter); nothing
+        checks that a server owns the hosts it names. The key must be ECDSA P-256/P-384 or RSA
+        of at least 2048 bits (WeakKey). Issued certificates are not recorded here: add them to
+        the status source, or OCSP will answer "unknown".
         """
         require_aware(moment)
-        if profile is Profile.TLS_SERVER:
-            if not isinstance(subject, TLSServer):
-                raise CAError("the TLS server profile needs a TLSServer subject")
-            return self._issue_tls_server(public_key, subject, moment, validity)
-        if isinstance(subject, TLSServer):
-            raise CAError("a TLSServer subject is issued only under the TLS server profile")
-        policy, default_validity = _signing_profile(profile, subject)
+        if profile not in _PROFILES:
+            raise CAError(f"profile {profile!s} is not issued: the issuing CA signs OCSP itself")
+        kind, default_validity = _PROFILES[profile]
+        if not isinstance(subject, kind):
+            raise CAError(f"the {profile!s} profile needs a {kind.__name__} subject")
         validity = default_validity if validity is None else validity
-        builder = self._end_entity(public_key, subject_name(subject), moment, validity,
-                                   self._pointers())
-        usage = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION])
+        if isinstance(subject, TLSServer):
+            builder = self._end_entity(
+                public_key, server_name(subject), moment, validity, self._pointers().over_http()
+            )
+            usage, commits = ExtendedKeyUsageOID.SERVER_AUTH, False
+            extra: x509.ExtensionType = x509.SubjectAlternativeName(
+                server_alternative_names(subject.hosts)
+            )
+        else:
+            name = subject_name(subject)
+            builder = self._end_entity(public_key, name, moment, validity, self._pointers())
+            usage, commits = ExtendedKeyUsageOID.EMAIL_PROTECTION, True
+            extra = policies(_POLICIES[profile])
         return (
-            builder.add_extension(key_usage(signs=True, commits=True), critical=True)
-            .add_extension(usage, critical=False)
-            .add_extension(policies(policy), critical=False)
-            .sign(self._issuing_key, hashes.SHA256())
-        )
-
-    def _issue_tls_server(
-        self, public_key: PublicKeyTypes, subject: TLSServer, moment: datetime,
-        validity: timedelta | None,
-    ) -> x509.Certificate:
-        names = x509.SubjectAlternativeName(server_alternative_names(subject.hosts))
-        validity = TLS_SERVER_VALIDITY if validity is None else validity
-        builder = self._end_entity(public_key, server_name(subject), moment, validity,
-                                   self._pointers().over_http())
-        usage = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])
-        return (
-            builder.add_extension(key_usage(signs=True), critical=True)
-            .add_extension(usage, critical=False)
-            .add_extension(names, critical=False)
+            builder.add_extension(key_usage(signs=True, commits=commits), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(extra, critical=False)
             .sign(self._issuing_key, hashes.SHA256())
         )
 
@@ -381,18 +381,3 @@ class CertificationAuthority:
 
 def _root_pointers(base_url: str) -> Pointers:
     return Pointers(f"{base_url}/pki/root.crl", None, f"{base_url}/pki/root.cer")
-
-
-def _signing_profile(
-    profile: Profile, subject: Individual | Organisation
-) -> tuple[x509.ObjectIdentifier, timedelta]:
-    """The policy and default validity of a signing profile, once the subject fits it."""
-    if profile is Profile.INDIVIDUAL:
-        if not isinstance(subject, Individual):
-            raise CAError("the individual profile needs an Individual subject")
-        return POLICY_TEST_INDIVIDUAL_SIGNING, INDIVIDUAL_VALIDITY
-    if profile is Profile.ORGANISATION_SEAL:
-        if not isinstance(subject, Organisation):
-            raise CAError("the organisation seal profile needs an Organisation subject")
-        return POLICY_TEST_ORGANISATION_SEAL, SEAL_VALIDITY
-    raise CAError(f"profile {profile!s} is not issued: the issuing CA signs OCSP answers itself")
