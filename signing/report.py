@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
 
@@ -55,6 +55,15 @@ def _time(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
+def _fields_json(record: Any) -> dict[str, Any]:
+    """A flat record's fields by name, times in ISO 8601 and enumerations by value."""
+    values = {f.name: getattr(record, f.name) for f in fields(record)}
+    return {
+        k: v.isoformat() if isinstance(v, datetime) else v.value if isinstance(v, Enum) else v
+        for k, v in values.items()
+    }
+
+
 @dataclass(frozen=True)
 class Check:
     """One check that ran: a stable machine name, its outcome, and a sentence for people."""
@@ -64,7 +73,7 @@ class Check:
     detail: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+        return _fields_json(self)
 
 
 @dataclass(frozen=True)
@@ -76,13 +85,7 @@ class ChainEntry:
     sha256: str  # fingerprint of the DER, lowercase hex
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "subject": self.subject,
-            "serial": self.serial,
-            "not_before": _time(self.not_before),
-            "not_after": _time(self.not_after),
-            "sha256": self.sha256,
-        }
+        return _fields_json(self)
 
 
 class RevocationState(StrEnum):
@@ -102,14 +105,7 @@ class RevocationStatus:
     next_update: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "state": self.state.value,
-            "source": self.source,
-            "revoked_at": _time(self.revoked_at),
-            "reason": self.reason,
-            "this_update": _time(self.this_update),
-            "next_update": _time(self.next_update),
-        }
+        return _fields_json(self)
 
 
 NOT_CHECKED = RevocationStatus(RevocationState.NOT_CHECKED)

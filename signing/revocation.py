@@ -1,15 +1,11 @@
 """Revocation look-ups for `signing.trust`: OCSP and CRLs behind a small fetcher interface.
 
-cryptography's path validation does no revocation checking, so it is done here, with
-cryptography's parsers and signature checks: an OCSP answer must be signed by the certificate's
-issuer or by a responder the issuer delegated (RFC 6960 section 4.2.2.2) and name the very
-certificate asked about; a CRL must come from the issuer, be signed by it, be current at the
-moment, and cover the certificate (its issuingDistributionPoint, RFC 5280 section 5.2.5: the
-distribution point the certificate names, and end-entity or CA certificates as the CRL says).
-
-Answers are kept in a `RevocationCache` until they are stale (nextUpdate), and used only when
-issued (and fetched) at or after `since`, the time they must follow ("Freshness" in
-`signing.trust` says which).
+cryptography's path validation does no revocation checking, so it is done here with its parsers
+and signature checks: an OCSP answer must be signed by the issuer or by a responder it delegated
+(RFC 6960 section 4.2.2.2) and name the very certificate asked about; a CRL must come from the
+issuer, be signed by it, be current, and cover the certificate (its issuingDistributionPoint, RFC
+5280 section 5.2.5). Answers are kept in a `RevocationCache` until stale, and used only when
+issued (and fetched) at or after `since` ("Freshness" in `signing.trust` says which).
 """
 
 from __future__ import annotations
@@ -70,9 +66,9 @@ class _Kept:
     fetched_at: datetime
 
     def serves(self, moment: datetime, since: datetime | None) -> bool:
-        """Still current at `moment`, and new enough for information issued since `since`:
-        issued in that second or later, and fetched after it to the microsecond (an answer of
-        the same second fetched before `since` may predate a revocation made in between)."""
+        """Still current at `moment`, issued in the second of `since` or later, and fetched
+        after `since` to the microsecond (an answer of the same second fetched before it may
+        predate a revocation made in between)."""
         if moment > self.good_until:
             return False
         return since is None or (
@@ -94,7 +90,6 @@ class RevocationCache:
         self._kept: dict[_Key, _Kept] = {}
 
     def get(self, key: _Key, moment: datetime, since: datetime | None) -> object | None:
-        """What is kept under `key` if it is still good at `moment` and issued since `since`."""
         with self._lock:
             found = self._kept.get(key)
         return found.value if found is not None and found.serves(moment, since) else None
@@ -103,7 +98,6 @@ class RevocationCache:
         self, key: _Key, value: object, this_update: datetime, good_until: datetime,
         fetched_at: datetime,
     ) -> None:
-        """Keep `value` (issued `this_update`, fetched at `fetched_at`) until `good_until`."""
         with self._lock:
             if len(self._kept) >= CACHE_ENTRIES:
                 for old in [k for k, v in self._kept.items() if v.good_until < fetched_at]:
