@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 HashName = Literal["SHA-256", "SHA-384", "SHA-512"]
@@ -44,6 +44,23 @@ _HASHES: dict[HashName, type[hashes.HashAlgorithm]] = {
 def hash_for(name: HashName) -> hashes.HashAlgorithm:
     """A fresh cryptography hash object for one of the allowed digest names."""
     return _HASHES[name]()
+
+
+def raw_ecdsa_signature(der: bytes, curve: ec.EllipticCurve) -> bytes:
+    """A DER ECDSA signature as r‖s, each as long as the curve's order (IEEE P1363: what JOSE,
+    COSE and WebCrypto write)."""
+    size = (curve.key_size + 7) // 8
+    r, s = utils.decode_dss_signature(der)
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+def der_ecdsa_signature(raw: bytes, curve: ec.EllipticCurve) -> bytes:
+    """The DER form of an r‖s signature; ValueError unless it has the curve's length."""
+    size = (curve.key_size + 7) // 8
+    if len(raw) != 2 * size:
+        raise ValueError(f"an r‖s signature of {2 * size} bytes, not {len(raw)}")
+    r, s = int.from_bytes(raw[:size], "big"), int.from_bytes(raw[size:], "big")
+    return utils.encode_dss_signature(r, s)
 
 
 @dataclass(frozen=True)

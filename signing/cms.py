@@ -44,6 +44,7 @@ from signing.signature import (
     Steps,
     VerifiedSignature,
     check_signing_key,
+    extension,
     load_certificate,
     plausible_time,
     signer_key,
@@ -457,14 +458,13 @@ def _find_signer(
 def _key_identifier(certificate: x509.Certificate) -> bytes | None:
     """The certificate's subjectKeyIdentifier, or RFC 5280 method 1 when it has none; None
     when neither can be had (such a certificate cannot be the signer)."""
+    identifier = extension(certificate, x509.SubjectKeyIdentifier)
+    if identifier is not None:
+        return identifier.digest
     try:
-        extension = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-        return extension.value.digest
-    except x509.ExtensionNotFound:
-        try:
-            return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
-        except (ValueError, UnsupportedAlgorithm):
-            return None
+        return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
+    except (ValueError, UnsupportedAlgorithm):
+        return None
 
 
 def _check_signed_attributes(

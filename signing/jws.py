@@ -24,15 +24,13 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
 
 from signing._algorithms import (
     JWS_ALGORITHMS,
     JWSAlgorithm,
+    der_ecdsa_signature,
     hash_for,
+    raw_ecdsa_signature,
 )
 from signing.canonical import parse_json
 from signing.errors import CanonicalizationError
@@ -136,9 +134,8 @@ def sign_detached(
     signing_input = f"{encoded_header}.{b64url_encode(payload)}".encode("ascii")
     digest = hash_for(algorithm.hash_name)
     if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        r, s = decode_dss_signature(private_key.sign(signing_input, ec.ECDSA(digest)))
-        size = (private_key.curve.key_size + 7) // 8
-        signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
+        der = private_key.sign(signing_input, ec.ECDSA(digest))
+        signature = raw_ecdsa_signature(der, private_key.curve)
     else:
         signature = private_key.sign(signing_input, algorithm.padding(), digest)
     return f"{encoded_header}..{b64url_encode(signature)}"
@@ -203,16 +200,12 @@ def _check_signature(
     with steps.reading(name, "signature part"):
         signature = b64url_decode(encoded_signature)
     signing_input = f"{encoded_header}.{b64url_encode(payload)}".encode("ascii")
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        with steps.reading(name, f"{algorithm.name} signature (DER is not accepted)"):
+            signature = der_ecdsa_signature(signature, public_key.curve)
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):
-            size = (public_key.curve.key_size + 7) // 8
-            if len(signature) != 2 * size:
-                detail = f"{algorithm.name} signatures are raw r‖s of {2 * size} bytes"
-                steps.fail(name, _FORMAT, f"{detail}, not {len(signature)} (DER is not accepted)")
-            der = encode_dss_signature(
-                int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
-            )
-            public_key.verify(der, signing_input, ec.ECDSA(hash_for(algorithm.hash_name)))
+            public_key.verify(signature, signing_input, ec.ECDSA(hash_for(algorithm.hash_name)))
         elif isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(
                 signature, signing_input, algorithm.padding(), hash_for(algorithm.hash_name)

@@ -26,7 +26,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from signing.errors import SigningError
 from signing.keys import describe_key
 from signing.report import RevocationState, RevocationStatus
-from signing.signature import is_ca
+from signing.signature import extension, is_ca
 
 #: Clock skew tolerated between us and the CA when judging revocation data.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -122,15 +122,9 @@ def _issued_since(this_update: datetime, since: datetime) -> bool:
 
 def ocsp_urls(certificate: x509.Certificate) -> list[str]:
     """The OCSP responders the certificate's authorityInformationAccess names."""
-    try:
-        access = certificate.extensions.get_extension_for_class(
-            x509.AuthorityInformationAccess
-        ).value
-    except x509.ExtensionNotFound:
-        return []
     return [
         d.access_location.value
-        for d in access
+        for d in extension(certificate, x509.AuthorityInformationAccess) or ()
         if d.access_method == AuthorityInformationAccessOID.OCSP
         and isinstance(d.access_location, x509.UniformResourceIdentifier)
     ]
@@ -138,13 +132,9 @@ def ocsp_urls(certificate: x509.Certificate) -> list[str]:
 
 def crl_urls(certificate: x509.Certificate) -> list[str]:
     """The URLs of the certificate's cRLDistributionPoints."""
-    try:
-        points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
-    except x509.ExtensionNotFound:
-        return []
     return [
         name.value
-        for point in points
+        for point in extension(certificate, x509.CRLDistributionPoints) or ()
         for name in point.full_name or ()
         if isinstance(name, x509.UniformResourceIdentifier)
     ]
@@ -242,11 +232,8 @@ class RevocationChecker:
             return RevocationStatus(
                 RevocationState.GOOD, f"crl {url}", this_update=this_update, next_update=next_update
             )
-        try:
-            flag = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
-            reason: str | None = flag.name
-        except x509.ExtensionNotFound:
-            reason = None
+        flag = extension(entry, x509.CRLReason)
+        reason = None if flag is None else flag.reason.name
         return RevocationStatus(
             RevocationState.REVOKED, f"crl {url}", entry.revocation_date_utc, reason,
             this_update, next_update,
@@ -304,9 +291,8 @@ def _next_update(crl: x509.CertificateRevocationList) -> datetime:
 def _check_scope(crl: x509.CertificateRevocationList, url: str, cert: x509.Certificate) -> None:
     """Raise unless the CRL covers this certificate (RFC 5280 section 5.2.5). A CRL without an
     issuingDistributionPoint covers every certificate of its issuer."""
-    try:
-        point = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
-    except x509.ExtensionNotFound:
+    point = extension(crl, x509.IssuingDistributionPoint)
+    if point is None:
         return
     uris = [n.value for n in point.full_name or () if isinstance(n, x509.UniformResourceIdentifier)]
     if point.full_name is not None and url not in uris:
@@ -378,10 +364,7 @@ def _delegated_responder(
         responder.verify_directly_issued_by(issuer)
     except (ValueError, TypeError, InvalidSignature) as error:
         raise RevocationUnavailable("OCSP responder certificate not issued by the CA") from error
-    try:
-        usage = responder.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        usage = None
+    usage = extension(responder, x509.ExtendedKeyUsage)
     if usage is None or ExtendedKeyUsageOID.OCSP_SIGNING not in usage:
         raise RevocationUnavailable("OCSP responder certificate lacks the OCSPSigning purpose")
     if not responder.not_valid_before_utc <= moment <= responder.not_valid_after_utc:

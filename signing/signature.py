@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, NoReturn
+from typing import Literal, NoReturn, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from signing.errors import SignatureFailure, WeakKey
 from signing.keys import check_key_strength
 from signing.report import Check, SubIndication
+
+_Extension = TypeVar("_Extension", bound=x509.ExtensionType)
 
 #: What asn1crypto, cryptography's loaders, json and datetime raise on malformed input.
 #: asn1crypto parses lazily, so these can surface on any field access, not only at load.
@@ -103,12 +105,21 @@ def load_certificate(der: bytes) -> x509.Certificate:
     return certificate
 
 
+def extension(
+    holder: x509.Certificate | x509.CertificateRevocationList | x509.RevokedCertificate,
+    kind: type[_Extension],
+) -> _Extension | None:
+    """The value of holder's extension of that kind, or None when it has none."""
+    try:
+        return holder.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
 def is_ca(certificate: x509.Certificate) -> bool:
     """Whether basicConstraints says CA (absent: not a CA)."""
-    try:
-        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        return False
+    constraints = extension(certificate, x509.BasicConstraints)
+    return constraints is not None and constraints.ca
 
 
 def signer_key(signer: x509.Certificate, name: str, steps: Steps) -> CertificatePublicKeyTypes:

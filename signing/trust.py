@@ -30,7 +30,6 @@ clerk what happened. The moment of validation is always passed in; nothing here 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Literal
@@ -73,7 +72,7 @@ from signing.revocation import (
     crl_urls,
     ocsp_urls,
 )
-from signing.signature import VerifiedSignature, is_ca
+from signing.signature import VerifiedSignature, extension, is_ca
 
 Purpose = Literal["individual", "organisation"]
 
@@ -173,18 +172,13 @@ def _leaf_checks(leaf: x509.Certificate, purpose: Purpose | None) -> list[Check]
             SubIndication.CRYPTO_CONSTRAINTS_FAILURE, Check("signer_key", False, error.detail)
         ) from error
     checks.append(Check("signer_key", True, describe_key(key)))
-    extensions = leaf.extensions
-    try:
-        usage = extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        raise _constraint("key_usage", "the certificate has no keyUsage extension") from None
+    usage = extension(leaf, x509.KeyUsage)
+    if usage is None:
+        raise _constraint("key_usage", "the certificate has no keyUsage extension")
     if not _signs(usage):
         raise _constraint("key_usage", "keyUsage allows no digitalSignature, no nonRepudiation")
     checks.append(Check("key_usage", True, "digitalSignature/nonRepudiation"))
-    purposes: x509.ExtendedKeyUsage | None = None
-    with contextlib.suppress(x509.ExtensionNotFound):
-        purposes = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    if not _signs_documents(purposes):
+    if not _signs_documents(extension(leaf, x509.ExtendedKeyUsage)):
         raise _constraint("extended_key_usage", "extendedKeyUsage does not allow document signing")
     checks.append(Check("extended_key_usage", True, "absent or emailProtection"))
     if purpose is not None:
@@ -194,14 +188,8 @@ def _leaf_checks(leaf: x509.Certificate, purpose: Purpose | None) -> list[Check]
 
 def _purpose_checks(leaf: x509.Certificate, purpose: Purpose) -> list[Check]:
     wanted = _POLICY_OF[purpose]
-    try:
-        present = {
-            p.policy_identifier
-            for p in leaf.extensions.get_extension_for_class(x509.CertificatePolicies).value
-        }
-    except x509.ExtensionNotFound:
-        present = set()
-    if wanted not in present:
+    present = extension(leaf, x509.CertificatePolicies) or ()
+    if wanted not in {p.policy_identifier for p in present}:
         raise _constraint(
             "certificate_policy",
             f"the certificate lacks the TEST {purpose} policy {wanted.dotted_string}",

@@ -8,8 +8,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from signing._algorithms import der_ecdsa_signature
 from signing.errors import InvalidCertificateRequest, ProofOfPossessionFailed
 from signing.keys import check_key_strength
 
@@ -65,18 +65,15 @@ def spki_public_key(spki_der: bytes, proof: bytes, challenge: bytes) -> ec.Ellip
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         raise InvalidCertificateRequest("an ECDSA P-256 public key is expected")
     check_key_strength(public_key)
-    size = (public_key.curve.key_size + 7) // 8
     algorithm: hashes.HashAlgorithm = (
         hashes.SHA256() if isinstance(public_key.curve, ec.SECP256R1) else hashes.SHA384()
     )
-    if len(proof) != 2 * size:
-        raise ProofOfPossessionFailed(
-            f"the proof must be a raw r‖s signature of {2 * size} bytes, not {len(proof)}"
-        )
-    r = int.from_bytes(proof[:size], "big")
-    s = int.from_bytes(proof[size:], "big")
     try:
-        public_key.verify(encode_dss_signature(r, s), challenge, ec.ECDSA(algorithm))
+        signature = der_ecdsa_signature(proof, public_key.curve)
+    except ValueError as error:
+        raise ProofOfPossessionFailed(f"the proof must be {error}") from error
+    try:
+        public_key.verify(signature, challenge, ec.ECDSA(algorithm))
     except InvalidSignature as error:
         raise ProofOfPossessionFailed("the proof of possession does not verify") from error
     return public_key
