@@ -28,16 +28,16 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from signing._algorithms import (
+from signing.keys import (
     CMS_SIGNATURE_OIDS,
     DIGEST_OIDS,
     MGF1_OID,
     WEAK_DIGEST_OIDS,
     CMSSignatureAlgorithm,
     HashName,
+    describe_key,
     hash_for,
 )
-from signing.keys import describe_key
 from signing.report import SubIndication
 from signing.signature import (
     PARSE_ERRORS,

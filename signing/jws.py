@@ -25,16 +25,16 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from signing._algorithms import (
+from signing.canonical import parse_json
+from signing.errors import CanonicalizationError
+from signing.keys import (
     JWS_ALGORITHMS,
     JWSAlgorithm,
     der_ecdsa_signature,
+    describe_key,
     hash_for,
     raw_ecdsa_signature,
 )
-from signing.canonical import parse_json
-from signing.errors import CanonicalizationError
-from signing.keys import describe_key
 from signing.report import SubIndication
 from signing.signature import (
     PARSE_ERRORS,
@@ -104,13 +104,11 @@ def sign_detached(
 ) -> str:
     """`header..signature` over payload, protected header {alg, kid, crit, sigT, x5c}.
 
-    alg follows the key (ES256 for P-256, ES384 for P-384, RS256 for RSA) unless given; the
-    only choice there is "PS256" instead of "RS256" for RSA. x5c is the certificate, then
-    chain as given: it must be in order (each certificate certifying the one before), or the
-    signature will not verify. signing_time must be timezone-aware; it is written in UTC to
-    the second and is the signer's claim, nothing more. Raises WeakKey for a key outside our
-    policy and ValueError for a naive signing_time, an alg that does not fit the key, or a
-    private key that does not belong to certificate.
+    alg follows the key (ES256, ES384, RS256) unless given ("PS256" for RSA). x5c is the
+    certificate, then chain as given: each must certify the one before, or the signature will
+    not verify. signing_time (UTC, to the second) is the signer's claim, nothing more. Raises
+    WeakKey for a key outside our policy and ValueError for a naive signing_time, an alg that
+    does not fit the key, or a key not the certificate's.
     """
     check_signing_key(private_key, certificate, signing_time)
     public_key = private_key.public_key()
@@ -152,14 +150,11 @@ def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:
     """Check a detached compact JWS over payload. Raises SignatureFailure. Says nothing about trust.
 
     The signer is the first x5c certificate; each later one must certify the one before it
-    (RFC 7515 section 4.1.6), but none needs to be trusted: the caller must validate the chain.
-    Caveats: only the four algs of DESIGN.md are accepted; "none" and HMAC are refused by name
-    (an HMAC "keyed" with a public certificate proves nothing). JWS has no separate message
-    digest, so a changed payload shows as SIG_CRYPTO_FAILURE: HASH_FAILURE cannot be told apart
-    from a bad signature. A JWS with an attached payload is refused, as are b64=false (RFC 7797),
-    any `crit` other than sigT, jwk/jku/x5u header parameters, and a kid, x5t or x5t#S256 that
-    does not name the first x5c certificate. signing_time is the signer's sigT claim, not proof
-    of anything.
+    (RFC 7515 section 4.1.6), but the caller must validate the chain. Refused: algs other than
+    the four of DESIGN.md ("none" and HMAC by name: an HMAC "keyed" with a public certificate
+    proves nothing), an attached payload, b64=false (RFC 7797), any `crit` but sigT, jwk/jku/x5u,
+    and a kid, x5t or x5t#S256 not naming the first x5c certificate. A changed payload shows as
+    SIG_CRYPTO_FAILURE (JWS has no separate digest). signing_time is the signer's sigT claim.
     """
     steps = Steps()
     parts = compact.split(".") if isinstance(compact, str) else []
@@ -306,8 +301,7 @@ def _certificates(header: dict[str, Any], steps: Steps) -> list[x509.Certificate
 
 
 def _x5c_item(item: Any) -> bytes:
-    """One x5c entry: standard base64 (canonical, RFC 7515 section 4.1.6) of a DER
-    certificate. Raises ValueError (binascii.Error is one) or TypeError."""
+    """One x5c entry: canonical standard base64 (RFC 7515 section 4.1.6) of a DER certificate."""
     if not isinstance(item, str):
         raise TypeError("not a string")
     der = binascii.a2b_base64(item, strict_mode=True)

@@ -32,8 +32,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from signing._algorithms import der_ecdsa_signature, raw_ecdsa_signature
 from signing.errors import SigningError
+from signing.keys import der_ecdsa_signature, raw_ecdsa_signature
 
 MALFORMED = "malformed_seal"
 UNKNOWN_KEY = "unknown_key"

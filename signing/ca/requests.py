@@ -9,9 +9,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from signing._algorithms import der_ecdsa_signature
 from signing.errors import InvalidCertificateRequest, ProofOfPossessionFailed
-from signing.keys import check_key_strength
+from signing.keys import check_key_strength, der_ecdsa_signature
 
 
 def csr_public_key(csr: bytes) -> PublicKeyTypes:
