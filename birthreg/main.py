@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +81,6 @@ HTTP_ERROR_CODES = {
 }
 
 
-@lru_cache(maxsize=1)
 def templates_directory() -> Path:
     """The top-level `templates/` folder.
 

@@ -15,8 +15,8 @@ later `fresh_since` that the caller asks for. When no source has anything newer 
 INDETERMINATE / TRY_LATER, and the registry answers 503 `revocation_unavailable` until there is.
 A thief with a compromised key may claim a time before its revocation: information issued after
 it still says "revoked" (REVOKED_NO_POE), but a "good" answer kept from before the revocation
-passes while current. Registration closes that window by asking for information issued since
-the moment it registers (`fresh_since`). OCSP is the fresh path (the ward's responder answers
+passes while current. A caller that must close that window (registration, DESIGN.md) passes
+its moment as `fresh_since`. OCSP is the fresh path (the ward's responder answers
 with thisUpdate the moment it is asked); its CRL, issued after each revocation, is the fallback.
 
 CA certificates below the root are judged on information current at the moment: revoking a CA
