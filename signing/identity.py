@@ -133,11 +133,8 @@ def century_sex_digit(birth_date: date, sex: str) -> int:
 
 def make_iin(birth_date: date, sex: str, serial: int) -> str | None:
     """The IIN for that date, sex and 4-digit serial, or None when the serial has no defined check
-    digit (such serials are never issued). Raises ValueError for a serial outside 0..9999, a sex
-    other than 'M'/'F' or a year outside 1800..2099.
-
-    Caveat: this builds a well-formed number; it does not know which serials the real registry
-    has issued. Use it for TEST data only, and let the caller pick the next serial on None.
+    digit (never issued: pick the next). Raises ValueError for a serial outside 0..9999 and as
+    century_sex_digit. Caveat: well-formed, not known to be issued to anyone.
     """
     if isinstance(serial, bool) or not isinstance(serial, int) or not 0 <= serial <= 9999:
         raise ValueError("serial must be an int in 0..9999")

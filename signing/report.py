@@ -184,13 +184,8 @@ class DocumentReport:
 
 @dataclass(frozen=True)
 class VerificationReport:
-    """The whole verdict: dossier-level checks plus one entry per document.
-
-    `late` says the application came after the registration deadline: not a failure in
-    itself (the application then has a passed `late_registration` check, and a `late_reason`
-    check that fails without the parent's reason), but a registration that waits for a
-    registrar's approval.
-    """
+    """The whole verdict: dossier-level checks plus one entry per document. `late` says the
+    application came after the registration deadline: no failure, but a registrar approves."""
 
     validation_time: datetime
     checks: tuple[Check, ...]

@@ -265,15 +265,11 @@ def make_seal(
     key: ec.EllipticCurvePrivateKey,
     certificate: x509.Certificate,
 ) -> str:
-    """The Base45 text of a seal over `fields`, signed ES256 by `key`.
+    """The Base45 text of a seal over `fields` (the names in FIELD_KEYS), signed ES256 by `key`.
 
-    `fields` holds exactly the names in FIELD_KEYS (child_patronymic may be None or absent).
-    DEFLATE is applied only when it makes the result shorter: at the usual size it gains
-    nothing (the signature does not compress), while the longest names do compress a little,
-    which keeps the QR code within version 15 at level M.
-
-    Caveat: `certificate` is only used to compute the kid; nothing checks that it holds the
-    public key of `key` (a mismatch yields seals that never verify).
+    DEFLATE only when it makes the result shorter: the longest names compress a little, which
+    keeps the QR code within version 15 at level M. Caveat: `certificate` only gives the kid;
+    nothing checks that it holds the public key of `key`.
     """
     if not isinstance(key.curve, ec.SECP256R1):
         raise SealError("ES256 needs a P-256 key", UNSUPPORTED_ALGORITHM)
@@ -377,14 +373,11 @@ def seal_from_qr_text(text: str) -> str:
 def read_seal(text: str, certificates: Sequence[x509.Certificate]) -> SealContents:
     """Verify a seal (the Base45 text, or the whole QR text) against trusted certificates.
 
-    Raises SealError: `malformed_seal` (not Base45, not COSE_Sign1, CBOR not deterministic,
-    unknown or missing fields), `unsupported_seal_algorithm` (not ES256), `unknown_key` (no
-    certificate with the seal's kid) or `bad_seal_signature`.
-
-    Caveats: the certificates given are trusted as they are; no path, validity period or
-    revocation of them is checked here (a certificate stays checkable for life, long after the
-    seal certificate expires). Whether the registry since revoked or superseded the birth
-    certificate is a question for the registry, not for the seal.
+    Raises SealError: `malformed_seal`, `unsupported_seal_algorithm` (not ES256), `unknown_key`
+    (no certificate with the seal's kid) or `bad_seal_signature`. Caveats: the certificates are
+    trusted as given, with no path, validity or revocation check (a birth certificate stays
+    checkable long after the seal certificate expires); whether the registry since revoked the
+    birth certificate is the registry's question, not the seal's.
     """
     try:
         data = base45_decode(seal_from_qr_text(text))
@@ -416,10 +409,6 @@ def read_seal(text: str, certificates: Sequence[x509.Certificate]) -> SealConten
 
 
 def qr_text(base_url: str, seal_text: str) -> str:
-    """The text of the QR code: the public verify page with the seal in the URL fragment.
-
-    A fragment never reaches a server. Base45's space and "%" are percent-encoded, so that the
-    text is a valid URL and the page reads back exactly the seal; every character stays in the
-    QR alphanumeric set.
-    """
+    """The text of the QR code: the public verify page with the seal in the URL fragment (which
+    never reaches a server), Base45's space and "%" percent-encoded to make it a valid URL."""
     return f"{base_url.rstrip('/')}/verify#{quote(seal_text, safe='$*+-./:')}"

@@ -267,11 +267,9 @@ class Validator:
     ) -> SignatureReport:
         """The report on one signature: constraints, path, validity, revocation at `moment`.
 
-        `purpose` says which certificate policy (and which identity attribute) the signer must
-        have; None accepts either. The signer's revocation status must be issued after the
-        signature's time (see the module docstring) and after `fresh_since` when given; when it
-        cannot be had, the report is INDETERMINATE / TRY_LATER. Never raises for a bad
-        certificate: the report says why.
+        `purpose` says which certificate policy (and identity attribute) the signer must have;
+        None accepts either. Revocation freshness: see the module docstring. Never raises for a
+        bad certificate: the report says why.
         """
         leaf = signature.signer
         unreadable = _unreadable(leaf)

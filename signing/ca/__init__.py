@@ -1,12 +1,7 @@
 """The TEST certification authority: hierarchy, profiles, issuance, PKCS#12, revocation, CRL.
 
-`profiles` says what goes into certificates, `authority` is the CA itself (its files, issuance,
-CRL and ARL signing), `crl` the CRL profile and the record of what was issued and revoked,
-`requests` the CSR and WebCrypto key checks, `pkcs12` the key files. The names below are the
-public face; import them from here.
-
-It is stateless about what it issued: the caller keeps the list of issued and revoked certificates
-(a `CertificateStatusSource`) and hands it in for CRLs and OCSP.
+The names below are the public face; import them from here. The CA is stateless about what it
+issued: the caller keeps the issued and revoked certificates (a `CertificateStatusSource`).
 
 OCSP responses are signed by the issuing CA itself (RFC 6960 section 4.2.2.2, first case), not by a
 delegated responder: a delegated responder certificate with id-pkix-ocsp-nocheck cannot itself be

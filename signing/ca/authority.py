@@ -114,12 +114,8 @@ class CertificationAuthority:
 
     @classmethod
     def create(cls, *, base_url: str, moment: datetime) -> CertificationAuthority:
-        """Make a new root (20 years) and issuing CA (10 years), valid from `moment` (less a few
-        minutes of clock skew). Names say TEST and NOT FOR PRODUCTION; the issuing CA names the
-        root's CRL (the ARL) and the root certificate.
-
-        Security caveat: the keys exist only in memory until `save` writes them encrypted.
-        """
+        """Make a new root (20 years) and issuing CA (10 years), valid from `moment` less the
+        clock skew. Security caveat: the keys exist only in memory until `save` encrypts them."""
         require_aware(moment)
         base_url = _check_base_url(base_url)
         root_key = ec.generate_private_key(ec.SECP256R1())
@@ -136,11 +132,9 @@ class CertificationAuthority:
 
     def save(self, directory: Path, passphrase: bytes) -> None:
         """Write the certificates (PEM) and the keys (PKCS#8 PEM encrypted with the passphrase)
-        into `directory` (made mode 0700; files 0600, each written atomically).
-
-        Refuses (CAError) an empty passphrase and a directory that already holds any CA file:
-        a CA is never silently replaced. A crash half-way leaves some files and no CA that
-        `exists`; clear it by hand after looking at what is there.
+        into `directory` (mode 0700; files 0600, each written atomically). Refuses (CAError) an
+        empty passphrase and a directory holding any CA file: a CA is never silently replaced. A
+        crash half-way leaves some files and no CA that `exists`: look, then clear by hand.
         """
         if not passphrase:
             raise CAError("refusing to save CA keys under an empty passphrase")
@@ -164,11 +158,9 @@ class CertificationAuthority:
 
     @classmethod
     def load(cls, directory: Path, passphrase: bytes, *, base_url: str) -> CertificationAuthority:
-        """Read a CA that `save` wrote. Never generates anything; a CA made before the issuing
-        certificate named the ARL is loaded as it is, and keeps working (see `build_arl`).
-
-        Raises BadPassphrase when the passphrase does not decrypt the keys (or is empty), CAError
-        when files are missing, unencrypted or do not belong together.
+        """Read a CA that `save` wrote (one made before the issuing certificate named the ARL
+        keeps working). Raises BadPassphrase when the passphrase does not decrypt the keys,
+        CAError when files are missing, unencrypted or do not belong together.
         """
         if not passphrase:
             raise BadPassphrase("an empty CA passphrase is never valid")
@@ -186,11 +178,7 @@ class CertificationAuthority:
         """True when every CA file is present in `directory` (says nothing of the passphrase)."""
         return all((directory / name).is_file() for name in CA_FILES)
 
-    # -- where relying parties look ------------------------------------------------------------
-
-    # End-entity certificates name the issuing CA's CRL, OCSP responder and certificate (DER,
-    # application/pkix-cert, as RFC 5280 section 4.2.2.1 asks of an http caIssuers address); the
-    # issuing CA certificate names the root's own CRL (the ARL) and the root certificate.
+    # -- where relying parties look (see `signing.ca.profiles`) ---------------------------------
 
     @property
     def crl_url(self) -> str:
@@ -309,19 +297,12 @@ class CertificationAuthority:
         )
 
     def issue_from_csr(
-        self,
-        csr: bytes,
-        subject: Individual | Organisation,
-        *,
-        moment: datetime,
+        self, csr: bytes, subject: Individual | Organisation, *, moment: datetime,
         profile: Profile = Profile.INDIVIDUAL,
     ) -> x509.Certificate:
         """Issue for the key in a PKCS#10 request (PEM or DER) once its signature proves that the
-        requester holds the private key (`signing.ca.requests.csr_public_key`).
-
-        Security caveats: everything the CSR asks for apart from its public key is ignored; the
-        subject comes only from `subject` (the identity the ward checked), never from the CSR, so
-        a CSR naming another IIN still gets the caller's identity. Raises
+        requester holds the private key. Security caveat: all but the CSR's key is ignored; the
+        subject comes only from `subject` (the identity the ward checked). Raises
         InvalidCertificateRequest, WeakKey, ProofOfPossessionFailed.
         """
         return self.issue(csr_public_key(csr), subject, profile=profile, moment=moment)

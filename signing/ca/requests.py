@@ -48,14 +48,11 @@ def csr_public_key(csr: bytes) -> PublicKeyTypes:
 
 
 def spki_public_key(spki_der: bytes, proof: bytes, challenge: bytes) -> ec.EllipticCurvePublicKey:
-    """The WebCrypto key in `spki_der` (exportKey("spki")) once `proof`, its raw r‖s ECDSA
-    signature (IEEE P1363, 64 bytes for P-256) over `challenge`, verifies; hashed with SHA-256
-    for P-256 and SHA-384 for P-384 (as JWS ES256/ES384 pair them).
+    """The WebCrypto key in `spki_der` (exportKey("spki")) once `proof`, its r‖s ECDSA
+    signature over `challenge` (SHA-256 for P-256, SHA-384 for P-384, as ES256/ES384), verifies.
 
-    Security caveats: `challenge` must be bound to one enrollment and used once (the caller
-    checks the one-time code); the proof shows possession, not identity. Raises
-    InvalidCertificateRequest (unparseable or not an EC key), WeakKey (other curves),
-    ProofOfPossessionFailed (wrong length or invalid signature).
+    Security caveats: `challenge` must be bound to one enrollment and used once; the proof shows
+    possession, not identity. Raises InvalidCertificateRequest, WeakKey, ProofOfPossessionFailed.
     """
     try:
         public_key = serialization.load_der_public_key(spki_der)
