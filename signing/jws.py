@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -273,13 +272,10 @@ def _certificates(header: dict[str, Any], steps: Steps) -> list[x509.Certificate
         steps.fail(name, _FORMAT, "x5c is not a list")
     if len(x5c) > MAX_X5C:
         steps.fail(name, _FORMAT, f"x5c has {len(x5c)} certificates; at most {MAX_X5C}")
-    ders: list[bytes] = []
     certificates: list[x509.Certificate] = []
     for position, item in enumerate(x5c):
         with steps.reading(name, f"x5c[{position}] (not a base64 DER certificate)"):
-            der = _x5c_item(item)
-            certificates.append(load_certificate(der))
-            ders.append(der)
+            certificates.append(load_certificate(_x5c_item(item)))
     for position in range(1, len(certificates)):
         try:
             certificates[position - 1].verify_directly_issued_by(certificates[position])
@@ -287,12 +283,9 @@ def _certificates(header: dict[str, Any], steps: Steps) -> list[x509.Certificate
             detail = f"x5c[{position}] does not certify x5c[{position - 1}]"
             rule = "RFC 7515 4.1.6: each certificate must certify the one before it"
             steps.fail(name, _FORMAT, f"{detail} ({rule})")
-    thumbprint = b64url_encode(hashlib.sha256(ders[0]).digest())
-    claims = (
-        ("x5t#S256", thumbprint),
-        ("kid", thumbprint),
-        ("x5t", b64url_encode(hashlib.sha1(ders[0]).digest())),  # noqa: S324 (a name, not a MAC)
-    )
+    thumbprint = key_id(certificates[0])
+    sha1 = certificates[0].fingerprint(hashes.SHA1())  # noqa: S303 (x5t names, it protects nothing)
+    claims = (("x5t#S256", thumbprint), ("kid", thumbprint), ("x5t", b64url_encode(sha1)))
     for parameter, expected in claims:
         if parameter in header and header[parameter] != expected:
             steps.fail(name, _FORMAT, f"{parameter} does not name the first x5c certificate")

@@ -199,15 +199,12 @@ class RevocationChecker:
         _check_responder(response, issuer, moment)
         single = _single_response(response, certificate, issuer)
         this_update, next_update = single.this_update_utc, single.next_update_utc
-        if this_update > moment + CLOCK_SKEW:
-            raise RevocationUnavailable("OCSP answer is dated in the future")
         good_until = next_update or this_update + MAX_AGE_WITHOUT_NEXT_UPDATE
-        if moment > good_until:
-            raise RevocationUnavailable("OCSP answer is stale")
+        _require_current(this_update, good_until, moment, "OCSP answer")
         reason = None if single.revocation_reason is None else single.revocation_reason.name
         status = RevocationStatus(
-            _OCSP_STATES[single.certificate_status], f"ocsp {url}", single.revocation_time_utc,
-            reason, this_update, next_update,
+            RevocationState[single.certificate_status.name], f"ocsp {url}",
+            single.revocation_time_utc, reason, this_update, next_update,
         )
         self.cache.keep(key, status, this_update, good_until, moment)
         _require_issued_since(this_update, since, "OCSP answer")
@@ -259,18 +256,17 @@ class RevocationChecker:
             crl.is_signature_valid(issuer_key)
         ):
             raise RevocationUnavailable("CRL signature is invalid")
-        if crl.last_update_utc > moment + CLOCK_SKEW:
-            raise RevocationUnavailable("CRL is dated in the future")
-        if moment > _next_update(crl):
-            raise RevocationUnavailable("CRL is stale")
+        _require_current(crl.last_update_utc, _next_update(crl), moment, "CRL")
         return crl
 
 
-_OCSP_STATES = {
-    ocsp.OCSPCertStatus.GOOD: RevocationState.GOOD,
-    ocsp.OCSPCertStatus.REVOKED: RevocationState.REVOKED,
-    ocsp.OCSPCertStatus.UNKNOWN: RevocationState.UNKNOWN,
-}
+def _require_current(
+    this_update: datetime, good_until: datetime, moment: datetime, what: str
+) -> None:
+    if this_update > moment + CLOCK_SKEW:
+        raise RevocationUnavailable(f"{what} is dated in the future")
+    if moment > good_until:
+        raise RevocationUnavailable(f"{what} is stale")
 
 
 def _require_issued_since(this_update: datetime, since: datetime | None, what: str) -> None:
