@@ -18,7 +18,7 @@ from markupsafe import Markup
 from sqlmodel import Session
 
 from birthreg.db import SessionDep
-from birthreg.i18n import LANGUAGE_NAMES, safe_next
+from birthreg.i18n import LANGUAGE_NAMES
 from birthreg.models import ApplicationState, now
 from birthreg.parents import api, service, sessions, submission, validation, views
 from birthreg.parents.key_file_pages import router as key_file_router
@@ -26,6 +26,7 @@ from birthreg.parents.page_kit import (
     SIGN_IN_PATH,
     PageHolder,
     holder_context,
+    parents_next,
     record_context,
     render,
     to_sign_in,
@@ -53,13 +54,10 @@ def sign_in_page(
     request: Request, next: str | None = None, reason: str | None = None
 ) -> Response:
     """Sign in with the key kept in this browser."""
-    target = safe_next(next)
-    if not target.startswith(("/parents", "/enroll")):
-        target = "/parents"
     return render(
         request,
         "sign_in.html",
-        {"next_path": target, "revoked": reason == "key_revoked"},
+        {"next_path": parents_next(next), "revoked": reason == "key_revoked"},
     )
 
 
