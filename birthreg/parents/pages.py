@@ -28,6 +28,7 @@ from birthreg.parents import api, service
 from birthreg.parents.schemas import ApplicationForm
 from birthreg.registry.client import RegistryClient
 from birthreg.ward.codes import qr_svg
+from birthreg.ward.service import note_rejected
 from signing.identity import signer_iin
 
 router = APIRouter(include_in_schema=False, tags=["parents"])
@@ -509,6 +510,8 @@ def application_page(
         context["registry"] = registry
         if registry.status == "registered":
             service.note_registered(session, current.birth_id)
+        elif registry.status == "rejected":
+            note_rejected(session, current.birth_id)  # the ward's list shows it
     return _render(request, "application.html", context)
 
 
