@@ -22,6 +22,7 @@ from sqlmodel import Session
 from birthreg.i18n import DISPLAY_TIMEZONE, gettext
 from birthreg.models import ApplicationState
 from birthreg.parents.submission import note_registered
+from birthreg.ward.service import note_rejected
 from birthreg.parents.views import ApplicationView
 from birthreg.registry.client import RegistryClient
 from birthreg.ward.codes import qr_svg
@@ -244,4 +245,6 @@ def where_it_stands(
         registry = registry_view(request, application.submission_id)
         if registry.status == "registered":
             note_registered(session, application.birth_id)
+        elif registry.status == "rejected":
+            note_rejected(session, application.birth_id)  # the ward's list shows it
     return registry, timeline(application, registry, is_mother=is_mother)
