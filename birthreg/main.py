@@ -38,6 +38,8 @@ from birthreg.pki.api import router as pki_router
 from birthreg.registry.api import router as registry_api_router
 from birthreg.registry.pages import router as registry_pages_router
 from birthreg.registry.service import registry_for
+from birthreg.registry.statistics_api import router as statistics_api_router
+from birthreg.registry.statistics_pages import router as statistics_pages_router
 from birthreg.verify.api import router as verify_api_router
 from birthreg.verify.pages import router as verify_pages_router
 from birthreg.ward.api import router as ward_api_router
@@ -176,6 +178,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ward_pages_router)
     app.include_router(registry_api_router)
     app.include_router(registry_pages_router)
+    app.include_router(statistics_api_router)
+    app.include_router(statistics_pages_router)
     app.include_router(verify_api_router)
     app.include_router(verify_pages_router)
     app.include_router(notify_pages_router)
