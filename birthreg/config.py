@@ -17,7 +17,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: File names (inside the data dir) of the secrets that `birthreg init` makes in development.
@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     registry_roots: Path | None = None
     #: Register a dossier at once when every check passed and it has no likely duplicate.
     registry_auto_register: bool = False
+    #: Days after the birth within which an application is on time; later ones are late
+    #: registrations (a reason from the parent, a registrar's approval), never refused.
+    registration_deadline_days: int = Field(default=92, ge=1, le=3650)
     #: Where the registry runs when it is another service (docker-compose); default: in-process.
     registry_url: str | None = None
     # Telling the parents (birthreg.notify; README "Notifications"). Without SMTP or SMS settings

@@ -40,6 +40,8 @@ from birthreg.pki.service_seal import service_seal
 from birthreg.registry.api import router as registry_api_router
 from birthreg.registry.pages import router as registry_pages_router
 from birthreg.registry.service import registry_for
+from birthreg.registry.statistics_api import router as statistics_api_router
+from birthreg.registry.statistics_pages import router as statistics_pages_router
 from birthreg.storage import RETRY_AFTER, StorageWatch, storage_failure
 from birthreg.verify.api import router as verify_api_router
 from birthreg.verify.pages import router as verify_pages_router
@@ -223,6 +225,7 @@ def _include_role_routers(app: FastAPI, settings: Settings) -> None:
             app.include_router(router)
     if settings.serves_registry:
         for router in (pki_seal_router, registry_api_router, registry_pages_router,
+                       statistics_api_router, statistics_pages_router,
                        verify_api_router, verify_pages_router):
             app.include_router(router)
 
