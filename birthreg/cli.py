@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from birthreg.config import ConfigurationError, Settings
 from birthreg.notify.cli import notify_app
+from birthreg.seed_cli import seed_command
 from birthreg.users_cli import users_app
 
 if TYPE_CHECKING:
@@ -428,6 +429,7 @@ audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(notify_app, name="notify")
+app.command("seed")(seed_command)
 
 
 def _registry_seal(settings: Settings, engine: Any) -> Seal:
