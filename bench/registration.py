@@ -45,11 +45,9 @@ from birthreg.bootstrap import initialise  # noqa: E402
 from birthreg.config import Settings  # noqa: E402
 from birthreg.db import engine_from_settings  # noqa: E402
 from birthreg.main import create_app  # noqa: E402
-from birthreg.registry.service import (  # noqa: E402
-    receive_dossier,
-    register_submission,
-    registry_for,
-)
+from birthreg.registry.intake import receive_dossier  # noqa: E402
+from birthreg.registry.registration import register_submission  # noqa: E402
+from birthreg.registry.service import registry_for  # noqa: E402
 
 
 def received(app: Any, n: int) -> list[str]:

@@ -297,7 +297,8 @@ def _seed_registry_states(
     the birth `application_signed`, and where `register` is set, register it as the demo clerk
     and mark it `registered`. A refusal is noted and leaves the birth at `key_issued`."""
     from birthreg.registry.client import RegistryClient
-    from birthreg.registry.service import register_submission, registry_for
+    from birthreg.registry.registration import register_submission
+    from birthreg.registry.service import registry_for
 
     with RegistryClient.for_app(app) as client:
         for birth, mother, key, register in pending:

@@ -18,7 +18,7 @@ from birthreg.db import SessionDep
 from birthreg.edge import client_address
 from birthreg.errors import DomainError
 from birthreg.models import SubmissionStatus, now
-from birthreg.registry import service
+from birthreg.registry import intake, queue, registration, service
 from birthreg.registry.certificate import (
     certificate_context,
     get_certificate,
@@ -137,15 +137,15 @@ async def submit_dossier(request: Request, session: SessionDep) -> Response:
     registry = service.registry_for(request.app)
     try:
         body = await _read_dossier(request)
-        intake = await run_in_threadpool(service.receive_dossier, session, registry, body)
-    except service.DossierRefused as refusal:
+        received = await run_in_threadpool(intake.receive_dossier, session, registry, body)
+    except intake.DossierRefused as refusal:
         await run_in_threadpool(throttle.count, session, keys, moment=now())
         # Returned, not raised: the request session commits the audited refusal and its count.
         return JSONResponse(
             {"error": refusal.code, "detail": refusal.detail, "report": refusal.report.to_json()},
             refusal.status,
         )
-    except service.DuplicateMedicalRecord as duplicate:
+    except intake.DuplicateMedicalRecord as duplicate:
         return JSONResponse(
             {
                 "error": duplicate.code,
@@ -159,7 +159,8 @@ async def submit_dossier(request: Request, session: SessionDep) -> Response:
             raise
         await run_in_threadpool(throttle.count, session, keys, moment=now())
         return JSONResponse({"error": malformed.code, "detail": malformed.detail}, malformed.status)
-    return Response(intake.body(), 201 if intake.created else 200, media_type="application/json")
+    status = 201 if received.created else 200
+    return Response(received.body(), status, media_type="application/json")
 
 
 @router.get(
@@ -169,7 +170,7 @@ async def submit_dossier(request: Request, session: SessionDep) -> Response:
 )
 def submission_status(submission_id: SubmissionId, session: SessionDep) -> Any:
     """The status of a submission, for its sender (who holds its unguessable id)."""
-    return service.submission_status(session, submission_id)
+    return queue.submission_status(session, submission_id)
 
 
 @router.get("/submissions", response_model=SubmissionPage, responses={400: _ERROR})
@@ -181,10 +182,10 @@ def list_submissions(
     date_from: RequestDay | None = None,
     date_to: RequestDay | None = None,
     after: Annotated[str | None, Query(max_length=300)] = None,
-    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)] = service.DEFAULT_PAGE_SIZE,
+    limit: Annotated[int, Query(ge=1, le=queue.MAX_PAGE_SIZE)] = queue.DEFAULT_PAGE_SIZE,
 ) -> Any:
     """The queue, oldest first; filter by status, facility BIN and dates of receipt."""
-    return service.list_submissions(
+    return queue.list_submissions(
         session,
         status=status,
         facility=facility,
@@ -200,7 +201,7 @@ def list_submissions(
 )
 def open_submission(submission_id: SubmissionId, session: SessionDep, user: ClerkStaff) -> Any:
     """One dossier with its report, duplicate candidates and history (received → in review)."""
-    return service.open_submission(session, submission_id, actor=actor_of(user), role=user.role)
+    return queue.open_submission(session, submission_id, actor=actor_of(user), role=user.role)
 
 
 @router.post(
@@ -218,7 +219,7 @@ def register_submission(
     request: Request, submission_id: SubmissionId, session: SessionDep, user: ClerkStaff
 ) -> JSONResponse:
     """Register: act record number, child IIN and certificate, all at once (idempotent)."""
-    outcome = service.register_submission(
+    outcome = registration.register_submission(
         session,
         service.registry_for(request.app),
         submission_id,
@@ -238,7 +239,7 @@ def reject_submission(
     submission_id: SubmissionId, rejection: RejectRequest, session: SessionDep, user: ClerkStaff
 ) -> Any:
     """Reject with a reason the mother will read; she may correct and send a new dossier."""
-    submission = service.reject_submission(
+    submission = registration.reject_submission(
         session,
         submission_id,
         rejection.reason,
@@ -246,7 +247,7 @@ def reject_submission(
         role=user.role,
         staff_id=user.id,
     )
-    return service.summarise(submission)
+    return queue.summarise(submission)
 
 
 # -- the certificate ----------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def load_certificate_context(settings: Settings, session: Session, ca: Any) -> C
 
 
 class RegistrationFields(Protocol):
-    """What a certificate is made from: a `Registration` row, or `service.Registered` (the
+    """What a certificate is made from: a `Registration` row, or `registration.Registered` (the
     values of a registration inserted in this transaction, without an ORM object)."""
 
     @property

@@ -28,7 +28,7 @@ from ward.helpers import birth_body
 
 from birthreg.db import make_engine
 from birthreg.models import now
-from birthreg.registry.service import receipt_payload
+from birthreg.registry.intake import receipt_payload
 from signing import jws
 from signing.canonical import canonicalize
 

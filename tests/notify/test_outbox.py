@@ -21,7 +21,8 @@ from birthreg.models import (
 )
 from birthreg.notify import outbox
 from birthreg.notify.tracking import format_tracking_number, is_valid
-from birthreg.registry.service import register_submission, registry_for, reject_submission
+from birthreg.registry.registration import register_submission, reject_submission
+from birthreg.registry.service import registry_for
 
 SUBMISSIONS = "/api/v1/registry/submissions"
 

@@ -26,7 +26,7 @@ from birthreg.notify.tracking import (
     new_tracking_number,
     parse_tracking_number,
 )
-from birthreg.registry.service import receipt_payload
+from birthreg.registry.intake import receipt_payload
 from signing import jws
 
 #: Characters read one for another; at most one of each group may be in the alphabet.

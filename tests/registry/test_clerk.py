@@ -315,7 +315,7 @@ def test_a_failed_registration_keeps_nothing_and_loses_no_number(
     app: Any, client: Any, db: Session, mother: f.Signer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from birthreg.errors import DomainError
-    from birthreg.registry import service
+    from birthreg.registry import registration, service
 
     submission_id = submit(client, f.good_dossier(app, mother))
     registry = service.registry_for(app)
@@ -323,9 +323,9 @@ def test_a_failed_registration_keeps_nothing_and_loses_no_number(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise DomainError("certificate_failed", "the certificate could not be made", 500)
 
-    monkeypatch.setattr(service, "issue_certificate", broken)
+    monkeypatch.setattr(registration, "issue_certificate", broken)
     with Session(app.state.engine) as session, pytest.raises(DomainError):
-        service.register_submission(
+        registration.register_submission(
             session, registry, submission_id, actor="system", role="system", staff_id=None
         )
     assert db.exec(select(Registration)).all() == []
@@ -334,7 +334,7 @@ def test_a_failed_registration_keeps_nothing_and_loses_no_number(
 
     monkeypatch.undo()
     with Session(app.state.engine) as session:
-        outcome = service.register_submission(
+        outcome = registration.register_submission(
             session, registry, submission_id, actor="system", role="system", staff_id=None
         )
         session.commit()

@@ -13,7 +13,8 @@ from typing import Any
 from sqlmodel import Session, func, select
 
 from birthreg.models import ActRecordCounter, BirthCertificate, Registration, Submission, now
-from birthreg.registry.service import RegistrationOutcome, register_submission, registry_for
+from birthreg.registry.registration import RegistrationOutcome, register_submission
+from birthreg.registry.service import registry_for
 from registry import factories as f
 from signing.identity import is_valid_iin
 

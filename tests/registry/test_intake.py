@@ -15,7 +15,8 @@ from birthreg.bootstrap import DEFAULT_REGISTRY_OFFICE
 from birthreg.config import Settings
 from birthreg.models import AuditEntry, Registration, Submission, now
 from birthreg.pki.service import certification_authority, revoke
-from birthreg.registry.service import receipt_payload, registry_for
+from birthreg.registry.intake import receipt_payload
+from birthreg.registry.service import registry_for
 from registry import factories as f
 from signing import jws
 from signing.ca import CertificationAuthority

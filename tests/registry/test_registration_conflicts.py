@@ -19,7 +19,7 @@ from birthreg.models import (
     Submission,
     now,
 )
-from birthreg.registry import service
+from birthreg.registry import registration, service
 from birthreg.registry.numbering import iin_prefix, local_date
 from registry import factories as f
 from signing.identity import make_iin
@@ -33,8 +33,8 @@ def submit(client: Any, dossier: dict[str, Any]) -> str:
     return str(response.json()["id"])
 
 
-def register_in(session: Session, app: Any, submission_id: str) -> service.RegistrationOutcome:
-    return service.register_submission(
+def register_in(session: Session, app: Any, submission_id: str) -> registration.RegistrationOutcome:
+    return registration.register_submission(
         session,
         service.registry_for(app),
         submission_id,
@@ -44,7 +44,7 @@ def register_in(session: Session, app: Any, submission_id: str) -> service.Regis
     )
 
 
-def register(app: Any, submission_id: str) -> service.RegistrationOutcome:
+def register(app: Any, submission_id: str) -> registration.RegistrationOutcome:
     """Register in a session of its own and commit, whatever happens (a DomainError too)."""
     with Session(app.state.engine) as session:
         try:

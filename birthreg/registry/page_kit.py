@@ -1,0 +1,100 @@
+"""What the registry's pages share: rendering, flashes, refusals in plain words, the posted form.
+
+Forms carry the session's CSRF token (checked by `ClerkStaff` before a route runs). A refusal from
+the service is shown on the page it came from, translated, with the service's status; nothing is
+changed then (the session is rolled back before the page is rendered).
+
+Flashes after a redirect are a fixed message *key* in the query (`?flash=registered`): no personal
+data in URLs, and a forged link can only show one of our own sentences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Final
+
+from babel.support import LazyProxy
+from fastapi import Depends, Request
+from fastapi.responses import Response
+
+from birthreg import i18n
+from birthreg.i18n import gettext, lazy_gettext
+from birthreg.registry.schemas import MAX_REASON_LENGTH
+from signing.dossier import MAX_DOSSIER_BYTES
+
+NO_STORE: Final = {"Cache-Control": "no-store"}
+
+#: Messages after a redirect, by the key in `?flash=`.
+FLASHES: Final[dict[str, LazyProxy]] = {
+    "registered": lazy_gettext("The birth is registered and the certificate is issued."),
+    "rejected": lazy_gettext("The dossier is rejected. The mother will read your reason."),
+}
+
+#: What people read for a refusal, by its machine code.
+MESSAGES: Final[dict[str, LazyProxy]] = {
+    "submission_not_found": lazy_gettext("There is no such dossier."),
+    "invalid_state": lazy_gettext(
+        "This dossier has been decided already, or its birth is registered through another "
+        "dossier: it cannot be registered or rejected now."
+    ),
+    "iin_range_exhausted": lazy_gettext(
+        "No child IIN is left for this date of birth. Tell the service administrator."
+    ),
+    "invalid_cursor": lazy_gettext(
+        "This page link is not valid any more: start from the first page."
+    ),
+    "not_confirmed": lazy_gettext("Tick the box to confirm that you have checked the dossier."),
+    "reason_required": lazy_gettext("Write the reason: the mother will read it."),
+    "reason_too_long": lazy_gettext("The reason may have at most %(max)s characters."),
+    "reason_not_plain": lazy_gettext("Write the reason as plain text."),
+    "invalid_bin": lazy_gettext("A BIN has 12 digits."),
+    "invalid_date": lazy_gettext("Enter a date."),
+    "invalid_status": lazy_gettext("Choose a status from the list."),
+    "dossier_required": lazy_gettext("Paste the dossier's JSON or choose its file."),
+    "dossier_too_large": lazy_gettext("A dossier may have at most %(kib)s KiB."),
+    "malformed_dossier": lazy_gettext(
+        "This is not a dossier the registry can read: it must be a JSON object (UTF-8)."
+    ),
+}
+
+
+def message_for(code: str) -> str:
+    """The translated sentence for a refusal by its machine code."""
+    if code == "reason_too_long":
+        return gettext("The reason may have at most %(max)s characters.") % {
+            "max": MAX_REASON_LENGTH
+        }
+    if code == "dossier_too_large":
+        return gettext("A dossier may have at most %(kib)s KiB.") % {
+            "kib": MAX_DOSSIER_BYTES // 1024
+        }
+    message = MESSAGES.get(code)
+    if message is not None:
+        return str(message)
+    return gettext("This could not be done (%(code)s).") % {"code": code}
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    status_code: int = 200,
+) -> Response:
+    return i18n.templates.TemplateResponse(
+        request, template, dict(context), status_code=status_code, headers=NO_STORE
+    )
+
+
+def flashes(flash: str | None) -> list[tuple[str, str]]:
+    message = FLASHES.get(flash or "")
+    return [("ok", str(message))] if message is not None else []
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    """The posted form (the CSRF check has read it already; Starlette keeps it)."""
+    form = await request.form()
+    return dict(form.items())
+
+
+FormFields = Annotated[dict[str, Any], Depends(_form)]
