@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from birthreg.notify import tracking
+from birthreg.registry.intake import RECEIPT_TYPE, receipt_payload
 from signing import jws, ocsp
 from signing.ca import CertificationAuthority, InMemoryCertificateStatus
 from signing.dossier import verify_dossier
@@ -116,8 +117,7 @@ def _checks(tree: Any) -> list[dict[str, Any]]:
 
 
 def receipt_maker(office: Any) -> Callable[[str, str, datetime, str], str]:
-    """Signed receipts as the registry office signs them (`registry.service.receipt_payload`)."""
-    from birthreg.registry.service import RECEIPT_TYPE, receipt_payload
+    """Signed receipts as the registry office signs them (`registry.intake.receipt_payload`)."""
 
     def make(submission_id: str, sha: str, moment: datetime, tracking_number: str) -> str:
         receipt: dict[str, Any] = {

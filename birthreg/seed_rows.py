@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from birthreg.audit import Event
 from birthreg.models import Birth, Facility
 from birthreg.notify.tracking import new_tracking_number
-from birthreg.parents.service import application_document
+from birthreg.parents.validation import application_document
 from birthreg.pki.seals import Seal
 from birthreg.registry.numbering import iin_prefix, local_date
 from birthreg.ward.schemas import BirthIn, ChildIn, PersonIn

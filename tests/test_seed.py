@@ -29,7 +29,7 @@ from birthreg.models import (
 )
 from birthreg.pki.seals import load_seal
 from birthreg.pki.service import load_certification_authority
-from birthreg.registry.service import receipt_payload
+from birthreg.registry.intake import receipt_payload
 from birthreg.seed import SeedRefused, run_seed
 from signing import cms, jws
 from signing.canonical import canonicalize
