@@ -286,8 +286,7 @@ def _parts(rng: random.Random, birth: Birth, father: Individual | None) -> dict[
         "address": {"region": "Шығыс Қазақстан облысы", "locality": "Өскемен",
                     "street": "Қазақстан көшесі", "building": str(rng.randint(1, 200)),
                     "flat": str(rng.randint(1, 120))},
-        "contact": {"phone": f"+7 701 {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
-                    "email": None},
+        "contact": {"phone": f"+7 701 {rng.randint(100, 999)} {rng.randint(1000, 9999)}"},
         "language": rng.choice(("kk", "ru")),
     }
 
