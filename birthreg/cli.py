@@ -132,6 +132,7 @@ def serve(
     # The workers (new processes, which read their settings from the environment) send the
     # parents' messages unless the operator said otherwise (birthreg.notify.sender).
     os.environ.setdefault("BIRTHREG_NOTIFY_SENDER", "1")
+    os.environ.setdefault("BIRTHREG_CRL_PUBLISHER", "1")
     ssl_options = _tls_options(settings, tls, tls_host, tls_cert, tls_key)
     scheme = "https" if ssl_options else "http"
     typer.echo(f"birthreg (TEST) on {scheme}://{host}:{port} (public address {settings.base_url})")

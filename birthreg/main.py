@@ -35,6 +35,7 @@ from birthreg.notify.sender import background_sender, channel_status
 from birthreg.parents.api import router as parents_api_router
 from birthreg.parents.pages import router as parents_pages_router
 from birthreg.pki.api import router as pki_router
+from birthreg.pki.publisher import crl_publisher
 from birthreg.registry.api import router as registry_api_router
 from birthreg.registry.pages import router as registry_pages_router
 from birthreg.registry.service import registry_for
@@ -148,7 +149,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.engine, lambda session: registry_for(app).office(session).seal
         )
         try:
-            with background_sender(app.state.engine, settings):
+            with background_sender(app.state.engine, settings), crl_publisher(
+                app.state.engine, settings
+            ):
                 yield
         finally:
             app.state.engine.dispose()

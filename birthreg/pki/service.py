@@ -220,6 +220,22 @@ ISSUING = "issuing"
 ROOT = "root"
 
 
+def crl_due(session: Session, moment: datetime) -> bool:
+    """Whether the issuing CA's CRL must be issued again (a revocation since the last one, or
+    it is CRL_REFRESH old): two reads through indexes, no lock."""
+    latest = session.exec(
+        select(IssuedCRL.revoked_count, IssuedCRL.this_update)  # not the CRL itself
+        .where(IssuedCRL.scope == ISSUING)
+        .order_by(col(IssuedCRL.number).desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return True
+    revoked_count, this_update = latest
+    revocations = DatabaseCertificateStatus(session).revocations()
+    return not (revoked_count == revocations and this_update <= moment < this_update + CRL_REFRESH)
+
+
 def _current(
     session: Session,
     scope: str,
