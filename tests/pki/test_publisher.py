@@ -72,3 +72,28 @@ def test_the_publisher_thread_issues_the_crl_soon_after_a_revocation(
     crl = x509.load_der_x509_crl(latest.der)
     assert crl.get_revoked_certificate_by_serial_number(serial) is not None
     assert db.get(IssuedCertificate, format(serial, "x")).revoked_at is not None  # type: ignore[union-attr]
+
+
+def test_with_the_publisher_the_crl_is_served_without_counting(
+    service_settings: Settings, db: Session
+) -> None:
+    """Where the publisher runs, a request serves the last CRL as it is: a revocation shows
+    once the publisher has issued the next one."""
+    from fastapi.testclient import TestClient
+
+    from birthreg.main import create_app
+
+    settings = service_settings.model_copy(update={"crl_publisher": True})
+    app = create_app(service_settings)  # no thread: this test publishes by hand
+    with TestClient(app, base_url="http://testserver") as client:
+        app.state.settings = settings
+        first = client.get("/pki/crl").content
+        _revoke_facility_seal(app, db)
+        assert client.get("/pki/crl").content == first  # not yet published
+        engine = make_engine(settings.database_url)
+        try:
+            published = publish_if_due(engine, settings)
+        finally:
+            engine.dispose()
+        assert published is not None
+        assert client.get("/pki/crl").content == published.der
