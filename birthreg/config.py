@@ -148,6 +148,7 @@ class Settings(BaseSettings):
     sms_url: SecretStr | None = None  # POST {"to", "text", "id"}
     parents_url: str | None = None  # the parents' pages as messages link them; BASE_URL/parents
     notify_sender: bool | None = None  # the sending thread: None = in `birthreg serve` only
+    crl_publisher: bool | None = None  # the CRL's thread (birthreg.pki.publisher): likewise
     #: Reverse proxies whose X-Forwarded-For (and -Proto) is believed: addresses or CIDR ranges,
     #: separated by commas or spaces. None by default: the TCP peer is the client.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()

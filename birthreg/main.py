@@ -37,6 +37,7 @@ from birthreg.parents.pages import router as parents_pages_router
 from birthreg.pki.api import router as pki_router
 from birthreg.pki.api import seal_router as pki_seal_router
 from birthreg.pki.service_seal import service_seal
+from birthreg.pki.publisher import crl_publisher
 from birthreg.registry.api import router as registry_api_router
 from birthreg.registry.pages import router as registry_pages_router
 from birthreg.registry.service import registry_for
@@ -156,7 +157,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else (lambda session: service_seal(settings, session)),
         )
         try:
-            with background_sender(app.state.engine, settings):
+            with background_sender(app.state.engine, settings), crl_publisher(
+                app.state.engine, settings
+            ):
                 yield
         finally:
             app.state.engine.dispose()
