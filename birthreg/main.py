@@ -36,8 +36,8 @@ from birthreg.parents.api import router as parents_api_router
 from birthreg.parents.pages import router as parents_pages_router
 from birthreg.pki.api import router as pki_router
 from birthreg.pki.api import seal_router as pki_seal_router
-from birthreg.pki.service_seal import service_seal
 from birthreg.pki.publisher import crl_publisher
+from birthreg.pki.service_seal import service_seal
 from birthreg.registry.api import router as registry_api_router
 from birthreg.registry.pages import router as registry_pages_router
 from birthreg.registry.service import registry_for

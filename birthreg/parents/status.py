@@ -22,10 +22,10 @@ from sqlmodel import Session
 from birthreg.i18n import DISPLAY_TIMEZONE, gettext
 from birthreg.models import ApplicationState
 from birthreg.parents.submission import note_registered
-from birthreg.ward.service import note_rejected
 from birthreg.parents.views import ApplicationView
 from birthreg.registry.client import RegistryClient
 from birthreg.ward.codes import qr_svg
+from birthreg.ward.service import note_rejected
 
 #: Working days in which the registry undertakes to decide on an application it received, and
 #: a registrar to approve a late one (the dates the timeline promises are counted from these).
