@@ -21,6 +21,7 @@ from birthreg.cli_signatures import sign, verify, verify_certificate
 from birthreg.cli_tls import ensure_tls_certificate, tls_options
 from birthreg.config import ConfigurationError, Settings
 from birthreg.notify.cli import notify_app
+from birthreg.seed_cli import seed_command
 from birthreg.users_cli import users_app
 
 if TYPE_CHECKING:
@@ -157,6 +158,7 @@ def serve(
     # The workers (new processes, which read their settings from the environment) send the
     # parents' messages unless the operator said otherwise (birthreg.notify.sender).
     os.environ.setdefault("BIRTHREG_NOTIFY_SENDER", "1")
+    os.environ.setdefault("BIRTHREG_CRL_PUBLISHER", "1")
     # The app factory reads its settings from the environment: the role too.
     os.environ["BIRTHREG_ROLE"] = settings.role
     ssl_options = tls_options(settings, tls, tls_host, tls_cert, tls_key)
@@ -219,6 +221,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(ca_app, name="ca")
 app.add_typer(notify_app, name="notify")
+app.command("seed")(seed_command)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

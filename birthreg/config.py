@@ -17,7 +17,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: File names (inside the data dir) of the secrets that `birthreg init` makes in development.
@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     registry_roots: Path | None = None
     #: Register a dossier at once when every check passed and it has no likely duplicate.
     registry_auto_register: bool = False
+    #: Days after the birth within which an application is on time; later ones are late
+    #: registrations (a reason from the parent, a registrar's approval), never refused.
+    registration_deadline_days: int = Field(default=92, ge=1, le=3650)
     #: Where the registry runs when it is another service (docker-compose); default: in-process.
     registry_url: str | None = None
     # Telling the parents (birthreg.notify; README "Notifications"). Without SMTP or SMS settings
@@ -145,6 +148,7 @@ class Settings(BaseSettings):
     sms_url: SecretStr | None = None  # POST {"to", "text", "id"}
     parents_url: str | None = None  # the parents' pages as messages link them; BASE_URL/parents
     notify_sender: bool | None = None  # the sending thread: None = in `birthreg serve` only
+    crl_publisher: bool | None = None  # the CRL's thread (birthreg.pki.publisher): likewise
     #: Reverse proxies whose X-Forwarded-For (and -Proto) is believed: addresses or CIDR ranges,
     #: separated by commas or spaces. None by default: the TCP peer is the client.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()

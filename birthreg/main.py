@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +36,13 @@ from birthreg.parents.api import router as parents_api_router
 from birthreg.parents.pages import router as parents_pages_router
 from birthreg.pki.api import router as pki_router
 from birthreg.pki.api import seal_router as pki_seal_router
+from birthreg.pki.publisher import crl_publisher
 from birthreg.pki.service_seal import service_seal
 from birthreg.registry.api import router as registry_api_router
 from birthreg.registry.pages import router as registry_pages_router
 from birthreg.registry.service import registry_for
+from birthreg.registry.statistics_api import router as statistics_api_router
+from birthreg.registry.statistics_pages import router as statistics_pages_router
 from birthreg.storage import RETRY_AFTER, StorageWatch, storage_failure
 from birthreg.verify.api import router as verify_api_router
 from birthreg.verify.pages import router as verify_pages_router
@@ -86,7 +88,6 @@ HTTP_ERROR_CODES = {
 }
 
 
-@lru_cache(maxsize=1)
 def templates_directory() -> Path:
     """The top-level `templates/` folder.
 
@@ -156,7 +157,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else (lambda session: service_seal(settings, session)),
         )
         try:
-            with background_sender(app.state.engine, settings):
+            with background_sender(app.state.engine, settings), crl_publisher(
+                app.state.engine, settings
+            ):
                 yield
         finally:
             app.state.engine.dispose()
@@ -225,6 +228,7 @@ def _include_role_routers(app: FastAPI, settings: Settings) -> None:
             app.include_router(router)
     if settings.serves_registry:
         for router in (pki_seal_router, registry_api_router, registry_pages_router,
+                       statistics_api_router, statistics_pages_router,
                        verify_api_router, verify_pages_router):
             app.include_router(router)
 

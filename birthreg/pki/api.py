@@ -25,6 +25,7 @@ from birthreg.pki.service import (
     current_arl,
     current_crl,
     ocsp_answer,
+    published_crl,
 )
 from signing.errors import SigningError
 from signing.ocsp import MAX_REQUEST_BYTES, ocsp_request_from_get_path, unsuccessful
@@ -111,9 +112,13 @@ OCSP_RESPONSE_MEDIA_TYPE = "application/ocsp-response"
 
 @router.get("/crl", response_class=Response, responses={200: {"content": {CRL_MEDIA_TYPE: {}}}})
 def certificate_revocation_list(request: Request, session: SessionDep) -> Response:
-    """The TEST issuing CA's current CRL (DER); issued again at the first request after a
-    revocation, served as stored otherwise."""
-    crl = current_crl(session, certification_authority(request.app), now())
+    """The TEST issuing CA's current CRL (DER), served as stored: issued again soon after a
+    revocation (by the publisher where `birthreg serve` runs it, else at the next request)."""
+    ca, moment = certification_authority(request.app), now()
+    if request.app.state.settings.crl_publisher:
+        crl = published_crl(session, ca, moment)
+    else:
+        crl = current_crl(session, ca, moment)
     return _crl(crl.der, crl.next_update, "birthreg-test.crl")
 
 

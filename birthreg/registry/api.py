@@ -18,7 +18,7 @@ from birthreg.db import SessionDep
 from birthreg.edge import client_address
 from birthreg.errors import DomainError
 from birthreg.models import SubmissionStatus, now
-from birthreg.registry import freshness, intake, queue, registration, service
+from birthreg.registry import freshness, intake, queue, record_api, registration, service
 from birthreg.registry.certificate import (
     certificate_context,
     get_certificate,
@@ -302,3 +302,7 @@ def certificate_json(session: SessionDep, certificate_id: CertificateId) -> JSON
     return JSONResponse(
         public_certificate(certificate), headers={"Cache-Control": "private, no-store"}
     )
+
+
+# The record's life after registration (search, corrections, copies): routes of their own.
+router.include_router(record_api.router)

@@ -155,14 +155,14 @@ def test_in_process_fetcher_gives_the_same_answers(app: Any, client: Any, db: Se
     fetcher = InProcessRevocationFetcher(app.state.engine, ca)
     validator = Validator(TrustAnchors([ca.root_certificate]), fetcher)
     seal = _certificate(client, db, Facility)
-    assert validator.revocation_status(seal, ca.issuing_certificate, now()).state is (
+    assert validator.revocation.status(seal, ca.issuing_certificate, now()).state is (
         RevocationState.GOOD
     )
     crl = x509.load_der_x509_crl(fetcher.fetch_crl(ca.crl_url))
     assert crl.get_revoked_certificate_by_serial_number(seal.serial_number) is None
     _revoke(app, seal.serial_number)
     validator.cache.clear()
-    assert validator.revocation_status(seal, ca.issuing_certificate, now()).state is (
+    assert validator.revocation.status(seal, ca.issuing_certificate, now()).state is (
         RevocationState.REVOKED
     )
     with pytest.raises(OSError):
