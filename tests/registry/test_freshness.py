@@ -4,6 +4,7 @@ cannot be had at all makes the intake 503 revocation_unavailable with Retry-Afte
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,14 @@ from sqlmodel import Session, func, select
 
 from birthreg.config import Settings
 from birthreg.models import AuditEntry, Registration, Submission, now
+from birthreg.pki.fetch import FileCRLFetcher
 from birthreg.pki.service import certification_authority, revoke
+from birthreg.registry.freshness import RevocationUnavailable, recheck_signers
+from birthreg.registry.service import registry_for
 from registry import factories as f
 from registry.test_pages import HTML, add_staff, in_language, log_in, text_of
 from signing.ca import CertificationAuthority
+from signing.trust import TrustAnchors, Validator
 
 SUBMISSIONS = "/api/v1/registry/submissions"
 SIGNER_REVOKED = (
@@ -121,3 +126,23 @@ def test_no_fresh_revocation_status_is_503_and_nothing_kept(
         tampered = f.merge(dossier, {"application": {"document": {"language": "xx"}}})
         refused = client.post(SUBMISSIONS, json=tampered)
         assert refused.status_code == 422, refused.text
+
+
+def test_registration_without_fresh_revocation_is_503(
+    app: Any, client: TestClient, db: Session
+) -> None:
+    """The re-check on a validator that has only the CA's published CRLs (offline: they were
+    issued before the moment of registering, and no OCSP answers) cannot be sure: 503."""
+    mother = f.issue_person(app, f.person(413))
+    submission_id = client.post(SUBMISSIONS, json=f.good_dossier(app, mother)).json()["id"]
+    crls = [client.get("/pki/crl").content, client.get("/pki/root.crl").content]
+    ca = certification_authority(app)
+    offline = Validator(
+        TrustAnchors([ca.root_certificate], [ca.issuing_certificate]), FileCRLFetcher(crls)
+    )
+    time.sleep(1.1)  # the CRLs' thisUpdate is a whole second before the moment of registering
+    with pytest.raises(RevocationUnavailable) as refused:
+        recheck_signers(db, offline, submission_id, now())
+    assert refused.value.status == 503 and refused.value.headers["Retry-After"]
+    # The registry's own validator asks the CA's OCSP, which answers at once.
+    recheck_signers(db, registry_for(app).validator, submission_id, now())
