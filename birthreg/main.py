@@ -259,11 +259,13 @@ def _install_error_handlers(
     app: FastAPI, templates: Jinja2Templates, storage: StorageWatch
 ) -> None:
     async def domain_error(request: Request, exc: Exception) -> Response:
+        # The one handler of every domain's refusals: its body with the extra fields (a report,
+        # the field at fault) for the API, the error page for people; its headers for both.
         assert isinstance(exc, DomainError)
-        # Some errors say more in headers (a throttle's Retry-After).
-        headers = getattr(exc, "headers", None)
+        if _wants_json(request):
+            return JSONResponse(exc.body(), exc.status, headers=dict(exc.headers))
         return _error_response(
-            request, templates, exc.status, exc.code, exc.detail, headers=headers
+            request, templates, exc.status, exc.code, exc.detail, headers=exc.headers
         )
 
     async def signing_error(request: Request, exc: Exception) -> Response:

@@ -236,6 +236,7 @@ PUBLIC_PREFIXES = (
     "/logout",
     "/language",
     "/healthz",
+    "/readyz",
     "/docs",
     "/redoc",
     "/openapi.json",
