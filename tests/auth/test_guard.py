@@ -236,6 +236,7 @@ PUBLIC_PREFIXES = (
     "/logout",
     "/language",
     "/healthz",
+    "/readyz",
     "/docs",
     "/redoc",
     "/openapi.json",
@@ -262,6 +263,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/ward/births/{birth_id}"): WARD,
     ("POST", "/ward/births/{birth_id}/enrollments"): WARD,
     ("POST", "/ward/enrollments/{enrollment_id}/pkcs12"): WARD,
+    ("GET", "/ward/enrollments/{enrollment_id}"): WARD,
+    ("POST", "/ward/enrollments/{enrollment_id}/renew"): WARD,
     ("POST", "/ward/certificates/{serial}/revoke"): WARD,
     # A key holder revokes their own certificate with a signature of that key: no login.
     ("POST", "/api/v1/certificates/{serial}/revoke"): None,
@@ -283,6 +286,9 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/registry/submissions/{submission_id}/reject"): CLERK,
     ("GET", "/registry/check"): CLERK,
     ("POST", "/registry/check"): CLERK,
+    # Search (birthreg/registry/search.py).
+    ("GET", "/api/v1/registry/search"): CLERK,
+    ("GET", "/registry/search"): CLERK,
     # Statistics (birthreg/registry/statistics_api.py, statistics_pages.py).
     ("GET", "/api/v1/registry/statistics"): CLERK,
     ("GET", "/registry/statistics"): CLERK,
