@@ -50,15 +50,6 @@ from signing.signature import (
     signer_key,
 )
 
-ID_DATA = "1.2.840.113549.1.7.1"
-ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
-ATTR_CONTENT_TYPE = "1.2.840.113549.1.9.3"
-ATTR_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
-ATTR_SIGNING_TIME = "1.2.840.113549.1.9.5"
-ATTR_ALGORITHM_PROTECTION = "1.2.840.113549.1.9.52"  # RFC 6211
-ATTR_SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"  # ESS, RFC 2634 (SHA-1)
-ATTR_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"  # ESS, RFC 5035
-
 #: The largest signature read. Ours, with a chain of two P-256 certificates, are about 2 KB;
 #: an RSA-4096 chain of three is under 8 KB.
 MAX_SIGNATURE_BYTES = 32 * 1024
@@ -238,7 +229,7 @@ def _structure(data: bytes, steps: Steps) -> tuple[Any, Any, str]:
     name = "cms.content_type"
     with steps.reading(name, "SignedData"):
         content_type, signed_data = info["content_type"], info["content"]
-        if content_type.dotted != ID_SIGNED_DATA:
+        if content_type.native != "signed_data":
             steps.fail(name, _FORMAT, f"content type is {content_type.native}, not signedData")
         version = _whole(signed_data)["version"].native
         signer_infos = list(signed_data["signer_infos"])
@@ -256,7 +247,7 @@ def _structure(data: bytes, steps: Steps) -> tuple[Any, Any, str]:
         steps.fail("cms.detached", _FORMAT, detail)
     steps.passed("cms.detached", "detached (no eContent)")
     econtent_type = encapsulated["content_type"]
-    if econtent_type.dotted != ID_DATA:
+    if econtent_type.native != "data":
         detail = f"eContentType is {econtent_type.native}, not id-data"
         steps.fail("cms.econtent_type", _FORMAT, detail)
     steps.passed("cms.econtent_type", "id-data")
@@ -488,18 +479,19 @@ def _check_signed_attributes(
         if encodings != sorted(encodings):
             raise ValueError("not in DER order")
         for attribute in signed_attrs:
-            oid = _whole(attribute)["type"].dotted
-            by_type.setdefault(oid, []).append(list(attribute["values"]))
-        repeated = sorted(o for o, f in by_type.items() if len(f) > 1 and o != ATTR_MESSAGE_DIGEST)
+            # asn1crypto's name for the types it knows (tsp registers ESS), else the dotted OID.
+            kind = _whole(attribute)["type"].native
+            by_type.setdefault(kind, []).append(list(attribute["values"]))
+        repeated = sorted(o for o, f in by_type.items() if len(f) > 1 and o != "message_digest")
         if repeated:
             steps.fail(name, _FORMAT, f"signed attributes repeated: {', '.join(repeated)}")
-        content_types = by_type.get(ATTR_CONTENT_TYPE)
+        content_types = by_type.get("content_type")
         if not content_types:
             steps.fail(name, _FORMAT, "no content-type signed attribute")
-        if len(content_types[0]) != 1 or content_types[0][0].dotted != ID_DATA:
+        if len(content_types[0]) != 1 or content_types[0][0].native != "data":
             steps.fail(name, _FORMAT, "the content-type signed attribute is not exactly id-data")
-        if ATTR_ALGORITHM_PROTECTION in by_type:
-            _check_algorithm_protection(_one(by_type[ATTR_ALGORITHM_PROTECTION][0]), signer_info)
+        if "cms_algorithm_protection" in by_type:
+            _check_algorithm_protection(_one(by_type["cms_algorithm_protection"][0]), signer_info)
     count = sum(len(found) for found in by_type.values())
     steps.passed(name, f"{count} signed attributes, content-type id-data")
     _check_message_digest(by_type, hash_name, content, steps)
@@ -523,7 +515,7 @@ def _check_message_digest(
     by_type: dict[str, list[Any]], hash_name: HashName, content: bytes, steps: Steps
 ) -> None:
     name = "cms.message_digest"
-    digests = by_type.get(ATTR_MESSAGE_DIGEST, [])
+    digests = by_type.get("message_digest", [])
     if len(digests) != 1:
         detail = f"{len(digests)} message-digest attributes; exactly one is required"
         steps.fail(name, SubIndication.HASH_FAILURE, detail)
@@ -538,11 +530,11 @@ def _check_message_digest(
 def _check_signing_time(by_type: dict[str, list[Any]], steps: Steps) -> datetime | None:
     """The signing time claimed, if any (its DER form was checked by `_StrictDER`)."""
     name = "cms.signing_time"
-    if ATTR_SIGNING_TIME not in by_type:
+    if "signing_time" not in by_type:
         steps.passed(name, "no signingTime attribute")
         return None
     with steps.reading(name, "signingTime attribute"):
-        moment = _one(by_type[ATTR_SIGNING_TIME][0]).native
+        moment = _one(by_type["signing_time"][0]).native
         if not isinstance(moment, datetime) or moment.tzinfo is None:
             raise ValueError("not a UTCTime or GeneralizedTime in UTC")
         moment = plausible_time(moment)
@@ -559,19 +551,19 @@ def _check_signing_certificate(
     section 5.4), is read; its issuer is not compared (the certificate hash is)."""
     name = "cms.signing_certificate"
     found = [
-        (oid, values)
-        for oid in (ATTR_SIGNING_CERTIFICATE, ATTR_SIGNING_CERTIFICATE_V2)
-        for values in by_type.get(oid, [])
+        (kind, values)
+        for kind in ("signing_certificate", "signing_certificate_v2")
+        for values in by_type.get(kind, [])
     ]
     if not found:
         steps.passed(name, "no ESS signing-certificate attribute")
         return
     if len(found) > 1:
         steps.fail(name, _FORMAT, "more than one ESS signing-certificate attribute")
-    oid, values = found[0]
+    kind, values = found[0]
     with steps.reading(name, "ESS signing-certificate attribute"):
         cert_id = _whole(_whole(_one(values))["certs"][0])
-        v2 = oid == ATTR_SIGNING_CERTIFICATE_V2
+        v2 = kind == "signing_certificate_v2"
         hash_name = cert_id["hash_algorithm"]["algorithm"].native if v2 else "sha1"
         claimed, issuer_serial = cert_id["cert_hash"].native, cert_id["issuer_serial"]
         serial = None
