@@ -169,11 +169,9 @@ def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:
     algorithm = _check_alg(header, steps)
     _check_parameters(header, steps)
     certificates = _certificates(header, steps)
-    public_key = signer_key(certificates[0], "jws.signer_key", steps)
-    if not algorithm.fits(public_key):
-        detail = f"alg {algorithm.name} does not fit a {describe_key(public_key)} key"
-        steps.fail("jws.signer_key", _CRYPTO, detail)
-    steps.passed("jws.signer_key", describe_key(public_key))
+    public_key = signer_key(
+        certificates[0], "jws.signer_key", steps, algorithm.name, algorithm.fits
+    )
     signing_time = _signing_time(header, steps)
     _check_signature(encoded_header, encoded_signature, payload, algorithm, public_key, steps)
     return VerifiedSignature(

@@ -69,27 +69,22 @@ def base45_encode(data: bytes) -> str:
 
 
 def base45_decode(text: str) -> bytes:
-    """Strict RFC 9285 decoding: raises ValueError on a character outside the alphabet, on a
-    length that leaves one character over, and on a group whose value is too large (so that
-    each byte string has exactly one encoding)."""
+    """Strict RFC 9285 decoding: ValueError on a character outside the alphabet, a length that
+    leaves one character over, or a group too large for its bytes (so that each byte string has
+    exactly one encoding)."""
     if len(text) % 3 == 1:
         raise ValueError("a Base45 text's length is never 1 more than a multiple of 3")
-    try:
-        values = [_BASE45_VALUE[char] for char in text]
-    except KeyError:
-        raise ValueError("a character outside the Base45 alphabet") from None
     out = bytearray()
-    for index in range(0, len(values), 3):
-        group = values[index : index + 3]
-        number = sum(value * 45**position for position, value in enumerate(group))
-        if len(group) == 3:
-            if number > 0xFFFF:
-                raise ValueError("a Base45 group is larger than two bytes")
-            out += number.to_bytes(2, "big")
-        else:
-            if number > 0xFF:
-                raise ValueError("a final Base45 pair is larger than one byte")
-            out.append(number)
+    for index in range(0, len(text), 3):
+        group = text[index : index + 3]
+        try:
+            number = sum(_BASE45_VALUE[char] * 45**place for place, char in enumerate(group))
+        except KeyError:
+            raise ValueError("a character outside the Base45 alphabet") from None
+        size = len(group) - 1  # three characters make two bytes, a final pair one
+        if number >= 256**size:
+            raise ValueError("a Base45 group is larger than its bytes")
+        out += number.to_bytes(size, "big")
     return bytes(out)
 
 
