@@ -1,18 +1,12 @@
 """RFC 8785 JSON Canonicalization Scheme, over the maintained `rfc8785` package.
 
 What is signed in a dossier is the canonical UTF-8 form of each document, so the ward, the mother's
-browser and the registry must produce the same bytes for the same value. Hence:
-
-- RFC 8785 numbers are IEEE 754 doubles. A Python int beyond ±(2**53 - 1) has no exact double, and
-  JavaScript would round it while Python keeps it exact, so canonicalize() refuses it (as the
-  `rfc8785` package does) instead of signing a number the peer reads differently. In JSON *text*
-  such a literal is read as the nearest double, as a JavaScript peer reads it, so that canonical
-  output from any conformant peer parses back (see _parse_int).
-- lone surrogates, NaN, infinities and duplicate keys have no single meaning across parsers and
-  are refused.
-
-Errors are always signing.errors.CanonicalizationError; the package's own exceptions never leak.
-Details never quote values from the document (they may be personal data).
+browser and the registry must produce the same bytes for the same value. Hence: an int beyond
+±(2**53 - 1) has no exact IEEE 754 double, so canonicalize() refuses it rather than sign a number
+a JavaScript peer reads differently (in JSON text such a literal is read as the nearest double,
+as such a peer reads it: see _parse_int); lone surrogates, NaN, infinities and duplicate keys
+have no single meaning across parsers and are refused. Errors are CanonicalizationError and
+never quote values from the document (they may be personal data).
 """
 
 from __future__ import annotations

@@ -1,14 +1,12 @@
 """CMS (RFC 5652) detached SignedData: built and read with asn1crypto, signed and checked with
 cryptography.
 
-Only what the dossier needs is accepted: one signer, detached id-data content, certificates
-carried in the structure, ECDSA or RSA (PKCS#1 v1.5 or PSS) with SHA-256/384/512, strict DER
-of at most MAX_SIGNATURE_BYTES. Everything else is refused with a named check rather than
-guessed at. The signer's checks follow pyHanko's `validate_sig_integrity`: the signed
-attributes re-tagged as a SET for the signature, exactly one content-type and one
-message-digest attribute, the ESS signing-certificate and CMSAlgorithmProtection attributes
-honoured when present, and a changed content (HASH_FAILURE) told apart from a bad signature
-(SIG_CRYPTO_FAILURE).
+Only what the dossier needs is accepted: one signer, detached id-data content, carried
+certificates, ECDSA or RSA (PKCS#1 v1.5 or PSS) with SHA-256/384/512, strict DER of at most
+MAX_SIGNATURE_BYTES; everything else is refused with a named check. The signer's checks follow
+pyHanko's `validate_sig_integrity`: the signed attributes re-tagged as a SET, exactly one
+content-type and one message-digest, ESS signing-certificate and CMSAlgorithmProtection honoured
+when present, a changed content (HASH_FAILURE) told apart from a bad signature.
 """
 
 from __future__ import annotations
@@ -255,13 +253,12 @@ def _structure(data: bytes, steps: Steps) -> tuple[Any, Any, str]:
 class _StrictDER:
     """Decode, re-encode, compare, one value at a time, with asn1crypto's parser and encoder.
 
-    asn1crypto reads BER too. Its `dump(force=True)` of a whole SignedData would say whether it
-    is DER, but takes hundreds of milliseconds (asn1crypto 1.5.1 re-encodes a nested DEFAULT
-    field, such as the ESS hash algorithm, once more per enclosing level). So every header must
-    be what `parser.emit` writes for it (definite, minimal length and tag), no string may be
-    constructed, a universal SET OF is sorted, and integers, booleans, NULL and times must
-    re-encode to themselves. Inside the carried certificates, which cryptography parses
-    strictly, nothing is walked; values after a SEQUENCE's last field are `_whole`'s to refuse.
+    asn1crypto reads BER too, and its `dump(force=True)` of a whole SignedData takes about
+    100 ms (1.5.1 re-encodes a nested DEFAULT field once more per enclosing level). So every
+    header must be what `parser.emit` writes for it, no string may be constructed, a universal
+    SET OF is sorted, and integers, booleans, NULL and times must re-encode to themselves. The
+    carried certificates are left to cryptography's strict parser; values after a SEQUENCE's
+    last field are `_whole`'s to refuse.
     """
 
     #: The depth of SignedData's fields (ContentInfo > [0] > SignedData): [0] is certificates.

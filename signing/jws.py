@@ -111,7 +111,9 @@ def sign_detached(
     """
     check_signing_key(private_key, certificate, signing_time)
     public_key = private_key.public_key()
-    algorithm = JWS_ALGORITHMS.get(alg or _default_alg(private_key))
+    # By default the first alg that fits the key: ES256, ES384 or RS256.
+    alg = alg or next((name for name, a in JWS_ALGORITHMS.items() if a.fits(public_key)), None)
+    algorithm = JWS_ALGORITHMS.get(alg or "")
     if algorithm is None or not algorithm.fits(public_key):
         raise ValueError(f"alg {alg} does not fit a {describe_key(public_key)} key")
 
@@ -136,13 +138,6 @@ def sign_detached(
     else:
         signature = private_key.sign(signing_input, algorithm.padding(), digest)
     return f"{encoded_header}..{b64url_encode(signature)}"
-
-
-
-def _default_alg(private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> str:
-    if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        return "ES384" if isinstance(private_key.curve, ec.SECP384R1) else "ES256"
-    return "RS256"
 
 
 def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:

@@ -7,13 +7,11 @@ A seal is what the QR code on a certificate carries, after the verify page's add
       -> raw DEFLATE, only when that makes it shorter (long names; see `make_seal`)
       -> Base45
 
-The kid is the first 8 bytes of the SHA-256 of the seal certificate's DER, so a reader picks
-the certificate to check with among those it trusts (in practice: the one the registry
-publishes at /pki/seal.pem) without the seal carrying a certificate.
-
-The payload's fields and their keys are fixed here (`FIELD_KEYS`); a seal with any other key,
-a missing one, a value of the wrong type, or CBOR that is not in its one deterministic encoding
-is refused. pycose is not used: version 1.1 cannot decode with cbor2 6.
+The kid (the first 8 bytes of the seal certificate's SHA-256) lets a reader pick the
+certificate among those it trusts (the registry's /pki/seal.pem) without the seal carrying one.
+Any other key than `FIELD_KEYS`, a missing one, a value of the wrong type, or CBOR not in its
+one deterministic encoding is refused. pycose is not used: version 1.1 cannot decode with
+cbor2 6.
 """
 
 from __future__ import annotations
@@ -91,16 +89,10 @@ def base45_decode(text: str) -> bytes:
 # --- the payload --------------------------------------------------------------------------------
 
 #: The seal's fields and their CBOR map keys. Changing a key breaks every seal already printed.
-#: Values are kept small, since every byte counts against the QR code's size:
-#:   names                  byte string: KZ-1048 (see NAME_ENCODING)
-#:   dates                  unsigned integer: days since 1970-01-01
-#:   child_iin              unsigned integer (12 digits with leading zeros when read back)
-#:   act_record_number      unsigned integer
-#:   the others             text
-#:
-#: The certificate's id is not sealed: it is the holder's key to the PDF, and the QR code is
-#: shown to anyone the paper is shown to. The certificate number identifies the certificate to
-#: the registry's status check instead.
+#: Values are kept small, since every byte counts against the QR code's size: names as KZ-1048
+#: bytes, dates as days since 1970-01-01, the IIN and the act record number as integers, the
+#: others as text. The certificate's id is not sealed: it is the holder's key to the PDF, and
+#: the QR code is shown to anyone the paper is shown to (the certificate number is sealed).
 FIELD_KEYS: Final[dict[str, int]] = {
     "certificate_number": 1,
     "child_iin": 2,

@@ -10,10 +10,8 @@ The CRL profile (RFC 5280 section 5), one CRL per issuer and scope:
   be passed off for another.
 - Each entry has its revocation date, and its reason unless `unspecified` (RFC 5280 5.3.1).
 - Expired certificates leave the CRL once a CRL issued after their expiry has listed them (RFC
-  5280 section 3.3): an entry goes when its certificate expired before the previous CRL's
-  thisUpdate (`previous_update`). A national CA would otherwise carry decades of revocations.
-- The whole list goes to cryptography's immutable builder at once: adding entries one at a time
-  copies the list each time (quadratic; 24 s at 100,000 entries).
+  5280 section 3.3): an entry goes when its certificate expired before `previous_update`.
+- The whole list goes to cryptography's immutable builder at once (one at a time is quadratic).
 """
 
 from __future__ import annotations

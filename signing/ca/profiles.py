@@ -1,8 +1,7 @@
 """What the TEST CA writes into certificates: names, policies, key usages and pointers.
 
 Every name it issues says TEST: the CA names carry "TEST" and "NOT FOR PRODUCTION", and every
-end-entity subject has the extra attribute `OU=TEST - NOT FOR PRODUCTION` (organisations keep their
-`OU=BIN…` as well, so look for the OU that starts with "BIN", never at "the" OU).
+end-entity subject has `OU=TEST - NOT FOR PRODUCTION` (beside an organisation's `OU=BIN…`).
 
 Pointers: an end-entity certificate names the issuing CA's CRL, its OCSP responder and the issuing
 CA certificate (caIssuers, DER); the issuing CA certificate names the root's own CRL (the ARL) and
