@@ -57,7 +57,6 @@ MAX_DER_VALUES = 1024
 
 _FORMAT = SubIndication.FORMAT_FAILURE
 _CRYPTO = SubIndication.CRYPTO_CONSTRAINTS_FAILURE
-_HASHLIB: dict[HashName, str] = {"SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 _ESS_HASHES = ("sha1", "sha256", "sha384", "sha512")
 
 
@@ -92,7 +91,7 @@ def _assemble(
     key = private_key.public_key()
     p384 = isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP384R1)
     hash_name: HashName = "SHA-384" if p384 else "SHA-256"
-    digest = _HASHLIB[hash_name]
+    digest = hash_for(hash_name).name  # hashlib's and asn1crypto's name too: "sha256"
     ders = dict.fromkeys(c.public_bytes(serialization.Encoding.DER) for c in (certificate, *chain))
     carried = [asn1_x509.Certificate.load(der) for der in ders]
     signer = carried[0]
@@ -514,7 +513,7 @@ def _check_message_digest(
         steps.fail(name, SubIndication.HASH_FAILURE, detail)
     with steps.reading(name, "message-digest attribute"):
         claimed = _one(digests[0]).native
-    if not hmac.compare_digest(claimed, hashlib.new(_HASHLIB[hash_name], content).digest()):
+    if not hmac.compare_digest(claimed, hashlib.new(hash_for(hash_name).name, content).digest()):
         detail = f"the {hash_name} digest of the content does not match the signed message-digest"
         steps.fail(name, SubIndication.HASH_FAILURE, detail)
     steps.passed(name, f"{hash_name} of the content matches")

@@ -1,12 +1,10 @@
 """JWS compact serialization with detached payload (RFC 7515 appendix F).
 
-The form is `BASE64URL(header)..BASE64URL(signature)`; the signing input is
-`BASE64URL(header) "." BASE64URL(payload)`. The protected header carries `alg` (ES256, ES384,
-RS256 or PS256), `x5c` (the signer certificate first, then its chain, each certifying the one
-before), `sigT` (the claimed signing time, ETSI JAdES style, RFC 3339 in UTC), and from our
-own signer `kid` (the signer certificate's SHA-256, as `x5t#S256` spells it) and
-`crit: ["sigT"]`. Headers without kid and crit, as older signers and the phone page write
-them, are accepted as well.
+`BASE64URL(header)..BASE64URL(signature)` over `BASE64URL(header) "." BASE64URL(payload)`. The
+protected header carries `alg`, `x5c` (the signer certificate, then each one's issuer), `sigT`
+(the claimed signing time, JAdES style, RFC 3339 in UTC), and from our own signer `kid` (as
+`x5t#S256`) and `crit: ["sigT"]`; headers without kid and crit (older signers, the phone page)
+are accepted too.
 """
 
 from __future__ import annotations

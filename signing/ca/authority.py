@@ -156,10 +156,6 @@ class CertificationAuthority:
     re-issues the issuing CA and signs the root's own CRL (the ARL).
     """
 
-    root_certificate: x509.Certificate
-    issuing_certificate: x509.Certificate
-    base_url: str
-
     def __init__(
         self, *, root_key: ec.EllipticCurvePrivateKey, root_certificate: x509.Certificate,
         issuing_key: ec.EllipticCurvePrivateKey, issuing_certificate: x509.Certificate,

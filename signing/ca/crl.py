@@ -169,12 +169,9 @@ class InMemoryCertificateStatus:
             revocation = self._revoked.get(serial)
             issued = serial in self._issued
         if revocation is not None:
-            return CertificateStatus(
-                RevocationState.REVOKED, revocation.revoked_at, revocation.reason
-            )
-        if issued:
-            return CertificateStatus(RevocationState.GOOD)
-        return CertificateStatus(RevocationState.UNKNOWN)
+            revoked = RevocationState.REVOKED
+            return CertificateStatus(revoked, revocation.revoked_at, revocation.reason)
+        return CertificateStatus(RevocationState.GOOD if issued else RevocationState.UNKNOWN)
 
     def revoked(self) -> Sequence[RevokedCertificate]:
         with self._lock:

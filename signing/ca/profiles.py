@@ -13,6 +13,7 @@ section 4.2.1.13 and the CA/Browser Forum's profile both want http there).
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -205,7 +206,8 @@ def server_name(subject: TLSServer) -> x509.Name:
     return x509.Name([_attribute(oid, value) for oid, value in pairs])
 
 
-_DNS_LABEL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+#: Lower-case ASCII DNS labels of 1 to 63 letters, digits and inner hyphens (RFC 1123).
+_DNS_NAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*")
 
 
 def server_alternative_names(hosts: tuple[str, ...]) -> list[x509.GeneralName]:
@@ -223,15 +225,7 @@ def server_alternative_names(hosts: tuple[str, ...]) -> list[x509.GeneralName]:
         except ValueError:
             pass
         name = host.lower().rstrip(".")
-        labels = name.split(".")
-        if len(name) > 253 or any(
-            not label
-            or len(label) > 63
-            or label.startswith("-")
-            or label.endswith("-")
-            or not set(label) <= _DNS_LABEL_CHARACTERS
-            for label in labels
-        ):
+        if len(name) > 253 or not _DNS_NAME.fullmatch(name):
             raise CAError(f"{host!r} is neither an IP address nor an ASCII DNS name")
         names.append(x509.DNSName(name))
     return names
