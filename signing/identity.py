@@ -5,9 +5,7 @@ even female), a 4-digit serial, a check digit. BIN: YYMM of registration, a type
 legal entity, 5 non-resident, 6 individual entrepreneur), an attribute digit (0 head office,
 1 branch, 2 representative office, 4 peasant farm), a 5-digit serial and the same check digit.
 Check digit: weights 1..11 mod 11; if 10, weights 3..11,1,2 mod 11; if 10 again, the number is
-never issued. The fifth digit (tens of the day, 0..3, or the type digit, 4..6) keeps any number
-from being both a valid IIN and a valid BIN.
-
+never issued. No number is both a valid IIN and a valid BIN (the fifth digit: 0..3 or 4..6).
 Error details never repeat the number: an IIN is personal data, and details reach logs.
 """
 
@@ -73,9 +71,8 @@ def validate_iin(iin: str) -> None:
     """Raise InvalidIdentityNumber unless iin is 12 digits, with a real date of birth, a
     century-and-sex digit 1..6 and a valid check digit.
 
-    Caveats: the date is only checked to exist, not to be in the past. A valid checksum says
-    nothing about whether the number was ever issued. No whitespace or separators are tolerated.
-    """
+    Caveats: the date is only checked to exist, not to be in the past; a valid checksum says
+    nothing about issuance; no whitespace or separators are tolerated."""
     number = _require_twelve_digits(iin, "IIN")
     csd = ord(number[6]) - 48
     if not 1 <= csd <= 6:
@@ -137,9 +134,7 @@ def validate_bin(bin_: str) -> None:
     """Raise InvalidIdentityNumber unless bin_ is 12 digits with a registration month 01..12, a
     type digit 4/5/6, an attribute digit 0/1/2/4 and a valid check digit.
 
-    Caveats: the two-digit registration year cannot be checked (no century, no clock), and a
-    valid checksum does not mean the organisation exists.
-    """
+    Caveats: the two-digit year cannot be checked; a valid checksum proves no organisation."""
     number = _require_twelve_digits(bin_, "BIN")
     if not 1 <= int(number[2:4]) <= 12:
         raise InvalidIdentityNumber("BIN registration month (3rd-4th digits) must be 01..12")

@@ -141,11 +141,10 @@ def sign_detached(
 def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:
     """Check a detached compact JWS over payload. Raises SignatureFailure. Says nothing about trust.
 
-    The signer is the first x5c certificate; each later one must certify the one before it
-    (RFC 7515 section 4.1.6), but the caller must validate the chain. Refused: algs other than
-    the four of DESIGN.md ("none" and HMAC by name: an HMAC "keyed" with a public certificate
-    proves nothing), an attached payload, b64=false (RFC 7797), any `crit` but sigT, jwk/jku/x5u,
-    and a kid, x5t or x5t#S256 not naming the first x5c certificate. A changed payload shows as
+    The signer is the first x5c certificate, each later one certifying the one before (RFC
+    7515 section 4.1.6); the caller must validate the chain. Refused: algs but the four of
+    DESIGN.md ("none" and HMAC by name), an attached payload, b64=false, any `crit` but sigT,
+    jwk/jku/x5u, and a kid, x5t or x5t#S256 not naming the signer. A changed payload shows as
     SIG_CRYPTO_FAILURE (JWS has no separate digest). signing_time is the signer's sigT claim.
     """
     steps = Steps()

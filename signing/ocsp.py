@@ -62,10 +62,9 @@ def respond(
     """A DER OCSPResponse for the request. Never raises for bad input: a malformed request gets
     MALFORMED_REQUEST, a request for another issuer UNAUTHORIZED.
 
-    GOOD, REVOKED (with time and reason) or UNKNOWN (never issued) as `statuses` says now;
-    thisUpdate `moment`, nextUpdate `moment` + `validity`; the nonce echoed. Security caveats:
-    `statuses` is the truth at `moment` (a revocation recorded later is still reported);
-    producedAt comes from the system clock, not `moment`; request signatures are ignored.
+    The status as `statuses` says now, thisUpdate `moment`, the nonce echoed. Security
+    caveats: a revocation recorded after `moment` is still reported; producedAt comes from the
+    system clock; request signatures are ignored.
     """
     if validity <= timedelta(0):
         raise CAError("validity must be positive")

@@ -360,11 +360,10 @@ def seal_from_qr_text(text: str) -> str:
 def read_seal(text: str, certificates: Sequence[x509.Certificate]) -> SealContents:
     """Verify a seal (the Base45 text, or the whole QR text) against trusted certificates.
 
-    Raises SealError: `malformed_seal`, `unsupported_seal_algorithm` (not ES256), `unknown_key`
-    (no certificate with the seal's kid) or `bad_seal_signature`. Caveats: the certificates are
-    trusted as given, with no path, validity or revocation check (a birth certificate stays
-    checkable long after the seal certificate expires); whether the registry since revoked the
-    birth certificate is the registry's question, not the seal's.
+    Raises SealError (`malformed_seal`, `unsupported_seal_algorithm`, `unknown_key`,
+    `bad_seal_signature`). Caveats: the certificates are trusted as given, with no path,
+    validity or revocation check (a birth certificate stays checkable after the seal certificate
+    expires); whether the registry since revoked the birth certificate is not the seal's to say.
     """
     try:
         data = base45_decode(seal_from_qr_text(text))

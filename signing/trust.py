@@ -7,10 +7,9 @@ path, the signer's own certificate gets named checks (CA or not, key strength, w
 verifier leaves to us for leaves, key usage, policy, identity): the report says which failed.
 
 Freshness (DESIGN.md, "Revocation is fresh"): the signer's certificate is judged only on
-revocation information issued (thisUpdate, in whole seconds) after the signature was made: after
-the signing time it claims, or the moment of validation when it claims none or a later one, or a
-later `fresh_since` that the caller asks for. When no source has anything newer the verdict is
-INDETERMINATE / TRY_LATER (the registry answers 503 `revocation_unavailable`). A thief with a
+revocation information issued (thisUpdate, in whole seconds) after the signing time it claims
+(or the moment of validation, when it claims none or a later one; or a later `fresh_since`).
+When nothing newer can be had, the verdict is INDETERMINATE / TRY_LATER. A thief with a
 compromised key may claim a time before its revocation: newer information still says "revoked"
 (REVOKED_NO_POE), but a "good" answer kept from before the revocation passes while current; a
 caller that must close that window (registration) passes its moment as `fresh_since`. OCSP is
@@ -261,11 +260,8 @@ class Validator:
         role: str = "", fresh_since: datetime | None = None,
     ) -> SignatureReport:
         """The report on one signature: constraints, path, validity, revocation at `moment`.
-
-        `purpose` says which certificate policy (and identity attribute) the signer must have;
-        None accepts either. Revocation freshness: see the module docstring. Never raises for a
-        bad certificate: the report says why.
-        """
+        `purpose` names the policy (and identity attribute) the signer must have, None either.
+        Never raises for a bad certificate: the report says why."""
         leaf = signature.signer
         unreadable = _unreadable(leaf)
         if unreadable is not None:

@@ -2,8 +2,7 @@
 
 The CRL profile (RFC 5280 section 5), one CRL per issuer and scope:
 
-- v2, ECDSA-SHA256, signed by the CA whose certificates it lists; nextUpdate a fixed period
-  after thisUpdate; a cRLNumber that grows with every CRL (the caller keeps it); the AKI.
+- v2, ECDSA-SHA256, by the CA whose certificates it lists; a cRLNumber that grows; the AKI.
 - A critical issuingDistributionPoint saying what the CRL covers: the issuing CA's CRL names its
   URL and covers end-entity certificates only; the root's CRL (the ARL) covers CA certificates
   only and names no URL, so that it covers the root itself. A CRL fetched for one scope cannot
@@ -71,12 +70,9 @@ def build_crl(
     scope: CRLScope, revoked: Iterable[RevokedCertificate], *, number: int, moment: datetime,
     next_update: timedelta, previous_update: datetime | None = None,
 ) -> x509.CertificateRevocationList:
-    """A CRL under the profile above. Raises CAError for a negative number, a period that is not
-    positive or a naive time.
-
-    Security caveats: `number` must grow with every CRL published for this issuer; relying
-    parties take the CRL as complete for its scope, so pass every revocation the CA made.
-    """
+    """A CRL under the profile above; CAError for a negative number or period or a naive time.
+    Security caveats: `number` must grow with every CRL of this issuer; relying parties take the
+    CRL as complete for its scope, so pass every revocation the CA made."""
     require_aware(moment)
     if number < 0:
         raise CAError("the CRL number must not be negative")

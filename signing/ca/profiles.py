@@ -3,11 +3,10 @@
 Every name it issues says TEST: the CA names carry "TEST" and "NOT FOR PRODUCTION", and every
 end-entity subject has `OU=TEST - NOT FOR PRODUCTION` (beside an organisation's `OU=BIN…`).
 
-Pointers: an end-entity certificate names the issuing CA's CRL, its OCSP responder and the issuing
-CA certificate (caIssuers, DER); the issuing CA certificate names the root's own CRL (the ARL) and
-the root certificate. A TLS server certificate gets the same pointers over plain http: a client
-checking that very certificate cannot be asked to fetch its revocation over https first (RFC 5280
-section 4.2.1.13 and the CA/Browser Forum's profile both want http there).
+Pointers: an end-entity certificate names the issuing CA's CRL, OCSP responder and certificate
+(caIssuers, DER); the issuing CA certificate names the root's CRL (the ARL) and certificate. A TLS
+server certificate gets them over plain http: a client checking that very certificate cannot
+fetch its revocation over https first (RFC 5280 section 4.2.1.13, the CA/Browser Forum).
 """
 
 from __future__ import annotations
