@@ -250,15 +250,11 @@ def _structure(data: bytes, steps: Steps) -> tuple[Any, Any, str]:
 
 
 class _StrictDER:
-    """Decode, re-encode, compare, one value at a time, with asn1crypto's parser and encoder.
-
-    asn1crypto reads BER too, and its `dump(force=True)` of a whole SignedData takes about
-    100 ms (1.5.1 re-encodes a nested DEFAULT field once more per enclosing level). So every
-    header must be what `parser.emit` writes for it, no string may be constructed, a universal
-    SET OF is sorted, and integers, booleans, NULL and times must re-encode to themselves. The
-    carried certificates are left to cryptography's strict parser; values after a SEQUENCE's
-    last field are `_whole`'s to refuse.
-    """
+    """Decode, re-encode, compare, one value at a time, with asn1crypto's parser and encoder:
+    its `dump(force=True)` of a whole SignedData takes about 100 ms (1.5.1 re-encodes a nested
+    DEFAULT field once per enclosing level). Every header must be what `parser.emit` writes, no
+    string constructed, a universal SET OF sorted, integers, booleans, NULL and times must
+    re-encode to themselves. The certificates are left to cryptography's strict parser."""
 
     #: The depth of SignedData's fields (ContentInfo > [0] > SignedData): [0] is certificates.
     SIGNED_DATA_FIELDS = 3

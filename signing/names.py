@@ -32,12 +32,11 @@ _MAX_RAW_LENGTH = 2 * MAX_NAME_LENGTH
 
 def validate_person_name(name: str, *, field: str) -> str:
     """Return the NFC form of `name` (1..64 code points, the rules above; no separator first,
-    last or next to another), or raise InvalidName naming `field`.
+    last or next to another), or raise InvalidName naming `field` (and the position and code
+    point of a bad character, never the name: details reach logs).
 
-    Caveats: Latin letters with diacritics (é, ü, ş), other whitespace and other dashes are
-    refused. The two apostrophes are kept as given, so "O'Neil" and "O’Neil" are different
-    strings; case is not checked or changed. The error gives the position and code point of a
-    bad character, never the name (personal data; details reach logs).
+    Caveats: é, ü, ş, other whitespace and other dashes are refused; "O'Neil" and "O’Neil" stay
+    different strings; case is not checked or changed.
     """
     if not isinstance(name, str):
         raise InvalidName(f"{field}: must be a string", field=field)

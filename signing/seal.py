@@ -8,10 +8,9 @@ A seal is what the QR code on a certificate carries, after the verify page's add
       -> Base45
 
 The kid (the first 8 bytes of the seal certificate's SHA-256) lets a reader pick the
-certificate among those it trusts (the registry's /pki/seal.pem) without the seal carrying one.
-Any other key than `FIELD_KEYS`, a missing one, a value of the wrong type, or CBOR not in its
-one deterministic encoding is refused. pycose is not used: version 1.1 cannot decode with
-cbor2 6.
+certificate it trusts (the registry's /pki/seal.pem) without the seal carrying one. Keys other
+than `FIELD_KEYS`, a missing one, a wrong type or CBOR not in its deterministic encoding are
+refused. pycose is not used: version 1.1 cannot decode with cbor2 6.
 """
 
 from __future__ import annotations
@@ -252,12 +251,9 @@ def make_seal(
     key: ec.EllipticCurvePrivateKey,
     certificate: x509.Certificate,
 ) -> str:
-    """The Base45 text of a seal over `fields` (the names in FIELD_KEYS), signed ES256 by `key`.
-
-    DEFLATE only when it makes the result shorter: the longest names compress a little, which
-    keeps the QR code within version 15 at level M. Caveat: `certificate` only gives the kid;
-    nothing checks that it holds the public key of `key`.
-    """
+    """The Base45 text of a seal over `fields` (the names in FIELD_KEYS), signed ES256 by `key`,
+    DEFLATEd when that is shorter (the longest names: the QR code stays within version 15 at
+    level M). Caveat: `certificate` only gives the kid; nothing checks that it holds `key`'s."""
     if not isinstance(key.curve, ec.SECP256R1):
         raise SealError("ES256 needs a P-256 key", UNSUPPORTED_ALGORITHM)
     protected = _protected_header(key_id(certificate))

@@ -62,11 +62,8 @@ CA_FILES = (ROOT_KEY_FILE, ISSUING_KEY_FILE, ROOT_CERT_FILE, ISSUING_CERT_FILE)
 
 def write_new_file(path: Path, data: bytes) -> None:
     """Write `data` to `path` atomically (temp file, fsync, then link into place), mode 0600.
-
-    The final step never replaces an existing file: os.link fails if `path` exists, so two
-    processes racing to create a CA cannot overwrite each other. Where the file system has no
-    hard links, os.replace is used after checking that nothing is there.
-    """
+    os.link never replaces a file, so two processes racing to create a CA cannot overwrite each
+    other (without hard links: os.replace, once nothing is there)."""
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
