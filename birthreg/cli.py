@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from birthreg.config import ConfigurationError, Settings
 from birthreg.notify.cli import notify_app
+from birthreg.public_address import settle_base_url
 from birthreg.users_cli import users_app
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the web pages and the HTTP API (runs `init` first: migrations, CA, seals)."""
-    settings = _settings()
+    settings = settle_base_url(_settings(), host=host, port=port, tls=tls, tls_host=tls_host)
     try:
         settings.check_secrets()
     except ConfigurationError as exc:
