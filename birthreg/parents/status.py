@@ -25,6 +25,7 @@ from birthreg.parents.submission import note_registered
 from birthreg.parents.views import ApplicationView
 from birthreg.registry.client import RegistryClient
 from birthreg.ward.codes import qr_svg
+from birthreg.ward.service import note_rejected
 
 #: Working days in which the registry undertakes to decide on an application it received, and
 #: a registrar to approve a late one (the dates the timeline promises are counted from these).
@@ -244,4 +245,6 @@ def where_it_stands(
         registry = registry_view(request, application.submission_id)
         if registry.status == "registered":
             note_registered(session, application.birth_id)
+        elif registry.status == "rejected":
+            note_rejected(session, application.birth_id)  # the ward's list shows it
     return registry, timeline(application, registry, is_mother=is_mother)
