@@ -61,9 +61,12 @@ def test_base_url_set_by_the_operator_wins(
 def test_serve_without_base_url_publishes_where_it_listens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in list(os.environ):
-        if name.startswith("BIRTHREG_"):
-            monkeypatch.delenv(name)
+    # serve sets some of these for its workers: monkeypatch takes them all back afterwards.
+    written = ("BIRTHREG_BASE_URL", "BIRTHREG_ROLE", "BIRTHREG_NOTIFY_SENDER",
+               "BIRTHREG_CRL_PUBLISHER")
+    for name in {*written, *(name for name in os.environ if name.startswith("BIRTHREG_"))}:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BIRTHREG_DATA_DIR", str(tmp_path / "var"))
     served: dict[str, Any] = {}
