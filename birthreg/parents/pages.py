@@ -8,6 +8,7 @@ comes back). Every form that changes something carries the session's CSRF value.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -115,12 +116,20 @@ def sign_out(
     return response
 
 
+def _late(request: Request, session: Session, holder: sessions.Holder) -> bool:
+    """Whether the registration deadline from the birth has passed (a reason is asked)."""
+    born_at: datetime = record_context(session, holder)["born_at"]
+    deadline = timedelta(days=request.app.state.settings.registration_deadline_days)
+    return now() > born_at + deadline
+
+
 def _form_context(
-    session: Session, holder: sessions.Holder, form: ApplicationForm, errors: dict[str, str],
-    *, application_id: str, previous_id: str,
+    request: Request, session: Session, holder: sessions.Holder, form: ApplicationForm,
+    errors: dict[str, str], *, application_id: str, previous_id: str,
 ) -> dict[str, Any]:
     father = service.father_enrollment(session, holder.birth_id)
     return {
+        "late": _late(request, session, holder),
         **holder_context(session, holder),
         "form": form,
         "errors": errors,
@@ -177,7 +186,8 @@ def application_form(
         request,
         "application_form.html",
         _form_context(
-            session, holder, form, {}, application_id=application_id, previous_id=previous_id
+            request, session, holder, form, {},
+            application_id=application_id, previous_id=previous_id,
         ),
     )
 
@@ -202,13 +212,14 @@ async def save_application(request: Request, session: SessionDep, holder: PageHo
         mother_iin=holder.iin,
         enrolled_father_iin=father.iin if father is not None else None,
         today=now().astimezone(DISPLAY_TIMEZONE).date(),
+        late=_late(request, session, holder),
     )
     if not result.valid:
         return render(
             request,
             "application_form.html",
             _form_context(
-                session, holder, form, result.errors,
+                request, session, holder, form, result.errors,
                 application_id=application_id, previous_id=previous_id,
             ),
             status_code=400,

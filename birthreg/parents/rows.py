@@ -72,7 +72,7 @@ def document_rows(document: dict[str, Any]) -> list[tuple[str, Rows]]:
     )
     contact_labels = (("phone", gettext("Phone")), ("email", gettext("E-mail")))
     language = document.get("language", "")
-    return [
+    groups = [
         (gettext("Child"), _labelled(document.get("child") or {}, _name_labels())),
         (gettext("Mother"), [(gettext("IIN"), (document.get("mother") or {}).get("iin", ""))]),
         (gettext("Father"), _father_rows(document.get("father"))),
@@ -83,6 +83,11 @@ def document_rows(document: dict[str, Any]) -> list[tuple[str, Rows]]:
             [(gettext("Language of the documents"), LANGUAGE_NAMES.get(language, language))],
         ),
     ]
+    if document.get("late_reason"):
+        groups.append(
+            (gettext("Late registration"), [(gettext("Reason"), document["late_reason"])])
+        )
+    return groups
 
 
 def grouped(fingerprint: str) -> str:
@@ -114,7 +119,7 @@ def document_in_words(document: dict[str, Any], record: dict[str, Any]) -> list[
     born = datetime.fromisoformat(record["child"]["born_at"])
     contact = document.get("contact") or {}
     language = document.get("language", "")
-    return [
+    sentences = [
         gettext(
             "%(mother)s (IIN %(iin)s) asks the registry to register the birth of her child, "
             "born on %(date)s at %(facility)s, with the name %(child)s."
@@ -134,3 +139,9 @@ def document_in_words(document: dict[str, Any], record: dict[str, Any]) -> list[
             "language": LANGUAGE_NAMES.get(language, language),
         },
     ]
+    if document.get("late_reason"):
+        sentences.append(
+            gettext("The application comes late because: %(reason)s")
+            % {"reason": document["late_reason"]}
+        )
+    return sentences

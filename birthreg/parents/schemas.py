@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 _TEXT = 256
+_LATE_REASON = 1000
 
 
 class _Input(BaseModel):
@@ -96,6 +97,7 @@ class ApplicationForm(BaseModel):
     phone: Annotated[str, Field(max_length=_TEXT)] = ""
     email: Annotated[str, Field(max_length=_TEXT)] = ""
     language: Annotated[str, Field(max_length=8)] = ""
+    late_reason: Annotated[str, Field(max_length=_LATE_REASON)] = ""
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> ApplicationForm:
@@ -124,4 +126,5 @@ class ApplicationForm(BaseModel):
             phone=contact.get("phone") or "",
             email=contact.get("email") or "",
             language=document.get("language", ""),
+            late_reason=document.get("late_reason") or "",
         )

@@ -17,8 +17,9 @@ from birthreg.models import (
     Birth,
 )
 from birthreg.parents.schemas import ApplicationForm
-from signing.application import APPLICATION_TYPE
+from signing.application import APPLICATION_TYPE, MAX_LATE_REASON_LENGTH
 from signing.errors import InvalidIdentityNumber, InvalidName
+from signing.fields import free_text_problem
 from signing.identity import iin_sex, validate_iin
 from signing.names import validate_person_name
 
@@ -186,11 +187,27 @@ def _contact(form: ApplicationForm, errors: dict[str, str]) -> dict[str, str]:
     return contact
 
 
+def _late_reason(form: ApplicationForm, errors: dict[str, str]) -> str | None:
+    """Why the application comes after the registration deadline (required then)."""
+    reason = " ".join(unicodedata.normalize("NFC", form.late_reason).split())
+    if not reason:
+        errors["late_reason"] = gettext("Please write why the application comes late.")
+        return None
+    if len(reason) > MAX_LATE_REASON_LENGTH or free_text_problem(reason) is not None:
+        errors["late_reason"] = gettext(
+            "This is too long or has characters that cannot be printed."
+        )
+        return None
+    return reason
+
+
 def validate_application_form(
-    form: ApplicationForm, *, mother_iin: str, enrolled_father_iin: str | None, today: date
+    form: ApplicationForm, *, mother_iin: str, enrolled_father_iin: str | None, today: date,
+    late: bool = False,
 ) -> FormResult:
-    """Check what she typed (`today` is the local date); messages are in the current language,
-    keyed by form field."""
+    """Check what she typed (`today` is the local date; `late` when the registration deadline
+    has passed, so that a reason is asked); messages are in the current language, keyed by
+    form field."""
     errors: dict[str, str] = {}
     child: dict[str, Any] = _names(form, "child", errors)
     father = _father(form, mother_iin, enrolled_father_iin, errors, today)
@@ -205,6 +222,7 @@ def validate_application_form(
         "address": address,
         "contact": contact,
         "language": language,
+        "late_reason": _late_reason(form, errors) if late else None,
     }
     return FormResult(parts, errors)
 
@@ -224,4 +242,4 @@ def application_document(
         "address": dict(parts["address"]),
         "contact": dict(parts["contact"]),
         "language": parts["language"],
-    }
+    } | ({"late_reason": parts["late_reason"]} if parts.get("late_reason") else {})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 
@@ -14,7 +15,16 @@ from sqlmodel import Session
 
 from birthreg.models import ParentApplication
 
-from .helpers import Phone, draft, form, page, save_form
+from .helpers import (
+    Phone,
+    draft,
+    form,
+    new_birth,
+    page,
+    save_form,
+    sign_application,
+    signed_in_mother,
+)
 
 MARRIED = {
     "father_basis": "marriage",
@@ -87,3 +97,31 @@ def test_the_lost_key_page_gives_the_wards_phone(app: Any, client: TestClient) -
     )
     html = client.get("/parents/lost-key").text
     assert 'href="tel:+77232123456"' in html and "+7 (7232) 12-34-56" in html
+
+
+def test_a_late_application_gives_its_reason_and_is_sent(
+    app: Any, client: TestClient, ward: dict[str, str], db: Session
+) -> None:
+    # The ward records births of the last 30 days: a deadline of one day makes this one late.
+    born_at = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
+    birth_id = new_birth(client, ward, child={"born_at": born_at.isoformat()})
+    app.state.settings = app.state.settings.model_copy(update={"registration_deadline_days": 1})
+    mother = signed_in_mother(app, client, ward, birth_id)
+    assert 'id="late_reason"' in mother.client.get("/parents/application").text
+    without = save_form(mother, form(father_basis="none"))
+    assert without.status_code == 400 and "late_reason" in _errors(without.text)
+
+    reason = "Бала ауруханада ұзақ емделді"
+    application_id = draft(mother, form(father_basis="none", late_reason=reason))
+    row = db.get(ParentApplication, application_id)
+    assert row is not None and json.loads(row.document)["late_reason"] == reason
+    assert reason in page(mother, application_id)
+    signed = sign_application(mother, application_id)
+    assert signed.status_code == 200 and signed.json()["submitted"] is True, signed.text
+
+
+def test_an_application_on_time_asks_no_reason(mother: Phone, db: Session) -> None:
+    assert 'id="late_reason"' not in mother.client.get("/parents/application").text
+    application_id = draft(mother, form(father_basis="none", late_reason="ignored"))
+    row = db.get(ParentApplication, application_id)
+    assert row is not None and "late_reason" not in json.loads(row.document)
