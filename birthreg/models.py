@@ -100,6 +100,7 @@ class Progress(StrEnum):
     RECORDED = "recorded"  # no key yet
     KEY_ISSUED = "key_issued"
     APPLICATION_SIGNED = "application_signed"
+    REJECTED = "rejected"  # the registry refused the application; a correction may follow
     REGISTERED = "registered"
 
 

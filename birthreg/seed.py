@@ -145,8 +145,8 @@ def _context(engine: Engine, settings: Settings, moment: datetime) -> SeedContex
             if facility is None:
                 raise ServiceNotInitialised("no facility yet: run `birthreg init`")
             staff = _seed_staff(session, facility)
-            office = load_office(session, settings, ca)
-            certificates = load_certificate_context(settings, session, ca)
+            office = load_office(session, settings)
+            certificates = load_certificate_context(settings, session)
             session.commit()
             session.refresh(facility)
     except ServiceNotInitialised as exc:

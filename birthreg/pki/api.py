@@ -31,6 +31,8 @@ from signing.errors import SigningError
 from signing.ocsp import MAX_REQUEST_BYTES, ocsp_request_from_get_path, unsuccessful
 
 router = APIRouter(prefix="/pki", tags=["pki"])
+#: What the registry serves under /pki (it holds no CA): its own seal certificate.
+seal_router = APIRouter(prefix="/pki", tags=["pki"])
 
 PEM_MEDIA_TYPE = "application/x-pem-file"
 PEM_RESPONSES: dict[int | str, dict[str, object]] = {200: {"content": {PEM_MEDIA_TYPE: {}}}}
@@ -90,7 +92,7 @@ def _pem(body: bytes, filename: str) -> Response:
     )
 
 
-@router.get("/seal.pem", response_class=Response, responses=PEM_RESPONSES)
+@seal_router.get("/seal.pem", response_class=Response, responses=PEM_RESPONSES)
 def registry_seal_certificate(request: Request, session: SessionDep) -> Response:
     """The registry office's seal certificate (PEM): what QR seals and receipts are checked with."""
     office = session.exec(select(RegistryOffice).order_by(col(RegistryOffice.id))).first()

@@ -79,8 +79,9 @@ class CRLPublisher:
 
 @contextmanager
 def crl_publisher(engine: Engine, settings: Settings) -> Iterator[None]:
-    """The app's lifespan: a CRLPublisher while the app serves (BIRTHREG_CRL_PUBLISHER)."""
-    if not settings.crl_publisher:
+    """The app's lifespan: a CRLPublisher while the app serves (BIRTHREG_CRL_PUBLISHER), where
+    the CA is held (a registry has no CA key and publishes no CRL)."""
+    if not (settings.crl_publisher and settings.holds_ca):
         yield
         return
     publisher = CRLPublisher(engine, settings)

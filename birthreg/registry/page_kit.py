@@ -55,6 +55,10 @@ MESSAGES: Final[dict[str, LazyProxy]] = {
     "malformed_dossier": lazy_gettext(
         "This is not a dossier the registry can read: it must be a JSON object (UTF-8)."
     ),
+    "invalid_query": lazy_gettext(
+        "Search for an IIN, an act record or certificate number, a tracking number, or the "
+        "start of a surname."
+    ),
 }
 
 
