@@ -8,6 +8,7 @@ request at a time, each a few dozen rounds):
 - the clerk's queue: the first page (unfiltered, received only), and keyset pages from
   mid-history (unfiltered, by status, by facility);
 - a submission's page (the API's detail, as the page reads it), its public status;
+- search by a mother's IIN and by a surname's start;
 - a parent's pages (signed in with a session for a seeded key): home and application;
 - public verification of a certificate's QR seal, and its status;
 - intake of a fresh dossier and registration of it (each a new mother);
@@ -167,7 +168,7 @@ def _reads(app: Any, client: Any, rounds: int, results: Timings) -> None:
         mid = session.execute(text(
             "SELECT (min(received_at) + (max(received_at) - min(received_at)) / 2)::date "
             "FROM registry_submission")).scalar_one()
-        submissions = _sample(session, "SELECT id FROM registry_submission SAMPLE "
+        submissions = _sample(session, "SELECT id, mother_iin FROM registry_submission SAMPLE "
                               "WHERE status = 'registered' LIMIT :n", rounds + 1)
         certificates = _sample(session, "SELECT id, qr FROM registry_certificate SAMPLE "
                                "LIMIT :n", rounds + 1)
@@ -180,6 +181,12 @@ def _reads(app: Any, client: Any, rounds: int, results: Timings) -> None:
     base = "/api/v1/registry/submissions"
     _time("a submission's page", lambda i: _ok(client.get(
         f"{base}/{submissions[i].id}", headers=headers)), rounds, results)
+    _time("search: a mother's IIN", lambda i: _ok(client.get(
+        f"/api/v1/registry/search?q={submissions[i].mother_iin}", headers=headers)),
+        rounds, results)
+    _time("search: a surname's start", lambda i: _ok(client.get(
+        "/api/v1/registry/search?q=" + ("Әбілқ", "Омаро", "Иванов")[i % 3], headers=headers)),
+        rounds, results)
     _time("public: submission status", lambda i: _ok(client.get(
         f"{base}/{submissions[i].id}/status")), rounds, results)
     _time("public: verify a certificate's QR", lambda i: _ok(client.post(
@@ -239,9 +246,8 @@ def _pki(app: Any, client: Any, rounds: int, results: Timings) -> None:
 
 def _audit(app: Any, results: Timings) -> None:
     settings, engine = app.state.settings, app.state.engine
-    ca = load_certification_authority(settings)
     with Session(engine) as session:
-        seal = load_office(session, settings, ca).seal
+        seal = load_office(session, settings).seal
         make_checkpoint(session, seal)
         session.commit()
     _time("audit verify --since-checkpoint", lambda _i: verify_chain(
