@@ -79,8 +79,6 @@ class SeedContext:
     facility: Facility
     facility_seal: Seal
     office_id: int
-    office_bin: str
-    office_name: str
     office_seal: Seal
     staff: Staff
     holder_key: ec.EllipticCurvePrivateKey
