@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from birthreg.db import SessionDep
 from birthreg.models import ApplicationState, ParentApplication, now
-from birthreg.parents import service
+from birthreg.parents import service, sessions, submission
 from birthreg.parents.schemas import (
     ChallengeOut,
     JoinIn,
@@ -42,7 +42,7 @@ class ParentsRoute(APIRoute):
         async def route_handler(request: Request) -> Response:
             try:
                 return await handler(request)
-            except service.ParentsError as error:
+            except sessions.ParentsError as error:
                 return JSONResponse(error.body(), error.status)
 
         return route_handler
@@ -54,27 +54,27 @@ router = APIRouter(prefix="/api/v1/parents", tags=["parents"], route_class=Paren
 # -- the session ---------------------------------------------------------------------------------
 
 
-def signed_in_holder(request: Request, session: SessionDep) -> service.Holder:
+def signed_in_holder(request: Request, session: SessionDep) -> sessions.Holder:
     """The key holder of the request's session (401 not_signed_in / key_revoked otherwise)."""
     settings = request.app.state.settings
-    claims = service.read_session_token(
-        settings, request.cookies.get(service.SESSION_COOKIE), now()
+    claims = sessions.read_session_token(
+        settings, request.cookies.get(sessions.SESSION_COOKIE), now()
     )
     if claims is None:
-        raise service.NotSignedIn()
-    holder = service.holder_for_claims(session, claims)
+        raise sessions.NotSignedIn()
+    holder = sessions.holder_for_claims(session, claims)
     request.state.csrf_token = holder.csrf
     request.state.holder = holder
     return holder
 
 
 async def _csrf_value(request: Request) -> str | None:
-    sent = request.headers.get(service.CSRF_HEADER)
+    sent = request.headers.get(sessions.CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
         form = await request.form()
-        field = form.get(service.CSRF_FIELD)
+        field = form.get(sessions.CSRF_FIELD)
         sent = field if isinstance(field, str) else None
     return sent
 
@@ -88,39 +88,39 @@ def checked_holder(
     request: Request,
     session: SessionDep,
     sent: Annotated[str | None, Depends(csrf_checked)],
-) -> service.Holder:
+) -> sessions.Holder:
     """The key holder, for a state-changing request: the session's CSRF value must come back."""
     holder = signed_in_holder(request, session)
-    service.check_csrf(holder, sent)
+    sessions.check_csrf(holder, sent)
     return holder
 
 
-HolderDep = Annotated[service.Holder, Depends(signed_in_holder)]
-CheckedHolder = Annotated[service.Holder, Depends(checked_holder)]
+HolderDep = Annotated[sessions.Holder, Depends(signed_in_holder)]
+CheckedHolder = Annotated[sessions.Holder, Depends(checked_holder)]
 
 
 def set_session_cookie(response: Response, request: Request, token: str) -> None:
     context_secure = request.app.state.settings.base_url.lower().startswith("https://")
     response.set_cookie(
-        service.SESSION_COOKIE,
+        sessions.SESSION_COOKIE,
         token,
-        max_age=int(service.SESSION_LIFETIME.total_seconds()),
+        max_age=int(sessions.SESSION_LIFETIME.total_seconds()),
         path="/",
         secure=context_secure,
         httponly=True,
         samesite="strict",
     )
     response.delete_cookie(
-        service.CHALLENGE_COOKIE, path="/", secure=context_secure, httponly=True,
+        sessions.CHALLENGE_COOKIE, path="/", secure=context_secure, httponly=True,
         samesite="strict",
     )
 
 
 def set_challenge_cookie(response: Response, request: Request, nonce: str) -> None:
     response.set_cookie(
-        service.CHALLENGE_COOKIE,
+        sessions.CHALLENGE_COOKIE,
         nonce,
-        max_age=int(service.CHALLENGE_LIFETIME.total_seconds()),
+        max_age=int(sessions.CHALLENGE_LIFETIME.total_seconds()),
         path="/",
         secure=request.app.state.settings.base_url.lower().startswith("https://"),
         httponly=True,
@@ -131,7 +131,7 @@ def set_challenge_cookie(response: Response, request: Request, nonce: str) -> No
 @router.post("/challenge", response_model=ChallengeOut)
 def challenge(request: Request) -> JSONResponse:
     """A fresh sign-in challenge for this browser (sign its RFC 8785 form with your key)."""
-    document = service.new_challenge(request.app.state.settings, now())
+    document = sessions.new_challenge(request.app.state.settings, now())
     response = JSONResponse({"challenge": document}, headers={"Cache-Control": "no-store"})
     set_challenge_cookie(response, request, document["nonce"])
     return response
@@ -149,15 +149,15 @@ def challenge(request: Request) -> JSONResponse:
 )
 def open_session(request: Request, session: SessionDep, body: SessionIn) -> JSONResponse:
     """Open a key-holder session with a signature over the challenge (JWS or CMS)."""
-    token, holder = service.open_session(
+    token, holder = sessions.open_session(
         session,
-        service.parents_context(request.app),
+        sessions.parents_context(request.app),
         challenge=body.challenge,
         signature=body.signature.model_dump(),
-        cookie_nonce=request.cookies.get(service.CHALLENGE_COOKIE),
+        cookie_nonce=request.cookies.get(sessions.CHALLENGE_COOKIE),
         moment=now(),
     )
-    claims = service.read_session_token(request.app.state.settings, token, now())
+    claims = sessions.read_session_token(request.app.state.settings, token, now())
     assert claims is not None
     response = JSONResponse(
         {
@@ -176,24 +176,24 @@ def open_session(request: Request, session: SessionDep, body: SessionIn) -> JSON
 
 
 def submit_ready(
-    request: Request, session: Session, holder: service.Holder, application_id: str
+    request: Request, session: Session, holder: sessions.Holder, application_id: str
 ) -> ParentApplication:
     """Send a ready application to the registry through the one registry client, and keep the
     answer. The session's transaction ends before the call (in one process the registry's own
     request needs the database)."""
-    birth_id, dossier = service.prepare_submission(session, holder, application_id)
+    birth_id, dossier = submission.prepare_submission(session, holder, application_id)
     del birth_id
     session.commit()
     try:
         with RegistryClient.for_app(request.app) as registry:
             result = registry.submit(dossier)
     except httpx.HTTPError:
-        return service.record_submission(
+        return submission.record_submission(
             session, holder, application_id, accepted=False, submission_id=None,
             receipt=None, error="registry_unavailable", moment=now(),
         )
     error = None if result.accepted else (result.error or f"http_{result.http_status}")
-    return service.record_submission(
+    return submission.record_submission(
         session,
         holder,
         application_id,
@@ -235,7 +235,7 @@ def add_signature(
     """Sign the application (its RFC 8785 form); the last signature sends it to the registry."""
     application = service.add_signature(
         session,
-        service.parents_context(request.app),
+        sessions.parents_context(request.app),
         holder,
         application_id,
         body.signature.model_dump(),

@@ -283,6 +283,10 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/registry/submissions/{submission_id}/reject"): CLERK,
     ("GET", "/registry/check"): CLERK,
     ("POST", "/registry/check"): CLERK,
+    # Statistics (birthreg/registry/statistics_api.py, statistics_pages.py).
+    ("GET", "/api/v1/registry/statistics"): CLERK,
+    ("GET", "/registry/statistics"): CLERK,
+    ("GET", "/registry/statistics.csv"): CLERK,
     # Messages to parents and their delivery (birthreg/notify/pages.py).
     ("GET", "/notify/outbox"): frozenset({Role.CLERK, Role.REGISTRAR, Role.ADMIN}),
     # The audit trail's newest signed checkpoint: anyone may keep a copy.

@@ -18,7 +18,7 @@ from birthreg.auth import issue_token, read_token
 from birthreg.auth.sessions import login_csrf_token, page_csrf_token
 from birthreg.config import Settings
 from birthreg.models import Role, now
-from birthreg.parents import service as parents
+from birthreg.parents import sessions
 
 from .helpers import add_staff, audit_actions, bearer, get_token, page_login
 
@@ -100,12 +100,12 @@ def test_tokens_of_other_purposes_open_no_staff_session(client: TestClient, app:
     session_token = issue_token(settings, user, kind="session")
     claims = read_token(settings, session_token, kind="session")
     assert claims is not None and claims.sid
-    parent_session, _ = parents.issue_session_token(settings, "0a1b2c", moment)
+    parent_session, _ = sessions.issue_session_token(settings, "0a1b2c", moment)
     others = {
         "page csrf": page_csrf_token(settings, claims.sid),
         "login csrf": login_csrf_token(settings, "n" * 32),
         "parent session": parent_session,
-        "parent challenge": parents.new_challenge(settings, moment)["nonce"],
+        "parent challenge": sessions.new_challenge(settings, moment)["nonce"],
         # The same payload as a staff token, under the parents' purposes.
         "same payload": tokens.sign(
             settings, tokens.Purpose.PARENT_SESSION,
@@ -118,7 +118,7 @@ def test_tokens_of_other_purposes_open_no_staff_session(client: TestClient, app:
         assert client.get("/api/v1/auth/me", headers=bearer(other)).status_code == 401, name
     # Nor does a staff token open a parent's session.
     for staff_token in (session_token, issue_token(settings, user, kind="api")):
-        assert parents.read_session_token(settings, staff_token, moment) is None
+        assert sessions.read_session_token(settings, staff_token, moment) is None
 
 
 def _reencode(token: str, **changes: Any) -> str:

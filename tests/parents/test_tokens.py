@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from birthreg import tokens
 from birthreg.config import Settings
 from birthreg.models import ApplicationState, ParentApplication
-from birthreg.parents import service
+from birthreg.parents import service, sessions
 
 MOMENT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -28,14 +28,14 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def test_a_challenge_lives_five_minutes(settings: Settings) -> None:
-    challenge = service.new_challenge(settings, MOMENT)
+    challenge = sessions.new_challenge(settings, MOMENT)
     nonce = challenge["nonce"]
     assert challenge["issued_at"] == "2026-06-01T12:00:00Z"
-    assert service.check_challenge(settings, challenge, nonce, MOMENT) == nonce
-    late = MOMENT + service.CHALLENGE_LIFETIME
-    assert service.check_challenge(settings, challenge, nonce, late) == nonce
-    with pytest.raises(service.ParentsError) as expired:
-        service.check_challenge(settings, challenge, nonce, late + timedelta(seconds=1))
+    assert sessions.check_challenge(settings, challenge, nonce, MOMENT) == nonce
+    late = MOMENT + sessions.CHALLENGE_LIFETIME
+    assert sessions.check_challenge(settings, challenge, nonce, late) == nonce
+    with pytest.raises(sessions.ParentsError) as expired:
+        sessions.check_challenge(settings, challenge, nonce, late + timedelta(seconds=1))
     assert (expired.value.code, expired.value.status) == ("challenge_expired", 410)
 
 
@@ -49,35 +49,35 @@ def test_a_challenge_lives_five_minutes(settings: Settings) -> None:
     ],
 )
 def test_a_changed_challenge_is_refused(settings: Settings, change: dict[str, str]) -> None:
-    challenge = {**service.new_challenge(settings, MOMENT), **change}
-    with pytest.raises(service.ParentsError) as refused:
-        service.check_challenge(settings, challenge, challenge["nonce"], MOMENT)
+    challenge = {**sessions.new_challenge(settings, MOMENT), **change}
+    with pytest.raises(sessions.ParentsError) as refused:
+        sessions.check_challenge(settings, challenge, challenge["nonce"], MOMENT)
     assert refused.value.code == "invalid_challenge"
 
 
 def test_other_tokens_are_no_challenge(settings: Settings) -> None:
-    session_token, _ = service.issue_session_token(settings, "0abc", MOMENT)
+    session_token, _ = sessions.issue_session_token(settings, "0abc", MOMENT)
     for other in (
         session_token,
         tokens.sign(settings, tokens.Purpose.LOGIN_CSRF, "nonce", moment=MOMENT),
         tokens.sign(settings, tokens.Purpose.STAFF_CSRF, "nonce", moment=MOMENT),
     ):
-        challenge = {**service.new_challenge(settings, MOMENT), "nonce": other}
-        with pytest.raises(service.ParentsError) as refused:
-            service.check_challenge(settings, challenge, other, MOMENT)
+        challenge = {**sessions.new_challenge(settings, MOMENT), "nonce": other}
+        with pytest.raises(sessions.ParentsError) as refused:
+            sessions.check_challenge(settings, challenge, other, MOMENT)
         assert refused.value.code == "invalid_challenge"
 
 
 def test_a_session_lives_thirty_minutes(settings: Settings) -> None:
-    token, claims = service.issue_session_token(settings, "0abc", MOMENT)
-    read = service.read_session_token(settings, token, MOMENT + timedelta(minutes=29))
+    token, claims = sessions.issue_session_token(settings, "0abc", MOMENT)
+    read = sessions.read_session_token(settings, token, MOMENT + timedelta(minutes=29))
     assert read == claims
     assert read.exp == int((MOMENT + timedelta(minutes=30)).timestamp())
-    assert service.read_session_token(settings, token, MOMENT + timedelta(minutes=31)) is None
-    challenge_nonce = service.new_challenge(settings, MOMENT)["nonce"]
-    assert service.read_session_token(settings, challenge_nonce, MOMENT) is None
+    assert sessions.read_session_token(settings, token, MOMENT + timedelta(minutes=31)) is None
+    challenge_nonce = sessions.new_challenge(settings, MOMENT)["nonce"]
+    assert sessions.read_session_token(settings, challenge_nonce, MOMENT) is None
     for garbage in (None, "", "x.y", "x.y.z", "A" * 5000):
-        assert service.read_session_token(settings, garbage, MOMENT) is None
+        assert sessions.read_session_token(settings, garbage, MOMENT) is None
 
 
 def test_an_invitation_names_its_application_and_salt(settings: Settings) -> None:
@@ -98,6 +98,6 @@ def test_an_invitation_names_its_application_and_salt(settings: Settings) -> Non
     signed = tokens.unsign(settings, tokens.Purpose.PARENT_INVITATION, token, max_age=None)
     assert signed.payload == [application.id, "5" * 32]
     # Not a session, not a challenge.
-    assert service.read_session_token(settings, token, MOMENT) is None
+    assert sessions.read_session_token(settings, token, MOMENT) is None
     application.invitation_salt = None
     assert service.invitation_token(settings, application) is None
