@@ -20,12 +20,10 @@ from typing import Any, Final
 
 from sqlmodel import Session, col, select
 
-from birthreg import audit
 from birthreg.errors import DomainError, NotFound
 from birthreg.models import (
     BirthCertificate,
     CertificateStatus,
-    Registration,
     StaffUser,
     now,
 )
@@ -33,7 +31,6 @@ from birthreg.registry import reissue
 from birthreg.registry.approval import check_approver
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.record_models import Correction, CorrectionStatus, IssuanceKind
-from birthreg.registry.service import OBJECT_TYPE
 
 _PEOPLE: Final = ("child", "mother", "father")
 _NAMES: Final = ("surname", "given_name", "patronymic")
@@ -97,12 +94,6 @@ def _current(session: Session, certificate_id: str) -> BirthCertificate:
     return certificate
 
 
-def _submission_id(session: Session, registration_id: int) -> str:
-    registration = session.get(Registration, registration_id)
-    assert registration is not None
-    return registration.submission_id
-
-
 def request_correction(
     session: Session,
     certificate_id: str,
@@ -149,13 +140,12 @@ def request_correction(
 def _audit(
     session: Session, correction: Correction, action: str, actor: str, role: str, at: datetime
 ) -> None:
-    audit.record(
+    reissue.audit_on_record(
         session,
+        correction.registration_id,
+        action,
         actor=actor,
         role=role,
-        action=action,
-        object_type=OBJECT_TYPE,
-        object_id=_submission_id(session, correction.registration_id),
         details={
             "correction_id": correction.id,
             "certificate_id": correction.certificate_id,
@@ -193,18 +183,33 @@ def approve_correction(
     new = reissue.reissue(
         session, app, old, changes=json.loads(correction.changes), moment=moment
     )
-    old.status = CertificateStatus.SUPERSEDED.value
-    old.superseded_by = new.id
+    _supersede(session, new)
     correction.status = CorrectionStatus.APPROVED.value
     correction.decided_by = staff.id
     correction.decided_at = moment
     correction.new_certificate_id = new.id
-    session.add_all([old, correction])
+    session.add(correction)
     reissue.log_issuance(
         session, new, IssuanceKind.CORRECTED.value, actor=actor, role=staff.role, moment=moment
     )
     _audit(session, correction, "correction.approved", actor, staff.role, moment)
     return correction
+
+
+def _supersede(session: Session, new: BirthCertificate) -> None:
+    """Every other certificate of the record in force (the corrected one, and copies of it)
+    is superseded by the new one."""
+    others = session.exec(
+        select(BirthCertificate).where(
+            BirthCertificate.registration_id == new.registration_id,
+            BirthCertificate.status == CertificateStatus.VALID.value,
+            BirthCertificate.id != new.id,
+        )
+    ).all()
+    for other in others:
+        other.status = CertificateStatus.SUPERSEDED.value
+        other.superseded_by = new.id
+        session.add(other)
 
 
 def reject_correction(

@@ -33,6 +33,7 @@ FLASHES: Final[dict[str, LazyProxy]] = {
         "The correction is approved: the corrected certificate is issued, the old one superseded."
     ),
     "correction_rejected": lazy_gettext("The correction is rejected."),
+    "copy_issued": lazy_gettext("The copy is issued: print it for the collector."),
 }
 
 #: What people read for a refusal, by its machine code.
@@ -75,6 +76,11 @@ MESSAGES: Final[dict[str, LazyProxy]] = {
     "no_change": lazy_gettext("Change at least one field: the certificate says that already."),
     "own_request": lazy_gettext("Nobody approves their own request: another registrar decides."),
     "registrar_required": lazy_gettext("Only a registrar approves."),
+    "identity_not_checked": lazy_gettext(
+        "Tick the box once you have checked the collector's identity document."
+    ),
+    "invalid_iin": lazy_gettext("This is not a valid IIN: check the 12 digits."),
+    "collector_name_required": lazy_gettext("Write the collector's full name."),
     "invalid_query": lazy_gettext(
         "Search for an IIN, an act record or certificate number, a tracking number, or the "
         "start of a surname."

@@ -11,14 +11,17 @@ from fastapi import APIRouter, Path, Query, Request
 
 from birthreg.auth import ClerkStaff, RegistrarStaff, actor_of
 from birthreg.db import SessionDep
-from birthreg.registry import corrections, search
+from birthreg.registry import copies, corrections, record_view, search
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.record_models import Correction
 from birthreg.registry.record_schemas import (
+    CopyIssued,
+    CopyRequest,
     CorrectionApproved,
     CorrectionPublic,
     CorrectionRejection,
     CorrectionRequest,
+    IssuanceLog,
     SearchResults,
 )
 
@@ -118,3 +121,47 @@ def reject_correction(
         session, correction_id, body.reason, staff=user, actor=actor_of(user)
     )
     return correction_public(correction)
+
+
+# -- copies and the issuance log ----------------------------------------------------------------
+
+
+@router.post(
+    "/certificates/{certificate_id}/copies",
+    status_code=201,
+    response_model=CopyIssued,
+    responses={404: _ERROR, 409: _ERROR, 422: _ERROR},
+)
+def issue_copy(
+    request: Request,
+    certificate_id: CertificateId,
+    body: CopyRequest,
+    session: SessionDep,
+    user: ClerkStaff,
+) -> Any:
+    """A repeat certificate (new number, same act record) for the collector whose identity
+    document was checked (`document_checked` must be true: 422 `identity_not_checked`)."""
+    copy = copies.issue_copy(
+        session,
+        request.app,
+        certificate_id,
+        reason=body.reason,
+        collector_name=body.collector.name,
+        collector_iin=body.collector.iin,
+        document_checked=body.collector.document_checked,
+        actor=actor_of(user),
+        role=user.role,
+    )
+    return CopyIssued(certificate_id=copy.id, certificate_number=copy.certificate_number)
+
+
+@router.get(
+    "/certificates/{certificate_id}/issuances",
+    response_model=IssuanceLog,
+    responses={404: _ERROR},
+)
+def issuances(certificate_id: CertificateId, session: SessionDep, user: ClerkStaff) -> Any:
+    """The record's issuance log (every certificate of its registration): the original,
+    corrected certificates, copies with their collectors, PDF downloads; oldest first."""
+    certificate = get_certificate(session, certificate_id)
+    return IssuanceLog(issuances=record_view.issuances_of(session, certificate.registration_id))

@@ -15,7 +15,7 @@ from birthreg.auth import ClerkStaff, RegistrarStaff, actor_of
 from birthreg.db import SessionDep
 from birthreg.errors import DomainError
 from birthreg.models import Registration, StaffUser
-from birthreg.registry import corrections, search
+from birthreg.registry import copies, corrections, search
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.page_kit import FormFields, message_for, render
 from birthreg.registry.record_models import Correction
@@ -157,3 +157,38 @@ def reject_correction_page(
         )
 
     return _decided(request, session, staff, correction_id, decide)
+
+
+# -- copies -------------------------------------------------------------------------------------
+
+
+@router.post("/certificates/{certificate_id}/copies", response_class=HTMLResponse)
+def issue_copy_page(
+    request: Request,
+    session: SessionDep,
+    staff: ClerkStaff,
+    certificate_id: CertificateId,
+    form: FormFields,
+) -> Response:
+    """Issue a copy to a collector whose identity document was checked; back to the record."""
+    certificate = get_certificate(session, certificate_id)
+    submission_id = _submission_of(session, certificate.registration_id)
+    names = ("collector_name", "collector_iin", "copy_reason")
+    values = {name: _text(form, name) for name in names}
+    try:
+        reason = CorrectionRejection(reason=values["copy_reason"]).reason
+        copies.issue_copy(
+            session, request.app, certificate_id, reason=reason,
+            collector_name=values["collector_name"], collector_iin=values["collector_iin"],
+            document_checked=form.get("document_checked") == "yes",
+            actor=actor_of(staff), role=staff.role,
+        )  # fmt: skip
+    except (ValidationError, DomainError) as error:
+        code = reason_error(error) if isinstance(error, ValidationError) else error.code
+        status = 400 if isinstance(error, ValidationError) else error.status
+        session.rollback()
+        return dossier_view(
+            request, session, staff, submission_id, status_code=status,
+            errors={"copy": message_for(code)}, values=values,
+        )  # fmt: skip
+    return _back(submission_id, "copy_issued")

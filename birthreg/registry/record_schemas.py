@@ -78,3 +78,22 @@ class IssuancePublic(BaseModel):
 
 class IssuanceLog(BaseModel):
     issuances: list[IssuancePublic]
+
+
+class Collector(BaseModel):
+    """Who collects a copy: the name and IIN as on the identity document the clerk checked."""
+
+    iin: str = Field(min_length=1, max_length=12)
+    name: str = Field(min_length=1, max_length=200)
+    document_checked: bool
+
+
+class CopyRequest(RejectRequest):
+    """A copy's request: the reason (plain text) and the collector."""
+
+    collector: Collector
+
+
+class CopyIssued(BaseModel):
+    certificate_id: str
+    certificate_number: str

@@ -80,6 +80,12 @@ def record_life(session: Session, registration_id: int) -> dict[str, Any]:
     ids = {c["correction"].requested_by for c in corrections} | {
         c["correction"].decided_by for c in corrections
     }
+    issuances = issuances_of(session, registration_id)
+    ids |= {
+        int(i.actor.removeprefix("staff:"))
+        for i in issuances
+        if i.actor.startswith("staff:") and i.actor.removeprefix("staff:").isdigit()
+    }
     names = dict(
         session.exec(
             select(StaffUser.id, StaffUser.username).where(col(StaffUser.id).in_(ids - {None}))
@@ -89,7 +95,8 @@ def record_life(session: Session, registration_id: int) -> dict[str, Any]:
         "versions": versions,
         "current": current,
         "corrections": corrections,
-        "issuances": issuances_of(session, registration_id),
+        "issuances": issuances,
         "staff_by_id": names,
+        "actor_names": {f"staff:{staff_id}": name for staff_id, name in names.items()},
         "correctable": sorted(CORRECTABLE),
     }

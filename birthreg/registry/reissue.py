@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlmodel import Session, col
 
+from birthreg import audit
 from birthreg.models import BirthCertificate, Registration
 from birthreg.registry import search_keys
 from birthreg.registry.certificate import certificate_context, certificate_number, sealed_values
 from birthreg.registry.record_models import Issuance
+from birthreg.registry.service import OBJECT_TYPE
 
 _CERTIFICATES = BirthCertificate.__table__  # type: ignore[attr-defined]
 _ISSUANCES = Issuance.__table__  # type: ignore[attr-defined]
@@ -111,4 +113,29 @@ def log_issuance(
             "document_checked": collector.get("document_checked"),
             "reason": collector.get("reason"),
         },
+    )
+
+
+def audit_on_record(
+    session: Session,
+    registration_id: int,
+    action: str,
+    *,
+    actor: str,
+    role: str,
+    details: dict[str, Any],
+    at: datetime,
+) -> None:
+    """Audit a step of the record's life on its submission, whose history shows it."""
+    registration = session.get(Registration, registration_id)
+    assert registration is not None
+    audit.record(
+        session,
+        actor=actor,
+        role=role,
+        action=action,
+        object_type=OBJECT_TYPE,
+        object_id=registration.submission_id,
+        details=details,
+        at=at,
     )
