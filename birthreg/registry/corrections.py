@@ -105,6 +105,7 @@ def request_correction(
     staff_id: int | None,
     holder: str | None = None,
     signed_request: str | None = None,
+    correction_id: str | None = None,
     moment: datetime | None = None,
 ) -> Correction:
     """Ask for a correction of the certificate in force. Raises 404 certificate_not_found, 409
@@ -122,7 +123,7 @@ def request_correction(
     if pending is not None:
         raise DomainError("correction_pending", "a correction of this record is pending", 409)
     correction = Correction(
-        id=str(uuid.uuid4()),
+        id=correction_id or str(uuid.uuid4()),
         certificate_id=certificate.id,
         registration_id=certificate.registration_id,
         changes=json.dumps(checked, ensure_ascii=False, sort_keys=True),

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import JSONResponse
 
 from birthreg.auth import ClerkStaff, RegistrarStaff, actor_of
 from birthreg.db import SessionDep
-from birthreg.registry import copies, corrections, record_view, search
+from birthreg.registry import copies, corrections, record_view, search, signed_corrections
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.record_models import Correction
 from birthreg.registry.record_schemas import (
@@ -24,6 +25,7 @@ from birthreg.registry.record_schemas import (
     IssuanceLog,
     SearchResults,
 )
+from birthreg.registry.service import registry_for
 
 #: Included by `birthreg.registry.api` under its prefix (`/api/v1/registry`).
 router = APIRouter()
@@ -79,6 +81,35 @@ def request_correction(
         role=user.role,
         staff_id=user.id,
     )
+    return correction_public(correction)
+
+
+@router.post(
+    "/certificates/{certificate_id}/corrections/signed",
+    status_code=201,
+    response_model=CorrectionPublic,
+    responses={400: _ERROR, 403: _ERROR, 404: _ERROR, 409: _ERROR, 422: _ERROR},
+)
+def request_signed_correction(
+    request: Request,
+    certificate_id: CertificateId,
+    session: SessionDep,
+    body: Annotated[dict[str, Any], Body()],
+) -> Any:
+    """A parent's request, signed with her key: `{"document": {"type":
+    "birthreg.correction-request/1", "id": UUID, "certificate_id", "changes", "reason"},
+    "signature": {"format": "cms"|"jws", "value"}}`, the signature over the document's RFC 8785
+    form. Verified as an application is (422 `signature_refused` with the report); the signer
+    must be the child's mother or father (403 `signer_not_parent`). A registrar decides."""
+    try:
+        correction = signed_corrections.request_signed_correction(
+            session, registry_for(request.app), certificate_id, body
+        )
+    except signed_corrections.SignatureRefused as refusal:
+        return JSONResponse(
+            {"error": refusal.code, "detail": refusal.detail, "report": refusal.report.to_json()},
+            refusal.status,
+        )
     return correction_public(correction)
 
 
