@@ -24,6 +24,7 @@ from birthreg.errors import DomainError, NotFound
 from birthreg.models import (
     BirthCertificate,
     CertificateStatus,
+    Registration,
     StaffUser,
     now,
 )
@@ -238,3 +239,15 @@ def corrections_of(session: Session, registration_id: int) -> list[Correction]:
             .order_by(col(Correction.requested_at).desc())
         ).all()
     )
+
+
+def pending_corrections(session: Session, limit: int = 100) -> list[tuple[Correction, str]]:
+    """The corrections waiting for a registrar, oldest first, with their submission ids."""
+    rows = session.exec(
+        select(Correction, Registration.submission_id)
+        .join(Registration, col(Registration.id) == col(Correction.registration_id))
+        .where(Correction.status == CorrectionStatus.PENDING.value)
+        .order_by(col(Correction.requested_at))
+        .limit(limit)
+    ).all()
+    return [(correction, submission_id) for correction, submission_id in rows]

@@ -55,6 +55,18 @@ def search_page(
 
 # -- corrections ----------------------------------------------------------------------------------
 
+
+@router.get("/corrections", response_class=HTMLResponse)
+def corrections_page(request: Request, session: SessionDep, staff: ClerkStaff) -> Response:
+    """The corrections waiting for a registrar, oldest first."""
+    rows = [
+        {"correction": correction, "submission_id": submission_id,
+         "changes": json.loads(correction.changes)}
+        for correction, submission_id in corrections.pending_corrections(session)
+    ]  # fmt: skip
+    return render(request, "registry/corrections.html", {"rows": rows})
+
+
 CertificateId = Annotated[str, Path(min_length=1, max_length=80)]
 CorrectionId = Annotated[str, Path(min_length=1, max_length=36)]
 

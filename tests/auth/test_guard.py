@@ -297,6 +297,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/api/v1/registry/certificates/{certificate_id}/copies"): CLERK,
     ("GET", "/api/v1/registry/certificates/{certificate_id}/issuances"): CLERK,
     ("GET", "/registry/search"): CLERK,
+    ("GET", "/registry/corrections"): CLERK,
     ("POST", "/registry/certificates/{certificate_id}/corrections"): CLERK,
     ("POST", "/registry/corrections/{correction_id}/approve"): frozenset({Role.REGISTRAR}),
     ("POST", "/registry/corrections/{correction_id}/reject"): frozenset({Role.REGISTRAR}),

@@ -187,6 +187,9 @@ def test_the_pages_ask_approve_and_show_both_versions(app: Any, client: Any) -> 
 
     client.post("/logout", data={"csrf_token": csrf_of(asked.text)}, headers=HTML)
     csrf = log_in(client, "registrar-r")
+    listing = client.get("/registry/corrections", headers=HTML).text
+    assert listing.count('data-testid="pending-correction"') == 1
+    assert f'href="{page}#versions-heading"' in listing
     waiting = client.get(page, headers=HTML).text
     approve = waiting.split('/approve"')[0].rsplit('action="', 1)[1] + "/approve"
     approved = client.post(approve, data={"csrf_token": csrf}, headers=HTML)
@@ -196,3 +199,5 @@ def test_the_pages_ask_approve_and_show_both_versions(app: Any, client: Any) -> 
     assert approved.text.count('data-testid="certificate-version"') == 2
     assert 'data-status="superseded"' in approved.text
     assert "Айару → Аяжан" in text  # the history shows both versions
+    listing = client.get("/registry/corrections", headers=HTML).text
+    assert 'data-testid="no-corrections"' in listing
