@@ -18,7 +18,7 @@ from birthreg.db import ReadSessionDep, SessionDep
 from birthreg.edge import client_address
 from birthreg.errors import DomainError
 from birthreg.models import SubmissionStatus, now
-from birthreg.registry import freshness, intake, queue, record_api, registration, service
+from birthreg.registry import copies, freshness, intake, queue, record_api, registration, service
 from birthreg.registry.certificate import (
     certificate_context,
     get_certificate,
@@ -285,6 +285,7 @@ def certificate_pdf_download(
     number = certificate.certificate_number.rsplit(" ", 1)[-1]
     context = certificate_context(request.app, session)
     pdf = certificate_pdf(session, context, certificate)
+    copies.log_download(session, certificate)
     return Response(
         pdf,
         media_type="application/pdf",
