@@ -151,6 +151,8 @@ def serve(
     awaiting = _initialise(settings).awaiting_seal
     if awaiting is not None:
         _fail("not serving: the registry's seal awaits its certificate (see above)")
+    if settings.role == "ward" and not settings.registry_url:
+        _fail("role ward sends dossiers to the registry: set BIRTHREG_REGISTRY_URL")
     if tls and not settings.holds_ca:
         _fail("--tls makes its certificate from the CA: serve the registry behind a proxy")
 
