@@ -107,6 +107,12 @@ def test_the_registry_seal_is_issued_across_the_boundary(
     )
     assert again.exit_code == 0 and "nothing was changed" in again.output
 
+    # The registry's command line verifies against the roots it keeps (it has no CA).
+    empty = tmp_path / "empty-dossier.json"
+    empty.write_text("{}")
+    checked = runner.invoke(cli, ["verify", str(empty)], env=registry)
+    assert checked.exit_code == 1 and "TEST CA" not in checked.output, checked.output
+
     with TestClient(create_app(_settings(registry))) as client:
         seal = client.get("/pki/seal.pem")
         assert seal.status_code == 200
