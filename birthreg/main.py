@@ -33,6 +33,7 @@ from birthreg.errors import DomainError
 from birthreg.notify.pages import router as notify_pages_router
 from birthreg.notify.sender import background_sender, channel_status
 from birthreg.parents.api import router as parents_api_router
+from birthreg.parents.correction_pages import router as parents_correction_router
 from birthreg.parents.pages import router as parents_pages_router
 from birthreg.pki.api import router as pki_router
 from birthreg.pki.api import seal_router as pki_seal_router
@@ -229,7 +230,7 @@ def _include_role_routers(app: FastAPI, settings: Settings) -> None:
     a registry answers 404 for /pki/crl, /pki/ocsp, /api/v1/ward/*, /api/v1/enroll."""
     if settings.holds_ca:
         for router in (pki_router, ward_api_router, parents_api_router, parents_pages_router,
-                       ward_pages_router):
+                       parents_correction_router, ward_pages_router):
             app.include_router(router)
     if settings.serves_registry:
         for router in (pki_seal_router, registry_api_router, registry_pages_router,
