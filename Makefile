@@ -37,6 +37,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
 	@touch $@ $(VENV)/.installed-dev
 
+# Without BIRTHREG_BASE_URL (environment or .env), links, QR codes and a new CA's pointers name
+# the address served at, for `init` and `demo` as `serve` itself does (birthreg.public_address).
+ifeq ($(origin BIRTHREG_BASE_URL)$(shell grep -s '^BIRTHREG_BASE_URL=' .env)$(filter 0.0.0.0 ::,$(HOST)),undefined)
+run: export BIRTHREG_BASE_URL = http://$(HOST):$(PORT)
+endif
 run: $(VENV)/.installed-dev
 	$(BIN)/birthreg init
 	@echo
