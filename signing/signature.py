@@ -1,6 +1,5 @@
-"""What the CMS and JWS verifiers share: the list of checks they keep while they work, the
-signer key policy, certificate loading, and what a verified signature establishes before any
-path validation."""
+"""What the CMS and JWS verifiers share: the checks they keep, the signer key policy,
+certificate loading, and what a verified signature establishes before any path validation."""
 
 from __future__ import annotations
 
@@ -42,10 +41,8 @@ LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class VerifiedSignature:
-    """The signature is intact and cryptographically valid for `signer`'s key.
-
-    Nothing here says the signer is trusted: that is `signing.trust`'s job.
-    """
+    """The signature is intact and valid for `signer`'s key; whether the signer is trusted is
+    `signing.trust`'s to say."""
 
     format: Literal["cms", "jws"]
     signer: x509.Certificate

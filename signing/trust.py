@@ -77,11 +77,8 @@ _POLICY_OF: dict[Purpose, x509.ObjectIdentifier] = {
 
 
 class TrustAnchors:
-    """Configured roots and known intermediates.
-
-    Only CA certificates may be roots or intermediates, and only the roots go into the verifier's
-    `Store`: cryptography treats every certificate there as a trust anchor.
-    """
+    """Configured roots and known intermediates, CA certificates only; only the roots go into
+    the verifier's `Store` (cryptography treats every certificate there as a trust anchor)."""
 
     def __init__(
         self, roots: Iterable[x509.Certificate], intermediates: Iterable[x509.Certificate] = ()
