@@ -19,8 +19,8 @@ from birthreg.auth import ClerkStaff, actor_of
 from birthreg.db import SessionDep
 from birthreg.errors import DomainError
 from birthreg.i18n import gettext
-from birthreg.models import StaffUser
-from birthreg.registry import queue, registration, service
+from birthreg.models import Role, StaffUser
+from birthreg.registry import freshness, queue, record_view, registration, service
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.certificate_pdf import render_certificate_html
 from birthreg.registry.page_kit import FormFields, flashes, message_for, render
@@ -64,7 +64,7 @@ def _who(actor: str, staff_names: Mapping[str, str]) -> str:
     return actor
 
 
-def _dossier_page(
+def dossier_view(
     request: Request,
     session: Session,
     staff: StaffUser,
@@ -80,6 +80,8 @@ def _dossier_page(
     record = dossier["medical_record"]["document"]
     application = dossier["application"]["document"]
     staff_names = _staff_names(session, detail)
+    registered = registration.registration_of(session, submission_id)
+    life = record_view.record_life(session, registered.id) if registered and registered.id else None
     return render(
         request,
         "registry/dossier.html",
@@ -106,6 +108,9 @@ def _dossier_page(
             "errors": errors or {},
             "values": values or {},
             "max_reason": MAX_REASON_LENGTH,
+            "life": life,
+            "is_registrar": staff.role == Role.REGISTRAR.value,
+            "staff_id": staff.id,
         },
         status_code=status_code,
     )
@@ -120,10 +125,10 @@ def dossier_page(
     flash: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
     """A dossier: the documents, each signature's report, duplicates, history (opens it)."""
-    return _dossier_page(request, session, staff, submission_id, flashes=flashes(flash))
+    return dossier_view(request, session, staff, submission_id, flashes=flashes(flash))
 
 
-def _refused(
+def refused_view(
     request: Request,
     session: Session,
     staff: StaffUser,
@@ -132,7 +137,7 @@ def _refused(
     **form: Any,
 ) -> Response:
     session.rollback()
-    return _dossier_page(
+    return dossier_view(
         request,
         session,
         staff,
@@ -153,7 +158,7 @@ def register_page(
 ) -> Response:
     """Register: act record number, child IIN and certificate; back to the dossier."""
     if form.get("confirm") != "yes":
-        return _dossier_page(
+        return dossier_view(
             request,
             session,
             staff,
@@ -161,10 +166,12 @@ def register_page(
             status_code=400,
             errors={"confirm": message_for("not_confirmed")},
         )
+    registry = service.registry_for(request.app)
     try:
+        freshness.recheck_before_registering(session, registry.validator, submission_id)
         registration.register_submission(
             session,
-            service.registry_for(request.app),
+            registry,
             submission_id,
             actor=actor_of(staff),
             role=staff.role,
@@ -173,13 +180,13 @@ def register_page(
     except DomainError as error:
         if error.status == 404:
             raise
-        return _refused(request, session, staff, submission_id, error)
+        return refused_view(request, session, staff, submission_id, error)
     return RedirectResponse(
         f"/registry/submissions/{submission_id}?flash=registered", status_code=303
     )
 
 
-def _reason_error(error: ValidationError) -> str:
+def reason_error(error: ValidationError) -> str:
     for problem in error.errors():
         if problem.get("type") == "string_too_long":
             return "reason_too_long"
@@ -204,13 +211,13 @@ def reject_page(
     try:
         rejection = RejectRequest(reason=reason)
     except ValidationError as error:
-        return _dossier_page(
+        return dossier_view(
             request,
             session,
             staff,
             submission_id,
             status_code=400,
-            errors={"reason": message_for(_reason_error(error))},
+            errors={"reason": message_for(reason_error(error))},
             values={"reason": reason[: MAX_REASON_LENGTH * 2]},
         )
     try:
@@ -225,7 +232,9 @@ def reject_page(
     except DomainError as error:
         if error.status == 404:
             raise
-        return _refused(request, session, staff, submission_id, error, values={"reason": reason})
+        return refused_view(
+            request, session, staff, submission_id, error, values={"reason": reason}
+        )
     return RedirectResponse(
         f"/registry/submissions/{submission_id}?flash=rejected", status_code=303
     )

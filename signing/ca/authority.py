@@ -235,6 +235,34 @@ class CertificationAuthority:
                    issuing_certificate=load_certificate(directory / ISSUING_CERT_FILE),
                    base_url=base_url)
 
+    @property
+    def created_base_url(self) -> str | None:
+        """The base URL that the issuing certificate's own pointers name (the one the CA was
+        created with), or None when it names none (a CA from before the ARL)."""
+        suffix = _root_pointers("").crl
+        try:
+            points = self.issuing_certificate.extensions.get_extension_for_class(
+                x509.CRLDistributionPoints
+            ).value
+        except x509.ExtensionNotFound:
+            return None
+        for point in points:
+            for name in point.full_name or ():
+                if isinstance(name, x509.UniformResourceIdentifier) and name.value.endswith(
+                    suffix
+                ):
+                    return name.value.removesuffix(suffix)
+        return None
+
+    def with_base_url(self, base_url: str) -> CertificationAuthority:
+        """The same CA, naming its CRL, OCSP responder and certificate under another base URL
+        in what it issues and signs from now on."""
+        return CertificationAuthority(
+            root_key=self._root_key, root_certificate=self.root_certificate,
+            issuing_key=self._issuing_key, issuing_certificate=self.issuing_certificate,
+            base_url=base_url,
+        )
+
     @staticmethod
     def exists(directory: Path) -> bool:
         """True when every CA file is present in `directory` (says nothing of the passphrase)."""
