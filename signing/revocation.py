@@ -151,9 +151,8 @@ class RevocationChecker:
         self, certificate: x509.Certificate, issuer: x509.Certificate, moment: datetime,
         since: datetime | None = None,
     ) -> RevocationStatus:
-        """The certificate's status at `moment` from information issued at or after `since`
-        (any age while current when None): the preferred source first, then the other.
-        Raises RevocationUnavailable when neither gives a fresh, correctly signed answer."""
+        """The certificate's status at `moment` from information issued at or after `since` (any
+        while current when None); RevocationUnavailable when no source gives a good answer."""
         problems: list[str] = []
         lookups: dict[Source, tuple[Callable[..., RevocationStatus], list[str]]] = {
             "ocsp": (self._ocsp, ocsp_urls(certificate)),

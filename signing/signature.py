@@ -32,9 +32,8 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
     x509.InvalidVersion,
 )
 
-#: The times a signature or a document may claim: no signature was made before 1900 or will
-#: be after 2999, and keeping a claim far from datetime's limits means that no later
-#: arithmetic on it (a clock skew, a deadline) can overflow.
+#: The times a signature or a document may claim: far from datetime's limits, so that no
+#: arithmetic on a claim (a clock skew, a deadline) can overflow.
 EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
 
@@ -94,9 +93,8 @@ def check_signing_key(
 
 
 def load_certificate(der: bytes) -> x509.Certificate:
-    """A DER certificate, with its names and extensions read at once so that a malformed one
-    is refused here rather than wherever they are first read (cryptography parses them
-    lazily). Raises ValueError (or x509.InvalidVersion)."""
+    """A DER certificate, its names and extensions read at once (cryptography parses lazily) so
+    that a malformed one is refused here. Raises ValueError (or x509.InvalidVersion)."""
     certificate = x509.load_der_x509_certificate(der)
     _ = certificate.subject, certificate.issuer, certificate.extensions
     return certificate

@@ -245,9 +245,8 @@ class Validator:
         self, anchors: TrustAnchors, fetcher: RevocationFetcher,
         cache: RevocationCache | None = None, *, prefer: Source = "ocsp",
     ) -> None:
-        """`prefer` says which revocation source is asked first, the other being the fallback:
-        OCSP (the default) is the fresh one; "crl" suits offline checks against CRL files.
-        `cache` may be shared between validators; answers are kept until stale."""
+        """`prefer` is the revocation source asked first: OCSP, the fresh one, or "crl" for
+        offline checks against CRL files. `cache` may be shared between validators."""
         self.anchors = anchors
         self.cache = cache if cache is not None else RevocationCache()
         self.revocation = RevocationChecker(fetcher, self.cache, prefer)
