@@ -147,6 +147,15 @@ def test_urls_come_from_the_base_url_without_trailing_slash() -> None:
     assert ca.chain == (ca.issuing_certificate,)
 
 
+def test_a_ca_knows_the_address_it_was_created_with() -> None:
+    ca = CertificationAuthority.create(base_url="http://127.0.0.1:8000", moment=MOMENT)
+    assert ca.created_base_url == "http://127.0.0.1:8000"
+    moved = ca.with_base_url("http://127.0.0.1:8201")
+    assert moved.crl_url == "http://127.0.0.1:8201/pki/crl"
+    assert moved.issuing_certificate == ca.issuing_certificate  # issued before: unchanged
+    assert moved.created_base_url == "http://127.0.0.1:8000"
+
+
 def test_the_issuing_ca_points_to_the_roots_crl_and_certificate(pki: PKI) -> None:
     extensions = pki.ca.issuing_certificate.extensions
     (point,) = extensions.get_extension_for_class(x509.CRLDistributionPoints).value
