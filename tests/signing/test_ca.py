@@ -18,16 +18,15 @@ from cryptography.x509.oid import (
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store
 
 from signing.ca import (
-    OID_ARC,
     POLICY_TEST_INDIVIDUAL_SIGNING,
     POLICY_TEST_ORGANISATION_SEAL,
-    SERIAL_BITS,
     CertificationAuthority,
     Individual,
     Organisation,
     Profile,
     random_serial,
 )
+from signing.ca.profiles import OID_ARC, SERIAL_BITS
 from signing.errors import (
     CAError,
     InvalidIdentityNumber,
