@@ -201,6 +201,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The home page."""
         return templates.TemplateResponse(request, "home.html", {"settings": settings})
 
+    _install_health(app, settings, storage)
+
+    # Last, so that it is the outermost: the client address is settled before anything else.
+    edge.install(app, settings)
+    return app
+
+
+def _install_health(app: FastAPI, settings: Settings, storage: StorageWatch) -> None:
+    """/healthz (liveness: the process answers and reaches its database) and /readyz."""
+
     @app.get("/healthz", tags=["service"])
     def healthz(request: Request) -> JSONResponse:
         """Liveness and database reachability."""
@@ -219,10 +229,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ready = all(verdict == "ok" for verdict in checks.values())
         return JSONResponse({"status": "ok" if ready else "unavailable", **checks},
                             200 if ready else 503)
-
-    # Last, so that it is the outermost: the client address is settled before anything else.
-    edge.install(app, settings)
-    return app
 
 
 def _include_role_routers(app: FastAPI, settings: Settings) -> None:
