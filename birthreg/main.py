@@ -36,6 +36,8 @@ from birthreg.parents.api import router as parents_api_router
 from birthreg.parents.pages import router as parents_pages_router
 from birthreg.pki.api import router as pki_router
 from birthreg.registry.api import router as registry_api_router
+from birthreg.registry.decisions_api import router as decisions_api_router
+from birthreg.registry.decisions_pages import router as decisions_pages_router
 from birthreg.registry.pages import router as registry_pages_router
 from birthreg.registry.service import registry_for
 from birthreg.registry.statistics_api import router as statistics_api_router
@@ -179,6 +181,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(registry_api_router)
     app.include_router(registry_pages_router)
     app.include_router(statistics_api_router)
+    app.include_router(decisions_api_router)
+    app.include_router(decisions_pages_router)
     app.include_router(statistics_pages_router)
     app.include_router(verify_api_router)
     app.include_router(verify_pages_router)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import birthreg.models  # noqa: F401  (registers every table on SQLModel.metadata)
+import birthreg.models
+import birthreg.registry.decision_models  # noqa: F401  (late approvals, duplicate decisions)
 
 connection = context.config.attributes.get("connection")
 if connection is None:

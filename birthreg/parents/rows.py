@@ -67,7 +67,11 @@ def document_rows(document: dict[str, Any]) -> list[tuple[str, Rows]]:
             gettext("Language"),
             [(gettext("Language of the documents"), LANGUAGE_NAMES.get(language, language))],
         ),
-    ]
+    ] + (
+        [(gettext("Late application"), [(gettext("Reason"), document["late_reason"])])]
+        if document.get("late_reason")
+        else []
+    )
 
 
 def grouped(fingerprint: str) -> str:

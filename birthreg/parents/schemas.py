@@ -93,6 +93,8 @@ class ApplicationForm(BaseModel):
     phone: Annotated[str, Field(max_length=_TEXT)] = ""
     email: Annotated[str, Field(max_length=_TEXT)] = ""
     language: Annotated[str, Field(max_length=8)] = ""
+    # Only after the registry's deadline (DESIGN.md, "Late registration"): why so late.
+    late_reason: Annotated[str, Field(max_length=2000)] = ""
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> ApplicationForm:
@@ -118,4 +120,5 @@ class ApplicationForm(BaseModel):
             phone=contact.get("phone") or "",
             email=contact.get("email") or "",
             language=document.get("language", ""),
+            late_reason=document.get("late_reason") or "",
         )

@@ -15,7 +15,7 @@ from birthreg.models import (
     Birth,
 )
 from birthreg.parents.schemas import ApplicationForm
-from signing.application import APPLICATION_TYPE
+from signing.application import APPLICATION_TYPE, MAX_LATE_REASON_LENGTH
 from signing.errors import InvalidIdentityNumber, InvalidName
 from signing.identity import iin_sex, validate_iin
 from signing.names import validate_person_name
@@ -163,12 +163,18 @@ def validate_application_form(
     language = form.language
     if language not in LANGUAGES:
         errors["language"] = gettext("Choose one of the options.")
+    late_reason = _clean_text(form.late_reason)
+    if len(late_reason) > MAX_LATE_REASON_LENGTH or not late_reason.isprintable():
+        errors["late_reason"] = gettext(
+            "This is too long or has characters that cannot be printed."
+        )
     parts = {
         "child": child,
         "father": father,
         "address": address,
         "contact": contact,
         "language": language,
+        "late_reason": late_reason or None,
     }
     return FormResult(parts, errors)
 
@@ -188,4 +194,6 @@ def application_document(
         "address": dict(parts["address"]),
         "contact": dict(parts["contact"]),
         "language": parts["language"],
+        # Optional: the registry asks for it after its deadline (DESIGN.md, "Late registration").
+        **({"late_reason": parts["late_reason"]} if parts.get("late_reason") else {}),
     }

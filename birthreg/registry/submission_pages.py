@@ -19,10 +19,11 @@ from birthreg.auth import ClerkStaff, actor_of
 from birthreg.db import SessionDep
 from birthreg.errors import DomainError
 from birthreg.i18n import gettext
-from birthreg.models import StaffUser
+from birthreg.models import StaffUser, SubmissionStatus
 from birthreg.registry import queue, registration, service
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.certificate_pdf import render_certificate_html
+from birthreg.registry.decisions_view import dossier_context
 from birthreg.registry.page_kit import FormFields, flashes, message_for, render
 from birthreg.registry.plain_report import moment_of, report_view
 from birthreg.registry.schemas import MAX_REASON_LENGTH, RejectRequest, SubmissionDetail
@@ -101,7 +102,11 @@ def _dossier_page(
                 }
                 for entry in detail.history
             ],
-            "pending": detail.status in service.PENDING,
+            # A late dossier may be rejected; it is registered after a registrar's approval.
+            "pending": detail.status in (*service.PENDING, SubmissionStatus.LATE.value),
+            **dossier_context(
+                session, detail, staff, request.app.state.settings.registration_deadline_days
+            ),
             "flashes": flashes or [],
             "errors": errors or {},
             "values": values or {},
@@ -143,6 +148,10 @@ def _refused(
     )
 
 
+#: The dossier page again with a refusal (nothing changed), for the dossier's other forms.
+refused_page = _refused
+
+
 @router.post("/submissions/{submission_id}/register", response_class=HTMLResponse)
 def register_page(
     request: Request,
@@ -179,7 +188,8 @@ def register_page(
     )
 
 
-def _reason_error(error: ValidationError) -> str:
+def reason_error(error: ValidationError) -> str:
+    """The refusal code of a reason that RejectRequest refused."""
     for problem in error.errors():
         if problem.get("type") == "string_too_long":
             return "reason_too_long"
@@ -210,7 +220,7 @@ def reject_page(
             staff,
             submission_id,
             status_code=400,
-            errors={"reason": message_for(_reason_error(error))},
+            errors={"reason": message_for(reason_error(error))},
             values={"reason": reason[: MAX_REASON_LENGTH * 2]},
         )
     try:

@@ -246,6 +246,7 @@ PUBLIC_PATHS = {"/"}
 WARD = frozenset({Role.WARD})
 CLERK = frozenset({Role.CLERK, Role.REGISTRAR})
 ADMIN = frozenset({Role.ADMIN})
+REGISTRAR = frozenset({Role.REGISTRAR})
 ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/api/v1/auth/me"): ALL_STAFF,
     # The ward (DESIGN.md, "HTTP endpoints").
@@ -272,6 +273,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/api/v1/registry/submissions/{submission_id}"): CLERK,
     ("POST", "/api/v1/registry/submissions/{submission_id}/register"): CLERK,
     ("POST", "/api/v1/registry/submissions/{submission_id}/reject"): CLERK,
+    ("POST", "/api/v1/registry/submissions/{submission_id}/duplicate-decision"): CLERK,
+    ("POST", "/api/v1/registry/submissions/{submission_id}/approve-late"): REGISTRAR,
     # The certificate: whoever holds its unguessable id (the mother's status page gives it).
     ("GET", "/api/v1/registry/certificates/{certificate_id}"): None,
     ("GET", "/api/v1/registry/certificates/{certificate_id}.pdf"): None,
@@ -287,6 +290,9 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/api/v1/registry/statistics"): CLERK,
     ("GET", "/registry/statistics"): CLERK,
     ("GET", "/registry/statistics.csv"): CLERK,
+    # Decisions before registration (birthreg/registry/decisions_pages.py).
+    ("POST", "/registry/submissions/{submission_id}/approve-late"): REGISTRAR,
+    ("POST", "/registry/submissions/{submission_id}/duplicate-decision"): CLERK,
     # Messages to parents and their delivery (birthreg/notify/pages.py).
     ("GET", "/notify/outbox"): frozenset({Role.CLERK, Role.REGISTRAR, Role.ADMIN}),
     # The audit trail's newest signed checkpoint: anyone may keep a copy.
