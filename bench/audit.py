@@ -36,7 +36,6 @@ from birthreg.config import Settings
 from birthreg.db import make_engine
 from birthreg.models import AuditCheckpoint, AuditEntry, AuditHead
 from birthreg.pki.seals import Seal
-from birthreg.pki.service import load_certification_authority
 from birthreg.registry.service import load_office
 from signing.canonical import canonicalize
 
@@ -109,7 +108,7 @@ def main() -> None:
         initialise(settings)
         engine = make_engine(database_url)
         with Session(engine) as session:
-            seal = load_office(session, settings, load_certification_authority(settings)).seal
+            seal = load_office(session, settings).seal
         build_chain(engine, seal, args.n)
         full, full_check, full_growth = timed_walk(engine, seal, since_checkpoint=False)
         since, since_check, _ = timed_walk(engine, seal, since_checkpoint=True)

@@ -14,17 +14,22 @@ BIRTHREG_BENCH_DATABASE_URL (an empty database).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
+import random
 import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509 import ocsp
 from sqlalchemy import insert
 from sqlmodel import Session
 
@@ -32,7 +37,7 @@ from birthreg.bootstrap import initialise
 from birthreg.config import Settings
 from birthreg.db import make_engine
 from birthreg.models import IssuedCertificate
-from birthreg.pki.service import current_crl, load_certification_authority
+from birthreg.pki.service import current_crl, load_certification_authority, ocsp_answer
 from signing.ca import RevokedCertificate
 
 REASONS = (x509.ReasonFlags.key_compromise, x509.ReasonFlags.unspecified)
@@ -52,6 +57,33 @@ def _rows(n: int, moment: datetime) -> list[dict[str, object]]:
         }
         for serial in range(1, n + 1)
     ]
+
+
+def _ocsp_times(engine: Any, ca: Any, n: int, moment: datetime, rounds: int = 200) -> list[float]:
+    """The responder's answer (the status read by serial, the answer signed) for random serials
+    among the n revoked."""
+    issuer = ca.issuing_certificate
+    name_hash = hashlib.sha256(issuer.subject.public_bytes()).digest()
+    key = issuer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    key_hash = hashlib.sha256(_subject_public_key(key)).digest()
+    times = []
+    for _ in range(rounds):
+        request = ocsp.OCSPRequestBuilder().add_certificate_by_hash(
+            name_hash, key_hash, random.randint(1, n), hashes.SHA256()
+        ).build().public_bytes(Encoding.DER)
+        with Session(engine) as session:
+            start = time.perf_counter()
+            answer = ocsp_answer(session, ca, request, moment)
+            times.append(time.perf_counter() - start)
+        assert ocsp.load_der_ocsp_response(answer).certificate_status is ocsp.OCSPCertStatus.REVOKED
+    return times
+
+
+def _subject_public_key(spki: bytes) -> bytes:
+    """The BIT STRING of a SubjectPublicKeyInfo (what an OCSP CertID's key hash covers)."""
+    from asn1crypto import keys
+
+    return bytes(keys.PublicKeyInfo.load(spki)["public_key"].contents[1:])
 
 
 def main() -> None:
@@ -105,6 +137,7 @@ def main() -> None:
                 start = time.perf_counter()
                 current_crl(session, ca, moment + timedelta(minutes=round_ * 40, seconds=1))
                 served.append(time.perf_counter() - start)
+        ocsp_times = _ocsp_times(engine, ca, args.n, moment)
         engine.dispose()
     results = {
         "n": args.n,
@@ -112,6 +145,8 @@ def main() -> None:
         "service_s": round(statistics.median(services), 3),
         "served_ms": round(statistics.median(served) * 1000, 2),
         "der_bytes": len(der),
+        "ocsp_ms": round(statistics.median(ocsp_times) * 1000, 2),
+        "ocsp_p95_ms": round(sorted(ocsp_times)[int(len(ocsp_times) * 0.95)] * 1000, 2),
     }
     print(
         f"bench/crl.py  n={args.n} rounds={args.rounds}  python {platform.python_version()}  "
@@ -121,6 +156,8 @@ def main() -> None:
     print(f"build (CA, {args.n} entries, signed, DER)   {results['build_s']:.3f} s")
     print(f"first GET after a change (read, build, store)  {results['service_s']:.3f} s")
     print(f"later GETs (the stored CRL)                    {results['served_ms']:.2f} ms")
+    print(f"OCSP answer, {args.n} revoked (p50 / p95)     {results['ocsp_ms']:.2f} / "
+          f"{results['ocsp_p95_ms']:.2f} ms")
     print(json.dumps(results))
 
 

@@ -153,6 +153,54 @@ def record(
         _checkpoint_due(session, connection, seq, entry_hash)
 
 
+@dataclass(frozen=True)
+class Event:
+    """An entry to append in bulk (`chained`): what `record` takes, the time included."""
+
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    object_type: str
+    object_id: str
+    details: Mapping[str, Any] | None = None
+
+
+def chained(events: list[Event], seq: int, prev_hash: str) -> list[dict[str, Any]]:
+    """The rows of `events` appended after the entry (`seq`, `prev_hash`), hashed as `record`
+    hashes them. For bulk writers (`birthreg seed`), which then insert the rows and move the
+    head to the last one in the same transaction, holding the head's lock."""
+    rows = []
+    for event in events:
+        seq += 1
+        digest = details_digest(event.details)
+        fields: dict[str, Any] = {
+            "seq": seq,
+            "at": event.at,
+            "actor": event.actor,
+            "role": event.role,
+            "action": event.action,
+            "object_type": event.object_type,
+            "object_id": event.object_id,
+            "details_sha256": digest,
+            "prev_hash": prev_hash,
+        }
+        prev_hash = _entry_hash(**fields)
+        rows.append({**fields, "entry_hash": prev_hash})
+    return rows
+
+
+def head_for_update(connection: Connection) -> tuple[int, str]:
+    """The chain's head (seq, entry_hash), locked until the transaction ends."""
+    seq, entry_hash = connection.execute(_HEAD_FOR_UPDATE).one()
+    return int(seq), str(entry_hash)
+
+
+def advance_head(connection: Connection, seq: int, entry_hash: str) -> None:
+    """Move the head (locked by `head_for_update`) to the entry a bulk writer appended last."""
+    connection.execute(_ADVANCE_HEAD, {"seq": seq, "entry_hash": entry_hash})
+
+
 def sign_checkpoints_with(engine: Engine, seal: Callable[[Session], Seal]) -> None:
     """Appends through `engine` sign a checkpoint every CHECKPOINT_INTERVAL entries with the
     seal that `seal(session)` gives (called only then). Engines without one (tools, tests) sign

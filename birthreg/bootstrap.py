@@ -14,11 +14,12 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from birthreg import audit
-from birthreg.config import Settings, make_data_dir
+from birthreg.config import ConfigurationError, Settings, make_data_dir
 from birthreg.db import display_url, make_engine, migrate
 from birthreg.models import Facility, IssuedCertificate, RegistryOffice, now
 from birthreg.pki.seals import load_seal, save_seal, seal_exists
 from birthreg.pki.service import record_issued
+from birthreg.registry_init import initialise_registry
 from signing.ca import CertificationAuthority, Organisation, Profile
 
 LOCK_FILE = ".init.lock"
@@ -28,14 +29,20 @@ LOCK_FILE = ".init.lock"
 class InitResult:
     made: list[str] = field(default_factory=list)
     found: list[str] = field(default_factory=list)
+    #: Role registry: the seal request that awaits its certificate (None once installed).
+    awaiting_seal: Path | None = None
 
     @property
     def changed(self) -> bool:
         return bool(self.made)
 
 
-def initialise(settings: Settings) -> InitResult:
-    """Make whatever is missing. Raises ConfigurationError for unusable settings."""
+def initialise(
+    settings: Settings, *, roots: Path | None = None, seal_cert: Path | None = None
+) -> InitResult:
+    """Make whatever is missing for the settings' role. Raises ConfigurationError for unusable
+    settings; role registry takes its `roots` (kept in the data dir) and, once the ward issued
+    it, its `seal_cert` (birthreg.registry_init)."""
     settings.check_secrets()
     result = InitResult()
     if make_data_dir(settings):
@@ -61,6 +68,17 @@ def initialise(settings: Settings) -> InitResult:
             result.found.append(
                 f"database {display_url(settings.database_url)} (schema up to date)"
             )
+            if not settings.holds_ca:
+                steps = initialise_registry(
+                    settings, engine, DEFAULT_REGISTRY_OFFICE, DEFAULT_REGISTRY_OFFICE_CODE,
+                    roots=roots, seal_cert=seal_cert,
+                )
+                result.made += steps.made
+                result.found += steps.found
+                result.awaiting_seal = steps.awaiting_seal
+                return result
+            if roots is not None or seal_cert is not None:
+                raise ConfigurationError("--roots and --seal-cert go with --role registry")
 
             passphrase = settings.ca_passphrase_bytes()
             if CertificationAuthority.exists(settings.ca_directory):
@@ -96,7 +114,7 @@ DEFAULT_REGISTRY_OFFICE_CODE = "ESK-01"
 def _organisations(
     settings: Settings, ca: CertificationAuthority, session: Session, result: InitResult
 ) -> None:
-    """The default facility and registry office, each with its seal (made once)."""
+    """The default facility and (role all) registry office, each with its seal (made once)."""
     facility = session.exec(
         select(Facility).where(Facility.bin == DEFAULT_FACILITY.bin)
     ).one_or_none()
@@ -114,6 +132,8 @@ def _organisations(
         result.made.append(f"facility BIN {DEFAULT_FACILITY.bin} with its seal certificate")
     else:
         result.found.append(f"facility BIN {facility.bin}")
+    if not settings.serves_registry:
+        return
     office = session.exec(
         select(RegistryOffice).where(RegistryOffice.bin == DEFAULT_REGISTRY_OFFICE.bin)
     ).one_or_none()
@@ -167,20 +187,24 @@ def _make_seal(
 
 
 def _development_secret_paths(settings: Settings) -> list[Path]:
-    from birthreg.config import CA_PASSPHRASE_FILE, SECRET_KEY_FILE
+    from birthreg.config import CA_PASSPHRASE_FILE, KEY_PASSPHRASE_FILE, SECRET_KEY_FILE
 
     paths = []
-    if settings.ca_passphrase is None or not settings.ca_passphrase.get_secret_value():
-        paths.append(settings.data_dir / CA_PASSPHRASE_FILE)
+    if settings.holds_ca:
+        if settings.ca_passphrase is None or not settings.ca_passphrase.get_secret_value():
+            paths.append(settings.data_dir / CA_PASSPHRASE_FILE)
+    elif settings.key_passphrase is None or not settings.key_passphrase.get_secret_value():
+        paths.append(settings.data_dir / KEY_PASSPHRASE_FILE)
     if settings.secret_key is None or not settings.secret_key.get_secret_value():
         paths.append(settings.data_dir / SECRET_KEY_FILE)
     return paths
 
 
 def _secret_label(path: Path) -> str:
-    from birthreg.config import CA_PASSPHRASE_FILE
+    from birthreg.config import CA_PASSPHRASE_FILE, KEY_PASSPHRASE_FILE
 
-    return "CA passphrase" if path.name == CA_PASSPHRASE_FILE else "session secret"
+    labels = {CA_PASSPHRASE_FILE: "CA passphrase", KEY_PASSPHRASE_FILE: "seal key passphrase"}
+    return labels.get(path.name, "session secret")
 
 
 @contextmanager

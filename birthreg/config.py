@@ -23,6 +23,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 #: File names (inside the data dir) of the secrets that `birthreg init` makes in development.
 CA_PASSPHRASE_FILE = "ca-passphrase"  # noqa: S105 (a file name, not a secret)
 SECRET_KEY_FILE = "secret-key"  # noqa: S105
+#: The registry's own key passphrase (role registry: it holds no CA key and no CA passphrase).
+KEY_PASSPHRASE_FILE = "key-passphrase"  # noqa: S105
+#: The roots a registry was initialised with (`init --role registry --roots ROOT.pem`).
+REGISTRY_ROOTS_FILE = "registry-roots.pem"
 #: Where the TEST CA keeps its certificates and encrypted keys, inside the data dir.
 CA_DIRECTORY = "ca"
 
@@ -121,8 +125,13 @@ class Settings(BaseSettings):
     database_url: str = ""
     base_url: str = "http://127.0.0.1:8000"
     env: Literal["development", "production"] = "development"
+    #: What this process is (DESIGN.md "Two services"): everything, the ward, or the registry.
+    role: Literal["all", "ward", "registry"] = "all"
     ca_passphrase: SecretStr | None = None
     secret_key: SecretStr | None = None
+    #: Role registry: encrypts its seal key at rest (the ward's CA passphrase plays this part
+    #: in the other roles).
+    key_passphrase: SecretStr | None = None
     #: The roots the registry trusts (a PEM bundle); default: this service's own TEST root.
     registry_roots: Path | None = None
     #: Register a dossier at once when every check passed and it has no likely duplicate.
@@ -139,9 +148,12 @@ class Settings(BaseSettings):
     sms_url: SecretStr | None = None  # POST {"to", "text", "id"}
     parents_url: str | None = None  # the parents' pages as messages link them; BASE_URL/parents
     notify_sender: bool | None = None  # the sending thread: None = in `birthreg serve` only
+    crl_publisher: bool | None = None  # the CRL's thread (birthreg.pki.publisher): likewise
     #: Reverse proxies whose X-Forwarded-For (and -Proto) is believed: addresses or CIDR ranges,
     #: separated by commas or spaces. None by default: the TCP peer is the client.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    #: Free space the data dir keeps for /readyz to say ready (bytes; default 64 MiB).
+    min_free_bytes: int = 64 * 1024 * 1024
 
     @field_validator("data_dir")
     @classmethod
@@ -191,12 +203,36 @@ class Settings(BaseSettings):
     def ca_directory(self) -> Path:
         return self.data_dir / CA_DIRECTORY
 
+    @property
+    def holds_ca(self) -> bool:
+        """Whether this process holds the CA (roles ward and all); the registry never does."""
+        return self.role != "registry"
+
+    @property
+    def serves_registry(self) -> bool:
+        return self.role != "ward"
+
+    @property
+    def registry_roots_path(self) -> Path | None:
+        """The registry's roots: BIRTHREG_REGISTRY_ROOTS, else the copy `init --roots` kept."""
+        if self.registry_roots:
+            return self.registry_roots
+        kept = self.data_dir / REGISTRY_ROOTS_FILE
+        return kept if kept.is_file() else None
+
+    def _key_secret(self) -> tuple[str, SecretStr | None, str]:
+        """(name, value, development file) of the passphrase that guards this role's keys."""
+        if self.holds_ca:
+            return "CA_PASSPHRASE", self.ca_passphrase, CA_PASSPHRASE_FILE
+        return "KEY_PASSPHRASE", self.key_passphrase, KEY_PASSPHRASE_FILE
+
     def check_secrets(self) -> None:
         """Raise ConfigurationError when production lacks real secrets from the environment."""
         if not self.is_production:
             return
         problems = []
-        required = (("CA_PASSPHRASE", self.ca_passphrase), ("SECRET_KEY", self.secret_key))
+        key_name, key_secret, _ = self._key_secret()
+        required = ((key_name, key_secret), ("SECRET_KEY", self.secret_key))
         for name, secret in required:
             if secret is None:
                 problems.append(f"BIRTHREG_{name} is not set")
@@ -205,11 +241,11 @@ class Settings(BaseSettings):
             if reason:
                 problems.append(f"BIRTHREG_{name} is refused: {reason}")
         if (
-            self.ca_passphrase is not None
+            key_secret is not None
             and self.secret_key is not None
-            and self.ca_passphrase.get_secret_value() == self.secret_key.get_secret_value()
+            and key_secret.get_secret_value() == self.secret_key.get_secret_value()
         ):
-            problems.append("BIRTHREG_CA_PASSPHRASE and BIRTHREG_SECRET_KEY must differ")
+            problems.append(f"BIRTHREG_{key_name} and BIRTHREG_SECRET_KEY must differ")
         if problems:
             raise ConfigurationError(
                 "production needs real secrets from the environment: " + "; ".join(problems)
@@ -218,6 +254,12 @@ class Settings(BaseSettings):
     def ca_passphrase_bytes(self) -> bytes:
         """The CA key passphrase: from the environment, else (development) from the data dir."""
         return self._secret(self.ca_passphrase, CA_PASSPHRASE_FILE).encode("utf-8")
+
+    def seal_passphrase_bytes(self) -> bytes:
+        """The passphrase of this role's seal keys: the CA passphrase where the CA is, else
+        (role registry) the key passphrase."""
+        _, configured, file_name = self._key_secret()
+        return self._secret(configured, file_name).encode("utf-8")
 
     def secret_key_value(self) -> str:
         return self._secret(self.secret_key, SECRET_KEY_FILE)
@@ -242,8 +284,9 @@ class Settings(BaseSettings):
         if self.is_production:
             return []
         made = []
+        _, key_secret, key_file = self._key_secret()
         for configured, file_name in (
-            (self.ca_passphrase, CA_PASSPHRASE_FILE),
+            (key_secret, key_file),
             (self.secret_key, SECRET_KEY_FILE),
         ):
             if configured is not None and configured.get_secret_value():

@@ -95,7 +95,6 @@ def translations(language: str) -> Translations:
     return Translations(compiled, domain=DOMAIN)
 
 
-@cache
 def babel_locale(language: str) -> Locale:
     """The Babel locale for formatting in a supported language."""
     return Locale.parse(LOCALES[language])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -35,6 +35,9 @@ from birthreg.notify.sender import background_sender, channel_status
 from birthreg.parents.api import router as parents_api_router
 from birthreg.parents.pages import router as parents_pages_router
 from birthreg.pki.api import router as pki_router
+from birthreg.pki.api import seal_router as pki_seal_router
+from birthreg.pki.publisher import crl_publisher
+from birthreg.pki.service_seal import service_seal
 from birthreg.registry.api import router as registry_api_router
 from birthreg.registry.decisions_api import router as decisions_api_router
 from birthreg.registry.decisions_pages import router as decisions_pages_router
@@ -42,6 +45,7 @@ from birthreg.registry.pages import router as registry_pages_router
 from birthreg.registry.service import registry_for
 from birthreg.registry.statistics_api import router as statistics_api_router
 from birthreg.registry.statistics_pages import router as statistics_pages_router
+from birthreg.storage import RETRY_AFTER, StorageWatch, storage_failure
 from birthreg.verify.api import router as verify_api_router
 from birthreg.verify.pages import router as verify_pages_router
 from birthreg.ward.api import router as ward_api_router
@@ -86,7 +90,6 @@ HTTP_ERROR_CODES = {
 }
 
 
-@lru_cache(maxsize=1)
 def templates_directory() -> Path:
     """The top-level `templates/` folder.
 
@@ -147,12 +150,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine_from_settings(settings)
-        # Every CHECKPOINT_INTERVAL entries the registry office's seal signs a checkpoint.
+        # Every CHECKPOINT_INTERVAL entries the registry office's seal (the facility's at the
+        # ward) signs a checkpoint.
         audit.sign_checkpoints_with(
-            app.state.engine, lambda session: registry_for(app).office(session).seal
+            app.state.engine,
+            (lambda session: registry_for(app).office(session).seal)
+            if settings.serves_registry
+            else (lambda session: service_seal(settings, session)),
         )
         try:
-            with background_sender(app.state.engine, settings):
+            with background_sender(app.state.engine, settings), crl_publisher(
+                app.state.engine, settings
+            ):
                 yield
         finally:
             app.state.engine.dispose()
@@ -173,26 +182,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=str(PACKAGE_DIR / "static")), name="static")
-    app.include_router(pki_router)
-    app.include_router(ward_api_router)
-    app.include_router(parents_api_router)
-    app.include_router(parents_pages_router)
-    app.include_router(ward_pages_router)
-    app.include_router(registry_api_router)
-    app.include_router(registry_pages_router)
-    app.include_router(statistics_api_router)
-    app.include_router(decisions_api_router)
-    app.include_router(decisions_pages_router)
-    app.include_router(statistics_pages_router)
-    app.include_router(verify_api_router)
-    app.include_router(verify_pages_router)
+    _include_role_routers(app, settings)
     app.include_router(notify_pages_router)
     app.include_router(admin_api_router)
     app.include_router(admin_pages_router)
     app.include_router(audit_api_router)
     # Staff logins: /login, /logout, /api/v1/auth/token; the templates' csrf_token.
     auth.install(app)
-    _install_error_handlers(app, templates)
+    storage = StorageWatch(lambda: app.state.engine, settings.data_dir, settings.min_free_bytes)
+    _install_error_handlers(app, templates, storage)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> Response:
@@ -209,14 +207,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ok", "database": "ok", "notify": channel_status(settings)})
 
+    @app.get("/readyz", tags=["service"])
+    def readyz() -> JSONResponse:
+        """Readiness: the database answers, the data dir takes a write and has room, and no
+        storage failure was answered in the last minute (503 with each probe's verdict)."""
+        checks = storage.readiness()
+        ready = all(verdict == "ok" for verdict in checks.values())
+        return JSONResponse({"status": "ok" if ready else "unavailable", **checks},
+                            200 if ready else 503)
+
     # Last, so that it is the outermost: the client address is settled before anything else.
     edge.install(app, settings)
     return app
 
 
+def _include_role_routers(app: FastAPI, settings: Settings) -> None:
+    """The ward's routes (the CA, births, the parents) and the registry's, as the role says:
+    a registry answers 404 for /pki/crl, /pki/ocsp, /api/v1/ward/*, /api/v1/enroll."""
+    if settings.holds_ca:
+        for router in (pki_router, ward_api_router, parents_api_router, parents_pages_router,
+                       ward_pages_router):
+            app.include_router(router)
+    if settings.serves_registry:
+        for router in (pki_seal_router, registry_api_router, registry_pages_router,
+                       statistics_api_router, statistics_pages_router,
+                       decisions_api_router, decisions_pages_router,
+                       verify_api_router, verify_pages_router):
+            app.include_router(router)
+
+
 def _wants_json(request: Request) -> bool:
     path = request.url.path
-    if path.startswith(JSON_PREFIXES) or path in ("/api", "/pki", "/healthz"):
+    if path.startswith(JSON_PREFIXES) or path in ("/api", "/pki", "/healthz", "/readyz"):
         return True
     return "text/html" not in request.headers.get("accept", "")
 
@@ -236,7 +258,9 @@ def _error_response(
     )
 
 
-def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
+def _install_error_handlers(
+    app: FastAPI, templates: Jinja2Templates, storage: StorageWatch
+) -> None:
     async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
         # Some errors say more in headers (a throttle's Retry-After).
@@ -265,6 +289,19 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
         )
         return _error_response(request, templates, 422, "invalid_request", problems)
 
+    async def storage_error(request: Request, exc: Exception) -> Response:
+        what = storage_failure(exc)
+        if what is None:
+            raise exc  # not storage: a bug, answered 500 by the server
+        storage.failed(exc, what)
+        return _error_response(
+            request, templates, 503, "storage_unavailable",
+            "the service cannot store anything at the moment; nothing was kept, try again later",
+            headers={"Retry-After": str(RETRY_AFTER)},
+        )
+
+    app.add_exception_handler(OperationalError, storage_error)
+    app.add_exception_handler(OSError, storage_error)
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(SigningError, signing_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -100,6 +100,7 @@ class Progress(StrEnum):
     RECORDED = "recorded"  # no key yet
     KEY_ISSUED = "key_issued"
     APPLICATION_SIGNED = "application_signed"
+    REJECTED = "rejected"  # the registry refused the application; a correction may follow
     REGISTERED = "registered"
 
 
@@ -154,7 +155,7 @@ class Enrollment(SQLModel, table=True):
     locked_at: datetime | None = utc_column(nullable=True)
     used_at: datetime | None = utc_column(nullable=True)
     key_path: str | None = Field(default=None, max_length=16)  # a KeyPath value
-    certificate_serial: str | None = Field(default=None, max_length=40)
+    certificate_serial: str | None = Field(default=None, max_length=40, index=True)
     created_by: int = Field(foreign_key="staff_user.id")
     created_at: datetime = utc_column()
 
@@ -195,22 +196,24 @@ class Submission(SQLModel, table=True):
     medical_record_id: str = Field(max_length=64, index=True)
     medical_record_sha256: str = Field(max_length=64, index=True)
     application_id: str = Field(max_length=64, index=True)
-    facility_bin: str = Field(max_length=12, index=True)
+    facility_bin: str = Field(max_length=12)
     mother_iin: str = Field(max_length=12, index=True)  # for likely-duplicate search
     child_born_at: datetime = utc_column(index=True)
     child_sex: str = Field(max_length=1)
     birth_order: int
-    status: str = Field(default=SubmissionStatus.RECEIVED.value, max_length=16, index=True)
+    status: str = Field(default=SubmissionStatus.RECEIVED.value, max_length=16)
     report: str  # the verification report (JSON text)
     receipt: str  # the signed receipt (JSON text)
     duplicate_candidates: str = Field(default="[]")  # JSON list of submission ids
     # The child's surname and given name as compared (birthreg.registry.duplicates).
     child_name_key: str | None = Field(default=None, max_length=130)
-    previous_id: str | None = Field(default=None, foreign_key="registry_submission.id")
+    previous_id: str | None = Field(
+        default=None, foreign_key="registry_submission.id", index=True
+    )
     rejection_reason: str | None = Field(default=None, max_length=1000)
     decided_by: int | None = Field(default=None, foreign_key="staff_user.id")
     decided_at: datetime | None = utc_column(nullable=True, index=True)  # statistics
-    received_at: datetime = utc_column(index=True)
+    received_at: datetime = utc_column()
     # What people read out and type (birthreg.notify.tracking): random, unique, compact here.
     # The column default serves inserts that do not draw one themselves (the intake does).
     tracking_number: str = Field(
@@ -222,6 +225,11 @@ class Submission(SQLModel, table=True):
     )
 
     __table_args__ = (
+        # The queue in its order (received_at, id), unfiltered or by status or facility: a page is
+        # a range of one of these, read in order and stopped at its end.
+        sa.Index("ix_registry_submission_queue", "received_at", "id"),
+        sa.Index("ix_registry_submission_status_queue", "status", "received_at", "id"),
+        sa.Index("ix_registry_submission_facility_queue", "facility_bin", "received_at", "id"),
         # Likely duplicates by the child's names: a range of birth times for one name.
         sa.Index("ix_registry_submission_child_name_born", "child_name_key", "child_born_at"),
     )
@@ -367,6 +375,9 @@ class AuditEntry(SQLModel, table=True):
     details_sha256: str = Field(max_length=64)  # digest of the details, never the details
     prev_hash: str = Field(max_length=64)
     entry_hash: str = Field(max_length=64)
+
+    # An object's history (a submission's page), without walking the trail.
+    __table_args__ = (sa.Index("ix_audit_entry_object", "object_type", "object_id"),)
 
 
 class AuditHead(SQLModel, table=True):

@@ -24,7 +24,6 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any, Final
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
@@ -74,7 +73,6 @@ class _MomentSigner(TimestampSigner):
         return int((self._moment or now()).timestamp())
 
 
-@lru_cache(maxsize=8)
 def _base_key(secret: str) -> bytes:
     return hmac.new(secret.encode("utf-8"), _LABEL, hashlib.sha256).digest()
 

@@ -1,6 +1,5 @@
-"""The registration application's own checks (DESIGN.md, "The dossier, version 1"): its
-fields, identity numbers, names, free text, and the reason a late application must give. Its
-signatures and its bindings to the medical record are checked in `signing.dossier`."""
+"""The registration application's own checks (DESIGN.md, "The dossier, version 1"); its
+signatures and bindings to the medical record are checked in `signing.dossier`."""
 
 from __future__ import annotations
 
@@ -22,13 +21,9 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def application_checks(application: Mapping[str, Any], *, late: bool) -> list[Check]:
-    """The application's field checks (FIELD_CHECKS), and for a late application (one
-    received after the registration deadline) the check `late_reason`: it must carry the
-    parent's reason in `late_reason`.
-
-    `late_reason` is optional otherwise; when present it must be a non-empty string of at most
-    MAX_LATE_REASON_LENGTH printable characters, like every other string of the application.
-    Caveat: what the reason says is for a registrar to judge, not for this check.
+    """The application's field checks (FIELD_CHECKS), and for a late application the check
+    `late_reason`: the parent must give a reason (otherwise optional; printable text of at most
+    MAX_LATE_REASON_LENGTH characters). What it says is for a registrar to judge.
     """
     fields = Fields()
     fields.free_text(application, "application")

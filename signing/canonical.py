@@ -32,22 +32,18 @@ MAX_SAFE_INTEGER = 2**53 - 1
 
 MAX_CANONICAL_DEPTH = 256
 """Deepest nesting canonicalize() accepts. `rfc8785` serialises recursively, one Python frame per
-level; bounding the depth here keeps it well inside the interpreter's recursion limit and turns a
-self-referencing list into an error instead of a RecursionError."""
+level; bounding the depth keeps it well inside the recursion limit and turns a self-referencing
+list into an error instead of a RecursionError."""
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-# One token per match: a complete string (so brackets inside strings are skipped), a bracket, or
-# a lone quote that starts a string with no end. The string pattern is the "unrolled loop" form,
-# which matches in linear time and cannot backtrack catastrophically.
-_DEPTH_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]|"', re.DOTALL)
 
 # Integer literals with at most this many digits may be safe integers; longer ones never are.
 _MAX_SAFE_INTEGER_DIGITS = len(str(MAX_SAFE_INTEGER))
 
 
-def _check_tree(document: Any) -> None:
-    """Refuse, without recursion, anything rfc8785 would choke on or serialise ambiguously."""
+def _check_tree(document: Any, max_depth: int = MAX_CANONICAL_DEPTH) -> None:
+    """Refuse, without recursion, anything rfc8785 would choke on or serialise ambiguously, and
+    arrays and objects nested deeper than max_depth ("[]" is depth 1)."""
     stack: list[tuple[Any, int]] = [(document, 0)]
     while stack:
         value, depth = stack.pop()
@@ -64,10 +60,8 @@ def _check_tree(document: Any) -> None:
             if not math.isfinite(value):
                 raise CanonicalizationError("NaN and infinities cannot be written in JSON")
         elif isinstance(value, (list, tuple, dict)):
-            if depth >= MAX_CANONICAL_DEPTH:
-                raise CanonicalizationError(
-                    f"nested deeper than {MAX_CANONICAL_DEPTH} levels (or self-referencing)"
-                )
+            if depth >= max_depth:
+                raise CanonicalizationError(f"nested deeper than {max_depth} levels")
             if isinstance(value, dict):
                 for key, item in value.items():
                     if not isinstance(key, str):
@@ -85,23 +79,19 @@ def canonicalize(document: Any) -> bytes:
     """The RFC 8785 canonical UTF-8 bytes of a JSON value. Raises CanonicalizationError for what
     JSON cannot carry exactly (NaN, infinities, integers beyond ±(2**53 - 1), non-string keys,
     lone surrogates), for types other than dict/list/tuple/str/int/float/bool/None, and for nesting
-    deeper than MAX_CANONICAL_DEPTH.
+    deeper than MAX_CANONICAL_DEPTH (or self-referencing).
 
-    Caveats: Python int and float are distinct but JSON numbers are not: 1 and 1.0 both give "1".
-    Big integers are refused rather than rounded to a double as a JavaScript peer would do, so
-    carry identifiers and amounts beyond 2**53 as strings. Decimal, datetime, UUID and the like
-    must be converted by the caller (e.g. pydantic's model_dump(mode="json")). Subclasses are
-    accepted as their base type (a str-valued Enum is written as its value). The input must be a
-    tree: a structure that shares sub-objects is serialised once per reference.
+    Caveats: 1 and 1.0 both give "1". Big integers are refused rather than rounded as a
+    JavaScript peer would do, so carry identifiers beyond 2**53 as strings. Decimal, datetime,
+    UUID and the like must be converted by the caller (e.g. pydantic's model_dump(mode="json")).
+    Subclasses are accepted as their base type (a str-valued Enum is written as its value).
     """
     _check_tree(document)
     try:
         return rfc8785.dumps(document)
-    except rfc8785.CanonicalizationError:
-        # Should be unreachable after _check_tree; kept so the package's exception never leaks.
-        # Its message may quote the value, so it is not passed on.
-        raise CanonicalizationError("value cannot be canonicalised") from None
-    except (UnicodeEncodeError, RecursionError):
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError, RecursionError):
+        # Should be unreachable after _check_tree. The package's message may quote the value,
+        # so it is not passed on.
         raise CanonicalizationError("value cannot be canonicalised") from None
 
 
@@ -111,28 +101,6 @@ def sha256_hex(document: Any) -> str:
     return hashlib.sha256(canonicalize(document)).hexdigest()
 
 
-def _check_depth(text: str, max_depth: int) -> None:
-    """Refuse nesting deeper than max_depth before json.loads sees the text: CPython's decoder is
-    recursive and "[" * 100000 would otherwise end in RecursionError (or worse, with a raised
-    recursion limit, a crashed interpreter)."""
-    # Fast path: with no more openers than allowed, the depth cannot exceed the limit.
-    if text.count("[") + text.count("{") <= max_depth:
-        return
-    depth = 0
-    for match in _DEPTH_TOKEN.finditer(text):
-        lexeme = match.group()
-        if lexeme in ("[", "{"):
-            depth += 1
-            if depth > max_depth:
-                raise CanonicalizationError(f"JSON nested deeper than {max_depth} levels")
-        elif lexeme in ("]", "}"):
-            depth -= 1
-            if depth < 0:
-                return  # Unbalanced: json.loads reports it properly.
-        elif lexeme == '"':
-            return  # An unterminated string swallows the rest; json.loads refuses it.
-
-
 def _refuse_constant(name: str) -> NoReturn:
     raise CanonicalizationError(f"{name} is not a JSON value")
 
@@ -140,11 +108,10 @@ def _refuse_constant(name: str) -> NoReturn:
 def _parse_int(literal: str) -> int | float:
     """Integer literals within ±(2**53 - 1) become int; larger ones become the nearest double.
 
-    Why not refuse them: RFC 8785 numbers are IEEE 754 doubles, and its canonical form of a large
-    double is written without a fraction (2**68 is "295147905179352830000"). Refusing such
-    literals would refuse canonical text from any conformant peer; reading them as doubles gives
-    the value a JavaScript signer signed. Why not int: canonicalize() refuses ints outside the
-    safe range, so an exact int would never canonicalise.
+    Why not refuse them: RFC 8785 writes a large double without a fraction (2**68 is
+    "295147905179352830000"), so refusing such literals would refuse canonical text from any
+    conformant peer; reading them as doubles gives the value a JavaScript signer signed. Why not
+    int: canonicalize() refuses ints outside the safe range.
     """
     if len(literal.lstrip("-")) <= _MAX_SAFE_INTEGER_DIGITS:
         value = int(literal)
@@ -176,19 +143,13 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def parse_json(text: bytes | str, *, max_depth: int = 32) -> Any:
-    """Strict JSON parse: refuses duplicate keys, NaN/Infinity, lone surrogates and nesting deeper
-    than max_depth. Raises CanonicalizationError.
+    """Strict JSON parse: refuses duplicate keys, NaN/Infinity, lone surrogates, bytes that are
+    not UTF-8 (no BOM, UTF-16/32 not sniffed), number literals that overflow a double ("1e400")
+    and nesting deeper than max_depth ("[]" is depth 1). Raises CanonicalizationError.
 
-    Also refused: bytes that are not UTF-8 (UTF-16/32 are not sniffed), a byte-order mark and
-    number literals that overflow a double ("1e400").
-
-    Numbers: integer literals within ±(2**53 - 1) give int, everything else gives float. Like any
-    IEEE 754 parser (and like JavaScript), this rounds: "9007199254740993" gives
-    9007199254740992.0 and "1e-400" gives 0.0. Keep identifiers and exact amounts in strings.
-    Depth counts arrays and objects: "[]" is depth 1, a scalar depth 0.
-
-    Caveat: the whole text is held in memory and there is no size limit here; bound the request
-    body before calling.
+    Integer literals within ±(2**53 - 1) give int, all other numbers float, rounded as any IEEE
+    754 parser (and JavaScript) rounds them: keep identifiers and exact amounts in strings.
+    Caveat: there is no size limit here; bound the request body before calling.
     """
     if max_depth < 0:
         raise ValueError("max_depth must be >= 0")
@@ -201,7 +162,6 @@ def parse_json(text: bytes | str, *, max_depth: int = 32) -> Any:
         decoded = text
     else:
         raise CanonicalizationError("JSON text must be bytes or str")
-    _check_depth(decoded, max_depth)
     try:
         value = json.loads(
             decoded,
@@ -216,21 +176,7 @@ def parse_json(text: bytes | str, *, max_depth: int = 32) -> Any:
             f"not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
     except RecursionError:
-        # Unreachable after _check_depth unless max_depth is set near the recursion limit.
-        raise CanonicalizationError("JSON nested too deeply") from None
-    # Lone surrogates (from "\ud800" escapes, which json.loads accepts) are refused here.
-    _check_tree(value)
+        # CPython's decoder counts its nesting against the recursion limit and stops there.
+        raise CanonicalizationError("JSON nested deeper than the parser allows") from None
+    _check_tree(value, max_depth)
     return value
-
-
-def is_canonical(text: bytes) -> bool:
-    """True iff text == canonicalize(parse_json(text)), i.e. the bytes are exactly what RFC 8785
-    would produce for the value they carry.
-
-    Returns False (never raises) for text that parse_json() or canonicalize() refuses, which
-    includes documents nested deeper than parse_json's default of 32 levels.
-    """
-    try:
-        return bytes(text) == canonicalize(parse_json(text))
-    except CanonicalizationError:
-        return False

@@ -28,22 +28,23 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from signing._algorithms import (
+from signing.keys import (
     CMS_SIGNATURE_OIDS,
     DIGEST_OIDS,
     MGF1_OID,
     WEAK_DIGEST_OIDS,
     CMSSignatureAlgorithm,
     HashName,
-    ecdsa_for,
+    describe_key,
     hash_for,
 )
-from signing.keys import check_key_strength, describe_key
 from signing.report import SubIndication
 from signing.signature import (
     PARSE_ERRORS,
     Steps,
     VerifiedSignature,
+    check_signing_key,
+    extension,
     load_certificate,
     plausible_time,
     signer_key,
@@ -82,21 +83,13 @@ def sign_detached(
 ) -> bytes:
     """DER SignedData over content, detached, with signed attributes and the signer's chain.
 
-    SHA-384 and ecdsa-with-SHA384 for P-384 keys, SHA-256 with ecdsa-with-SHA256 for P-256 and
-    sha256WithRSAEncryption for RSA. The signed attributes are content-type, signingTime,
-    message-digest and ESS signing-certificate-v2 (RFC 5035), which binds the signer certificate
-    into what is signed. signing_time must be timezone-aware; it is written in UTC to the
-    second, as UTCTime for 1950-2049 and GeneralizedTime otherwise (RFC 5652 section 11.3).
-    Caveats: signing_time is the signer's claim, nothing more; the certificates are carried as a
-    DER SET, in encoding order, and their chain is not checked. Raises WeakKey for a key outside
-    our policy, ValueError for a naive signing_time or a key not the certificate's.
+    SHA-384 for P-384 keys, SHA-256 otherwise. The signed attributes are content-type,
+    signingTime (UTC, to the second), message-digest and ESS signing-certificate-v2 (RFC 5035),
+    which binds the signer certificate into what is signed. Caveats: signing_time is the
+    signer's claim, nothing more; the chain is carried, not checked. Raises WeakKey for a key
+    outside our policy, ValueError for a naive signing_time or a key not the certificate's.
     """
-    public_key = private_key.public_key()
-    check_key_strength(public_key)
-    if certificate.public_key() != public_key:
-        raise ValueError("the private key does not belong to the certificate")
-    if signing_time.tzinfo is None or signing_time.utcoffset() is None:
-        raise ValueError("signing_time must be timezone-aware")
+    check_signing_key(private_key, certificate, signing_time)
     return _assemble(content, certificate, private_key, signing_time, chain)
 
 
@@ -167,14 +160,12 @@ def _digest_algorithm(name: str) -> algos.DigestAlgorithm:
 
 
 def _cms_time(moment: datetime) -> asn1_cms.Time:
-    """moment as a CMS Time in UTC to the second: UTCTime for 1950-2049, else GeneralizedTime.
-    Written here rather than by asn1crypto so that the seconds are always present and fractions
-    never are (DER, RFC 5652 section 11.3)."""
+    """moment as a CMS Time to the second: UTCTime for 1950-2049, else GeneralizedTime (RFC
+    5652 section 11.3). Written here so that fractions never appear and years keep 4 digits."""
     utc = moment.astimezone(UTC)
     if 1950 <= utc.year <= 2049:
         return asn1_cms.Time({"utc_time": f"{utc:%y%m%d%H%M%S}Z"})
     return asn1_cms.Time({"generalized_time": f"{utc.year:04d}{utc:%m%d%H%M%S}Z"})
-
 
 
 # -- verification -----------------------------------------------------------------------------
@@ -184,12 +175,10 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
     """Check that signature_der is a well-formed detached SignedData over content, with allowed
     algorithms and a valid signature by a certificate it carries. Raises SignatureFailure.
 
-    Says nothing about trust (no path validation, no revocation, no time checks): the signer is
-    whichever carried certificate the SignerInfo names; the caller must validate it. A
-    SignedData that embeds content is refused even when it equals `content`. Strict DER only
-    (see `_StrictDER`), one SignerInfo; unsigned attributes and carried CRLs are ignored. The
-    signing_time returned is the signer's claim, not proof. Without signed attributes a changed
-    content shows as SIG_CRYPTO_FAILURE, not HASH_FAILURE.
+    Says nothing about trust: the signer is whichever carried certificate the SignerInfo names,
+    and the caller must validate it. Embedded content is refused even when it equals `content`;
+    unsigned attributes and carried CRLs are ignored. The signing_time returned is the signer's
+    claim. Without signed attributes a changed content shows as SIG_CRYPTO_FAILURE.
     """
     steps = Steps()
     signed_data, signer_info, version = _structure(signature_der, steps)
@@ -212,7 +201,7 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
         signature = signer_info["signature"].native
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(signature, signed_bytes, ecdsa_for(hash_name))
+            public_key.verify(signature, signed_bytes, ec.ECDSA(hash_for(hash_name)))
         elif isinstance(public_key, rsa.RSAPublicKey):
             rsa_padding: padding.AsymmetricPadding = padding.PKCS1v15()
             if pss_salt is not None:
@@ -469,14 +458,13 @@ def _find_signer(
 def _key_identifier(certificate: x509.Certificate) -> bytes | None:
     """The certificate's subjectKeyIdentifier, or RFC 5280 method 1 when it has none; None
     when neither can be had (such a certificate cannot be the signer)."""
+    identifier = extension(certificate, x509.SubjectKeyIdentifier)
+    if identifier is not None:
+        return identifier.digest
     try:
-        extension = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-        return extension.value.digest
-    except x509.ExtensionNotFound:
-        try:
-            return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
-        except (ValueError, UnsupportedAlgorithm):
-            return None
+        return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
+    except (ValueError, UnsupportedAlgorithm):
+        return None
 
 
 def _check_signed_attributes(

@@ -6,9 +6,8 @@ The dossier (version 1):
     {"medical_record": {"document": {...}, "signature": {...}},
      "application": {"document": {...}, "signatures": [{...}, ...]}}
 
-What is signed is the RFC 8785 canonical form of each document; the signatures are verified over
-exactly those bytes, so a document that was altered after signing fails its signature. The two
-documents' own field checks live in `signing.medical_record` and `signing.application`.
+Each signature is verified over the RFC 8785 canonical form of its document. The documents' own
+field checks live in `signing.medical_record` and `signing.application`.
 """
 
 from __future__ import annotations
@@ -119,9 +118,8 @@ def verify_dossier(
     """Verify a parsed dossier at `moment` (the time of receipt). Never raises for bad input.
 
     An application received more than `registration_deadline` after the birth is not refused:
-    the report is `late`, the application carries a passed `late_registration` check, and a
-    `late_reason` check that fails when it gives no reason. Caveat: what a late report means
-    (a registrar's approval) is the registry's to decide; this only says so.
+    the report is `late`, with a passed `late_registration` check and a `late_reason` check that
+    fails when the application gives no reason. What that means is the registry's to decide.
     """
     top, medical, application, signatures = _dossier_form(dossier)
     if not medical and not application:
@@ -141,8 +139,7 @@ def verify_dossier(
 
 
 def _dossier_form(dossier: Any) -> tuple[Check, Mapping[str, Any], Mapping[str, Any], list[Any]]:
-    """The check dossier_form, the two parts and the application's signatures (each empty
-    when missing or malformed)."""
+    """The check dossier_form, the two parts and the application's signatures (empty when bad)."""
     if not isinstance(dossier, Mapping):
         return Check("dossier_form", False, "the dossier must be a JSON object"), {}, {}, []
     medical, application = dossier.get("medical_record"), dossier.get("application")

@@ -5,16 +5,10 @@ even female), a 4-digit serial, a check digit. BIN: YYMM of registration, a type
 legal entity, 5 non-resident, 6 individual entrepreneur), an attribute digit (0 head office,
 1 branch, 2 representative office, 4 peasant farm), a 5-digit serial and the same check digit.
 Check digit: weights 1..11 mod 11; if 10, weights 3..11,1,2 mod 11; if 10 again, the number is
-never issued.
+never issued. The fifth digit (tens of the day, 0..3, or the type digit, 4..6) keeps any number
+from being both a valid IIN and a valid BIN.
 
-Because the fifth digit of an IIN is the tens of the day (0..3) and that of a BIN is the type digit
-(4..6), no 12-digit string is both a valid IIN and a valid BIN.
-
-Error details never repeat the number itself: an IIN is personal data and details end up in logs
-and API error bodies. They say what is wrong instead.
-
-In certificates the national profile puts the IIN in the subject as SERIALNUMBER=IIN<12 digits>
-and an organisation's BIN as OU=BIN<12 digits> (`signer_iin`, `signer_bin` read them).
+Error details never repeat the number: an IIN is personal data, and details reach logs.
 """
 
 from __future__ import annotations
@@ -105,10 +99,8 @@ def validate_iin(iin: str) -> None:
     """Raise InvalidIdentityNumber unless iin is 12 digits, with a real date of birth, a
     century-and-sex digit 1..6 and a valid check digit.
 
-    Caveats: the date is only checked to exist, not to be in the past (this module has no clock;
-    compare iin_birth_date() with the caller's time). A valid checksum says nothing about whether
-    the number was ever issued to anyone. No whitespace or separators are tolerated: strip them
-    before calling if the input comes from a form.
+    Caveats: the date is only checked to exist, not to be in the past. A valid checksum says
+    nothing about whether the number was ever issued. No whitespace or separators are tolerated.
     """
     _iin_parts(iin)
 
@@ -122,14 +114,6 @@ def is_valid_iin(iin: str) -> bool:
     return True
 
 
-def iin_birth_date(iin: str) -> date:
-    """The date of birth encoded in a valid IIN. Raises InvalidIdentityNumber for an invalid one.
-
-    The century comes from the seventh digit, not from guessing on YY.
-    """
-    return _iin_parts(iin)[0]
-
-
 def iin_sex(iin: str) -> str:
     """'M' or 'F', from the parity of the seventh digit of a valid IIN. Raises
     InvalidIdentityNumber for an invalid one. This is the sex recorded at issue, nothing more."""
@@ -137,11 +121,8 @@ def iin_sex(iin: str) -> str:
 
 
 def century_sex_digit(birth_date: date, sex: str) -> int:
-    """The seventh IIN digit for a date of birth and sex ('M' or 'F').
-
-    Raises ValueError for a sex other than 'M'/'F' or a year outside 1800..2099, which the scheme
-    cannot encode.
-    """
+    """The seventh IIN digit for a date of birth and sex ('M' or 'F'). Raises ValueError for
+    another sex or a year outside 1800..2099, which the scheme cannot encode."""
     if sex not in ("M", "F"):
         raise ValueError("sex must be 'M' or 'F'")
     if not 1800 <= birth_date.year <= 2099:
@@ -152,11 +133,8 @@ def century_sex_digit(birth_date: date, sex: str) -> int:
 
 def make_iin(birth_date: date, sex: str, serial: int) -> str | None:
     """The IIN for that date, sex and 4-digit serial, or None when the serial has no defined check
-    digit (such serials are never issued). Raises ValueError for a serial outside 0..9999, a sex
-    other than 'M'/'F' or a year outside 1800..2099.
-
-    Caveat: this builds a well-formed number; it does not know which serials the real registry
-    has issued. Use it for TEST data only, and let the caller pick the next serial on None.
+    digit (never issued: pick the next). Raises ValueError for a serial outside 0..9999 and as
+    century_sex_digit. Caveat: well-formed, not known to be issued to anyone.
     """
     if isinstance(serial, bool) or not isinstance(serial, int) or not 0 <= serial <= 9999:
         raise ValueError("serial must be an int in 0..9999")
@@ -169,7 +147,13 @@ def make_iin(birth_date: date, sex: str, serial: int) -> str | None:
     return None if digit is None else f"{first_eleven}{digit}"
 
 
-def _validate_bin(bin_: object) -> None:
+def validate_bin(bin_: str) -> None:
+    """Raise InvalidIdentityNumber unless bin_ is 12 digits with a registration month 01..12, a
+    type digit 4/5/6, an attribute digit 0/1/2/4 and a valid check digit.
+
+    Caveats: the two-digit registration year cannot be checked (no century, no clock), and a
+    valid checksum does not mean the organisation exists.
+    """
     number = _require_twelve_digits(bin_, "BIN")
     if not 1 <= int(number[2:4]) <= 12:
         raise InvalidIdentityNumber("BIN registration month (3rd-4th digits) must be 01..12")
@@ -178,45 +162,6 @@ def _validate_bin(bin_: object) -> None:
     if ord(number[5]) - 48 not in BIN_ATTRIBUTES:
         raise InvalidIdentityNumber("BIN attribute digit (6th) must be 0, 1, 2 or 4")
     _require_check_digit(number, "BIN")
-
-
-def validate_bin(bin_: str) -> None:
-    """Raise InvalidIdentityNumber unless bin_ is 12 digits with a registration month 01..12, a
-    type digit 4/5/6, an attribute digit 0/1/2/4 and a valid check digit.
-
-    Caveats: the two-digit registration year cannot be checked (no century, no clock), and a
-    valid checksum does not mean the organisation exists.
-    """
-    _validate_bin(bin_)
-
-
-def is_valid_bin(bin_: str) -> bool:
-    """True iff validate_bin() would not raise (same caveats)."""
-    try:
-        _validate_bin(bin_)
-    except InvalidIdentityNumber:
-        return False
-    return True
-
-
-def make_bin(
-    registered: date, serial: int, *, entity_type: int = 4, attribute: int = 0
-) -> str | None:
-    """The BIN for a registration month, 5-digit serial, type and attribute digits, or None when
-    the serial has no defined check digit (never issued). Raises ValueError for a serial outside
-    0..99999 or a type/attribute digit outside the sets above. Only the month and the last two
-    digits of the year of `registered` are used. For TEST data only, like make_iin().
-    """
-    if isinstance(serial, bool) or not isinstance(serial, int) or not 0 <= serial <= 99999:
-        raise ValueError("serial must be an int in 0..99999")
-    if entity_type not in BIN_ENTITY_TYPES:
-        raise ValueError("entity_type must be 4, 5 or 6")
-    if attribute not in BIN_ATTRIBUTES:
-        raise ValueError("attribute must be 0, 1, 2 or 4")
-    yymm = f"{registered.year % 100:02d}{registered.month:02d}"
-    first_eleven = f"{yymm}{entity_type}{attribute}{serial:05d}"
-    digit = check_digit(first_eleven)
-    return None if digit is None else f"{first_eleven}{digit}"
 
 
 def _number_in(
@@ -234,7 +179,7 @@ def _number_in(
 
 
 def signer_iin(certificate: x509.Certificate) -> str | None:
-    """The IIN in the certificate's SERIALNUMBER=IIN<12 digits>, or None.
+    """The IIN in the certificate's SERIALNUMBER=IIN<12 digits> (the national profile), or None.
 
     Caveats: the number is read, not validated (the national CA's own test certificates carry
     numbers that fail the checksum); it means something only once the certificate is trusted.

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -24,24 +23,23 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
 
-from signing._algorithms import (
+from signing.canonical import parse_json
+from signing.errors import CanonicalizationError
+from signing.keys import (
     JWS_ALGORITHMS,
     JWSAlgorithm,
-    ecdsa_coordinate_size,
-    ecdsa_for,
+    der_ecdsa_signature,
+    describe_key,
     hash_for,
+    raw_ecdsa_signature,
 )
-from signing.keys import check_key_strength, describe_key
 from signing.report import SubIndication
 from signing.signature import (
     PARSE_ERRORS,
     Steps,
     VerifiedSignature,
+    check_signing_key,
     load_certificate,
     plausible_time,
     signer_key,
@@ -105,20 +103,14 @@ def sign_detached(
 ) -> str:
     """`header..signature` over payload, protected header {alg, kid, crit, sigT, x5c}.
 
-    alg follows the key (ES256 for P-256, ES384 for P-384, RS256 for RSA) unless given; the
-    only choice there is "PS256" instead of "RS256" for RSA. x5c is the certificate, then
-    chain as given: it must be in order (each certificate certifying the one before), or the
-    signature will not verify. signing_time must be timezone-aware; it is written in UTC to
-    the second and is the signer's claim, nothing more. Raises WeakKey for a key outside our
-    policy and ValueError for a naive signing_time, an alg that does not fit the key, or a
-    private key that does not belong to certificate.
+    alg follows the key (ES256, ES384, RS256) unless given ("PS256" for RSA). x5c is the
+    certificate, then chain as given: each must certify the one before, or the signature will
+    not verify. signing_time (UTC, to the second) is the signer's claim, nothing more. Raises
+    WeakKey for a key outside our policy and ValueError for a naive signing_time, an alg that
+    does not fit the key, or a key not the certificate's.
     """
+    check_signing_key(private_key, certificate, signing_time)
     public_key = private_key.public_key()
-    check_key_strength(public_key)
-    if certificate.public_key() != public_key:
-        raise ValueError("the private key does not belong to the certificate")
-    if signing_time.tzinfo is None or signing_time.utcoffset() is None:
-        raise ValueError("signing_time must be timezone-aware")
     algorithm = JWS_ALGORITHMS.get(alg or _default_alg(private_key))
     if algorithm is None or not algorithm.fits(public_key):
         raise ValueError(f"alg {alg} does not fit a {describe_key(public_key)} key")
@@ -139,9 +131,8 @@ def sign_detached(
     signing_input = f"{encoded_header}.{b64url_encode(payload)}".encode("ascii")
     digest = hash_for(algorithm.hash_name)
     if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        r, s = decode_dss_signature(private_key.sign(signing_input, ec.ECDSA(digest)))
-        size = ecdsa_coordinate_size(private_key.curve)
-        signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
+        der = private_key.sign(signing_input, ec.ECDSA(digest))
+        signature = raw_ecdsa_signature(der, private_key.curve)
     else:
         signature = private_key.sign(signing_input, algorithm.padding(), digest)
     return f"{encoded_header}..{b64url_encode(signature)}"
@@ -158,14 +149,11 @@ def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:
     """Check a detached compact JWS over payload. Raises SignatureFailure. Says nothing about trust.
 
     The signer is the first x5c certificate; each later one must certify the one before it
-    (RFC 7515 section 4.1.6), but none needs to be trusted: the caller must validate the chain.
-    Caveats: only the four algs of DESIGN.md are accepted; "none" and HMAC are refused by name
-    (an HMAC "keyed" with a public certificate proves nothing). JWS has no separate message
-    digest, so a changed payload shows as SIG_CRYPTO_FAILURE: HASH_FAILURE cannot be told apart
-    from a bad signature. A JWS with an attached payload is refused, as are b64=false (RFC 7797),
-    any `crit` other than sigT, jwk/jku/x5u header parameters, and a kid, x5t or x5t#S256 that
-    does not name the first x5c certificate. signing_time is the signer's sigT claim, not proof
-    of anything.
+    (RFC 7515 section 4.1.6), but the caller must validate the chain. Refused: algs other than
+    the four of DESIGN.md ("none" and HMAC by name: an HMAC "keyed" with a public certificate
+    proves nothing), an attached payload, b64=false (RFC 7797), any `crit` but sigT, jwk/jku/x5u,
+    and a kid, x5t or x5t#S256 not naming the first x5c certificate. A changed payload shows as
+    SIG_CRYPTO_FAILURE (JWS has no separate digest). signing_time is the signer's sigT claim.
     """
     steps = Steps()
     parts = compact.split(".") if isinstance(compact, str) else []
@@ -206,16 +194,12 @@ def _check_signature(
     with steps.reading(name, "signature part"):
         signature = b64url_decode(encoded_signature)
     signing_input = f"{encoded_header}.{b64url_encode(payload)}".encode("ascii")
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        with steps.reading(name, f"{algorithm.name} signature (DER is not accepted)"):
+            signature = der_ecdsa_signature(signature, public_key.curve)
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):
-            size = ecdsa_coordinate_size(public_key.curve)
-            if len(signature) != 2 * size:
-                detail = f"{algorithm.name} signatures are raw r‖s of {2 * size} bytes"
-                steps.fail(name, _FORMAT, f"{detail}, not {len(signature)} (DER is not accepted)")
-            der = encode_dss_signature(
-                int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
-            )
-            public_key.verify(der, signing_input, ecdsa_for(algorithm.hash_name))
+            public_key.verify(signature, signing_input, ec.ECDSA(hash_for(algorithm.hash_name)))
         elif isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(
                 signature, signing_input, algorithm.padding(), hash_for(algorithm.hash_name)
@@ -226,28 +210,11 @@ def _check_signature(
     steps.passed(name, algorithm.name)
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate member {key!r}")
-        result[key] = value
-    return result
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_HEADER_DECODER = json.JSONDecoder(
-    object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
-)
-
-
 def _parse_header(encoded_header: str, steps: Steps) -> dict[str, Any]:
     try:
-        header = _HEADER_DECODER.decode(b64url_decode(encoded_header).decode("utf-8"))
-    except (ValueError, RecursionError) as exc:
+        # The dossier's strict parser: no duplicate names, NaN or lone surrogates.
+        header = parse_json(b64url_decode(encoded_header))
+    except (ValueError, CanonicalizationError) as exc:
         steps.fail("jws.header", _FORMAT, f"protected header is not strict base64url JSON: {exc}")
     if not isinstance(header, dict):
         steps.fail("jws.header", _FORMAT, "protected header is not a JSON object")
@@ -305,13 +272,10 @@ def _certificates(header: dict[str, Any], steps: Steps) -> list[x509.Certificate
         steps.fail(name, _FORMAT, "x5c is not a list")
     if len(x5c) > MAX_X5C:
         steps.fail(name, _FORMAT, f"x5c has {len(x5c)} certificates; at most {MAX_X5C}")
-    ders: list[bytes] = []
     certificates: list[x509.Certificate] = []
     for position, item in enumerate(x5c):
         with steps.reading(name, f"x5c[{position}] (not a base64 DER certificate)"):
-            der = _x5c_item(item)
-            certificates.append(load_certificate(der))
-            ders.append(der)
+            certificates.append(load_certificate(_x5c_item(item)))
     for position in range(1, len(certificates)):
         try:
             certificates[position - 1].verify_directly_issued_by(certificates[position])
@@ -319,12 +283,9 @@ def _certificates(header: dict[str, Any], steps: Steps) -> list[x509.Certificate
             detail = f"x5c[{position}] does not certify x5c[{position - 1}]"
             rule = "RFC 7515 4.1.6: each certificate must certify the one before it"
             steps.fail(name, _FORMAT, f"{detail} ({rule})")
-    thumbprint = b64url_encode(hashlib.sha256(ders[0]).digest())
-    claims = (
-        ("x5t#S256", thumbprint),
-        ("kid", thumbprint),
-        ("x5t", b64url_encode(hashlib.sha1(ders[0]).digest())),  # noqa: S324 (a name, not a MAC)
-    )
+    thumbprint = key_id(certificates[0])
+    sha1 = certificates[0].fingerprint(hashes.SHA1())  # noqa: S303 (x5t names, it protects nothing)
+    claims = (("x5t#S256", thumbprint), ("kid", thumbprint), ("x5t", b64url_encode(sha1)))
     for parameter, expected in claims:
         if parameter in header and header[parameter] != expected:
             steps.fail(name, _FORMAT, f"{parameter} does not name the first x5c certificate")
@@ -333,8 +294,7 @@ def _certificates(header: dict[str, Any], steps: Steps) -> list[x509.Certificate
 
 
 def _x5c_item(item: Any) -> bytes:
-    """One x5c entry: standard base64 (canonical, RFC 7515 section 4.1.6) of a DER
-    certificate. Raises ValueError (binascii.Error is one) or TypeError."""
+    """One x5c entry: canonical standard base64 (RFC 7515 section 4.1.6) of a DER certificate."""
     if not isinstance(item, str):
         raise TypeError("not a string")
     der = binascii.a2b_base64(item, strict_mode=True)

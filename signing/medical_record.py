@@ -1,6 +1,5 @@
-"""The medical birth record's own checks (DESIGN.md, "The dossier, version 1"): its fields,
-identity numbers, names and the rules between its dates and numbers. Its seal and its binding
-to the facility are checked in `signing.dossier`."""
+"""The medical birth record's own checks (DESIGN.md, "The dossier, version 1"); its seal and
+its binding to the facility are checked in `signing.dossier`."""
 
 from __future__ import annotations
 
@@ -32,11 +31,8 @@ def born_at(record: Mapping[str, Any]) -> datetime | None:
 
 
 def medical_record_checks(record: Mapping[str, Any], moment: datetime) -> list[Check]:
-    """The record's field checks (FIELD_CHECKS) at `moment`, the time of receipt.
-
-    Caveat: how long ago the birth was is not judged here; a late registration is the
-    application's matter (`signing.dossier`).
-    """
+    """The record's field checks (FIELD_CHECKS) at `moment`, the time of receipt. How long ago
+    the birth was is not judged here (a late registration is the application's matter)."""
     fields = Fields()
     fields.free_text(record, "medical_record")
     fields.identifier(record, "id", "medical_record")

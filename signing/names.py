@@ -34,18 +34,13 @@ _MAX_RAW_LENGTH = 2 * MAX_NAME_LENGTH
 
 
 def validate_person_name(name: str, *, field: str) -> str:
-    """Return the NFC form of `name`, or raise InvalidName naming `field`.
+    """Return the NFC form of `name` (1..64 code points, the rules above; no separator first,
+    last or next to another), or raise InvalidName naming `field`.
 
-    Accepted: letters of the Kazakh/Russian Cyrillic alphabets and A-Z/a-z, separated by single
-    hyphens, apostrophes (ASCII ' or U+2019 ’) or single spaces; no separator first, last or next
-    to another; 1..64 code points after NFC; each space-separated word in a single script (so
-    "Smith-Иванов" is refused, "Smith Иванов" is not).
-
-    Caveats: Latin letters with diacritics (é, ü, ş) are refused, as are other whitespace (tabs,
-    no-break space) and other dashes. The two apostrophes are kept as given, not unified, so
-    "O'Neil" and "O’Neil" are different strings: compare with care. Case is not checked or changed.
-    The detail of the error gives the position and code point of a bad character but never the
-    name itself (names are personal data and details reach logs).
+    Caveats: Latin letters with diacritics (é, ü, ş), other whitespace and other dashes are
+    refused. The two apostrophes are kept as given, so "O'Neil" and "O’Neil" are different
+    strings; case is not checked or changed. The error gives the position and code point of a
+    bad character, never the name (personal data; details reach logs).
     """
     if not isinstance(name, str):
         raise InvalidName(f"{field}: must be a string", field=field)
@@ -76,11 +71,3 @@ def validate_person_name(name: str, *, field: str) -> str:
             raise InvalidName(f"{field}: a word mixes Cyrillic and Latin letters", field=field)
     return normalised
 
-
-def is_valid_person_name(name: str) -> bool:
-    """True iff validate_person_name() accepts `name` (same rules and caveats)."""
-    try:
-        validate_person_name(name, field="name")
-    except InvalidName:
-        return False
-    return True

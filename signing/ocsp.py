@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import urllib.parse
 from datetime import datetime, timedelta
 
@@ -44,13 +45,8 @@ def issuer_hashes(issuer: x509.Certificate, algorithm: hashes.HashAlgorithm) -> 
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     key_bits = keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]  # after unused-bits
-    return _digest(algorithm, issuer.subject.public_bytes()), _digest(algorithm, key_bits)
-
-
-def _digest(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
-    digest = hashes.Hash(algorithm)
-    digest.update(data)
-    return digest.finalize()
+    name_hash = hashlib.new(algorithm.name, issuer.subject.public_bytes()).digest()
+    return name_hash, hashlib.new(algorithm.name, key_bits).digest()
 
 
 def unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
@@ -67,11 +63,10 @@ def respond(
     """A DER OCSPResponse for the request. Never raises for bad input: a malformed request gets
     MALFORMED_REQUEST, a request for another issuer UNAUTHORIZED.
 
-    GOOD, REVOKED (with time and reason; none given for `unspecified`) or UNKNOWN (serial never
-    issued) as `statuses` says now; thisUpdate `moment`, nextUpdate `moment` + `validity`; the
-    request's nonce is echoed. Security caveats: `statuses` is taken as the truth at `moment`
-    (a revocation recorded with a later time is still reported); producedAt is set by
-    cryptography from the system clock, not from `moment`; request signatures are ignored.
+    GOOD, REVOKED (with time and reason) or UNKNOWN (never issued) as `statuses` says now;
+    thisUpdate `moment`, nextUpdate `moment` + `validity`; the nonce echoed. Security caveats:
+    `statuses` is the truth at `moment` (a revocation recorded later is still reported);
+    producedAt comes from the system clock, not `moment`; request signatures are ignored.
     """
     if validity <= timedelta(0):
         raise CAError("validity must be positive")
@@ -148,14 +143,10 @@ def _answer(
 
 
 def ocsp_request_from_get_path(path_component: str) -> bytes:
-    """The DER request from the last part of an OCSP GET URL (RFC 6960 appendix A.1:
-    url-encoding of the base64 encoding of the DER request).
-
-    Lenient where clients differ: percent-escapes are decoded, a space (a '+' that some layer
-    decoded as form data) is read back as '+', missing padding is restored, and the URL-safe
-    alphabet is accepted. Raises MalformedOCSPRequest for anything else, including characters
-    (or escapes of bytes) outside ASCII, which base64 never has; the caller then answers with
-    `unsuccessful(MALFORMED_REQUEST)`. The bytes are not parsed here: pass them to `respond`.
+    """The DER request from the last part of an OCSP GET URL (RFC 6960 appendix A.1), not yet
+    parsed (that is `respond`'s). Lenient where clients differ: a space (a '+' some layer read as
+    form data) is read as '+', missing padding is restored, the URL-safe alphabet is accepted.
+    Raises MalformedOCSPRequest for anything else (answer `unsuccessful(MALFORMED_REQUEST)`).
     """
     if len(path_component) > 4 * MAX_REQUEST_BYTES:
         raise MalformedOCSPRequest("the OCSP GET path is too long")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
 
@@ -22,14 +22,12 @@ class Indication(StrEnum):
 
 
 class SubIndication(StrEnum):
-    # TOTAL_FAILED
     FORMAT_FAILURE = "FORMAT_FAILURE"
     HASH_FAILURE = "HASH_FAILURE"
     SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"
     REVOKED = "REVOKED"
     EXPIRED = "EXPIRED"
     NOT_YET_VALID = "NOT_YET_VALID"
-    # INDETERMINATE
     SIG_CONSTRAINTS_FAILURE = "SIG_CONSTRAINTS_FAILURE"
     CHAIN_CONSTRAINTS_FAILURE = "CHAIN_CONSTRAINTS_FAILURE"
     CERTIFICATE_CHAIN_GENERAL_FAILURE = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
@@ -43,35 +41,27 @@ class SubIndication(StrEnum):
     GENERIC = "GENERIC"
 
 
-#: Which indication each sub-indication belongs to (ETSI EN 319 102-1, table 5).
+#: Which indication each sub-indication belongs to (ETSI EN 319 102-1, table 5): the first six
+#: are TOTAL_FAILED, the rest INDETERMINATE.
+_TOTAL_FAILED = ("FORMAT_FAILURE", "HASH_FAILURE", "SIG_CRYPTO_FAILURE", "REVOKED", "EXPIRED",
+                 "NOT_YET_VALID")
 INDICATION_OF: Mapping[SubIndication, Indication] = {
-    SubIndication.FORMAT_FAILURE: Indication.TOTAL_FAILED,
-    SubIndication.HASH_FAILURE: Indication.TOTAL_FAILED,
-    SubIndication.SIG_CRYPTO_FAILURE: Indication.TOTAL_FAILED,
-    SubIndication.REVOKED: Indication.TOTAL_FAILED,
-    SubIndication.EXPIRED: Indication.TOTAL_FAILED,
-    SubIndication.NOT_YET_VALID: Indication.TOTAL_FAILED,
-    **{
-        s: Indication.INDETERMINATE
-        for s in (
-            SubIndication.SIG_CONSTRAINTS_FAILURE,
-            SubIndication.CHAIN_CONSTRAINTS_FAILURE,
-            SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
-            SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
-            SubIndication.REVOKED_NO_POE,
-            SubIndication.OUT_OF_BOUNDS_NO_POE,
-            SubIndication.TRY_LATER,
-            SubIndication.SIGNED_DATA_NOT_FOUND,
-            SubIndication.GENERIC,
-        )
-    },
+    s: Indication.TOTAL_FAILED if s in _TOTAL_FAILED else Indication.INDETERMINATE
+    for s in SubIndication
 }
 
 
 def _time(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
+
+
+def _fields_json(record: Any) -> dict[str, Any]:
+    """A flat record's fields by name, times in ISO 8601 and enumerations by value."""
+    values = {f.name: getattr(record, f.name) for f in fields(record)}
+    return {
+        k: v.isoformat() if isinstance(v, datetime) else v.value if isinstance(v, Enum) else v
+        for k, v in values.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -83,7 +73,7 @@ class Check:
     detail: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+        return _fields_json(self)
 
 
 @dataclass(frozen=True)
@@ -95,13 +85,7 @@ class ChainEntry:
     sha256: str  # fingerprint of the DER, lowercase hex
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "subject": self.subject,
-            "serial": self.serial,
-            "not_before": _time(self.not_before),
-            "not_after": _time(self.not_after),
-            "sha256": self.sha256,
-        }
+        return _fields_json(self)
 
 
 class RevocationState(StrEnum):
@@ -121,14 +105,7 @@ class RevocationStatus:
     next_update: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "state": self.state.value,
-            "source": self.source,
-            "revoked_at": _time(self.revoked_at),
-            "reason": self.reason,
-            "this_update": _time(self.this_update),
-            "next_update": _time(self.next_update),
-        }
+        return _fields_json(self)
 
 
 NOT_CHECKED = RevocationStatus(RevocationState.NOT_CHECKED)
@@ -207,13 +184,8 @@ class DocumentReport:
 
 @dataclass(frozen=True)
 class VerificationReport:
-    """The whole verdict: dossier-level checks plus one entry per document.
-
-    `late` says the application came after the registration deadline: not a failure in
-    itself (the application then has a passed `late_registration` check, and a `late_reason`
-    check that fails without the parent's reason), but a registration that waits for a
-    registrar's approval.
-    """
+    """The whole verdict: dossier-level checks plus one entry per document. `late` says the
+    application came after the registration deadline: no failure, but a registrar approves."""
 
     validation_time: datetime
     checks: tuple[Check, ...]

@@ -1,15 +1,11 @@
 """Revocation look-ups for `signing.trust`: OCSP and CRLs behind a small fetcher interface.
 
-cryptography's path validation does no revocation checking, so it is done here, with
-cryptography's parsers and signature checks: an OCSP answer must be signed by the certificate's
-issuer or by a responder the issuer delegated (RFC 6960 section 4.2.2.2) and name the very
-certificate asked about; a CRL must come from the issuer, be signed by it, be current at the
-moment, and cover the certificate (its issuingDistributionPoint, RFC 5280 section 5.2.5: the
-distribution point the certificate names, and end-entity or CA certificates as the CRL says).
-
-Answers are kept in a `RevocationCache` until they are stale (nextUpdate), and used only when
-issued (and fetched) at or after `since`, the time they must follow ("Freshness" in
-`signing.trust` says which).
+cryptography's path validation does no revocation checking, so it is done here with its parsers
+and signature checks: an OCSP answer must be signed by the issuer or by a responder it delegated
+(RFC 6960 section 4.2.2.2) and name the very certificate asked about; a CRL must come from the
+issuer, be signed by it, be current, and cover the certificate (its issuingDistributionPoint, RFC
+5280 section 5.2.5). Answers are kept in a `RevocationCache` until stale, and used only when
+issued (and fetched) at or after `since` ("Freshness" in `signing.trust` says which).
 """
 
 from __future__ import annotations
@@ -30,6 +26,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from signing.errors import SigningError
 from signing.keys import describe_key
 from signing.report import RevocationState, RevocationStatus
+from signing.signature import extension, is_ca
 
 #: Clock skew tolerated between us and the CA when judging revocation data.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -69,9 +66,9 @@ class _Kept:
     fetched_at: datetime
 
     def serves(self, moment: datetime, since: datetime | None) -> bool:
-        """Still current at `moment`, and new enough for information issued since `since`:
-        issued in that second or later, and fetched after it to the microsecond (an answer of
-        the same second fetched before `since` may predate a revocation made in between)."""
+        """Still current at `moment`, issued in the second of `since` or later, and fetched
+        after `since` to the microsecond (an answer of the same second fetched before it may
+        predate a revocation made in between)."""
         if moment > self.good_until:
             return False
         return since is None or (
@@ -93,7 +90,6 @@ class RevocationCache:
         self._kept: dict[_Key, _Kept] = {}
 
     def get(self, key: _Key, moment: datetime, since: datetime | None) -> object | None:
-        """What is kept under `key` if it is still good at `moment` and issued since `since`."""
         with self._lock:
             found = self._kept.get(key)
         return found.value if found is not None and found.serves(moment, since) else None
@@ -102,7 +98,6 @@ class RevocationCache:
         self, key: _Key, value: object, this_update: datetime, good_until: datetime,
         fetched_at: datetime,
     ) -> None:
-        """Keep `value` (issued `this_update`, fetched at `fetched_at`) until `good_until`."""
         with self._lock:
             if len(self._kept) >= CACHE_ENTRIES:
                 for old in [k for k, v in self._kept.items() if v.good_until < fetched_at]:
@@ -127,15 +122,9 @@ def _issued_since(this_update: datetime, since: datetime) -> bool:
 
 def ocsp_urls(certificate: x509.Certificate) -> list[str]:
     """The OCSP responders the certificate's authorityInformationAccess names."""
-    try:
-        access = certificate.extensions.get_extension_for_class(
-            x509.AuthorityInformationAccess
-        ).value
-    except x509.ExtensionNotFound:
-        return []
     return [
         d.access_location.value
-        for d in access
+        for d in extension(certificate, x509.AuthorityInformationAccess) or ()
         if d.access_method == AuthorityInformationAccessOID.OCSP
         and isinstance(d.access_location, x509.UniformResourceIdentifier)
     ]
@@ -143,13 +132,9 @@ def ocsp_urls(certificate: x509.Certificate) -> list[str]:
 
 def crl_urls(certificate: x509.Certificate) -> list[str]:
     """The URLs of the certificate's cRLDistributionPoints."""
-    try:
-        points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
-    except x509.ExtensionNotFound:
-        return []
     return [
         name.value
-        for point in points
+        for point in extension(certificate, x509.CRLDistributionPoints) or ()
         for name in point.full_name or ()
         if isinstance(name, x509.UniformResourceIdentifier)
     ]
@@ -214,15 +199,12 @@ class RevocationChecker:
         _check_responder(response, issuer, moment)
         single = _single_response(response, certificate, issuer)
         this_update, next_update = single.this_update_utc, single.next_update_utc
-        if this_update > moment + CLOCK_SKEW:
-            raise RevocationUnavailable("OCSP answer is dated in the future")
         good_until = next_update or this_update + MAX_AGE_WITHOUT_NEXT_UPDATE
-        if moment > good_until:
-            raise RevocationUnavailable("OCSP answer is stale")
+        _require_current(this_update, good_until, moment, "OCSP answer")
         reason = None if single.revocation_reason is None else single.revocation_reason.name
         status = RevocationStatus(
-            _OCSP_STATES[single.certificate_status], f"ocsp {url}", single.revocation_time_utc,
-            reason, this_update, next_update,
+            RevocationState[single.certificate_status.name], f"ocsp {url}",
+            single.revocation_time_utc, reason, this_update, next_update,
         )
         self.cache.keep(key, status, this_update, good_until, moment)
         _require_issued_since(this_update, since, "OCSP answer")
@@ -247,11 +229,8 @@ class RevocationChecker:
             return RevocationStatus(
                 RevocationState.GOOD, f"crl {url}", this_update=this_update, next_update=next_update
             )
-        try:
-            flag = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
-            reason: str | None = flag.name
-        except x509.ExtensionNotFound:
-            reason = None
+        flag = extension(entry, x509.CRLReason)
+        reason = None if flag is None else flag.reason.name
         return RevocationStatus(
             RevocationState.REVOKED, f"crl {url}", entry.revocation_date_utc, reason,
             this_update, next_update,
@@ -277,18 +256,17 @@ class RevocationChecker:
             crl.is_signature_valid(issuer_key)
         ):
             raise RevocationUnavailable("CRL signature is invalid")
-        if crl.last_update_utc > moment + CLOCK_SKEW:
-            raise RevocationUnavailable("CRL is dated in the future")
-        if moment > _next_update(crl):
-            raise RevocationUnavailable("CRL is stale")
+        _require_current(crl.last_update_utc, _next_update(crl), moment, "CRL")
         return crl
 
 
-_OCSP_STATES = {
-    ocsp.OCSPCertStatus.GOOD: RevocationState.GOOD,
-    ocsp.OCSPCertStatus.REVOKED: RevocationState.REVOKED,
-    ocsp.OCSPCertStatus.UNKNOWN: RevocationState.UNKNOWN,
-}
+def _require_current(
+    this_update: datetime, good_until: datetime, moment: datetime, what: str
+) -> None:
+    if this_update > moment + CLOCK_SKEW:
+        raise RevocationUnavailable(f"{what} is dated in the future")
+    if moment > good_until:
+        raise RevocationUnavailable(f"{what} is stale")
 
 
 def _require_issued_since(this_update: datetime, since: datetime | None, what: str) -> None:
@@ -309,9 +287,8 @@ def _next_update(crl: x509.CertificateRevocationList) -> datetime:
 def _check_scope(crl: x509.CertificateRevocationList, url: str, cert: x509.Certificate) -> None:
     """Raise unless the CRL covers this certificate (RFC 5280 section 5.2.5). A CRL without an
     issuingDistributionPoint covers every certificate of its issuer."""
-    try:
-        point = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
-    except x509.ExtensionNotFound:
+    point = extension(crl, x509.IssuingDistributionPoint)
+    if point is None:
         return
     uris = [n.value for n in point.full_name or () if isinstance(n, x509.UniformResourceIdentifier)]
     if point.full_name is not None and url not in uris:
@@ -320,13 +297,9 @@ def _check_scope(crl: x509.CertificateRevocationList, url: str, cert: x509.Certi
         raise RevocationUnavailable("CRL is partial or indirect")
     if point.only_contains_attribute_certs:
         raise RevocationUnavailable("CRL covers attribute certificates only")
-    try:
-        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    if point.only_contains_user_certs and is_ca:
+    if point.only_contains_user_certs and is_ca(cert):
         raise RevocationUnavailable("CRL covers end-entity certificates, not this CA")
-    if point.only_contains_ca_certs and not is_ca:
+    if point.only_contains_ca_certs and not is_ca(cert):
         raise RevocationUnavailable("CRL covers CA certificates only")
 
 
@@ -387,10 +360,7 @@ def _delegated_responder(
         responder.verify_directly_issued_by(issuer)
     except (ValueError, TypeError, InvalidSignature) as error:
         raise RevocationUnavailable("OCSP responder certificate not issued by the CA") from error
-    try:
-        usage = responder.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        usage = None
+    usage = extension(responder, x509.ExtendedKeyUsage)
     if usage is None or ExtendedKeyUsageOID.OCSP_SIGNING not in usage:
         raise RevocationUnavailable("OCSP responder certificate lacks the OCSPSigning purpose")
     if not responder.not_valid_before_utc <= moment <= responder.not_valid_after_utc:

@@ -13,8 +13,7 @@ publishes at /pki/seal.pem) without the seal carrying a certificate.
 
 The payload's fields and their keys are fixed here (`FIELD_KEYS`); a seal with any other key,
 a missing one, a value of the wrong type, or CBOR that is not in its one deterministic encoding
-is refused. pycose is not used: version 1.1 cannot decode with cbor2 6, and the structure is
-small enough to build and check by hand.
+is refused. pycose is not used: version 1.1 cannot decode with cbor2 6.
 """
 
 from __future__ import annotations
@@ -32,31 +31,22 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
 
 from signing.errors import SigningError
-
-# --- errors -------------------------------------------------------------------------------------
-
-
-class SealError(SigningError):
-    """A QR seal that cannot be accepted. `code` says why."""
-
-    code = "malformed_seal"
-
-    def __init__(self, detail: str, code: str | None = None) -> None:
-        super().__init__(detail)
-        if code is not None:
-            self.code = code
-
+from signing.keys import der_ecdsa_signature, raw_ecdsa_signature
 
 MALFORMED = "malformed_seal"
 UNKNOWN_KEY = "unknown_key"
 UNSUPPORTED_ALGORITHM = "unsupported_seal_algorithm"
 BAD_SIGNATURE = "bad_seal_signature"
+
+
+class SealError(SigningError):
+    """A QR seal that cannot be accepted. `code` says why."""
+
+    def __init__(self, detail: str, code: str = MALFORMED) -> None:
+        super().__init__(detail)
+        self.code = code
 
 # --- Base45 (RFC 9285) --------------------------------------------------------------------------
 
@@ -155,24 +145,24 @@ def _encode_value(name: str, value: Any) -> str | int | bytes:
         try:
             encoded = value.encode(NAME_ENCODING) if isinstance(value, str) else b""
         except UnicodeEncodeError:
-            raise SealError(f"{name}: a letter outside KZ-1048", MALFORMED) from None
+            raise SealError(f"{name}: a letter outside KZ-1048") from None
         if not encoded or len(encoded) > _MAX_NAME_BYTES:
-            raise SealError(f"{name}: a name of 1 to {_MAX_NAME_BYTES} letters", MALFORMED)
+            raise SealError(f"{name}: a name of 1 to {_MAX_NAME_BYTES} letters")
         return encoded
     if name in _DATE_FIELDS:
         if isinstance(value, datetime) or not isinstance(value, date) or value < _EPOCH:
-            raise SealError(f"{name}: a date from 1970 on is required", MALFORMED)
+            raise SealError(f"{name}: a date from 1970 on is required")
         return (value - _EPOCH).days
     if name in _IIN_FIELDS:
         if not isinstance(value, str) or not _IIN.fullmatch(value):
-            raise SealError(f"{name}: 12 digits are required", MALFORMED)
+            raise SealError(f"{name}: 12 digits are required")
         return int(value)
     if name in _INT_FIELDS:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise SealError(f"{name}: a non-negative integer is required", MALFORMED)
+            raise SealError(f"{name}: a non-negative integer is required")
         return value
     if not isinstance(value, str) or not _TEXT_PATTERNS[name].fullmatch(value):
-        raise SealError(f"{name}: not an acceptable value", MALFORMED)
+        raise SealError(f"{name}: not an acceptable value")
     return value
 
 
@@ -180,26 +170,26 @@ def _decode_value(name: str, value: Any) -> Any:
     """The field from its CBOR value; raises SealError when the type or form is wrong."""
     if name in _NAME_FIELDS:
         if not isinstance(value, bytes) or not 0 < len(value) <= _MAX_NAME_BYTES:
-            raise SealError(f"{name} is not a KZ-1048 byte string", MALFORMED)
+            raise SealError(f"{name} is not a KZ-1048 byte string")
         try:
             return value.decode(NAME_ENCODING)
         except UnicodeDecodeError:
-            raise SealError(f"{name} is not KZ-1048", MALFORMED) from None
+            raise SealError(f"{name} is not KZ-1048") from None
     if name in _DATE_FIELDS or name in _INT_FIELDS or name in _IIN_FIELDS:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise SealError(f"{name} is not a non-negative integer", MALFORMED)
+            raise SealError(f"{name} is not a non-negative integer")
         if name in _IIN_FIELDS:
             if value >= 10**12:
-                raise SealError(f"{name} is longer than 12 digits", MALFORMED)
+                raise SealError(f"{name} is longer than 12 digits")
             return f"{value:012d}"
         if name in _DATE_FIELDS:
             try:
                 return date.fromordinal(_EPOCH.toordinal() + value)
             except (ValueError, OverflowError):
-                raise SealError(f"{name} is out of range", MALFORMED) from None
+                raise SealError(f"{name} is out of range") from None
         return value
     if not isinstance(value, str) or not _TEXT_PATTERNS[name].fullmatch(value):
-        raise SealError(f"{name} is not an acceptable value", MALFORMED)
+        raise SealError(f"{name} is not an acceptable value")
     return value
 
 
@@ -235,14 +225,14 @@ def encode_payload(fields: Mapping[str, Any]) -> bytes:
     """The deterministic CBOR (RFC 8949 4.2.1) of the fields, under their integer keys."""
     unknown = set(fields) - set(FIELD_KEYS)
     if unknown:
-        raise SealError(f"fields a seal does not carry: {sorted(unknown)}", MALFORMED)
+        raise SealError(f"fields a seal does not carry: {sorted(unknown)}")
     payload: dict[int, str | int | bytes] = {}
     for name, cbor_key in FIELD_KEYS.items():
         value = fields.get(name)
         if value is None:
             if name in OPTIONAL_FIELDS:
                 continue
-            raise SealError(f"{name} is required", MALFORMED)
+            raise SealError(f"{name} is required")
         payload[cbor_key] = _encode_value(name, value)
     return cbor2.dumps(payload, canonical=True)
 
@@ -275,23 +265,18 @@ def make_seal(
     key: ec.EllipticCurvePrivateKey,
     certificate: x509.Certificate,
 ) -> str:
-    """The Base45 text of a seal over `fields`, signed ES256 by `key`.
+    """The Base45 text of a seal over `fields` (the names in FIELD_KEYS), signed ES256 by `key`.
 
-    `fields` holds exactly the names in FIELD_KEYS (child_patronymic may be None or absent).
-    DEFLATE is applied only when it makes the result shorter: at the usual size it gains
-    nothing (the signature does not compress), while the longest names do compress a little,
-    which keeps the QR code within version 15 at level M.
-
-    Caveat: `certificate` is only used to compute the kid; nothing checks that it holds the
-    public key of `key` (a mismatch yields seals that never verify).
+    DEFLATE only when it makes the result shorter: the longest names compress a little, which
+    keeps the QR code within version 15 at level M. Caveat: `certificate` only gives the kid;
+    nothing checks that it holds the public key of `key`.
     """
     if not isinstance(key.curve, ec.SECP256R1):
         raise SealError("ES256 needs a P-256 key", UNSUPPORTED_ALGORITHM)
     protected = _protected_header(key_id(certificate))
     payload = encode_payload(fields)
     der_signature = key.sign(_signature_input(protected, payload), ec.ECDSA(hashes.SHA256()))
-    r, s = decode_dss_signature(der_signature)
-    raw_signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    raw_signature = raw_ecdsa_signature(der_signature, key.curve)
     cose = cbor2.dumps(
         cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, payload, raw_signature])
     )
@@ -309,9 +294,9 @@ def _inflate(data: bytes) -> bytes:
     try:
         out = inflater.decompress(data, MAX_SEAL_BYTES + 1)
     except zlib.error:
-        raise SealError("the seal's compressed data is damaged", MALFORMED) from None
+        raise SealError("the seal's compressed data is damaged") from None
     if len(out) > MAX_SEAL_BYTES or not inflater.eof or inflater.unused_data:
-        raise SealError("the seal's compressed data is too long or damaged", MALFORMED)
+        raise SealError("the seal's compressed data is too long or damaged")
     return out
 
 
@@ -321,9 +306,9 @@ def _strict_cbor(data: bytes, what: str) -> Any:
         value = cbor2.loads(data)
         again = cbor2.dumps(value, canonical=True)
     except Exception:  # cbor2 raises several types for bad input; all mean "malformed"
-        raise SealError(f"the seal's {what} is not well-formed CBOR", MALFORMED) from None
+        raise SealError(f"the seal's {what} is not well-formed CBOR") from None
     if again != data:
-        raise SealError(f"the seal's {what} is not in deterministic CBOR", MALFORMED)
+        raise SealError(f"the seal's {what} is not in deterministic CBOR")
     return value
 
 
@@ -331,46 +316,46 @@ def _decode_cose(data: bytes) -> tuple[bytes, bytes, bytes]:
     """(protected, payload, signature) of a tagged COSE_Sign1 with an empty unprotected map."""
     structure = _strict_cbor(data, "COSE_Sign1 structure")
     if not isinstance(structure, cbor2.CBORTag) or structure.tag != _COSE_SIGN1_TAG:
-        raise SealError("not a tagged COSE_Sign1", MALFORMED)
+        raise SealError("not a tagged COSE_Sign1")
     parts = structure.value
     if not isinstance(parts, list | tuple) or len(parts) != 4:
-        raise SealError("a COSE_Sign1 has four parts", MALFORMED)
+        raise SealError("a COSE_Sign1 has four parts")
     protected, unprotected, payload, signature = parts
     if not (
         isinstance(protected, bytes) and isinstance(payload, bytes)
         and isinstance(signature, bytes)
     ):
-        raise SealError("COSE_Sign1 parts of the wrong type", MALFORMED)
+        raise SealError("COSE_Sign1 parts of the wrong type")
     if unprotected != {}:
-        raise SealError("a seal carries no unprotected header", MALFORMED)
+        raise SealError("a seal carries no unprotected header")
     return protected, payload, signature
 
 
 def _kid(protected: bytes) -> bytes:
     header = _strict_cbor(protected, "protected header")
     if not isinstance(header, dict) or set(header) - {_HEADER_ALG, _HEADER_KID}:
-        raise SealError("the protected header holds alg and kid only", MALFORMED)
+        raise SealError("the protected header holds alg and kid only")
     if header.get(_HEADER_ALG) != ES256:
         raise SealError("the seal is not signed with ES256", UNSUPPORTED_ALGORITHM)
     kid = header.get(_HEADER_KID)
     if not isinstance(kid, bytes) or len(kid) != KID_LENGTH:
-        raise SealError("the seal's kid is not 8 bytes", MALFORMED)
+        raise SealError("the seal's kid is not 8 bytes")
     return kid
 
 
 def _fields(payload: bytes) -> dict[str, Any]:
     decoded = _strict_cbor(payload, "payload")
     if not isinstance(decoded, dict):
-        raise SealError("the seal's payload is not a map", MALFORMED)
+        raise SealError("the seal's payload is not a map")
     fields: dict[str, Any] = dict.fromkeys(OPTIONAL_FIELDS)
     for cbor_key, value in decoded.items():
         name = _FIELD_OF_KEY.get(cbor_key) if isinstance(cbor_key, int) else None
         if name is None:
-            raise SealError("the seal's payload has a key it should not have", MALFORMED)
+            raise SealError("the seal's payload has a key it should not have")
         fields[name] = _decode_value(name, value)
     missing = set(FIELD_KEYS) - set(fields)
     if missing:
-        raise SealError(f"the seal's payload lacks {sorted(missing)}", MALFORMED)
+        raise SealError(f"the seal's payload lacks {sorted(missing)}")
     return fields
 
 
@@ -378,7 +363,7 @@ def seal_from_qr_text(text: str) -> str:
     """The Base45 seal in the text of a QR code: the URL fragment (percent-decoded) when the
     text is a URL, else the text itself."""
     if len(text) > 3 * MAX_SEAL_TEXT:
-        raise SealError("the QR text is too long", MALFORMED)
+        raise SealError("the QR text is too long")
     text = text.strip()
     if "#" in text:
         text = unquote(text.split("#", 1)[1], errors="strict")
@@ -388,21 +373,18 @@ def seal_from_qr_text(text: str) -> str:
 def read_seal(text: str, certificates: Sequence[x509.Certificate]) -> SealContents:
     """Verify a seal (the Base45 text, or the whole QR text) against trusted certificates.
 
-    Raises SealError: `malformed_seal` (not Base45, not COSE_Sign1, CBOR not deterministic,
-    unknown or missing fields), `unsupported_seal_algorithm` (not ES256), `unknown_key` (no
-    certificate with the seal's kid) or `bad_seal_signature`.
-
-    Caveats: the certificates given are trusted as they are; no path, validity period or
-    revocation of them is checked here (a certificate stays checkable for life, long after the
-    seal certificate expires). Whether the registry since revoked or superseded the birth
-    certificate is a question for the registry, not for the seal.
+    Raises SealError: `malformed_seal`, `unsupported_seal_algorithm` (not ES256), `unknown_key`
+    (no certificate with the seal's kid) or `bad_seal_signature`. Caveats: the certificates are
+    trusted as given, with no path, validity or revocation check (a birth certificate stays
+    checkable long after the seal certificate expires); whether the registry since revoked the
+    birth certificate is the registry's question, not the seal's.
     """
     try:
         data = base45_decode(seal_from_qr_text(text))
     except (ValueError, UnicodeDecodeError):
-        raise SealError("the seal is not Base45 text", MALFORMED) from None
+        raise SealError("the seal is not Base45 text") from None
     if not data or len(data) > MAX_SEAL_BYTES:
-        raise SealError("the seal is empty or too long", MALFORMED)
+        raise SealError("the seal is empty or too long")
     if data[0] != _COSE_SIGN1_FIRST_BYTE:
         data = _inflate(data)
     protected, payload, signature = _decode_cose(data)
@@ -415,26 +397,18 @@ def read_seal(text: str, certificates: Sequence[x509.Certificate]) -> SealConten
         public_key.curve, ec.SECP256R1
     ):
         raise SealError("the seal certificate's key is not P-256", UNSUPPORTED_ALGORITHM)
-    if len(signature) != 64:
-        raise SealError("an ES256 signature is 64 bytes", BAD_SIGNATURE)
-    der_signature = encode_dss_signature(
-        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-    )
     try:
+        der_signature = der_ecdsa_signature(signature, public_key.curve)
         public_key.verify(
             der_signature, _signature_input(protected, payload), ec.ECDSA(hashes.SHA256())
         )
-    except InvalidSignature:
+    except (ValueError, InvalidSignature):
         raise SealError("the seal's signature does not verify", BAD_SIGNATURE) from None
     # The signature is good: only now is the payload's content worth reading.
     return SealContents(**_fields(payload), signer=signer)
 
 
 def qr_text(base_url: str, seal_text: str) -> str:
-    """The text of the QR code: the public verify page with the seal in the URL fragment.
-
-    A fragment never reaches a server. Base45's space and "%" are percent-encoded, so that the
-    text is a valid URL and the page reads back exactly the seal; every character stays in the
-    QR alphanumeric set.
-    """
+    """The text of the QR code: the public verify page with the seal in the URL fragment (which
+    never reaches a server), Base45's space and "%" percent-encoded to make it a valid URL."""
     return f"{base_url.rstrip('/')}/verify#{quote(seal_text, safe='$*+-./:')}"

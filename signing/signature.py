@@ -8,15 +8,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, NoReturn
+from typing import Literal, NoReturn, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from signing.errors import SignatureFailure, WeakKey
 from signing.keys import check_key_strength
 from signing.report import Check, SubIndication
+
+_Extension = TypeVar("_Extension", bound=x509.ExtensionType)
 
 #: What asn1crypto, cryptography's loaders, json and datetime raise on malformed input.
 #: asn1crypto parses lazily, so these can surface on any field access, not only at load.
@@ -78,6 +81,21 @@ class Steps:
             self.fail(name, SubIndication.FORMAT_FAILURE, f"malformed {what}: {exc}")
 
 
+def check_signing_key(
+    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+    certificate: x509.Certificate,
+    signing_time: datetime,
+) -> None:
+    """What both signers require: a key within our policy that is the certificate's, and an
+    aware signing time. Raises WeakKey or ValueError."""
+    public_key = private_key.public_key()
+    check_key_strength(public_key)
+    if certificate.public_key() != public_key:
+        raise ValueError("the private key does not belong to the certificate")
+    if signing_time.tzinfo is None or signing_time.utcoffset() is None:
+        raise ValueError("signing_time must be timezone-aware")
+
+
 def load_certificate(der: bytes) -> x509.Certificate:
     """A DER certificate, with its names and extensions read at once so that a malformed one
     is refused here rather than wherever they are first read (cryptography parses them
@@ -85,6 +103,23 @@ def load_certificate(der: bytes) -> x509.Certificate:
     certificate = x509.load_der_x509_certificate(der)
     _ = certificate.subject, certificate.issuer, certificate.extensions
     return certificate
+
+
+def extension(
+    holder: x509.Certificate | x509.CertificateRevocationList | x509.RevokedCertificate,
+    kind: type[_Extension],
+) -> _Extension | None:
+    """The value of holder's extension of that kind, or None when it has none."""
+    try:
+        return holder.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def is_ca(certificate: x509.Certificate) -> bool:
+    """Whether basicConstraints says CA (absent: not a CA)."""
+    constraints = extension(certificate, x509.BasicConstraints)
+    return constraints is not None and constraints.ca
 
 
 def signer_key(signer: x509.Certificate, name: str, steps: Steps) -> CertificatePublicKeyTypes:

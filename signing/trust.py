@@ -1,64 +1,35 @@
 """Is the signer of an intact signature trusted at a moment? Path, constraints, revocation.
 
-Paths are cryptography's verifier (`x509.verification`), called plainly for every signature:
-a `Store` of the configured roots only (a certificate in a Store is a trust anchor: a leaf there
-would vouch for itself), the signature's certificates and the configured intermediates as
-candidates, the web PKI's policy for CAs and `SIGNATURE_POLICY` for the signer. Nothing about a
-path is remembered: building one costs a few hundred microseconds, which nobody waits for.
-Before the path, the signer's own certificate gets named checks (CA or not, key strength, which
-the verifier leaves to us for leaves, key usage, policy, identity), so that the report says
-which constraint failed.
+Paths are cryptography's verifier, called plainly for every signature: a `Store` of the
+configured roots only (a certificate in a Store is a trust anchor: a leaf there would vouch for
+itself), the signature's certificates and the configured intermediates as candidates. Nothing
+about a path is remembered: building one costs a few hundred microseconds. Before the path, the
+signer's own certificate gets named checks (CA or not, key strength, which the verifier leaves to
+us for leaves, key usage, policy, identity), so that the report says which constraint failed.
 
-Revocation (`signing.revocation`): every certificate below the root that names an OCSP responder
-or a CRL is looked up, OCSP first.
+Freshness (DESIGN.md, "Revocation is fresh"): a key revoked for compromise must not sign anything
+that passes after its revocation, so the signer's certificate is judged only on revocation
+information issued (thisUpdate, in whole seconds) after the signature was made: after the
+signing time it claims, or the moment of validation when it claims none or a later one, or a
+later `fresh_since` that the caller asks for. When no source has anything newer the verdict is
+INDETERMINATE / TRY_LATER, and the registry answers 503 `revocation_unavailable` until there is.
+A thief with a compromised key may claim a time before its revocation: information issued after
+it still says "revoked" (REVOKED_NO_POE), but a "good" answer kept from before the revocation
+passes while current. A caller that must close that window (registration, DESIGN.md) passes
+its moment as `fresh_since`. OCSP is the fresh path (the ward's responder answers
+with thisUpdate the moment it is asked); its CRL, issued after each revocation, is the fallback.
 
-Freshness (DESIGN.md, "Revocation is fresh"). A key revoked for compromise must not sign
-anything that passes after its revocation, so the signer's certificate is judged only on
-revocation information issued after the signature was made:
+CA certificates below the root are judged on information current at the moment: revoking a CA
+is not a race against a signature, and the root's key, which signs the ARL, is kept offline.
 
-- The time to follow is the signing time the signature claims (JWS sigT, CMS signingTime), or
-  the moment of validation when it claims none or claims a later one (the signature is in front
-  of us, so it exists now); a caller may ask for later still (`fresh_since`).
-- "Issued" is the CRL's thisUpdate and the OCSP answer's thisUpdate (the time the responder knew
-  the status to be correct; its producedAt, when it signed, is never earlier, so thisUpdate is
-  the stricter of the two), compared in whole seconds, the precision both are encoded in. A
-  kept answer must also have been fetched after that time, to the microsecond, so that an
-  answer fetched earlier in the same second does not hide a revocation made in between.
-- A kept answer issued before that time is not used: the source is asked again, then the other
-  source. When no source has anything newer, the signature is INDETERMINATE / TRY_LATER, and the
-  registry answers 503 `revocation_unavailable` with Retry-After (nothing stored) until there is.
-- The signing time is the signer's claim. A thief holding a compromised key may claim a time
-  before its revocation: information issued after the revocation still says "revoked", and the
-  verdict is REVOKED_NO_POE (refused), but a "good" answer kept from between the claimed time
-  and the revocation passes as fresh enough, for as long as it is current (the ward's OCSP
-  answers for 30 minutes). Registration closes that window: it asks for information issued
-  since the moment it registers (`fresh_since`), so a key revoked before then stops it. A caller
-  that wants no window at all passes the moment of validation as `fresh_since` and pays one
-  OCSP request per signer.
-
-What the ward must serve for this to work: OCSP is the fresh path. Its responder answers from
-the live records with thisUpdate the moment it is asked, so an answer newer than any signature
-in front of the registry is always one request away (one per signer: a few a second nationally).
-The CRL is the fallback: the ward issues one at the first request after each revocation (and
-at least every half hour) and serves it stored, so its thisUpdate follows only signatures made
-before its last issue. It serves a signature checked again later (a dossier signed an hour
-before), `openssl`, and offline verification; for a signature made seconds ago only OCSP will
-do, and without it the answer is "try later", never "good per an older CRL".
-
-CA certificates below the root (the issuing CA, listed on the root's CRL, the ARL) are judged on
-information current at the moment (thisUpdate ≤ moment ≤ nextUpdate): revoking a CA is not a race
-against a signature, and the root's key, which signs the ARL, is kept offline in a real PKI.
-
-The verdict follows ETSI EN 319 102-1: a signature made (by the signer's own claim) after its
-certificate expired or was revoked is TOTAL_FAILED; one that claims an earlier time has no proof
-of existence before the event, so it is INDETERMINATE (OUT_OF_BOUNDS_NO_POE / REVOKED_NO_POE).
-Both are refused by the registry; the distinction tells a clerk what happened. The moment of
-validation is always passed in; nothing here reads a clock.
+The verdict follows ETSI EN 319 102-1: a signature claimed after its certificate expired or was
+revoked is TOTAL_FAILED; one claimed before has no proof of existence before the event, so it is
+INDETERMINATE (OUT_OF_BOUNDS_NO_POE / REVOKED_NO_POE). Both are refused; the distinction tells a
+clerk what happened. The moment of validation is always passed in; nothing here reads a clock.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Literal
@@ -101,7 +72,7 @@ from signing.revocation import (
     crl_urls,
     ocsp_urls,
 )
-from signing.signature import VerifiedSignature
+from signing.signature import VerifiedSignature, extension, is_ca
 
 Purpose = Literal["individual", "organisation"]
 
@@ -109,13 +80,6 @@ _POLICY_OF: dict[Purpose, x509.ObjectIdentifier] = {
     "individual": POLICY_TEST_INDIVIDUAL_SIGNING,
     "organisation": POLICY_TEST_ORGANISATION_SEAL,
 }
-
-
-def _is_ca(certificate: x509.Certificate) -> bool:
-    try:
-        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        return False
 
 
 class TrustAnchors:
@@ -133,7 +97,7 @@ class TrustAnchors:
         if not self.roots:
             raise ValueError("at least one trust root is needed")
         for certificate in (*self.roots, *self.intermediates):
-            if not _is_ca(certificate):
+            if not is_ca(certificate):
                 raise ValueError(
                     f"{certificate.subject.rfc4514_string()} is not a CA certificate "
                     "and cannot be a trust anchor or intermediate"
@@ -197,7 +161,7 @@ def _constraint(name: str, detail: str) -> _Failed:
 
 def _leaf_checks(leaf: x509.Certificate, purpose: Purpose | None) -> list[Check]:
     """The signer certificate's own constraints, each a named check; raises _Failed."""
-    if _is_ca(leaf):
+    if is_ca(leaf):
         raise _constraint("signer_not_ca", "the signer certificate is a CA certificate")
     checks = [Check("signer_not_ca", True, "end-entity certificate")]
     key = leaf.public_key()
@@ -208,18 +172,13 @@ def _leaf_checks(leaf: x509.Certificate, purpose: Purpose | None) -> list[Check]
             SubIndication.CRYPTO_CONSTRAINTS_FAILURE, Check("signer_key", False, error.detail)
         ) from error
     checks.append(Check("signer_key", True, describe_key(key)))
-    extensions = leaf.extensions
-    try:
-        usage = extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        raise _constraint("key_usage", "the certificate has no keyUsage extension") from None
+    usage = extension(leaf, x509.KeyUsage)
+    if usage is None:
+        raise _constraint("key_usage", "the certificate has no keyUsage extension")
     if not _signs(usage):
         raise _constraint("key_usage", "keyUsage allows no digitalSignature, no nonRepudiation")
     checks.append(Check("key_usage", True, "digitalSignature/nonRepudiation"))
-    purposes: x509.ExtendedKeyUsage | None = None
-    with contextlib.suppress(x509.ExtensionNotFound):
-        purposes = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    if not _signs_documents(purposes):
+    if not _signs_documents(extension(leaf, x509.ExtendedKeyUsage)):
         raise _constraint("extended_key_usage", "extendedKeyUsage does not allow document signing")
     checks.append(Check("extended_key_usage", True, "absent or emailProtection"))
     if purpose is not None:
@@ -229,14 +188,8 @@ def _leaf_checks(leaf: x509.Certificate, purpose: Purpose | None) -> list[Check]
 
 def _purpose_checks(leaf: x509.Certificate, purpose: Purpose) -> list[Check]:
     wanted = _POLICY_OF[purpose]
-    try:
-        present = {
-            p.policy_identifier
-            for p in leaf.extensions.get_extension_for_class(x509.CertificatePolicies).value
-        }
-    except x509.ExtensionNotFound:
-        present = set()
-    if wanted not in present:
+    present = extension(leaf, x509.CertificatePolicies) or ()
+    if wanted not in {p.policy_identifier for p in present}:
         raise _constraint(
             "certificate_policy",
             f"the certificate lacks the TEST {purpose} policy {wanted.dotted_string}",
@@ -314,11 +267,9 @@ class Validator:
     ) -> SignatureReport:
         """The report on one signature: constraints, path, validity, revocation at `moment`.
 
-        `purpose` says which certificate policy (and which identity attribute) the signer must
-        have; None accepts either. The signer's revocation status must be issued after the
-        signature's time (see the module docstring) and after `fresh_since` when given; when it
-        cannot be had, the report is INDETERMINATE / TRY_LATER. Never raises for a bad
-        certificate: the report says why.
+        `purpose` says which certificate policy (and identity attribute) the signer must have;
+        None accepts either. Revocation freshness: see the module docstring. Never raises for a
+        bad certificate: the report says why.
         """
         leaf = signature.signer
         unreadable = _unreadable(leaf)
@@ -364,15 +315,6 @@ class Validator:
             chain=entries,
             revocation=revocation,
         )
-
-    def revocation_status(
-        self, certificate: x509.Certificate, issuer: x509.Certificate, moment: datetime, *,
-        since: datetime | None = None,
-    ) -> RevocationStatus:
-        """The certificate's status at `moment` (from information issued at or after `since`
-        when given), from OCSP or the CRL. Raises RevocationUnavailable when neither gives a
-        current, correctly signed answer."""
-        return self.revocation.status(certificate, issuer, moment, since)
 
     def _path(self, signature: VerifiedSignature, moment: datetime) -> tuple[x509.Certificate, ...]:
         leaf = signature.signer

@@ -203,7 +203,11 @@ def test_pages_and_api_answers_are_not_stored(client: TestClient, path: str) -> 
 
 def test_posts_and_errors_are_not_stored(client: TestClient) -> None:
     for response in (
-        client.post("/api/v1/registry/submissions", content=b"not json"),
+        client.post(
+            "/api/v1/registry/submissions",
+            content=b"not json",
+            headers={"Content-Type": "application/json"},
+        ),
         client.post("/api/v1/auth/token", data={"username": "x", "password": "y"}),
         client.post("/api/v1/verify", json={"qr": "nonsense"}),
     ):

@@ -105,9 +105,6 @@ def parse_tracking_number(text: str) -> str:
 
 # -- storing a row with a fresh number ----------------------------------------------------------
 
-_INSERTS: dict[tuple[str, str], Any] = {}
-
-
 def insert_unless_taken(connection: Connection, table: Table, values: dict[str, Any]) -> bool:
     """Insert `values` (with its `tracking_number`) into `table`; False, inserting nothing, when
     another row has that tracking number already (draw another and call again).
@@ -116,13 +113,10 @@ def insert_unless_taken(connection: Connection, table: Table, values: dict[str, 
     first): on PostgreSQL a failed INSERT would abort the caller's whole transaction. Any other
     unique key that is violated still raises.
     """
-    key = (connection.dialect.name, table.name)
-    statement = _INSERTS.get(key)
-    if statement is None:
-        dialect = postgresql if key[0] == "postgresql" else sqlite
-        statement = _INSERTS[key] = (
-            dialect.insert(table)
-            .on_conflict_do_nothing(index_elements=["tracking_number"])
-            .returning(table.c.tracking_number)
-        )
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(table)
+        .on_conflict_do_nothing(index_elements=["tracking_number"])
+        .returning(table.c.tracking_number)
+    )
     return connection.execute(statement, values).first() is not None

@@ -1,5 +1,7 @@
-"""Signing with a key file (the PKCS#12 file from the ward's desk): sign in and sign the
-application with signatures made elsewhere (`birthreg sign`) and uploaded or pasted here."""
+"""Signing with a key file (the PKCS#12 file from the ward's desk). The page opens the file with
+its password in the browser (PKI.js, static/js/keyfile.js) and signs with WebCrypto through the
+same JSON API as a phone key; the file and the key never reach the service. For those who prefer
+the command line, a signature made elsewhere (`birthreg sign`) can be uploaded or pasted here."""
 
 from __future__ import annotations
 
@@ -14,13 +16,19 @@ from birthreg.db import SessionDep
 from birthreg.i18n import gettext
 from birthreg.models import ApplicationState, now
 from birthreg.parents import api, service, sessions, views
-from birthreg.parents.page_kit import PageHolder, render, to_sign_in, uploaded_text
+from birthreg.parents.page_kit import (
+    PageHolder,
+    parents_next,
+    render,
+    to_sign_in,
+    uploaded_text,
+)
 
 router = APIRouter(include_in_schema=False, tags=["parents"])
 
 def _key_file_page(
     request: Request, challenge: dict[str, Any] | None = None, error: str | None = None,
-    status_code: int = 200,
+    status_code: int = 200, next_path: str = "/parents",
 ) -> Response:
     challenge = challenge or sessions.new_challenge(request.app.state.settings, now())
     challenge_text = json.dumps(challenge, ensure_ascii=False, indent=2)
@@ -32,6 +40,7 @@ def _key_file_page(
             "challenge_link": "/parents/key-file/challenge.json?c="
             + quote(json.dumps(challenge, separators=(",", ":")), safe=""),
             "error": error,
+            "next_path": next_path,
         },
         status_code,
     )
@@ -40,9 +49,9 @@ def _key_file_page(
 
 
 @router.get("/parents/key-file", response_class=HTMLResponse)
-def key_file_page(request: Request) -> Response:
-    """Sign in with a key file: sign a challenge with `birthreg sign` and upload the result."""
-    return _key_file_page(request)
+def key_file_page(request: Request, next: str | None = None) -> Response:
+    """Sign in with the key file from the ward's desk, opened in this page."""
+    return _key_file_page(request, next_path=parents_next(next))
 
 
 @router.get("/parents/key-file/challenge.json")

@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from birthreg.db import SessionDep
+from birthreg.i18n import safe_next
 from birthreg.parents import api, sessions, views
 from signing.identity import signer_iin
 
@@ -30,6 +31,12 @@ def render(
         status_code=status_code,
         headers={"Cache-Control": "no-store"},
     )
+
+
+def parents_next(next_path: str | None) -> str:
+    """Where a sign-in goes on: a parents' page of this site, else the holder's page."""
+    target = safe_next(next_path)
+    return target if target.startswith(("/parents", "/enroll")) else "/parents"
 
 
 def page_holder(request: Request, session: SessionDep) -> sessions.Holder | None:

@@ -8,7 +8,6 @@ comes back). Every form that changes something carries the session's CSRF value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import httpx
@@ -18,14 +17,15 @@ from markupsafe import Markup
 from sqlmodel import Session
 
 from birthreg.db import SessionDep
-from birthreg.i18n import LANGUAGE_NAMES, safe_next
+from birthreg.i18n import LANGUAGE_NAMES
 from birthreg.models import ApplicationState, now
-from birthreg.parents import api, service, sessions, submission, validation, views
+from birthreg.parents import api, service, sessions, status, validation, views
 from birthreg.parents.key_file_pages import router as key_file_router
 from birthreg.parents.page_kit import (
     SIGN_IN_PATH,
     PageHolder,
     holder_context,
+    parents_next,
     record_context,
     render,
     to_sign_in,
@@ -53,13 +53,10 @@ def sign_in_page(
     request: Request, next: str | None = None, reason: str | None = None
 ) -> Response:
     """Sign in with the key kept in this browser."""
-    target = safe_next(next)
-    if not target.startswith(("/parents", "/enroll")):
-        target = "/parents"
     return render(
         request,
         "sign_in.html",
-        {"next_path": target, "revoked": reason == "key_revoked"},
+        {"next_path": parents_next(next), "revoked": reason == "key_revoked"},
     )
 
 
@@ -86,15 +83,19 @@ def home(request: Request, session: SessionDep, holder: PageHolder) -> Response:
         return to_sign_in(request)
     applications = service.list_applications(session, holder)
     current = service.current_application(session, holder)
-    return render(
-        request,
-        "home.html",
-        {
-            **holder_context(session, holder),
-            "applications": applications,
-            "current": current,
-        },
-    )
+    context = {
+        **holder_context(session, holder),
+        "applications": applications,
+        "current": current,
+        "registry": None,
+        "timeline": None,
+    }
+    if current is not None:
+        context["registry"], context["timeline"] = status.where_it_stands(
+            request, session, views.view(session, request.app.state.settings, current),
+            is_mother=holder.is_mother,
+        )
+    return render(request, "home.html", context)
 
 
 @router.post("/parents/sign-out")
@@ -220,41 +221,6 @@ async def save_application(request: Request, session: SessionDep, holder: PageHo
     return RedirectResponse(f"/parents/applications/{application.id}", status_code=303)
 
 
-@dataclass(frozen=True)
-class RegistryView:
-    """What the registry says about a submission (from its status API, through the client)."""
-
-    reachable: bool
-    status: str | None = None
-    rejection_reason: str | None = None
-    certificate: dict[str, Any] | None = None
-    qr_svg: Markup | None = None
-    tracking_number: str | None = None
-
-
-def registry_view(request: Request, submission_id: str) -> RegistryView:
-    """Ask the registry (the caller's session holds no transaction: see the client's notes)."""
-    try:
-        with RegistryClient.for_app(request.app) as registry:
-            status = registry.status(submission_id)
-            if not status.found:
-                return RegistryView(reachable=False)
-            certificate = None
-            if status.status == "registered" and status.certificate_id:
-                certificate = registry.certificate(status.certificate_id)
-    except httpx.HTTPError:
-        return RegistryView(reachable=False)
-    return RegistryView(
-        reachable=True,
-        status=status.status,
-        rejection_reason=status.rejection_reason,
-        tracking_number=status.tracking_number,
-        certificate=certificate,
-        qr_svg=Markup(qr_svg(certificate["qr"])) if certificate and certificate.get("qr") else None,  # noqa: S704 (our own SVG)
-    )
-
-
-
 @router.get("/parents/applications/{application_id}", response_class=HTMLResponse)
 def application_page(
     request: Request,
@@ -284,16 +250,12 @@ def application_page(
             if current.submission_error
             else None
         ),
-        "registry": None,
         "can_sign": (holder.is_mother and current.state == ApplicationState.DRAFT)
         or (not holder.is_mother and current.state == ApplicationState.AWAITING_FATHER),
     }
-    if current.submission_id:
-        session.commit()  # the registry's request (in one process) needs the database
-        registry = registry_view(request, current.submission_id)
-        context["registry"] = registry
-        if registry.status == "registered":
-            submission.note_registered(session, current.birth_id)
+    context["registry"], context["timeline"] = status.where_it_stands(
+        request, session, current, is_mother=holder.is_mother
+    )
     return render(request, "application.html", context)
 
 

@@ -25,11 +25,14 @@ from birthreg.pki.service import (
     current_arl,
     current_crl,
     ocsp_answer,
+    published_crl,
 )
 from signing.errors import SigningError
 from signing.ocsp import MAX_REQUEST_BYTES, ocsp_request_from_get_path, unsuccessful
 
 router = APIRouter(prefix="/pki", tags=["pki"])
+#: What the registry serves under /pki (it holds no CA): its own seal certificate.
+seal_router = APIRouter(prefix="/pki", tags=["pki"])
 
 PEM_MEDIA_TYPE = "application/x-pem-file"
 PEM_RESPONSES: dict[int | str, dict[str, object]] = {200: {"content": {PEM_MEDIA_TYPE: {}}}}
@@ -89,7 +92,7 @@ def _pem(body: bytes, filename: str) -> Response:
     )
 
 
-@router.get("/seal.pem", response_class=Response, responses=PEM_RESPONSES)
+@seal_router.get("/seal.pem", response_class=Response, responses=PEM_RESPONSES)
 def registry_seal_certificate(request: Request, session: SessionDep) -> Response:
     """The registry office's seal certificate (PEM): what QR seals and receipts are checked with."""
     office = session.exec(select(RegistryOffice).order_by(col(RegistryOffice.id))).first()
@@ -109,9 +112,13 @@ OCSP_RESPONSE_MEDIA_TYPE = "application/ocsp-response"
 
 @router.get("/crl", response_class=Response, responses={200: {"content": {CRL_MEDIA_TYPE: {}}}})
 def certificate_revocation_list(request: Request, session: SessionDep) -> Response:
-    """The TEST issuing CA's current CRL (DER); issued again at the first request after a
-    revocation, served as stored otherwise."""
-    crl = current_crl(session, certification_authority(request.app), now())
+    """The TEST issuing CA's current CRL (DER), served as stored: issued again soon after a
+    revocation (by the publisher where `birthreg serve` runs it, else at the next request)."""
+    ca, moment = certification_authority(request.app), now()
+    if request.app.state.settings.crl_publisher:
+        crl = published_crl(session, ca, moment)
+    else:
+        crl = current_crl(session, ca, moment)
     return _crl(crl.der, crl.next_update, "birthreg-test.crl")
 
 

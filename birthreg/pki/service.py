@@ -220,6 +220,44 @@ ISSUING = "issuing"
 ROOT = "root"
 
 
+#: How long past CRL_REFRESH a published CRL is still served as stored (the publisher issues
+#: the next one within seconds of the refresh; this is its slack).
+PUBLISHED_SLACK = timedelta(minutes=5)
+
+
+def published_crl(session: Session, ca: CertificationAuthority, moment: datetime) -> IssuedCRL:
+    """The CRL to serve where `birthreg.pki.publisher` keeps it current: the last one issued, as
+    stored, without counting the revocations (a national CA has a hundred thousand); a new one
+    only when none is recent (the publisher is not running)."""
+    latest = session.exec(
+        select(IssuedCRL)
+        .where(IssuedCRL.scope == ISSUING)
+        .order_by(col(IssuedCRL.number).desc())
+        .limit(1)
+    ).first()
+    if latest is not None and latest.this_update <= moment < (
+        latest.this_update + CRL_REFRESH + PUBLISHED_SLACK
+    ):
+        return latest
+    return current_crl(session, ca, moment)
+
+
+def crl_due(session: Session, moment: datetime) -> bool:
+    """Whether the issuing CA's CRL must be issued again (a revocation since the last one, or
+    it is CRL_REFRESH old): two reads through indexes, no lock."""
+    latest = session.exec(
+        select(IssuedCRL.revoked_count, IssuedCRL.this_update)  # not the CRL itself
+        .where(IssuedCRL.scope == ISSUING)
+        .order_by(col(IssuedCRL.number).desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return True
+    revoked_count, this_update = latest
+    revocations = DatabaseCertificateStatus(session).revocations()
+    return not (revoked_count == revocations and this_update <= moment < this_update + CRL_REFRESH)
+
+
 def _current(
     session: Session,
     scope: str,

@@ -18,7 +18,7 @@ from birthreg.db import SessionDep
 from birthreg.edge import client_address
 from birthreg.errors import DomainError
 from birthreg.models import SubmissionStatus, now
-from birthreg.registry import intake, queue, registration, service
+from birthreg.registry import intake, queue, record_api, registration, service
 from birthreg.registry.certificate import (
     certificate_context,
     get_certificate,
@@ -63,6 +63,7 @@ and the business rules.
   or pending (`existing_status` says which); after a rejection a new dossier is accepted and links
   to the rejected one.
 - **413** `dossier_too_large`: more than {MAX_DOSSIER_BYTES} bytes (reading stops there).
+- **415** `unsupported_media_type`: the body is not sent as `application/json`.
 - **422** `dossier_refused`: a check failed; `report` names every check. Nothing is stored.
 - **429** `too_many_requests`: this address sent too many dossiers that were refused (400, 413,
   422) lately; `Retry-After` says when to try again. Accepted dossiers are not limited.
@@ -82,6 +83,19 @@ INTAKE_REFUSALS: Final = throttle.Policy(
     delay=timedelta(minutes=1),
     max_delay=timedelta(hours=1),
 )
+
+
+def _require_json(request: Request) -> None:
+    """415 unsupported_media_type unless the body is declared `application/json`.
+
+    A web page can make a visitor's browser POST `text/plain` (or a body with no type) to any
+    address without a CORS preflight; `application/json` always needs one, so only it is read.
+    """
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise DomainError(
+            "unsupported_media_type", "send the dossier as Content-Type: application/json", 415
+        )
 
 
 async def _read_dossier(request: Request) -> bytes:
@@ -112,6 +126,7 @@ async def _read_dossier(request: Request) -> bytes:
         400: _ERROR,
         409: {"model": DuplicateMedicalRecordBody},
         413: _ERROR,
+        415: _ERROR,
         422: {"model": DossierRefusedBody},
         429: _ERROR,
     },
@@ -134,6 +149,7 @@ async def submit_dossier(request: Request, session: SessionDep) -> Response:
         code="too_many_requests",
         detail="too many refused dossiers from this address; try again later",
     )
+    _require_json(request)
     registry = service.registry_for(request.app)
     try:
         body = await _read_dossier(request)
@@ -283,3 +299,7 @@ def certificate_json(session: SessionDep, certificate_id: CertificateId) -> JSON
     return JSONResponse(
         public_certificate(certificate), headers={"Cache-Control": "private, no-store"}
     )
+
+
+# The record's life after registration (search, corrections, copies): routes of their own.
+router.include_router(record_api.router)

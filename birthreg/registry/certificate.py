@@ -30,8 +30,8 @@ from birthreg.models import (
     RegistryOffice,
     now,
 )
-from birthreg.pki.seals import Seal, load_seal
-from birthreg.pki.service import certification_authority
+from birthreg.pki.seals import Seal
+from birthreg.pki.service_seal import registry_seal
 from birthreg.registry.numbering import local_date
 from signing.canonical import canonicalize
 from signing.seal import make_seal, qr_text
@@ -75,18 +75,18 @@ def certificate_context(app: Any, session: Session) -> CertificateContext:
         context = getattr(app.state, "certificate_context", None)
         if context is None:
             settings: Settings = app.state.settings
-            context = load_certificate_context(settings, session, certification_authority(app))
+            context = load_certificate_context(settings, session)
             app.state.certificate_context = context
     return context
 
 
-def load_certificate_context(settings: Settings, session: Session, ca: Any) -> CertificateContext:
-    """The context from settings and a CA, outside an app (CLI, benchmarks, tests)."""
+def load_certificate_context(settings: Settings, session: Session) -> CertificateContext:
+    """The context from settings, outside an app too (CLI, benchmarks, tests)."""
     row = session.exec(select(RegistryOffice).order_by(col(RegistryOffice.id))).first()
     if row is None or row.id is None:
         raise ServiceNotInitialised("no registry office yet: run `birthreg init`")
     office = SealingOffice(id=row.id, code=row.code, bin=row.bin, name=row.name)
-    seal = load_seal(settings, "registry", office.bin, (*ca.chain, ca.root_certificate))
+    seal = registry_seal(settings, office.bin, with_root=True)
     return CertificateContext(settings, seal, office, settings.base_url.rstrip("/"))
 
 

@@ -21,6 +21,7 @@ from birthreg.db import reading
 from birthreg.errors import DomainError
 from birthreg.models import EventKind, Submission, SubmissionStatus, now
 from birthreg.notify import outbox, tracking
+from birthreg.registry import search_keys
 from birthreg.registry.duplicates import child_name_key, likely_duplicates
 from birthreg.registry.registration import (
     Registered,
@@ -234,6 +235,9 @@ def _store(
     if existing is not None:  # the same dossier arrived while this one was being verified
         return _stored_intake(existing)
     previous_id, candidate_ids = _insert_submission(connection, office, values, moment)
+    search_keys.add_keys(
+        connection, submission_id, search_keys.submission_keys(dossier, values["tracking_number"])
+    )
     # Numbers are allocated before the audit entry: every transaction takes the locks in the
     # order submission row, act record counter, IIN counter, audit head (last), so no two wait
     # for each other.

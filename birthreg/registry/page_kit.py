@@ -70,6 +70,10 @@ MESSAGES: Final[dict[str, LazyProxy]] = {
     ),
     "not_a_candidate": lazy_gettext("That dossier is not a likely duplicate of this one."),
     "decision_required": lazy_gettext("Choose whether this dossier is a duplicate."),
+    "invalid_query": lazy_gettext(
+        "Search for an IIN, an act record or certificate number, a tracking number, or the "
+        "start of a surname."
+    ),
 }
 
 

@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlalchemy import tuple_
+from sqlmodel import Session, col, select
 
 from birthreg import audit
 from birthreg.dates import parse_moment
@@ -126,11 +127,9 @@ def list_submissions(
         )
     if after:
         moment, last_id = _decode_cursor(after)
+        # A row comparison: one range on the queue's indexes (an OR of the two is none).
         statement = statement.where(
-            or_(
-                col(Submission.received_at) > moment,
-                (col(Submission.received_at) == moment) & (col(Submission.id) > last_id),
-            )
+            tuple_(col(Submission.received_at), col(Submission.id)) > tuple_(moment, last_id)
         )
     rows = session.exec(
         statement.order_by(col(Submission.received_at), col(Submission.id)).limit(limit + 1)

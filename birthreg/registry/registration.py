@@ -25,7 +25,7 @@ from birthreg.models import (
 )
 from birthreg.notify import outbox
 from birthreg.registry import certificate as certificates
-from birthreg.registry import decisions
+from birthreg.registry import decisions, search_keys
 from birthreg.registry.numbering import (
     IINRangeExhausted,
     give_back_act_record_number,
@@ -284,6 +284,13 @@ def complete_registration(
     connection = session.connection()
     connection.execute(_INSERT_CERTIFICATE, certificate)
     connection.execute(_DECIDED, decision)
+    keys = search_keys.registration_keys(
+        registration.child_iin,
+        registration.year,
+        registration.act_record_number,
+        certificate["certificate_number"],
+    )
+    search_keys.add_keys(connection, submission.id, keys)
     # A copy of the submission this session loaded before is read again when next used.
     loaded = session.identity_map.get(session.identity_key(Submission, submission.id))
     if loaded is not None:

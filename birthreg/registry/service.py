@@ -25,10 +25,11 @@ from sqlmodel import Session, col, select
 from birthreg.config import Settings
 from birthreg.errors import NotFound, ServiceNotInitialised
 from birthreg.models import RegistryOffice, Submission, SubmissionStatus
-from birthreg.pki.fetch import InProcessRevocationFetcher
-from birthreg.pki.seals import Seal, load_seal
+from birthreg.pki.fetch import HTTPRevocationFetcher, InProcessRevocationFetcher
+from birthreg.pki.seals import Seal
 from birthreg.pki.service import certification_authority
-from signing.ca import CertificationAuthority
+from birthreg.pki.service_seal import registry_seal
+from signing.revocation import RevocationFetcher
 from signing.trust import TrustAnchors, Validator
 
 PENDING = (SubmissionStatus.RECEIVED.value, SubmissionStatus.IN_REVIEW.value)
@@ -66,9 +67,7 @@ class Registry:
             with self._lock:
                 office = self._office
                 if office is None:
-                    office = self._office = load_office(
-                        session, self.app.state.settings, certification_authority(self.app)
-                    )
+                    office = self._office = load_office(session, self.app.state.settings)
         return office
 
 
@@ -82,11 +81,7 @@ def registry_for(app: Any) -> Registry:
         with _registry_lock:
             registry = getattr(app.state, "registry", None)
             if registry is None:
-                ca = certification_authority(app)
-                validator = Validator(
-                    registry_trust_anchors(app),
-                    InProcessRevocationFetcher(app.state.engine, ca),
-                )
+                validator = Validator(registry_trust_anchors(app), revocation_fetcher(app))
                 registry = Registry(
                     app,
                     validator=validator,
@@ -94,6 +89,14 @@ def registry_for(app: Any) -> Registry:
                 )
                 app.state.registry = registry
     return registry
+
+
+def revocation_fetcher(app: Any) -> RevocationFetcher:
+    """Where the registry reads revocations: from the CA's records in this process (role all),
+    else over HTTP from the CRL and OCSP addresses in the certificates (role registry)."""
+    if app.state.settings.holds_ca:
+        return InProcessRevocationFetcher(app.state.engine, certification_authority(app))
+    return HTTPRevocationFetcher()
 
 
 def registry_trust_anchors(app: Any) -> TrustAnchors:
@@ -106,7 +109,7 @@ def registry_trust_anchors(app: Any) -> TrustAnchors:
     then trusted only if the bundle holds its root. Revocation of
     other CAs' certificates is fetched over HTTP from the pointers in their certificates.
     """
-    bundle = app.state.settings.registry_roots
+    bundle = app.state.settings.registry_roots_path
     if bundle:
         certificates = x509.load_pem_x509_certificates(Path(bundle).read_bytes())
         return TrustAnchors(
@@ -122,13 +125,13 @@ def auto_register_setting(settings: Any) -> bool:
     return bool(settings.registry_auto_register)
 
 
-def load_office(session: Session, settings: Settings, ca: CertificationAuthority) -> Office:
+def load_office(session: Session, settings: Settings) -> Office:
     """The registry office (the first one `birthreg init` made) and its seal, from the database
     and the data dir (outside an app too: the CLI)."""
     row = session.exec(select(RegistryOffice).order_by(col(RegistryOffice.id))).first()
     if row is None or row.id is None:
         raise ServiceNotInitialised("no registry office yet: run `birthreg init`")
-    seal = load_seal(settings, "registry", row.bin, ca.chain)
+    seal = registry_seal(settings, row.bin)
     return Office(id=row.id, code=row.code, bin=row.bin, name=row.name, seal=seal)
 
 

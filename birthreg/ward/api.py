@@ -94,7 +94,7 @@ def list_births(
         Query(alias="date", description="YYYY-MM-DD (Almaty); today by default"),
     ] = None,
 ) -> dict[str, Any]:
-    """The facility's births born or recorded on a day, newest first, with progress."""
+    """The facility's births born or recorded on a day, in the order they were born."""
     moment = now()
     day = day or service.ward_day(moment)
     births = service.list_births(session, staff=staff, day=day, moment=moment)

@@ -15,12 +15,18 @@ from birthreg.errors import NotFound
 from birthreg.models import Birth, Enrollment, IssuedCertificate, Progress, StaffUser
 from birthreg.ward.context import WARD_TIME_ZONE, signed_medical_record, staff_facility
 
-_PROGRESS_ORDER = (
-    Progress.RECORDED,
-    Progress.KEY_ISSUED,
-    Progress.APPLICATION_SIGNED,
-    Progress.REGISTERED,
-)
+#: A birth's progress only moves up this ladder. A rejection stands on the signed application's
+#: rung: a corrected application signed after it, or the registry's rejection of that one, each
+#: replace the other; registration is the end.
+_PROGRESS_RANK = {
+    Progress.RECORDED: 0,
+    Progress.KEY_ISSUED: 1,
+    Progress.APPLICATION_SIGNED: 2,
+    Progress.REJECTED: 2,
+    Progress.REGISTERED: 3,
+}
+#: A second birth recorded for the same mother this soon after the first is worth a second look.
+SAME_MOTHER_WINDOW = timedelta(days=270)
 
 
 EnrollmentState = Literal["pending", "used", "expired", "locked"]
@@ -75,6 +81,19 @@ class BirthView:
     @property
     def progress(self) -> Progress:
         return Progress(self.birth.progress)
+
+    @property
+    def shown_progress(self) -> str:
+        """The progress as the pages show it: "key_revoked" when the mother's key was issued
+        and every certificate she holds for this birth is revoked (she needs a new one)."""
+        if self.progress != Progress.KEY_ISSUED:
+            return self.progress.value
+        mother = [
+            e for e in self.enrollments if e.role == "mother" and e.certificate_serial is not None
+        ]
+        if mother and all(e.certificate_revoked for e in mother):
+            return "key_revoked"
+        return self.progress.value
 
     def to_json(self, *, with_record: bool = False) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -134,7 +153,7 @@ def list_births(
     session: Session, *, staff: StaffUser, day: date | None = None, moment: datetime
 ) -> list[BirthView]:
     """The facility's births born or recorded on `day` (Almaty; today by default), newest
-    record first, each with its enrollments and progress."""
+    in the order they were born, each with its enrollments and progress."""
     facility = staff_facility(session, staff)
     day = day or ward_day(moment)
     start = datetime.combine(day, time(0), WARD_TIME_ZONE).astimezone(UTC)
@@ -148,7 +167,7 @@ def list_births(
                 (col(Birth.recorded_at) >= start) & (col(Birth.recorded_at) < end),
             )
         )
-        .order_by(col(Birth.recorded_at).desc(), col(Birth.born_at).desc())
+        .order_by(col(Birth.born_at), col(Birth.recorded_at))
     ).all()
     return _views(session, births, moment)
 
@@ -171,7 +190,8 @@ def get_birth(session: Session, *, staff: StaffUser, birth_id: str, moment: date
 
 def set_progress(session: Session, birth: Birth, progress: Progress) -> bool:
     """Move a birth's progress forward to `progress` (never back); True when it moved."""
-    if _PROGRESS_ORDER.index(progress) <= _PROGRESS_ORDER.index(Progress(birth.progress)):
+    current = Progress(birth.progress)
+    if progress == current or _PROGRESS_RANK[progress] < _PROGRESS_RANK[current]:
         return False
     birth.progress = progress.value
     session.add(birth)
@@ -186,3 +206,29 @@ def advance_progress(session: Session, birth_id: str, progress: Progress) -> boo
     if birth is None:
         return False
     return set_progress(session, birth, progress)
+
+
+def note_rejected(session: Session, birth_id: str) -> bool:
+    """The parents' side learnt that the registry rejected the birth's application."""
+    return advance_progress(session, birth_id, Progress.REJECTED)
+
+
+def earlier_births(
+    session: Session, *, staff: StaffUser, mother_iin: str, born_at: datetime
+) -> list[Birth]:
+    """Births of this facility for the same mother (by IIN) born within SAME_MOTHER_WINDOW of
+    `born_at`, first born first. The sealed record's text narrows the rows in the database; the
+    record's own mother IIN decides."""
+    facility = staff_facility(session, staff)
+    pattern = f'%"iin":"{mother_iin}"%' if mother_iin.isdigit() else None
+    if pattern is None:
+        return []
+    rows = session.exec(
+        select(Birth)
+        .where(Birth.facility_id == facility.id)
+        .where(col(Birth.born_at) > born_at - SAME_MOTHER_WINDOW)
+        .where(col(Birth.born_at) < born_at + SAME_MOTHER_WINDOW)
+        .where(col(Birth.medical_record).like(pattern))
+        .order_by(col(Birth.born_at))
+    ).all()
+    return [row for row in rows if json.loads(row.medical_record)["mother"]["iin"] == mother_iin]

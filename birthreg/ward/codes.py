@@ -15,8 +15,10 @@ is shown to people and what a phone key signs for proof of possession
 hyphens anywhere, Cyrillic letters that look like Latin ones) but strictly by alphabet and
 length.
 
-The secret is never stored: only HMAC-SHA256 under the service's secret key of the canonical
-lookup and secret, so a copy of the database does not give usable codes.
+The secret is never stored: it is derived from the enrollment's id and lookup under the
+service's secret key (`derived_code`), so that the ward can show the same code again while it
+lives (a reload, a second look) without keeping it; the row holds only an HMAC of it. A copy of
+the database alone does not give usable codes.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ _LOOKALIKES = str.maketrans(
 )
 _IGNORED = frozenset(" -\t\u00a0\u2010\u2011\u2012\u2013\u2014\u2212")
 _HMAC_LABEL = b"birthreg enrollment code v1:"
+_SECRET_LABEL = b"birthreg enrollment secret v1:"
 
 
 class MalformedCode(ValueError):
@@ -90,6 +93,18 @@ def new_code(lookup: str | None = None) -> EnrollmentCode:
     lookup = lookup or random_lookup()
     secret = "".join(secrets.choice(ALPHABET) for _ in range(SECRET_LENGTH))
     return EnrollmentCode(lookup, secret)
+
+
+def derived_code(secret_key: str, enrollment_id: str, lookup: str) -> EnrollmentCode:
+    """The code of the enrollment with this id and lookup: its secret is HMAC-SHA256 under the
+    service's secret key, read as a number in base 30 (the bias of 2^256 mod 30 is nil)."""
+    message = _SECRET_LABEL + f"{enrollment_id}:{lookup}".encode("ascii")
+    number = int.from_bytes(hmac.new(secret_key.encode("utf-8"), message, hashlib.sha256).digest())
+    symbols = []
+    for _ in range(SECRET_LENGTH):
+        number, index = divmod(number, len(ALPHABET))
+        symbols.append(ALPHABET[index])
+    return EnrollmentCode(lookup, "".join(symbols))
 
 
 def parse_code(text: str) -> EnrollmentCode:

@@ -51,6 +51,16 @@ class WardError(DomainError):
         body.update(self.extra)
         return body
 
+    def problems(self) -> list[WardError]:
+        """Each problem this refusal stands for: those in its `errors`, else itself."""
+        listed = self.extra.get("errors")
+        if not isinstance(listed, list):
+            return [self]
+        return [
+            WardError(item["error"], item["detail"], self.status, field=item.get("field"))
+            for item in listed
+        ]
+
 
 # -- what the functions need -----------------------------------------------------------------
 

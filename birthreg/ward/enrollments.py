@@ -14,11 +14,11 @@ from sqlmodel import Session, col, select
 
 from birthreg import audit
 from birthreg.auth import actor_of
+from birthreg.errors import NotFound
 from birthreg.models import Birth, Enrollment, EnrollmentRole, StaffUser
-from birthreg.ward import codes
-from birthreg.ward.births import _facility_birth
-from birthreg.ward.context import WardContext, WardError
-from birthreg.ward.records import _person
+from birthreg.ward import checks, codes
+from birthreg.ward.births import EnrollmentState, _facility_birth, enrollment_state
+from birthreg.ward.context import WardContext, WardError, staff_facility
 from birthreg.ward.schemas import FatherEnrollmentIn, MotherEnrollmentIn
 
 ENROLLMENT_LIFETIME = timedelta(minutes=30)
@@ -54,7 +54,7 @@ def _enrollee(
     if isinstance(request, MotherEnrollmentIn):
         return EnrollmentRole.MOTHER, mother
     # A male century-and-sex digit: so never the mother's IIN, whose digit is female.
-    return EnrollmentRole.FATHER, _person(request, "father", "M")
+    return EnrollmentRole.FATHER, checks.person(request, "father", "M")
 
 
 def _insert_enrollment(
@@ -70,7 +70,7 @@ def _insert_enrollment(
     assert staff.id is not None
     enrollment_id = str(uuid.uuid4())
     for _ in range(LOOKUP_ATTEMPTS):
-        code = codes.new_code()
+        code = codes.derived_code(ward.secret_key, enrollment_id, codes.random_lookup())
         taken = session.exec(select(Enrollment.id).where(Enrollment.lookup == code.lookup)).first()
         if taken is not None:
             continue
@@ -135,3 +135,77 @@ def start_enrollment(
     )
     url = codes.enrollment_url(ward.settings.base_url, code)
     return StartedEnrollment(enrollment, code, url, codes.qr_svg(url))
+
+
+# -- the code again, and a new one on purpose --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShownEnrollment:
+    """An enrollment for its page: the code, its link and QR code only while it can be used."""
+
+    enrollment: Enrollment
+    state: EnrollmentState
+    started: StartedEnrollment | None
+
+
+def facility_enrollment(session: Session, staff: StaffUser, enrollment_id: str) -> Enrollment:
+    """An enrollment of a birth at the staff member's facility (404 enrollment_not_found)."""
+    facility = staff_facility(session, staff)
+    enrollment = session.get(Enrollment, enrollment_id) if len(enrollment_id) <= 36 else None
+    birth = session.get(Birth, enrollment.birth_id) if enrollment is not None else None
+    if enrollment is None or birth is None or birth.facility_id != facility.id:
+        raise NotFound("enrollment_not_found", "no enrollment with that id at this facility")
+    return enrollment
+
+
+def show_enrollment(
+    session: Session, ward: WardContext, *, staff: StaffUser, enrollment_id: str, moment: datetime
+) -> ShownEnrollment:
+    """An enrollment of this facility with, while it is pending, the same code as when it was
+    started (derived again: `codes.derived_code`). Audited `enrollment.code_shown` when the
+    code is shown."""
+    enrollment = facility_enrollment(session, staff, enrollment_id)
+    state = enrollment_state(enrollment, moment)
+    if state != "pending":
+        return ShownEnrollment(enrollment, state, None)
+    code = codes.derived_code(ward.secret_key, enrollment.id, enrollment.lookup)
+    if not codes.secret_matches(ward.secret_key, code, enrollment.secret_hmac):
+        # Started under another secret key: the code cannot be shown again.
+        return ShownEnrollment(enrollment, state, None)
+    audit.record(
+        session,
+        actor=actor_of(staff),
+        role=staff.role,
+        action="enrollment.code_shown",
+        object_type="enrollment",
+        object_id=enrollment.id,
+        details={"birth_id": enrollment.birth_id, "role": enrollment.role},
+        at=moment,
+    )
+    url = codes.enrollment_url(ward.settings.base_url, code)
+    return ShownEnrollment(
+        enrollment, state, StartedEnrollment(enrollment, code, url, codes.qr_svg(url))
+    )
+
+
+def renew_enrollment(
+    session: Session, ward: WardContext, *, staff: StaffUser, enrollment_id: str, moment: datetime
+) -> StartedEnrollment:
+    """A new code for the same birth and person as this enrollment; the earlier code, if still
+    unused, stops working now (see start_enrollment)."""
+    enrollment = facility_enrollment(session, staff, enrollment_id)
+    request: MotherEnrollmentIn | FatherEnrollmentIn
+    if enrollment.role == EnrollmentRole.MOTHER.value:
+        request = MotherEnrollmentIn(role="mother")
+    else:
+        request = FatherEnrollmentIn(
+            role="father",
+            iin=enrollment.iin,
+            surname=enrollment.surname,
+            given_name=enrollment.given_name,
+            patronymic=enrollment.patronymic,
+        )
+    return start_enrollment(
+        session, ward, staff=staff, birth_id=enrollment.birth_id, request=request, moment=moment
+    )

@@ -15,16 +15,20 @@ births, enrollments and certificates by their ids and serials.
 # revocation); this module names it in one place for the routes, the demo and the other domains.
 
 from birthreg.ward.births import (
+    SAME_MOTHER_WINDOW,
     BirthView,
     EnrollmentState,
     EnrollmentView,
     advance_progress,
+    earlier_births,
     enrollment_state,
     get_birth,
     list_births,
+    note_rejected,
     set_progress,
     ward_day,
 )
+from birthreg.ward.checks import MAX_ATTENDANT_LENGTH
 from birthreg.ward.context import (
     WARD_TIME_ZONE,
     SignedRecord,
@@ -37,7 +41,11 @@ from birthreg.ward.context import (
 from birthreg.ward.enrollments import (
     ENROLLMENT_LIFETIME,
     LOOKUP_ATTEMPTS,
+    ShownEnrollment,
     StartedEnrollment,
+    facility_enrollment,
+    renew_enrollment,
+    show_enrollment,
     start_enrollment,
 )
 from birthreg.ward.keyfile import (
@@ -47,7 +55,6 @@ from birthreg.ward.keyfile import (
     issue_pkcs12,
 )
 from birthreg.ward.records import (
-    MAX_ATTENDANT_LENGTH,
     medical_record_document,
     record_birth,
 )
@@ -79,6 +86,7 @@ __all__ = [
     "MIN_KEY_FILE_PASSWORD",
     "REVOCATION_REQUEST_TYPE",
     "REVOCATION_REQUEST_WINDOW",
+    "SAME_MOTHER_WINDOW",
     "STAFF_REVOCATION_REASONS",
     "WARD_TIME_ZONE",
     "BirthView",
@@ -87,6 +95,7 @@ __all__ = [
     "IssuedKey",
     "KeyFile",
     "Revocation",
+    "ShownEnrollment",
     "SignedRecord",
     "StartedEnrollment",
     "WardContext",
@@ -95,16 +104,21 @@ __all__ = [
     "_issued",
     "_mark_used",
     "advance_progress",
+    "earlier_births",
     "enroll",
     "enrollment_state",
+    "facility_enrollment",
     "get_birth",
     "issue_pkcs12",
     "list_births",
     "medical_record_document",
+    "note_rejected",
     "record_birth",
+    "renew_enrollment",
     "revoke_by_holder",
     "revoke_by_staff",
     "set_progress",
+    "show_enrollment",
     "signed_medical_record",
     "staff_facility",
     "start_enrollment",

@@ -1,12 +1,7 @@
 """The TEST certification authority: hierarchy, profiles, issuance, PKCS#12, revocation, CRL.
 
-`profiles` says what goes into certificates, `authority` is the CA itself (its files, issuance,
-CRL and ARL signing), `crl` the CRL profile and the record of what was issued and revoked,
-`requests` the CSR and WebCrypto key checks, `pkcs12` the key files. The names below are the
-public face; import them from here.
-
-It is stateless about what it issued: the caller keeps the list of issued and revoked certificates
-(a `CertificateStatusSource`) and hands it in for CRLs and OCSP.
+The names below are the public face; import them from here. The CA is stateless about what it
+issued: the caller keeps the issued and revoked certificates (a `CertificateStatusSource`).
 
 OCSP responses are signed by the issuing CA itself (RFC 6960 section 4.2.2.2, first case), not by a
 delegated responder: a delegated responder certificate with id-pkix-ocsp-nocheck cannot itself be
@@ -24,17 +19,12 @@ from signing.ca.pkcs12 import BadKeyFilePassword as BadKeyFilePassword
 from signing.ca.pkcs12 import InvalidKeyFile as InvalidKeyFile
 from signing.ca.pkcs12 import export_pkcs12 as export_pkcs12
 from signing.ca.pkcs12 import load_pkcs12 as load_pkcs12
-from signing.ca.profiles import CLOCK_SKEW as CLOCK_SKEW
-from signing.ca.profiles import ENROLL_CHALLENGE_PREFIX as ENROLL_CHALLENGE_PREFIX
-from signing.ca.profiles import INDIVIDUAL_VALIDITY as INDIVIDUAL_VALIDITY
 from signing.ca.profiles import ISSUING_NAME as ISSUING_NAME
 from signing.ca.profiles import OID_ARC as OID_ARC
 from signing.ca.profiles import POLICY_TEST_INDIVIDUAL_SIGNING as POLICY_TEST_INDIVIDUAL_SIGNING
 from signing.ca.profiles import POLICY_TEST_ORGANISATION_SEAL as POLICY_TEST_ORGANISATION_SEAL
 from signing.ca.profiles import ROOT_NAME as ROOT_NAME
-from signing.ca.profiles import SEAL_VALIDITY as SEAL_VALIDITY
 from signing.ca.profiles import SERIAL_BITS as SERIAL_BITS
-from signing.ca.profiles import TEST_MARKER as TEST_MARKER
 from signing.ca.profiles import TLS_SERVER_VALIDITY as TLS_SERVER_VALIDITY
 from signing.ca.profiles import Individual as Individual
 from signing.ca.profiles import Organisation as Organisation

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,18 +18,6 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from signing.ca.crl import CRLScope, RevokedCertificate, build_crl
-from signing.ca.files import (
-    CA_FILES,
-    ISSUING_CERT_FILE,
-    ISSUING_KEY_FILE,
-    ROOT_CERT_FILE,
-    ROOT_KEY_FILE,
-    encrypted_key,
-    fsync_directory,
-    load_certificate,
-    load_key,
-    write_new_file,
-)
 from signing.ca.profiles import (
     CLOCK_SKEW,
     INDIVIDUAL_VALIDITY,
@@ -60,6 +50,96 @@ from signing.keys import check_key_strength
 
 #: How long relying parties may keep a CRL that `build_crl` or `build_arl` makes, unless told.
 DEFAULT_CRL_PERIOD = timedelta(hours=24)
+
+# -- the CA's files: keys encrypted under a passphrase, certificates in PEM, never overwritten --
+
+ROOT_CERT_FILE = "root.pem"
+ISSUING_CERT_FILE = "ca.pem"
+ROOT_KEY_FILE = "root-key.pem"
+ISSUING_KEY_FILE = "ca-key.pem"
+CA_FILES = (ROOT_KEY_FILE, ISSUING_KEY_FILE, ROOT_CERT_FILE, ISSUING_CERT_FILE)
+
+
+def write_new_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (temp file, fsync, then link into place), mode 0600.
+
+    The final step never replaces an existing file: os.link fails if `path` exists, so two
+    processes racing to create a CA cannot overwrite each other. Where the file system has no
+    hard links, os.replace is used after checking that nothing is there.
+    """
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            raise CAError(f"{path} already exists; refusing to replace a CA file") from None
+        except OSError:
+            if path.exists():
+                raise CAError(f"{path} already exists; refusing to replace a CA file") from None
+            os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make the directory's new entries durable (the files themselves are fsynced apart)."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def encrypted_key(key: ec.EllipticCurvePrivateKey, passphrase: bytes) -> bytes:
+    """PKCS#8 PEM, encrypted with the passphrase (cryptography's best available scheme)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase),
+    )
+
+
+def load_key(path: Path, passphrase: bytes) -> ec.EllipticCurvePrivateKey:
+    """An encrypted PKCS#8 ECDSA key. Raises CAError (unencrypted or not ECDSA) or
+    BadPassphrase."""
+    data = path.read_bytes()
+    if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" not in data:
+        raise CAError(f"{path} is not an encrypted PKCS#8 key; refusing to use it")
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase)
+    except (ValueError, TypeError) as error:
+        raise BadPassphrase(f"cannot decrypt {path.name}: wrong CA passphrase?") from error
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise CAError(f"{path.name} is not an ECDSA key")
+    return key
+
+
+def load_certificate(path: Path) -> x509.Certificate:
+    """A PEM certificate; CAError when it is not one. Nothing here checks what it certifies."""
+    try:
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    except ValueError as error:
+        raise CAError(f"{path.name} is not a PEM certificate") from error
+
+
+#: The profiles issued: the subject each needs and its default validity.
+_PROFILES: dict[Profile, tuple[type, timedelta]] = {
+    Profile.INDIVIDUAL: (Individual, INDIVIDUAL_VALIDITY),
+    Profile.ORGANISATION_SEAL: (Organisation, SEAL_VALIDITY),
+    Profile.TLS_SERVER: (TLSServer, TLS_SERVER_VALIDITY),
+}
+_POLICIES = {
+    Profile.INDIVIDUAL: POLICY_TEST_INDIVIDUAL_SIGNING,
+    Profile.ORGANISATION_SEAL: POLICY_TEST_ORGANISATION_SEAL,
+}
 
 
 def _check_base_url(base_url: str) -> str:
@@ -103,12 +183,8 @@ class CertificationAuthority:
 
     @classmethod
     def create(cls, *, base_url: str, moment: datetime) -> CertificationAuthority:
-        """Make a new root (20 years) and issuing CA (10 years), valid from `moment` (less a few
-        minutes of clock skew). Names say TEST and NOT FOR PRODUCTION; the issuing CA names the
-        root's CRL (the ARL) and the root certificate.
-
-        Security caveat: the keys exist only in memory until `save` writes them encrypted.
-        """
+        """Make a new root (20 years) and issuing CA (10 years), valid from `moment` less the
+        clock skew. Security caveat: the keys exist only in memory until `save` encrypts them."""
         require_aware(moment)
         base_url = _check_base_url(base_url)
         root_key = ec.generate_private_key(ec.SECP256R1())
@@ -125,11 +201,9 @@ class CertificationAuthority:
 
     def save(self, directory: Path, passphrase: bytes) -> None:
         """Write the certificates (PEM) and the keys (PKCS#8 PEM encrypted with the passphrase)
-        into `directory` (made mode 0700; files 0600, each written atomically).
-
-        Refuses (CAError) an empty passphrase and a directory that already holds any CA file:
-        a CA is never silently replaced. A crash half-way leaves some files and no CA that
-        `exists`; clear it by hand after looking at what is there.
+        into `directory` (mode 0700; files 0600, each written atomically). Refuses (CAError) an
+        empty passphrase and a directory holding any CA file: a CA is never silently replaced. A
+        crash half-way leaves some files and no CA that `exists`: look, then clear by hand.
         """
         if not passphrase:
             raise CAError("refusing to save CA keys under an empty passphrase")
@@ -153,11 +227,9 @@ class CertificationAuthority:
 
     @classmethod
     def load(cls, directory: Path, passphrase: bytes, *, base_url: str) -> CertificationAuthority:
-        """Read a CA that `save` wrote. Never generates anything; a CA made before the issuing
-        certificate named the ARL is loaded as it is, and keeps working (see `build_arl`).
-
-        Raises BadPassphrase when the passphrase does not decrypt the keys (or is empty), CAError
-        when files are missing, unencrypted or do not belong together.
+        """Read a CA that `save` wrote (one made before the issuing certificate named the ARL
+        keeps working). Raises BadPassphrase when the passphrase does not decrypt the keys,
+        CAError when files are missing, unencrypted or do not belong together.
         """
         if not passphrase:
             raise BadPassphrase("an empty CA passphrase is never valid")
@@ -175,11 +247,7 @@ class CertificationAuthority:
         """True when every CA file is present in `directory` (says nothing of the passphrase)."""
         return all((directory / name).is_file() for name in CA_FILES)
 
-    # -- where relying parties look ------------------------------------------------------------
-
-    # End-entity certificates name the issuing CA's CRL, OCSP responder and certificate (DER,
-    # application/pkix-cert, as RFC 5280 section 4.2.2.1 asks of an http caIssuers address); the
-    # issuing CA certificate names the root's own CRL (the ARL) and the root certificate.
+    # -- where relying parties look (see `signing.ca.profiles`) ---------------------------------
 
     @property
     def crl_url(self) -> str:
@@ -214,55 +282,44 @@ class CertificationAuthority:
     ) -> x509.Certificate:
         """Issue an end-entity certificate for `public_key` with `subject` under `profile`.
 
-        INDIVIDUAL (subject an Individual, 1 year) or ORGANISATION_SEAL (an Organisation, 3
-        years); `validity` overrides the length. notBefore is `moment` less 5 minutes, notAfter is
-        clamped to the issuing CA's. keyUsage digitalSignature+nonRepudiation (critical), EKU
-        emailProtection (as the national CA does, so that S/MIME tools such as `openssl cms
-        -verify` accept it for signing), the profile's TEST policy, CRL, OCSP and caIssuers
-        pointers, SKI/AKI, CA:FALSE.
-
-        TLS_SERVER (subject a TLSServer, 1 year): CN=<first host>, O=birthreg TEST, OU=TEST - NOT
-        FOR PRODUCTION, C=KZ; a dNSName or iPAddress per host; keyUsage digitalSignature; EKU
-        serverAuth; the pointers over http (see `signing.ca.profiles`).
+        INDIVIDUAL (an Individual, 1 year) and ORGANISATION_SEAL (an Organisation, 3 years):
+        keyUsage digitalSignature+nonRepudiation (critical), EKU emailProtection (as the
+        national CA does, so that `openssl cms -verify` accepts it), the profile's TEST policy.
+        TLS_SERVER (a TLSServer, 1 year): keyUsage digitalSignature, EKU serverAuth, a dNSName or
+        iPAddress per host, the pointers over http. All: CA:FALSE, SKI/AKI, CRL, OCSP and
+        caIssuers pointers, notBefore `moment` less 5 minutes, notAfter clamped to the issuing
+        CA's; `validity` overrides the length.
 
         Security caveats: the caller must have checked who `subject` is and that the key holder
-        possesses the private key (`issue_from_csr` / `issue_from_spki` do the latter); for a
-        server, nothing here checks that it owns the hosts it names. The key must be ECDSA
-        P-256/P-384 or RSA ≥ 2048 (WeakKey otherwise). Issued certificates are not recorded
-        here: add them to the status source, or OCSP will answer "unknown".
+        possesses the private key (`issue_from_csr` / `issue_from_spki` do the latter); nothing
+        checks that a server owns the hosts it names. The key must be ECDSA P-256/P-384 or RSA
+        of at least 2048 bits (WeakKey). Issued certificates are not recorded here: add them to
+        the status source, or OCSP will answer "unknown".
         """
         require_aware(moment)
-        if profile is Profile.TLS_SERVER:
-            if not isinstance(subject, TLSServer):
-                raise CAError("the TLS server profile needs a TLSServer subject")
-            return self._issue_tls_server(public_key, subject, moment, validity)
-        if isinstance(subject, TLSServer):
-            raise CAError("a TLSServer subject is issued only under the TLS server profile")
-        policy, default_validity = _signing_profile(profile, subject)
+        if profile not in _PROFILES:
+            raise CAError(f"profile {profile!s} is not issued: the issuing CA signs OCSP itself")
+        kind, default_validity = _PROFILES[profile]
+        if not isinstance(subject, kind):
+            raise CAError(f"the {profile!s} profile needs a {kind.__name__} subject")
         validity = default_validity if validity is None else validity
-        builder = self._end_entity(public_key, subject_name(subject), moment, validity,
-                                   self._pointers())
-        usage = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION])
+        if isinstance(subject, TLSServer):
+            builder = self._end_entity(
+                public_key, server_name(subject), moment, validity, self._pointers().over_http()
+            )
+            usage, commits = ExtendedKeyUsageOID.SERVER_AUTH, False
+            extra: x509.ExtensionType = x509.SubjectAlternativeName(
+                server_alternative_names(subject.hosts)
+            )
+        else:
+            name = subject_name(subject)
+            builder = self._end_entity(public_key, name, moment, validity, self._pointers())
+            usage, commits = ExtendedKeyUsageOID.EMAIL_PROTECTION, True
+            extra = policies(_POLICIES[profile])
         return (
-            builder.add_extension(key_usage(signs=True, commits=True), critical=True)
-            .add_extension(usage, critical=False)
-            .add_extension(policies(policy), critical=False)
-            .sign(self._issuing_key, hashes.SHA256())
-        )
-
-    def _issue_tls_server(
-        self, public_key: PublicKeyTypes, subject: TLSServer, moment: datetime,
-        validity: timedelta | None,
-    ) -> x509.Certificate:
-        names = x509.SubjectAlternativeName(server_alternative_names(subject.hosts))
-        validity = TLS_SERVER_VALIDITY if validity is None else validity
-        builder = self._end_entity(public_key, server_name(subject), moment, validity,
-                                   self._pointers().over_http())
-        usage = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])
-        return (
-            builder.add_extension(key_usage(signs=True), critical=True)
-            .add_extension(usage, critical=False)
-            .add_extension(names, critical=False)
+            builder.add_extension(key_usage(signs=True, commits=commits), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(extra, critical=False)
             .sign(self._issuing_key, hashes.SHA256())
         )
 
@@ -309,19 +366,12 @@ class CertificationAuthority:
         )
 
     def issue_from_csr(
-        self,
-        csr: bytes,
-        subject: Individual | Organisation,
-        *,
-        moment: datetime,
+        self, csr: bytes, subject: Individual | Organisation, *, moment: datetime,
         profile: Profile = Profile.INDIVIDUAL,
     ) -> x509.Certificate:
         """Issue for the key in a PKCS#10 request (PEM or DER) once its signature proves that the
-        requester holds the private key (`signing.ca.requests.csr_public_key`).
-
-        Security caveats: everything the CSR asks for apart from its public key is ignored; the
-        subject comes only from `subject` (the identity the ward checked), never from the CSR, so
-        a CSR naming another IIN still gets the caller's identity. Raises
+        requester holds the private key. Security caveat: all but the CSR's key is ignored; the
+        subject comes only from `subject` (the identity the ward checked). Raises
         InvalidCertificateRequest, WeakKey, ProofOfPossessionFailed.
         """
         return self.issue(csr_public_key(csr), subject, profile=profile, moment=moment)
@@ -381,18 +431,3 @@ class CertificationAuthority:
 
 def _root_pointers(base_url: str) -> Pointers:
     return Pointers(f"{base_url}/pki/root.crl", None, f"{base_url}/pki/root.cer")
-
-
-def _signing_profile(
-    profile: Profile, subject: Individual | Organisation
-) -> tuple[x509.ObjectIdentifier, timedelta]:
-    """The policy and default validity of a signing profile, once the subject fits it."""
-    if profile is Profile.INDIVIDUAL:
-        if not isinstance(subject, Individual):
-            raise CAError("the individual profile needs an Individual subject")
-        return POLICY_TEST_INDIVIDUAL_SIGNING, INDIVIDUAL_VALIDITY
-    if profile is Profile.ORGANISATION_SEAL:
-        if not isinstance(subject, Organisation):
-            raise CAError("the organisation seal profile needs an Organisation subject")
-        return POLICY_TEST_ORGANISATION_SEAL, SEAL_VALIDITY
-    raise CAError(f"profile {profile!s} is not issued: the issuing CA signs OCSP answers itself")

@@ -2,22 +2,18 @@
 
 The CRL profile (RFC 5280 section 5), one CRL per issuer and scope:
 
-- v2, signed with ECDSA-SHA256 by the CA whose certificates it lists; thisUpdate is the moment
-  of issue, nextUpdate a fixed period later; a cRLNumber that grows with every CRL published
-  (the caller keeps it) and the authorityKeyIdentifier of the signing key.
-- An issuingDistributionPoint (critical) saying what the CRL covers: the issuing CA's CRL names
-  its URL and covers end-entity certificates only (onlyContainsUserCerts); the root's CRL (the
-  ARL) covers CA certificates only (onlyContainsCACerts) and names no URL, so that it covers the
-  root itself, which points to no CRL. A relying party may then use a CRL only for the
-  certificates in its scope, and a CRL fetched for one scope cannot be passed off for another.
-- One entry per revoked certificate with its revocation date, and its reason unless that is
-  `unspecified` (RFC 5280 section 5.3.1 asks for no reason code then).
-- Expired certificates leave the CRL: RFC 5280 section 3.3 allows it once a CRL issued after the
-  certificate's expiry has listed it. So an entry is left out when its certificate expired
-  before the previous CRL's thisUpdate (`previous_update`): that CRL, issued after the expiry,
-  listed it. A national CA would otherwise carry every revocation of the last decades.
-- The whole list goes to cryptography's builder at once: it is immutable, and adding entries
-  one at a time copies the list each time (quadratic; 24 s at 100,000 entries).
+- v2, ECDSA-SHA256, signed by the CA whose certificates it lists; nextUpdate a fixed period
+  after thisUpdate; a cRLNumber that grows with every CRL (the caller keeps it); the AKI.
+- A critical issuingDistributionPoint saying what the CRL covers: the issuing CA's CRL names its
+  URL and covers end-entity certificates only; the root's CRL (the ARL) covers CA certificates
+  only and names no URL, so that it covers the root itself. A CRL fetched for one scope cannot
+  be passed off for another.
+- Each entry has its revocation date, and its reason unless `unspecified` (RFC 5280 5.3.1).
+- Expired certificates leave the CRL once a CRL issued after their expiry has listed them (RFC
+  5280 section 3.3): an entry goes when its certificate expired before the previous CRL's
+  thisUpdate (`previous_update`). A national CA would otherwise carry decades of revocations.
+- The whole list goes to cryptography's immutable builder at once: adding entries one at a time
+  copies the list each time (quadratic; 24 s at 100,000 entries).
 """
 
 from __future__ import annotations
@@ -122,9 +118,8 @@ _REASONS: dict[x509.ReasonFlags, list[x509.Extension[x509.ExtensionType]]] = {
 
 
 def _entry(revocation: RevokedCertificate) -> x509.RevokedCertificate:
-    """One CRL entry. The builder is given its parts at once (its chained methods copy it once
-    per part, which made entries the larger part of a national CRL's cost): the serial checked
-    and the date put in naive UTC here, as those methods would."""
+    """One CRL entry, its parts given to the builder at once (its chained methods copy it once
+    per part): the serial checked and the date put in naive UTC here, as they would."""
     require_aware(revocation.revoked_at, "revoked_at")
     if not 0 < revocation.serial < 2**159:
         raise CAError("a serial number is positive and at most 159 bits")

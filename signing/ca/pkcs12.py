@@ -42,10 +42,9 @@ def export_pkcs12(
     """A PKCS#12 key file: key and certificates encrypted with PBES2 (PBKDF2-HMAC-SHA256,
     600,000 rounds, AES-256-CBC), MAC HMAC-SHA256.
 
-    Security caveats: the password must be UTF-8, at least 10 characters and hold no control or
-    invisible character (CAError otherwise), but nothing here judges it further; the MAC's own
-    iteration count stays at OpenSSL's 2048 (cryptography does not set it), the encryption
-    rounds are what protect the key.
+    Security caveats: the password must be printable UTF-8 of at least 10 characters (CAError),
+    nothing more is judged; the MAC's iteration count stays at 2048 (cryptography does not set
+    it): the encryption rounds are what protect the key.
     """
     try:
         text = password.decode("utf-8")

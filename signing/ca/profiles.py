@@ -71,7 +71,7 @@ def enrollment_challenge(code: str) -> bytes:
 
 @dataclass(frozen=True)
 class Individual:
-    """A person: CN=SURNAME GIVENNAME, SURNAME, GIVENNAME=<patronymic>, SERIALNUMBER=IIN…, C=KZ."""
+    """A person: CN=SURNAME GIVENNAME, SURNAME, GIVENNAME=<patronymic, if any>, SERIALNUMBER=IIN…"""
 
     iin: str
     surname: str
@@ -81,7 +81,7 @@ class Individual:
 
 @dataclass(frozen=True)
 class Organisation:
-    """An organisation seal: CN=<name>, O=<name>, OU=BIN…, C=KZ."""
+    """An organisation seal: CN=<name>, O=<name>, OU=BIN…"""
 
     bin: str
     name: str
@@ -167,13 +167,9 @@ def _organisation_name(name: str) -> str:
 
 
 def subject_name(subject: Individual | Organisation) -> x509.Name:
-    """The X.509 subject for a person or an organisation, after validating every part.
-
-    Individuals: CN=SURNAME GIVENNAME, SURNAME=, GIVENNAME=<patronymic> (only when there is one),
-    SERIALNUMBER=IIN<12 digits>, OU=TEST - NOT FOR PRODUCTION, C=KZ. Organisations: CN=<name>,
-    O=<name>, OU=BIN<12 digits>, OU=TEST - NOT FOR PRODUCTION, C=KZ. Attributes are in that order
-    in the DER (the order the national profile shows them). Names are taken in their NFC form and
-    case is kept as given. Raises InvalidIdentityNumber, InvalidName or CAError.
+    """The X.509 subject for a person or an organisation (see their classes), after validating
+    every part, with OU=TEST - NOT FOR PRODUCTION before C=KZ; attributes in the national
+    profile's order, names in NFC. Raises InvalidIdentityNumber, InvalidName or CAError.
     """
     if isinstance(subject, Individual):
         validate_iin(subject.iin)

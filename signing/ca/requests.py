@@ -8,10 +8,9 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from signing.errors import InvalidCertificateRequest, ProofOfPossessionFailed
-from signing.keys import check_key_strength
+from signing.keys import check_key_strength, der_ecdsa_signature
 
 
 def csr_public_key(csr: bytes) -> PublicKeyTypes:
@@ -49,14 +48,11 @@ def csr_public_key(csr: bytes) -> PublicKeyTypes:
 
 
 def spki_public_key(spki_der: bytes, proof: bytes, challenge: bytes) -> ec.EllipticCurvePublicKey:
-    """The WebCrypto key in `spki_der` (exportKey("spki")) once `proof`, its raw r‖s ECDSA
-    signature (IEEE P1363, 64 bytes for P-256) over `challenge`, verifies; hashed with SHA-256
-    for P-256 and SHA-384 for P-384 (as JWS ES256/ES384 pair them).
+    """The WebCrypto key in `spki_der` (exportKey("spki")) once `proof`, its r‖s ECDSA
+    signature over `challenge` (SHA-256 for P-256, SHA-384 for P-384, as ES256/ES384), verifies.
 
-    Security caveats: `challenge` must be bound to one enrollment and used once (the caller
-    checks the one-time code); the proof shows possession, not identity. Raises
-    InvalidCertificateRequest (unparseable or not an EC key), WeakKey (other curves),
-    ProofOfPossessionFailed (wrong length or invalid signature).
+    Security caveats: `challenge` must be bound to one enrollment and used once; the proof shows
+    possession, not identity. Raises InvalidCertificateRequest, WeakKey, ProofOfPossessionFailed.
     """
     try:
         public_key = serialization.load_der_public_key(spki_der)
@@ -65,18 +61,15 @@ def spki_public_key(spki_der: bytes, proof: bytes, challenge: bytes) -> ec.Ellip
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         raise InvalidCertificateRequest("an ECDSA P-256 public key is expected")
     check_key_strength(public_key)
-    size = (public_key.curve.key_size + 7) // 8
     algorithm: hashes.HashAlgorithm = (
         hashes.SHA256() if isinstance(public_key.curve, ec.SECP256R1) else hashes.SHA384()
     )
-    if len(proof) != 2 * size:
-        raise ProofOfPossessionFailed(
-            f"the proof must be a raw r‖s signature of {2 * size} bytes, not {len(proof)}"
-        )
-    r = int.from_bytes(proof[:size], "big")
-    s = int.from_bytes(proof[size:], "big")
     try:
-        public_key.verify(encode_dss_signature(r, s), challenge, ec.ECDSA(algorithm))
+        signature = der_ecdsa_signature(proof, public_key.curve)
+    except ValueError as error:
+        raise ProofOfPossessionFailed(f"the proof must be {error}") from error
+    try:
+        public_key.verify(signature, challenge, ec.ECDSA(algorithm))
     except InvalidSignature as error:
         raise ProofOfPossessionFailed("the proof of possession does not verify") from error
     return public_key

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
 from sqlmodel import Session
 from ward.helpers import birth_body, father_body, staff
 
@@ -219,6 +220,8 @@ def test_mother_signs_on_her_phone_and_downloads_the_certificate(
         jws.verify_detached(value, stored)  # raises unless over exactly these bytes
         header = json.loads(base64.urlsafe_b64decode(value.split(".")[0] + "=="))
         assert header["alg"] == "ES256" and len(header["x5c"]) == 2 and header["sigT"].endswith("Z")
+        signer = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
+        assert header["kid"] == jws.key_id(signer) and header["crit"] == ["sigT"]
         assert mother.page.get_by_test_id("state").get_attribute("data-state") == "submitted"
         row = service.application(application_id)
         assert row.state == ApplicationState.SUBMITTED and row.submission_id

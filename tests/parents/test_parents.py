@@ -41,18 +41,7 @@ from .helpers import (
     sign_application,
     signed_in_father,
     signed_in_mother,
-    ward_headers,
 )
-
-
-@pytest.fixture
-def ward(app: Any) -> dict[str, str]:
-    return ward_headers(app)
-
-
-@pytest.fixture
-def mother(app: Any, client: TestClient, ward: dict[str, str]) -> Phone:
-    return signed_in_mother(app, client, ward, new_birth(client, ward))
 
 
 def _application(db: Session, application_id: str) -> ParentApplication:

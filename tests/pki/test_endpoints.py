@@ -134,6 +134,14 @@ def test_ocsp_refuses_garbage_with_an_ocsp_error(client: Any) -> None:
     assert ocsp.load_der_ocsp_response(response.content).response_status is (
         ocsp.OCSPResponseStatus.MALFORMED_REQUEST
     )
+    # Escapes of bytes that are no UTF-8 (or no ASCII, which base64 never has): the OCSP error
+    # in an OCSP answer (RFC 6960 answers its errors with HTTP 200), never a 500.
+    for path in ("%ff%fe", "MEMw%C3%28", "%C0%AF", "MEMw%E2%80%AE", "ü"):
+        response = client.get(f"/pki/ocsp/{path}")
+        assert response.status_code == 200, path
+        assert ocsp.load_der_ocsp_response(response.content).response_status is (
+            ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+        )
     too_big = client.post("/pki/ocsp", content=b"\x30" * (64 * 1024))
     assert ocsp.load_der_ocsp_response(too_big.content).response_status is (
         ocsp.OCSPResponseStatus.MALFORMED_REQUEST
@@ -147,14 +155,14 @@ def test_in_process_fetcher_gives_the_same_answers(app: Any, client: Any, db: Se
     fetcher = InProcessRevocationFetcher(app.state.engine, ca)
     validator = Validator(TrustAnchors([ca.root_certificate]), fetcher)
     seal = _certificate(client, db, Facility)
-    assert validator.revocation_status(seal, ca.issuing_certificate, now()).state is (
+    assert validator.revocation.status(seal, ca.issuing_certificate, now()).state is (
         RevocationState.GOOD
     )
     crl = x509.load_der_x509_crl(fetcher.fetch_crl(ca.crl_url))
     assert crl.get_revoked_certificate_by_serial_number(seal.serial_number) is None
     _revoke(app, seal.serial_number)
     validator.cache.clear()
-    assert validator.revocation_status(seal, ca.issuing_certificate, now()).state is (
+    assert validator.revocation.status(seal, ca.issuing_certificate, now()).state is (
         RevocationState.REVOKED
     )
     with pytest.raises(OSError):

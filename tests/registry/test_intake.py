@@ -24,6 +24,7 @@ from signing.dossier import MAX_DOSSIER_BYTES
 from signing.errors import SignatureFailure
 
 SUBMISSIONS = "/api/v1/registry/submissions"
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -269,7 +270,7 @@ def test_dossier_above_the_limit_is_413(client: Any, db: Session) -> None:
         for _ in range(MAX_DOSSIER_BYTES // 4096 + 2):
             yield b" " * 4096
 
-    streamed = client.post(SUBMISSIONS, content=chunks())
+    streamed = client.post(SUBMISSIONS, content=chunks(), headers=JSON)
     assert streamed.status_code == 413
     assert streamed.json()["error"] == "dossier_too_large"
     assert submissions(db) == 0
@@ -277,7 +278,7 @@ def test_dossier_above_the_limit_is_413(client: Any, db: Session) -> None:
 
 def test_dossier_at_the_limit_is_read(client: Any) -> None:
     body = b"[" + b" " * (MAX_DOSSIER_BYTES - 2) + b"]"
-    response = client.post(SUBMISSIONS, content=body)
+    response = client.post(SUBMISSIONS, content=body, headers=JSON)
     assert response.status_code == 422  # read, parsed, refused as not a dossier
     assert "dossier_form" in failed_checks(response.json()["report"])
 
@@ -288,7 +289,7 @@ def test_dossier_at_the_limit_is_read(client: Any) -> None:
     ids=["empty", "truncated", "text", "duplicate key", "too deep", "not UTF-8"],
 )
 def test_malformed_json_is_400(client: Any, db: Session, body: bytes) -> None:
-    response = client.post(SUBMISSIONS, content=body)
+    response = client.post(SUBMISSIONS, content=body, headers=JSON)
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "malformed_dossier"
     assert submissions(db) == 0
@@ -305,7 +306,7 @@ def test_the_same_dossier_again_returns_the_same_submission(
     assert first.status_code == 201
     # The same dossier, spaced and ordered differently: the same RFC 8785 form.
     respaced = json.dumps(dict(reversed(list(dossier.items()))), indent=3, ensure_ascii=True)
-    again = client.post(SUBMISSIONS, content=respaced.encode())
+    again = client.post(SUBMISSIONS, content=respaced.encode(), headers=JSON)
     assert again.status_code == 200
     assert again.json() == first.json()
     assert submissions(db) == 1

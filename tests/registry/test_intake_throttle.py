@@ -15,6 +15,7 @@ from birthreg.registry.api import INTAKE_REFUSALS
 from registry import factories as f
 
 SUBMISSIONS = "/api/v1/registry/submissions"
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_refused_dossiers_are_limited_per_address(
     # Fifty more garbage dossiers wrote nothing.
     assert audit_rows(db) == before + INTAKE_REFUSALS.free
     # Malformed bodies and oversized ones count too, and wait the same.
-    assert client.post(SUBMISSIONS, content=b"not json").status_code == 429
+    assert client.post(SUBMISSIONS, content=b"not json", headers=JSON).status_code == 429
     # Another address is not held up.
     other = TestClient(app, base_url="http://testserver", client=("198.51.100.20", 40000))
     assert other.post(SUBMISSIONS, json=garbage(999)).status_code == 422
@@ -58,8 +59,8 @@ def test_refused_dossiers_are_limited_per_address(
 
 def test_malformed_dossiers_count(app: Any, client: TestClient) -> None:
     for _ in range(INTAKE_REFUSALS.free):
-        assert client.post(SUBMISSIONS, content=b"{not json").status_code == 400
-    assert client.post(SUBMISSIONS, content=b"{not json").status_code == 429
+        assert client.post(SUBMISSIONS, content=b"{not json", headers=JSON).status_code == 400
+    assert client.post(SUBMISSIONS, content=b"{not json", headers=JSON).status_code == 429
 
 
 def test_accepted_dossiers_are_not_limited(app: Any, client: TestClient, db: Session) -> None:

@@ -1,4 +1,4 @@
-"""The CA's files (signing.ca.files): saving and loading, never replacing."""
+"""The CA's files (signing.ca.authority): saving and loading, never replacing."""
 
 from __future__ import annotations
 

@@ -223,10 +223,10 @@ def test_crl_first_answers_many_signers_with_one_fetch(pki: PKI) -> None:
 def test_revocation_status_of_one_certificate(pki: PKI) -> None:
     later = pki.moment + timedelta(days=2)
     validator = _validator(pki, _counting(pki, lambda: later))
-    status = validator.revocation_status(pki.revoked_signer.certificate, pki.issuing, later)
+    status = validator.revocation.status(pki.revoked_signer.certificate, pki.issuing, later)
     assert (status.state, status.reason) == (RevocationState.REVOKED, "key_compromise")
     with pytest.raises(RevocationUnavailable, match="nothing newer yet"):
-        validator.revocation_status(
+        validator.revocation.status(
             pki.mother.certificate, pki.issuing, later, since=later + timedelta(minutes=1)
         )
 

@@ -12,7 +12,6 @@ from sqlmodel import Session, col, select
 
 from birthreg.config import Settings
 from birthreg.models import BirthCertificate, Registration, RegistryOffice, Submission
-from birthreg.pki.service import load_certification_authority
 from birthreg.registry.certificate import (
     CertificateContext,
     issue_certificate,
@@ -36,7 +35,7 @@ FACILITY = {"bin": "050140000011", "name": "Өскемен қалалық пер
 
 
 def context_for(settings: Settings, session: Session) -> CertificateContext:
-    return load_certificate_context(settings, session, load_certification_authority(settings))
+    return load_certificate_context(settings, session)
 
 
 def dossier(child: dict[str, Any] | None = None, father: dict[str, Any] | None = FATHER,

@@ -173,8 +173,9 @@ def test_list_and_detail(app: Any, client: Any, db: Session) -> None:
     today = client.get("/api/v1/ward/births", headers=headers)
     assert today.status_code == 200
     listed = today.json()
-    assert [b["id"] for b in listed["births"]] == [old["id"], second["id"], first["id"]]
-    assert listed["births"][1]["child"]["sex"] == "M"
+    # In the order they were born (issue 16), not the order they were recorded.
+    assert [b["id"] for b in listed["births"]] == [old["id"], first["id"], second["id"]]
+    assert listed["births"][2]["child"]["sex"] == "M"
     assert all(b["progress"] == "recorded" and b["enrollments"] == [] for b in listed["births"])
     assert listed["births"][0]["mother"]["iin"] == MOTHER_IIN
 

@@ -248,26 +248,46 @@ def test_ward_flow_through_the_pages(app: Any, client: TestClient, db: Session) 
     )
     assert enrolled.status_code == 201, enrolled.text
 
-    # Revocation: back to the birth with a flash; a second time is refused on the page.
+    # Revocation: a reason (none chosen for you) and a confirmation, both or nothing happens.
     revoke = f"/ward/certificates/{serial}/revoke"
+    page = client.get(f"/ward/births/{birth_id}", headers=HTML)
+    assert re.search(r'<option value="" selected>', page.text)
+    unconfirmed = client.post(
+        revoke, data={"csrf_token": token, "birth_id": birth_id}, headers=HTML
+    )
+    assert unconfirmed.status_code == 400
+    with use_language("kk"):
+        assert gettext("Choose a reason.") in unconfirmed.text
+        assert gettext("Tick this box to confirm the revocation.") in unconfirmed.text
+        assert gettext("Fields to correct: %(count)s. See the message under each.") % {
+            "count": 2
+        } in unconfirmed.text
+    assert 'class="badge key_issued" data-testid="progress"' in unconfirmed.text
+    # Back to the birth with a flash; a second time is refused on the page.
     revoked = client.post(
-        revoke, data={"csrf_token": token, "reason": "lost_phone", "birth_id": birth_id},
+        revoke,
+        data={"csrf_token": token, "reason": "lost_phone", "confirm": "yes", "birth_id": birth_id},
         headers=HTML, follow_redirects=False,
     )
     assert revoked.status_code == 303
     assert revoked.headers["location"] == f"/ward/births/{birth_id}?flash=revoked"
     page = client.get(revoked.headers["location"], headers=HTML)
     assert 'class="badge revoked"' in page.text
+    # The mother's only key is revoked: the birth's badge says so at once.
+    assert 'class="badge key_revoked" data-testid="progress"' in page.text
     assert f'action="/ward/certificates/{serial}/revoke"' not in page.text
     twice = client.post(
-        revoke, data={"csrf_token": token, "reason": "lost_phone", "birth_id": birth_id},
+        revoke,
+        data={"csrf_token": token, "reason": "lost_phone", "confirm": "yes", "birth_id": birth_id},
         headers=HTML,
     )
     assert twice.status_code == 409
     with use_language("kk"):
         assert gettext("This certificate is already revoked.") in twice.text
     bad_reason = client.post(
-        revoke, data={"csrf_token": token, "reason": "bored", "birth_id": birth_id}, headers=HTML
+        revoke,
+        data={"csrf_token": token, "reason": "bored", "confirm": "yes", "birth_id": birth_id},
+        headers=HTML,
     )
     assert bad_reason.status_code == 400
 
@@ -445,7 +465,9 @@ def test_every_page_renders_in_each_language(
             assert response.status_code == statuses.get(name, 200), (name, response.text)
             html = response.text
             assert f'<html lang="{language}">' in html, name
-            assert "<script" not in html and "style=" not in html and "<style" not in html, name
+            # Scripts only from files (the CSP allows no inline script), no inline style.
+            assert not re.search(r"<script(?![^>]*\bsrc=)", html), name
+            assert "style=" not in html and "<style" not in html, name
             text = gettext(expected[name])
             assert text in html_text.unescape(html), (name, text)
             if language != "en":

@@ -1,5 +1,6 @@
-// Sign in with the key on this phone: ask for a challenge, sign its RFC 8785 form (detached
-// JWS), and get a key-holder session (an HttpOnly cookie) and its CSRF value.
+// Sign in with a key: ask for a challenge, sign its RFC 8785 form (detached JWS), and get a
+// key-holder session (an HttpOnly cookie) and its CSRF value. The key is the phone's (signIn)
+// or one opened from a key file in this page (signInWith).
 
 import { canonicalize } from "./canonical.js";
 import { signDetached } from "./jws.js";
@@ -13,10 +14,8 @@ export class SignInError extends Error {
   }
 }
 
-export async function signIn() {
-  if (!webCryptoAvailable()) throw new SignInError("no_webcrypto");
-  const record = await loadKey();
-  if (!record) throw new SignInError("no_key");
+/** Sign in with a key record {keyPair, certificatePem, chainPem}. */
+export async function signInWith(record) {
   const asked = await postJSON("/api/v1/parents/challenge", {});
   if (!asked.ok) throw new SignInError(asked.data.error || "failed");
   const challenge = asked.data.challenge;
@@ -27,4 +26,12 @@ export async function signIn() {
   });
   if (!opened.ok) throw new SignInError(opened.data.error || "failed");
   return opened.data;
+}
+
+/** Sign in with the key kept on this phone. */
+export async function signIn() {
+  if (!webCryptoAvailable()) throw new SignInError("no_webcrypto");
+  const record = await loadKey();
+  if (!record) throw new SignInError("no_key");
+  return signInWith(record);
 }

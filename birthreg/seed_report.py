@@ -1,0 +1,137 @@
+"""What `birthreg seed` stores beside a dossier: its verification report and its signed receipt.
+
+The first dossier of a run is verified for real (`signing.dossier.verify_dossier`, the TEST CA
+answering OCSP from the seed's own records in memory); its report is the template for the
+others, with each dossier's own identifiers written in where the first one's stood (documents,
+digests, the mother's certificate, IIN and names, the times). Verifying each of a million
+dossiers would take hours here; the template keeps the report's shape and size, which is what a
+seeded database is for. Receipts are signed for each submission, as the registry signs them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from birthreg.notify import tracking
+from birthreg.registry.intake import RECEIPT_TYPE, receipt_payload
+from signing import jws, ocsp
+from signing.ca import CertificationAuthority, InMemoryCertificateStatus
+from signing.dossier import verify_dossier
+from signing.trust import TrustAnchors, Validator
+
+
+class _InMemoryFetcher:
+    """The TEST CA's OCSP answers and root CRL for the seed's certificates, without a network."""
+
+    def __init__(self, ca: CertificationAuthority, moment: datetime) -> None:
+        self.ca = ca
+        self.moment = moment
+        self.statuses = InMemoryCertificateStatus()
+
+    def fetch_crl(self, url: str) -> bytes:
+        if url != self.ca.arl_url:
+            raise OSError(f"the seed answers OCSP, not the CRL at {url}")
+        arl = self.ca.build_arl(number=1, moment=self.moment, next_update=timedelta(days=1))
+        return arl.public_bytes(serialization.Encoding.DER)
+
+    def post_ocsp(self, url: str, request_der: bytes) -> bytes:
+        return ocsp.respond(request_der, ca=self.ca, statuses=self.statuses, moment=self.moment,
+                            validity=timedelta(hours=1))
+
+
+def _identifiers(dossier: dict[str, Any], mother: x509.Certificate, digest: str) -> list[str]:
+    """The values a report repeats from its dossier, in a fixed order (`digest`: the
+    application's SHA-256, which its maker knows)."""
+    record = dossier["medical_record"]["document"]
+    application = dossier["application"]["document"]
+    signature = dossier["application"]["signatures"][0]["value"]
+    header = json.loads(jws.b64url_decode(signature.split(".")[0]))
+    return [
+        record["id"], application["id"],
+        application["medical_record_sha256"], digest,
+        format(mother.serial_number, "x"),
+        hashlib.sha256(mother.public_bytes(serialization.Encoding.DER)).hexdigest(),
+        mother.not_valid_before_utc.isoformat(), mother.not_valid_after_utc.isoformat(),
+        record["mother"]["iin"], record["mother"]["surname"], record["mother"]["given_name"],
+        str(record["mother"].get("patronymic")), datetime.fromisoformat(header["sigT"]).isoformat(),
+    ]
+
+
+class ReportTemplate:
+    """`report(dossier, mother's certificate, moment, application's SHA-256)`: the report's
+    JSON text (see above)."""
+
+    def __init__(
+        self, ca: CertificationAuthority, seals: list[x509.Certificate], moment: datetime
+    ) -> None:
+        self.ca = ca
+        self.moment = moment
+        self.seals = seals
+        self.holder_key = ec.generate_private_key(ec.SECP256R1())
+        self._text: str | None = None
+        self._values: list[str] = []
+        self._moment = ""
+
+    def report(
+        self, dossier: dict[str, Any], mother: x509.Certificate, moment: datetime, digest: str
+    ) -> str:
+        values = _identifiers(dossier, mother, digest)
+        if self._text is None:
+            # An hour after the seed's moment (`seed_rows.prime_report` makes this first
+            # dossier): the TEST CA made by `birthreg init` may be minutes old, and a signature
+            # is dated at least ten minutes after its certificate begins.
+            verified_at = self.moment + timedelta(hours=1)
+            fetcher = _InMemoryFetcher(self.ca, verified_at)
+            for certificate in (mother, *self.seals):
+                fetcher.statuses.add(certificate)
+            validator = Validator(
+                TrustAnchors([self.ca.root_certificate], [self.ca.issuing_certificate]), fetcher
+            )
+            report = verify_dossier(dossier, validator=validator, moment=verified_at)
+            if not report.passed:
+                failed = [c for c in _checks(report.to_json()) if not c["passed"]]
+                raise RuntimeError(f"the seed's first dossier does not verify: {failed}")
+            self._text = json.dumps(report.to_json(), ensure_ascii=False)
+            self._values, self._moment = values, verified_at.isoformat()
+        text = self._text.replace(self._moment, moment.isoformat())
+        for old, new in zip(self._values, values, strict=True):
+            text = text.replace(old, new)
+        return text
+
+
+def _checks(tree: Any) -> list[dict[str, Any]]:
+    if isinstance(tree, dict):
+        found = [tree] if "passed" in tree and "name" in tree else []
+        return found + [c for value in tree.values() for c in _checks(value)]
+    if isinstance(tree, list):
+        return [c for value in tree for c in _checks(value)]
+    return []
+
+
+def receipt_maker(office: Any) -> Callable[[str, str, datetime, str], str]:
+    """Signed receipts as the registry office signs them (`registry.intake.receipt_payload`)."""
+
+    def make(submission_id: str, sha: str, moment: datetime, tracking_number: str) -> str:
+        receipt: dict[str, Any] = {
+            "type": RECEIPT_TYPE,
+            "submission_id": submission_id,
+            "tracking_number": tracking.format_tracking_number(tracking_number),
+            "dossier_sha256": sha,
+            "received_at": moment.isoformat(),
+            "registry_office": {"bin": office.bin, "name": office.name},
+        }
+        receipt["signature"] = jws.sign_detached(
+            receipt_payload(receipt), office.seal.certificate, office.seal.key,
+            signing_time=moment, chain=office.seal.chain,
+        )
+        return json.dumps(receipt, ensure_ascii=False)
+
+    return make

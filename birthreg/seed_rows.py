@@ -1,0 +1,411 @@
+"""The rows of one seeded birth (`birthreg seed`): documents, signatures, and where it stands.
+
+A birth's story follows its clock: recorded an hour after it, the mother's key (and for some
+births the father's) issued within hours, the application signed and received within days, opened
+and decided by a clerk days later. Whatever would happen after the seed's moment has not
+happened yet, so recent births are in the early states and the queue holds only the last days'.
+A few parents never apply, a few submissions are rejected, and a few keys are revoked.
+
+Everything is signed for real and verifies: the medical record is sealed with the facility's seal
+(CMS by cryptography's PKCS#7 builder, which is what makes a million affordable: a tenth of a
+millisecond), parents' certificates are issued by the TEST CA for one throwaway key pair per run
+(the private key is forgotten when the seed ends), the application carries the mother's JWS and
+the receipt the registry's, the birth certificate its sealed QR. The verification report is not
+computed again for each dossier (a few milliseconds each): it is the first dossier's report, with
+each birth's own identifiers written in (see `seed.ReportTemplate`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+from birthreg.audit import Event
+from birthreg.models import Birth, Facility
+from birthreg.notify.tracking import new_tracking_number
+from birthreg.parents.validation import application_document
+from birthreg.pki.seals import Seal
+from birthreg.registry.numbering import iin_prefix, local_date
+from birthreg.ward.schemas import BirthIn, ChildIn, PersonIn
+from birthreg.ward.service import medical_record_document
+from signing import jws
+from signing.ca import CertificationAuthority, Individual, Profile
+from signing.canonical import canonicalize
+from signing.identity import make_iin
+
+MOTHERS = (("Әбілқасымова", "Гүлнұр", "Серікқызы"), ("Сәрсенбаева", "Айгүл", "Қанатқызы"),
+           ("Жақсылықова", "Динара", "Ерболқызы"), ("Төлеубаева", "Меруерт", "Бақытқызы"),
+           ("Омарова", "Гүлназ", "Маратқызы"), ("Иванова", "Мария", "Петровна"))
+FATHERS = (("Әбілқасымов", "Ерлан", "Болатұлы"), ("Сәрсенбаев", "Асқар", "Қанатұлы"),
+           ("Жақсылықов", "Нұрлан", "Серікұлы"), ("Иванов", "Сергей", "Иванович"))
+GIRLS = ("Аружан", "Інжу", "Томирис", "Айару", "Анна")
+BOYS = ("Нұрсұлтан", "Әлихан", "Алихан", "Данияр", "Иван")
+ATTENDANT = "Сейітова Ж. Қ."
+
+#: Shares of births that stop early although time would let them go on.
+NEVER_APPLIED = 0.02
+REJECTED = 0.02
+REVOKED = 0.01
+WITH_FATHER = 0.4
+
+
+@dataclass(frozen=True)
+class Staff:
+    ward: int
+    clerk: int
+
+
+@dataclass
+class SeedContext:
+    """What every birth of a run shares."""
+
+    moment: datetime
+    ca: CertificationAuthority
+    facility: Facility
+    facility_seal: Seal
+    office_id: int
+    office_bin: str
+    office_name: str
+    office_seal: Seal
+    staff: Staff
+    holder_key: ec.EllipticCurvePrivateKey
+    #: The report's JSON text for a dossier, signed with the mother's certificate, at receipt.
+    make_report: Callable[[dict[str, Any], x509.Certificate, datetime, str], str]
+    #: The signed receipt's JSON text: submission id, dossier digest, moment, tracking number.
+    make_receipt: Callable[[str, str, datetime, str], str]
+    #: A birth certificate's columns: the registration's values, the dossier's text.
+    make_certificate: Callable[[dict[str, Any], str], dict[str, Any]]
+    tracking_numbers: set[str] = field(default_factory=set)
+    acts: dict[tuple[int, int], int] = field(default_factory=lambda: defaultdict(int))
+    iins: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    next_registration_id: int = 1
+    next_lookup: int = 0
+
+
+TABLE_ORDER = ("birth", "pki_certificate", "enrollment", "parents_application",
+               "registry_submission", "registry_registration", "registry_certificate")
+
+
+@dataclass
+class Rows:
+    """A batch: rows by table, in the order the tables are written, and the audit events."""
+
+    tables: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {name: [] for name in TABLE_ORDER}
+    )
+    events: list[Event] = field(default_factory=list)
+
+    def add(self, table: str, **values: Any) -> None:
+        self.tables[table].append(values)
+
+
+
+@dataclass
+class Story:
+    """One birth's times; None where the step has not happened (yet, or ever)."""
+
+    born_at: datetime
+    recorded_at: datetime
+    key_at: datetime | None
+    applied_at: datetime | None
+    opened_at: datetime | None
+    decided_at: datetime | None
+    rejected: bool
+    revoked_at: datetime | None
+    father: bool
+
+
+def story(rng: random.Random, born_at: datetime, moment: datetime) -> Story:
+    def step(after: datetime | None, hours: float) -> datetime | None:
+        if after is None:
+            return None
+        at = after + timedelta(hours=hours)
+        return at if at <= moment else None
+
+    recorded = born_at + timedelta(minutes=rng.randint(30, 120))
+    key_at = step(recorded, rng.uniform(0.5, 12))
+    applied = None if rng.random() < NEVER_APPLIED else step(key_at, rng.uniform(2, 96))
+    opened = step(applied, rng.uniform(1, 72))
+    decided = step(opened, rng.uniform(0.1, 24))
+    revoked = step(key_at, rng.uniform(24, 24 * 60)) if rng.random() < REVOKED else None
+    return Story(born_at, min(recorded, moment), key_at, applied, opened, decided,
+                 rng.random() < REJECTED, revoked, rng.random() < WITH_FATHER)
+
+
+def prime_report(context: SeedContext) -> None:
+    """Make the report template (`seed_report.ReportTemplate`) from a birth of yesterday whose
+    application came in an hour ago (its rows are thrown away)."""
+    moment = context.moment
+    life = Story(born_at=moment - timedelta(days=1), recorded_at=moment - timedelta(hours=23),
+                 key_at=moment - timedelta(hours=20), applied_at=moment - timedelta(hours=1),
+                 opened_at=None, decided_at=None, rejected=False, revoked_at=None, father=False)
+    add_birth(context, Rows(), random.Random(0), life.born_at, life)  # noqa: S311
+
+
+def _iin(rng: random.Random, born: date, sex: str) -> str:
+    while (iin := make_iin(born, sex, rng.randint(1, 9999))) is None:
+        pass
+    return iin
+
+
+def _person(rng: random.Random, names: tuple[str, str, str], sex: str, age: int) -> Individual:
+    born = date(2026 - age, rng.randint(1, 12), rng.randint(1, 28))
+    return Individual(iin=_iin(rng, born, sex), surname=names[0], given_name=names[1],
+                      patronymic=names[2])
+
+
+def _seal(seal: Seal, content: bytes) -> str:
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(content)
+    builder = builder.add_signer(seal.certificate, seal.key, hashes.SHA256())
+    for certificate in seal.chain:
+        builder = builder.add_certificate(certificate)
+    der = builder.sign(
+        serialization.Encoding.DER,
+        [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary],
+    )
+    return base64.b64encode(der).decode("ascii")
+
+
+def _staff(staff_id: int) -> str:
+    return f"staff:{staff_id}"
+
+
+def add_birth(context: SeedContext, rows: Rows, rng: random.Random, born_at: datetime,
+              life: Story | None = None) -> None:
+    """Every row and audit event of one birth (its story drawn from `rng` unless given)."""
+    life = life or story(rng, born_at, context.moment)
+    mother = _person(rng, rng.choice(MOTHERS), "F", rng.randint(18, 42))
+    birth = _birth(context, rows, rng, life, mother)
+    if life.key_at is None:
+        return
+    mother_certificate = _enroll(context, rows, birth, mother, "mother", life)
+    father = None
+    if life.father:
+        father = _person(rng, rng.choice(FATHERS), "M", rng.randint(20, 50))
+        _enroll(context, rows, birth, father, "father", life)
+    if life.applied_at is None:
+        return
+    birth.progress = "application_signed"
+    submission_id = _apply(context, rows, rng, birth, mother_certificate, father, life)
+    if life.decided_at is not None and not life.rejected:
+        birth.progress = "registered"
+        _register(context, rows, birth, submission_id, life)
+    rows.tables["birth"][-1]["progress"] = birth.progress
+
+
+def _birth(context: SeedContext, rows: Rows, rng: random.Random, life: Story,
+           mother: Individual) -> Birth:
+    sex: Literal["F", "M"] = "F" if rng.random() < 0.49 else "M"
+    record = BirthIn(
+        mother=PersonIn(iin=mother.iin, surname=mother.surname, given_name=mother.given_name,
+                        patronymic=mother.patronymic),
+        child=ChildIn(sex=sex, born_at=life.born_at, weight_g=rng.randint(2400, 4600),
+                      length_cm=rng.randint(45, 56)),
+        attendant=ATTENDANT,
+    )
+    record_id = str(uuid.uuid4())
+    content = canonicalize(medical_record_document(
+        record, context.facility, record_id=record_id, moment=life.recorded_at
+    ))
+    assert context.facility.id is not None
+    birth = Birth(
+        id=record_id, facility_id=context.facility.id, medical_record=content.decode("utf-8"),
+        medical_record_sha256=hashlib.sha256(content).hexdigest(),
+        seal_signature=_seal(context.facility_seal, content), born_at=life.born_at,
+        recorded_at=life.recorded_at, recorded_by=context.staff.ward,
+        progress="key_issued" if life.key_at else "recorded",
+    )
+    rows.add("birth", **birth.model_dump())
+    rows.events.append(Event(life.recorded_at, _staff(context.staff.ward), "ward",
+                             "birth.recorded", "birth", record_id,
+                             {"medical_record_sha256": birth.medical_record_sha256,
+                              "facility_id": context.facility.id}))
+    return birth
+
+
+def _enroll(context: SeedContext, rows: Rows, birth: Birth, person: Individual, role: str,
+            life: Story) -> x509.Certificate:
+    """An enrollment, used at once for a key: the certificate row and its audit events."""
+    assert life.key_at is not None
+    started = life.key_at - timedelta(minutes=10)
+    issued_at = max(life.key_at, context.ca.issuing_certificate.not_valid_before_utc)
+    certificate = context.ca.issue(context.holder_key.public_key(), person,
+                                   profile=Profile.INDIVIDUAL, moment=issued_at)
+    serial = format(certificate.serial_number, "x")
+    revoked = life.revoked_at if role == "mother" else None
+    rows.add("pki_certificate", serial=serial, profile=Profile.INDIVIDUAL.value,
+             der=certificate.public_bytes(serialization.Encoding.DER),
+             not_before=certificate.not_valid_before_utc,
+             not_after=certificate.not_valid_after_utc, issued_at=issued_at,
+             revoked_at=revoked, revocation_reason="key_compromise" if revoked else None)
+    enrollment_id = str(uuid.uuid4())
+    context.next_lookup += 1
+    rows.add("enrollment", id=enrollment_id, birth_id=birth.id, role=role, iin=person.iin,
+             surname=person.surname, given_name=person.given_name,
+             patronymic=person.patronymic,
+             # A used code's lookup that no typed code can match (codes use capitals only).
+             lookup=f"u{context.next_lookup:07x}", secret_hmac=secrets.token_hex(32),
+             expires_at=started + timedelta(minutes=30), failed_attempts=0, locked_at=None,
+             used_at=life.key_at, key_path="webcrypto", certificate_serial=serial,
+             created_by=context.staff.ward, created_at=started)
+    staff = _staff(context.staff.ward)
+    rows.events.append(Event(started, staff, "ward", "enrollment.started", "enrollment",
+                             enrollment_id, {"birth_id": birth.id, "role": role}))
+    rows.events.append(Event(life.key_at, f"holder:{serial}", role, "certificate.issued",
+                             "certificate", serial, {"enrollment_id": enrollment_id}))
+    if revoked is not None:
+        rows.events.append(Event(revoked, f"holder:{serial}", role, "certificate.revoked",
+                                 "certificate", serial, {"reason": "key_compromise"}))
+    return certificate
+
+
+def _parts(rng: random.Random, birth: Birth, father: Individual | None) -> dict[str, Any]:
+    record = json.loads(birth.medical_record)
+    girl = record["child"]["sex"] == "F"
+    mother = record["mother"]
+    return {
+        "child": {"surname": mother["surname"], "given_name": rng.choice(GIRLS if girl else BOYS),
+                  "patronymic": "Ерланқызы" if girl else "Ерланұлы"},
+        "father": None if father is None else {
+            "iin": father.iin, "surname": father.surname, "given_name": father.given_name,
+            "patronymic": father.patronymic, "basis": "marriage"},
+        "address": {"region": "Шығыс Қазақстан облысы", "locality": "Өскемен",
+                    "street": "Қазақстан көшесі", "building": str(rng.randint(1, 200)),
+                    "flat": str(rng.randint(1, 120))},
+        "contact": {"phone": f"+7 701 {rng.randint(100, 999)} {rng.randint(1000, 9999)}"},
+        "language": rng.choice(("kk", "ru")),
+    }
+
+
+def _apply(context: SeedContext, rows: Rows, rng: random.Random, birth: Birth,
+           certificate: x509.Certificate, father: Individual | None, life: Story) -> str:
+    """The mother's signed application, sent and received: the parents' row, the submission."""
+    assert life.applied_at is not None
+    application_id = str(uuid.uuid4())
+    document = application_document(application_id, birth, _parts(rng, birth, father))
+    content = canonicalize(document)
+    mother_serial = format(certificate.serial_number, "x")
+    # Births older than the TEST CA were certified when it began (see _enroll): their
+    # signatures are made then too, so that they verify.
+    signed_at = max(life.applied_at - timedelta(minutes=2),
+                    certificate.not_valid_before_utc + timedelta(minutes=10))
+    signature = {"format": "jws", "value": jws.sign_detached(
+        content, certificate, context.holder_key, chain=context.ca.chain,
+        signing_time=signed_at)}
+    dossier = {
+        "medical_record": {"document": json.loads(birth.medical_record),
+                           "signature": {"format": "cms", "value": birth.seal_signature}},
+        "application": {"document": document, "signatures": [signature]},
+    }
+    digest = hashlib.sha256(content).hexdigest()
+    submission_id = _submission(context, rows, dossier, certificate, life, digest)
+    rows.add("parents_application", id=application_id, birth_id=birth.id, previous_id=None,
+             state="submitted", document=content.decode("utf-8"),
+             created_by_serial=mother_serial, mother_serial=mother_serial,
+             mother_signature=json.dumps(signature), father_serial=None, father_signature=None,
+             invitation_salt=None, submission_id=submission_id, receipt=None,
+             submission_error=None, created_at=life.applied_at - timedelta(minutes=20),
+             updated_at=life.applied_at, submitted_at=life.applied_at)
+    holder = f"holder:{mother_serial}"
+    for action, at in (("application.drafted", timedelta(minutes=20)),
+                       ("application.signed", timedelta(minutes=2)),
+                       ("application.submitted", timedelta(0))):
+        rows.events.append(Event(life.applied_at - at, holder, "mother", action, "application",
+                                 application_id, {"submission_id": submission_id}))
+    return submission_id
+
+
+def _status(life: Story) -> str:
+    if life.decided_at is not None:
+        return "rejected" if life.rejected else "registered"
+    return "in_review" if life.opened_at is not None else "received"
+
+
+def _tracking_number(context: SeedContext) -> str:
+    while (number := new_tracking_number()) in context.tracking_numbers:
+        pass
+    context.tracking_numbers.add(number)
+    return number
+
+
+def _submission(context: SeedContext, rows: Rows, dossier: dict[str, Any],
+                mother: x509.Certificate, life: Story, digest: str) -> str:
+    assert life.applied_at is not None
+    mother_serial = format(mother.serial_number, "x")
+    received = life.applied_at + timedelta(seconds=1)
+    record, application = dossier["medical_record"]["document"], dossier["application"]
+    text = json.dumps(dossier, ensure_ascii=False)
+    sha = hashlib.sha256(canonicalize(dossier)).hexdigest()
+    submission_id, tracking = str(uuid.uuid4()), _tracking_number(context)
+    status = _status(life)
+    rows.add("registry_submission", id=submission_id, registry_office_id=context.office_id,
+             dossier=text, dossier_sha256=sha, medical_record_id=record["id"],
+             medical_record_sha256=application["document"]["medical_record_sha256"],
+             application_id=application["document"]["id"], facility_bin=record["facility"]["bin"],
+             mother_iin=record["mother"]["iin"],
+             child_born_at=datetime.fromisoformat(record["child"]["born_at"]),
+             child_sex=record["child"]["sex"], birth_order=record["child"]["birth_order"],
+             status=status, report=context.make_report(dossier, mother, received, digest),
+             receipt=context.make_receipt(submission_id, sha, received, tracking),
+             duplicate_candidates="[]", previous_id=None,
+             rejection_reason="the names do not match the documents" if status == "rejected"
+             else None,
+             decided_by=context.staff.clerk if life.decided_at else None,
+             decided_at=life.decided_at, received_at=received, tracking_number=tracking)
+    events = [Event(received, f"holder:{mother_serial}", "mother", "submission.received",
+                    "submission", submission_id, {"dossier_sha256": sha, "previous_id": None,
+                                                  "candidates": []})]
+    clerk = _staff(context.staff.clerk)
+    if life.opened_at is not None:
+        events.append(Event(life.opened_at, clerk, "clerk", "submission.opened", "submission",
+                            submission_id))
+    if status == "rejected":
+        assert life.decided_at is not None
+        events.append(Event(life.decided_at, clerk, "clerk", "submission.rejected",
+                            "submission", submission_id, {"reason": "names"}))
+    rows.events.extend(events)
+    return submission_id
+
+
+def _register(context: SeedContext, rows: Rows, birth: Birth, submission_id: str,
+              life: Story) -> None:
+    assert life.decided_at is not None
+    submission = rows.tables["registry_submission"][-1]
+    year = local_date(life.decided_at).year
+    context.acts[(context.office_id, year)] += 1
+    sex = submission["child_sex"]
+    prefix = iin_prefix(local_date(life.born_at), sex)
+    while True:
+        context.iins[prefix] += 1
+        iin = make_iin(local_date(life.born_at), sex, context.iins[prefix])
+        if iin is not None:
+            break
+    registration = {
+        "id": context.next_registration_id, "submission_id": submission_id,
+        "medical_record_id": birth.id, "registry_office_id": context.office_id, "year": year,
+        "act_record_number": context.acts[(context.office_id, year)], "child_iin": iin,
+        "registered_at": life.decided_at, "registered_by": context.staff.clerk,
+    }
+    context.next_registration_id += 1
+    rows.add("registry_registration", **registration)
+    certificate = context.make_certificate(registration, submission["dossier"])
+    rows.add("registry_certificate", **certificate)
+    rows.events.append(Event(life.decided_at, _staff(context.staff.clerk), "clerk",
+                             "registration.registered", "submission", submission_id,
+                             {"act_record_number": registration["act_record_number"],
+                              "year": year, "child_iin": iin,
+                              "certificate_id": certificate["id"]}))
