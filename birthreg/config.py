@@ -123,6 +123,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("var")
     database_url: str = ""
+    #: A read replica of database_url for the routes that only read (birthreg.db.ReadSessionDep).
+    database_replica_url: str | None = None
     base_url: str = "http://127.0.0.1:8000"
     env: Literal["development", "production"] = "development"
     #: What this process is (DESIGN.md "Two services"): everything, the ward, or the registry.
@@ -139,6 +141,8 @@ class Settings(BaseSettings):
     #: Days after the birth within which an application is on time; later ones are late
     #: registrations (a reason from the parent, a registrar's approval), never refused.
     registration_deadline_days: int = Field(default=92, ge=1, le=3650)
+    #: The ward's phone, for parents who lost their phone or key (the lost-key page says it).
+    facility_phone: str | None = Field(default=None, max_length=40)
     #: Where the registry runs when it is another service (docker-compose); default: in-process.
     registry_url: str | None = None
     # Telling the parents (birthreg.notify; README "Notifications"). Without SMTP or SMS settings

@@ -28,11 +28,12 @@ from birthreg.admin.api import router as admin_api_router
 from birthreg.admin.pages import router as admin_pages_router
 from birthreg.audit_api import router as audit_api_router
 from birthreg.config import Settings
-from birthreg.db import engine_from_settings
+from birthreg.db import engine_from_settings, make_engine
 from birthreg.errors import DomainError
 from birthreg.notify.pages import router as notify_pages_router
 from birthreg.notify.sender import background_sender, channel_status
 from birthreg.parents.api import router as parents_api_router
+from birthreg.parents.correction_pages import router as parents_correction_router
 from birthreg.parents.pages import router as parents_pages_router
 from birthreg.pki.api import router as pki_router
 from birthreg.pki.api import seal_router as pki_seal_router
@@ -150,6 +151,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine_from_settings(settings)
+        replica = settings.database_replica_url
+        app.state.replica_engine = make_engine(replica) if replica else None
         # Every CHECKPOINT_INTERVAL entries the registry office's seal (the facility's at the
         # ward) signs a checkpoint.
         audit.sign_checkpoints_with(
@@ -165,6 +168,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield
         finally:
             app.state.engine.dispose()
+            if app.state.replica_engine is not None:
+                app.state.replica_engine.dispose()
 
     app = FastAPI(
         title="birthreg (TEST)",
@@ -174,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.ca = None
+    app.state.replica_engine = None
     # Languages: one template renderer for every domain, the request's language, the switch.
     templates = i18n.templates
     app.state.templates = templates
@@ -226,7 +232,7 @@ def _include_role_routers(app: FastAPI, settings: Settings) -> None:
     a registry answers 404 for /pki/crl, /pki/ocsp, /api/v1/ward/*, /api/v1/enroll."""
     if settings.holds_ca:
         for router in (pki_router, ward_api_router, parents_api_router, parents_pages_router,
-                       ward_pages_router):
+                       parents_correction_router, ward_pages_router):
             app.include_router(router)
     if settings.serves_registry:
         for router in (pki_seal_router, registry_api_router, registry_pages_router,

@@ -286,12 +286,17 @@ class BirthCertificate(SQLModel, table=True):
     __tablename__ = "registry_certificate"
 
     id: str = Field(primary_key=True, max_length=64)  # unguessable (secrets.token_urlsafe)
-    registration_id: int = Field(foreign_key="registry_registration.id", unique=True)
+    # A registration has its original certificate, and later corrected ones and copies.
+    registration_id: int = Field(foreign_key="registry_registration.id", index=True)
     certificate_number: str = Field(max_length=32, unique=True)
     fields: str  # the certificate's fields (canonical JSON)
     qr: str  # the text in its QR code
     status: str = Field(default=CertificateStatus.VALID.value, max_length=16)
     issued_at: datetime = utc_column()
+    # The corrected certificate that replaced this one (status superseded).
+    superseded_by: str | None = Field(
+        default=None, foreign_key="registry_certificate.id", max_length=64
+    )
 
 
 class CertificatePDF(SQLModel, table=True):

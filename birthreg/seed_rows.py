@@ -40,6 +40,7 @@ from birthreg.notify.tracking import new_tracking_number
 from birthreg.parents.validation import application_document
 from birthreg.pki.seals import Seal
 from birthreg.registry.numbering import iin_prefix, local_date
+from birthreg.registry.search_keys import registration_keys, submission_keys
 from birthreg.ward.schemas import BirthIn, ChildIn, PersonIn
 from birthreg.ward.service import medical_record_document
 from signing import jws
@@ -78,8 +79,6 @@ class SeedContext:
     facility: Facility
     facility_seal: Seal
     office_id: int
-    office_bin: str
-    office_name: str
     office_seal: Seal
     staff: Staff
     holder_key: ec.EllipticCurvePrivateKey
@@ -97,7 +96,8 @@ class SeedContext:
 
 
 TABLE_ORDER = ("birth", "pki_certificate", "enrollment", "parents_application",
-               "registry_submission", "registry_registration", "registry_certificate")
+               "registry_submission", "registry_registration", "registry_certificate",
+               "registry_search_key")
 
 
 @dataclass
@@ -366,6 +366,8 @@ def _submission(context: SeedContext, rows: Rows, dossier: dict[str, Any],
              else None,
              decided_by=context.staff.clerk if life.decided_at else None,
              decided_at=life.decided_at, received_at=received, tracking_number=tracking)
+    for key in submission_keys(dossier, tracking):
+        rows.add("registry_search_key", key=key, submission_id=submission_id)
     events = [Event(received, f"holder:{mother_serial}", "mother", "submission.received",
                     "submission", submission_id, {"dossier_sha256": sha, "previous_id": None,
                                                   "candidates": []})]
@@ -394,18 +396,21 @@ def _register(context: SeedContext, rows: Rows, birth: Birth, submission_id: str
         iin = make_iin(local_date(life.born_at), sex, context.iins[prefix])
         if iin is not None:
             break
-    registration = {
+    act_record_number = context.acts[(context.office_id, year)]
+    registration: dict[str, Any] = {
         "id": context.next_registration_id, "submission_id": submission_id,
         "medical_record_id": birth.id, "registry_office_id": context.office_id, "year": year,
-        "act_record_number": context.acts[(context.office_id, year)], "child_iin": iin,
+        "act_record_number": act_record_number, "child_iin": iin,
         "registered_at": life.decided_at, "registered_by": context.staff.clerk,
     }
     context.next_registration_id += 1
     rows.add("registry_registration", **registration)
     certificate = context.make_certificate(registration, submission["dossier"])
     rows.add("registry_certificate", **certificate)
+    for key in registration_keys(iin, year, act_record_number, certificate["certificate_number"]):
+        rows.add("registry_search_key", key=key, submission_id=submission_id)
     rows.events.append(Event(life.decided_at, _staff(context.staff.clerk), "clerk",
                              "registration.registered", "submission", submission_id,
-                             {"act_record_number": registration["act_record_number"],
+                             {"act_record_number": act_record_number,
                               "year": year, "child_iin": iin,
                               "certificate_id": certificate["id"]}))

@@ -14,11 +14,11 @@ from fastapi.responses import JSONResponse, Response
 from birthreg import throttle
 from birthreg.auth import ClerkStaff, actor_of
 from birthreg.dates import RequestDay
-from birthreg.db import SessionDep
+from birthreg.db import ReadSessionDep, SessionDep
 from birthreg.edge import client_address
 from birthreg.errors import DomainError
 from birthreg.models import SubmissionStatus, now
-from birthreg.registry import intake, queue, record_api, registration, service
+from birthreg.registry import copies, freshness, intake, queue, record_api, registration, service
 from birthreg.registry.certificate import (
     certificate_context,
     get_certificate,
@@ -184,14 +184,14 @@ async def submit_dossier(request: Request, session: SessionDep) -> Response:
     response_model=SubmissionStatusPublic,
     responses={404: _ERROR},
 )
-def submission_status(submission_id: SubmissionId, session: SessionDep) -> Any:
+def submission_status(submission_id: SubmissionId, session: ReadSessionDep) -> Any:
     """The status of a submission, for its sender (who holds its unguessable id)."""
     return queue.submission_status(session, submission_id)
 
 
 @router.get("/submissions", response_model=SubmissionPage, responses={400: _ERROR})
 def list_submissions(
-    session: SessionDep,
+    session: ReadSessionDep,
     user: ClerkStaff,
     status: SubmissionStatus | None = None,
     facility: Annotated[str | None, Query(pattern=r"^[0-9]{12}$")] = None,
@@ -234,10 +234,13 @@ def open_submission(submission_id: SubmissionId, session: SessionDep, user: Cler
 def register_submission(
     request: Request, submission_id: SubmissionId, session: SessionDep, user: ClerkStaff
 ) -> JSONResponse:
-    """Register: act record number, child IIN and certificate, all at once (idempotent)."""
+    """Register: act record number, child IIN and certificate, all at once (idempotent); every
+    signer is checked again first (409 signer_revoked, 503 revocation_unavailable)."""
+    registry = service.registry_for(request.app)
+    freshness.recheck_before_registering(session, registry.validator, submission_id)
     outcome = registration.register_submission(
         session,
-        service.registry_for(request.app),
+        registry,
         submission_id,
         actor=actor_of(user),
         role=user.role,
@@ -282,6 +285,7 @@ def certificate_pdf_download(
     number = certificate.certificate_number.rsplit(" ", 1)[-1]
     context = certificate_context(request.app, session)
     pdf = certificate_pdf(session, context, certificate)
+    copies.log_download(session, certificate)
     return Response(
         pdf,
         media_type="application/pdf",

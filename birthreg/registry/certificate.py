@@ -222,11 +222,19 @@ def certificate_values(
     fields = certificate_fields(
         context, registration, submission, number=number, issued_at=issued_at
     )
+    return sealed_values(context, registration.id, fields, issued_at)
+
+
+def sealed_values(
+    context: CertificateContext, registration_id: int, fields: dict[str, Any], issued_at: datetime
+) -> dict[str, Any]:
+    """A certificate's columns from its fields (which name its number): the canonical JSON and
+    the sealed QR text (one ECDSA signature), under a new unguessable id."""
     seal = make_seal(seal_fields(fields), context.seal.key, context.seal.certificate)
     return {
         "id": secrets.token_urlsafe(24),
-        "registration_id": registration.id,
-        "certificate_number": number,
+        "registration_id": registration_id,
+        "certificate_number": fields["certificate_number"],
         "fields": canonicalize(fields).decode("utf-8"),
         "qr": qr_text(context.base_url, seal),
         "status": CertificateStatus.VALID.value,

@@ -234,6 +234,15 @@ class RegistryClient:
         result: dict[str, Any] = response.json()
         return result
 
+    def signed_correction(
+        self, certificate_id: str, body: Mapping[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """Send a parent's signed correction request: the status and the JSON answer."""
+        response = self.http.post(
+            _certificate_path(certificate_id) + "/corrections/signed", json=body, headers=_JSON
+        )
+        return response.status_code, _json_body(response)
+
     def certificate_pdf(self, certificate_id: str) -> bytes | None:
         """The PAdES-signed PDF (None for an unknown id)."""
         response = self.http.get(_certificate_path(certificate_id) + ".pdf")

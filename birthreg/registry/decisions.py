@@ -28,6 +28,7 @@ from sqlmodel import Session, col, or_, select
 from birthreg import audit
 from birthreg.errors import DomainError
 from birthreg.models import StaffUser, Submission, SubmissionStatus, now
+from birthreg.registry.approval import check_approver
 from birthreg.registry.decision_models import DuplicateDecision, DuplicateVerdict, LateApproval
 from birthreg.registry.service import locked_submission
 
@@ -45,8 +46,11 @@ def approve_late(
     session: Session, submission_id: str, *, staff: StaffUser, moment: datetime | None = None
 ) -> Submission:
     """A registrar approves a late application: `late` becomes `received` (then a clerk may
-    register it). Raises 404 submission_not_found, 409 not_late (not waiting for approval)."""
+    register it). Raises 403 registrar_required (birthreg.registry.approval), 404
+    submission_not_found, 409 not_late (not waiting for approval)."""
     moment = moment or now()
+    # A parent asked (her signed application), so any active registrar may approve.
+    check_approver(staff, requested_by=None)
     submission = locked_submission(session, submission_id)
     if submission.status != SubmissionStatus.LATE.value:
         raise DomainError(

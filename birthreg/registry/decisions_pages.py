@@ -15,7 +15,7 @@ from birthreg.registry import decisions
 from birthreg.registry.decisions_api import DuplicateDecisionRequest
 from birthreg.registry.page_kit import FormFields, message_for
 from birthreg.registry.schemas import MAX_REASON_LENGTH
-from birthreg.registry.submission_pages import reason_error, refused_page
+from birthreg.registry.submission_pages import reason_error, refused_view
 
 router = APIRouter(prefix="/registry", include_in_schema=False)
 
@@ -34,7 +34,7 @@ def approve_late_page(
     except DomainError as error:
         if error.status == 404:
             raise
-        return refused_page(request, session, staff, submission_id, error)
+        return refused_view(request, session, staff, submission_id, error)
     return _back(submission_id, "late_approved")
 
 
@@ -67,7 +67,7 @@ def duplicate_decision_page(
         )
     except ValidationError as problem:
         code = _decision_error(problem)
-        return refused_page(
+        return refused_view(
             request, session, staff, submission_id, DomainError(code, message_for(code)),
             errors={f"duplicate-{other}": message_for(code)},
             values={f"duplicate-{other}": reason[: MAX_REASON_LENGTH * 2]},
@@ -79,5 +79,5 @@ def duplicate_decision_page(
     except DomainError as error:
         if error.status == 404:
             raise
-        return refused_page(request, session, staff, submission_id, error)
+        return refused_view(request, session, staff, submission_id, error)
     return _back(submission_id, "duplicate_decided")

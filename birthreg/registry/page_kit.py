@@ -30,6 +30,12 @@ FLASHES: Final[dict[str, LazyProxy]] = {
     "rejected": lazy_gettext("The dossier is rejected. The mother will read your reason."),
     "late_approved": lazy_gettext("The late registration is approved: it may be registered now."),
     "duplicate_decided": lazy_gettext("The decision on the likely duplicate is recorded."),
+    "correction_requested": lazy_gettext("The correction is requested: a registrar decides."),
+    "correction_approved": lazy_gettext(
+        "The correction is approved: the corrected certificate is issued, the old one superseded."
+    ),
+    "correction_rejected": lazy_gettext("The correction is rejected."),
+    "copy_issued": lazy_gettext("The copy is issued: print it for the collector."),
 }
 
 #: What people read for a refusal, by its machine code.
@@ -38,6 +44,14 @@ MESSAGES: Final[dict[str, LazyProxy]] = {
     "invalid_state": lazy_gettext(
         "This dossier has been decided already, or its birth is registered through another "
         "dossier: it cannot be registered or rejected now."
+    ),
+    "signer_revoked": lazy_gettext(
+        "A signer's certificate has been revoked since this dossier arrived: it cannot be "
+        "registered. The parents sign again with a new key, or reject it with that reason."
+    ),
+    "revocation_unavailable": lazy_gettext(
+        "Whether the signers' certificates still stand cannot be checked at the moment. Nothing "
+        "was registered: try again in a minute."
     ),
     "iin_range_exhausted": lazy_gettext(
         "No child IIN is left for this date of birth. Tell the service administrator."
@@ -70,6 +84,26 @@ MESSAGES: Final[dict[str, LazyProxy]] = {
     ),
     "not_a_candidate": lazy_gettext("That dossier is not a likely duplicate of this one."),
     "decision_required": lazy_gettext("Choose whether this dossier is a duplicate."),
+    "certificate_not_found": lazy_gettext("There is no such certificate."),
+    "correction_not_found": lazy_gettext("There is no such correction."),
+    "certificate_not_current": lazy_gettext(
+        "This certificate has been superseded: correct the one in force."
+    ),
+    "correction_pending": lazy_gettext(
+        "A correction of this record is waiting for a registrar already."
+    ),
+    "not_correctable": lazy_gettext(
+        "Medical facts cannot be corrected here: only a new sealed medical record changes them."
+    ),
+    "invalid_value": lazy_gettext("Write names with letters only."),
+    "no_change": lazy_gettext("Change at least one field: the certificate says that already."),
+    "own_request": lazy_gettext("Nobody approves their own request: another registrar decides."),
+    "registrar_required": lazy_gettext("Only a registrar approves."),
+    "identity_not_checked": lazy_gettext(
+        "Tick the box once you have checked the collector's identity document."
+    ),
+    "invalid_iin": lazy_gettext("This is not a valid IIN: check the 12 digits."),
+    "collector_name_required": lazy_gettext("Write the collector's full name."),
     "invalid_query": lazy_gettext(
         "Search for an IIN, an act record or certificate number, a tracking number, or the "
         "start of a surname."

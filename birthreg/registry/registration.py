@@ -5,11 +5,12 @@ Each function works in the caller's session (see `birthreg.registry.service`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import Connection, bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, or_, select
 
@@ -17,6 +18,7 @@ from birthreg import audit
 from birthreg.errors import DomainError
 from birthreg.models import (
     BirthCertificate,
+    CertificateStatus,
     EventKind,
     Registration,
     Submission,
@@ -34,6 +36,7 @@ from birthreg.registry.numbering import (
     next_act_record_number,
     next_child_iin,
 )
+from birthreg.registry.record_models import Issuance, IssuanceKind
 from birthreg.registry.schemas import RegistrationPublic
 from birthreg.registry.service import (
     OBJECT_TYPE,
@@ -117,6 +120,7 @@ _DECIDED = (
 )
 _CERTIFICATES = BirthCertificate.__table__  # type: ignore[attr-defined]
 _INSERT_CERTIFICATE = insert(_CERTIFICATES)
+_INSERT_ISSUANCE = insert(Issuance.__table__)  # type: ignore[attr-defined]
 # A registration whose medical record or child IIN is taken already is not inserted (and the
 # transaction goes on, where a failed INSERT would abort it on PostgreSQL): the caller finds out
 # which one from the empty RETURNING.
@@ -143,7 +147,9 @@ def register_submission(
     Registering again returns the first result (`created` False). Raises 404
     submission_not_found, 409 invalid_state (rejected, or the medical record registered through
     another submission), late_unapproved (late, not approved yet), duplicate_undecided or
-    decided_duplicate (birthreg.registry.decisions), 503 iin_range_exhausted.
+    decided_duplicate (birthreg.registry.decisions), 503 iin_range_exhausted. The routes check
+    every signer again first (`freshness.recheck_before_registering`: 409 signer_revoked, 503
+    revocation_unavailable).
     """
     moment = moment or now()
     # The Core statements below go to the connection, which does not flush the session first
@@ -284,13 +290,7 @@ def complete_registration(
     connection = session.connection()
     connection.execute(_INSERT_CERTIFICATE, certificate)
     connection.execute(_DECIDED, decision)
-    keys = search_keys.registration_keys(
-        registration.child_iin,
-        registration.year,
-        registration.act_record_number,
-        certificate["certificate_number"],
-    )
-    search_keys.add_keys(connection, submission.id, keys)
+    _record_issue(connection, registration, certificate, actor=actor, role=role, moment=moment)
     # A copy of the submission this session loaded before is read again when next used.
     loaded = session.identity_map.get(session.identity_key(Submission, submission.id))
     if loaded is not None:
@@ -322,6 +322,36 @@ def complete_registration(
     return str(certificate["id"])
 
 
+def _record_issue(
+    connection: Connection,
+    registration: Registered,
+    certificate: Mapping[str, Any],
+    *,
+    actor: str,
+    role: str,
+    moment: datetime,
+) -> None:
+    """The registration's search keys and the original's entry in the issuance log."""
+    keys = search_keys.registration_keys(
+        registration.child_iin,
+        registration.year,
+        registration.act_record_number,
+        certificate["certificate_number"],
+    )
+    search_keys.add_keys(connection, registration.submission_id, keys)
+    connection.execute(
+        _INSERT_ISSUANCE,
+        {
+            "certificate_id": certificate["id"],
+            "registration_id": registration.id,
+            "kind": IssuanceKind.ORIGINAL.value,
+            "at": moment,
+            "actor": actor,
+            "role": role,
+        },
+    )
+
+
 def registration_of(session: Session, submission_id: str) -> Registration | None:
     return session.exec(
         select(Registration).where(Registration.submission_id == submission_id)
@@ -329,8 +359,16 @@ def registration_of(session: Session, submission_id: str) -> Registration | None
 
 
 def certificate_of(session: Session, registration: Registration) -> BirthCertificate | None:
+    """The registration's certificate in force: the newest valid one (after a correction or a
+    copy there are several), else the newest."""
     return session.exec(
-        select(BirthCertificate).where(BirthCertificate.registration_id == registration.id)
+        select(BirthCertificate)
+        .where(BirthCertificate.registration_id == registration.id)
+        .order_by(
+            (col(BirthCertificate.status) == CertificateStatus.VALID.value).desc(),
+            col(BirthCertificate.issued_at).desc(),
+            col(BirthCertificate.certificate_number).desc(),
+        )
     ).first()
 
 

@@ -44,18 +44,21 @@ def certificate_key(number: str) -> str:
 
 def submission_keys(dossier: Mapping[str, Any], tracking_number: str) -> list[str]:
     """The keys known at intake: the parents' IINs, the three surnames, the tracking number."""
-    record = dossier["medical_record"]["document"]
-    application = dossier["application"]["document"]
-    father = application.get("father")
-    people = [record["mother"], application["child"]]
-    if isinstance(father, Mapping):
-        people.append(father)
+    record = _document(dossier, "medical_record")
+    application = _document(dossier, "application")
+    people = [record.get("mother"), application.get("child"), application.get("father")]
     keys = {f"t:{tracking_number}"}
     for person in people:
-        if person.get("iin"):
+        if isinstance(person, Mapping) and person.get("iin"):
             keys.add(f"i:{person['iin']}")
-        keys.update(name_keys([person]))
+    keys.update(name_keys(people))
     return sorted(keys)
+
+
+def _document(dossier: Mapping[str, Any], part: str) -> Mapping[str, Any]:
+    """A part's document; empty for a row made by other means (an import, a test) without it."""
+    document = (dossier.get(part) or {}).get("document")
+    return document if isinstance(document, Mapping) else {}
 
 
 def name_keys(people: Iterable[Mapping[str, Any] | None]) -> set[str]:

@@ -99,6 +99,15 @@ def revocation_fetcher(app: Any) -> RevocationFetcher:
     return HTTPRevocationFetcher()
 
 
+def fresh_validator(app: Any) -> Validator:
+    """A validator with no cached revocation answers (the registry's roots): for a parent's
+    request, where a key revoked a moment ago must be refused now, not when a cache expires."""
+    return Validator(
+        registry_trust_anchors(app),
+        InProcessRevocationFetcher(app.state.engine, certification_authority(app)),
+    )
+
+
 def registry_trust_anchors(app: Any) -> TrustAnchors:
     """The roots the registry trusts, and nothing else.
 

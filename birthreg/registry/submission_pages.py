@@ -19,8 +19,8 @@ from birthreg.auth import ClerkStaff, actor_of
 from birthreg.db import SessionDep
 from birthreg.errors import DomainError
 from birthreg.i18n import gettext
-from birthreg.models import StaffUser, SubmissionStatus
-from birthreg.registry import queue, registration, service
+from birthreg.models import Role, StaffUser, SubmissionStatus
+from birthreg.registry import freshness, queue, record_view, registration, service
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.certificate_pdf import render_certificate_html
 from birthreg.registry.decisions_view import dossier_context
@@ -65,7 +65,7 @@ def _who(actor: str, staff_names: Mapping[str, str]) -> str:
     return actor
 
 
-def _dossier_page(
+def dossier_view(
     request: Request,
     session: Session,
     staff: StaffUser,
@@ -81,6 +81,8 @@ def _dossier_page(
     record = dossier["medical_record"]["document"]
     application = dossier["application"]["document"]
     staff_names = _staff_names(session, detail)
+    registered = registration.registration_of(session, submission_id)
+    life = record_view.record_life(session, registered.id) if registered and registered.id else None
     return render(
         request,
         "registry/dossier.html",
@@ -111,6 +113,9 @@ def _dossier_page(
             "errors": errors or {},
             "values": values or {},
             "max_reason": MAX_REASON_LENGTH,
+            "life": life,
+            "is_registrar": staff.role == Role.REGISTRAR.value,
+            "staff_id": staff.id,
         },
         status_code=status_code,
     )
@@ -125,10 +130,10 @@ def dossier_page(
     flash: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
     """A dossier: the documents, each signature's report, duplicates, history (opens it)."""
-    return _dossier_page(request, session, staff, submission_id, flashes=flashes(flash))
+    return dossier_view(request, session, staff, submission_id, flashes=flashes(flash))
 
 
-def _refused(
+def refused_view(
     request: Request,
     session: Session,
     staff: StaffUser,
@@ -137,7 +142,7 @@ def _refused(
     **form: Any,
 ) -> Response:
     session.rollback()
-    return _dossier_page(
+    return dossier_view(
         request,
         session,
         staff,
@@ -146,10 +151,6 @@ def _refused(
         flashes=[("error", message_for(error.code))],
         **form,
     )
-
-
-#: The dossier page again with a refusal (nothing changed), for the dossier's other forms.
-refused_page = _refused
 
 
 @router.post("/submissions/{submission_id}/register", response_class=HTMLResponse)
@@ -162,7 +163,7 @@ def register_page(
 ) -> Response:
     """Register: act record number, child IIN and certificate; back to the dossier."""
     if form.get("confirm") != "yes":
-        return _dossier_page(
+        return dossier_view(
             request,
             session,
             staff,
@@ -170,10 +171,12 @@ def register_page(
             status_code=400,
             errors={"confirm": message_for("not_confirmed")},
         )
+    registry = service.registry_for(request.app)
     try:
+        freshness.recheck_before_registering(session, registry.validator, submission_id)
         registration.register_submission(
             session,
-            service.registry_for(request.app),
+            registry,
             submission_id,
             actor=actor_of(staff),
             role=staff.role,
@@ -182,7 +185,7 @@ def register_page(
     except DomainError as error:
         if error.status == 404:
             raise
-        return _refused(request, session, staff, submission_id, error)
+        return refused_view(request, session, staff, submission_id, error)
     return RedirectResponse(
         f"/registry/submissions/{submission_id}?flash=registered", status_code=303
     )
@@ -214,7 +217,7 @@ def reject_page(
     try:
         rejection = RejectRequest(reason=reason)
     except ValidationError as error:
-        return _dossier_page(
+        return dossier_view(
             request,
             session,
             staff,
@@ -235,7 +238,9 @@ def reject_page(
     except DomainError as error:
         if error.status == 404:
             raise
-        return _refused(request, session, staff, submission_id, error, values={"reason": reason})
+        return refused_view(
+            request, session, staff, submission_id, error, values={"reason": reason}
+        )
     return RedirectResponse(
         f"/registry/submissions/{submission_id}?flash=rejected", status_code=303
     )

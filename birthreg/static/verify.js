@@ -68,9 +68,12 @@ async function checkStatus(number) {
       cache: "no-store",
     });
     if (!response.ok) throw new Error(String(response.status));
-    const { status } = await response.json();
+    const { status, superseded_by: newer } = await response.json();
     const name = { valid: "StatusValid", revoked: "StatusRevoked", superseded: "StatusSuperseded" };
-    statusNote.textContent = text(name[status] || "StatusUnknown");
+    statusNote.textContent =
+      status === "superseded" && newer
+        ? text("StatusSupersededBy").replace("{number}", newer)
+        : text(name[status] || "StatusUnknown");
     statusNote.dataset.status = status;
   } catch {
     statusNote.textContent = text("StatusOffline");

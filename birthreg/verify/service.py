@@ -27,9 +27,12 @@ class SealVerdict:
     error: str | None = None
     detail: str | None = None
     status: str = UNKNOWN
+    superseded_by: str | None = None  # the number of the certificate that replaced it
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"valid": self.valid, "fields": self.fields, "status": self.status}
+        if self.superseded_by:
+            body["superseded_by"] = self.superseded_by
         if self.error:
             body["error"] = self.error
             body["detail"] = self.detail
@@ -64,14 +67,23 @@ def check_seal(qr: str, certificates: list[x509.Certificate]) -> SealVerdict:
     return SealVerdict(valid=True, fields=contents.fields())
 
 
-def certificate_status(session: Session, reference: str) -> str:
-    """The status of the certificate with that number (as sealed and printed) or id."""
+def certificate_standing(session: Session, reference: str) -> tuple[str, str | None]:
+    """The status of the certificate with that number (as sealed and printed) or id, and for
+    a superseded one the number of the certificate that replaced it."""
     if not reference or len(reference) > MAX_REFERENCE:
-        return UNKNOWN
+        return UNKNOWN, None
     certificate = session.exec(
         select(BirthCertificate).where(BirthCertificate.certificate_number == reference)
     ).first() or session.get(BirthCertificate, reference)
-    return certificate.status if certificate is not None else UNKNOWN
+    if certificate is None:
+        return UNKNOWN, None
+    newer = session.get(BirthCertificate, certificate.superseded_by or "")
+    return certificate.status, newer.certificate_number if newer is not None else None
+
+
+def certificate_status(session: Session, reference: str) -> str:
+    """The status of the certificate with that number (as sealed and printed) or id."""
+    return certificate_standing(session, reference)[0]
 
 
 def verify_qr(session: Session, qr: str) -> SealVerdict:
@@ -79,8 +91,7 @@ def verify_qr(session: Session, qr: str) -> SealVerdict:
     verdict = check_seal(qr, seal_certificates(session))
     if not verdict.valid or verdict.fields is None:
         return verdict
+    status, superseded_by = certificate_standing(session, verdict.fields["certificate_number"])
     return SealVerdict(
-        valid=True,
-        fields=verdict.fields,
-        status=certificate_status(session, verdict.fields["certificate_number"]),
+        valid=True, fields=verdict.fields, status=status, superseded_by=superseded_by
     )

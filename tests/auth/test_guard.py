@@ -236,6 +236,7 @@ PUBLIC_PREFIXES = (
     "/logout",
     "/language",
     "/healthz",
+    "/readyz",
     "/docs",
     "/redoc",
     "/openapi.json",
@@ -263,6 +264,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/ward/births/{birth_id}"): WARD,
     ("POST", "/ward/births/{birth_id}/enrollments"): WARD,
     ("POST", "/ward/enrollments/{enrollment_id}/pkcs12"): WARD,
+    ("GET", "/ward/enrollments/{enrollment_id}"): WARD,
+    ("POST", "/ward/enrollments/{enrollment_id}/renew"): WARD,
     ("POST", "/ward/certificates/{serial}/revoke"): WARD,
     # A key holder revokes their own certificate with a signature of that key: no login.
     ("POST", "/api/v1/certificates/{serial}/revoke"): None,
@@ -293,6 +296,21 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     # Decisions before registration (birthreg/registry/decisions_pages.py).
     ("POST", "/registry/submissions/{submission_id}/approve-late"): REGISTRAR,
     ("POST", "/registry/submissions/{submission_id}/duplicate-decision"): CLERK,
+    # A record's life (birthreg/registry/record_api.py, record_pages.py): search, corrections
+    # (a parent's signed request needs her signature, not a login), copies, issuances.
+    ("GET", "/api/v1/registry/search"): CLERK,
+    ("POST", "/api/v1/registry/certificates/{certificate_id}/corrections"): CLERK,
+    ("POST", "/api/v1/registry/certificates/{certificate_id}/corrections/signed"): None,
+    ("POST", "/api/v1/registry/corrections/{correction_id}/approve"): frozenset({Role.REGISTRAR}),
+    ("POST", "/api/v1/registry/corrections/{correction_id}/reject"): frozenset({Role.REGISTRAR}),
+    ("POST", "/api/v1/registry/certificates/{certificate_id}/copies"): CLERK,
+    ("GET", "/api/v1/registry/certificates/{certificate_id}/issuances"): CLERK,
+    ("GET", "/registry/search"): CLERK,
+    ("GET", "/registry/corrections"): CLERK,
+    ("POST", "/registry/certificates/{certificate_id}/corrections"): CLERK,
+    ("POST", "/registry/corrections/{correction_id}/approve"): frozenset({Role.REGISTRAR}),
+    ("POST", "/registry/corrections/{correction_id}/reject"): frozenset({Role.REGISTRAR}),
+    ("POST", "/registry/certificates/{certificate_id}/copies"): CLERK,
     # Messages to parents and their delivery (birthreg/notify/pages.py).
     ("GET", "/notify/outbox"): frozenset({Role.CLERK, Role.REGISTRAR, Role.ADMIN}),
     # The audit trail's newest signed checkpoint: anyone may keep a copy.

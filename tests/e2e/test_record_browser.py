@@ -128,3 +128,64 @@ def test_clerk_searches_by_surname_and_tracking_number(
         assert not problems, problems
     finally:
         phone.close()
+
+
+def test_registrar_approves_a_clerks_correction(
+    live_server: Any, live_app: Any, chromium: Any
+) -> None:
+    add_staff(live_server, "registrar", Role.REGISTRAR)
+    clerk = f.staff_headers(live_app, Role.CLERK)
+    mother = f.issue_person(live_app, f.person(100))
+    submission_id = submit(live_server, f.good_dossier(live_app, mother))["id"]
+    api = f"{live_server}/api/v1/registry"
+    registered = httpx.post(f"{api}/submissions/{submission_id}/register", headers=clerk).json()
+    old = httpx.get(f"{api}/certificates/{registered['certificate_id']}").json()
+    asked = httpx.post(
+        f"{api}/certificates/{old['id']}/corrections",
+        json={"changes": {"child.given_name": "Аяжан"}, "reason": "Misspelt on the application."},
+        headers=clerk,
+    )
+    assert asked.status_code == 201, asked.text
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    for viewport, name in ((DESKTOP, "1366"), (PHONE, "390x844")):
+        context = chromium.new_context(viewport=viewport, locale="en-GB")
+        page = context.new_page()
+        problems = watch(page)
+        try:
+            log_in(page, live_server, "registrar")
+            page.goto(f"{live_server}/registry/submissions/{submission_id}")
+            correction = page.get_by_test_id("correction")
+            assert correction.get_attribute("data-status") in ("pending", "approved")
+            assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+            shot = ARTIFACTS / f"registrar-correction-{name}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            if correction.get_attribute("data-status") == "pending":
+                approve = "Approve and issue the corrected certificate"
+                page.get_by_role("button", name=approve).click()
+                page.wait_for_url("**flash=correction_approved")
+            versions = page.get_by_test_id("certificate-version")
+            assert versions.count() == 2
+            assert versions.first.get_attribute("data-status") == "superseded"
+            assert "Аяжан" in page.get_by_test_id("changed-fields").inner_text()
+            assert not problems, problems
+        finally:
+            context.close()
+
+    # The old certificate's QR on the public check page: superseded, naming the new number.
+    new_number = old["certificate_number"] + "-2"
+    context = chromium.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    try:
+        fragment = old["qr"].split("#", 1)[1]
+        page.goto(f"{live_server}/verify#{fragment}")
+        note = page.get_by_test_id("status-note")
+        note.wait_for(state="visible")
+        page.wait_for_function(
+            "document.querySelector('[data-testid=status-note]').dataset.status !== undefined"
+        )
+        assert note.get_attribute("data-status") == "superseded"
+        assert new_number in note.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "verify-superseded.png"), full_page=True)
+    finally:
+        context.close()

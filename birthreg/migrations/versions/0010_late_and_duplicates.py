@@ -2,7 +2,7 @@
 clerk's decision on each likely duplicate; indexes for the statistics' days
 
 Revision ID: 0010
-Revises: 0011
+Revises: 0009b
 Create Date: 2026-12-06
 
 The status `late` is a new value of `registry_submission.status` (a string column): nothing to
@@ -22,7 +22,7 @@ import birthreg.models
 from birthreg.registry.duplicates import child_name_key
 
 revision = "0010"
-down_revision = "0011"
+down_revision = "0009b"
 branch_labels = None
 depends_on = None
 

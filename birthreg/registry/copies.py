@@ -1,0 +1,95 @@
+"""Copies: a repeat certificate for a registered record, handed to someone whose identity
+document the clerk checked; and the issuance log's other entries (a PDF downloaded).
+
+A copy has a new number and the same act record, and the fields of the certificate in force
+(`reissue`); the certificates before it stay as they are. Who collected it (name, IIN, that the
+document was checked) is in the issuance log beside every other issuance of the record.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from birthreg.errors import DomainError
+from birthreg.models import BirthCertificate, CertificateStatus, now
+from birthreg.registry import reissue
+from birthreg.registry.certificate import get_certificate
+from birthreg.registry.record_models import IssuanceKind
+from signing.identity import is_valid_iin
+
+MAX_COLLECTOR_NAME = 200
+
+
+def check_collector(name: str, iin: str, document_checked: bool) -> tuple[str, str]:
+    """The collector's name and IIN, checked: 422 identity_not_checked, invalid_iin,
+    collector_name_required."""
+    if document_checked is not True:
+        raise DomainError(
+            "identity_not_checked", "check the collector's identity document first", 422
+        )
+    iin = iin.strip()
+    if not is_valid_iin(iin):
+        raise DomainError("invalid_iin", "the collector's IIN is not a valid IIN", 422)
+    name = " ".join(name.split())
+    if not name or len(name) > MAX_COLLECTOR_NAME or not name.isprintable():
+        raise DomainError("collector_name_required", "write the collector's full name", 422)
+    return name, iin
+
+
+def issue_copy(
+    session: Session,
+    app: Any,
+    certificate_id: str,
+    *,
+    reason: str,
+    collector_name: str,
+    collector_iin: str,
+    document_checked: bool,
+    actor: str,
+    role: str,
+) -> BirthCertificate:
+    """A copy of the certificate in force (its id given): new number, same act record, logged
+    and audited. Raises 404 certificate_not_found, 409 certificate_not_current, 422 (see
+    `check_collector`)."""
+    moment = now()
+    name, iin = check_collector(collector_name, collector_iin, document_checked)
+    certificate = get_certificate(session, certificate_id)
+    if certificate.status != CertificateStatus.VALID.value:
+        raise DomainError(
+            "certificate_not_current", f"this certificate is {certificate.status}", 409
+        )
+    copy = reissue.reissue(session, app, certificate, changes=None, moment=moment)
+    reissue.log_issuance(
+        session, copy, IssuanceKind.COPY.value, actor=actor, role=role, moment=moment,
+        collector_name=name, collector_iin=iin, document_checked=True, reason=reason,
+    )  # fmt: skip
+    _audit(session, copy, "certificate.copied", actor, role, moment)
+    return copy
+
+
+def log_download(session: Session, certificate: BirthCertificate) -> None:
+    """A PDF download by the certificate's holder, in the issuance log and the audit trail."""
+    moment = now()
+    reissue.log_issuance(
+        session, certificate, IssuanceKind.PDF_DOWNLOAD.value, actor="holder", role="holder",
+        moment=moment,
+    )  # fmt: skip
+    _audit(session, certificate, "certificate.downloaded", "holder", "holder", moment)
+
+
+def _audit(
+    session: Session,
+    certificate: BirthCertificate,
+    action: str,
+    actor: str,
+    role: str,
+    at: datetime,
+) -> None:
+    details = {"certificate_id": certificate.id, "number": certificate.certificate_number}
+    reissue.audit_on_record(
+        session, certificate.registration_id, action, actor=actor, role=role, details=details,
+        at=at,
+    )  # fmt: skip
