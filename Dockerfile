@@ -18,10 +18,12 @@ COPY pyproject.toml README.md ./
 COPY birthreg ./birthreg
 COPY signing ./signing
 COPY templates ./templates
+# The two services' start scripts (docker-compose.yml: the ward, its seal issuer, the registry).
+COPY docker/ward.sh docker/registry.sh docker/issue-seal.sh docker/wait-for.sh /usr/local/lib/birthreg/
 # A regular install: the package into site-packages, templates/ into /usr/local/share/birthreg.
 RUN pip install ".[postgres]" \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin birthreg \
-    && mkdir -p /data && chown birthreg /data && chmod 0700 /data
+    && mkdir -p /data /exchange && chown birthreg /data /exchange && chmod 0700 /data
 
 WORKDIR /data
 USER birthreg

@@ -12,13 +12,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help run test lint bench clean
+.PHONY: help run test lint bench clean screenshots
 
 help:
 	@echo "make run    create .venv, install, birthreg init, serve on http://$(HOST):$(PORT)"
 	@echo "make test   install the dev extras and run the whole pytest suite"
 	@echo "make lint   ruff and mypy (strict on signing/)"
 	@echo "make bench  the benchmarks in bench/"
+	@echo "make screenshots  the README's pictures (docs/screenshots), by the layout test in Chromium"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "make: no python3.11 or python3 on PATH" >&2; exit 1; }
@@ -36,6 +37,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
 	@touch $@ $(VENV)/.installed-dev
 
+# Without BIRTHREG_BASE_URL (environment or .env), links, QR codes and a new CA's pointers name
+# the address served at, for `init` and `demo` as `serve` itself does (birthreg.public_address).
+ifeq ($(origin BIRTHREG_BASE_URL)$(shell grep -s '^BIRTHREG_BASE_URL=' .env)$(filter 0.0.0.0 ::,$(HOST)),undefined)
+run: export BIRTHREG_BASE_URL = http://$(HOST):$(PORT)
+endif
 run: $(VENV)/.installed-dev
 	$(BIN)/birthreg init
 	@echo
@@ -60,6 +66,12 @@ bench: $(VENV)/.installed-dev
 	@shopt -s nullglob; scripts=(bench/[!_]*.py); \
 	if [ $${#scripts[@]} -eq 0 ]; then echo "no benchmarks yet"; exit 0; fi; \
 	for script in "$${scripts[@]}"; do echo "== $$script"; $(BIN)/python "$$script" || exit 1; done
+
+# The walk-through's pictures: the layout test (every page, kk/ru/en, desk and phone, axe-core)
+# saves the main pages in English as it checks them.
+screenshots: $(VENV)/.installed-test
+	BIRTHREG_BROWSER_TESTS=1 BIRTHREG_SCREENSHOTS=docs/screenshots \
+	  $(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e/test_layout.py
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts *.egg-info build

@@ -1,12 +1,12 @@
-"""Registry intake over HTTP with two workers, against the raw cost of the ECDSA it needs.
+"""Registry intake over HTTP with two workers: dossiers per second and their latency.
 
 Serves the service with `birthreg serve --workers 2` (a fresh data dir; SQLite, or PostgreSQL
-when BIRTHREG_BENCH_DATABASE_URL is set), submits N distinct dossiers (a new mother each, so no
-path is cached) from a few client threads, a new connection for each, after a warm-up of
-dossiers of their own, and measures dossiers per second and the latency of
-each. In the same run it times the four ECDSA P-256 verifications a dossier needs (the facility
-seal, the mother's signature, and the two certificates under them), which gives one core's raw
-limit; the goal is at least 0.3 of it with two workers, and p99 under 50 ms.
+when BIRTHREG_BENCH_DATABASE_URL is set), submits N distinct dossiers (a new mother each) from a
+few client threads, a new connection for each, after a warm-up of dossiers of their own, and
+measures dossiers per second and the latency of each. The goal: at least 100 dossiers/s with p99
+under 100 ms (the country registers about 0.013 births a second). For orientation only, the same
+run times the four ECDSA P-256 verifications a dossier needs (the facility seal, the mother's
+signature, and the two certificates under them): one core's raw limit.
 
 Before the registry, the same dossiers go, the same way, to a bare endpoint (`bench/_bare_app.py`:
 FastAPI and uvicorn with the same workers, reading and parsing the body and nothing more). Its
@@ -278,21 +278,16 @@ def main() -> None:
         f"db={'postgresql' if 'postgresql' in database_url else 'sqlite'}  "
         f"python {platform.python_version()}  {datetime.now(UTC):%Y-%m-%d}"
     )
-    print(f"dossiers/s               {throughput:8.1f}")
+    print(f"dossiers/s               {throughput:8.1f}  (goal >= 100)")
     print(f"raw limit (1 core)       {raw_limit:8.1f}  dossiers/s (4 ECDSA verifications each)")
-    print(f"ratio to the raw limit   {throughput / raw_limit:8.3f}  (goal >= 0.3)")
-    # What the goal leaves per dossier: two cores' time at 0.3 of the raw limit.
-    budget = args.workers / (0.3 * raw_limit)
-    print(
-        f"server CPU per dossier   {server_cpu / args.n * 1e3:8.2f}  ms of a core "
-        f"(the goal allows {budget * 1e3:.2f} on {args.workers} cores, client included)"
-    )
+    print(f"ratio to the raw limit   {throughput / raw_limit:8.3f}  (orientation)")
+    print(f"server CPU per dossier   {server_cpu / args.n * 1e3:8.2f}  ms of a core")
     print(
         f"bare endpoint            {bare:8.1f}  dossiers/s (HTTP stack and client alone; "
         f"server CPU {bare_cpu * 1e3:.2f} ms each)"
     )
     print(f"ratio to the bare one    {throughput / bare:8.3f}")
-    print(f"latency p50 / p99        {p50 * 1e3:6.1f} / {p99 * 1e3:6.1f} ms  (goal p99 < 50)")
+    print(f"latency p50 / p99        {p50 * 1e3:6.1f} / {p99 * 1e3:6.1f} ms  (goal p99 < 100)")
     print(
         json.dumps(
             {

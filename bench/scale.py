@@ -239,9 +239,8 @@ def _pki(app: Any, client: Any, rounds: int, results: Timings) -> None:
 
 def _audit(app: Any, results: Timings) -> None:
     settings, engine = app.state.settings, app.state.engine
-    ca = load_certification_authority(settings)
     with Session(engine) as session:
-        seal = load_office(session, settings, ca).seal
+        seal = load_office(session, settings).seal
         make_checkpoint(session, seal)
         session.commit()
     _time("audit verify --since-checkpoint", lambda _i: verify_chain(

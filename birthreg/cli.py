@@ -21,6 +21,7 @@ from birthreg.cli_signatures import sign, verify, verify_certificate
 from birthreg.cli_tls import ensure_tls_certificate, tls_options
 from birthreg.config import ConfigurationError, Settings
 from birthreg.notify.cli import notify_app
+from birthreg.public_address import settle_base_url
 from birthreg.seed_cli import seed_command
 from birthreg.users_cli import users_app
 
@@ -141,7 +142,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the web pages and the HTTP API (runs `init` first: migrations, CA, seals)."""
-    settings = _settings(role)
+    settings = settle_base_url(_settings(role), host=host, port=port, tls=tls, tls_host=tls_host)
     try:
         settings.check_secrets()
     except ConfigurationError as exc:
@@ -150,6 +151,8 @@ def serve(
     awaiting = _initialise(settings).awaiting_seal
     if awaiting is not None:
         _fail("not serving: the registry's seal awaits its certificate (see above)")
+    if settings.role == "ward" and not settings.registry_url:
+        _fail("role ward sends dossiers to the registry: set BIRTHREG_REGISTRY_URL")
     if tls and not settings.holds_ca:
         _fail("--tls makes its certificate from the CA: serve the registry behind a proxy")
 

@@ -139,6 +139,8 @@ class Settings(BaseSettings):
     #: Days after the birth within which an application is on time; later ones are late
     #: registrations (a reason from the parent, a registrar's approval), never refused.
     registration_deadline_days: int = Field(default=92, ge=1, le=3650)
+    #: The ward's phone, for parents who lost their phone or key (the lost-key page says it).
+    facility_phone: str | None = Field(default=None, max_length=40)
     #: Where the registry runs when it is another service (docker-compose); default: in-process.
     registry_url: str | None = None
     # Telling the parents (birthreg.notify; README "Notifications"). Without SMTP or SMS settings

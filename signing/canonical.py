@@ -1,18 +1,12 @@
 """RFC 8785 JSON Canonicalization Scheme, over the maintained `rfc8785` package.
 
 What is signed in a dossier is the canonical UTF-8 form of each document, so the ward, the mother's
-browser and the registry must produce the same bytes for the same value. Hence:
-
-- RFC 8785 numbers are IEEE 754 doubles. A Python int beyond ±(2**53 - 1) has no exact double, and
-  JavaScript would round it while Python keeps it exact, so canonicalize() refuses it (as the
-  `rfc8785` package does) instead of signing a number the peer reads differently. In JSON *text*
-  such a literal is read as the nearest double, as a JavaScript peer reads it, so that canonical
-  output from any conformant peer parses back (see _parse_int).
-- lone surrogates, NaN, infinities and duplicate keys have no single meaning across parsers and
-  are refused.
-
-Errors are always signing.errors.CanonicalizationError; the package's own exceptions never leak.
-Details never quote values from the document (they may be personal data).
+browser and the registry must produce the same bytes for the same value. Hence: an int beyond
+±(2**53 - 1) has no exact IEEE 754 double, so canonicalize() refuses it rather than sign a number
+a JavaScript peer reads differently (in JSON text such a literal is read as the nearest double,
+as such a peer reads it: see _parse_int); lone surrogates, NaN, infinities and duplicate keys
+have no single meaning across parsers and are refused. Errors are CanonicalizationError and
+never quote values from the document (they may be personal data).
 """
 
 from __future__ import annotations
@@ -76,15 +70,13 @@ def _check_tree(document: Any, max_depth: int = MAX_CANONICAL_DEPTH) -> None:
 
 
 def canonicalize(document: Any) -> bytes:
-    """The RFC 8785 canonical UTF-8 bytes of a JSON value. Raises CanonicalizationError for what
-    JSON cannot carry exactly (NaN, infinities, integers beyond ±(2**53 - 1), non-string keys,
-    lone surrogates), for types other than dict/list/tuple/str/int/float/bool/None, and for nesting
-    deeper than MAX_CANONICAL_DEPTH (or self-referencing).
+    """The RFC 8785 canonical UTF-8 bytes of a JSON value (dict, list, tuple, str, int, float,
+    bool, None). Raises CanonicalizationError for what JSON cannot carry exactly, other types,
+    and nesting deeper than MAX_CANONICAL_DEPTH (or self-referencing).
 
-    Caveats: 1 and 1.0 both give "1". Big integers are refused rather than rounded as a
-    JavaScript peer would do, so carry identifiers beyond 2**53 as strings. Decimal, datetime,
-    UUID and the like must be converted by the caller (e.g. pydantic's model_dump(mode="json")).
-    Subclasses are accepted as their base type (a str-valued Enum is written as its value).
+    Caveats: 1 and 1.0 both give "1"; carry identifiers beyond 2**53 as strings; convert
+    Decimal, datetime or UUID first (pydantic's model_dump(mode="json")); a str-valued Enum is
+    written as its value.
     """
     _check_tree(document)
     try:
@@ -106,12 +98,9 @@ def _refuse_constant(name: str) -> NoReturn:
 
 
 def _parse_int(literal: str) -> int | float:
-    """Integer literals within ±(2**53 - 1) become int; larger ones become the nearest double.
-
-    Why not refuse them: RFC 8785 writes a large double without a fraction (2**68 is
-    "295147905179352830000"), so refusing such literals would refuse canonical text from any
-    conformant peer; reading them as doubles gives the value a JavaScript signer signed. Why not
-    int: canonicalize() refuses ints outside the safe range.
+    """Integer literals within ±(2**53 - 1) become int; larger ones become the nearest double,
+    the value a JavaScript signer signed: RFC 8785 writes a large double without a fraction
+    (2**68 is "295147905179352830000"), so refusing them would refuse a conformant peer's text.
     """
     if len(literal.lstrip("-")) <= _MAX_SAFE_INTEGER_DIGITS:
         value = int(literal)
@@ -147,9 +136,8 @@ def parse_json(text: bytes | str, *, max_depth: int = 32) -> Any:
     not UTF-8 (no BOM, UTF-16/32 not sniffed), number literals that overflow a double ("1e400")
     and nesting deeper than max_depth ("[]" is depth 1). Raises CanonicalizationError.
 
-    Integer literals within ±(2**53 - 1) give int, all other numbers float, rounded as any IEEE
-    754 parser (and JavaScript) rounds them: keep identifiers and exact amounts in strings.
-    Caveat: there is no size limit here; bound the request body before calling.
+    Integer literals within ±(2**53 - 1) give int, all other numbers a rounded float. Caveat:
+    there is no size limit here; bound the request body before calling.
     """
     if max_depth < 0:
         raise ValueError("max_depth must be >= 0")

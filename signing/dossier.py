@@ -1,12 +1,10 @@
 """Whole-dossier verification: every check of DESIGN.md "What the registry checks" that needs no
 database (duplicates are the registry's). Returns one frozen report; never raises for bad input.
 
-The dossier (version 1):
-
     {"medical_record": {"document": {...}, "signature": {...}},
      "application": {"document": {...}, "signatures": [{...}, ...]}}
 
-Each signature is verified over the RFC 8785 canonical form of its document. The documents' own
+Each signature is verified over the RFC 8785 canonical form of its document; the documents' own
 field checks live in `signing.medical_record` and `signing.application`.
 """
 
@@ -117,9 +115,8 @@ def verify_dossier(
 ) -> VerificationReport:
     """Verify a parsed dossier at `moment` (the time of receipt). Never raises for bad input.
 
-    An application received more than `registration_deadline` after the birth is not refused:
-    the report is `late`, with a passed `late_registration` check and a `late_reason` check that
-    fails when the application gives no reason. What that means is the registry's to decide.
+    An application received more than `registration_deadline` after the birth is `late` (a
+    passed `late_registration` check; `late_reason` fails without a reason), not refused.
     """
     top, medical, application, signatures = _dossier_form(dossier)
     if not medical and not application:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from signing.report import INDICATION_OF, Check, Indication, SubIndication
+from signing.report import Check, SubIndication
 
 
 class SigningError(Exception):
@@ -57,10 +57,6 @@ class SignatureFailure(SigningError):
         super().__init__(detail)
         self.sub_indication = sub_indication
         self.checks = checks
-
-    @property
-    def indication(self) -> Indication:
-        return INDICATION_OF[self.sub_indication]
 
 
 class InvalidName(SigningError):

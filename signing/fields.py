@@ -1,9 +1,6 @@
-"""Field checks shared by the dossier's two documents, collected under a few named checks.
-
-Every problem found in a document is filed under one of the names in FIELD_CHECKS, and each of
-them becomes one Check in the document's report, passed or failed with all its problems, so a
-report always lists the same checks. Problems name the field (its dotted path) and never
-quote its value: values are personal data, and details reach logs.
+"""Field checks shared by the dossier's two documents, filed under the names in FIELD_CHECKS,
+each one Check in the report (so a report always lists the same checks). Problems name the field
+by its dotted path and never quote its value: values are personal data, and details reach logs.
 """
 
 from __future__ import annotations

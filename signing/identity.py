@@ -5,9 +5,7 @@ even female), a 4-digit serial, a check digit. BIN: YYMM of registration, a type
 legal entity, 5 non-resident, 6 individual entrepreneur), an attribute digit (0 head office,
 1 branch, 2 representative office, 4 peasant farm), a 5-digit serial and the same check digit.
 Check digit: weights 1..11 mod 11; if 10, weights 3..11,1,2 mod 11; if 10 again, the number is
-never issued. The fifth digit (tens of the day, 0..3, or the type digit, 4..6) keeps any number
-from being both a valid IIN and a valid BIN.
-
+never issued. No number is both a valid IIN and a valid BIN (the fifth digit: 0..3 or 4..6).
 Error details never repeat the number: an IIN is personal data, and details reach logs.
 """
 
@@ -27,16 +25,6 @@ _SECOND_WEIGHTS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
 # [0-9] rather than \d or str.isdigit(): both accept non-ASCII digits such as "٣" or "²".
 _ELEVEN_DIGITS = re.compile(r"[0-9]{11}")
 _TWELVE_DIGITS = re.compile(r"[0-9]{12}")
-
-# Century-and-sex digit -> (first year of the century, sex).
-_CENTURY_SEX = {
-    1: (1800, "M"),
-    2: (1800, "F"),
-    3: (1900, "M"),
-    4: (1900, "F"),
-    5: (2000, "M"),
-    6: (2000, "F"),
-}
 
 BIN_ENTITY_TYPES = frozenset({4, 5, 6})
 """4 resident legal entity, 5 non-resident legal entity, 6 individual entrepreneur (joint)."""
@@ -79,36 +67,30 @@ def _require_check_digit(number: str, kind: str) -> None:
         raise InvalidIdentityNumber(f"{kind} check digit does not match")
 
 
-def _iin_parts(iin: object) -> tuple[date, str]:
+def validate_iin(iin: str) -> None:
+    """Raise InvalidIdentityNumber unless iin is 12 digits, with a real date of birth, a
+    century-and-sex digit 1..6 and a valid check digit.
+
+    Caveats: the date is only checked to exist, not to be in the past; a valid checksum says
+    nothing about issuance; no whitespace or separators are tolerated."""
     number = _require_twelve_digits(iin, "IIN")
     csd = ord(number[6]) - 48
-    if csd not in _CENTURY_SEX:
+    if not 1 <= csd <= 6:
         raise InvalidIdentityNumber("IIN century-and-sex digit (7th) must be 1..6")
-    century, sex = _CENTURY_SEX[csd]
+    century = 1700 + 100 * ((csd + 1) // 2)  # 1 and 2: the 1800s, 3 and 4: the 1900s, ...
     try:
-        born = date(century + int(number[0:2]), int(number[2:4]), int(number[4:6]))
+        date(century + int(number[0:2]), int(number[2:4]), int(number[4:6]))
     except ValueError:
         raise InvalidIdentityNumber(
             "IIN does not start with a real date of birth (YYMMDD)"
         ) from None
     _require_check_digit(number, "IIN")
-    return born, sex
-
-
-def validate_iin(iin: str) -> None:
-    """Raise InvalidIdentityNumber unless iin is 12 digits, with a real date of birth, a
-    century-and-sex digit 1..6 and a valid check digit.
-
-    Caveats: the date is only checked to exist, not to be in the past. A valid checksum says
-    nothing about whether the number was ever issued. No whitespace or separators are tolerated.
-    """
-    _iin_parts(iin)
 
 
 def is_valid_iin(iin: str) -> bool:
     """True iff validate_iin() would not raise (same caveats)."""
     try:
-        _iin_parts(iin)
+        validate_iin(iin)
     except InvalidIdentityNumber:
         return False
     return True
@@ -117,7 +99,8 @@ def is_valid_iin(iin: str) -> bool:
 def iin_sex(iin: str) -> str:
     """'M' or 'F', from the parity of the seventh digit of a valid IIN. Raises
     InvalidIdentityNumber for an invalid one. This is the sex recorded at issue, nothing more."""
-    return _iin_parts(iin)[1]
+    validate_iin(iin)
+    return "M" if int(iin[6]) % 2 else "F"
 
 
 def century_sex_digit(birth_date: date, sex: str) -> int:
@@ -151,9 +134,7 @@ def validate_bin(bin_: str) -> None:
     """Raise InvalidIdentityNumber unless bin_ is 12 digits with a registration month 01..12, a
     type digit 4/5/6, an attribute digit 0/1/2/4 and a valid check digit.
 
-    Caveats: the two-digit registration year cannot be checked (no century, no clock), and a
-    valid checksum does not mean the organisation exists.
-    """
+    Caveats: the two-digit year cannot be checked; a valid checksum proves no organisation."""
     number = _require_twelve_digits(bin_, "BIN")
     if not 1 <= int(number[2:4]) <= 12:
         raise InvalidIdentityNumber("BIN registration month (3rd-4th digits) must be 01..12")

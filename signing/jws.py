@@ -1,12 +1,10 @@
 """JWS compact serialization with detached payload (RFC 7515 appendix F).
 
-The form is `BASE64URL(header)..BASE64URL(signature)`; the signing input is
-`BASE64URL(header) "." BASE64URL(payload)`. The protected header carries `alg` (ES256, ES384,
-RS256 or PS256), `x5c` (the signer certificate first, then its chain, each certifying the one
-before), `sigT` (the claimed signing time, ETSI JAdES style, RFC 3339 in UTC), and from our
-own signer `kid` (the signer certificate's SHA-256, as `x5t#S256` spells it) and
-`crit: ["sigT"]`. Headers without kid and crit, as older signers and the phone page write
-them, are accepted as well.
+`BASE64URL(header)..BASE64URL(signature)` over `BASE64URL(header) "." BASE64URL(payload)`. The
+protected header carries `alg`, `x5c` (the signer certificate, then each one's issuer), `sigT`
+(the claimed signing time, JAdES style, RFC 3339 in UTC), and from our own signer `kid` (as
+`x5t#S256`) and `crit: ["sigT"]`; headers without kid and crit (older signers, the phone page)
+are accepted too.
 """
 
 from __future__ import annotations
@@ -111,7 +109,9 @@ def sign_detached(
     """
     check_signing_key(private_key, certificate, signing_time)
     public_key = private_key.public_key()
-    algorithm = JWS_ALGORITHMS.get(alg or _default_alg(private_key))
+    # By default the first alg that fits the key: ES256, ES384 or RS256.
+    alg = alg or next((name for name, a in JWS_ALGORITHMS.items() if a.fits(public_key)), None)
+    algorithm = JWS_ALGORITHMS.get(alg or "")
     if algorithm is None or not algorithm.fits(public_key):
         raise ValueError(f"alg {alg} does not fit a {describe_key(public_key)} key")
 
@@ -138,21 +138,13 @@ def sign_detached(
     return f"{encoded_header}..{b64url_encode(signature)}"
 
 
-
-def _default_alg(private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> str:
-    if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        return "ES384" if isinstance(private_key.curve, ec.SECP384R1) else "ES256"
-    return "RS256"
-
-
 def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:
     """Check a detached compact JWS over payload. Raises SignatureFailure. Says nothing about trust.
 
-    The signer is the first x5c certificate; each later one must certify the one before it
-    (RFC 7515 section 4.1.6), but the caller must validate the chain. Refused: algs other than
-    the four of DESIGN.md ("none" and HMAC by name: an HMAC "keyed" with a public certificate
-    proves nothing), an attached payload, b64=false (RFC 7797), any `crit` but sigT, jwk/jku/x5u,
-    and a kid, x5t or x5t#S256 not naming the first x5c certificate. A changed payload shows as
+    The signer is the first x5c certificate, each later one certifying the one before (RFC
+    7515 section 4.1.6); the caller must validate the chain. Refused: algs but the four of
+    DESIGN.md ("none" and HMAC by name), an attached payload, b64=false, any `crit` but sigT,
+    jwk/jku/x5u, and a kid, x5t or x5t#S256 not naming the signer. A changed payload shows as
     SIG_CRYPTO_FAILURE (JWS has no separate digest). signing_time is the signer's sigT claim.
     """
     steps = Steps()
@@ -169,11 +161,9 @@ def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:
     algorithm = _check_alg(header, steps)
     _check_parameters(header, steps)
     certificates = _certificates(header, steps)
-    public_key = signer_key(certificates[0], "jws.signer_key", steps)
-    if not algorithm.fits(public_key):
-        detail = f"alg {algorithm.name} does not fit a {describe_key(public_key)} key"
-        steps.fail("jws.signer_key", _CRYPTO, detail)
-    steps.passed("jws.signer_key", describe_key(public_key))
+    public_key = signer_key(
+        certificates[0], "jws.signer_key", steps, algorithm.name, algorithm.fits
+    )
     signing_time = _signing_time(header, steps)
     _check_signature(encoded_header, encoded_signature, payload, algorithm, public_key, steps)
     return VerifiedSignature(

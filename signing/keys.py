@@ -22,11 +22,8 @@ MIN_RSA_BITS = 2048
 
 
 def check_key_strength(public_key: PublicKeyTypes) -> None:
-    """Raise `WeakKey` unless the key is ECDSA P-256/P-384 or RSA of at least 2048 bits.
-
-    Ed25519, DSA and everything else are refused: the national profile and our verifiers know
-    only ECDSA and RSA.
-    """
+    """Raise `WeakKey` unless the key is ECDSA P-256/P-384 or RSA of at least 2048 bits: the
+    national profile and our verifiers know no other (Ed25519, DSA)."""
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         if not isinstance(public_key.curve, ALLOWED_CURVES):
             raise WeakKey(f"curve {public_key.curve.name} is not allowed (P-256 or P-384 only)")

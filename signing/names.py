@@ -1,12 +1,9 @@
 """Letters allowed in a person's name on a birth registration.
 
-Kazakh Cyrillic (the Russian alphabet plus ә ғ қ ң ө ұ ү һ і), Russian and basic Latin letters,
-joined by single hyphens, apostrophes (' or ’) or spaces. The registry checks the letters only: it
-does not judge how a surname or patronymic was formed (see DESIGN.md, "Identity numbers").
-
-A word (a run between spaces) must be written in one script. Cyrillic а, е, о, р, с, х, і and
-others look exactly like Latin letters, so "Аlex" with a Cyrillic А, or "Ivаnov" with one, would
-otherwise let two different strings display as the same name on a certificate.
+Kazakh Cyrillic (the Russian alphabet plus ә ғ қ ң ө ұ ү һ і) and basic Latin letters, joined by
+single hyphens, apostrophes (' or ’) or spaces; the letters only, not how a name was formed. A
+word (a run between spaces) must be in one script: Cyrillic а, е, о, р, с, х, і look exactly like
+Latin letters, so "Ivаnov" with a Cyrillic а would display as another string's name.
 """
 
 from __future__ import annotations
@@ -35,12 +32,11 @@ _MAX_RAW_LENGTH = 2 * MAX_NAME_LENGTH
 
 def validate_person_name(name: str, *, field: str) -> str:
     """Return the NFC form of `name` (1..64 code points, the rules above; no separator first,
-    last or next to another), or raise InvalidName naming `field`.
+    last or next to another), or raise InvalidName naming `field` (and the position and code
+    point of a bad character, never the name: details reach logs).
 
-    Caveats: Latin letters with diacritics (é, ü, ş), other whitespace and other dashes are
-    refused. The two apostrophes are kept as given, so "O'Neil" and "O’Neil" are different
-    strings; case is not checked or changed. The error gives the position and code point of a
-    bad character, never the name (personal data; details reach logs).
+    Caveats: é, ü, ş, other whitespace and other dashes are refused; "O'Neil" and "O’Neil" stay
+    different strings; case is not checked or changed.
     """
     if not isinstance(name, str):
         raise InvalidName(f"{field}: must be a string", field=field)

@@ -1,9 +1,8 @@
 """The OCSP responder (RFC 6960) over the CA and a `CertificateStatusSource`.
 
-Answers are signed by the issuing CA itself (RFC 6960 section 4.2.2.2: the CA that issued the
-certificate is always authorised), with the issuing certificate included and the responder named
-by key hash. CertIDs may be hashed with SHA-1 (`openssl ocsp` by default), SHA-256, SHA-384 or
-SHA-512; both the issuer name hash and the issuer key hash must match the issuing CA.
+Answers are signed by the issuing CA itself (always authorised, RFC 6960 section 4.2.2.2) and
+name it by key hash. CertIDs may be hashed with SHA-1 (`openssl ocsp` by default) or SHA-2;
+both the issuer name hash and the issuer key hash must match the issuing CA.
 """
 
 from __future__ import annotations
@@ -63,10 +62,9 @@ def respond(
     """A DER OCSPResponse for the request. Never raises for bad input: a malformed request gets
     MALFORMED_REQUEST, a request for another issuer UNAUTHORIZED.
 
-    GOOD, REVOKED (with time and reason) or UNKNOWN (never issued) as `statuses` says now;
-    thisUpdate `moment`, nextUpdate `moment` + `validity`; the nonce echoed. Security caveats:
-    `statuses` is the truth at `moment` (a revocation recorded later is still reported);
-    producedAt comes from the system clock, not `moment`; request signatures are ignored.
+    The status as `statuses` says now, thisUpdate `moment`, the nonce echoed. Security
+    caveats: a revocation recorded after `moment` is still reported; producedAt comes from the
+    system clock; request signatures are ignored.
     """
     if validity <= timedelta(0):
         raise CAError("validity must be positive")

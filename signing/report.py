@@ -1,9 +1,5 @@
-"""The frozen verification report.
-
-One report per dossier (or per single document), with one entry per signature. Indications and
-sub-indications are those of ETSI EN 319 102-1 (clause 5.1.3, tables 4 and 5); every check that
-ran is listed with its outcome so that a clerk, the API and the CLI see the same facts.
-"""
+"""The frozen verification report: indications of ETSI EN 319 102-1 (clause 5.1.3), and every
+check that ran with its outcome, so that a clerk, the API and the CLI see the same facts."""
 
 from __future__ import annotations
 

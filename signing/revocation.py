@@ -160,8 +160,7 @@ class RevocationChecker:
             "ocsp": (self._ocsp, ocsp_urls(certificate)),
             "crl": (self._crl, crl_urls(certificate)),
         }
-        order: tuple[Source, Source] = ("crl", "ocsp") if self.prefer == "crl" else ("ocsp", "crl")
-        for source in order:
+        for source in sorted(lookups, key=lambda source: source != self.prefer):
             lookup, urls = lookups[source]
             for url in urls:
                 try:

@@ -7,13 +7,10 @@ A seal is what the QR code on a certificate carries, after the verify page's add
       -> raw DEFLATE, only when that makes it shorter (long names; see `make_seal`)
       -> Base45
 
-The kid is the first 8 bytes of the SHA-256 of the seal certificate's DER, so a reader picks
-the certificate to check with among those it trusts (in practice: the one the registry
-publishes at /pki/seal.pem) without the seal carrying a certificate.
-
-The payload's fields and their keys are fixed here (`FIELD_KEYS`); a seal with any other key,
-a missing one, a value of the wrong type, or CBOR that is not in its one deterministic encoding
-is refused. pycose is not used: version 1.1 cannot decode with cbor2 6.
+The kid (the first 8 bytes of the seal certificate's SHA-256) lets a reader pick the
+certificate it trusts (the registry's /pki/seal.pem) without the seal carrying one. Keys other
+than `FIELD_KEYS`, a missing one, a wrong type or CBOR not in its deterministic encoding are
+refused. pycose is not used: version 1.1 cannot decode with cbor2 6.
 """
 
 from __future__ import annotations
@@ -69,43 +66,32 @@ def base45_encode(data: bytes) -> str:
 
 
 def base45_decode(text: str) -> bytes:
-    """Strict RFC 9285 decoding: raises ValueError on a character outside the alphabet, on a
-    length that leaves one character over, and on a group whose value is too large (so that
-    each byte string has exactly one encoding)."""
+    """Strict RFC 9285 decoding: ValueError on a character outside the alphabet, a length that
+    leaves one character over, or a group too large for its bytes (so that each byte string has
+    exactly one encoding)."""
     if len(text) % 3 == 1:
         raise ValueError("a Base45 text's length is never 1 more than a multiple of 3")
-    try:
-        values = [_BASE45_VALUE[char] for char in text]
-    except KeyError:
-        raise ValueError("a character outside the Base45 alphabet") from None
     out = bytearray()
-    for index in range(0, len(values), 3):
-        group = values[index : index + 3]
-        number = sum(value * 45**position for position, value in enumerate(group))
-        if len(group) == 3:
-            if number > 0xFFFF:
-                raise ValueError("a Base45 group is larger than two bytes")
-            out += number.to_bytes(2, "big")
-        else:
-            if number > 0xFF:
-                raise ValueError("a final Base45 pair is larger than one byte")
-            out.append(number)
+    for index in range(0, len(text), 3):
+        group = text[index : index + 3]
+        try:
+            number = sum(_BASE45_VALUE[char] * 45**place for place, char in enumerate(group))
+        except KeyError:
+            raise ValueError("a character outside the Base45 alphabet") from None
+        size = len(group) - 1  # three characters make two bytes, a final pair one
+        if number >= 256**size:
+            raise ValueError("a Base45 group is larger than its bytes")
+        out += number.to_bytes(size, "big")
     return bytes(out)
 
 
 # --- the payload --------------------------------------------------------------------------------
 
 #: The seal's fields and their CBOR map keys. Changing a key breaks every seal already printed.
-#: Values are kept small, since every byte counts against the QR code's size:
-#:   names                  byte string: KZ-1048 (see NAME_ENCODING)
-#:   dates                  unsigned integer: days since 1970-01-01
-#:   child_iin              unsigned integer (12 digits with leading zeros when read back)
-#:   act_record_number      unsigned integer
-#:   the others             text
-#:
-#: The certificate's id is not sealed: it is the holder's key to the PDF, and the QR code is
-#: shown to anyone the paper is shown to. The certificate number identifies the certificate to
-#: the registry's status check instead.
+#: Values are kept small, since every byte counts against the QR code's size: names as KZ-1048
+#: bytes, dates as days since 1970-01-01, the IIN and the act record number as integers, the
+#: others as text. The certificate's id is not sealed: it is the holder's key to the PDF, and
+#: the QR code is shown to anyone the paper is shown to (the certificate number is sealed).
 FIELD_KEYS: Final[dict[str, int]] = {
     "certificate_number": 1,
     "child_iin": 2,
@@ -265,12 +251,9 @@ def make_seal(
     key: ec.EllipticCurvePrivateKey,
     certificate: x509.Certificate,
 ) -> str:
-    """The Base45 text of a seal over `fields` (the names in FIELD_KEYS), signed ES256 by `key`.
-
-    DEFLATE only when it makes the result shorter: the longest names compress a little, which
-    keeps the QR code within version 15 at level M. Caveat: `certificate` only gives the kid;
-    nothing checks that it holds the public key of `key`.
-    """
+    """The Base45 text of a seal over `fields` (the names in FIELD_KEYS), signed ES256 by `key`,
+    DEFLATEd when that is shorter (the longest names: the QR code stays within version 15 at
+    level M). Caveat: `certificate` only gives the kid; nothing checks that it holds `key`'s."""
     if not isinstance(key.curve, ec.SECP256R1):
         raise SealError("ES256 needs a P-256 key", UNSUPPORTED_ALGORITHM)
     protected = _protected_header(key_id(certificate))
@@ -373,11 +356,10 @@ def seal_from_qr_text(text: str) -> str:
 def read_seal(text: str, certificates: Sequence[x509.Certificate]) -> SealContents:
     """Verify a seal (the Base45 text, or the whole QR text) against trusted certificates.
 
-    Raises SealError: `malformed_seal`, `unsupported_seal_algorithm` (not ES256), `unknown_key`
-    (no certificate with the seal's kid) or `bad_seal_signature`. Caveats: the certificates are
-    trusted as given, with no path, validity or revocation check (a birth certificate stays
-    checkable long after the seal certificate expires); whether the registry since revoked the
-    birth certificate is the registry's question, not the seal's.
+    Raises SealError (`malformed_seal`, `unsupported_seal_algorithm`, `unknown_key`,
+    `bad_seal_signature`). Caveats: the certificates are trusted as given, with no path,
+    validity or revocation check (a birth certificate stays checkable after the seal certificate
+    expires); whether the registry since revoked the birth certificate is not the seal's to say.
     """
     try:
         data = base45_decode(seal_from_qr_text(text))

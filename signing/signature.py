@@ -4,7 +4,7 @@ path validation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from signing.errors import SignatureFailure, WeakKey
-from signing.keys import check_key_strength
+from signing.keys import check_key_strength, describe_key
 from signing.report import Check, SubIndication
 
 _Extension = TypeVar("_Extension", bound=x509.ExtensionType)
@@ -122,20 +122,24 @@ def is_ca(certificate: x509.Certificate) -> bool:
     return constraints is not None and constraints.ca
 
 
-def signer_key(signer: x509.Certificate, name: str, steps: Steps) -> CertificatePublicKeyTypes:
+def signer_key(
+    signer: x509.Certificate, name: str, steps: Steps, algorithm: str,
+    fits: Callable[[CertificatePublicKeyTypes], bool],
+) -> CertificatePublicKeyTypes:
     """The signer certificate's public key; the check `name` fails (CRYPTO_CONSTRAINTS_FAILURE)
-    when the key cannot be read or is outside the key policy."""
+    when the key cannot be read, is outside the key policy or cannot make `algorithm`
+    signatures (`fits`)."""
+    crypto = SubIndication.CRYPTO_CONSTRAINTS_FAILURE
     try:
         key = signer.public_key()
         check_key_strength(key)
     except WeakKey as exc:
-        steps.fail(name, SubIndication.CRYPTO_CONSTRAINTS_FAILURE, exc.detail)
+        steps.fail(name, crypto, exc.detail)
     except (ValueError, UnsupportedAlgorithm) as exc:
-        steps.fail(
-            name,
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-            f"the signer's public key is unusable: {exc}",
-        )
+        steps.fail(name, crypto, f"the signer's public key is unusable: {exc}")
+    if not fits(key):
+        steps.fail(name, crypto, f"a {describe_key(key)} key cannot make {algorithm} signatures")
+    steps.passed(name, describe_key(key))
     return key
 
 

@@ -2,30 +2,24 @@
 
 Paths are cryptography's verifier, called plainly for every signature: a `Store` of the
 configured roots only (a certificate in a Store is a trust anchor: a leaf there would vouch for
-itself), the signature's certificates and the configured intermediates as candidates. Nothing
-about a path is remembered: building one costs a few hundred microseconds. Before the path, the
-signer's own certificate gets named checks (CA or not, key strength, which the verifier leaves to
-us for leaves, key usage, policy, identity), so that the report says which constraint failed.
+itself), the signature's certificates and the configured intermediates as candidates. Before the
+path, the signer's own certificate gets named checks (CA or not, key strength, which the
+verifier leaves to us for leaves, key usage, policy, identity): the report says which failed.
 
-Freshness (DESIGN.md, "Revocation is fresh"): a key revoked for compromise must not sign anything
-that passes after its revocation, so the signer's certificate is judged only on revocation
-information issued (thisUpdate, in whole seconds) after the signature was made: after the
-signing time it claims, or the moment of validation when it claims none or a later one, or a
-later `fresh_since` that the caller asks for. When no source has anything newer the verdict is
-INDETERMINATE / TRY_LATER, and the registry answers 503 `revocation_unavailable` until there is.
-A thief with a compromised key may claim a time before its revocation: information issued after
-it still says "revoked" (REVOKED_NO_POE), but a "good" answer kept from before the revocation
-passes while current. A caller that must close that window (registration, DESIGN.md) passes
-its moment as `fresh_since`. OCSP is the fresh path (the ward's responder answers
-with thisUpdate the moment it is asked); its CRL, issued after each revocation, is the fallback.
-
+Freshness (DESIGN.md, "Revocation is fresh"): the signer's certificate is judged only on
+revocation information issued (thisUpdate, in whole seconds) after the signing time it claims
+(or the moment of validation, when it claims none or a later one; or a later `fresh_since`).
+When nothing newer can be had, the verdict is INDETERMINATE / TRY_LATER. A thief with a
+compromised key may claim a time before its revocation: newer information still says "revoked"
+(REVOKED_NO_POE), but a "good" answer kept from before the revocation passes while current; a
+caller that must close that window (registration) passes its moment as `fresh_since`. OCSP is
+the fresh path (the ward answers with thisUpdate the moment it is asked); the CRL the fallback.
 CA certificates below the root are judged on information current at the moment: revoking a CA
-is not a race against a signature, and the root's key, which signs the ARL, is kept offline.
+is not a race against a signature.
 
 The verdict follows ETSI EN 319 102-1: a signature claimed after its certificate expired or was
 revoked is TOTAL_FAILED; one claimed before has no proof of existence before the event, so it is
-INDETERMINATE (OUT_OF_BOUNDS_NO_POE / REVOKED_NO_POE). Both are refused; the distinction tells a
-clerk what happened. The moment of validation is always passed in; nothing here reads a clock.
+INDETERMINATE (OUT_OF_BOUNDS_NO_POE / REVOKED_NO_POE). Nothing here reads a clock.
 """
 
 from __future__ import annotations
@@ -266,11 +260,8 @@ class Validator:
         role: str = "", fresh_since: datetime | None = None,
     ) -> SignatureReport:
         """The report on one signature: constraints, path, validity, revocation at `moment`.
-
-        `purpose` says which certificate policy (and identity attribute) the signer must have;
-        None accepts either. Revocation freshness: see the module docstring. Never raises for a
-        bad certificate: the report says why.
-        """
+        `purpose` names the policy (and identity attribute) the signer must have, None either.
+        Never raises for a bad certificate: the report says why."""
         leaf = signature.signer
         unreadable = _unreadable(leaf)
         if unreadable is not None:

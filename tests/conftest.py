@@ -21,6 +21,8 @@ Roles:
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -297,3 +299,15 @@ def pki() -> PKI:
 @pytest.fixture(scope="session")
 def moment() -> datetime:
     return MOMENT
+
+
+@pytest.fixture(autouse=True)
+def _environment_taken_back() -> Iterator[None]:
+    """`birthreg serve` hands its settings to uvicorn's workers through the environment
+    (BIRTHREG_ROLE, BIRTHREG_NOTIFY_SENDER, BIRTHREG_CRL_PUBLISHER): a test that runs it in
+    process must not change the settings of the tests after it."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -58,7 +60,8 @@ def test_audit_walks_a_chain_with_checkpoints() -> None:
 
 
 def test_intake_measures_ours_and_the_bare_endpoint() -> None:
-    results = json.loads(_run("intake.py", "--n", "20", "--clients", "2")[-1])
+    # One worker: no test starts a multi-worker server (bench/ measures with two).
+    results = json.loads(_run("intake.py", "--n", "10", "--clients", "2", "--workers", "1")[-1])
     assert results["dossiers_per_s"] > 0 and results["bare_per_s"] > 0
     # CPU time comes from /proc in clock ticks (10 ms): 20 dossiers take several of the
     # registry's, but the bare endpoint's may all fit in one, so it may read 0.
@@ -83,3 +86,14 @@ def test_crl_builds_and_serves() -> None:
     results = json.loads(_run("crl.py", "--n", "50", "--rounds", "1")[-1])
     assert results["n"] == 50 and results["der_bytes"] > 50 * 20
     assert results["build_s"] > 0 and results["service_s"] > 0 and results["served_ms"] > 0
+
+
+def test_phone_flow_times_the_flow_in_chromium() -> None:
+    if os.environ.get("BIRTHREG_BROWSER_TESTS") != "1" or not Path("/usr/bin/chromium").exists():
+        pytest.skip("browser tests are off (BIRTHREG_BROWSER_TESTS=1 turns them on)")
+    results = json.loads(_run("phone_flow.py", "--runs", "1", "--rates", "4")[-1])
+    (throttled,) = results["results"]
+    assert throttled["cpu_throttling"] == 4 and throttled["median_s"] > 0
+    assert set(throttled["median_parts_s"]) == {
+        "total", "enrollment", "form_to_review", "signing_to_receipt"
+    }

@@ -492,8 +492,13 @@ def test_error_page_shows_status_and_detail(client: TestClient) -> None:
     response = client.get("/no-such-page", headers={"Accept": "text/html"})
     assert "Такой страницы нет." in response.text
     assert "Ошибка 404" in response.text
-    assert "Not Found" in response.text  # the detail
+    # Starlette's English "Not Found" says nothing the translated heading does not.
+    assert "Not Found" not in response.text
     assert "<code>not_found</code>" in response.text
+    assert 'href="/" data-testid="error-back"' in response.text
+    # Within the ward, the way back leads to the births; a service's detail sits in a fold.
+    ward = client.get("/ward/births/x/nothing", headers={"Accept": "text/html"})
+    assert ward.status_code == 404 and 'href="/ward" data-testid="error-back"' in ward.text
 
 
 def _request(path: str = "/", query: str = "") -> Request:

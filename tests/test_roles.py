@@ -133,6 +133,9 @@ def test_the_ward_serves_no_registry(
         assert client.get("/pki/root.pem").status_code == 200
         for path in ("/api/v1/registry/submissions", "/registry", "/verify", "/pki/seal.pem"):
             assert client.get(path).status_code == 404, path
+    # A ward with nowhere to send dossiers does not start.
+    refused = runner.invoke(cli, ["serve", "--role", "ward"], env=ward)
+    assert refused.exit_code == 2 and "BIRTHREG_REGISTRY_URL" in refused.output
     # The ward's audit checkpoints are signed with its facility seal.
     signed = runner.invoke(cli, ["audit", "checkpoint"], env=ward)
     assert signed.exit_code == 0, signed.output

@@ -8,6 +8,7 @@ comes back). Every form that changes something carries the session's CSRF value.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -17,7 +18,7 @@ from markupsafe import Markup
 from sqlmodel import Session
 
 from birthreg.db import SessionDep
-from birthreg.i18n import LANGUAGE_NAMES
+from birthreg.i18n import DISPLAY_TIMEZONE, LANGUAGE_NAMES
 from birthreg.models import ApplicationState, now
 from birthreg.parents import api, service, sessions, status, validation, views
 from birthreg.parents.key_file_pages import router as key_file_router
@@ -30,7 +31,7 @@ from birthreg.parents.page_kit import (
     render,
     to_sign_in,
 )
-from birthreg.parents.rows import document_rows, grouped
+from birthreg.parents.rows import document_in_words, document_rows, grouped, technical_rows
 from birthreg.parents.schemas import ApplicationForm
 from birthreg.registry.client import RegistryClient
 from birthreg.ward.codes import qr_svg
@@ -62,8 +63,10 @@ def sign_in_page(
 
 @router.get("/parents/lost-key", response_class=HTMLResponse)
 def lost_key_page(request: Request) -> Response:
-    """What to do when the phone or the key is lost."""
-    return render(request, "lost_key.html", {})
+    """What to do when the phone or the key is lost (with the ward's phone when it is set)."""
+    phone = request.app.state.settings.facility_phone
+    dial = "".join(c for c in phone if c.isdigit() or c == "+") if phone else None
+    return render(request, "lost_key.html", {"facility_phone": phone, "facility_dial": dial})
 
 
 @router.get("/parents/join", response_class=HTMLResponse)
@@ -113,12 +116,20 @@ def sign_out(
     return response
 
 
+def _late(request: Request, session: Session, holder: sessions.Holder) -> bool:
+    """Whether the registration deadline from the birth has passed (a reason is asked)."""
+    born_at: datetime = record_context(session, holder)["born_at"]
+    deadline = timedelta(days=request.app.state.settings.registration_deadline_days)
+    return now() > born_at + deadline
+
+
 def _form_context(
-    session: Session, holder: sessions.Holder, form: ApplicationForm, errors: dict[str, str],
-    *, application_id: str, previous_id: str,
+    request: Request, session: Session, holder: sessions.Holder, form: ApplicationForm,
+    errors: dict[str, str], *, application_id: str, previous_id: str,
 ) -> dict[str, Any]:
     father = service.father_enrollment(session, holder.birth_id)
     return {
+        "late": _late(request, session, holder),
         **holder_context(session, holder),
         "form": form,
         "errors": errors,
@@ -175,7 +186,8 @@ def application_form(
         request,
         "application_form.html",
         _form_context(
-            session, holder, form, {}, application_id=application_id, previous_id=previous_id
+            request, session, holder, form, {},
+            application_id=application_id, previous_id=previous_id,
         ),
     )
 
@@ -199,13 +211,15 @@ async def save_application(request: Request, session: SessionDep, holder: PageHo
         form,
         mother_iin=holder.iin,
         enrolled_father_iin=father.iin if father is not None else None,
+        today=now().astimezone(DISPLAY_TIMEZONE).date(),
+        late=_late(request, session, holder),
     )
     if not result.valid:
         return render(
             request,
             "application_form.html",
             _form_context(
-                session, holder, form, result.errors,
+                request, session, holder, form, result.errors,
                 application_id=application_id, previous_id=previous_id,
             ),
             status_code=400,
@@ -234,11 +248,14 @@ def application_page(
         return to_sign_in(request)
     application = service.get_application(session, holder, application_id)
     current = views.view(session, request.app.state.settings, application)
+    record = record_context(session, holder)
     context = {
         **holder_context(session, holder),
-        **record_context(session, holder),
+        **record,
+        "in_words": document_in_words(current.document, record["record"]),
         "application": current,
         "rows": document_rows(current.document),
+        "technical_rows": technical_rows(current.document),
         "fingerprint_grouped": grouped(current.fingerprint),
         "invitation_qr": Markup(qr_svg(current.invitation_url))  # noqa: S704 (our own SVG)
         if current.invitation_url and holder.is_mother

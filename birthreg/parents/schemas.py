@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 _TEXT = 256
+_LATE_REASON = 1000
 
 
 class _Input(BaseModel):
@@ -80,11 +81,14 @@ class ApplicationForm(BaseModel):
     child_surname: Annotated[str, Field(max_length=_TEXT)] = ""
     child_given_name: Annotated[str, Field(max_length=_TEXT)] = ""
     child_patronymic: Annotated[str, Field(max_length=_TEXT)] = ""
-    father_basis: Annotated[str, Field(max_length=32)] = "none"
+    # No default: "no father" is a choice she makes, like the other two.
+    father_basis: Annotated[str, Field(max_length=32)] = ""
     father_iin: Annotated[str, Field(max_length=_TEXT)] = ""
     father_surname: Annotated[str, Field(max_length=_TEXT)] = ""
     father_given_name: Annotated[str, Field(max_length=_TEXT)] = ""
     father_patronymic: Annotated[str, Field(max_length=_TEXT)] = ""
+    marriage_number: Annotated[str, Field(max_length=_TEXT)] = ""
+    marriage_date: Annotated[str, Field(max_length=_TEXT)] = ""
     region: Annotated[str, Field(max_length=_TEXT)] = ""
     locality: Annotated[str, Field(max_length=_TEXT)] = ""
     street: Annotated[str, Field(max_length=_TEXT)] = ""
@@ -93,6 +97,7 @@ class ApplicationForm(BaseModel):
     phone: Annotated[str, Field(max_length=_TEXT)] = ""
     email: Annotated[str, Field(max_length=_TEXT)] = ""
     language: Annotated[str, Field(max_length=8)] = ""
+    late_reason: Annotated[str, Field(max_length=_LATE_REASON)] = ""
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> ApplicationForm:
@@ -101,6 +106,7 @@ class ApplicationForm(BaseModel):
         father = document.get("father") or {}
         address = document.get("address") or {}
         contact = document.get("contact") or {}
+        marriage = father.get("marriage_certificate") or {}
         return cls(
             child_surname=child.get("surname", ""),
             child_given_name=child.get("given_name", ""),
@@ -110,6 +116,8 @@ class ApplicationForm(BaseModel):
             father_surname=father.get("surname", ""),
             father_given_name=father.get("given_name", ""),
             father_patronymic=father.get("patronymic") or "",
+            marriage_number=marriage.get("number", ""),
+            marriage_date=marriage.get("date", ""),
             region=address.get("region", ""),
             locality=address.get("locality", ""),
             street=address.get("street", ""),
@@ -118,4 +126,5 @@ class ApplicationForm(BaseModel):
             phone=contact.get("phone") or "",
             email=contact.get("email") or "",
             language=document.get("language", ""),
+            late_reason=document.get("late_reason") or "",
         )

@@ -8,15 +8,18 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+from birthreg.dates import InvalidDate, parse_day
 from birthreg.i18n import gettext
 from birthreg.models import (
     Birth,
 )
 from birthreg.parents.schemas import ApplicationForm
-from signing.application import APPLICATION_TYPE
+from signing.application import APPLICATION_TYPE, MAX_LATE_REASON_LENGTH
 from signing.errors import InvalidIdentityNumber, InvalidName
+from signing.fields import free_text_problem
 from signing.identity import iin_sex, validate_iin
 from signing.names import validate_person_name
 
@@ -25,6 +28,8 @@ PHONE_PATTERN = re.compile(r"\+?[0-9 ()-]{6,20}")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 LANGUAGES = ("kk", "ru", "en")
 FATHER_BASES = ("none", "marriage", "joint_application")
+#: A marriage certificate's number as printed on it: letters, digits, "№", "-", "/" and spaces.
+MARRIAGE_NUMBER = re.compile(r"[0-9A-Za-zА-Яа-яЁёӘәҒғҚқҢңӨөҰұҮүҺһІі№ /-]{1,40}")
 
 @dataclass(frozen=True)
 class FormResult:
@@ -98,9 +103,36 @@ def _father_iin(
     return None
 
 
+def _marriage_certificate(
+    form: ApplicationForm, errors: dict[str, str], today: date
+) -> dict[str, str] | None:
+    """The marriage certificate's number and date (basis `marriage`)."""
+    number = _clean_text(form.marriage_number)
+    if not number:
+        errors["marriage_number"] = gettext("Please fill this in.")
+    elif not MARRIAGE_NUMBER.fullmatch(number) or not any(c.isdigit() for c in number):
+        errors["marriage_number"] = gettext(
+            "Write the number as on the certificate: letters, digits, № and -."
+        )
+    day: date | None = None
+    if not form.marriage_date.strip():
+        errors["marriage_date"] = gettext("Please fill this in.")
+    else:
+        try:
+            day = parse_day(form.marriage_date)
+        except InvalidDate:
+            errors["marriage_date"] = gettext("Write the date as day, month and year.")
+        else:
+            if day > today:
+                errors["marriage_date"] = gettext("This date is in the future.")
+    if "marriage_number" in errors or "marriage_date" in errors or day is None:
+        return None
+    return {"number": number, "date": day.isoformat()}
+
+
 def _father(
     form: ApplicationForm, mother_iin: str, enrolled_father_iin: str | None,
-    errors: dict[str, str],
+    errors: dict[str, str], today: date,
 ) -> dict[str, Any] | None:
     basis = form.father_basis
     if basis not in FATHER_BASES:
@@ -114,6 +146,10 @@ def _father(
         father["iin"] = iin
     father.update(_names(form, "father", errors))
     father["basis"] = basis
+    if basis == "marriage":
+        certificate = _marriage_certificate(form, errors, today)
+        if certificate is not None:
+            father["marriage_certificate"] = certificate
     return father
 
 
@@ -151,13 +187,30 @@ def _contact(form: ApplicationForm, errors: dict[str, str]) -> dict[str, str]:
     return contact
 
 
+def _late_reason(form: ApplicationForm, errors: dict[str, str]) -> str | None:
+    """Why the application comes after the registration deadline (required then)."""
+    reason = " ".join(unicodedata.normalize("NFC", form.late_reason).split())
+    if not reason:
+        errors["late_reason"] = gettext("Please write why the application comes late.")
+        return None
+    if len(reason) > MAX_LATE_REASON_LENGTH or free_text_problem(reason) is not None:
+        errors["late_reason"] = gettext(
+            "This is too long or has characters that cannot be printed."
+        )
+        return None
+    return reason
+
+
 def validate_application_form(
-    form: ApplicationForm, *, mother_iin: str, enrolled_father_iin: str | None
+    form: ApplicationForm, *, mother_iin: str, enrolled_father_iin: str | None, today: date,
+    late: bool = False,
 ) -> FormResult:
-    """Check what she typed; messages are in the current language, keyed by form field."""
+    """Check what she typed (`today` is the local date; `late` when the registration deadline
+    has passed, so that a reason is asked); messages are in the current language, keyed by
+    form field."""
     errors: dict[str, str] = {}
     child: dict[str, Any] = _names(form, "child", errors)
-    father = _father(form, mother_iin, enrolled_father_iin, errors)
+    father = _father(form, mother_iin, enrolled_father_iin, errors, today)
     address = _address(form, errors)
     contact = _contact(form, errors)
     language = form.language
@@ -169,6 +222,7 @@ def validate_application_form(
         "address": address,
         "contact": contact,
         "language": language,
+        "late_reason": _late_reason(form, errors) if late else None,
     }
     return FormResult(parts, errors)
 
@@ -188,4 +242,4 @@ def application_document(
         "address": dict(parts["address"]),
         "contact": dict(parts["contact"]),
         "language": parts["language"],
-    }
+    } | ({"late_reason": parts["late_reason"]} if parts.get("late_reason") else {})

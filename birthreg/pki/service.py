@@ -37,9 +37,11 @@ def load_certification_authority(settings: Settings) -> CertificationAuthority:
         passphrase = settings.ca_passphrase_bytes()
     except ConfigurationError as exc:
         raise ServiceNotInitialised(str(exc)) from exc
-    return CertificationAuthority.load(
-        settings.ca_directory, passphrase, base_url=settings.base_url
-    )
+    ca = CertificationAuthority.load(settings.ca_directory, passphrase, base_url=settings.base_url)
+    # The CA keeps the addresses it was created with (its CRLs' scopes name them), so what it
+    # issued goes on verifying when the service is served at another address.
+    created = ca.created_base_url
+    return ca if created in (None, ca.base_url) else ca.with_base_url(created)
 
 
 def certification_authority(app: Any) -> CertificationAuthority:

@@ -18,7 +18,7 @@ from birthreg.db import SessionDep
 from birthreg.edge import client_address
 from birthreg.errors import DomainError
 from birthreg.models import SubmissionStatus, now
-from birthreg.registry import copies, intake, queue, record_api, registration, service
+from birthreg.registry import copies, freshness, intake, queue, record_api, registration, service
 from birthreg.registry.certificate import (
     certificate_context,
     get_certificate,
@@ -234,10 +234,13 @@ def open_submission(submission_id: SubmissionId, session: SessionDep, user: Cler
 def register_submission(
     request: Request, submission_id: SubmissionId, session: SessionDep, user: ClerkStaff
 ) -> JSONResponse:
-    """Register: act record number, child IIN and certificate, all at once (idempotent)."""
+    """Register: act record number, child IIN and certificate, all at once (idempotent); every
+    signer is checked again first (409 signer_revoked, 503 revocation_unavailable)."""
+    registry = service.registry_for(request.app)
+    freshness.recheck_before_registering(session, registry.validator, submission_id)
     outcome = registration.register_submission(
         session,
-        service.registry_for(request.app),
+        registry,
         submission_id,
         actor=actor_of(user),
         role=user.role,

@@ -22,6 +22,7 @@ from birthreg.errors import DomainError
 from birthreg.models import EventKind, Submission, SubmissionStatus, now
 from birthreg.notify import outbox, tracking
 from birthreg.registry import search_keys
+from birthreg.registry.freshness import RevocationUnavailable, waits_for_revocation
 from birthreg.registry.registration import (
     Registered,
     ToRegister,
@@ -103,7 +104,8 @@ def receive_dossier(
 
     The same dossier again (however spaced) returns the stored submission unchanged, with the
     report made when it first arrived. Raises DomainError 413 dossier_too_large, 400
-    malformed_dossier, 409 DuplicateMedicalRecord, and DossierRefused (422) after auditing
+    malformed_dossier, 409 DuplicateMedicalRecord, 503 RevocationUnavailable (a signer's
+    revocation status cannot be had fresh; nothing kept), and DossierRefused (422) after auditing
     the refusal in `session` (commit it).
 
     The session must hold nothing pending. Verification runs outside any transaction (revocation
@@ -132,6 +134,9 @@ def receive_dossier(
 
     moment = moment or now()
     report = verify_dossier(parsed, validator=registry.validator, moment=moment)
+    if waits_for_revocation(report):
+        # Not the sender's fault and not final: nothing is stored or audited; try again.
+        raise RevocationUnavailable("a signer's revocation status cannot be had now; try again")
     if not report.passed:
         refusal = DossierRefused(report)
         audit.record(

@@ -43,6 +43,14 @@ MESSAGES: Final[dict[str, LazyProxy]] = {
         "This dossier has been decided already, or its birth is registered through another "
         "dossier: it cannot be registered or rejected now."
     ),
+    "signer_revoked": lazy_gettext(
+        "A signer's certificate has been revoked since this dossier arrived: it cannot be "
+        "registered. The parents sign again with a new key, or reject it with that reason."
+    ),
+    "revocation_unavailable": lazy_gettext(
+        "Whether the signers' certificates still stand cannot be checked at the moment. Nothing "
+        "was registered: try again in a minute."
+    ),
     "iin_range_exhausted": lazy_gettext(
         "No child IIN is left for this date of birth. Tell the service administrator."
     ),

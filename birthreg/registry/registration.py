@@ -146,7 +146,8 @@ def register_submission(
 
     Registering again returns the first result (`created` False). Raises 404
     submission_not_found, 409 invalid_state (rejected, or the medical record registered through
-    another submission), 503 iin_range_exhausted.
+    another submission), 503 iin_range_exhausted. The routes check every signer again first
+    (`freshness.recheck_before_registering`: 409 signer_revoked, 503 revocation_unavailable).
     """
     moment = moment or now()
     # The Core statements below go to the connection, which does not flush the session first

@@ -20,7 +20,7 @@ from birthreg.db import SessionDep
 from birthreg.errors import DomainError
 from birthreg.i18n import gettext
 from birthreg.models import Role, StaffUser
-from birthreg.registry import queue, record_view, registration, service
+from birthreg.registry import freshness, queue, record_view, registration, service
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.certificate_pdf import render_certificate_html
 from birthreg.registry.page_kit import FormFields, flashes, message_for, render
@@ -166,10 +166,12 @@ def register_page(
             status_code=400,
             errors={"confirm": message_for("not_confirmed")},
         )
+    registry = service.registry_for(request.app)
     try:
+        freshness.recheck_before_registering(session, registry.validator, submission_id)
         registration.register_submission(
             session,
-            service.registry_for(request.app),
+            registry,
             submission_id,
             actor=actor_of(staff),
             role=staff.role,

@@ -3,10 +3,8 @@
 The names below are the public face; import them from here. The CA is stateless about what it
 issued: the caller keeps the issued and revoked certificates (a `CertificateStatusSource`).
 
-OCSP responses are signed by the issuing CA itself (RFC 6960 section 4.2.2.2, first case), not by a
-delegated responder: a delegated responder certificate with id-pkix-ocsp-nocheck cannot itself be
-revoked, would have to be renewed, and would give verifiers one more certificate to judge, while
-here it would live on the same machine under the same passphrase as the issuing key anyway.
+OCSP responses are signed by the issuing CA itself, not by a delegated responder: one with
+id-pkix-ocsp-nocheck cannot be revoked and would live beside the issuing key anyway.
 """
 
 # Re-exported for callers, each `as` itself so that type checkers take it as public.

@@ -62,11 +62,8 @@ CA_FILES = (ROOT_KEY_FILE, ISSUING_KEY_FILE, ROOT_CERT_FILE, ISSUING_CERT_FILE)
 
 def write_new_file(path: Path, data: bytes) -> None:
     """Write `data` to `path` atomically (temp file, fsync, then link into place), mode 0600.
-
-    The final step never replaces an existing file: os.link fails if `path` exists, so two
-    processes racing to create a CA cannot overwrite each other. Where the file system has no
-    hard links, os.replace is used after checking that nothing is there.
-    """
+    os.link never replaces a file, so two processes racing to create a CA cannot overwrite each
+    other (without hard links: os.replace, once nothing is there)."""
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
@@ -156,10 +153,6 @@ class CertificationAuthority:
     re-issues the issuing CA and signs the root's own CRL (the ARL).
     """
 
-    root_certificate: x509.Certificate
-    issuing_certificate: x509.Certificate
-    base_url: str
-
     def __init__(
         self, *, root_key: ec.EllipticCurvePrivateKey, root_certificate: x509.Certificate,
         issuing_key: ec.EllipticCurvePrivateKey, issuing_certificate: x509.Certificate,
@@ -242,6 +235,34 @@ class CertificationAuthority:
                    issuing_certificate=load_certificate(directory / ISSUING_CERT_FILE),
                    base_url=base_url)
 
+    @property
+    def created_base_url(self) -> str | None:
+        """The base URL that the issuing certificate's own pointers name (the one the CA was
+        created with), or None when it names none (a CA from before the ARL)."""
+        suffix = _root_pointers("").crl
+        try:
+            points = self.issuing_certificate.extensions.get_extension_for_class(
+                x509.CRLDistributionPoints
+            ).value
+        except x509.ExtensionNotFound:
+            return None
+        for point in points:
+            for name in point.full_name or ():
+                if isinstance(name, x509.UniformResourceIdentifier) and name.value.endswith(
+                    suffix
+                ):
+                    return name.value.removesuffix(suffix)
+        return None
+
+    def with_base_url(self, base_url: str) -> CertificationAuthority:
+        """The same CA, naming its CRL, OCSP responder and certificate under another base URL
+        in what it issues and signs from now on."""
+        return CertificationAuthority(
+            root_key=self._root_key, root_certificate=self.root_certificate,
+            issuing_key=self._issuing_key, issuing_certificate=self.issuing_certificate,
+            base_url=base_url,
+        )
+
     @staticmethod
     def exists(directory: Path) -> bool:
         """True when every CA file is present in `directory` (says nothing of the passphrase)."""
@@ -282,19 +303,15 @@ class CertificationAuthority:
     ) -> x509.Certificate:
         """Issue an end-entity certificate for `public_key` with `subject` under `profile`.
 
-        INDIVIDUAL (an Individual, 1 year) and ORGANISATION_SEAL (an Organisation, 3 years):
-        keyUsage digitalSignature+nonRepudiation (critical), EKU emailProtection (as the
-        national CA does, so that `openssl cms -verify` accepts it), the profile's TEST policy.
-        TLS_SERVER (a TLSServer, 1 year): keyUsage digitalSignature, EKU serverAuth, a dNSName or
-        iPAddress per host, the pointers over http. All: CA:FALSE, SKI/AKI, CRL, OCSP and
-        caIssuers pointers, notBefore `moment` less 5 minutes, notAfter clamped to the issuing
-        CA's; `validity` overrides the length.
+        The signing profiles get EKU emailProtection (as the national CA does, so that `openssl
+        cms -verify` accepts it) and their TEST policy; a TLS server gets serverAuth, its hosts
+        and the pointers over http. notAfter is clamped to the issuing CA's.
 
         Security caveats: the caller must have checked who `subject` is and that the key holder
         possesses the private key (`issue_from_csr` / `issue_from_spki` do the latter); nothing
-        checks that a server owns the hosts it names. The key must be ECDSA P-256/P-384 or RSA
-        of at least 2048 bits (WeakKey). Issued certificates are not recorded here: add them to
-        the status source, or OCSP will answer "unknown".
+        checks that a server owns the hosts it names. WeakKey for a key outside our policy.
+        Issued certificates are not recorded here: add them to the status source, or OCSP will
+        answer "unknown".
         """
         require_aware(moment)
         if profile not in _PROFILES:
@@ -389,21 +406,16 @@ class CertificationAuthority:
         self, subject: Individual | Organisation | TLSServer, *, profile: Profile,
         moment: datetime,
     ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-        """Make a fresh P-256 key and issue its certificate (ward desk PKCS#12, seals).
-
-        Security caveat: the server has held this private key; hand it over once and keep no copy.
-        """
+        """Make a fresh P-256 key and issue its certificate (ward desk PKCS#12, seals). Security
+        caveat: the server has held this private key; hand it over once and keep no copy."""
         key = ec.generate_private_key(ec.SECP256R1())
         return key, self.issue(key.public_key(), subject, profile=profile, moment=moment)
 
     # -- revocation ----------------------------------------------------------------------------
 
     def sign_ocsp_response(self, builder: ocsp.OCSPResponseBuilder) -> ocsp.OCSPResponse:
-        """Sign an OCSP response with the issuing CA key (ECDSA-SHA256); used by `signing.ocsp`.
-
-        Security caveat: this signs whatever the builder says; only `signing.ocsp.respond`, which
-        answers for this CA's own certificates, should call it.
-        """
+        """Sign an OCSP response with the issuing CA key. Security caveat: this signs whatever
+        the builder says; only `signing.ocsp.respond` should call it."""
         return builder.sign(self._issuing_key, hashes.SHA256())
 
     def build_crl(
@@ -421,10 +433,9 @@ class CertificationAuthority:
         self, revoked: Iterable[RevokedCertificate] = (), *, number: int, moment: datetime,
         next_update: timedelta = DEFAULT_CRL_PERIOD,
     ) -> x509.CertificateRevocationList:
-        """The root's CRL of CA certificates (the ARL), signed by the root, under the profile in
-        `signing.ca.crl`. Its issuingDistributionPoint names no URL: it covers every CA
-        certificate of the root, the root's own included (which names no CRL, and which `openssl
-        verify -crl_check_all` checks too), and an issuing CA made before it pointed here."""
+        """The root's CRL of CA certificates (the ARL), under the profile in `signing.ca.crl`:
+        naming no URL, it covers the root itself (which `openssl verify -crl_check_all` checks
+        too) and an issuing CA made before it pointed here."""
         scope = CRLScope(self.root_certificate, self._root_key, None, True)
         return build_crl(scope, revoked, number=number, moment=moment, next_update=next_update)
 

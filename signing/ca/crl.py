@@ -2,18 +2,15 @@
 
 The CRL profile (RFC 5280 section 5), one CRL per issuer and scope:
 
-- v2, ECDSA-SHA256, signed by the CA whose certificates it lists; nextUpdate a fixed period
-  after thisUpdate; a cRLNumber that grows with every CRL (the caller keeps it); the AKI.
+- v2, ECDSA-SHA256, by the CA whose certificates it lists; a cRLNumber that grows; the AKI.
 - A critical issuingDistributionPoint saying what the CRL covers: the issuing CA's CRL names its
   URL and covers end-entity certificates only; the root's CRL (the ARL) covers CA certificates
   only and names no URL, so that it covers the root itself. A CRL fetched for one scope cannot
   be passed off for another.
 - Each entry has its revocation date, and its reason unless `unspecified` (RFC 5280 5.3.1).
 - Expired certificates leave the CRL once a CRL issued after their expiry has listed them (RFC
-  5280 section 3.3): an entry goes when its certificate expired before the previous CRL's
-  thisUpdate (`previous_update`). A national CA would otherwise carry decades of revocations.
-- The whole list goes to cryptography's immutable builder at once: adding entries one at a time
-  copies the list each time (quadratic; 24 s at 100,000 entries).
+  5280 section 3.3): an entry goes when its certificate expired before `previous_update`.
+- The whole list goes to cryptography's immutable builder at once (one at a time is quadratic).
 """
 
 from __future__ import annotations
@@ -73,12 +70,9 @@ def build_crl(
     scope: CRLScope, revoked: Iterable[RevokedCertificate], *, number: int, moment: datetime,
     next_update: timedelta, previous_update: datetime | None = None,
 ) -> x509.CertificateRevocationList:
-    """A CRL under the profile above. Raises CAError for a negative number, a period that is not
-    positive or a naive time.
-
-    Security caveats: `number` must grow with every CRL published for this issuer; relying
-    parties take the CRL as complete for its scope, so pass every revocation the CA made.
-    """
+    """A CRL under the profile above; CAError for a negative number or period or a naive time.
+    Security caveats: `number` must grow with every CRL of this issuer; relying parties take the
+    CRL as complete for its scope, so pass every revocation the CA made."""
     require_aware(moment)
     if number < 0:
         raise CAError("the CRL number must not be negative")
@@ -171,12 +165,9 @@ class InMemoryCertificateStatus:
             revocation = self._revoked.get(serial)
             issued = serial in self._issued
         if revocation is not None:
-            return CertificateStatus(
-                RevocationState.REVOKED, revocation.revoked_at, revocation.reason
-            )
-        if issued:
-            return CertificateStatus(RevocationState.GOOD)
-        return CertificateStatus(RevocationState.UNKNOWN)
+            revoked = RevocationState.REVOKED
+            return CertificateStatus(revoked, revocation.revoked_at, revocation.reason)
+        return CertificateStatus(RevocationState.GOOD if issued else RevocationState.UNKNOWN)
 
     def revoked(self) -> Sequence[RevokedCertificate]:
         with self._lock:

@@ -43,8 +43,7 @@ def export_pkcs12(
     600,000 rounds, AES-256-CBC), MAC HMAC-SHA256.
 
     Security caveats: the password must be printable UTF-8 of at least 10 characters (CAError),
-    nothing more is judged; the MAC's iteration count stays at 2048 (cryptography does not set
-    it): the encryption rounds are what protect the key.
+    nothing more; the MAC's iteration count stays at 2048: the encryption rounds protect the key.
     """
     try:
         text = password.decode("utf-8")
@@ -76,12 +75,9 @@ def export_pkcs12(
 def load_pkcs12(
     data: bytes, password: bytes
 ) -> tuple[CertificateIssuerPrivateKeyTypes, x509.Certificate, tuple[x509.Certificate, ...]]:
-    """Open a PKCS#12 key file: (private key, its certificate, the other certificates).
-
-    Raises BadKeyFilePassword when the file is PKCS#12 but the password does not open it,
-    InvalidKeyFile when it is not PKCS#12 or lacks a key or certificate, or they do not match.
-    Security caveat: nothing here checks the certificate's chain, validity or key strength.
-    """
+    """Open a PKCS#12 key file: (private key, its certificate, the other certificates). Raises
+    BadKeyFilePassword when the password does not open it, InvalidKeyFile when it is no PKCS#12
+    or lacks a matching key and certificate. Security caveat: no chain, validity or key check."""
     try:
         # A PKCS#12 password ends at its first NUL, so none can hold one (and cryptography
         # panics on one instead of refusing it).

@@ -1,19 +1,18 @@
 """What the TEST CA writes into certificates: names, policies, key usages and pointers.
 
 Every name it issues says TEST: the CA names carry "TEST" and "NOT FOR PRODUCTION", and every
-end-entity subject has the extra attribute `OU=TEST - NOT FOR PRODUCTION` (organisations keep their
-`OU=BIN…` as well, so look for the OU that starts with "BIN", never at "the" OU).
+end-entity subject has `OU=TEST - NOT FOR PRODUCTION` (beside an organisation's `OU=BIN…`).
 
-Pointers: an end-entity certificate names the issuing CA's CRL, its OCSP responder and the issuing
-CA certificate (caIssuers, DER); the issuing CA certificate names the root's own CRL (the ARL) and
-the root certificate. A TLS server certificate gets the same pointers over plain http: a client
-checking that very certificate cannot be asked to fetch its revocation over https first (RFC 5280
-section 4.2.1.13 and the CA/Browser Forum's profile both want http there).
+Pointers: an end-entity certificate names the issuing CA's CRL, OCSP responder and certificate
+(caIssuers, DER); the issuing CA certificate names the root's CRL (the ARL) and certificate. A TLS
+server certificate gets them over plain http: a client checking that very certificate cannot
+fetch its revocation over https first (RFC 5280 section 4.2.1.13, the CA/Browser Forum).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -206,7 +205,8 @@ def server_name(subject: TLSServer) -> x509.Name:
     return x509.Name([_attribute(oid, value) for oid, value in pairs])
 
 
-_DNS_LABEL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+#: Lower-case ASCII DNS labels of 1 to 63 letters, digits and inner hyphens (RFC 1123).
+_DNS_NAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*")
 
 
 def server_alternative_names(hosts: tuple[str, ...]) -> list[x509.GeneralName]:
@@ -224,15 +224,7 @@ def server_alternative_names(hosts: tuple[str, ...]) -> list[x509.GeneralName]:
         except ValueError:
             pass
         name = host.lower().rstrip(".")
-        labels = name.split(".")
-        if len(name) > 253 or any(
-            not label
-            or len(label) > 63
-            or label.startswith("-")
-            or label.endswith("-")
-            or not set(label) <= _DNS_LABEL_CHARACTERS
-            for label in labels
-        ):
+        if len(name) > 253 or not _DNS_NAME.fullmatch(name):
             raise CAError(f"{host!r} is neither an IP address nor an ASCII DNS name")
         names.append(x509.DNSName(name))
     return names

@@ -14,12 +14,9 @@ from signing.keys import check_key_strength, der_ecdsa_signature
 
 
 def csr_public_key(csr: bytes) -> PublicKeyTypes:
-    """The key of a PKCS#10 request (PEM or DER) whose signature proves possession.
-
-    Security caveats: only the key is taken; everything else the request says (its subject, its
-    extensions) is for the caller to ignore. Requests signed with SHA-1 or MD5 are refused.
-    Raises InvalidCertificateRequest (unparseable), WeakKey, ProofOfPossessionFailed.
-    """
+    """The key of a PKCS#10 request (PEM or DER) whose signature (SHA-256 or stronger) proves
+    possession. Security caveat: all else the request says is for the caller to ignore. Raises
+    InvalidCertificateRequest, WeakKey, ProofOfPossessionFailed."""
     try:
         if csr.lstrip().startswith(b"-----BEGIN"):
             request = x509.load_pem_x509_csr(csr)

@@ -236,6 +236,7 @@ PUBLIC_PREFIXES = (
     "/logout",
     "/language",
     "/healthz",
+    "/readyz",
     "/docs",
     "/redoc",
     "/openapi.json",
@@ -262,6 +263,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/ward/births/{birth_id}"): WARD,
     ("POST", "/ward/births/{birth_id}/enrollments"): WARD,
     ("POST", "/ward/enrollments/{enrollment_id}/pkcs12"): WARD,
+    ("GET", "/ward/enrollments/{enrollment_id}"): WARD,
+    ("POST", "/ward/enrollments/{enrollment_id}/renew"): WARD,
     ("POST", "/ward/certificates/{serial}/revoke"): WARD,
     # A key holder revokes their own certificate with a signature of that key: no login.
     ("POST", "/api/v1/certificates/{serial}/revoke"): None,
@@ -283,20 +286,21 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/registry/submissions/{submission_id}/reject"): CLERK,
     ("GET", "/registry/check"): CLERK,
     ("POST", "/registry/check"): CLERK,
+    # Search (birthreg/registry/search.py).
+    ("GET", "/api/v1/registry/search"): CLERK,
+    ("GET", "/registry/search"): CLERK,
     # Statistics (birthreg/registry/statistics_api.py, statistics_pages.py).
     ("GET", "/api/v1/registry/statistics"): CLERK,
     ("GET", "/registry/statistics"): CLERK,
     ("GET", "/registry/statistics.csv"): CLERK,
     # A record's life (birthreg/registry/record_api.py, record_pages.py): search, corrections
     # (a parent's signed request needs her signature, not a login), copies, issuances.
-    ("GET", "/api/v1/registry/search"): CLERK,
     ("POST", "/api/v1/registry/certificates/{certificate_id}/corrections"): CLERK,
     ("POST", "/api/v1/registry/certificates/{certificate_id}/corrections/signed"): None,
     ("POST", "/api/v1/registry/corrections/{correction_id}/approve"): frozenset({Role.REGISTRAR}),
     ("POST", "/api/v1/registry/corrections/{correction_id}/reject"): frozenset({Role.REGISTRAR}),
     ("POST", "/api/v1/registry/certificates/{certificate_id}/copies"): CLERK,
     ("GET", "/api/v1/registry/certificates/{certificate_id}/issuances"): CLERK,
-    ("GET", "/registry/search"): CLERK,
     ("GET", "/registry/corrections"): CLERK,
     ("POST", "/registry/certificates/{certificate_id}/corrections"): CLERK,
     ("POST", "/registry/corrections/{correction_id}/approve"): frozenset({Role.REGISTRAR}),

@@ -367,6 +367,16 @@ def test_pages_in_three_languages(service: Service, chromium: Any) -> None:
         mother.enroll(service.enrollment_url(birth_id))
         mother.page.get_by_test_id("start-application").click()
         _fill(mother.page, CHILD)
+        # Switching the language keeps the half-filled form, typed values and choices.
+        mother.page.locator(".lang-switch button[value=ru]").click()
+        mother.page.wait_for_selector("html[lang=ru]")
+        assert mother.page.locator("#child_given_name").input_value() == CHILD["child_given_name"]
+        assert mother.page.locator("#street").input_value() == CHILD["street"]
+        mother.page.locator("input[name=father_basis][value=none]").check()
+        mother.page.locator(".lang-switch button[value=kk]").click()
+        mother.page.wait_for_selector("html[lang=kk]")
+        assert mother.page.locator("input[name=father_basis][value=none]").is_checked()
+        assert not mother.page.locator("#father_iin").is_visible()  # "no father": no fields
         mother.page.get_by_test_id("review").click()
         mother.page.wait_for_selector("[data-testid=sign-button]")
         headings = {"kk": "Тіркеу туралы өтініш", "ru": "Заявление о регистрации",

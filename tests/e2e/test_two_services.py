@@ -1,7 +1,13 @@
-"""The docker-compose shape, run directly: the ward and the registry as two `birthreg serve`
-processes in production mode, each with its own PostgreSQL database, sharing only the TEST CA's
-data dir. A mother's key is issued at the ward; her dossier goes to the registry over HTTP, which
-verifies it trusting only the root and checking revocation at the ward's /pki over HTTP."""
+"""The docker-compose shape, run directly: the scripts compose runs (docker/ward.sh,
+docker/issue-seal.sh, docker/registry.sh) as three processes in production mode, the ward
+(role ward: the CA) and the registry (role registry: no CA key) each on a database of its own,
+sharing nothing but the public `exchange` directory. A whole birth goes through: the ward
+records it, the mother's key is issued there and she signs, the registry receives the dossier
+over HTTP and checks revocation at the ward's /pki over HTTP, a clerk registers it; and a key
+revoked at the ward is refused at the registry within seconds.
+
+On PostgreSQL (BIRTHREG_TEST_DATABASE_URL) the two databases are `<its name>_ward` and
+`<its name>_registry`, made for the test and dropped after it; otherwise SQLite files."""
 
 from __future__ import annotations
 
@@ -12,8 +18,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -32,8 +40,8 @@ from birthreg.registry.intake import receipt_payload
 from signing import jws
 from signing.canonical import canonicalize
 
-pytestmark = pytest.mark.postgres
-DATABASE_ENV = "BIRTHREG_TEST_DATABASE_URL"
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "a long staff password 1"
 
 
 def _free_port() -> int:
@@ -42,162 +50,237 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _fresh_database(base_url: str, name: str) -> str:
-    """An empty database `name` on the test server (dropped and made again)."""
+def _database(base_url: str, name: str, *, drop_only: bool = False) -> str:
+    """`name` on the test PostgreSQL server, dropped (and made again unless `drop_only`)."""
     engine = make_engine(base_url, autocommit=True)
     try:
         with engine.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            if not drop_only:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         engine.dispose()
     return make_url(base_url).set(database=name).render_as_string(hide_password=False)
 
 
-def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+@dataclass
+class Side:
+    name: str
+    url: str
+    env: dict[str, str]
+    log: Path
+
+
+def _start(script: str, side: Side) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "birthreg.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log.open("wb"),
+        ["sh", str(ROOT / "docker" / script)],
+        env=side.env,
+        stdout=side.log.open("ab"),
         stderr=subprocess.STDOUT,
     )
 
 
-def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
+def _wait(side: Side, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"{url} exited:\n{log.read_text(errors='replace')}")
+            raise AssertionError(f"{side.name} exited:\n{side.log.read_text(errors='replace')}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{side.url}/readyz", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.25)
-    raise AssertionError(f"{url} did not start:\n{log.read_text(errors='replace')}")
+    raise AssertionError(f"{side.name} did not start:\n{side.log.read_text(errors='replace')}")
 
 
-@pytest.fixture
-def services(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, str]]]:
-    base = os.environ.get(DATABASE_ENV)
-    if not base:
-        pytest.skip(f"{DATABASE_ENV} is not set")
+def _sides(tmp_path: Path, database_url: str) -> tuple[Side, Side]:
+    exchange = tmp_path / "exchange"
+    exchange.mkdir()
     ward_port, registry_port = _free_port(), _free_port()
     ward_url, registry_url = f"http://127.0.0.1:{ward_port}", f"http://127.0.0.1:{registry_port}"
     common = {
         **os.environ,
+        # The scripts call `birthreg`, as the image has it on its PATH.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "BIRTHREG_ENV": "production",
-        "BIRTHREG_DATA_DIR": str(tmp_path / "shared-ca"),
-        "BIRTHREG_CA_PASSPHRASE": secrets.token_urlsafe(24),
-        "BIRTHREG_SECRET_KEY": secrets.token_urlsafe(24),
+        "BIRTHREG_EXCHANGE": str(exchange),
+        "HOST": "127.0.0.1",
+        "WAIT_SECONDS": "120",
     }
-    ward_env = {
+    databases = {}
+    for name in ("ward", "registry"):
+        if database_url.startswith("sqlite"):
+            databases[name] = f"sqlite:///{tmp_path / name / 'birthreg.sqlite3'}"
+        else:
+            base = make_url(database_url).database
+            databases[name] = _database(database_url, f"{base}_{name}")
+    ward = Side("ward", ward_url, {
         **common,
-        "BIRTHREG_DATABASE_URL": _fresh_database(base, "birthreg_e2e_ward"),
+        "BIRTHREG_ROLE": "ward",
+        "BIRTHREG_DATA_DIR": str(tmp_path / "ward"),
+        "BIRTHREG_DATABASE_URL": databases["ward"],
         "BIRTHREG_BASE_URL": ward_url,
         "BIRTHREG_REGISTRY_URL": registry_url,
-    }
-    registry_env = {
+        "BIRTHREG_CA_PASSPHRASE": secrets.token_urlsafe(24),
+        "BIRTHREG_SECRET_KEY": secrets.token_urlsafe(24),
+        "PORT": str(ward_port),
+    }, tmp_path / "ward.log")
+    registry = Side("registry", registry_url, {
         **common,
-        "BIRTHREG_DATABASE_URL": _fresh_database(base, "birthreg_e2e_registry"),
+        "BIRTHREG_ROLE": "registry",
+        "BIRTHREG_DATA_DIR": str(tmp_path / "registry"),
+        "BIRTHREG_DATABASE_URL": databases["registry"],
         "BIRTHREG_BASE_URL": registry_url,
-    }
-    # Both start at once, as compose starts them: init runs under a lock in the shared dir.
-    ward_log, registry_log = tmp_path / "ward.log", tmp_path / "registry.log"
-    ward = _start(ward_env, ward_port, ward_log)
-    registry = _start(registry_env, registry_port, registry_log)
+        "BIRTHREG_KEY_PASSPHRASE": secrets.token_urlsafe(24),
+        "BIRTHREG_SECRET_KEY": secrets.token_urlsafe(24),
+        "PORT": str(registry_port),
+    }, tmp_path / "registry.log")
+    return ward, registry
+
+
+@pytest.fixture
+def services(tmp_path: Path, database_url: str) -> Iterator[tuple[Side, Side]]:
+    ward, registry = _sides(tmp_path, database_url)
+    # All three at once, as compose starts them; the scripts wait for each other's files.
+    processes = [_start("ward.sh", ward), _start("registry.sh", registry)]
+    issuer = _start("issue-seal.sh", ward)
     try:
-        _wait(ward_url, ward, ward_log)
-        _wait(registry_url, registry, registry_log)
-        yield ward_url, registry_url, ward_env
+        assert issuer.wait(timeout=180) == 0, ward.log.read_text(errors="replace")
+        _wait(ward, processes[0])
+        _wait(registry, processes[1])
+        yield ward, registry
     finally:
-        for process in (ward, registry):
+        for process in processes:
             process.terminate()
-        for process in (ward, registry):
+        for process in processes:
             process.wait(timeout=30)
+        if not database_url.startswith("sqlite"):
+            base = make_url(database_url).database
+            for name in ("ward", "registry"):
+                _database(database_url, f"{base}_{name}", drop_only=True)
 
 
-def test_a_dossier_crosses_from_the_ward_to_the_registry(
-    services: tuple[str, str, dict[str, str]],
-) -> None:
-    ward_url, registry_url, ward_env = services
-    password = "a long ward password"
+def _staff(side: Side, name: str, role: str) -> dict[str, str]:
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "birthreg.cli",
-            "users",
-            "add",
-            "midwife",
-            "--role",
-            "ward",
-            "--password-stdin",
-        ],
-        input=f"{password}\n".encode(),
-        env=ward_env,
-        check=True,
-        capture_output=True,
+        [sys.executable, "-m", "birthreg.cli", "users", "add", name, "--role", role,
+         "--password-stdin"],
+        input=f"{PASSWORD}\n".encode(), env=side.env, check=True, capture_output=True,
     )
-    with httpx.Client(base_url=ward_url, timeout=30) as ward:
-        token = ward.post(
-            "/api/v1/auth/token", data={"username": "midwife", "password": password}
-        ).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        birth = ward.post("/api/v1/ward/births", json=birth_body(), headers=headers)
-        assert birth.status_code == 201, birth.text
-        record = birth.json()["medical_record"]
-        started = ward.post(
-            f"/api/v1/ward/births/{birth.json()['id']}/enrollments",
-            json={"role": "mother"},
-            headers=headers,
+    token = httpx.post(
+        f"{side.url}/api/v1/auth/token", data={"username": name, "password": PASSWORD}
+    ).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Mother:
+    record: dict[str, Any]
+    key: ec.EllipticCurvePrivateKey
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+
+    def dossier(self) -> dict[str, Any]:
+        application = f.application(self.record["document"])
+        signature = jws.sign_detached(
+            canonicalize(application), self.certificate, self.key, chain=self.chain,
+            signing_time=now() - timedelta(seconds=1),
         )
-        assert started.status_code == 201, started.text
-        key = ec.generate_private_key(ec.SECP256R1())
-        csr = (
-            x509.CertificateSigningRequestBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "me")]))
-            .sign(key, hashes.SHA256())
-            .public_bytes(serialization.Encoding.PEM)
-            .decode()
-        )
-        issued = ward.post("/api/v1/enroll", json={"code": started.json()["code"], "csr_pem": csr})
-        assert issued.status_code == 201, issued.text
-    certificate = x509.load_pem_x509_certificate(issued.json()["certificate_pem"].encode())
-    chain = tuple(x509.load_pem_x509_certificates(issued.json()["chain_pem"].encode()))
-    # The certificate points at the ward's CRL and OCSP: that is where the registry will ask.
-    assert ward_url in str(
-        certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        return {
+            "medical_record": self.record,
+            "application": {
+                "document": application,
+                "signatures": [{"format": "jws", "value": signature}],
+            },
+        }
+
+
+def _birth(ward: httpx.Client, headers: dict[str, str], **changes: Any) -> Mother:
+    """A birth recorded and sealed at the ward, and the mother's key issued there (her CSR)."""
+    birth = ward.post("/api/v1/ward/births", json=birth_body(**changes), headers=headers)
+    assert birth.status_code == 201, birth.text
+    started = ward.post(
+        f"/api/v1/ward/births/{birth.json()['id']}/enrollments",
+        json={"role": "mother"}, headers=headers,
+    )
+    assert started.status_code == 201, started.text
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "me")]))
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+        .decode()
+    )
+    issued = ward.post("/api/v1/enroll", json={"code": started.json()["code"], "csr_pem": csr})
+    assert issued.status_code == 201, issued.text
+    return Mother(
+        birth.json()["medical_record"], key,
+        x509.load_pem_x509_certificate(issued.json()["certificate_pem"].encode()),
+        tuple(x509.load_pem_x509_certificates(issued.json()["chain_pem"].encode())),
     )
 
-    application = f.application(record["document"])
-    signature = jws.sign_detached(
-        canonicalize(application),
-        certificate,
-        key,
-        chain=chain,
-        signing_time=now() - timedelta(seconds=5),
-    )
-    dossier = {
-        "medical_record": record,
-        "application": {
-            "document": application,
-            "signatures": [{"format": "jws", "value": signature}],
-        },
-    }
-    with httpx.Client(base_url=registry_url, timeout=30) as registry:
-        response = registry.post("/api/v1/registry/submissions", json=dossier)
-        assert response.status_code == 201, response.text
-        result = response.json()
+
+def test_a_birth_crosses_the_boundary_and_a_revocation_follows(
+    services: tuple[Side, Side],
+) -> None:
+    ward_side, registry_side = services
+    # The registry holds no CA: none in its data dir, none of the CA's or the ward's addresses.
+    assert not (Path(registry_side.env["BIRTHREG_DATA_DIR"]) / "ca").exists()
+    for method, path in (("GET", "/pki/crl"), ("POST", "/pki/ocsp"), ("POST", "/api/v1/enroll"),
+                         ("GET", "/api/v1/ward/births")):
+        answer = httpx.request(method, registry_side.url + path)
+        assert answer.status_code == 404, (path, answer.status_code)
+
+    midwife = _staff(ward_side, "midwife", "ward")
+    clerk = _staff(registry_side, "clerk", "clerk")
+    with httpx.Client(base_url=ward_side.url, timeout=30) as ward, \
+            httpx.Client(base_url=registry_side.url, timeout=30) as registry:
+        mother = _birth(ward, midwife)
+        # Her certificate points at the ward's CRL and OCSP: that is where the registry asks.
+        assert ward_side.url in str(
+            mother.certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        )
+        received = registry.post("/api/v1/registry/submissions", json=mother.dossier())
+        assert received.status_code == 201, received.text
+        result = received.json()
+        signatures = [s for d in result["report"]["documents"] for s in d["signatures"]]
+        assert {s["revocation"]["state"] for s in signatures} == {"good"}
+        assert all(ward_side.url in s["revocation"]["source"] for s in signatures)
+        # The receipt is sealed by the registry's own seal, which the ward's CA issued.
         seal = x509.load_pem_x509_certificate(registry.get("/pki/seal.pem").content)
-    assert result["report"]["passed"] is True
-    signatures = [s for d in result["report"]["documents"] for s in d["signatures"]]
-    assert all(s["revocation"]["state"] == "good" for s in signatures)
-    # The mother's certificate came from the ward: the registry asked the ward about it. (The
-    # facility seal points at whichever service's init issued it first: both record it.)
-    (mother,) = [s for s in signatures if s["role"] == "mother"]
-    assert ward_url in mother["revocation"]["source"]
-    # The receipt is the registry's: its seal signed it.
-    receipt = result["receipt"]
-    verified = jws.verify_detached(receipt["signature"], receipt_payload(receipt))
-    assert verified.signer == seal
+        receipt = result["receipt"]
+        assert jws.verify_detached(receipt["signature"], receipt_payload(receipt)).signer == seal
+        ward_root = x509.load_pem_x509_certificate(ward.get("/pki/root.pem").content)
+        seal_chain = x509.load_pem_x509_certificates(
+            (Path(ward_side.env["BIRTHREG_EXCHANGE"]) / "registry-seal.pem").read_bytes()
+        )
+        assert seal_chain[0] == seal and seal_chain[-1] == ward_root
+
+        registered = registry.post(
+            f"/api/v1/registry/submissions/{result['id']}/register", headers=clerk
+        )
+        assert registered.status_code == 201, registered.text
+        assert registered.json()["act_record_number"]
+
+        # Another mother's dossier is received; then the ward revokes her key.
+        second = _birth(ward, midwife, mother={"iin": "940315400024", "surname": "Нұрланова"})
+        waiting = registry.post("/api/v1/registry/submissions", json=second.dossier())
+        assert waiting.status_code == 201, waiting.text
+        serial = format(second.certificate.serial_number, "x")
+        revoked = ward.post(
+            f"/api/v1/ward/certificates/{serial}/revoke", json={"reason": "key_compromise"},
+            headers=midwife,
+        )
+        assert revoked.status_code == 200, revoked.text
+        started = time.monotonic()
+        refused = registry.post(
+            f"/api/v1/registry/submissions/{waiting.json()['id']}/register", headers=clerk
+        )
+        elapsed = time.monotonic() - started
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"] == "signer_revoked"
+        assert elapsed < 5
+        # And whatever the revoked key signs now is refused at the door.
+        after = registry.post("/api/v1/registry/submissions", json=second.dossier())
+        assert after.status_code == 422, after.text

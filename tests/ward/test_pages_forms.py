@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from birthreg.i18n import gettext, use_language
-from birthreg.models import Birth, Enrollment, Progress, now
+from birthreg.models import Birth, Enrollment, Facility, Progress, now
 from birthreg.ward import service
 from birthreg.ward.service import WARD_TIME_ZONE
 from ward.helpers import (
@@ -22,9 +22,19 @@ from ward.helpers import (
     counts,
     csr_pem,
     new_key,
+    staff,
     ward_headers,
 )
-from ward.test_pages import _CODE, HTML, birth_form, field_error, record, start, ward_client
+from ward.test_pages import (
+    _CODE,
+    HTML,
+    birth_form,
+    field_error,
+    log_in,
+    record,
+    start,
+    ward_client,
+)
 
 FOUR_MISTAKES = {
     "mother_iin": MOTHER_IIN[:11],
@@ -154,10 +164,31 @@ def test_a_fathers_new_code_keeps_his_details(app: Any, client: TestClient, db: 
     assert len(fathers) == 2 and {f.iin for f in fathers} == {FATHER_IIN}
 
 
-def test_another_facilitys_enrollment_is_not_shown(app: Any, client: TestClient) -> None:
-    ward_client(app, client)
-    missing = client.get("/ward/enrollments/00000000-0000-0000-0000-000000000000", headers=HTML)
-    assert missing.status_code == 404
+def test_another_facility_neither_sees_nor_renews_a_code(
+    app: Any, client: TestClient, db: Session
+) -> None:
+    token = ward_client(app, client)
+    birth_id = record(client, token)
+    shown = start(client, token, birth_id, role="mother")
+    code = _CODE.search(shown.text)
+    assert code
+    other = Facility(bin="050140000031", name="Басқа (TEST)", seal_serial="1", created_at=now())
+    db.add(other)
+    db.commit()
+    client.cookies.clear()
+    staff(app, username="stranger", facility_id=other.id)
+    stranger = log_in(client, "stranger")
+    before = counts(db)
+    seen = client.get(shown.url.path, headers=HTML)
+    assert seen.status_code == 404 and code.group(1) not in seen.text
+    renewed = client.post(f"{shown.url.path}/renew", data={"csrf_token": stranger}, headers=HTML)
+    assert renewed.status_code == 404
+    assert counts(db) == before
+    # The code still works for the mother it was made for.
+    enrolled = client.post(
+        "/api/v1/enroll", json={"code": code.group(1), "csr_pem": csr_pem(new_key())}
+    )
+    assert enrolled.status_code == 201
 
 
 def test_a_second_birth_for_the_same_mother_asks_first(
