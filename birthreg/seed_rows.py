@@ -40,6 +40,7 @@ from birthreg.notify.tracking import new_tracking_number
 from birthreg.parents.validation import application_document
 from birthreg.pki.seals import Seal
 from birthreg.registry.numbering import iin_prefix, local_date
+from birthreg.registry.search_keys import registration_keys, submission_keys
 from birthreg.ward.schemas import BirthIn, ChildIn, PersonIn
 from birthreg.ward.service import medical_record_document
 from signing import jws
@@ -97,7 +98,8 @@ class SeedContext:
 
 
 TABLE_ORDER = ("birth", "pki_certificate", "enrollment", "parents_application",
-               "registry_submission", "registry_registration", "registry_certificate")
+               "registry_submission", "registry_registration", "registry_certificate",
+               "registry_search_key", "registry_issuance")
 
 
 @dataclass
@@ -366,6 +368,8 @@ def _submission(context: SeedContext, rows: Rows, dossier: dict[str, Any],
              else None,
              decided_by=context.staff.clerk if life.decided_at else None,
              decided_at=life.decided_at, received_at=received, tracking_number=tracking)
+    for key in submission_keys(dossier, tracking):
+        rows.add("registry_search_key", key=key, submission_id=submission_id)
     events = [Event(received, f"holder:{mother_serial}", "mother", "submission.received",
                     "submission", submission_id, {"dossier_sha256": sha, "previous_id": None,
                                                   "candidates": []})]
@@ -404,6 +408,14 @@ def _register(context: SeedContext, rows: Rows, birth: Birth, submission_id: str
     rows.add("registry_registration", **registration)
     certificate = context.make_certificate(registration, submission["dossier"])
     rows.add("registry_certificate", **certificate)
+    keys = registration_keys(iin, year, context.acts[(context.office_id, year)],
+                             certificate["certificate_number"])
+    for key in keys:
+        rows.add("registry_search_key", key=key, submission_id=submission_id)
+    rows.add("registry_issuance", certificate_id=certificate["id"],
+             registration_id=registration["id"], kind="original", at=life.decided_at,
+             actor=_staff(context.staff.clerk), role="clerk", collector_name=None,
+             collector_iin=None, document_checked=None, reason=None)
     rows.events.append(Event(life.decided_at, _staff(context.staff.clerk), "clerk",
                              "registration.registered", "submission", submission_id,
                              {"act_record_number": registration["act_record_number"],
