@@ -123,6 +123,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("var")
     database_url: str = ""
+    #: A read replica of database_url for the routes that only read (birthreg.db.ReadSessionDep).
+    database_replica_url: str | None = None
     base_url: str = "http://127.0.0.1:8000"
     env: Literal["development", "production"] = "development"
     #: What this process is (DESIGN.md "Two services"): everything, the ward, or the registry.

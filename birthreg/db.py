@@ -169,3 +169,19 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    """A session for a route that only reads (the queue, public status): on the read replica
+    when BIRTHREG_DATABASE_REPLICA_URL names one, else on the primary. Never commits.
+
+    A replica lags its primary by a moment: what was written a moment ago may not be there yet
+    (a submission's status just after intake). Only routes that can live with that use it."""
+    engine = request.app.state.replica_engine or request.app.state.engine
+    # A reading connection: on SQLite its transaction takes no write lock, so the route's other
+    # session (the signed-in user's) is never waited for.
+    with reading(engine) as connection, Session(bind=connection) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]

@@ -28,7 +28,7 @@ from birthreg.admin.api import router as admin_api_router
 from birthreg.admin.pages import router as admin_pages_router
 from birthreg.audit_api import router as audit_api_router
 from birthreg.config import Settings
-from birthreg.db import engine_from_settings
+from birthreg.db import engine_from_settings, make_engine
 from birthreg.errors import DomainError
 from birthreg.notify.pages import router as notify_pages_router
 from birthreg.notify.sender import background_sender, channel_status
@@ -149,6 +149,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine_from_settings(settings)
+        replica = settings.database_replica_url
+        app.state.replica_engine = make_engine(replica) if replica else None
         # Every CHECKPOINT_INTERVAL entries the registry office's seal (the facility's at the
         # ward) signs a checkpoint.
         audit.sign_checkpoints_with(
@@ -164,6 +166,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield
         finally:
             app.state.engine.dispose()
+            if app.state.replica_engine is not None:
+                app.state.replica_engine.dispose()
 
     app = FastAPI(
         title="birthreg (TEST)",
@@ -173,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.ca = None
+    app.state.replica_engine = None
     # Languages: one template renderer for every domain, the request's language, the switch.
     templates = i18n.templates
     app.state.templates = templates

@@ -18,6 +18,7 @@ Development only: refused in production (`SeedRefused`).
 from __future__ import annotations
 
 import random
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from birthreg import audit
 from birthreg.auth import create_staff_user
 from birthreg.config import Settings
 from birthreg.db import make_engine
+from birthreg.errors import ServiceNotInitialised
 from birthreg.models import (
     ActRecordCounter,
     ChildIINCounter,
@@ -45,6 +47,7 @@ from birthreg.models import (
 from birthreg.pki.seals import load_seal
 from birthreg.pki.service import load_certification_authority
 from birthreg.registry.certificate import certificate_values, load_certificate_context
+from birthreg.registry.service import load_office
 from birthreg.seed_report import ReportTemplate, receipt_maker
 from birthreg.seed_rows import TABLE_ORDER, Rows, SeedContext, Staff, add_birth, prime_report
 
@@ -129,15 +132,10 @@ def _seed_staff(session: Session, facility: Facility) -> Staff:
 
 
 def _unusable_password() -> str:
-    import secrets
-
     return secrets.token_urlsafe(32)
 
 
 def _context(engine: Engine, settings: Settings, moment: datetime) -> SeedContext:
-    from birthreg.errors import ServiceNotInitialised
-    from birthreg.registry.service import load_office
-
     try:
         ca = load_certification_authority(settings)
         with Session(engine) as session:
@@ -163,8 +161,7 @@ def _context(engine: Engine, settings: Settings, moment: datetime) -> SeedContex
     context = SeedContext(
         moment=moment, ca=ca, facility=facility,
         facility_seal=facility_seal,
-        office_id=office.id, office_bin=office.bin, office_name=office.name,
-        office_seal=office.seal, staff=staff, holder_key=template.holder_key,
+        office_id=office.id, office_seal=office.seal, staff=staff, holder_key=template.holder_key,
         make_report=template.report, make_receipt=receipt_maker(office),
         make_certificate=make_certificate,
     )

@@ -79,8 +79,6 @@ class SeedContext:
     facility: Facility
     facility_seal: Seal
     office_id: int
-    office_bin: str
-    office_name: str
     office_seal: Seal
     staff: Staff
     holder_key: ec.EllipticCurvePrivateKey
@@ -398,19 +396,18 @@ def _register(context: SeedContext, rows: Rows, birth: Birth, submission_id: str
         iin = make_iin(local_date(life.born_at), sex, context.iins[prefix])
         if iin is not None:
             break
-    registration = {
+    act_record_number = context.acts[(context.office_id, year)]
+    registration: dict[str, Any] = {
         "id": context.next_registration_id, "submission_id": submission_id,
         "medical_record_id": birth.id, "registry_office_id": context.office_id, "year": year,
-        "act_record_number": context.acts[(context.office_id, year)], "child_iin": iin,
+        "act_record_number": act_record_number, "child_iin": iin,
         "registered_at": life.decided_at, "registered_by": context.staff.clerk,
     }
     context.next_registration_id += 1
     rows.add("registry_registration", **registration)
     certificate = context.make_certificate(registration, submission["dossier"])
     rows.add("registry_certificate", **certificate)
-    keys = registration_keys(iin, year, context.acts[(context.office_id, year)],
-                             certificate["certificate_number"])
-    for key in keys:
+    for key in registration_keys(iin, year, act_record_number, certificate["certificate_number"]):
         rows.add("registry_search_key", key=key, submission_id=submission_id)
     rows.add("registry_issuance", certificate_id=certificate["id"],
              registration_id=registration["id"], kind="original", at=life.decided_at,
@@ -418,6 +415,6 @@ def _register(context: SeedContext, rows: Rows, birth: Birth, submission_id: str
              collector_iin=None, document_checked=None, reason=None)
     rows.events.append(Event(life.decided_at, _staff(context.staff.clerk), "clerk",
                              "registration.registered", "submission", submission_id,
-                             {"act_record_number": registration["act_record_number"],
+                             {"act_record_number": act_record_number,
                               "year": year, "child_iin": iin,
                               "certificate_id": certificate["id"]}))

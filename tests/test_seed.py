@@ -31,6 +31,7 @@ from birthreg.pki.seals import load_seal
 from birthreg.pki.service import load_certification_authority
 from birthreg.registry.intake import receipt_payload
 from birthreg.registry.record_models import Issuance, SearchKey
+from birthreg.registry.search import search_records
 from birthreg.seed import SeedRefused, run_seed
 from signing import cms, jws
 from signing.canonical import canonicalize
@@ -79,6 +80,19 @@ def test_the_seed_makes_births_in_every_state(seeded: Any) -> None:
     # The registry's counter moved past the seed's numbers.
     assert counter.last_number == max(r.act_record_number for r in registrations)
     assert len({r.child_iin for r in registrations}) == len(registrations)
+
+
+def test_seeded_births_are_found_by_search(seeded: Any) -> None:
+    _result, engine = seeded
+    with Session(engine) as session:
+        registration = session.exec(select(Registration)).first()
+        submission = session.get(Submission, registration.submission_id)  # type: ignore[union-attr]
+        assert registration is not None and submission is not None
+        found = search_records(session, registration.child_iin, actor="staff:test", role="clerk")
+        assert [r.submission_id for r in found.results] == [submission.id]
+        by_mother = search_records(session, submission.mother_iin, actor="staff:test",
+                                   role="clerk")
+        assert submission.id in [r.submission_id for r in by_mother.results]
 
 
 def test_the_seeded_chain_verifies(seeded: Any, service_settings: Settings) -> None:

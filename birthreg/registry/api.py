@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from birthreg import throttle
 from birthreg.auth import ClerkStaff, actor_of
 from birthreg.dates import RequestDay
-from birthreg.db import SessionDep
+from birthreg.db import ReadSessionDep, SessionDep
 from birthreg.edge import client_address
 from birthreg.errors import DomainError
 from birthreg.models import SubmissionStatus, now
@@ -184,14 +184,14 @@ async def submit_dossier(request: Request, session: SessionDep) -> Response:
     response_model=SubmissionStatusPublic,
     responses={404: _ERROR},
 )
-def submission_status(submission_id: SubmissionId, session: SessionDep) -> Any:
+def submission_status(submission_id: SubmissionId, session: ReadSessionDep) -> Any:
     """The status of a submission, for its sender (who holds its unguessable id)."""
     return queue.submission_status(session, submission_id)
 
 
 @router.get("/submissions", response_model=SubmissionPage, responses={400: _ERROR})
 def list_submissions(
-    session: SessionDep,
+    session: ReadSessionDep,
     user: ClerkStaff,
     status: SubmissionStatus | None = None,
     facility: Annotated[str | None, Query(pattern=r"^[0-9]{12}$")] = None,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from birthreg.db import SessionDep
+from birthreg.db import ReadSessionDep
 from birthreg.verify.service import MAX_REFERENCE, certificate_standing, verify_qr
 from signing.seal import MAX_SEAL_TEXT
 
@@ -38,14 +38,14 @@ class StatusResponse(BaseModel):
 
 
 @router.post("", response_model=VerifyResponse)
-def verify(request: VerifyRequest, session: SessionDep) -> dict[str, Any]:
+def verify(request: VerifyRequest, session: ReadSessionDep) -> dict[str, Any]:
     """Check a certificate's QR seal against the registry's seal certificate; with its status."""
     return verify_qr(session, request.qr).to_json()
 
 
 @router.get("/status/{certificate}", response_model=StatusResponse)
 def status(
-    session: SessionDep,
+    session: ReadSessionDep,
     certificate: Annotated[str, Path(max_length=MAX_REFERENCE, description=(
         "The certificate number, as sealed in the QR code (or the certificate id)"
     ))],

@@ -286,9 +286,6 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/registry/submissions/{submission_id}/reject"): CLERK,
     ("GET", "/registry/check"): CLERK,
     ("POST", "/registry/check"): CLERK,
-    # Search (birthreg/registry/search.py).
-    ("GET", "/api/v1/registry/search"): CLERK,
-    ("GET", "/registry/search"): CLERK,
     # Statistics (birthreg/registry/statistics_api.py, statistics_pages.py).
     ("GET", "/api/v1/registry/statistics"): CLERK,
     ("GET", "/registry/statistics"): CLERK,
