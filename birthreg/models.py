@@ -426,7 +426,7 @@ class ParentApplication(SQLModel, table=True):
 
     `document` is the application exactly as signed (its RFC 8785 form); signatures are the
     signature objects of DESIGN.md as JSON text. Every lookup goes through the birth that the
-    key holder's certificate was enrolled for (see `birthreg.parents.service`).
+    key holder's certificate was enrolled for (see `birthreg.parents.sessions`).
     """
 
     __tablename__ = "parents_application"

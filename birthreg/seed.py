@@ -9,8 +9,9 @@ kept at the end, so `--since-checkpoint` has somewhere to start).
 Rows are made a batch at a time outside any transaction, then written in one transaction per
 batch: COPY on PostgreSQL, executemany on SQLite, with the audit head locked while the batch's
 entries are chained onto it (so the service may run beside a seed). The registry's counters (act
-record numbers, child IIN serials) are moved past what the seed used. No parent is told anything:
-the seeded events are history, not news (no outbox rows).
+record numbers, child IIN serials) are moved past what each batch used, in its transaction, so a
+seed stopped between batches leaves a database the service goes on with. No parent is told
+anything: the seeded events are history, not news (no outbox rows).
 
 Development only: refused in production (`SeedRefused`).
 """
@@ -96,12 +97,12 @@ def run_seed(
             count = min(BATCH, births - start)
             for index in range(start, start + count):
                 add_birth(context, rows, rng, first + step * (index + rng.random()))
-            result.audit_entries += _write(engine, rows)
+            result.audit_entries += _write(engine, rows, context)
             for table, table_rows in rows.tables.items():
                 result.rows[table] = result.rows.get(table, 0) + len(table_rows)
             if progress is not None:
                 progress(count)
-        _finish(engine, settings, context)
+        _finish(engine, context)
     finally:
         engine.dispose()
     result.seconds = time.monotonic() - started
@@ -217,18 +218,44 @@ def _load_counters(engine: Engine, context: SeedContext) -> None:
 # -- writing --------------------------------------------------------------------------------------
 
 
-def _write(engine: Engine, rows: Rows) -> int:
-    """One batch in one transaction: its rows, then its audit entries chained onto the head."""
+def _write(engine: Engine, rows: Rows, context: SeedContext) -> int:
+    """One batch in one transaction: its rows, the registry's counters past its numbers, then
+    its audit entries chained onto the head. A seed stopped between batches leaves a database
+    the service can go on with."""
     events = sorted(rows.events, key=lambda event: event.at)
     with engine.begin() as connection:
-        seq, head = audit.head_for_update(connection)
-        entries = audit.chained(events, seq, head)
         for name in TABLE_ORDER:
             _insert(connection, name, rows.tables[name])
+        _move_counters(connection, context, rows.tables["registry_registration"])
+        seq, head = audit.head_for_update(connection)  # last: the lock every writer waits for
+        entries = audit.chained(events, seq, head)
         _insert(connection, "audit_entry", entries)
         if entries:
             audit.advance_head(connection, entries[-1]["seq"], entries[-1]["entry_hash"])
     return len(entries)
+
+
+def _move_counters(
+    connection: Connection, context: SeedContext, registrations: list[dict[str, Any]]
+) -> None:
+    """The act record and child IIN counters the batch's registrations used, and the
+    registrations' id sequence, moved past the numbers the batch took."""
+    if not registrations:
+        return
+    acts = {(r["registry_office_id"], r["year"]) for r in registrations}
+    _store_counters(connection, _ACTS, [
+        {"registry_office_id": office, "year": year, "last_number": context.acts[(office, year)]}
+        for office, year in sorted(acts)
+    ], ("registry_office_id", "year"))
+    prefixes = {r["child_iin"][:7] for r in registrations}
+    _store_counters(connection, _IINS, [
+        {"prefix": prefix, "last_serial": context.iins[prefix]} for prefix in sorted(prefixes)
+    ], ("prefix",))
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(
+            "SELECT setval(pg_get_serial_sequence('registry_registration', 'id'), "
+            "(SELECT max(id) FROM registry_registration))"
+        ))
 
 
 def _insert(connection: Connection, name: str, rows: list[dict[str, Any]]) -> None:
@@ -253,22 +280,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _finish(engine: Engine, settings: Settings, context: SeedContext) -> None:
-    """The counters past the seed's numbers, the registrations' id sequence, statistics, and a
-    signed checkpoint of the chain's head."""
-    with engine.begin() as connection:
-        _store_counters(connection, _ACTS, [
-            {"registry_office_id": office, "year": year, "last_number": last}
-            for (office, year), last in context.acts.items()
-        ], ("registry_office_id", "year"))
-        _store_counters(connection, _IINS, [
-            {"prefix": prefix, "last_serial": last} for prefix, last in context.iins.items()
-        ], ("prefix",))
-        if connection.dialect.name == "postgresql":
-            connection.execute(text(
-                "SELECT setval(pg_get_serial_sequence('registry_registration', 'id'), "
-                "(SELECT coalesce(max(id), 1) FROM registry_registration))"
-            ))
+def _finish(engine: Engine, context: SeedContext) -> None:
+    """Statistics for the planner, and a signed checkpoint of the chain's head."""
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("ANALYZE"))

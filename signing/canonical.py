@@ -25,9 +25,8 @@ MAX_SAFE_INTEGER = 2**53 - 1
 """Largest integer that every JSON peer (IEEE 754 double) represents exactly."""
 
 MAX_CANONICAL_DEPTH = 256
-"""Deepest nesting canonicalize() accepts. `rfc8785` serialises recursively, one Python frame per
-level; bounding the depth keeps it well inside the recursion limit and turns a self-referencing
-list into an error instead of a RecursionError."""
+"""Deepest nesting canonicalize() accepts: `rfc8785` recurses once per level, and a
+self-referencing list must be an error, not a RecursionError."""
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 

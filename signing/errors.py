@@ -46,8 +46,7 @@ class BadPassphrase(CAError):
 
 
 class SignatureFailure(SigningError):
-    """A signature did not verify. `sub_indication` says why (ETSI EN 319 102-1); `checks` lists
-    the checks that ran up to and including the one that failed."""
+    """A signature did not verify: `sub_indication` says why, `checks` lists those that ran."""
 
     code = "invalid_signature"
 
@@ -60,8 +59,7 @@ class SignatureFailure(SigningError):
 
 
 class InvalidName(SigningError):
-    """A person's name with letters or separators outside the national rules. `field` names the
-    offending field (e.g. "child.given_name"); the detail never repeats the name itself."""
+    """A name outside the national rules; `field` names the field, the detail never the name."""
 
     code = "invalid_name"
 

@@ -115,9 +115,7 @@ class Fields:
         if parsed.tzinfo is None:
             self.problem("document_fields", f"{path}.{key} must carry a UTC offset")
             return None
-        # Far from datetime's limits, so that no arithmetic on it (a clock skew, a deadline)
-        # can overflow.
-        try:
+        try:  # far from datetime's limits (see plausible_time)
             plausible_time(parsed)
         except ValueError:
             self.problem("document_fields", f"{path}.{key} must be a time from 1900 to 2999")

@@ -126,9 +126,8 @@ JWS_ALGORITHMS: dict[str, JWSAlgorithm] = {
 
 @dataclass(frozen=True)
 class CMSSignatureAlgorithm:
-    """One CMS signatureAlgorithm OID that we accept. `hash_name` is None when the OID names
-    no digest (id-ecPublicKey, rsaEncryption: it comes from the SignerInfo's digestAlgorithm)
-    or when it comes from parameters (RSASSA-PSS)."""
+    """One CMS signatureAlgorithm OID that we accept; `hash_name` None when the digest comes from
+    the SignerInfo's digestAlgorithm (id-ecPublicKey, rsaEncryption) or from PSS parameters."""
 
     scheme: SignatureScheme
     hash_name: HashName | None = None

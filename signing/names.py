@@ -24,9 +24,8 @@ _SCRIPT_OF.update({c: "Latin" for c in _LATIN})
 
 _SEPARATORS = frozenset("-'’ ")
 
-# Every allowed letter decomposes (NFD) into at most two code points (й, ё and their capitals), so
-# no input longer than twice the limit can normalise into a valid name. Refusing such input before
-# normalising keeps a hostile megabyte string from costing an NFC pass.
+# Every allowed letter decomposes into at most two code points (й, ё), so nothing longer than twice
+# the limit can normalise into a valid name: refused before an NFC pass over a hostile megabyte.
 _MAX_RAW_LENGTH = 2 * MAX_NAME_LENGTH
 
 

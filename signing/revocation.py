@@ -1,11 +1,10 @@
 """Revocation look-ups for `signing.trust`: OCSP and CRLs behind a small fetcher interface.
 
 cryptography's path validation does no revocation checking, so it is done here with its parsers
-and signature checks: an OCSP answer must be signed by the issuer or by a responder it delegated
-(RFC 6960 section 4.2.2.2) and name the very certificate asked about; a CRL must come from the
-issuer, be signed by it, be current, and cover the certificate (its issuingDistributionPoint, RFC
-5280 section 5.2.5). Answers are kept in a `RevocationCache` until stale, and used only when
-issued (and fetched) at or after `since` ("Freshness" in `signing.trust` says which).
+and signature checks: an OCSP answer signed by the issuer or a responder it delegated (RFC 6960
+4.2.2.2), about the very certificate asked about; a CRL from the issuer, signed by it, current,
+covering the certificate (RFC 5280 5.2.5). Answers are kept until stale and used only when
+issued (and fetched) at or after `since` ("Freshness" in `signing.trust`).
 """
 
 from __future__ import annotations
@@ -152,9 +151,8 @@ class RevocationChecker:
         self, certificate: x509.Certificate, issuer: x509.Certificate, moment: datetime,
         since: datetime | None = None,
     ) -> RevocationStatus:
-        """The certificate's status at `moment` from information issued at or after `since`
-        (any age while current when None): the preferred source first, then the other.
-        Raises RevocationUnavailable when neither gives a fresh, correctly signed answer."""
+        """The certificate's status at `moment` from information issued at or after `since` (any
+        while current when None); RevocationUnavailable when no source gives a good answer."""
         problems: list[str] = []
         lookups: dict[Source, tuple[Callable[..., RevocationStatus], list[str]]] = {
             "ocsp": (self._ocsp, ocsp_urls(certificate)),

@@ -1,6 +1,5 @@
-"""What the CMS and JWS verifiers share: the list of checks they keep while they work, the
-signer key policy, certificate loading, and what a verified signature establishes before any
-path validation."""
+"""What the CMS and JWS verifiers share: the checks they keep, the signer key policy,
+certificate loading, and what a verified signature establishes before any path validation."""
 
 from __future__ import annotations
 
@@ -33,19 +32,16 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
     x509.InvalidVersion,
 )
 
-#: The times a signature or a document may claim: no signature was made before 1900 or will
-#: be after 2999, and keeping a claim far from datetime's limits means that no later
-#: arithmetic on it (a clock skew, a deadline) can overflow.
+#: The times a signature or a document may claim: far from datetime's limits, so that no
+#: arithmetic on a claim (a clock skew, a deadline) can overflow.
 EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class VerifiedSignature:
-    """The signature is intact and cryptographically valid for `signer`'s key.
-
-    Nothing here says the signer is trusted: that is `signing.trust`'s job.
-    """
+    """The signature is intact and valid for `signer`'s key; whether the signer is trusted is
+    `signing.trust`'s to say."""
 
     format: Literal["cms", "jws"]
     signer: x509.Certificate
@@ -97,9 +93,8 @@ def check_signing_key(
 
 
 def load_certificate(der: bytes) -> x509.Certificate:
-    """A DER certificate, with its names and extensions read at once so that a malformed one
-    is refused here rather than wherever they are first read (cryptography parses them
-    lazily). Raises ValueError (or x509.InvalidVersion)."""
+    """A DER certificate, its names and extensions read at once (cryptography parses lazily) so
+    that a malformed one is refused here. Raises ValueError (or x509.InvalidVersion)."""
     certificate = x509.load_der_x509_certificate(der)
     _ = certificate.subject, certificate.issuer, certificate.extensions
     return certificate

@@ -77,11 +77,8 @@ _POLICY_OF: dict[Purpose, x509.ObjectIdentifier] = {
 
 
 class TrustAnchors:
-    """Configured roots and known intermediates.
-
-    Only CA certificates may be roots or intermediates, and only the roots go into the verifier's
-    `Store`: cryptography treats every certificate there as a trust anchor.
-    """
+    """Configured roots and known intermediates, CA certificates only; only the roots go into
+    the verifier's `Store` (cryptography treats every certificate there as a trust anchor)."""
 
     def __init__(
         self, roots: Iterable[x509.Certificate], intermediates: Iterable[x509.Certificate] = ()
@@ -248,9 +245,8 @@ class Validator:
         self, anchors: TrustAnchors, fetcher: RevocationFetcher,
         cache: RevocationCache | None = None, *, prefer: Source = "ocsp",
     ) -> None:
-        """`prefer` says which revocation source is asked first, the other being the fallback:
-        OCSP (the default) is the fresh one; "crl" suits offline checks against CRL files.
-        `cache` may be shared between validators; answers are kept until stale."""
+        """`prefer` is the revocation source asked first: OCSP, the fresh one, or "crl" for
+        offline checks against CRL files. `cache` may be shared between validators."""
         self.anchors = anchors
         self.cache = cache if cache is not None else RevocationCache()
         self.revocation = RevocationChecker(fetcher, self.cache, prefer)

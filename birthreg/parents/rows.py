@@ -114,6 +114,14 @@ def _father_in_words(father: dict[str, Any] | None) -> str:
     ) % values
 
 
+#: An address as it is written on an envelope here: street and building first, region last.
+ADDRESS_ORDER = ("street", "building", "flat", "locality", "region")
+
+
+def _in_order(values: dict[str, Any], keys: tuple[str, ...], separator: str) -> str:
+    return separator.join(str(values[key]) for key in keys if values.get(key))
+
+
 def document_in_words(document: dict[str, Any], record: dict[str, Any]) -> list[str]:
     """What signing the document means, in sentences of the current language."""
     born = datetime.fromisoformat(record["child"]["born_at"])
@@ -132,10 +140,10 @@ def document_in_words(document: dict[str, Any], record: dict[str, Any]) -> list[
         },
         _father_in_words(document.get("father")),
         gettext("The family lives at %(address)s.") % {
-            "address": ", ".join(str(v) for v in (document.get("address") or {}).values())
+            "address": _in_order(document.get("address") or {}, ADDRESS_ORDER, ", ")
         },
         gettext("The registry writes to %(contact)s. Language of the documents: %(language)s.") % {
-            "contact": " / ".join(str(v) for v in contact.values()),
+            "contact": _in_order(contact, ("phone", "email"), " / "),
             "language": LANGUAGE_NAMES.get(language, language),
         },
     ]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 
 import segno
@@ -62,11 +61,9 @@ def person_name(person: dict[str, Any] | None) -> str:
     return " ".join(part for part in parts if part)
 
 
-@lru_cache(maxsize=256)
 def qr_svg(text: str) -> Markup:
     """The QR code of `text` (level M or better at the same size, a 4-module quiet zone) as an
-    inline SVG element sized by the stylesheet. Kept once made: a print page is opened again
-    and again, and its QR code takes tens of milliseconds to make."""
+    inline SVG element sized by the stylesheet (about 12 ms: made on each render, not kept)."""
     code = segno.make(text, error="m", micro=False)
     svg = code.svg_inline(border=4, omitsize=True, svgclass="qr", lineclass=None)
     return Markup(svg)  # noqa: S704 (made here from our own QR modules, no outside text)

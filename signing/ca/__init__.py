@@ -1,10 +1,8 @@
 """The TEST certification authority: hierarchy, profiles, issuance, PKCS#12, revocation, CRL.
 
-The names below are the public face; import them from here. The CA is stateless about what it
-issued: the caller keeps the issued and revoked certificates (a `CertificateStatusSource`).
-
-OCSP responses are signed by the issuing CA itself, not by a delegated responder: one with
-id-pkix-ocsp-nocheck cannot be revoked and would live beside the issuing key anyway.
+The names below are the public face. The CA is stateless: the caller keeps what it issued and
+revoked (a `CertificateStatusSource`). OCSP responses are signed by the issuing CA itself: a
+delegated responder (id-pkix-ocsp-nocheck) could not be revoked and would live beside its key.
 """
 
 # Re-exported for callers, each `as` itself so that type checkers take it as public.
@@ -13,16 +11,12 @@ from signing.ca.crl import CertificateStatus as CertificateStatus
 from signing.ca.crl import CertificateStatusSource as CertificateStatusSource
 from signing.ca.crl import InMemoryCertificateStatus as InMemoryCertificateStatus
 from signing.ca.crl import RevokedCertificate as RevokedCertificate
-from signing.ca.pkcs12 import BadKeyFilePassword as BadKeyFilePassword
-from signing.ca.pkcs12 import InvalidKeyFile as InvalidKeyFile
 from signing.ca.pkcs12 import export_pkcs12 as export_pkcs12
 from signing.ca.pkcs12 import load_pkcs12 as load_pkcs12
 from signing.ca.profiles import ISSUING_NAME as ISSUING_NAME
-from signing.ca.profiles import OID_ARC as OID_ARC
 from signing.ca.profiles import POLICY_TEST_INDIVIDUAL_SIGNING as POLICY_TEST_INDIVIDUAL_SIGNING
 from signing.ca.profiles import POLICY_TEST_ORGANISATION_SEAL as POLICY_TEST_ORGANISATION_SEAL
 from signing.ca.profiles import ROOT_NAME as ROOT_NAME
-from signing.ca.profiles import SERIAL_BITS as SERIAL_BITS
 from signing.ca.profiles import TLS_SERVER_VALIDITY as TLS_SERVER_VALIDITY
 from signing.ca.profiles import Individual as Individual
 from signing.ca.profiles import Organisation as Organisation

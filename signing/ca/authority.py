@@ -47,6 +47,7 @@ from signing.ca.profiles import (
 from signing.ca.requests import csr_public_key, spki_public_key
 from signing.errors import BadPassphrase, CAError, WeakKey
 from signing.keys import check_key_strength
+from signing.revocation import crl_urls
 
 #: How long relying parties may keep a CRL that `build_crl` or `build_arl` makes, unless told.
 DEFAULT_CRL_PERIOD = timedelta(hours=24)
@@ -240,19 +241,8 @@ class CertificationAuthority:
         """The base URL that the issuing certificate's own pointers name (the one the CA was
         created with), or None when it names none (a CA from before the ARL)."""
         suffix = _root_pointers("").crl
-        try:
-            points = self.issuing_certificate.extensions.get_extension_for_class(
-                x509.CRLDistributionPoints
-            ).value
-        except x509.ExtensionNotFound:
-            return None
-        for point in points:
-            for name in point.full_name or ():
-                if isinstance(name, x509.UniformResourceIdentifier) and name.value.endswith(
-                    suffix
-                ):
-                    return name.value.removesuffix(suffix)
-        return None
+        urls = crl_urls(self.issuing_certificate)
+        return next((url.removesuffix(suffix) for url in urls if url.endswith(suffix)), None)
 
     def with_base_url(self, base_url: str) -> CertificationAuthority:
         """The same CA, naming its CRL, OCSP responder and certificate under another base URL

@@ -169,6 +169,17 @@ def _sign_and_capture(phone: Phone) -> str:
     return str(json.loads(request_info.value.post_data)["signature"]["value"])
 
 
+def _stored_key_extractable(page: Any) -> bool:
+    """Whether the key kept in IndexedDB could be exported (it must not)."""
+    return bool(page.evaluate(
+        """async () => {
+          const { loadKey } = await import('/static/js/keystore.js');
+          const record = await loadKey();
+          return record.keyPair.privateKey.extractable;
+        }"""
+    ))
+
+
 def test_mother_signs_on_her_phone_and_downloads_the_certificate(
     service: Service, chromium: Any
 ) -> None:
@@ -179,14 +190,7 @@ def test_mother_signs_on_her_phone_and_downloads_the_certificate(
         assert "940315400014" in mother.page.get_by_test_id("holder-iin").inner_text()
         assert mother.page.locator("html").get_attribute("lang") == "kk"
         mother.shot("home")
-        # The key is in IndexedDB and cannot be exported.
-        assert mother.page.evaluate(
-            """async () => {
-              const { loadKey } = await import('/static/js/keystore.js');
-              const record = await loadKey();
-              return record.keyPair.privateKey.extractable;
-            }"""
-        ) is False
+        assert _stored_key_extractable(mother.page) is False
 
         mother.page.get_by_test_id("start-application").click()
         mother.page.wait_for_selector("[data-testid=application-form]")
@@ -230,30 +234,32 @@ def test_mother_signs_on_her_phone_and_downloads_the_certificate(
             f"/api/v1/registry/submissions/{row.submission_id}", headers=service.clerk
         ).json()
         assert canonicalize(sent["dossier"]["application"]["document"]) == stored
-        registered = service.http.post(
-            f"/api/v1/registry/submissions/{row.submission_id}/register", headers=service.clerk
-        )
-        assert registered.status_code == 201, registered.text
-
-        mother.page.reload()
-        assert mother.page.get_by_test_id("registry-status").get_attribute("data-status") == (
-            "registered"
-        )
-        assert mother.page.get_by_test_id("child-iin").inner_text() == (
-            registered.json()["child_iin"]
-        )
-        assert mother.page.get_by_test_id("act-record-number").inner_text() == str(
-            registered.json()["act_record_number"]
-        )
-        assert mother.page.get_by_test_id("certificate-qr").locator("svg").count() == 1
-        mother.shot("registered")
-        with mother.page.expect_download() as download_info:
-            mother.page.get_by_test_id("certificate-pdf").click()
-        pdf = Path(download_info.value.path()).read_bytes()
-        assert pdf.startswith(b"%PDF") and b"/ByteRange" in pdf  # a signed PDF
+        _registered_and_downloaded(service, mother, row.submission_id)
         assert not mother.problems, mother.problems
     finally:
         mother.close()
+
+
+def _registered_and_downloaded(service: Service, mother: Phone, submission_id: str) -> None:
+    """The clerk registers; her page shows the record and gives the signed PDF."""
+    registered = service.http.post(
+        f"/api/v1/registry/submissions/{submission_id}/register", headers=service.clerk
+    )
+    assert registered.status_code == 201, registered.text
+    mother.page.reload()
+    assert mother.page.get_by_test_id("registry-status").get_attribute("data-status") == (
+        "registered"
+    )
+    assert mother.page.get_by_test_id("child-iin").inner_text() == registered.json()["child_iin"]
+    assert mother.page.get_by_test_id("act-record-number").inner_text() == str(
+        registered.json()["act_record_number"]
+    )
+    assert mother.page.get_by_test_id("certificate-qr").locator("svg").count() == 1
+    mother.shot("registered")
+    with mother.page.expect_download() as download_info:
+        mother.page.get_by_test_id("certificate-pdf").click()
+    pdf = Path(download_info.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF") and b"/ByteRange" in pdf  # a signed PDF
 
 
 def test_joint_application_with_the_father_on_his_phone(

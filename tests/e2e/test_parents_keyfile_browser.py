@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
-from e2e.test_parents_browser import CHILD, Service, _application_id, _fill
+from e2e.test_parents_browser import ARTIFACTS, CHILD, Service, _application_id, _fill
 
 from birthreg.models import ApplicationState
 from signing import jws
@@ -178,6 +178,12 @@ def test_a_revoked_desk_key_file_is_refused_in_words(
     try:
         computer.page.goto(f"{service.url}/parents/key-file")
         computer.sign_in_refused(key_file, PASSWORD, "key_revoked")
+        ARTIFACTS.mkdir(exist_ok=True)
+        computer.page.screenshot(path=str(ARTIFACTS / "parents-key-file-1366.png"), full_page=True)
+        # One column on a phone too, nothing wider than the screen.
+        computer.page.set_viewport_size({"width": 390, "height": 844})
+        assert computer.page.evaluate("document.documentElement.scrollWidth") <= 391
+        computer.page.screenshot(path=str(ARTIFACTS / "parents-key-file-390.png"), full_page=True)
         assert not computer.problems, computer.problems
     finally:
         computer.context.close()

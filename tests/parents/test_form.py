@@ -81,7 +81,8 @@ def test_the_review_page_says_what_she_signs_in_words(mother: Phone) -> None:
     start = html.index('data-testid="in-words"')
     words = html[start : html.index("</div>", start)]
     assert "Әбілқасымова Гүлнұр Серікқызы" in words and "Ерланқызы Айару Ерланқызы" in words
-    assert "№ 0123456" in words and "2021" in words and "Өскемен" in words
+    assert "№ 0123456" in words and "2021" in words
+    assert "Қазақстан көшесі, 12, 5, Өскемен, Шығыс Қазақстан облысы" in words
     assert "birthreg.application/1" not in words and application_id not in words
     # The document type and the number are still there, in the technical fold.
     technical = html[html.index('data-testid="technical-details"') :]

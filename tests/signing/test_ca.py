@@ -18,16 +18,15 @@ from cryptography.x509.oid import (
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store
 
 from signing.ca import (
-    OID_ARC,
     POLICY_TEST_INDIVIDUAL_SIGNING,
     POLICY_TEST_ORGANISATION_SEAL,
-    SERIAL_BITS,
     CertificationAuthority,
     Individual,
     Organisation,
     Profile,
     random_serial,
 )
+from signing.ca.profiles import OID_ARC, SERIAL_BITS
 from signing.errors import (
     CAError,
     InvalidIdentityNumber,
@@ -146,6 +145,15 @@ def test_urls_come_from_the_base_url_without_trailing_slash() -> None:
     assert ca.arl_url == "https://example.test/pki/root.crl"
     assert ca.root_issuers_url == "https://example.test/pki/root.cer"
     assert ca.chain == (ca.issuing_certificate,)
+
+
+def test_a_ca_knows_the_address_it_was_created_with() -> None:
+    ca = CertificationAuthority.create(base_url="http://127.0.0.1:8000", moment=MOMENT)
+    assert ca.created_base_url == "http://127.0.0.1:8000"
+    moved = ca.with_base_url("http://127.0.0.1:8201")
+    assert moved.crl_url == "http://127.0.0.1:8201/pki/crl"
+    assert moved.issuing_certificate == ca.issuing_certificate  # issued before: unchanged
+    assert moved.created_base_url == "http://127.0.0.1:8000"
 
 
 def test_the_issuing_ca_points_to_the_roots_crl_and_certificate(pki: PKI) -> None:

@@ -8,12 +8,8 @@ import pytest
 from asn1crypto import pkcs12 as asn1_pkcs12
 from cryptography.hazmat.primitives import serialization
 
-from signing.ca import (
-    BadKeyFilePassword,
-    InvalidKeyFile,
-    export_pkcs12,
-    load_pkcs12,
-)
+from signing.ca import export_pkcs12, load_pkcs12
+from signing.ca.pkcs12 import BadKeyFilePassword, InvalidKeyFile
 from signing.errors import (
     CAError,
 )
