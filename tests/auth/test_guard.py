@@ -292,12 +292,14 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/registry/statistics.csv"): CLERK,
     # A record's life (birthreg/registry/record_api.py, record_pages.py): search, corrections
     # (a parent's signed request needs her signature, not a login), copies, issuances.
+    ("GET", "/api/v1/registry/search"): CLERK,
     ("POST", "/api/v1/registry/certificates/{certificate_id}/corrections"): CLERK,
     ("POST", "/api/v1/registry/certificates/{certificate_id}/corrections/signed"): None,
     ("POST", "/api/v1/registry/corrections/{correction_id}/approve"): frozenset({Role.REGISTRAR}),
     ("POST", "/api/v1/registry/corrections/{correction_id}/reject"): frozenset({Role.REGISTRAR}),
     ("POST", "/api/v1/registry/certificates/{certificate_id}/copies"): CLERK,
     ("GET", "/api/v1/registry/certificates/{certificate_id}/issuances"): CLERK,
+    ("GET", "/registry/search"): CLERK,
     ("GET", "/registry/corrections"): CLERK,
     ("POST", "/registry/certificates/{certificate_id}/corrections"): CLERK,
     ("POST", "/registry/corrections/{correction_id}/approve"): frozenset({Role.REGISTRAR}),
