@@ -14,6 +14,7 @@ from cryptography import x509
 
 from birthreg import i18n
 from birthreg.i18n import gettext, lazy_gettext
+from birthreg.registry.signer_names import person_name, signer_label
 
 #: What each check looks at, said for people (unknown names are shown as they are).
 CHECK_LABELS: Final[dict[str, LazyProxy]] = {
@@ -67,6 +68,9 @@ CHECK_LABELS: Final[dict[str, LazyProxy]] = {
     "validity_period": lazy_gettext("The certificate was valid at the time of receipt"),
     "signing_time": lazy_gettext("The claimed signing time is plausible"),
     "revocation": lazy_gettext("The certificate is not revoked"),
+    "signer_certificate": lazy_gettext("The signer's certificate is in the signature"),
+    "late_registration": lazy_gettext("The application came after the registration deadline"),
+    "late_reason": lazy_gettext("The parent gives the reason for the late application"),
 }
 
 DOCUMENT_LABELS: Final[dict[str, LazyProxy]] = {
@@ -199,7 +203,9 @@ def _checks(checks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "name": str(check.get("name", "")),
-            "label": str(CHECK_LABELS.get(str(check.get("name", "")), check.get("name", ""))),
+            "label": str(
+                CHECK_LABELS.get(str(check.get("name", "")), lazy_gettext("Another check"))
+            ),
             "passed": bool(check.get("passed")),
             "detail": str(check.get("detail", "")),
         }
@@ -233,7 +239,10 @@ def signature_view(signature: Mapping[str, Any]) -> dict[str, Any]:
     issuer = _subject(str(chain[1].get("subject", ""))) if len(chain) > 1 else {}
     role = str(signature.get("role") or "")
     indication = str(signature.get("indication") or "TOTAL_FAILED")
+    name = person_name(str(signer.get("subject") or ""))
     return {
+        "signer_name": name,
+        "signer_label": signer_label(name, role),
         "format": str(signature.get("format") or "").upper(),
         "role": role,
         "role_label": str(ROLE_LABELS.get(role, lazy_gettext("Signer not named on the dossier"))),

@@ -220,7 +220,7 @@ def test_dossier_page_reads_in_plain_words(
     assert actions == ["submission.received", "submission.opened"]
     history = text_of(page.text[page.text.index('data-testid="history"') :])
     assert "Opened by a clerk" in history and "clerk1 (clerk)" in history
-    assert f"the holder of certificate {mother.serial}" in history
+    assert f"{subject.given_name} {subject.surname}" in history  # the signer by name
 
     # Opening it again changes nothing more.
     client.get(f"/registry/submissions/{submission_id}", headers=HTML)
