@@ -40,6 +40,8 @@ from birthreg.pki.api import seal_router as pki_seal_router
 from birthreg.pki.publisher import crl_publisher
 from birthreg.pki.service_seal import service_seal
 from birthreg.registry.api import router as registry_api_router
+from birthreg.registry.decisions_api import router as decisions_api_router
+from birthreg.registry.decisions_pages import router as decisions_pages_router
 from birthreg.registry.pages import router as registry_pages_router
 from birthreg.registry.service import registry_for
 from birthreg.registry.statistics_api import router as statistics_api_router
@@ -201,6 +203,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The home page."""
         return templates.TemplateResponse(request, "home.html", {"settings": settings})
 
+    _install_health(app, settings, storage)
+
+    # Last, so that it is the outermost: the client address is settled before anything else.
+    edge.install(app, settings)
+    return app
+
+
+def _install_health(app: FastAPI, settings: Settings, storage: StorageWatch) -> None:
+    """/healthz (liveness: the process answers and reaches its database) and /readyz."""
+
     @app.get("/healthz", tags=["service"])
     def healthz(request: Request) -> JSONResponse:
         """Liveness and database reachability."""
@@ -220,10 +232,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"status": "ok" if ready else "unavailable", **checks},
                             200 if ready else 503)
 
-    # Last, so that it is the outermost: the client address is settled before anything else.
-    edge.install(app, settings)
-    return app
-
 
 def _include_role_routers(app: FastAPI, settings: Settings) -> None:
     """The ward's routes (the CA, births, the parents) and the registry's, as the role says:
@@ -235,6 +243,7 @@ def _include_role_routers(app: FastAPI, settings: Settings) -> None:
     if settings.serves_registry:
         for router in (pki_seal_router, registry_api_router, registry_pages_router,
                        statistics_api_router, statistics_pages_router,
+                       decisions_api_router, decisions_pages_router,
                        verify_api_router, verify_pages_router):
             app.include_router(router)
 
@@ -265,11 +274,13 @@ def _install_error_handlers(
     app: FastAPI, templates: Jinja2Templates, storage: StorageWatch
 ) -> None:
     async def domain_error(request: Request, exc: Exception) -> Response:
+        # The one handler of every domain's refusals: its body with the extra fields (a report,
+        # the field at fault) for the API, the error page for people; its headers for both.
         assert isinstance(exc, DomainError)
-        # Some errors say more in headers (a throttle's Retry-After).
-        headers = getattr(exc, "headers", None)
+        if _wants_json(request):
+            return JSONResponse(exc.body(), exc.status, headers=dict(exc.headers))
         return _error_response(
-            request, templates, exc.status, exc.code, exc.detail, headers=headers
+            request, templates, exc.status, exc.code, exc.detail, headers=exc.headers
         )
 
     async def signing_error(request: Request, exc: Exception) -> Response:
