@@ -3,6 +3,8 @@ name and role, times local; the report's own English words only inside the techn
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 from typing import Any
 
@@ -38,18 +40,9 @@ def test_report_speaks_the_clerks_language(
     report = page.text[page.text.index('data-testid="report"') :]
     report = report[: report.index('data-testid="history"')]
 
-    folds = [text_of(fold) for fold in FOLD.findall(report)]
+    folds = folded(report, language)
     assert len(folds) > 10, "every check's detail and each signature's format are folded"
     assert any("the seal's BIN is the facility's" in fold for fold in folds)
-    outside = text_of(FOLD.sub(" ", report))
-    for fold in folds:
-        code = fold.replace(gettext_in(language, "Technical details"), "").strip()
-        if len(code) > 15:  # a sentence, not a bare name such as "SHA-256"
-            assert code not in outside, code
-    # No English check detail and no ISO time outside the folds.
-    for english in ("the seal's BIN", "DER ", "signed with the certificate", "ecdsa", "ES256"):
-        assert english not in outside, english
-    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", outside)
 
     # The signers by name and role, in the clerk's language.
     name = f"{subject.given_name} {subject.surname}"
@@ -63,3 +56,41 @@ def test_report_speaks_the_clerks_language(
     history = text_of(page.text[page.text.index('data-testid="history"') :])
     assert name in history
     assert mother.serial not in history
+
+
+def folded(report: str, language: str) -> list[str]:
+    """The technical folds' texts, after asserting that no English detail of the report and no
+    ISO time is outside them."""
+    folds = [text_of(fold) for fold in FOLD.findall(report)]
+    outside = text_of(FOLD.sub(" ", report))
+    for fold in folds:
+        code = fold.replace(gettext_in(language, "Technical details"), "").strip()
+        if len(code) > 15:  # a sentence, not a bare name such as "SHA-256"
+            assert code not in outside, code
+    for english in ("the seal's BIN", "DER ", "signed with the certificate", "ecdsa", "ES256",
+                    "message digest", "messageDigest"):
+        assert english not in outside, english
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", outside)
+    return folds
+
+
+@pytest.mark.parametrize("language", ["kk", "ru"])
+def test_a_failing_report_speaks_the_clerks_language(
+    app: Any, client: TestClient, clerk: str, language: str
+) -> None:
+    mother = f.issue_person(app, f.person(101))
+    tampered = copy.deepcopy(f.good_dossier(app, mother))
+    tampered["medical_record"]["document"]["child"]["weight_g"] = 3900
+    page = client.post(
+        "/registry/check",
+        data={"csrf_token": clerk, "dossier": json.dumps(tampered, ensure_ascii=False)},
+        headers={**HTML, "Accept-Language": language},
+    )
+    assert page.status_code == 200
+    report = page.text[page.text.index('data-testid="report"') :]
+    assert 'data-check="cms.message_digest" data-passed="no"' in report
+    folds = folded(report, language)
+    assert any("TOTAL_FAILED/HASH_FAILURE" in fold for fold in folds)
+    outside = text_of(FOLD.sub(" ", report))
+    assert gettext_in(language, "The document is exactly what was signed") in outside
+    assert "HASH_FAILURE" not in outside
