@@ -73,6 +73,17 @@ CHECK_LABELS: Final[dict[str, LazyProxy]] = {
     "late_reason": lazy_gettext("The parent gives the reason for the late application"),
 }
 
+#: What a failed dossier-level check means, where "✗ <what it looks at>" would read awkwardly.
+FAILED_LABELS: Final[dict[str, LazyProxy]] = {
+    "facility_binding": lazy_gettext("The seal is not the facility's named on the record"),
+    "medical_record_binding": lazy_gettext("The application names another medical record"),
+    "mother_binding": lazy_gettext("The application's mother is not the mother on the record"),
+    "mother_signature": lazy_gettext("The mother on the record has not signed the application"),
+    "father_signature": lazy_gettext("A joint application needs the father's signature"),
+    "signers_named": lazy_gettext("Someone the application does not name signed it"),
+    "late_reason": lazy_gettext("The late application gives no reason for being late"),
+}
+
 DOCUMENT_LABELS: Final[dict[str, LazyProxy]] = {
     "medical_record": lazy_gettext("Medical birth record"),
     "application": lazy_gettext("Registration application"),
@@ -199,13 +210,18 @@ def _explanation(signature: Mapping[str, Any]) -> str:
     return str(SUB_INDICATIONS.get(sub, SUB_INDICATIONS["GENERIC"]))
 
 
+def _label(name: str, passed: bool) -> str:
+    """What a check says: its own sentence when it failed and has one, else what it looks at."""
+    if not passed and name in FAILED_LABELS:
+        return str(FAILED_LABELS[name])
+    return str(CHECK_LABELS.get(name, lazy_gettext("Another check")))
+
+
 def _checks(checks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "name": str(check.get("name", "")),
-            "label": str(
-                CHECK_LABELS.get(str(check.get("name", "")), lazy_gettext("Another check"))
-            ),
+            "label": _label(str(check.get("name", "")), bool(check.get("passed"))),
             "passed": bool(check.get("passed")),
             "detail": str(check.get("detail", "")),
         }

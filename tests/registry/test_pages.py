@@ -403,7 +403,7 @@ def test_check_page_shows_the_failing_report_and_stores_nothing(
     ) in text
     assert 'data-check="cms.message_digest" data-passed="no"' in page.text
     assert 'data-check="medical_record_binding" data-passed="no"' in page.text
-    assert in_language("ru", "The application names this medical record") in text
+    assert in_language("ru", "The application names another medical record") in text
 
     # A file upload works the same; a clean dossier passes.
     clean = client.post(

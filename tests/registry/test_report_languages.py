@@ -94,3 +94,6 @@ def test_a_failing_report_speaks_the_clerks_language(
     outside = text_of(FOLD.sub(" ", report))
     assert gettext_in(language, "The document is exactly what was signed") in outside
     assert "HASH_FAILURE" not in outside
+    # A failed binding says what is wrong, not "✗ the application names this record".
+    assert 'data-check="medical_record_binding" data-passed="no"' in report
+    assert gettext_in(language, "The application names another medical record") in outside
