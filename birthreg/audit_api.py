@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from birthreg.audit import latest_checkpoint
 from birthreg.db import reading
 from birthreg.errors import NotFound
+from birthreg.services import services
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -26,7 +27,7 @@ JOSE_MEDIA_TYPE = "application/jose"
 def newest_checkpoint(request: Request) -> Response:
     """The newest signed audit checkpoint (JWS compact serialization, ES256 by the registry seal,
     `x5c`): the chain's entry `seq` had `entry_hash` at `signed_at`. No personal data."""
-    with reading(request.app.state.engine) as connection:
+    with reading(services(request).engine) as connection:
         compact = latest_checkpoint(connection)
     if compact is None:
         raise NotFound("no_checkpoint", "no audit checkpoint has been signed yet")

@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlmodel import Session, create_engine
 
 from birthreg.config import Settings
+from birthreg.services import services
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -159,7 +160,7 @@ def get_session(request: Request) -> Iterator[Session]:
     Used with scope="function" so that the commit happens before the response is sent: a
     failed commit is an error response, never a success for data that was not kept.
     """
-    with Session(request.app.state.engine) as session:
+    with Session(services(request).engine) as session:
         try:
             yield session
             session.commit()
@@ -177,7 +178,7 @@ def get_read_session(request: Request) -> Iterator[Session]:
 
     A replica lags its primary by a moment: what was written a moment ago may not be there yet
     (a submission's status just after intake). Only routes that can live with that use it."""
-    engine = request.app.state.replica_engine or request.app.state.engine
+    engine = services(request).read_engine
     # A reading connection: on SQLite its transaction takes no write lock, so the route's other
     # session (the signed-in user's) is never waited for.
     with reading(engine) as connection, Session(bind=connection) as session:

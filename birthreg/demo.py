@@ -373,15 +373,13 @@ def run_demo(settings: Settings) -> DemoResult:
             "birthreg demo makes accounts with known passwords: it runs only with "
             "BIRTHREG_ENV=development, never in production"
         )
-    from birthreg.db import engine_from_settings
     from birthreg.main import create_app
+    from birthreg.services import app_services
 
     logins = load_or_make_logins(settings)
     result = DemoResult(base_url=settings.base_url, logins=logins)
     app = create_app(settings)
-    engine = engine_from_settings(settings)
-    # The app's lifespan is not run here; the in-process registry client needs its engine.
-    app.state.engine = engine
+    engine = app_services(app).engine
     try:
         with Session(engine) as session:
             facility = session.exec(select(Facility).order_by(col(Facility.id))).first()

@@ -49,6 +49,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 
 from birthreg.paths import templates_directory
+from birthreg.services import services
 
 #: Supported languages, in the order the language switch shows them.
 LANGUAGES: Final = ("kk", "ru", "en")
@@ -426,7 +427,7 @@ def _switch(request: Request, language: str, next_url: str | None) -> RedirectRe
     if language not in LANGUAGES:
         raise HTTPException(400, gettext("This language is not available."))
     response = RedirectResponse(safe_next(next_url), status_code=303)
-    base_url: str = request.app.state.settings.base_url
+    base_url: str = services(request).settings.base_url
     response.set_cookie(
         COOKIE_NAME,
         language,

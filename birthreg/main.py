@@ -45,6 +45,7 @@ from birthreg.registry.pages import router as registry_pages_router
 from birthreg.registry.service import registry_for
 from birthreg.registry.statistics_api import router as statistics_api_router
 from birthreg.registry.statistics_pages import router as statistics_pages_router
+from birthreg.services import Services, app_services, services
 from birthreg.storage import RETRY_AFTER, StorageWatch, storage_failure
 from birthreg.verify.api import router as verify_api_router
 from birthreg.verify.pages import router as verify_pages_router
@@ -132,12 +133,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Maternity-ward e-birth-registration with a TEST PKI. Not for production.",
         lifespan=_lifespan(settings),
     )
-    app.state.settings = settings
-    app.state.ca = None
-    app.state.replica_engine = None
     # Languages: one template renderer for every domain, the request's language, the switch.
     templates = i18n.templates
-    app.state.templates = templates
+    # Engines connect on first use: making them here touches no database.
+    engine = engine_from_settings(settings)
+    replica = settings.database_replica_url
+    read_engine = make_engine(replica) if replica else engine
+    app.state.services = Services(settings, engine, read_engine, templates)
     app.add_middleware(i18n.LanguageMiddleware)
     app.include_router(i18n.router)
 
@@ -149,8 +151,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_pages_router)
     app.include_router(audit_api_router)
     # Staff logins: /login, /logout, /api/v1/auth/token; the templates' csrf_token.
-    auth.install(app)
-    storage = StorageWatch(lambda: app.state.engine, settings.data_dir, settings.min_free_bytes)
+    auth.install(app, templates)
+    storage = StorageWatch(
+        lambda: app_services(app).engine, settings.data_dir, settings.min_free_bytes
+    )
     _install_error_handlers(app, templates, storage)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -174,26 +178,22 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         """Engines, the audit checkpoints' seal, the notification sender and the CRL publisher,
         for as long as the application runs."""
-        app.state.engine = engine_from_settings(settings)
-        replica = settings.database_replica_url
-        app.state.replica_engine = make_engine(replica) if replica else None
+        engine, read_engine = app_services(app).engine, app_services(app).read_engine
         # Every CHECKPOINT_INTERVAL entries the registry office's seal (the facility's at the
         # ward) signs a checkpoint.
         audit.sign_checkpoints_with(
-            app.state.engine,
+            engine,
             (lambda session: registry_for(app).office(session).seal)
             if settings.serves_registry
             else (lambda session: service_seal(settings, session)),
         )
         try:
-            with background_sender(app.state.engine, settings), crl_publisher(
-                app.state.engine, settings
-            ):
+            with background_sender(engine, settings), crl_publisher(engine, settings):
                 yield
         finally:
-            app.state.engine.dispose()
-            if app.state.replica_engine is not None:
-                app.state.replica_engine.dispose()
+            engine.dispose()
+            if read_engine is not engine:
+                read_engine.dispose()
 
     return lifespan
 
@@ -205,7 +205,7 @@ def _install_health(app: FastAPI, settings: Settings, storage: StorageWatch) -> 
     def healthz(request: Request) -> JSONResponse:
         """Liveness and database reachability."""
         try:
-            with request.app.state.engine.connect() as connection:
+            with services(request).engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
         except Exception:  # any driver error means "not ready"; the cause goes to the log
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)

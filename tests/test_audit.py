@@ -65,12 +65,12 @@ def run(cli_env: dict[str, str], *args: str) -> Any:
 
 
 def registry_seal(app: Any) -> Seal:
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         return registry_for(app).office(session).seal
 
 
 def append(app: Any, count: int) -> None:
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         for number in range(count):
             audit.record(
                 session, actor="system", role="system", action="test.tick",
@@ -93,7 +93,7 @@ def test_the_entry_format_is_unchanged(app: Any, client: Any, db: Session) -> No
     """entry_hash is SHA-256 of the JSON array of the fields (RFC 8785), as it always was: chains
     written before checkpoints existed verify as they are."""
     at = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         audit.record(
             session, actor="staff:3", role="clerk", action="registration.registered",
             object_type="submission", object_id="0b6b8f7e", details={"year": 2026}, at=at,
@@ -169,7 +169,7 @@ def test_a_checkpoint_of_another_signer_or_changed_is_refused(app: Any, client: 
     assert read_checkpoint(genuine.jws, seal.certificate) == genuine
 
     ca = certification_authority(app)
-    facility = load_seal(app.state.settings, "facility", DEFAULT_FACILITY.bin, ca.chain)
+    facility = load_seal(app.state.services.settings, "facility", DEFAULT_FACILITY.bin, ca.chain)
     foreign = sign_checkpoint(facility, 5, "ab" * 32, moment)
     with pytest.raises(CheckpointInvalid, match="not signed by this service's seal"):
         read_checkpoint(foreign.jws, seal.certificate)
@@ -290,8 +290,8 @@ def test_a_checkpoint_not_made_with_the_seal_is_refused(
     # The rewriter signs a checkpoint of the new head with a key of their own (here, another
     # seal of the same CA) and keeps it, and hands out the same as "the service's".
     ca = certification_authority(app)
-    facility = load_seal(app.state.settings, "facility", DEFAULT_FACILITY.bin, ca.chain)
-    with Session(app.state.engine) as session:
+    facility = load_seal(app.state.services.settings, "facility", DEFAULT_FACILITY.bin, ca.chain)
+    with Session(app.state.services.engine) as session:
         forged = audit.make_checkpoint(session, facility)
         session.commit()
     assert forged is not None

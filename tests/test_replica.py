@@ -71,7 +71,7 @@ def test_reads_come_from_the_replica(app: Any, service_settings: Settings,
 
 
 def test_without_a_replica_reads_use_the_primary(app: Any, client: Any) -> None:
-    assert app.state.replica_engine is None
+    assert app.state.services.read_engine is app.state.services.engine
     clerk = factories.staff_headers(app)
     received = _receive(app, client, 4401)
     queue = client.get("/api/v1/registry/submissions", headers=clerk).json()

@@ -44,10 +44,10 @@ def test_a_full_database_is_503_and_readyz_notices(sqlite_app: Any) -> None:
     app = sqlite_app
     client = TestClient(app)
     client.__enter__()
-    db = Session(make_engine(app.state.settings.database_url, autocommit=True))
+    db = Session(make_engine(app.state.services.settings.database_url, autocommit=True))
     _, headers = staff(app)
     assert client.get("/readyz").json()["status"] == "ok"
-    engine = app.state.engine
+    engine = app.state.services.engine
     event.listen(engine, "connect", _no_growth)
     engine.dispose()
     before = _births(db)

@@ -34,7 +34,7 @@ def test_waits_double_up_to_the_maximum() -> None:
 
 
 def _reserve(app: Any, moment: Any, key: str = "k") -> throttle.Reservation:
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         return throttle.reserve(
             session, [(POLICY, POLICY.key(key))], moment=moment, code="slow_down", detail="wait"
         )
@@ -78,13 +78,13 @@ def test_a_success_gives_its_count_back(client: Any, app: Any, db: Session) -> N
     for _ in range(POLICY.free - 1):
         _reserve(app, moment)
     last = _reserve(app, moment)  # this one started a wait...
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         last.succeeded(session)  # ...and succeeded: the wait is lifted, the count given back
     db.expire_all()
     row = db.get(LoginThrottle, POLICY.key("k"))
     assert row is not None and row.failures == POLICY.free - 1 and row.locked_until is None
     reservation = _reserve(app, moment)
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         session.exec(select(LoginThrottle)).all()  # an open transaction: counted in it
         reservation.succeeded(session, forget=[POLICY.key("k")])
         session.commit()
@@ -98,14 +98,14 @@ def test_check_reads_and_count_counts_in_the_callers_transaction(
     keys = [(POLICY, POLICY.key("address"))]
     moment = now()
     for _ in range(POLICY.free):
-        throttle.check(app.state.engine, keys, moment=moment, code="c", detail="d")
-        with Session(app.state.engine) as session:
+        throttle.check(app.state.services.engine, keys, moment=moment, code="c", detail="d")
+        with Session(app.state.services.engine) as session:
             throttle.count(session, keys, moment=moment)
             session.commit()
     with pytest.raises(throttle.Throttled):
-        throttle.check(app.state.engine, keys, moment=moment, code="c", detail="d")
+        throttle.check(app.state.services.engine, keys, moment=moment, code="c", detail="d")
     # A count in a transaction that is rolled back is not kept.
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         throttle.count(session, [(POLICY, POLICY.key("other"))], moment=moment)
         session.rollback()
     assert db.get(LoginThrottle, POLICY.key("other")) is None

@@ -49,7 +49,7 @@ def run(env: dict[str, str], *arguments: str, stdin: str = "") -> tuple[int, str
 
 
 def add(app: FastAPI, username: str, role: Role) -> None:
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         create_staff_user(session, username=username, password=PASSWORD, role=role)
         session.commit()
 

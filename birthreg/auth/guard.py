@@ -22,6 +22,7 @@ from birthreg.config import Settings
 from birthreg.db import SessionDep
 from birthreg.errors import DomainError
 from birthreg.models import Role, StaffUser
+from birthreg.services import services
 
 logger = logging.getLogger("birthreg.auth")
 
@@ -53,7 +54,7 @@ def session_claims(request: Request) -> TokenClaims | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request).settings
     return read_token(settings, cookie, kind="session")
 
 
@@ -71,7 +72,7 @@ async def csrf_protect(request: Request) -> None:
         form = await request.form()
         field = form.get(CSRF_FIELD)
         sent = field if isinstance(field, str) else None
-    if not page_csrf_matches(request.app.state.settings, claims, sent):
+    if not page_csrf_matches(services(request).settings, claims, sent):
         logger.info("CSRF check failed for staff %s", claims.sub)
         raise DomainError("csrf_failed", "the form's CSRF token is missing or wrong", 403)
 
@@ -83,7 +84,7 @@ def current_staff(
     _csrf: Annotated[None, Depends(csrf_protect)],
 ) -> StaffUser:
     """The logged-in staff user (Bearer token or session cookie), read again from the database."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request).settings
     if request.headers.get("authorization") is not None:
         # A request that brings an Authorization header is judged by it alone.
         bearer = _bearer_token(request)

@@ -44,6 +44,7 @@ from birthreg.edge import client_address
 from birthreg.errors import DomainError
 from birthreg.i18n import gettext, safe_next
 from birthreg.models import Role, StaffUser
+from birthreg.services import services
 
 logger = logging.getLogger("birthreg.auth")
 
@@ -70,7 +71,7 @@ def login_csrf_nonce(request: Request) -> tuple[str, bool]:
 
 def check_login_csrf(request: Request, sent: str | None) -> None:
     """Raise 403 csrf_failed unless sent is the token for the request's `birthreg_csrf`."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request).settings
     if not login_csrf_matches(settings, request.cookies.get(LOGIN_CSRF_COOKIE), sent):
         raise DomainError("csrf_failed", "the form's CSRF token is missing or wrong", 403)
 
@@ -115,7 +116,7 @@ def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> JSONResponse:
     """Exchange a staff username and password for a bearer token (OAuth2 password flow)."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request).settings
     try:
         user = authenticate(
             session,
@@ -175,7 +176,7 @@ def _login_page(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    templates: Jinja2Templates = request.app.state.templates
+    templates: Jinja2Templates = services(request).templates
     return templates.TemplateResponse(
         request,
         "login.html",
@@ -196,7 +197,7 @@ def login_form(request: Request, session: SessionDep, next: str | None = None) -
     user = staff_for_token(session, claims) if claims else None
     if user is not None:
         return RedirectResponse(_next_path(next) or role_home(user), status_code=303)
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request).settings
     nonce, new = login_csrf_nonce(request)
     request.state.csrf_token = login_csrf_token(settings, nonce)
     response = _login_page(request, next_url=next)
@@ -216,7 +217,7 @@ def login(
 ) -> Response:
     """Log in with a username and password; sets the session cookie."""
     check_login_csrf(request, csrf_token)
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request).settings
     try:
         user = authenticate(
             session,
@@ -261,7 +262,7 @@ async def logout(
     request: Request, _csrf: Annotated[None, Depends(csrf_protect)]
 ) -> RedirectResponse:
     """Log out: clears the session cookie (the form must carry the session's CSRF token)."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = services(request).settings
     claims = session_claims(request)
     if claims is not None:
         logger.info("logout: staff %s", claims.sub)
@@ -293,7 +294,7 @@ async def _not_authenticated(request: Request, exc: Exception) -> Response:
         response = RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
         if SESSION_COOKIE in request.cookies:
             # Expired, or its account disabled or changed: the browser may forget it.
-            _delete_cookie(response, request.app.state.settings, SESSION_COOKIE)
+            _delete_cookie(response, services(request).settings, SESSION_COOKIE)
         return response
     return JSONResponse(
         {"error": exc.code, "detail": exc.detail},
@@ -302,11 +303,10 @@ async def _not_authenticated(request: Request, exc: Exception) -> Response:
     )
 
 
-def install(app: FastAPI) -> None:
-    """Add the login routes, the login redirect for pages and the templates' `csrf_token`."""
+def install(app: FastAPI, templates: Jinja2Templates) -> None:
+    """Add the login routes, the login redirect for pages and `templates`' `csrf_token`."""
     app.include_router(router)
     handler: Callable[[Request, Exception], Awaitable[Response]] = _not_authenticated
     app.add_exception_handler(NotAuthenticated, handler)
-    templates: Jinja2Templates = app.state.templates
     if csrf_context not in templates.context_processors:
         templates.context_processors.append(csrf_context)

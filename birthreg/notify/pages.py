@@ -22,6 +22,7 @@ from birthreg.models import EventKind, Role, StaffUser
 from birthreg.notify.sender import channel_status
 from birthreg.notify.service import outbox_listing
 from birthreg.notify.tracking import InvalidTrackingNumber
+from birthreg.services import services
 
 router = APIRouter(prefix="/notify", include_in_schema=False)
 
@@ -60,7 +61,7 @@ def outbox_page(
             "tracking": tracking,
             "error": error,
             "kind_labels": KIND_LABELS,
-            "channels": channel_status(request.app.state.settings),
+            "channels": channel_status(services(request).settings),
             "staff": staff,
         },
         status_code=400 if error else 200,

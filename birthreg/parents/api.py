@@ -31,6 +31,7 @@ from birthreg.parents.schemas import (
     SignedOut,
 )
 from birthreg.registry.client import RegistryClient
+from birthreg.services import services
 
 
 class ParentsRoute(APIRoute):
@@ -56,7 +57,7 @@ router = APIRouter(prefix="/api/v1/parents", tags=["parents"], route_class=Paren
 
 def signed_in_holder(request: Request, session: SessionDep) -> sessions.Holder:
     """The key holder of the request's session (401 not_signed_in / key_revoked otherwise)."""
-    settings = request.app.state.settings
+    settings = services(request).settings
     claims = sessions.read_session_token(
         settings, request.cookies.get(sessions.SESSION_COOKIE), now()
     )
@@ -100,7 +101,7 @@ CheckedHolder = Annotated[sessions.Holder, Depends(checked_holder)]
 
 
 def set_session_cookie(response: Response, request: Request, token: str) -> None:
-    context_secure = request.app.state.settings.base_url.lower().startswith("https://")
+    context_secure = services(request).settings.base_url.lower().startswith("https://")
     response.set_cookie(
         sessions.SESSION_COOKIE,
         token,
@@ -122,7 +123,7 @@ def set_challenge_cookie(response: Response, request: Request, nonce: str) -> No
         nonce,
         max_age=int(sessions.CHALLENGE_LIFETIME.total_seconds()),
         path="/",
-        secure=request.app.state.settings.base_url.lower().startswith("https://"),
+        secure=services(request).settings.base_url.lower().startswith("https://"),
         httponly=True,
         samesite="strict",
     )
@@ -131,7 +132,7 @@ def set_challenge_cookie(response: Response, request: Request, nonce: str) -> No
 @router.post("/challenge", response_model=ChallengeOut)
 def challenge(request: Request) -> JSONResponse:
     """A fresh sign-in challenge for this browser (sign its RFC 8785 form with your key)."""
-    document = sessions.new_challenge(request.app.state.settings, now())
+    document = sessions.new_challenge(services(request).settings, now())
     response = JSONResponse({"challenge": document}, headers={"Cache-Control": "no-store"})
     set_challenge_cookie(response, request, document["nonce"])
     return response
@@ -157,7 +158,7 @@ def open_session(request: Request, session: SessionDep, body: SessionIn) -> JSON
         cookie_nonce=request.cookies.get(sessions.CHALLENGE_COOKIE),
         moment=now(),
     )
-    claims = sessions.read_session_token(request.app.state.settings, token, now())
+    claims = sessions.read_session_token(services(request).settings, token, now())
     assert claims is not None
     response = JSONResponse(
         {
@@ -254,6 +255,6 @@ def add_signature(
 def join(request: Request, session: SessionDep, holder: CheckedHolder, body: JoinIn) -> Any:
     """The father opens the joint application his invitation names (with his own key)."""
     application = service.join(
-        session, request.app.state.settings, holder, body.invitation, moment=now()
+        session, services(request).settings, holder, body.invitation, moment=now()
     )
     return {"application_id": application.id, "url": f"/parents/applications/{application.id}"}

@@ -23,6 +23,7 @@ from birthreg.parents.page_kit import (
     to_sign_in,
     uploaded_text,
 )
+from birthreg.services import services
 
 router = APIRouter(include_in_schema=False, tags=["parents"])
 
@@ -30,7 +31,7 @@ def _key_file_page(
     request: Request, challenge: dict[str, Any] | None = None, error: str | None = None,
     status_code: int = 200, next_path: str = "/parents",
 ) -> Response:
-    challenge = challenge or sessions.new_challenge(request.app.state.settings, now())
+    challenge = challenge or sessions.new_challenge(services(request).settings, now())
     challenge_text = json.dumps(challenge, ensure_ascii=False, indent=2)
     response = render(
         request,
@@ -64,7 +65,7 @@ def key_file_challenge(request: Request, c: str = "") -> Response:
     if not isinstance(challenge, dict):
         raise sessions.ParentsError("invalid_challenge", "this is not a sign-in challenge")
     sessions.check_challenge(
-        request.app.state.settings,
+        services(request).settings,
         challenge,
         request.cookies.get(sessions.CHALLENGE_COOKIE),
         now(),

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from birthreg.db import SessionDep
 from birthreg.i18n import safe_next
 from birthreg.parents import api, sessions, views
+from birthreg.services import services
 from signing.identity import signer_iin
 
 SIGN_IN_PATH = "/parents/sign-in"
@@ -23,7 +24,7 @@ SIGN_IN_PATH = "/parents/sign-in"
 def render(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> Response:
-    templates: Jinja2Templates = request.app.state.templates
+    templates: Jinja2Templates = services(request).templates
     return templates.TemplateResponse(
         request,
         f"parents/{template}",

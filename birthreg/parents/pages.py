@@ -34,6 +34,7 @@ from birthreg.parents.page_kit import (
 from birthreg.parents.rows import document_in_words, document_rows, grouped, technical_rows
 from birthreg.parents.schemas import ApplicationForm
 from birthreg.registry.client import RegistryClient
+from birthreg.services import services
 from birthreg.ward.codes import qr_svg
 
 router = APIRouter(include_in_schema=False, tags=["parents"])
@@ -64,7 +65,7 @@ def sign_in_page(
 @router.get("/parents/lost-key", response_class=HTMLResponse)
 def lost_key_page(request: Request) -> Response:
     """What to do when the phone or the key is lost (with the ward's phone when it is set)."""
-    phone = request.app.state.settings.facility_phone
+    phone = services(request).settings.facility_phone
     dial = "".join(c for c in phone if c.isdigit() or c == "+") if phone else None
     return render(request, "lost_key.html", {"facility_phone": phone, "facility_dial": dial})
 
@@ -95,7 +96,7 @@ def home(request: Request, session: SessionDep, holder: PageHolder) -> Response:
     }
     if current is not None:
         context["registry"], context["timeline"] = status.where_it_stands(
-            request, session, views.view(session, request.app.state.settings, current),
+            request, session, views.view(session, services(request).settings, current),
             is_mother=holder.is_mother,
         )
     return render(request, "home.html", context)
@@ -119,7 +120,7 @@ def sign_out(
 def _late(request: Request, session: Session, holder: sessions.Holder) -> bool:
     """Whether the registration deadline from the birth has passed (a reason is asked)."""
     born_at: datetime = record_context(session, holder)["born_at"]
-    deadline = timedelta(days=request.app.state.settings.registration_deadline_days)
+    deadline = timedelta(days=services(request).settings.registration_deadline_days)
     return now() > born_at + deadline
 
 
@@ -247,7 +248,7 @@ def application_page(
     if holder is None:
         return to_sign_in(request)
     application = service.get_application(session, holder, application_id)
-    current = views.view(session, request.app.state.settings, application)
+    current = views.view(session, services(request).settings, application)
     record = record_context(session, holder)
     context = {
         **holder_context(session, holder),

@@ -58,6 +58,7 @@ from birthreg.models import (
 )
 from birthreg.pki.fetch import InProcessRevocationFetcher
 from birthreg.pki.service import certification_authority
+from birthreg.services import app_services
 from signing.ca import CertificationAuthority
 from signing.canonical import canonicalize
 from signing.dossier import verify_signature
@@ -98,7 +99,6 @@ class NotSignedIn(DomainError):
         super().__init__(code, detail, 401)
 
 
-
 # -- context -----------------------------------------------------------------------------------
 
 
@@ -122,7 +122,9 @@ class ParentsContext:
 
 
 def parents_context(app: Any) -> ParentsContext:
-    return ParentsContext(app.state.settings, certification_authority(app), app.state.engine)
+    return ParentsContext(
+        app_services(app).settings, certification_authority(app), app_services(app).engine
+    )
 
 
 def _time_text(moment: datetime) -> str:

@@ -27,6 +27,7 @@ from birthreg.pki.service import (
     ocsp_answer,
     published_crl,
 )
+from birthreg.services import services
 from signing.errors import SigningError
 from signing.ocsp import MAX_REQUEST_BYTES, ocsp_request_from_get_path, unsuccessful
 
@@ -115,7 +116,7 @@ def certificate_revocation_list(request: Request, session: SessionDep) -> Respon
     """The TEST issuing CA's current CRL (DER), served as stored: issued again soon after a
     revocation (by the publisher where `birthreg serve` runs it, else at the next request)."""
     ca, moment = certification_authority(request.app), now()
-    if request.app.state.settings.crl_publisher:
+    if services(request).settings.crl_publisher:
         crl = published_crl(session, ca, moment)
     else:
         crl = current_crl(session, ca, moment)
@@ -182,7 +183,7 @@ def ocsp_get(request: Request, encoded: str) -> Response:
 
 def _answer(request: Request, body: bytes) -> Response:
     ca = certification_authority(request.app)
-    engine = request.app.state.engine
+    engine = services(request).engine
     with Session(engine) as session:
         answer = ocsp_answer(session, ca, body, now())
         session.rollback()  # nothing to keep: answering changes no state

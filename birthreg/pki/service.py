@@ -17,6 +17,7 @@ from birthreg import audit
 from birthreg.config import ConfigurationError, Settings
 from birthreg.errors import DomainError, NotFound, ServiceNotInitialised
 from birthreg.models import IssuedCertificate, IssuedCRL
+from birthreg.services import app_services
 from signing import ocsp
 from signing.ca import (
     CertificateStatus,
@@ -51,7 +52,7 @@ def certification_authority(app: Any) -> CertificationAuthority:
         with _lock:
             ca = getattr(app.state, "ca", None)
             if ca is None:
-                ca = load_certification_authority(app.state.settings)
+                ca = load_certification_authority(app_services(app).settings)
                 app.state.ca = ca
     return ca
 

@@ -36,6 +36,7 @@ from birthreg.registry.schemas import (
     SubmissionStatusPublic,
     SubmissionSummary,
 )
+from birthreg.services import services
 from signing.dossier import MAX_DOSSIER_BYTES
 
 router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
@@ -143,7 +144,7 @@ async def submit_dossier(request: Request, session: SessionDep) -> Response:
     # A plain read before anything is verified; refusals are counted with their audit entry.
     await run_in_threadpool(
         throttle.check,
-        request.app.state.engine,
+        services(request).engine,
         keys,
         moment=now(),
         code="too_many_requests",

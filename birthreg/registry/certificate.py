@@ -33,6 +33,7 @@ from birthreg.models import (
 from birthreg.pki.seals import Seal
 from birthreg.pki.service_seal import registry_seal
 from birthreg.registry.numbering import local_date
+from birthreg.services import app_services
 from signing.canonical import canonicalize
 from signing.seal import make_seal, qr_text
 
@@ -74,7 +75,7 @@ def certificate_context(app: Any, session: Session) -> CertificateContext:
     with _context_lock:
         context = getattr(app.state, "certificate_context", None)
         if context is None:
-            settings: Settings = app.state.settings
+            settings: Settings = app_services(app).settings
             context = load_certificate_context(settings, session)
             app.state.certificate_context = context
     return context

@@ -33,6 +33,8 @@ import anyio
 import anyio.from_thread
 import httpx
 
+from birthreg.services import app_services
+
 SUBMISSIONS_PATH = "/api/v1/registry/submissions"
 #: The base URL used for in-process requests (it never reaches a network).
 IN_PROCESS_BASE_URL = "http://registry.internal"
@@ -142,7 +144,7 @@ def _status_path(submission_id: str) -> str:
 
 def configured_registry_url(app: Any) -> str | None:
     """The settings' registry_url (BIRTHREG_REGISTRY_URL), when the registry runs elsewhere."""
-    url = (app.state.settings.registry_url or "").strip().rstrip("/")
+    url = (app_services(app).settings.registry_url or "").strip().rstrip("/")
     return url or None
 
 

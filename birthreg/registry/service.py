@@ -29,6 +29,7 @@ from birthreg.pki.fetch import HTTPRevocationFetcher, InProcessRevocationFetcher
 from birthreg.pki.seals import Seal
 from birthreg.pki.service import certification_authority
 from birthreg.pki.service_seal import registry_seal
+from birthreg.services import app_services
 from signing.revocation import RevocationFetcher
 from signing.trust import TrustAnchors, Validator
 
@@ -67,7 +68,7 @@ class Registry:
             with self._lock:
                 office = self._office
                 if office is None:
-                    office = self._office = load_office(session, self.app.state.settings)
+                    office = self._office = load_office(session, app_services(self.app).settings)
         return office
 
 
@@ -85,7 +86,7 @@ def registry_for(app: Any) -> Registry:
                 registry = Registry(
                     app,
                     validator=validator,
-                    auto_register=auto_register_setting(app.state.settings),
+                    auto_register=auto_register_setting(app_services(app).settings),
                 )
                 app.state.registry = registry
     return registry
@@ -94,8 +95,8 @@ def registry_for(app: Any) -> Registry:
 def revocation_fetcher(app: Any) -> RevocationFetcher:
     """Where the registry reads revocations: from the CA's records in this process (role all),
     else over HTTP from the CRL and OCSP addresses in the certificates (role registry)."""
-    if app.state.settings.holds_ca:
-        return InProcessRevocationFetcher(app.state.engine, certification_authority(app))
+    if app_services(app).settings.holds_ca:
+        return InProcessRevocationFetcher(app_services(app).engine, certification_authority(app))
     return HTTPRevocationFetcher()
 
 
@@ -115,7 +116,7 @@ def registry_trust_anchors(app: Any) -> TrustAnchors:
     then trusted only if the bundle holds its root. Revocation of
     other CAs' certificates is fetched over HTTP from the pointers in their certificates.
     """
-    bundle = app.state.settings.registry_roots_path
+    bundle = app_services(app).settings.registry_roots_path
     if bundle:
         certificates = x509.load_pem_x509_certificates(Path(bundle).read_bytes())
         return TrustAnchors(

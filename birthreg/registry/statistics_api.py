@@ -15,6 +15,7 @@ from birthreg.db import SessionDep
 from birthreg.models import now
 from birthreg.registry.numbering import local_date
 from birthreg.registry.statistics import Group, Statistics, compute, default_period, to_csv
+from birthreg.services import services
 
 router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
 
@@ -58,7 +59,7 @@ def figures_for(
         date_from=start,
         date_to=end,
         group=group,
-        deadline_days=request.app.state.settings.registration_deadline_days,
+        deadline_days=services(request).settings.registration_deadline_days,
     )
 
 

@@ -27,6 +27,7 @@ from birthreg.registry.decisions_view import dossier_context
 from birthreg.registry.page_kit import FormFields, flashes, message_for, render
 from birthreg.registry.plain_report import moment_of, report_view
 from birthreg.registry.schemas import MAX_REASON_LENGTH, RejectRequest, SubmissionDetail
+from birthreg.services import services
 
 router = APIRouter(prefix="/registry", include_in_schema=False)
 
@@ -110,7 +111,7 @@ def dossier_view(
             # A late dossier may be rejected; it is registered after a registrar's approval.
             "pending": detail.status in (*service.PENDING, SubmissionStatus.LATE.value),
             **dossier_context(
-                session, detail, staff, request.app.state.settings.registration_deadline_days
+                session, detail, staff, services(request).settings.registration_deadline_days
             ),
             "flashes": flashes or [],
             "errors": errors or {},

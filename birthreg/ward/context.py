@@ -18,6 +18,7 @@ from birthreg.errors import DomainError
 from birthreg.models import Birth, Facility, StaffUser
 from birthreg.pki.seals import Seal, load_seal
 from birthreg.pki.service import certification_authority
+from birthreg.services import app_services
 from signing.ca import CertificationAuthority
 
 #: The ward's day (the births list) is a day in Almaty.
@@ -92,8 +93,8 @@ def ward_context(app: Any) -> WardContext:
     """The app's WardContext (made on first use, like the CA)."""
     context: WardContext | None = getattr(app.state, "ward", None)
     ca = certification_authority(app)
-    if context is None or context.ca is not ca or context.engine is not app.state.engine:
-        context = WardContext(app.state.settings, ca, app.state.engine)
+    if context is None or context.ca is not ca or context.engine is not app_services(app).engine:
+        context = WardContext(app_services(app).settings, ca, app_services(app).engine)
         app.state.ward = context
     return context
 

@@ -24,4 +24,4 @@ def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 def admin(app: Any, client: Any) -> dict[str, str]:
     """The Authorization header of the first admin."""
     user = add_staff(app, "admin1", Role.ADMIN)
-    return {"Authorization": f"Bearer {issue_token(app.state.settings, user, kind='api')}"}
+    return {"Authorization": f"Bearer {issue_token(app.state.services.settings, user, kind='api')}"}

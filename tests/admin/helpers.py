@@ -13,7 +13,7 @@ PASSWORD = "correct horse battery"
 
 
 def add_staff(app: Any, username: str, role: Role, password: str = PASSWORD) -> StaffUser:
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         user = create_staff_user(session, username=username, password=password, role=role)
         session.commit()
         session.refresh(user)

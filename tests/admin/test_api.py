@@ -68,7 +68,8 @@ def test_change_disabled_role_and_password(
     app: Any, client: Any, db: Session, admin: dict[str, str]
 ) -> None:
     user = add_staff(app, "clerk1", Role.CLERK)
-    token = {"Authorization": f"Bearer {issue_token(app.state.settings, user, kind='api')}"}
+    settings = app.state.services.settings
+    token = {"Authorization": f"Bearer {issue_token(settings, user, kind='api')}"}
     assert client.get("/api/v1/registry/submissions", headers=token).status_code == 200
 
     disabled = client.patch(f"{USERS}/clerk1", json={"disabled": True}, headers=admin)
@@ -149,7 +150,8 @@ def test_an_admin_may_step_down_when_another_remains(
 @pytest.mark.parametrize("role", [Role.WARD, Role.CLERK, Role.REGISTRAR])
 def test_only_admins_manage_accounts(app: Any, client: Any, role: Role) -> None:
     user = add_staff(app, "someone", role)
-    headers = {"Authorization": f"Bearer {issue_token(app.state.settings, user, kind='api')}"}
+    settings = app.state.services.settings
+    headers = {"Authorization": f"Bearer {issue_token(settings, user, kind='api')}"}
     for method, path, body in (
         ("GET", USERS, None),
         ("POST", USERS, {"username": "x-y-z", "password": PASSWORD, "role": "admin"}),

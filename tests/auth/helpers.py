@@ -21,7 +21,7 @@ ALL_STAFF = frozenset(Role)
 def add_staff(
     app: FastAPI, username: str, role: Role, password: str = PASSWORD, **changes: Any
 ) -> StaffUser:
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         user = create_staff_user(
             session, username=username, password=password, role=role, **changes
         )
@@ -83,6 +83,6 @@ def session_csrf(client: TestClient) -> str:
     cookie = client.cookies.get(auth.SESSION_COOKIE)
     assert cookie
     app: Any = client.app
-    claims = auth.read_token(app.state.settings, cookie, kind="session")
+    claims = auth.read_token(app.state.services.settings, cookie, kind="session")
     assert claims is not None and claims.csrf
     return claims.csrf

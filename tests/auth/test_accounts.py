@@ -36,14 +36,14 @@ def test_create_staff_user_refuses_bad_input(
 ) -> None:
     add_staff(app, "taken", Role.WARD)
     before = db.exec(select(StaffUser)).all()
-    with Session(app.state.engine) as session, pytest.raises(DomainError) as refused:
+    with Session(app.state.services.engine) as session, pytest.raises(DomainError) as refused:
         create_staff_user(session, username=username, password=password, role=Role.CLERK)
     assert (refused.value.code, refused.value.status) == (code, status)
     assert len(db.exec(select(StaffUser)).all()) == len(before)
 
 
 def test_create_staff_user_refuses_an_unknown_facility(client: TestClient, app: FastAPI) -> None:
-    with Session(app.state.engine) as session, pytest.raises(DomainError) as refused:
+    with Session(app.state.services.engine) as session, pytest.raises(DomainError) as refused:
         create_staff_user(
             session, username="nurse", password=PASSWORD, role=Role.WARD, facility_id=999
         )
@@ -61,7 +61,7 @@ def test_create_staff_user_is_audited(client: TestClient, app: FastAPI, db: Sess
 
 
 def _change(app: FastAPI, username: str, change: Any) -> None:
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         change(session, accounts.get_user(session, username, for_update=True))
         session.commit()
 
@@ -117,7 +117,7 @@ def test_a_new_password_ends_the_old_sessions(
     assert get_token(client, "ward1").status_code == 401
     assert get_token(client, "ward1", "another long password").status_code == 200
     assert ("staff.password_reset", str(user.id)) in audit_actions(db)
-    with Session(app.state.engine) as session, pytest.raises(DomainError) as refused:
+    with Session(app.state.services.engine) as session, pytest.raises(DomainError) as refused:
         accounts.reset_password(session, accounts.get_user(session, "ward1"), "short", by=None)
     assert refused.value.code == "weak_password"
 
@@ -186,7 +186,7 @@ def test_changes_that_change_nothing_are_not_audited(
 
 def test_get_user(client: TestClient, app: FastAPI) -> None:
     add_staff(app, "ward1", Role.WARD)
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         assert accounts.get_user(session, " WARD1 ").username == "ward1"
         for name in ("nobody", "a b", "x" * 300):
             with pytest.raises(DomainError) as refused:

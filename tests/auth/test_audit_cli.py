@@ -48,7 +48,7 @@ def cli_env(
 @pytest.fixture
 def chain(client: TestClient, app: FastAPI, db: Session) -> list[AuditEntry]:
     """A chain of at least six entries: init's, three accounts and a login."""
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         for number, role in enumerate(Role):
             create_staff_user(
                 session, username=f"staff{number}", password="long enough password", role=role

@@ -113,7 +113,7 @@ def test_role_dependencies_are_declared_on_routes(app: FastAPI) -> None:
 def tokens_by_role(app: FastAPI) -> dict[Role, str]:
     return {
         role: issue_token(
-            app.state.settings, add_staff(app, f"probe-{role.value}", role), kind="api"
+            app.state.services.settings, add_staff(app, f"probe-{role.value}", role), kind="api"
         )
         for role in Role
     }
@@ -203,7 +203,7 @@ def test_templates_get_the_session_csrf_token(app: FastAPI) -> None:
 
     @router.get("/ward/form-probe")
     def form_page(request: Request, user: WardStaff) -> Response:
-        return app.state.templates.TemplateResponse(request, "login.html", {})
+        return app.state.services.templates.TemplateResponse(request, "login.html", {})
 
     app.include_router(router)
     with TestClient(app, base_url="http://testserver") as client:

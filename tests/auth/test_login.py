@@ -32,7 +32,7 @@ def attempt(
     *, username: str = "ward1", address: str = "10.0.0.1",
 ) -> tuple[int, int | None]:
     """(status, Retry-After) of one login at `moment` (200 for a success)."""
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         try:
             authenticate(
                 session, username=username, password=password, client_address=address,

@@ -43,7 +43,7 @@ def test_login_page_flow(client: TestClient, app: FastAPI, db: Session) -> None:
     assert session_cookie["path"] == "/"
     assert not session_cookie["secure"]
     assert session_cookie["max-age"] == str(8 * 60 * 60)
-    claims = read_token(app.state.settings, session_cookie.value, kind="session")
+    claims = read_token(app.state.services.settings, session_cookie.value, kind="session")
     assert claims is not None and claims.user_id == user.id and claims.csrf
     assert claims.exp - claims.iat == 8 * 60 * 60
     assert client.get("/api/v1/auth/me").json()["username"] == "ward1"

@@ -31,7 +31,7 @@ def test_token_flow(client: TestClient, app: FastAPI, db: Any) -> None:
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 15 * 60
     assert response.headers["cache-control"] == "no-store"
-    claims = read_token(app.state.settings, body["access_token"], kind="api")
+    claims = read_token(app.state.services.settings, body["access_token"], kind="api")
     assert claims is not None
     assert (claims.user_id, claims.role, claims.kind) == (user.id, "ward", "api")
     assert claims.exp - claims.iat == 15 * 60
@@ -87,7 +87,7 @@ def test_api_token_and_session_cookie_are_not_interchangeable(
     assert client.get("/api/v1/auth/me", headers=bearer(session_token)).status_code == 401
     client.cookies.set(auth.SESSION_COOKIE, api_token)
     assert client.get("/api/v1/auth/me").status_code == 401
-    settings = app.state.settings
+    settings = app.state.services.settings
     assert read_token(settings, api_token, kind="session") is None
     assert read_token(settings, session_token, kind="api") is None
 
@@ -95,7 +95,7 @@ def test_api_token_and_session_cookie_are_not_interchangeable(
 def test_tokens_of_other_purposes_open_no_staff_session(client: TestClient, app: FastAPI) -> None:
     """Every token the service makes, offered where a staff token is read: none passes."""
     user = add_staff(app, "ward1", Role.WARD)
-    settings: Settings = app.state.settings
+    settings: Settings = app.state.services.settings
     moment = now()
     session_token = issue_token(settings, user, kind="session")
     claims = read_token(settings, session_token, kind="session")
@@ -132,7 +132,7 @@ def _reencode(token: str, **changes: Any) -> str:
 def test_tampered_and_expired_tokens_are_refused(client: TestClient, app: FastAPI) -> None:
     user = add_staff(app, "ward1", Role.WARD)
     add_staff(app, "admin1", Role.ADMIN)
-    settings: Settings = app.state.settings
+    settings: Settings = app.state.services.settings
     token = issue_token(settings, user, kind="api")
     assert client.get("/api/v1/auth/me", headers=bearer(token)).status_code == 200
 
@@ -175,7 +175,7 @@ def test_tampered_and_expired_tokens_are_refused(client: TestClient, app: FastAP
 
 def test_a_session_lasts_a_shift(client: TestClient, app: FastAPI) -> None:
     user = add_staff(app, "ward1", Role.WARD)
-    settings: Settings = app.state.settings
+    settings: Settings = app.state.services.settings
     started = now() - timedelta(hours=7, minutes=59)
     session_token = issue_token(settings, user, kind="session", issued_at=started)
     assert read_token(settings, session_token, kind="session") is not None

@@ -102,7 +102,7 @@ def test_a_rolled_back_event_leaves_no_message(
     second = submit(app, client, 50)
     before = len(events(db))
     registry = registry_for(app)
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         register_submission(
             session, registry, first["id"], actor="system", role="system", staff_id=None
         )
@@ -120,7 +120,7 @@ def test_a_rolled_back_event_leaves_no_message(
 
 def test_the_same_event_is_queued_once(app: Any, client: TestClient, db: Session) -> None:
     body = submit(app, client, 60)
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         again = outbox.record(session, EventKind.RECEIVED, body["id"], moment=now())
         session.commit()
     assert again == outbox.event_id(EventKind.RECEIVED, body["id"])
@@ -131,7 +131,7 @@ def test_a_commit_that_queued_rings_the_doorbell_and_a_rollback_does_not(
     app: Any, client: TestClient
 ) -> None:
     body = submit(app, client, 70)
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         rings = outbox.doorbell.rings
         outbox.record(session, EventKind.LATE, body["id"], moment=now())
         session.rollback()

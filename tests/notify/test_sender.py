@@ -224,7 +224,7 @@ def test_concurrent_senders_deliver_each_message_once(
     service_settings: Settings,
 ) -> None:
     submission_id = submit(app, client, 70)
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         for copy in range(59):
             outbox.record(
                 session, EventKind.COPY_ISSUED, submission_id, moment=now(),

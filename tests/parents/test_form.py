@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
@@ -93,8 +94,11 @@ def test_the_review_page_says_what_she_signs_in_words(mother: Phone) -> None:
 
 def test_the_lost_key_page_gives_the_wards_phone(app: Any, client: TestClient) -> None:
     assert 'data-testid="ward-phone"' not in client.get("/parents/lost-key").text
-    app.state.settings = app.state.settings.model_copy(
-        update={"facility_phone": "+7 (7232) 12-34-56"}
+    app.state.services = replace(
+        app.state.services,
+        settings=app.state.services.settings.model_copy(
+            update={"facility_phone": "+7 (7232) 12-34-56"}
+        ),
     )
     html = client.get("/parents/lost-key").text
     assert 'href="tel:+77232123456"' in html and "+7 (7232) 12-34-56" in html
@@ -106,7 +110,12 @@ def test_a_late_application_gives_its_reason_and_is_sent(
     # The ward records births of the last 30 days: a deadline of one day makes this one late.
     born_at = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
     birth_id = new_birth(client, ward, child={"born_at": born_at.isoformat()})
-    app.state.settings = app.state.settings.model_copy(update={"registration_deadline_days": 1})
+    app.state.services = replace(
+        app.state.services,
+        settings=app.state.services.settings.model_copy(
+            update={"registration_deadline_days": 1}
+        ),
+    )
     mother = signed_in_mother(app, client, ward, birth_id)
     assert 'id="late_reason"' in mother.client.get("/parents/application").text
     without = save_form(mother, form(father_basis="none"))

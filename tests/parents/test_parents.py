@@ -560,7 +560,7 @@ def test_registry_out_of_reach_keeps_the_signed_application(
     application_id = draft(mother)
     # Over HTTP (BIRTHREG_REGISTRY_URL) to a registry that is not there: the signature is
     # kept, nothing is lost.
-    monkeypatch.setattr(app.state.settings, "registry_url", "http://127.0.0.1:9")
+    monkeypatch.setattr(app.state.services.settings, "registry_url", "http://127.0.0.1:9")
     signed = sign_application(mother, application_id)
     assert signed.status_code == 200
     assert signed.json()["submitted"] is False and signed.json()["error"] == "registry_unavailable"
@@ -569,7 +569,7 @@ def test_registry_out_of_reach_keeps_the_signed_application(
     assert "Send again" in mother.client.get(
         f"/parents/applications/{application_id}", headers={"Accept-Language": "en"}
     ).text
-    monkeypatch.setattr(app.state.settings, "registry_url", None)
+    monkeypatch.setattr(app.state.services.settings, "registry_url", None)
     sent = mother.client.post(
         f"/parents/applications/{application_id}/submit",
         data={"csrf_token": mother.csrf},

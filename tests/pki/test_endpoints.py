@@ -42,7 +42,7 @@ def _ocsp_request(
 
 
 def _revoke(app: Any, serial: int) -> None:
-    engine = make_engine(app.state.settings.database_url)
+    engine = make_engine(app.state.services.settings.database_url)
     try:
         with Session(engine) as session:
             revoke(
@@ -152,7 +152,7 @@ def test_in_process_fetcher_gives_the_same_answers(app: Any, client: Any, db: Se
     from signing.trust import TrustAnchors, Validator
 
     ca = certification_authority(app)
-    fetcher = InProcessRevocationFetcher(app.state.engine, ca)
+    fetcher = InProcessRevocationFetcher(app.state.services.engine, ca)
     validator = Validator(TrustAnchors([ca.root_certificate]), fetcher)
     seal = _certificate(client, db, Facility)
     assert validator.revocation.status(seal, ca.issuing_certificate, now()).state is (
@@ -166,7 +166,8 @@ def test_in_process_fetcher_gives_the_same_answers(app: Any, client: Any, db: Se
         RevocationState.REVOKED
     )
     with pytest.raises(OSError):
-        InProcessRevocationFetcher(app.state.engine, ca, fallback=_Unreachable()).fetch_crl(
+        engine = app.state.services.engine
+        InProcessRevocationFetcher(engine, ca, fallback=_Unreachable()).fetch_crl(
             "http://elsewhere.test/crl"
         )
 
@@ -400,14 +401,14 @@ def test_a_data_dir_made_before_the_roots_crl_keeps_working(service_settings: An
         scope = arl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
         assert scope.full_name is None and scope.only_contains_ca_certs
         ca = certification_authority(app)
-        with Session(app.state.engine) as session:
+        with Session(app.state.services.engine) as session:
             facility = session.exec(select(Facility)).one()
         seal = load_seal(settings, "facility", facility.bin, ca.chain)
         content = b'{"type": "test"}'
         der = cms.sign_detached(
             content, seal.certificate, seal.key, chain=seal.chain, signing_time=now()
         )
-        fetcher = InProcessRevocationFetcher(app.state.engine, ca)
+        fetcher = InProcessRevocationFetcher(app.state.services.engine, ca)
         report = Validator(TrustAnchors([root]), fetcher).validate(
             cms.verify_detached(der, content), moment=now(), purpose="organisation"
         )

@@ -4,6 +4,7 @@ GET /pki/crl then serves that CRL as stored."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from cryptography import x509
@@ -86,7 +87,7 @@ def test_with_the_publisher_the_crl_is_served_without_counting(
     settings = service_settings.model_copy(update={"crl_publisher": True})
     app = create_app(service_settings)  # no thread: this test publishes by hand
     with TestClient(app, base_url="http://testserver") as client:
-        app.state.settings = settings
+        app.state.services = replace(app.state.services, settings=settings)
         first = client.get("/pki/crl").content
         _revoke_facility_seal(app, db)
         assert client.get("/pki/crl").content == first  # not yet published

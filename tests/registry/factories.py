@@ -64,7 +64,7 @@ def app_with_backdated_ca(settings: Settings, *, age: timedelta = timedelta(days
 
 def staff_headers(app: Any, role: Role = Role.CLERK, username: str | None = None) -> dict[str, str]:
     """A new staff account of that role and an API bearer token for it."""
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         user = create_staff_user(
             session,
             username=username or f"{role.value}-{uuid.uuid4().hex[:8]}",
@@ -73,7 +73,7 @@ def staff_headers(app: Any, role: Role = Role.CLERK, username: str | None = None
         )
         session.commit()
         session.refresh(user)
-        token = issue_token(app.state.settings, user, kind="api")
+        token = issue_token(app.state.services.settings, user, kind="api")
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -111,7 +111,7 @@ def issue_person(
         key.public_key(), subject, profile=Profile.INDIVIDUAL, moment=moment, validity=validity
     )
     if issuer is own_ca:
-        with Session(app.state.engine) as session:
+        with Session(app.state.services.engine) as session:
             record_issued(session, certificate, Profile.INDIVIDUAL, moment)
             session.commit()
     return Signer(key, certificate, issuer.chain, subject)
@@ -124,7 +124,7 @@ def other_facility_seal(app: Any, facility: Organisation = OTHER_FACILITY) -> Si
     certificate = ca.issue(
         key.public_key(), facility, profile=Profile.ORGANISATION_SEAL, moment=now()
     )
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         record_issued(session, certificate, Profile.ORGANISATION_SEAL, now())
         session.commit()
     return Signer(key, certificate, ca.chain)
@@ -132,7 +132,7 @@ def other_facility_seal(app: Any, facility: Organisation = OTHER_FACILITY) -> Si
 
 def facility_seal(app: Any) -> Signer:
     ca = certification_authority(app)
-    seal = load_seal(app.state.settings, "facility", DEFAULT_FACILITY.bin, ca.chain)
+    seal = load_seal(app.state.services.settings, "facility", DEFAULT_FACILITY.bin, ca.chain)
     return Signer(seal.key, seal.certificate, seal.chain)
 
 

@@ -313,7 +313,7 @@ def test_numbers_are_per_office_and_year(app: Any, client: Any, db: Session) -> 
     from birthreg.models import ActRecordCounter, RegistryOffice
     from birthreg.registry.numbering import next_act_record_number
 
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         office = session.exec(select(RegistryOffice)).one()
         assert office.id is not None
         numbers = [next_act_record_number(session, office.id, 2026) for _ in range(3)]
@@ -337,7 +337,7 @@ def test_a_failed_registration_keeps_nothing_and_loses_no_number(
         raise DomainError("certificate_failed", "the certificate could not be made", 500)
 
     monkeypatch.setattr(registration, "issue_certificate", broken)
-    with Session(app.state.engine) as session, pytest.raises(DomainError):
+    with Session(app.state.services.engine) as session, pytest.raises(DomainError):
         registration.register_submission(
             session, registry, submission_id, actor="system", role="system", staff_id=None
         )
@@ -346,7 +346,7 @@ def test_a_failed_registration_keeps_nothing_and_loses_no_number(
     assert stored is not None and stored.status == "received"
 
     monkeypatch.undo()
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         outcome = registration.register_submission(
             session, registry, submission_id, actor="system", role="system", staff_id=None
         )

@@ -111,7 +111,7 @@ def test_parallel_sessions_in_the_service(app: Any, client: Any, db: Session) ->
 
     def register(submission_id: str) -> RegistrationOutcome:
         barrier.wait()
-        with Session(app.state.engine) as session:
+        with Session(app.state.services.engine) as session:
             outcome = register_submission(
                 session, registry, submission_id, actor="system", role="system", staff_id=None
             )

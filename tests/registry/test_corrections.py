@@ -123,7 +123,7 @@ def test_nobody_approves_their_own_request(
     )
     assert rejected.status_code == 200, rejected.text
     assert rejected.json()["status"] == "rejected"
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         kinds = session.exec(select(OutboxMessage.kind)).all()
     assert "correction_rejected" in kinds
     late = client.post(f"{CORRECTIONS}/{correction}/approve", headers=other)

@@ -43,7 +43,7 @@ def _count(db: Session, table: Any) -> int:
 
 
 def _revoke(app: Any, signer: f.Signer) -> None:
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         revoke(
             session, signer.certificate.serial_number, x509.ReasonFlags.key_compromise, now(),
             actor="system", role="system",
@@ -102,7 +102,7 @@ def unreachable_ca_app(app: Any, tmp_path: Path) -> Any:
     bundle = tmp_path / "roots.pem"
     trusted = (own.root_certificate, other.root_certificate, other.issuing_certificate)
     bundle.write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in trusted))
-    app.state.settings.registry_roots = bundle
+    app.state.services.settings.registry_roots = bundle
     app.state.other_ca = other
     return app
 

@@ -133,7 +133,7 @@ def _wrong_mother(app: Any, mother: f.Signer) -> dict[str, Any]:
 
 def _revoked_key(app: Any, mother: f.Signer) -> dict[str, Any]:
     dossier = f.good_dossier(app, mother)
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         revoke(
             session, mother.certificate.serial_number,
             x509.ReasonFlags.key_compromise, now(), actor="system", role="system",
@@ -445,7 +445,7 @@ def test_auto_registration_leaves_it_to_the_clerk_when_no_iin_is_left(
     from birthreg.registry.numbering import iin_prefix, local_date
 
     born = now() - timedelta(days=2)
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         session.add(ChildIINCounter(prefix=iin_prefix(local_date(born), "F"), last_serial=9999))
         session.commit()
     registry_for(app).auto_register = True

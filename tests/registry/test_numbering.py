@@ -37,7 +37,7 @@ def test_prefix_is_date_and_century_sex_digit() -> None:
 def test_serials_without_a_check_digit_are_skipped(app: Any, client: Any) -> None:
     # 3 May 2026, male: serial 0001 has no defined check digit.
     assert make_iin(date(2026, 5, 3), "M", 1) is None
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         iin = next_child_iin(session, date(2026, 5, 3), "M")
         session.commit()
         counter = session.get(ChildIINCounter, "2605035")
@@ -51,7 +51,7 @@ def test_iins_already_registered_are_skipped(app: Any, client: Any) -> None:
     born = date(2026, 5, 4)
     taken = make_iin(born, "F", 1)
     assert taken is not None
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         # Registered by other means (an import, a correction): the counter does not know.
         f.registration_by_hand(session, taken, 1)
         iin = next_child_iin(session, born, "F")
@@ -61,7 +61,7 @@ def test_iins_already_registered_are_skipped(app: Any, client: Any) -> None:
 
 
 def test_the_end_of_the_range_is_503(app: Any, client: Any) -> None:
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         session.add(ChildIINCounter(prefix="2605046", last_serial=9998))
         session.commit()
         last = next_child_iin(session, date(2026, 5, 4), "F")
@@ -75,7 +75,7 @@ def test_the_end_of_the_range_is_503(app: Any, client: Any) -> None:
 
 
 def test_a_rolled_back_registration_gives_its_number_back(app: Any, client: Any) -> None:
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         office_id = session.exec(select(RegistryOffice.id)).one()
         assert office_id is not None
         assert next_act_record_number(session, office_id, 2030) == 1

@@ -37,7 +37,7 @@ def csrf_of(page: str) -> str:
 
 
 def add_staff(app: Any, username: str, role: Role = Role.CLERK) -> None:
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         create_staff_user(session, username=username, password=PASSWORD, role=role)
         session.commit()
 
@@ -436,7 +436,7 @@ def test_a_revoked_signer_is_explained(
     app: Any, client: TestClient, clerk: str, mother: f.Signer
 ) -> None:
     dossier = f.good_dossier(app, mother)
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         revoke(
             session, mother.certificate.serial_number,
             x509.ReasonFlags.key_compromise, now(), actor="system", role="system",

@@ -46,7 +46,7 @@ def register_in(session: Session, app: Any, submission_id: str) -> registration.
 
 def register(app: Any, submission_id: str) -> registration.RegistrationOutcome:
     """Register in a session of its own and commit, whatever happens (a DomainError too)."""
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         try:
             return register_in(session, app, submission_id)
         finally:
@@ -162,7 +162,7 @@ def test_registration_reads_what_the_caller_changed_in_its_session(
     # Registration reads the submission with a plain statement on the session's connection; a
     # change the caller made in the same session (not yet flushed) must be what it reads.
     submission_id = submit(client, f.good_dossier(app, f.issue_person(app, f.person(170))))
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         submission = session.get(Submission, submission_id)
         assert submission is not None
         submission.status = "rejected"

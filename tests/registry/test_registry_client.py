@@ -88,10 +88,10 @@ def test_async_client(app: Any, client: Any, monkeypatch: pytest.MonkeyPatch) ->
 def test_for_app_goes_over_http_when_the_registry_is_elsewhere(
     app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(app.state.settings, "registry_url", "http://registry.example:8000/")
+    monkeypatch.setattr(app.state.services.settings, "registry_url", "http://registry.example:8000/")
     with RegistryClient.for_app(app) as registry:
         assert str(registry.http.base_url) == "http://registry.example:8000"
-    monkeypatch.setattr(app.state.settings, "registry_url", None)
+    monkeypatch.setattr(app.state.services.settings, "registry_url", None)
     with RegistryClient.for_app(app) as registry:
         assert str(registry.http.base_url).startswith(IN_PROCESS_BASE_URL)
 
@@ -120,7 +120,7 @@ def served(app: Any) -> Iterator[str]:
 
 
 def test_over_http(app: Any, served: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app.state.settings, "registry_url", served)
+    monkeypatch.setattr(app.state.services.settings, "registry_url", served)
     with RegistryClient.for_app(app) as registry:
         assert str(registry.http.base_url) == served
         _exercise(registry, app)

@@ -98,7 +98,7 @@ def test_refused_requests_leave_nothing(
     facts = send(client, certificate_id, medical, f.sign(mother, medical))
     assert facts.status_code == 422 and facts.json()["error"] == "not_correctable"
 
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         revoke(session, mother.certificate.serial_number, x509.ReasonFlags.key_compromise,
                now(), actor="system", role="system")
         session.commit()

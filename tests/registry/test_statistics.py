@@ -106,7 +106,7 @@ def arrange(
 def figures(app: Any) -> None:
     """North: three registered on 1 December (births 1, 3 and 100 days before; the last one
     received late), one rejected on 2 December; South: one registered on 2 December."""
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         for days in (1, 3, 100):
             born = DAY_ONE - timedelta(days=days)
             arrange(
@@ -187,7 +187,7 @@ def test_by_day_counts_on_the_local_day(app: Any, client: Any, figures: None) ->
 def test_a_day_is_kazakhstan_s_day(app: Any, client: Any) -> None:
     """20:00 UTC on 1 December is 01:00 on 2 December in Almaty."""
     late_evening = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         arrange(
             session,
             facility=NORTH,
@@ -228,7 +228,7 @@ def test_csv(app: Any, client: Any, figures: None) -> None:
 
 
 def test_a_formula_in_a_facility_name_is_not_run_by_spreadsheets(app: Any, client: Any) -> None:
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         arrange(session, facility=NORTH, born_at=DAY_ONE, received_at=DAY_ONE, decided_at=DAY_ONE)
         submission = session.exec(select(Submission)).one()
         submission.dossier = _dossier('=HYPERLINK("http://evil")')

@@ -23,7 +23,6 @@ from sqlmodel import Session, select
 from birthreg.audit import verify_chain
 from birthreg.bootstrap import initialise
 from birthreg.config import Settings
-from birthreg.db import engine_from_settings
 from birthreg.main import create_app
 from birthreg.models import AuditEntry, Registration, Role
 from registry import factories as f
@@ -76,7 +75,6 @@ def two_workers(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Any]]:
         stderr=subprocess.STDOUT,
     )
     app = create_app(settings)  # this process's view: the CA, seals and database for factories
-    app.state.engine = engine_from_settings(settings)
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -92,7 +90,7 @@ def two_workers(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Any]]:
     finally:
         server.terminate()
         server.wait(timeout=30)
-        app.state.engine.dispose()
+        app.state.services.engine.dispose()
 
 
 def test_parallel_clerks_on_two_workers(two_workers: tuple[str, Any]) -> None:
@@ -122,7 +120,7 @@ def test_parallel_clerks_on_two_workers(two_workers: tuple[str, Any]) -> None:
 
     first = [r for r, s in zip(results, targets, strict=True) if s == submissions[0]]
     assert len({(r["act_record_number"], r["child_iin"]) for r in first}) == 1
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         registrations = session.exec(select(Registration)).all()
         registered = session.exec(
             select(AuditEntry).where(AuditEntry.action == "registration.registered")

@@ -45,7 +45,7 @@ def staff(
 ) -> tuple[StaffUser, dict[str, str]]:
     """A staff account (committed) and the Authorization header of an API token for it; of the
     first facility (`birthreg init`'s) unless `facility_id` says otherwise (None: of none)."""
-    settings = app.state.settings
+    settings = app.state.services.settings
     engine = make_engine(settings.database_url)
     try:
         with Session(engine) as session:

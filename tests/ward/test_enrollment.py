@@ -400,7 +400,7 @@ def test_expired_codes(
     code = start_enrollment(client, headers, birth_id)["code"]
     context = service.ward_context(app)
     request = EnrollIn(code=code, csr_pem=csr_pem(new_key()))
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         with pytest.raises(service.WardError) as refusal:
             service.enroll(
                 session,
@@ -412,7 +412,7 @@ def test_expired_codes(
         session.rollback()
     assert (refusal.value.status, refusal.value.code) == (410, "code_expired")
     # A moment before expiry still works.
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         service.enroll(
             session,
             context,
@@ -457,7 +457,7 @@ def test_spending_is_a_conditional_update(
     headers, birth_id = ward
     started = start_enrollment(client, headers, birth_id)
     context = service.ward_context(app)
-    with Session(app.state.engine) as first:
+    with Session(app.state.services.engine) as first:
         enrollment = first.get(Enrollment, started["id"])
         assert enrollment is not None
         certificate = context.ca.issue_from_csr(
@@ -473,7 +473,7 @@ def test_spending_is_a_conditional_update(
             moment=now(),
         )
         first.commit()
-    with Session(app.state.engine) as second:
+    with Session(app.state.services.engine) as second:
         late = second.get(Enrollment, started["id"])
         assert late is not None
         with pytest.raises(service.WardError) as refusal:

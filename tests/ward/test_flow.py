@@ -121,7 +121,7 @@ def test_ward_flow_gives_what_the_registry_accepts(
     ca = service.ward_context(app).ca
     validator = Validator(
         TrustAnchors([ca.root_certificate], [ca.issuing_certificate]),
-        InProcessRevocationFetcher(app.state.engine, ca),
+        InProcessRevocationFetcher(app.state.services.engine, ca),
     )
     report = verify_dossier(dossier, validator=validator, moment=now())
     assert report.passed, report.to_text()

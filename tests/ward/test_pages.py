@@ -53,7 +53,7 @@ def log_in(client: TestClient, username: str = "midwife") -> str:
     assert response.status_code == 303, response.text
     # The token every page's forms carry: the session's CSRF value.
     claims = read_token(
-        client.app.state.settings,  # type: ignore[attr-defined]
+        client.app.state.services.settings,  # type: ignore[attr-defined]
         client.cookies[SESSION_COOKIE],
         kind="session",
     )

@@ -44,7 +44,7 @@ def test_desk_key_file(
     app: Any, client: Any, db: Session, desk: tuple[Any, dict[str, str], str, dict[str, Any]]
 ) -> None:
     user, headers, birth_id, started = desk
-    data_dir = app.state.settings.data_dir
+    data_dir = app.state.services.settings.data_dir
     # Not a word of the key or the file goes to disk (SQLite's own files aside).
     before = {k: v for k, v in _files(data_dir).items() if "sqlite" not in k}
     response = client.post(
@@ -136,7 +136,7 @@ def test_expired_enrollment_at_the_desk(
     app: Any, client: Any, db: Session, desk: tuple[Any, dict[str, str], str, dict[str, Any]]
 ) -> None:
     user, _, _, started = desk
-    with Session(app.state.engine) as session:
+    with Session(app.state.services.engine) as session:
         with pytest.raises(service.WardError) as refusal:
             service.issue_pkcs12(
                 session,

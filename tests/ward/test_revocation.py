@@ -218,7 +218,7 @@ def test_holder_revocation_refusals(
     app: Any, client: Any, db: Session, ward: tuple[Any, dict[str, str], Holder, Holder]
 ) -> None:
     _, _, mother, father = ward
-    settings = app.state.settings
+    settings = app.state.services.settings
     ca = service.ward_context(app).ca
     facility = db.exec(select(Facility)).one()
     seal = load_seal(settings, "facility", facility.bin, ca.chain)
