@@ -40,6 +40,8 @@ from birthreg.pki.api import seal_router as pki_seal_router
 from birthreg.pki.publisher import crl_publisher
 from birthreg.pki.service_seal import service_seal
 from birthreg.registry.api import router as registry_api_router
+from birthreg.registry.decisions_api import router as decisions_api_router
+from birthreg.registry.decisions_pages import router as decisions_pages_router
 from birthreg.registry.pages import router as registry_pages_router
 from birthreg.registry.service import registry_for
 from birthreg.registry.statistics_api import router as statistics_api_router
@@ -235,6 +237,7 @@ def _include_role_routers(app: FastAPI, settings: Settings) -> None:
     if settings.serves_registry:
         for router in (pki_seal_router, registry_api_router, registry_pages_router,
                        statistics_api_router, statistics_pages_router,
+                       decisions_api_router, decisions_pages_router,
                        verify_api_router, verify_pages_router):
             app.include_router(router)
 

@@ -179,6 +179,7 @@ class RegistryOffice(SQLModel, table=True):
 class SubmissionStatus(StrEnum):
     RECEIVED = "received"  # verified, waiting for a clerk
     IN_REVIEW = "in_review"  # a clerk opened it
+    LATE = "late"  # received after the deadline: waits for a registrar's approval
     REGISTERED = "registered"
     REJECTED = "rejected"
 
@@ -204,12 +205,14 @@ class Submission(SQLModel, table=True):
     report: str  # the verification report (JSON text)
     receipt: str  # the signed receipt (JSON text)
     duplicate_candidates: str = Field(default="[]")  # JSON list of submission ids
+    # The child's surname and given name as compared (birthreg.registry.duplicates).
+    child_name_key: str | None = Field(default=None, max_length=130)
     previous_id: str | None = Field(
         default=None, foreign_key="registry_submission.id", index=True
     )
     rejection_reason: str | None = Field(default=None, max_length=1000)
     decided_by: int | None = Field(default=None, foreign_key="staff_user.id")
-    decided_at: datetime | None = utc_column(nullable=True)
+    decided_at: datetime | None = utc_column(nullable=True, index=True)  # statistics
     received_at: datetime = utc_column()
     # What people read out and type (birthreg.notify.tracking): random, unique, compact here.
     # The column default serves inserts that do not draw one themselves (the intake does).
@@ -227,6 +230,8 @@ class Submission(SQLModel, table=True):
         sa.Index("ix_registry_submission_queue", "received_at", "id"),
         sa.Index("ix_registry_submission_status_queue", "status", "received_at", "id"),
         sa.Index("ix_registry_submission_facility_queue", "facility_bin", "received_at", "id"),
+        # Likely duplicates by the child's names: a range of birth times for one name.
+        sa.Index("ix_registry_submission_child_name_born", "child_name_key", "child_born_at"),
     )
 
 
@@ -261,7 +266,7 @@ class Registration(SQLModel, table=True):
     year: int
     act_record_number: int
     child_iin: str = Field(max_length=12, unique=True)
-    registered_at: datetime = utc_column()
+    registered_at: datetime = utc_column(index=True)  # statistics count by this day
     registered_by: int | None = Field(default=None, foreign_key="staff_user.id")
 
     __table_args__ = (

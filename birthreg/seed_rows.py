@@ -39,6 +39,7 @@ from birthreg.models import Birth, Facility
 from birthreg.notify.tracking import new_tracking_number
 from birthreg.parents.validation import application_document
 from birthreg.pki.seals import Seal
+from birthreg.registry.duplicates import child_name_key
 from birthreg.registry.numbering import iin_prefix, local_date
 from birthreg.registry.search_keys import registration_keys, submission_keys
 from birthreg.ward.schemas import BirthIn, ChildIn, PersonIn
@@ -362,6 +363,7 @@ def _submission(context: SeedContext, rows: Rows, dossier: dict[str, Any],
              status=status, report=context.make_report(dossier, mother, received, digest),
              receipt=context.make_receipt(submission_id, sha, received, tracking),
              duplicate_candidates="[]", previous_id=None,
+             child_name_key=child_name_key(application["document"]),
              rejection_reason="the names do not match the documents" if status == "rejected"
              else None,
              decided_by=context.staff.clerk if life.decided_at else None,

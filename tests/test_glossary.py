@@ -15,7 +15,7 @@ LOCALES = Path(__file__).resolve().parent.parent / "birthreg" / "locales"
 RULES = {
     "kk": [
         (r"\brecorded\b(?!.*regist)", None, "тіркел"),
-        (r"\bregistered\b", "тіркел", None),
+        (r"\bregistered\b", "тірке", None),
         (r"\brejected\b", "қабылда", None),
     ],
     "ru": [

@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import birthreg.models
+import birthreg.registry.decision_models
 import birthreg.registry.record_models  # noqa: F401  (the record's life: search, corrections)
 
 connection = context.config.attributes.get("connection")

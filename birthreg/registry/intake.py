@@ -22,6 +22,7 @@ from birthreg.errors import DomainError
 from birthreg.models import EventKind, Submission, SubmissionStatus, now
 from birthreg.notify import outbox, tracking
 from birthreg.registry import search_keys
+from birthreg.registry.duplicates import child_name_key, likely_duplicates
 from birthreg.registry.freshness import RevocationUnavailable, waits_for_revocation
 from birthreg.registry.registration import (
     Registered,
@@ -37,8 +38,6 @@ from signing.errors import CanonicalizationError
 from signing.report import VerificationReport
 
 RECEIPT_TYPE = "birthreg.receipt/1"
-#: Children of the same mother, sex and birth order born this close are likely the same child.
-DUPLICATE_WINDOW = timedelta(days=3)
 
 
 class DossierRefused(DomainError):
@@ -48,11 +47,20 @@ class DossierRefused(DomainError):
 
     def __init__(self, report: VerificationReport) -> None:
         names = sorted({check.name for check in report.failed_checks}) or ["dossier"]
-        super().__init__(
-            "dossier_refused",
-            "the dossier failed verification: " + ", ".join(names),
-            422,
-        )
+        if report.late and names == ["late_reason"]:
+            # Only the reason is missing: the parent gives it and signs again (DESIGN.md).
+            super().__init__(
+                "late_reason_required",
+                "the application came after the registration deadline: it must give the "
+                "parent's late_reason",
+                422,
+            )
+        else:
+            super().__init__(
+                "dossier_refused",
+                "the dossier failed verification: " + ", ".join(names),
+                422,
+            )
         self.report = report
 
 
@@ -133,7 +141,10 @@ def receive_dossier(
     session.rollback()
 
     moment = moment or now()
-    report = verify_dossier(parsed, validator=registry.validator, moment=moment)
+    deadline = timedelta(days=registry.app.state.settings.registration_deadline_days)
+    report = verify_dossier(
+        parsed, validator=registry.validator, moment=moment, registration_deadline=deadline
+    )
     if waits_for_revocation(report):
         # Not the sender's fault and not final: nothing is stored or audited; try again.
         raise RevocationUnavailable("a signer's revocation status cannot be had now; try again")
@@ -173,20 +184,6 @@ _EARLIER = (
     .with_only_columns(_SUBMISSIONS.c.id, _SUBMISSIONS.c.status)
     .where(_SUBMISSIONS.c.medical_record_id == bindparam("record"))
     .order_by(_SUBMISSIONS.c.received_at.desc(), _SUBMISSIONS.c.id)
-)
-_LIKELY_DUPLICATES = (
-    _SUBMISSIONS.select()
-    .with_only_columns(_SUBMISSIONS.c.id, _SUBMISSIONS.c.duplicate_candidates)
-    .where(
-        _SUBMISSIONS.c.mother_iin == bindparam("mother"),
-        _SUBMISSIONS.c.medical_record_id != bindparam("record"),
-        _SUBMISSIONS.c.child_sex == bindparam("sex"),
-        _SUBMISSIONS.c.birth_order == bindparam("order"),
-        _SUBMISSIONS.c.child_born_at >= bindparam("born_from"),
-        _SUBMISSIONS.c.child_born_at <= bindparam("born_to"),
-        _SUBMISSIONS.c.status != SubmissionStatus.REJECTED.value,
-    )
-    .order_by(_SUBMISSIONS.c.received_at, _SUBMISSIONS.c.id)
 )
 
 
@@ -250,11 +247,11 @@ def _store(
     # order submission row, act record counter, IIN counter, audit head (last), so no two wait
     # for each other.
     registered = None
-    if registry.auto_register and not candidate_ids:
+    status = values["status"]  # received, or late (a registrar approves it first)
+    if registry.auto_register and not candidate_ids and status == SubmissionStatus.RECEIVED:
         registered = _allocate_at_once(session, office, values, moment)
     details = {"dossier_sha256": sha, "previous_id": previous_id, "candidates": candidate_ids}
-    _record_receipt(session, submission_id, actor, role, details, moment)
-    status = SubmissionStatus.RECEIVED.value
+    _record_receipt(session, submission_id, actor, role, details, moment, late=report.late)
     if registered is not None:
         submission, registration = registered
         complete_registration(
@@ -285,8 +282,11 @@ def _record_receipt(
     role: str,
     details: dict[str, Any],
     moment: datetime,
+    *,
+    late: bool = False,
 ) -> None:
-    """The audit entry and the parents' notice of a new submission."""
+    """The audit entry and the parents' notice of a new submission (a late one waits for a
+    registrar's approval, and the notice says so)."""
     audit.record(
         session,
         actor=actor,
@@ -297,7 +297,9 @@ def _record_receipt(
         details=details,
         at=moment,
     )
-    outbox.record(session, EventKind.RECEIVED, submission_id, moment=moment)
+    outbox.record(
+        session, EventKind.LATE if late else EventKind.RECEIVED, submission_id, moment=moment
+    )
 
 
 def _sender(report: VerificationReport) -> tuple[str, str]:
@@ -335,7 +337,8 @@ def _submission_values(
         "child_born_at": datetime.fromisoformat(child["born_at"]),
         "child_sex": str(child["sex"]),
         "birth_order": int(child["birth_order"]),
-        "status": SubmissionStatus.RECEIVED.value,
+        "status": (SubmissionStatus.LATE if report.late else SubmissionStatus.RECEIVED).value,
+        "child_name_key": child_name_key(application),
         "report": json.dumps(report.to_json(), ensure_ascii=False),
         "receipt": _receipt_text(office, submission_id, sha, moment, tracking_number),
         "received_at": moment,
@@ -354,19 +357,14 @@ def _previous_submission(connection: Connection, medical_record_id: str) -> str 
 
 
 def _likely_duplicates(connection: Connection, values: Mapping[str, Any]) -> list[Any]:
-    born_at = values["child_born_at"]
-    return list(
-        connection.execute(
-            _LIKELY_DUPLICATES,
-            {
-                "mother": values["mother_iin"],
-                "record": values["medical_record_id"],
-                "sex": values["child_sex"],
-                "order": values["birth_order"],
-                "born_from": born_at - DUPLICATE_WINDOW,
-                "born_to": born_at + DUPLICATE_WINDOW,
-            },
-        ).all()
+    return likely_duplicates(
+        connection,
+        mother_iin=values["mother_iin"],
+        medical_record_id=values["medical_record_id"],
+        born_at=values["child_born_at"],
+        birth_order=values["birth_order"],
+        name_key=values["child_name_key"],
+        facility_bin=values["facility_bin"],
     )
 
 

@@ -28,6 +28,8 @@ NO_STORE: Final = {"Cache-Control": "no-store"}
 FLASHES: Final[dict[str, LazyProxy]] = {
     "registered": lazy_gettext("The birth is registered and the certificate is issued."),
     "rejected": lazy_gettext("The dossier is rejected. The mother will read your reason."),
+    "late_approved": lazy_gettext("The late registration is approved: it may be registered now."),
+    "duplicate_decided": lazy_gettext("The decision on the likely duplicate is recorded."),
     "correction_requested": lazy_gettext("The correction is requested: a registrar decides."),
     "correction_approved": lazy_gettext(
         "The correction is approved: the corrected certificate is issued, the old one superseded."
@@ -69,6 +71,19 @@ MESSAGES: Final[dict[str, LazyProxy]] = {
     "malformed_dossier": lazy_gettext(
         "This is not a dossier the registry can read: it must be a JSON object (UTF-8)."
     ),
+    # Decisions before registration (birthreg.registry.decisions).
+    "late_unapproved": lazy_gettext(
+        "This application is late: a registrar approves it before it is registered."
+    ),
+    "not_late": lazy_gettext("This dossier is not a late application waiting for approval."),
+    "duplicate_undecided": lazy_gettext(
+        "Decide first, for each likely duplicate, whether this dossier is a duplicate of it."
+    ),
+    "decided_duplicate": lazy_gettext(
+        "This dossier was decided to be a duplicate of another: reject it instead."
+    ),
+    "not_a_candidate": lazy_gettext("That dossier is not a likely duplicate of this one."),
+    "decision_required": lazy_gettext("Choose whether this dossier is a duplicate."),
     "certificate_not_found": lazy_gettext("There is no such certificate."),
     "correction_not_found": lazy_gettext("There is no such correction."),
     "certificate_not_current": lazy_gettext(

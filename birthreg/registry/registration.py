@@ -27,7 +27,7 @@ from birthreg.models import (
 )
 from birthreg.notify import outbox
 from birthreg.registry import certificate as certificates
-from birthreg.registry import search_keys
+from birthreg.registry import decisions, search_keys
 from birthreg.registry.numbering import (
     IINRangeExhausted,
     give_back_act_record_number,
@@ -146,8 +146,10 @@ def register_submission(
 
     Registering again returns the first result (`created` False). Raises 404
     submission_not_found, 409 invalid_state (rejected, or the medical record registered through
-    another submission), 503 iin_range_exhausted. The routes check every signer again first
-    (`freshness.recheck_before_registering`: 409 signer_revoked, 503 revocation_unavailable).
+    another submission), late_unapproved (late, not approved yet), duplicate_undecided or
+    decided_duplicate (birthreg.registry.decisions), 503 iin_range_exhausted. The routes check
+    every signer again first (`freshness.recheck_before_registering`: 409 signer_revoked, 503
+    revocation_unavailable).
     """
     moment = moment or now()
     # The Core statements below go to the connection, which does not flush the session first
@@ -159,8 +161,13 @@ def register_submission(
     submission = ToRegister(**row._mapping)
     if submission.status == SubmissionStatus.REGISTERED.value:
         return RegistrationOutcome(registration_result(session, submission.id), created=False)
+    if submission.status == SubmissionStatus.LATE.value:
+        raise DomainError(
+            "late_unapproved", "a late application is registered after a registrar approves it", 409
+        )
     if submission.status not in PENDING:
         raise invalid_state(submission, "registered")
+    decisions.check_registrable(session, submission.id)
     office = registry.office(session)
     registration = allocate(session, office.id, submission, moment, staff_id=staff_id)
     certificate_id = complete_registration(
@@ -404,12 +411,12 @@ def reject_submission(
     staff_id: int | None,
     moment: datetime | None = None,
 ) -> Submission:
-    """Reject a received or in-review submission with a reason the mother will read; she may
+    """Reject a received, in-review or late submission with a reason the mother will read; she may
     correct the application and send a new dossier, which links back to this one. Raises 404
     submission_not_found, 409 invalid_state."""
     moment = moment or now()
     submission = locked_submission(session, submission_id)
-    if submission.status not in PENDING:
+    if submission.status not in (*PENDING, SubmissionStatus.LATE.value):
         raise invalid_state(submission, "rejected")
     submission.status = SubmissionStatus.REJECTED.value
     submission.rejection_reason = reason

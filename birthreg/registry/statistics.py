@@ -37,7 +37,9 @@ from birthreg.models import (
     Submission,
     SubmissionStatus,
 )
+from birthreg.registry import statistics_sql
 from birthreg.registry.numbering import LOCAL_TIME_ZONE, local_date
+from birthreg.registry.statistics_sql import Figures
 
 #: The longest period one request may cover (a year, leap day included).
 MAX_RANGE_DAYS: Final = 366
@@ -88,15 +90,27 @@ class _Tally:
     within_deadline: int = 0
     late: int = 0
     rejected: int = 0
-    days: list[float] = field(default_factory=list)
-    hours: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    certificate_seconds: list[float] = field(default_factory=list)
 
     def add(self, other: _Tally) -> None:
         self.within_deadline += other.within_deadline
         self.late += other.late
         self.rejected += other.rejected
-        self.days.extend(other.days)
-        self.hours.extend(other.hours)
+        self.seconds.extend(other.seconds)
+        self.certificate_seconds.extend(other.certificate_seconds)
+
+    def figures(self) -> Figures:
+        """The counts, and the percentiles of the times (in seconds)."""
+        return Figures(
+            self.within_deadline,
+            self.late,
+            self.rejected,
+            percentile(self.seconds, 0.5),
+            percentile(self.seconds, 0.9),
+            percentile(self.certificate_seconds, 0.5),
+            percentile(self.certificate_seconds, 0.9),
+        )
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
@@ -109,22 +123,22 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return float(cuts[round(fraction * 100) - 1])
 
 
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
+def _in(seconds: float | None, unit: int) -> float | None:
+    return None if seconds is None else round(seconds / unit, 1)
 
 
-def _row(key: str, tally: _Tally, facility_name: str | None = None) -> StatisticsRow:
+def _row(key: str, figures: Figures, facility_name: str | None = None) -> StatisticsRow:
     return StatisticsRow(
         key=key,
         facility_name=facility_name,
-        registered=tally.within_deadline + tally.late,
-        within_deadline=tally.within_deadline,
-        late=tally.late,
-        rejected=tally.rejected,
-        days_to_registration_median=_rounded(percentile(tally.days, 0.5)),
-        days_to_registration_p90=_rounded(percentile(tally.days, 0.9)),
-        hours_to_certificate_median=_rounded(percentile(tally.hours, 0.5)),
-        hours_to_certificate_p90=_rounded(percentile(tally.hours, 0.9)),
+        registered=figures.within_deadline + figures.late,
+        within_deadline=figures.within_deadline,
+        late=figures.late,
+        rejected=figures.rejected,
+        days_to_registration_median=_in(figures.seconds_median, SECONDS_PER_DAY),
+        days_to_registration_p90=_in(figures.seconds_p90, SECONDS_PER_DAY),
+        hours_to_certificate_median=_in(figures.certificate_seconds_median, SECONDS_PER_HOUR),
+        hours_to_certificate_p90=_in(figures.certificate_seconds_p90, SECONDS_PER_HOUR),
     )
 
 
@@ -187,6 +201,36 @@ def _facility_names(session: Session, bins: Iterable[str]) -> dict[str, str]:
     return names
 
 
+def _figures_in_python(
+    session: Session, start: datetime, end: datetime, by_facility: bool, deadline: timedelta
+) -> dict[str | None, Figures]:
+    """The figures of `statistics_sql`, computed here row by row (SQLite)."""
+    tallies: dict[str, _Tally] = {}
+
+    def key(facility_bin: str, moment: datetime) -> str:
+        return facility_bin if by_facility else local_date(moment).isoformat()
+
+    for facility_bin, born_at, received_at, registered_at, issued_at in _registrations(
+        session, start, end
+    ):
+        tally = tallies.setdefault(key(facility_bin, registered_at), _Tally())
+        if received_at - born_at > deadline:
+            tally.late += 1
+        else:
+            tally.within_deadline += 1
+        tally.seconds.append((registered_at - born_at).total_seconds())
+        if issued_at is not None:
+            tally.certificate_seconds.append((issued_at - born_at).total_seconds())
+    for facility_bin, decided_at in _rejections(session, start, end):
+        tallies.setdefault(key(facility_bin, decided_at), _Tally()).rejected += 1
+    total = _Tally()
+    for tally in tallies.values():
+        total.add(tally)
+    result: dict[str | None, Figures] = {name: tally.figures() for name, tally in tallies.items()}
+    result[None] = total.figures()
+    return result
+
+
 def compute(
     session: Session,
     *,
@@ -200,34 +244,20 @@ def compute(
     check_period(date_from, date_to)
     start = local_midnight(date_from, LOCAL_TIME_ZONE)
     end = local_midnight(date_to + timedelta(days=1), LOCAL_TIME_ZONE)
+    by_facility = group is Group.FACILITY
     deadline = timedelta(days=deadline_days)
-    tallies: dict[str, _Tally] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        found = statistics_sql.figures(session, start, end, by_facility, deadline)
+    else:
+        found = _figures_in_python(session, start, end, by_facility, deadline)
+    total = found.pop(None, Figures())
     if group is Group.DAY:
         for offset in range((date_to - date_from).days + 1):
-            tallies[(date_from + timedelta(days=offset)).isoformat()] = _Tally()
-
-    def key(facility_bin: str, moment: datetime) -> str:
-        return facility_bin if group is Group.FACILITY else local_date(moment).isoformat()
-
-    for facility_bin, born_at, received_at, registered_at, issued_at in _registrations(
-        session, start, end
-    ):
-        tally = tallies.setdefault(key(facility_bin, registered_at), _Tally())
-        if received_at - born_at > deadline:
-            tally.late += 1
-        else:
-            tally.within_deadline += 1
-        tally.days.append((registered_at - born_at).total_seconds() / SECONDS_PER_DAY)
-        if issued_at is not None:
-            tally.hours.append((issued_at - born_at).total_seconds() / SECONDS_PER_HOUR)
-    for facility_bin, decided_at in _rejections(session, start, end):
-        tallies.setdefault(key(facility_bin, decided_at), _Tally()).rejected += 1
-    total = _Tally()
-    for tally in tallies.values():
-        total.add(tally)
-    names = _facility_names(session, tallies) if group is Group.FACILITY else {}
-    rows = [_row(name, tally, names.get(name)) for name, tally in tallies.items()]
-    if group is Group.FACILITY:
+            found.setdefault((date_from + timedelta(days=offset)).isoformat(), Figures())
+    keys = [key for key in found if key is not None]
+    names = _facility_names(session, keys) if by_facility else {}
+    rows = [_row(key, found[key], names.get(key)) for key in keys]
+    if by_facility:
         rows.sort(key=lambda row: (row.facility_name or "", row.key))
     else:
         rows.sort(key=lambda row: row.key)

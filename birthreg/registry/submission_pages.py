@@ -19,10 +19,11 @@ from birthreg.auth import ClerkStaff, actor_of
 from birthreg.db import SessionDep
 from birthreg.errors import DomainError
 from birthreg.i18n import gettext
-from birthreg.models import Role, StaffUser
+from birthreg.models import Role, StaffUser, SubmissionStatus
 from birthreg.registry import freshness, queue, record_view, registration, service
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.certificate_pdf import render_certificate_html
+from birthreg.registry.decisions_view import dossier_context
 from birthreg.registry.page_kit import FormFields, flashes, message_for, render
 from birthreg.registry.plain_report import moment_of, report_view
 from birthreg.registry.schemas import MAX_REASON_LENGTH, RejectRequest, SubmissionDetail
@@ -103,7 +104,11 @@ def dossier_view(
                 }
                 for entry in detail.history
             ],
-            "pending": detail.status in service.PENDING,
+            # A late dossier may be rejected; it is registered after a registrar's approval.
+            "pending": detail.status in (*service.PENDING, SubmissionStatus.LATE.value),
+            **dossier_context(
+                session, detail, staff, request.app.state.settings.registration_deadline_days
+            ),
             "flashes": flashes or [],
             "errors": errors or {},
             "values": values or {},
@@ -187,6 +192,7 @@ def register_page(
 
 
 def reason_error(error: ValidationError) -> str:
+    """The refusal code of a reason that RejectRequest refused."""
     for problem in error.errors():
         if problem.get("type") == "string_too_long":
             return "reason_too_long"

@@ -247,6 +247,7 @@ PUBLIC_PATHS = {"/"}
 WARD = frozenset({Role.WARD})
 CLERK = frozenset({Role.CLERK, Role.REGISTRAR})
 ADMIN = frozenset({Role.ADMIN})
+REGISTRAR = frozenset({Role.REGISTRAR})
 ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/api/v1/auth/me"): ALL_STAFF,
     # The ward (DESIGN.md, "HTTP endpoints").
@@ -275,6 +276,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/api/v1/registry/submissions/{submission_id}"): CLERK,
     ("POST", "/api/v1/registry/submissions/{submission_id}/register"): CLERK,
     ("POST", "/api/v1/registry/submissions/{submission_id}/reject"): CLERK,
+    ("POST", "/api/v1/registry/submissions/{submission_id}/duplicate-decision"): CLERK,
+    ("POST", "/api/v1/registry/submissions/{submission_id}/approve-late"): REGISTRAR,
     # The certificate: whoever holds its unguessable id (the mother's status page gives it).
     ("GET", "/api/v1/registry/certificates/{certificate_id}"): None,
     ("GET", "/api/v1/registry/certificates/{certificate_id}.pdf"): None,
@@ -290,6 +293,9 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/api/v1/registry/statistics"): CLERK,
     ("GET", "/registry/statistics"): CLERK,
     ("GET", "/registry/statistics.csv"): CLERK,
+    # Decisions before registration (birthreg/registry/decisions_pages.py).
+    ("POST", "/registry/submissions/{submission_id}/approve-late"): REGISTRAR,
+    ("POST", "/registry/submissions/{submission_id}/duplicate-decision"): CLERK,
     # A record's life (birthreg/registry/record_api.py, record_pages.py): search, corrections
     # (a parent's signed request needs her signature, not a login), copies, issuances.
     ("GET", "/api/v1/registry/search"): CLERK,

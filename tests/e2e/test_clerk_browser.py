@@ -108,9 +108,19 @@ def test_clerk_registers_a_dossier_and_reads_a_failing_report(
         assert page.get_by_test_id("duplicate").get_attribute("data-id") == ids[1]
         page.screenshot(path=str(ARTIFACTS / "clerk-dossier.png"), full_page=True)
 
+        # The likely duplicate is decided first: another birth of the same mother.
+        decision = page.get_by_test_id("duplicate-form")
+        decision.get_by_label("No: another birth").check()
+        decision.get_by_label("Why").fill("Two medical records: twins recorded apart.")
+        decision.get_by_role("button", name="Record the decision").click()
+        page.wait_for_url(f"{live_server}/registry/submissions/{ids[0]}?flash=duplicate_decided")
+        assert page.get_by_test_id("duplicate-decision").get_attribute("data-decision") == (
+            "not_duplicate"
+        )
+
         # Register: the box must be ticked first (the browser says so, nothing is sent).
         page.get_by_role("button", name="Register").click()
-        assert page.url.endswith(ids[0])
+        assert page.url.endswith(f"{ids[0]}?flash=duplicate_decided")
         assert page.get_by_test_id("registration").count() == 0
         page.check("#confirm")
         page.get_by_role("button", name="Register").click()

@@ -28,9 +28,12 @@ from birthreg.models import Registration, RegistryOffice, Role, Submission, now
 from birthreg.pki.seals import load_seal
 from birthreg.pki.service import certification_authority, record_issued
 from signing import cms, jws
-from signing.ca import CertificationAuthority, Individual, Profile
+from signing.ca import CertificationAuthority, Individual, Organisation, Profile
 from signing.canonical import canonicalize, sha256_hex
 from signing.identity import make_iin
+
+#: A second maternity ward (its BIN has a valid check digit).
+OTHER_FACILITY = Organisation(bin="050440000012", name="Семей қалалық перзентханасы (TEST)")
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,19 @@ def issue_person(
             record_issued(session, certificate, Profile.INDIVIDUAL, moment)
             session.commit()
     return Signer(key, certificate, issuer.chain, subject)
+
+
+def other_facility_seal(app: Any, facility: Organisation = OTHER_FACILITY) -> Signer:
+    """The seal of another maternity ward, issued by the app's CA (recorded for CRL/OCSP)."""
+    ca = certification_authority(app)
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = ca.issue(
+        key.public_key(), facility, profile=Profile.ORGANISATION_SEAL, moment=now()
+    )
+    with Session(app.state.engine) as session:
+        record_issued(session, certificate, Profile.ORGANISATION_SEAL, now())
+        session.commit()
+    return Signer(key, certificate, ca.chain)
 
 
 def facility_seal(app: Any) -> Signer:
@@ -231,12 +247,16 @@ def good_dossier(
     seal: Signer | None = None,
     fmt: str = "jws",
     record: dict[str, Any] | None = None,
+    application_changes: dict[str, Any] | None = None,
     **record_changes: Any,
 ) -> dict[str, Any]:
-    """A dossier that passes: the record sealed by the facility, signed by the mother."""
+    """A dossier that passes: the record sealed by the facility, signed by the mother.
+    `application_changes` go into the application (another child's name: no likely duplicate
+    of another mother's child born the same days)."""
     assert mother.subject is not None
     record = record or medical_record(mother.subject, **record_changes)
-    return dossier(seal or facility_seal(app), record, application(record), (mother,), fmt=fmt)
+    document = application(record, **(application_changes or {}))
+    return dossier(seal or facility_seal(app), record, document, (mother,), fmt=fmt)
 
 
 def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

@@ -79,6 +79,12 @@ def test_routes_and_roles(app: Any) -> None:
         ("GET", f"{SUBMISSIONS}/{{submission_id}}"): {Role.CLERK, Role.REGISTRAR},
         ("POST", f"{SUBMISSIONS}/{{submission_id}}/register"): {Role.CLERK, Role.REGISTRAR},
         ("POST", f"{SUBMISSIONS}/{{submission_id}}/reject"): {Role.CLERK, Role.REGISTRAR},
+        ("POST", f"{SUBMISSIONS}/{{submission_id}}/duplicate-decision"): {
+            Role.CLERK,
+            Role.REGISTRAR,
+        },
+        # Only a registrar approves a late application.
+        ("POST", f"{SUBMISSIONS}/{{submission_id}}/approve-late"): {Role.REGISTRAR},
     }
 
 
@@ -215,7 +221,13 @@ def test_register_allocates_numbers_and_issues_the_certificate_once(
 
     # The next one gets the next number and the next IIN of the same prefix.
     other_mother = f.issue_person(app, f.person(400))
-    other = submit(client, f.good_dossier(app, other_mother, born_at=born, sex="M"))
+    other = submit(
+        client,
+        f.good_dossier(
+            app, other_mother, born_at=born, sex="M",
+            application_changes={"child": {"given_name": "Нұрлан"}},
+        ),
+    )
     second = client.post(f"{SUBMISSIONS}/{other}/register", headers=clerk).json()
     assert second["act_record_number"] == 2
     assert second["child_iin"][:7] == iin[:7]

@@ -354,19 +354,20 @@ def test_likely_duplicates_are_flagged_on_both_sides(
     assert flagged_back is not None
     assert json.loads(flagged_back.duplicate_candidates) == [second_id]
 
-    # Not duplicates: a twin (other birth order), another sex, or a week apart.
-    not_duplicates: list[dict[str, Any]] = [
-        {"born_at": born, "plurality": 2, "birth_order": 2},
-        {"born_at": born, "sex": "M"},
-    ]
-    for changes in not_duplicates:
-        other = client.post(SUBMISSIONS, json=f.good_dossier(app, mother, **changes))
-        assert other.status_code == 201
+    # Not a duplicate: a twin (another birth order, the same delivery), or a child born more
+    # than 270 days apart (tests/registry/test_decisions.py has the other rules).
+    seal = f.facility_seal(app)
+    for born_at, changes in (
+        (born + timedelta(minutes=10), {"plurality": 2, "birth_order": 2}),
+        (born - timedelta(days=300), {}),
+    ):
+        record = f.medical_record(mother.subject, born_at=born_at, **changes)  # type: ignore[arg-type]
+        document = f.application(
+            record, child={"given_name": "Дана"}, late_reason="We lived far from any registry."
+        )
+        other = client.post(SUBMISSIONS, json=f.dossier(seal, record, document, (mother,)))
+        assert other.status_code == 201, other.text
         assert other.json()["duplicate_candidates"] == []
-    far = client.post(
-        SUBMISSIONS, json=f.good_dossier(app, mother, born_at=born - timedelta(days=7))
-    )
-    assert far.json()["duplicate_candidates"] == []
 
 
 def test_resubmission_after_rejection_links_to_the_rejected_one(
