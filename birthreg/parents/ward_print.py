@@ -6,8 +6,6 @@ certificate's unguessable id, telling the registry that the facility prints it.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import httpx
 from fastapi import Request
 from sqlmodel import Session, col, select
@@ -38,17 +36,8 @@ def registered_certificate(
     registry = registry_view(request, submission_id)
     if registry.status != "registered" or not registry.certificate:
         return None
-    note_registered(session, birth_id)
+    note_registered(session, birth_id, registry.certificate_issued_at)
     return registry
-
-
-def certificate_issued_at(registry: RegistryView) -> datetime | None:
-    """When the registry issued the certificate (as its JSON says)."""
-    issued_at = (registry.certificate or {}).get("issued_at")
-    try:
-        return datetime.fromisoformat(issued_at) if isinstance(issued_at, str) else None
-    except ValueError:
-        return None
 
 
 def print_at_ward(request: Request, certificate_id: str, facility_bin: str) -> bytes:

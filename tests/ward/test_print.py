@@ -5,6 +5,7 @@ with the facility, and in both audit trails. Another facility's BIN is refused b
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import pytest
@@ -71,7 +72,15 @@ def test_the_ward_prints_the_registered_certificate(
     db.expire_all()
     birth = db.get(Birth, birth_id)
     assert birth is not None and birth.progress == Progress.REGISTERED.value
+    assert birth.certificate_issued_at is not None
+    hours = (birth.certificate_issued_at - birth.born_at).total_seconds() / 3600
+    assert 1.9 < hours < 2.5  # born two hours before the test registered it
     db.rollback()  # no read transaction of the test's own in the registry's way (SQLite)
+    listed = desk.get("/ward", headers={**HTML, "Accept-Language": "en"})
+    shown = re.search(
+        r'data-testid="hours-to-certificate">certificate ([0-9.]+) h after', listed.text
+    )
+    assert shown is not None and float(shown.group(1)) == round(hours, 1)
 
     printed = desk.post(
         f"/ward/births/{birth_id}/certificate.pdf", data={"csrf_token": token}, headers=HTML
@@ -92,6 +101,24 @@ def test_the_ward_prints_the_registered_certificate(
     assert log[-1]["actor"] == f"facility:{facility.bin}" and log[-1]["role"] == "ward"
     actions = set(db.exec(select(AuditEntry.action)).all())
     assert {"certificate.printed_at_ward"} <= actions
+
+
+def test_the_mothers_page_tells_the_ward_when_the_certificate_was_issued(
+    app: Any, client: TestClient, db: Session, mother: Phone
+) -> None:
+    birth_id, _ = _registered(app, client, db, mother)
+    assert db.get(Birth, birth_id).certificate_issued_at is None  # type: ignore[union-attr]
+    db.rollback()
+    assert mother.client.get("/parents").status_code == 200
+    db.expire_all()
+    birth = db.get(Birth, birth_id)
+    assert birth is not None and birth.progress == Progress.REGISTERED.value
+    assert birth.certificate_issued_at is not None and birth.certificate_issued_at > birth.born_at
+    db.rollback()
+    births = client.get("/api/v1/ward/births", headers=ward_headers(app, "midwife2"))
+    assert births.status_code == 200
+    listed = [b for b in births.json()["births"] if b["id"] == birth_id]
+    assert listed and listed[0]["certificate_issued_at"]
 
 
 def test_a_forged_print_without_the_csrf_token_is_refused(
