@@ -80,25 +80,31 @@ def initialise(
             if roots is not None or seal_cert is not None:
                 raise ConfigurationError("--roots and --seal-cert go with --role registry")
 
-            passphrase = settings.ca_passphrase_bytes()
-            if CertificationAuthority.exists(settings.ca_directory):
-                # Loading proves that the passphrase still opens the keys.
-                ca = CertificationAuthority.load(
-                    settings.ca_directory, passphrase, base_url=settings.base_url
-                )
-                result.found.append(f"TEST CA in {settings.ca_directory}")
-            else:
-                ca = CertificationAuthority.create(base_url=settings.base_url, moment=now())
-                ca.save(settings.ca_directory, passphrase)
-                result.made.append(
-                    f"TEST CA in {settings.ca_directory} (keys encrypted with the CA passphrase)"
-                )
+            ca = _certification_authority(settings, result)
             with Session(engine) as session:
                 _organisations(settings, ca, session, result)
                 session.commit()
         finally:
             engine.dispose()
     return result
+
+
+def _certification_authority(settings: Settings, result: InitResult) -> CertificationAuthority:
+    """The data dir's TEST CA, made when missing."""
+    passphrase = settings.ca_passphrase_bytes()
+    if CertificationAuthority.exists(settings.ca_directory):
+        # Loading proves that the passphrase still opens the keys.
+        ca = CertificationAuthority.load(
+            settings.ca_directory, passphrase, base_url=settings.base_url
+        )
+        result.found.append(f"TEST CA in {settings.ca_directory}")
+        return ca
+    ca = CertificationAuthority.create(base_url=settings.base_url, moment=now())
+    ca.save(settings.ca_directory, passphrase)
+    result.made.append(
+        f"TEST CA in {settings.ca_directory} (keys encrypted with the CA passphrase)"
+    )
+    return ca
 
 
 #: The organisations `birthreg init` makes (TEST names; valid BINs registered in January 2005).

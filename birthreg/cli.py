@@ -148,13 +148,7 @@ def serve(
     except ConfigurationError as exc:
         _fail(str(exc))
     # Every start brings the schema up to date and makes whatever is missing; idempotent.
-    awaiting = _initialise(settings).awaiting_seal
-    if awaiting is not None:
-        _fail("not serving: the registry's seal awaits its certificate (see above)")
-    if settings.role == "ward" and not settings.registry_url:
-        _fail("role ward sends dossiers to the registry: set BIRTHREG_REGISTRY_URL")
-    if tls and not settings.holds_ca:
-        _fail("--tls makes its certificate from the CA: serve the registry behind a proxy")
+    _refuse_what_cannot_serve(settings, _initialise(settings), tls)
 
     import uvicorn
 
@@ -183,6 +177,15 @@ def serve(
         **ssl_options,
     )
 
+
+
+def _refuse_what_cannot_serve(settings: Settings, result: InitResult, tls: bool) -> None:
+    if result.awaiting_seal is not None:
+        _fail("not serving: the registry's seal awaits its certificate (see above)")
+    if settings.role == "ward" and not settings.registry_url:
+        _fail("role ward sends dossiers to the registry: set BIRTHREG_REGISTRY_URL")
+    if tls and not settings.holds_ca:
+        _fail("--tls makes its certificate from the CA: serve the registry behind a proxy")
 
 
 @app.command()

@@ -152,7 +152,8 @@ def _parse_moment(text: str) -> datetime:
 
 
 def _trust_certificates(roots: Path | None) -> tuple[list[Any], list[Any]]:
-    """(roots, intermediates): self-issued CA certificates are roots, other CAs intermediates."""
+    """(roots, intermediates): self-issued CA certificates are roots, other CAs intermediates.
+    Default: the data dir's TEST CA (the ward), or the registry's kept roots."""
     from cryptography import x509
 
     if roots is None:
@@ -161,6 +162,12 @@ def _trust_certificates(roots: Path | None) -> tuple[list[Any], list[Any]]:
         from signing.errors import SigningError
 
         settings = _settings()
+        if not settings.holds_ca:
+            # A registry trusts the roots it was initialised with; it has no CA of its own.
+            roots = settings.registry_roots_path
+            if roots is None:
+                _fail("no --roots given and this registry has none: run `birthreg init`")
+            return _trust_certificates(roots)
         try:
             ca = load_certification_authority(settings)
         except SigningError as exc:

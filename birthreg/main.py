@@ -203,6 +203,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The home page."""
         return templates.TemplateResponse(request, "home.html", {"settings": settings})
 
+    _install_health(app, settings, storage)
+
+    # Last, so that it is the outermost: the client address is settled before anything else.
+    edge.install(app, settings)
+    return app
+
+
+def _install_health(app: FastAPI, settings: Settings, storage: StorageWatch) -> None:
+    """/healthz (liveness: the process answers and reaches its database) and /readyz."""
+
     @app.get("/healthz", tags=["service"])
     def healthz(request: Request) -> JSONResponse:
         """Liveness and database reachability."""
@@ -221,10 +231,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ready = all(verdict == "ok" for verdict in checks.values())
         return JSONResponse({"status": "ok" if ready else "unavailable", **checks},
                             200 if ready else 503)
-
-    # Last, so that it is the outermost: the client address is settled before anything else.
-    edge.install(app, settings)
-    return app
 
 
 def _include_role_routers(app: FastAPI, settings: Settings) -> None:
@@ -268,11 +274,13 @@ def _install_error_handlers(
     app: FastAPI, templates: Jinja2Templates, storage: StorageWatch
 ) -> None:
     async def domain_error(request: Request, exc: Exception) -> Response:
+        # The one handler of every domain's refusals: its body with the extra fields (a report,
+        # the field at fault) for the API, the error page for people; its headers for both.
         assert isinstance(exc, DomainError)
-        # Some errors say more in headers (a throttle's Retry-After).
-        headers = getattr(exc, "headers", None)
+        if _wants_json(request):
+            return JSONResponse(exc.body(), exc.status, headers=dict(exc.headers))
         return _error_response(
-            request, templates, exc.status, exc.code, exc.detail, headers=headers
+            request, templates, exc.status, exc.code, exc.detail, headers=exc.headers
         )
 
     async def signing_error(request: Request, exc: Exception) -> Response:

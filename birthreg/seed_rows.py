@@ -98,7 +98,7 @@ class SeedContext:
 
 TABLE_ORDER = ("birth", "pki_certificate", "enrollment", "parents_application",
                "registry_submission", "registry_registration", "registry_certificate",
-               "registry_search_key")
+               "registry_search_key", "registry_issuance")
 
 
 @dataclass
@@ -411,6 +411,10 @@ def _register(context: SeedContext, rows: Rows, birth: Birth, submission_id: str
     rows.add("registry_certificate", **certificate)
     for key in registration_keys(iin, year, act_record_number, certificate["certificate_number"]):
         rows.add("registry_search_key", key=key, submission_id=submission_id)
+    rows.add("registry_issuance", certificate_id=certificate["id"],
+             registration_id=registration["id"], kind="original", at=life.decided_at,
+             actor=_staff(context.staff.clerk), role="clerk", collector_name=None,
+             collector_iin=None, document_checked=None, reason=None)
     rows.events.append(Event(life.decided_at, _staff(context.staff.clerk), "clerk",
                              "registration.registered", "submission", submission_id,
                              {"act_record_number": act_record_number,

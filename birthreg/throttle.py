@@ -78,12 +78,8 @@ class Throttled(DomainError):
     """429: this key is waiting; `retry_after` seconds until the next attempt is taken."""
 
     def __init__(self, code: str, detail: str, retry_after: int) -> None:
-        super().__init__(code, detail, 429)
+        super().__init__(code, detail, 429, headers={"Retry-After": str(retry_after)})
         self.retry_after = retry_after
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
 
 
 Keys = Sequence[tuple[Policy, str]]

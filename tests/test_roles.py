@@ -107,10 +107,21 @@ def test_the_registry_seal_is_issued_across_the_boundary(
     )
     assert again.exit_code == 0 and "nothing was changed" in again.output
 
+    # The registry's command line verifies against the roots it keeps (it has no CA).
+    empty = tmp_path / "empty-dossier.json"
+    empty.write_text("{}")
+    checked = runner.invoke(cli, ["verify", str(empty)], env=registry)
+    assert checked.exit_code == 1 and "TEST CA" not in checked.output, checked.output
+
+    _serves_as_a_registry(registry, certificates[0])
+
+
+def _serves_as_a_registry(registry: dict[str, str], seal_certificate: x509.Certificate) -> None:
+    """The registry's app: its seal as installed, none of the CA's or the ward's routes."""
     with TestClient(create_app(_settings(registry))) as client:
         seal = client.get("/pki/seal.pem")
         assert seal.status_code == 200
-        assert x509.load_pem_x509_certificate(seal.content) == certificates[0]
+        assert x509.load_pem_x509_certificate(seal.content) == seal_certificate
         for method, path in [
             ("GET", "/pki/crl"), ("GET", "/pki/root.crl"), ("POST", "/pki/ocsp"),
             ("GET", "/pki/ocsp/MAo="), ("GET", "/pki/root.pem"), ("GET", "/pki/ca.pem"),

@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner
 
 from birthreg import seed_rows
@@ -30,6 +30,7 @@ from birthreg.models import (
 from birthreg.pki.seals import load_seal
 from birthreg.pki.service import load_certification_authority
 from birthreg.registry.intake import receipt_payload
+from birthreg.registry.record_models import Issuance, SearchKey
 from birthreg.registry.search import search_records
 from birthreg.seed import SeedRefused, run_seed
 from signing import cms, jws
@@ -60,6 +61,16 @@ def test_the_seed_makes_births_in_every_state(seeded: Any) -> None:
             select(func.count()).where(IssuedCertificate.revoked_at.is_not(None))  # type: ignore[union-attr]
         ).one()
         counter = session.exec(select(ActRecordCounter)).one()
+        # Found by search (registry_search_key) and in the issuance log, as real ones are.
+        certificate_keys = session.exec(
+            select(func.count()).where(col(SearchKey.key).startswith("c:"))
+        ).one()
+        tracking_keys = session.exec(
+            select(func.count()).where(col(SearchKey.key).startswith("t:"))
+        ).one()
+        issued = session.exec(select(func.count()).select_from(Issuance)).one()
+    assert certificate_keys == issued == certificates
+    assert tracking_keys == sum(states.values())
     # The last few days' births are still on their way; older ones are mostly registered.
     assert {"registered", "received"} <= set(states), states
     assert {"recorded", "key_issued", "registered"} <= set(progress), progress

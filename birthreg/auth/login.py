@@ -58,14 +58,13 @@ class LoginRefused(DomainError):
     """
 
     def __init__(self, code: str, detail: str, status: int, retry_after: int | None = None):
-        super().__init__(code, detail, status)
+        headers = (
+            {"WWW-Authenticate": "Bearer"}
+            if retry_after is None
+            else {"Retry-After": str(retry_after)}
+        )
+        super().__init__(code, detail, status, headers=headers)
         self.retry_after = retry_after
-
-    @property
-    def headers(self) -> dict[str, str]:
-        if self.retry_after is not None:
-            return {"Retry-After": str(self.retry_after)}
-        return {"WWW-Authenticate": "Bearer"}
 
 
 def throttle_keys(username: str, client_address: str) -> list[tuple[throttle.Policy, str]]:

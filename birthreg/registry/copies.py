@@ -14,7 +14,14 @@ from typing import Any
 from sqlmodel import Session
 
 from birthreg.errors import DomainError
-from birthreg.models import BirthCertificate, CertificateStatus, Registration, Submission, now
+from birthreg.models import (
+    BirthCertificate,
+    CertificateStatus,
+    EventKind,
+    Registration,
+    Submission,
+    now,
+)
 from birthreg.registry import reissue
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.record_models import IssuanceKind
@@ -65,6 +72,10 @@ def issue_copy(
     reissue.log_issuance(
         session, copy, IssuanceKind.COPY.value, actor=actor, role=role, moment=moment,
         collector_name=name, collector_iin=iin, document_checked=True, reason=reason,
+    )  # fmt: skip
+    reissue.tell_parents(
+        session, copy.registration_id, EventKind.COPY_ISSUED, object_id=copy.id, moment=moment,
+        certificate_id=copy.id,
     )  # fmt: skip
     _audit(session, copy, "certificate.copied", actor, role, moment)
     return copy

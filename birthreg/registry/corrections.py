@@ -24,6 +24,7 @@ from birthreg.errors import DomainError, NotFound
 from birthreg.models import (
     BirthCertificate,
     CertificateStatus,
+    EventKind,
     Registration,
     StaffUser,
     now,
@@ -194,6 +195,10 @@ def approve_correction(
     reissue.log_issuance(
         session, new, IssuanceKind.CORRECTED.value, actor=actor, role=staff.role, moment=moment
     )
+    reissue.tell_parents(
+        session, correction.registration_id, EventKind.CORRECTION_APPROVED,
+        object_id=correction.id, moment=moment, certificate_id=new.id,
+    )  # fmt: skip
     _audit(session, correction, "correction.approved", actor, staff.role, moment)
     return correction
 
@@ -226,6 +231,10 @@ def reject_correction(
     correction.decided_at = moment
     correction.decision_reason = reason
     session.add(correction)
+    reissue.tell_parents(
+        session, correction.registration_id, EventKind.CORRECTION_REJECTED,
+        object_id=correction.id, moment=moment, reason=reason,
+    )  # fmt: skip
     _audit(session, correction, "correction.rejected", actor, staff.role, moment)
     return correction
 

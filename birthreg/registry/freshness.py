@@ -36,8 +36,10 @@ class RevocationUnavailable(DomainError):
     """No fresh revocation status for a signer (503 with Retry-After); nothing was stored."""
 
     def __init__(self, detail: str) -> None:
-        super().__init__("revocation_unavailable", detail, 503)
-        self.headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        super().__init__(
+            "revocation_unavailable", detail, 503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
 
 class SignerRevoked(DomainError):

@@ -19,7 +19,8 @@ from sqlalchemy import func, insert, select
 from sqlmodel import Session, col
 
 from birthreg import audit
-from birthreg.models import BirthCertificate, Registration
+from birthreg.models import BirthCertificate, EventKind, Registration
+from birthreg.notify import outbox
 from birthreg.registry import search_keys
 from birthreg.registry.certificate import certificate_context, certificate_number, sealed_values
 from birthreg.registry.record_models import Issuance
@@ -113,6 +114,19 @@ def log_issuance(
             "document_checked": collector.get("document_checked"),
             "reason": collector.get("reason"),
         },
+    )
+
+
+def tell_parents(
+    session: Session, registration_id: int, kind: EventKind, *, object_id: str, moment: datetime,
+    **params: Any,
+) -> None:
+    """Queue the parents' message about a step of the record's life (before the audit entry:
+    the audit head is the last lock a transaction takes)."""
+    registration = session.get(Registration, registration_id)
+    assert registration is not None
+    outbox.record(
+        session, kind, registration.submission_id, moment=moment, object_id=object_id, **params
     )
 
 

@@ -102,10 +102,7 @@ def revocation_fetcher(app: Any) -> RevocationFetcher:
 def fresh_validator(app: Any) -> Validator:
     """A validator with no cached revocation answers (the registry's roots): for a parent's
     request, where a key revoked a moment ago must be refused now, not when a cache expires."""
-    return Validator(
-        registry_trust_anchors(app),
-        InProcessRevocationFetcher(app.state.engine, certification_authority(app)),
-    )
+    return Validator(registry_trust_anchors(app), revocation_fetcher(app))
 
 
 def registry_trust_anchors(app: Any) -> TrustAnchors:

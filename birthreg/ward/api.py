@@ -7,12 +7,10 @@ failed signature carries its verification `"report"`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 
 from birthreg.auth import WardStaff
 from birthreg.dates import RequestDay
@@ -38,23 +36,7 @@ from birthreg.ward.schemas import (
 PKCS12_MEDIA_TYPE = "application/x-pkcs12"
 
 
-class WardRoute(APIRoute):
-    """Renders a WardError with its extra keys (`field`, `report`); other errors go to the
-    app's handlers. The request session has rolled back by the time the error arrives here."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def route_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except service.WardError as error:
-                return JSONResponse(error.body(), error.status)
-
-        return route_handler
-
-
-router = APIRouter(prefix="/api/v1", tags=["ward"], route_class=WardRoute)
+router = APIRouter(prefix="/api/v1", tags=["ward"])
 
 
 def _error_responses(*codes: tuple[int, str]) -> dict[int | str, dict[str, Any]]:

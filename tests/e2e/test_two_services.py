@@ -263,24 +263,31 @@ def test_a_birth_crosses_the_boundary_and_a_revocation_follows(
         assert registered.status_code == 201, registered.text
         assert registered.json()["act_record_number"]
 
-        # Another mother's dossier is received; then the ward revokes her key.
-        second = _birth(ward, midwife, mother={"iin": "940315400024", "surname": "Нұрланова"})
-        waiting = registry.post("/api/v1/registry/submissions", json=second.dossier())
-        assert waiting.status_code == 201, waiting.text
-        serial = format(second.certificate.serial_number, "x")
-        revoked = ward.post(
-            f"/api/v1/ward/certificates/{serial}/revoke", json={"reason": "key_compromise"},
-            headers=midwife,
-        )
-        assert revoked.status_code == 200, revoked.text
-        started = time.monotonic()
-        refused = registry.post(
-            f"/api/v1/registry/submissions/{waiting.json()['id']}/register", headers=clerk
-        )
-        elapsed = time.monotonic() - started
-        assert refused.status_code == 409, refused.text
-        assert refused.json()["error"] == "signer_revoked"
-        assert elapsed < 5
-        # And whatever the revoked key signs now is refused at the door.
-        after = registry.post("/api/v1/registry/submissions", json=second.dossier())
-        assert after.status_code == 422, after.text
+        _revocation_follows(ward, registry, midwife, clerk)
+
+
+def _revocation_follows(
+    ward: httpx.Client, registry: httpx.Client, midwife: dict[str, str], clerk: dict[str, str]
+) -> None:
+    """A second mother's dossier is received; the ward revokes her key; within seconds the
+    registry refuses to register it, and refuses what the key signs afterwards."""
+    second = _birth(ward, midwife, mother={"iin": "940315400024", "surname": "Нұрланова"})
+    waiting = registry.post("/api/v1/registry/submissions", json=second.dossier())
+    assert waiting.status_code == 201, waiting.text
+    serial = format(second.certificate.serial_number, "x")
+    revoked = ward.post(
+        f"/api/v1/ward/certificates/{serial}/revoke", json={"reason": "key_compromise"},
+        headers=midwife,
+    )
+    assert revoked.status_code == 200, revoked.text
+    started = time.monotonic()
+    refused = registry.post(
+        f"/api/v1/registry/submissions/{waiting.json()['id']}/register", headers=clerk
+    )
+    elapsed = time.monotonic() - started
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"] == "signer_revoked"
+    assert elapsed < 5
+    # And whatever the revoked key signs now is refused at the door.
+    after = registry.post("/api/v1/registry/submissions", json=second.dossier())
+    assert after.status_code == 422, after.text

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from birthreg.models import AuditEntry, Role
+from birthreg.models import AuditEntry, OutboxMessage, Role
 from registry import factories as f
 
 SUBMISSIONS = "/api/v1/registry/submissions"
@@ -66,6 +66,8 @@ def test_a_copy_and_the_issuance_log(
         .order_by(col(AuditEntry.seq))
     ).all()
     assert actions[-2:] == ["certificate.copied", "certificate.downloaded"]
+    told = db.exec(select(OutboxMessage.kind, OutboxMessage.params)).all()
+    assert any(kind == "copy_issued" and copy_id in params for kind, params in told)
     assert client.get(f"{CERTIFICATES}/{original_id}/issuances").status_code == 401
 
 

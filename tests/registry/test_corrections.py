@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from birthreg.models import AuditEntry, Role, StaffUser
+from birthreg.models import AuditEntry, OutboxMessage, Role, StaffUser
 from birthreg.registry.approval import ApprovalRefused, check_approver
 from registry import factories as f
 
@@ -96,6 +96,12 @@ def test_a_correction_supersedes_the_certificate(
         .order_by(col(AuditEntry.seq))
     ).all()
     assert actions[-2:] == ["correction.requested", "correction.approved"]
+    told = db.exec(
+        select(OutboxMessage.kind).where(
+            OutboxMessage.submission_id == registered["submission_id"]
+        )
+    ).all()
+    assert "correction_approved" in told  # the parents are told, in the same transaction
 
 
 def test_nobody_approves_their_own_request(
@@ -117,6 +123,9 @@ def test_nobody_approves_their_own_request(
     )
     assert rejected.status_code == 200, rejected.text
     assert rejected.json()["status"] == "rejected"
+    with Session(app.state.engine) as session:
+        kinds = session.exec(select(OutboxMessage.kind)).all()
+    assert "correction_rejected" in kinds
     late = client.post(f"{CORRECTIONS}/{correction}/approve", headers=other)
     assert late.status_code == 409 and late.json()["error"] == "invalid_state"
     assert client.get(f"{CERTIFICATES}/{certificate_id}").json()["status"] == "valid"
