@@ -23,7 +23,8 @@ from parents.helpers import (
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlmodel import Session, select
 
-from birthreg.models import AuditEntry, Birth, Facility, ParentApplication, Progress
+from birthreg.models import AuditEntry, Birth, Facility, ParentApplication, Progress, now
+from ward.helpers import staff
 from ward.test_pages import HTML, log_in
 
 
@@ -119,6 +120,52 @@ def test_the_mothers_page_tells_the_ward_when_the_certificate_was_issued(
     assert births.status_code == 200
     listed = [b for b in births.json()["births"] if b["id"] == birth_id]
     assert listed and listed[0]["certificate_issued_at"]
+
+
+def test_the_clerks_record_page_names_the_ward_that_printed(
+    app: Any, client: TestClient, db: Session, mother: Phone
+) -> None:
+    from registry.test_pages import add_staff
+    from registry.test_pages import log_in as clerk_log_in
+
+    birth_id, registered = _registered(app, client, db, mother)
+    submission_id = db.exec(
+        select(ParentApplication.submission_id).where(ParentApplication.birth_id == birth_id)
+    ).one()
+    facility = db.exec(select(Facility)).one()
+    db.rollback()
+    printed = client.get(
+        f"/api/v1/registry/certificates/{registered['certificate_id']}.pdf",
+        params={"printed_at_ward": facility.bin},
+    )
+    assert printed.status_code == 200
+    add_staff(app, "clerk-log")
+    clerk = browser(app)
+    clerk_log_in(clerk, "clerk-log")
+    page = clerk.get(
+        f"/registry/submissions/{submission_id}", headers={**HTML, "Accept-Language": "ru"}
+    )
+    assert page.status_code == 200
+    row = page.text.split('data-kind="printed_at_ward"', 1)[1].split("</tr>", 1)[0]
+    assert "Распечатано в роддоме" in row and facility.name in row
+
+
+def test_another_facilitys_staff_cannot_print(
+    app: Any, client: TestClient, db: Session, mother: Phone
+) -> None:
+    birth_id, registered = _registered(app, client, db, mother)
+    other = Facility(bin="050140000031", name="Басқа (TEST)", seal_serial="1", created_at=now())
+    db.add(other)
+    db.commit()
+    staff(app, username="stranger", facility_id=other.id)
+    desk = browser(app)
+    token = log_in(desk, "stranger")
+    assert desk.get(f"/ward/births/{birth_id}", headers=HTML).status_code == 404
+    refused = desk.post(
+        f"/ward/births/{birth_id}/certificate.pdf", data={"csrf_token": token}, headers=HTML
+    )
+    assert refused.status_code == 404
+    assert _issuance_kinds(client, app, registered["certificate_id"]) == ["original"]
 
 
 def test_a_forged_print_without_the_csrf_token_is_refused(
