@@ -8,13 +8,17 @@ import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from birthreg.cli_common import EXIT_FAILED
 from birthreg.cli_common import fail as _fail
 from birthreg.cli_common import load_settings as _settings
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 
 class SignatureFormat(StrEnum):
@@ -35,25 +39,45 @@ def sign(
     """Print the signature object {"format", "value"} for the RFC 8785 canonical form of FILE."""
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-    from signing import cms, jws
     from signing.ca import load_pkcs12
-    from signing.canonical import canonicalize, parse_json
     from signing.errors import SigningError
 
     if not password_stdin:
         _fail("the key file's password is read from standard input: pass --password-stdin")
-    try:
-        document_text = file.read_bytes()
-    except OSError as exc:
-        _fail(f"cannot read {file}: {exc.strerror or exc}")
-    try:
-        key_file = p12.read_bytes()
-    except OSError as exc:
-        _fail(f"cannot read {p12}: {exc.strerror or exc}")
+    document_text = _read_file(file)
+    key_file = _read_file(p12)
     line = sys.stdin.readline()
     if not line:
         _fail("no password on standard input")
     password = line.removesuffix("\n").removesuffix("\r").encode("utf-8")
+    content = _canonical_object(file, document_text)
+
+    try:
+        private_key, certificate, chain = load_pkcs12(key_file, password)
+    except (SigningError, ValueError, TypeError):
+        _fail(f"cannot open {p12}: wrong password or not a PKCS#12 key file")
+    if not isinstance(private_key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        _fail(f"{p12} holds a {type(private_key).__name__}; ECDSA or RSA keys only")
+
+    try:
+        value = _signature_value(signature_format, content, certificate, private_key, chain)
+    except SigningError as exc:
+        _fail(f"cannot sign: {exc.detail}")
+    typer.echo(json.dumps({"format": signature_format.value, "value": value}))
+
+
+def _read_file(path: Path) -> bytes:
+    """The bytes of `path`, or a failure naming it."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read {path}: {exc.strerror or exc}")
+
+
+def _canonical_object(file: Path, document_text: bytes) -> bytes:
+    """The RFC 8785 canonical form of the JSON object in `document_text` (read from `file`)."""
+    from signing.canonical import canonicalize, parse_json
+    from signing.errors import SigningError
 
     try:
         document = parse_json(document_text)
@@ -64,30 +88,30 @@ def sign(
         _fail(f"{file} is not an acceptable JSON document: {exc}")
     if not isinstance(document, dict):
         _fail(f"{file} must hold a JSON object")
+    return content
 
-    try:
-        private_key, certificate, chain = load_pkcs12(key_file, password)
-    except (SigningError, ValueError, TypeError):
-        _fail(f"cannot open {p12}: wrong password or not a PKCS#12 key file")
-    if not isinstance(private_key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-        _fail(f"{p12} holds a {type(private_key).__name__}; ECDSA or RSA keys only")
 
-    # The signer's claimed signing time (CMS signingTime, JWS sigT): this machine's clock.
+def _signature_value(
+    signature_format: SignatureFormat,
+    content: bytes,
+    certificate: x509.Certificate,
+    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+    chain: tuple[x509.Certificate, ...],
+) -> str:
+    """The detached signature's value: base64 DER for CMS, the compact serialisation for JWS.
+    The claimed signing time (CMS signingTime, JWS sigT) is this machine's clock."""
+    from signing import cms, jws
+
     signing_time = datetime.now(UTC)
-    try:
-        if signature_format is SignatureFormat.cms:
-            value = base64.b64encode(
-                cms.sign_detached(
-                    content, certificate, private_key, signing_time=signing_time, chain=chain
-                )
-            ).decode("ascii")
-        else:
-            value = jws.sign_detached(
+    if signature_format is SignatureFormat.cms:
+        return base64.b64encode(
+            cms.sign_detached(
                 content, certificate, private_key, signing_time=signing_time, chain=chain
             )
-    except SigningError as exc:
-        _fail(f"cannot sign: {exc.detail}")
-    typer.echo(json.dumps({"format": signature_format.value, "value": value}))
+        ).decode("ascii")
+    return jws.sign_detached(
+        content, certificate, private_key, signing_time=signing_time, chain=chain
+    )
 
 
 def verify(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from birthreg.cli_common import fail as _fail
 from birthreg.config import Settings
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 TLS_DIRECTORY = "tls"
 #: A server certificate is made again when it expires within this many days.
@@ -61,17 +64,10 @@ def ensure_tls_certificate(
     the seals'. Made on first use, and again when it names another host or expires within
     TLS_RENEW_DAYS; recorded in the CA's issued list (OCSP, CRL). Raises ValueError for a host
     that is neither a DNS name nor an IP address."""
-    import os
-    import tempfile
-    from datetime import timedelta
-
-    from cryptography import x509
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from sqlmodel import Session
 
-    from birthreg.db import make_engine
-    from birthreg.pki.service import load_certification_authority, record_issued
+    from birthreg.pki.service import load_certification_authority
     from signing.ca import Profile, TLSServer
     from signing.errors import CAError
 
@@ -79,16 +75,8 @@ def ensure_tls_certificate(
     directory = settings.data_dir / TLS_DIRECTORY
     certificate_path = directory / "server.pem"
     key_path = directory / "server.key.pem"
-    if certificate_path.is_file() and key_path.is_file():
-        current = x509.load_pem_x509_certificates(certificate_path.read_bytes())[0]
-        names = current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        named = [str(n) for n in names.get_values_for_type(x509.DNSName)] + [
-            str(a) for a in names.get_values_for_type(x509.IPAddress)
-        ]
-        if host.lower().strip("[]") in named and current.not_valid_after_utc > moment + timedelta(
-            days=TLS_RENEW_DAYS
-        ):
-            return certificate_path, key_path
+    if _still_serves(certificate_path, key_path, host, moment):
+        return certificate_path, key_path
 
     ca = load_certification_authority(settings)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -98,6 +86,53 @@ def ensure_tls_certificate(
         )
     except CAError as exc:
         raise ValueError(exc.detail) from exc
+    _record_issued(settings, certificate, moment)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _replace_file(
+        key_path,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(settings.ca_passphrase_bytes()),
+        ),
+    )
+    _replace_file(
+        certificate_path,
+        b"".join(
+            c.public_bytes(serialization.Encoding.PEM)
+            for c in (certificate, ca.issuing_certificate)
+        ),
+    )
+    return certificate_path, key_path
+
+
+def _still_serves(certificate_path: Path, key_path: Path, host: str, moment: datetime) -> bool:
+    """Whether the certificate on disk (with its key) names `host` and is good for more than
+    TLS_RENEW_DAYS after `moment`."""
+    from datetime import timedelta
+
+    from cryptography import x509
+
+    if not (certificate_path.is_file() and key_path.is_file()):
+        return False
+    current = x509.load_pem_x509_certificates(certificate_path.read_bytes())[0]
+    names = current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    named = [str(n) for n in names.get_values_for_type(x509.DNSName)] + [
+        str(a) for a in names.get_values_for_type(x509.IPAddress)
+    ]
+    return host.lower().strip("[]") in named and current.not_valid_after_utc > moment + timedelta(
+        days=TLS_RENEW_DAYS
+    )
+
+
+def _record_issued(settings: Settings, certificate: x509.Certificate, moment: datetime) -> None:
+    """Record the new server certificate in the CA's issued list (for OCSP and the CRL)."""
+    from sqlmodel import Session
+
+    from birthreg.db import make_engine
+    from birthreg.pki.service import record_issued
+    from signing.ca import Profile
+
     engine = make_engine(settings.database_url)
     try:
         with Session(engine) as session:
@@ -105,29 +140,15 @@ def ensure_tls_certificate(
             session.commit()
     finally:
         engine.dispose()
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    files = (
-        (
-            key_path,
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.BestAvailableEncryption(settings.ca_passphrase_bytes()),
-            ),
-        ),
-        (
-            certificate_path,
-            b"".join(
-                c.public_bytes(serialization.Encoding.PEM)
-                for c in (certificate, ca.issuing_certificate)
-            ),
-        ),
-    )
-    for path, data in files:
-        descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.")
-        with os.fdopen(descriptor, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(data)
-        os.replace(temporary, path)
-    return certificate_path, key_path
 
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same directory, mode 0600."""
+    import os
+    import tempfile
+
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(descriptor, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(data)
+    os.replace(temporary, path)

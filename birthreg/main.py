@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -148,34 +148,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.check_secrets()
     logs.install()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = engine_from_settings(settings)
-        replica = settings.database_replica_url
-        app.state.replica_engine = make_engine(replica) if replica else None
-        # Every CHECKPOINT_INTERVAL entries the registry office's seal (the facility's at the
-        # ward) signs a checkpoint.
-        audit.sign_checkpoints_with(
-            app.state.engine,
-            (lambda session: registry_for(app).office(session).seal)
-            if settings.serves_registry
-            else (lambda session: service_seal(settings, session)),
-        )
-        try:
-            with background_sender(app.state.engine, settings), crl_publisher(
-                app.state.engine, settings
-            ):
-                yield
-        finally:
-            app.state.engine.dispose()
-            if app.state.replica_engine is not None:
-                app.state.replica_engine.dispose()
-
     app = FastAPI(
         title="birthreg (TEST)",
         version=birthreg.__version__,
         summary="Maternity-ward e-birth-registration with a TEST PKI. Not for production.",
-        lifespan=lifespan,
+        lifespan=_lifespan(settings),
     )
     app.state.settings = settings
     app.state.ca = None
@@ -208,6 +185,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Last, so that it is the outermost: the client address is settled before anything else.
     edge.install(app, settings)
     return app
+
+
+def _lifespan(
+    settings: Settings,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The application's lifespan under `settings`."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """Engines, the audit checkpoints' seal, the notification sender and the CRL publisher,
+        for as long as the application runs."""
+        app.state.engine = engine_from_settings(settings)
+        replica = settings.database_replica_url
+        app.state.replica_engine = make_engine(replica) if replica else None
+        # Every CHECKPOINT_INTERVAL entries the registry office's seal (the facility's at the
+        # ward) signs a checkpoint.
+        audit.sign_checkpoints_with(
+            app.state.engine,
+            (lambda session: registry_for(app).office(session).seal)
+            if settings.serves_registry
+            else (lambda session: service_seal(settings, session)),
+        )
+        try:
+            with background_sender(app.state.engine, settings), crl_publisher(
+                app.state.engine, settings
+            ):
+                yield
+        finally:
+            app.state.engine.dispose()
+            if app.state.replica_engine is not None:
+                app.state.replica_engine.dispose()
+
+    return lifespan
 
 
 def _install_health(app: FastAPI, settings: Settings, storage: StorageWatch) -> None:
