@@ -32,7 +32,7 @@ def print_certificate(
     session.commit()  # the registry's request (in one process) needs the database
     pdf = print_at_ward(request, str(certificate["id"]), facility_bin)
     audit.record(
-        session, actor=actor_of(staff), role=staff.role, action="certificate.printed_at_ward",
+        session, actor=actor_of(staff), role=staff.role, action="birth.certificate_printed",
         object_type="birth", object_id=view.birth.id,
         details={"certificate_number": certificate.get("certificate_number")}, at=now(),
     )  # fmt: skip

@@ -101,7 +101,8 @@ def test_the_ward_prints_the_registered_certificate(
     ).json()["issuances"]
     assert log[-1]["actor"] == f"facility:{facility.bin}" and log[-1]["role"] == "ward"
     actions = set(db.exec(select(AuditEntry.action)).all())
-    assert {"certificate.printed_at_ward"} <= actions
+    # Both sides audit it: the ward (who printed which birth) and the registry (the issuance).
+    assert {"birth.certificate_printed", "certificate.printed_at_ward"} <= actions
 
 
 def test_the_mothers_page_tells_the_ward_when_the_certificate_was_issued(
@@ -147,7 +148,7 @@ def test_the_clerks_record_page_names_the_ward_that_printed(
     )
     assert page.status_code == 200
     row = page.text.split('data-kind="printed_at_ward"', 1)[1].split("</tr>", 1)[0]
-    assert "Распечатано в роддоме" in row and facility.name in row
+    assert "Распечатано в роддоме" in row and facility.name in row and "(роддом)" in row
 
 
 def test_another_facilitys_staff_cannot_print(
