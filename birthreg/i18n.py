@@ -48,6 +48,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 
+from birthreg.paths import templates_directory
+
 #: Supported languages, in the order the language switch shows them.
 LANGUAGES: Final = ("kk", "ru", "en")
 DEFAULT_LANGUAGE: Final = "kk"
@@ -310,14 +312,12 @@ def format_number(value: int | float | Decimal | str) -> str:
 
 @cache
 def _folder_loader() -> jinja2.FileSystemLoader:
-    # birthreg.main imports this module, so the folder is asked for on first use, not at import.
-    from birthreg.main import templates_directory
-
+    # Asked for on first use, not at import: a CLI command without templates never needs it.
     return jinja2.FileSystemLoader(templates_directory())
 
 
 class _TemplatesFolderLoader(jinja2.BaseLoader):
-    """Loads from `birthreg.main.templates_directory()`, looked up on first use."""
+    """Loads from `birthreg.paths.templates_directory()`, looked up on first use."""
 
     def get_source(
         self, environment: jinja2.Environment, template: str

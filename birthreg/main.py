@@ -6,10 +6,8 @@ in the lifespan, not at import, so that importing this module touches nothing.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -35,6 +33,7 @@ from birthreg.notify.sender import background_sender, channel_status
 from birthreg.parents.api import router as parents_api_router
 from birthreg.parents.correction_pages import router as parents_correction_router
 from birthreg.parents.pages import router as parents_pages_router
+from birthreg.paths import PACKAGE_DIR
 from birthreg.pki.api import router as pki_router
 from birthreg.pki.api import seal_router as pki_seal_router
 from birthreg.pki.publisher import crl_publisher
@@ -52,8 +51,6 @@ from birthreg.verify.pages import router as verify_pages_router
 from birthreg.ward.api import router as ward_api_router
 from birthreg.ward.pages import router as ward_pages_router
 from signing.errors import SigningError
-
-PACKAGE_DIR = Path(birthreg.__file__).resolve().parent
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -89,25 +86,6 @@ HTTP_ERROR_CODES = {
     422: "invalid_request",
     429: "too_many_requests",
 }
-
-
-def templates_directory() -> Path:
-    """The top-level `templates/` folder.
-
-    In a source tree (and an editable install) it sits beside the package; a regular install
-    (`pip install .`, the Docker image) puts it under `<prefix>/share/birthreg/templates`.
-    """
-    source_tree = PACKAGE_DIR.parent
-    candidates = []
-    if (source_tree / "pyproject.toml").is_file():
-        candidates.append(source_tree / "templates")
-    candidates.append(Path(sys.prefix) / "share" / "birthreg" / "templates")
-    for candidate in candidates:
-        if (candidate / "base.html").is_file():
-            return candidate
-    raise RuntimeError(
-        "templates not found; looked in " + ", ".join(str(c) for c in candidates)
-    )
 
 
 class SecurityHeadersMiddleware:

@@ -14,7 +14,8 @@ from pydantic import BaseModel
 from birthreg.bootstrap import initialise
 from birthreg.config import Settings
 from birthreg.errors import DomainError
-from birthreg.main import CONTENT_SECURITY_POLICY, create_app, templates_directory
+from birthreg.main import CONTENT_SECURITY_POLICY, create_app
+from birthreg.paths import templates_directory
 from signing.errors import InvalidIdentityNumber
 
 

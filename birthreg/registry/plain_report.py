@@ -14,6 +14,7 @@ from cryptography import x509
 
 from birthreg import i18n
 from birthreg.i18n import gettext, lazy_gettext
+from birthreg.registry.signer_names import person_name, signer_label
 
 #: What each check looks at, said for people (unknown names are shown as they are).
 CHECK_LABELS: Final[dict[str, LazyProxy]] = {
@@ -67,6 +68,20 @@ CHECK_LABELS: Final[dict[str, LazyProxy]] = {
     "validity_period": lazy_gettext("The certificate was valid at the time of receipt"),
     "signing_time": lazy_gettext("The claimed signing time is plausible"),
     "revocation": lazy_gettext("The certificate is not revoked"),
+    "signer_certificate": lazy_gettext("The signer's certificate is in the signature"),
+    "late_registration": lazy_gettext("The application came after the registration deadline"),
+    "late_reason": lazy_gettext("The parent gives the reason for the late application"),
+}
+
+#: What a failed dossier-level check means, where "✗ <what it looks at>" would read awkwardly.
+FAILED_LABELS: Final[dict[str, LazyProxy]] = {
+    "facility_binding": lazy_gettext("The seal is not the facility's named on the record"),
+    "medical_record_binding": lazy_gettext("The application names another medical record"),
+    "mother_binding": lazy_gettext("The application's mother is not the mother on the record"),
+    "mother_signature": lazy_gettext("The mother on the record has not signed the application"),
+    "father_signature": lazy_gettext("A joint application needs the father's signature"),
+    "signers_named": lazy_gettext("Someone the application does not name signed it"),
+    "late_reason": lazy_gettext("The late application gives no reason for being late"),
 }
 
 DOCUMENT_LABELS: Final[dict[str, LazyProxy]] = {
@@ -195,11 +210,18 @@ def _explanation(signature: Mapping[str, Any]) -> str:
     return str(SUB_INDICATIONS.get(sub, SUB_INDICATIONS["GENERIC"]))
 
 
+def _label(name: str, passed: bool) -> str:
+    """What a check says: its own sentence when it failed and has one, else what it looks at."""
+    if not passed and name in FAILED_LABELS:
+        return str(FAILED_LABELS[name])
+    return str(CHECK_LABELS.get(name, lazy_gettext("Another check")))
+
+
 def _checks(checks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "name": str(check.get("name", "")),
-            "label": str(CHECK_LABELS.get(str(check.get("name", "")), check.get("name", ""))),
+            "label": _label(str(check.get("name", "")), bool(check.get("passed"))),
             "passed": bool(check.get("passed")),
             "detail": str(check.get("detail", "")),
         }
@@ -233,7 +255,10 @@ def signature_view(signature: Mapping[str, Any]) -> dict[str, Any]:
     issuer = _subject(str(chain[1].get("subject", ""))) if len(chain) > 1 else {}
     role = str(signature.get("role") or "")
     indication = str(signature.get("indication") or "TOTAL_FAILED")
+    name = person_name(str(signer.get("subject") or ""))
     return {
+        "signer_name": name,
+        "signer_label": signer_label(name, role),
         "format": str(signature.get("format") or "").upper(),
         "role": role,
         "role_label": str(ROLE_LABELS.get(role, lazy_gettext("Signer not named on the dossier"))),

@@ -20,7 +20,7 @@ from birthreg.db import SessionDep
 from birthreg.errors import DomainError
 from birthreg.i18n import gettext
 from birthreg.models import Role, StaffUser, SubmissionStatus
-from birthreg.registry import freshness, queue, record_view, registration, service
+from birthreg.registry import freshness, queue, record_view, registration, service, signer_names
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.certificate_pdf import render_certificate_html
 from birthreg.registry.decisions_view import dossier_context
@@ -51,11 +51,13 @@ def _staff_names(session: Session, detail: SubmissionDetail) -> dict[str, str]:
     return {f"staff:{user_id}": username for user_id, username in rows}
 
 
-def _who(actor: str, staff_names: Mapping[str, str]) -> str:
-    """Who did something, as the history shows it."""
+def _who(actor: str, staff_names: Mapping[str, str], holders: Mapping[str, str]) -> str:
+    """Who did something, as the history shows it: a signer by name and role."""
     if actor in staff_names:
         return staff_names[actor]
     kind, _, value = actor.partition(":")
+    if kind == "holder" and value.lower() in holders:
+        return holders[value.lower()]
     if kind == "holder" and value:
         return gettext("the holder of certificate %(serial)s") % {"serial": value}
     if actor == "system":
@@ -81,6 +83,7 @@ def dossier_view(
     record = dossier["medical_record"]["document"]
     application = dossier["application"]["document"]
     staff_names = _staff_names(session, detail)
+    holders = signer_names.holders(detail.report)
     registered = registration.registration_of(session, submission_id)
     life = record_view.record_life(session, registered.id) if registered and registered.id else None
     return render(
@@ -100,7 +103,7 @@ def dossier_view(
                     "at": entry.at,
                     "action": entry.action,
                     "role": entry.role,
-                    "who": _who(entry.actor, staff_names),
+                    "who": _who(entry.actor, staff_names, holders),
                 }
                 for entry in detail.history
             ],

@@ -220,7 +220,7 @@ def test_dossier_page_reads_in_plain_words(
     assert actions == ["submission.received", "submission.opened"]
     history = text_of(page.text[page.text.index('data-testid="history"') :])
     assert "Opened by a clerk" in history and "clerk1 (clerk)" in history
-    assert f"the holder of certificate {mother.serial}" in history
+    assert f"{subject.given_name} {subject.surname}" in history  # the signer by name
 
     # Opening it again changes nothing more.
     client.get(f"/registry/submissions/{submission_id}", headers=HTML)
@@ -403,7 +403,7 @@ def test_check_page_shows_the_failing_report_and_stores_nothing(
     ) in text
     assert 'data-check="cms.message_digest" data-passed="no"' in page.text
     assert 'data-check="medical_record_binding" data-passed="no"' in page.text
-    assert in_language("ru", "The application names this medical record") in text
+    assert in_language("ru", "The application names another medical record") in text
 
     # A file upload works the same; a clean dossier passes.
     clean = client.post(
