@@ -18,6 +18,7 @@ from ward.helpers import PASSWORD
 pytestmark = pytest.mark.browser
 
 DESK = {"width": 1366, "height": 800}
+PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -89,6 +90,17 @@ def test_the_ward_prints_the_certificate_before_she_leaves(
     finally:
         context.close()
     assert _issuance_kinds(service, certificate_id) == ["original", "printed_at_ward"]
+    # The same pages fit a phone, in Kazakh.
+    phone = chromium.new_context(viewport=PHONE, is_mobile=True, locale="kk-KZ")
+    page = phone.new_page()
+    try:
+        _log_in(page, service.url)
+        for name, path in (("birth", f"/ward/births/{birth_id}"), ("births", "/ward")):
+            page.goto(service.url + path)
+            _no_sideways_scroll(page, f"ward-{name}-registered-390")
+        assert page.get_by_test_id("hours-to-certificate").is_visible()
+    finally:
+        phone.close()
 
 
 def test_the_key_file_form_forgets_an_earlier_refusal(service: Service, chromium: Any) -> None:
