@@ -118,6 +118,8 @@ class Birth(SQLModel, table=True):
     recorded_at: datetime = utc_column(index=True)
     recorded_by: int = Field(foreign_key="staff_user.id")
     progress: str = Field(default=Progress.RECORDED.value, max_length=24)
+    # When the registry issued the birth certificate (learnt with the registration).
+    certificate_issued_at: datetime | None = utc_column(nullable=True)
 
 
 class EnrollmentRole(StrEnum):

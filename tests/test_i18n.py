@@ -172,6 +172,21 @@ def test_catalog_placeholders_match(language: str) -> None:
     }[language]
 
 
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_catalogs_define_each_message_once(language: str) -> None:
+    """Two entries for one msgid (a merge keeps both sides) make `msgfmt -c` fail, and Babel
+    silently keeps the last: one of the two translations is lost without a word."""
+    text = (i18n.LOCALES_DIR / language / "LC_MESSAGES" / "birthreg.po").read_text("utf-8")
+    keys: dict[str, int] = {}
+    for entry in re.split(r"\n\s*\n", text):
+        lines = [line for line in entry.splitlines() if not line.startswith("#")]
+        ends = [i for i, line in enumerate(lines) if line.startswith("msgstr")]
+        key = "\n".join(lines[: ends[0] if ends else len(lines)])  # msgctxt and msgid
+        if "msgid" in key:
+            keys[key] = keys.get(key, 0) + 1
+    assert not [key for key, count in keys.items() if count > 1]
+
 def test_no_compiled_catalogs_in_the_tree() -> None:
     assert not list(LOCALES_DIR.rglob("*.mo"))
 

@@ -48,6 +48,11 @@ class RegistryView:
     received_at: datetime | None = None
     decided_at: datetime | None = None
 
+    @property
+    def certificate_issued_at(self) -> datetime | None:
+        """When the registry issued the certificate (as its JSON says)."""
+        return _moment((self.certificate or {}).get("issued_at"))
+
 
 def _moment(value: Any) -> datetime | None:
     try:
@@ -244,7 +249,7 @@ def where_it_stands(
         session.commit()
         registry = registry_view(request, application.submission_id)
         if registry.status == "registered":
-            note_registered(session, application.birth_id)
+            note_registered(session, application.birth_id, registry.certificate_issued_at)
         elif registry.status == "rejected":
             note_rejected(session, application.birth_id)  # the ward's list shows it
     return registry, timeline(application, registry, is_mother=is_mother)

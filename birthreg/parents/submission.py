@@ -18,7 +18,11 @@ from birthreg.models import (
 )
 from birthreg.parents.service import certificate_revoked, document_of, get_application
 from birthreg.parents.sessions import Holder, ParentsError
-from birthreg.ward.service import advance_progress, signed_medical_record
+from birthreg.ward.service import (
+    advance_progress,
+    note_certificate_issued,
+    signed_medical_record,
+)
 
 # -- submission ----------------------------------------------------------------------------------
 
@@ -95,6 +99,11 @@ def record_submission(
     return application
 
 
-def note_registered(session: Session, birth_id: str) -> None:
-    """The registry registered the birth: the ward's list says so."""
+def note_registered(
+    session: Session, birth_id: str, certificate_issued_at: datetime | None = None
+) -> None:
+    """The registry registered the birth: the ward's list says so, with the hours from birth to
+    certificate when the certificate's time of issue is known."""
     advance_progress(session, birth_id, Progress.REGISTERED)
+    if certificate_issued_at is not None:
+        note_certificate_issued(session, birth_id, certificate_issued_at)

@@ -279,14 +279,24 @@ def reject_submission(
     responses={200: {"content": {"application/pdf": {}}}, 404: _ERROR},
 )
 def certificate_pdf_download(
-    request: Request, session: SessionDep, certificate_id: CertificateId
+    request: Request,
+    session: SessionDep,
+    certificate_id: CertificateId,
+    printed_at_ward: Annotated[str | None, Query(pattern=r"^[0-9]{12}$")] = None,
 ) -> Response:
-    """The certificate as a PDF signed PAdES by the registry seal (holder: anyone with the id)."""
+    """The certificate as a PDF signed PAdES by the registry seal (holder: anyone with the id).
+    `printed_at_ward=BIN`: the ward where the child was born prints it for the mother (logged
+    as `printed_at_ward`; 403 `facility_mismatch` for another facility's BIN)."""
     certificate = get_certificate(session, certificate_id)
+    if printed_at_ward is not None:
+        copies.check_ward(session, certificate, printed_at_ward)
     number = certificate.certificate_number.rsplit(" ", 1)[-1]
     context = certificate_context(request.app, session)
     pdf = certificate_pdf(session, context, certificate)
-    copies.log_download(session, certificate)
+    if printed_at_ward is None:
+        copies.log_download(session, certificate)
+    else:
+        copies.log_ward_print(session, certificate, printed_at_ward)
     return Response(
         pdf,
         media_type="application/pdf",

@@ -245,9 +245,14 @@ class RegistryClient:
         )
         return response.status_code, _json_body(response)
 
-    def certificate_pdf(self, certificate_id: str) -> bytes | None:
-        """The PAdES-signed PDF (None for an unknown id)."""
-        response = self.http.get(_certificate_path(certificate_id) + ".pdf")
+    def certificate_pdf(
+        self, certificate_id: str, *, printed_at_ward: str | None = None
+    ) -> bytes | None:
+        """The PAdES-signed PDF (None for an unknown id). `printed_at_ward`: the BIN of the
+        facility printing it for the mother (the registry logs it so; raises
+        httpx.HTTPStatusError 403 for a facility the birth was not recorded in)."""
+        params = {"printed_at_ward": printed_at_ward} if printed_at_ward else None
+        response = self.http.get(_certificate_path(certificate_id) + ".pdf", params=params)
         if response.status_code == 404:
             return None
         response.raise_for_status()

@@ -14,7 +14,14 @@ from typing import Any
 from sqlmodel import Session
 
 from birthreg.errors import DomainError
-from birthreg.models import BirthCertificate, CertificateStatus, EventKind, now
+from birthreg.models import (
+    BirthCertificate,
+    CertificateStatus,
+    EventKind,
+    Registration,
+    Submission,
+    now,
+)
 from birthreg.registry import reissue
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.record_models import IssuanceKind
@@ -82,6 +89,29 @@ def log_download(session: Session, certificate: BirthCertificate) -> None:
         moment=moment,
     )  # fmt: skip
     _audit(session, certificate, "certificate.downloaded", "holder", "holder", moment)
+
+
+def check_ward(session: Session, certificate: BirthCertificate, facility_bin: str) -> None:
+    """Only the facility whose sealed record the registration rests on prints its certificate
+    "at the ward": 403 facility_mismatch for any other BIN."""
+    registration = session.get(Registration, certificate.registration_id)
+    submission = session.get(Submission, registration.submission_id) if registration else None
+    if submission is None or submission.facility_bin != facility_bin:
+        raise DomainError(
+            "facility_mismatch", "the child was not born in the facility with this BIN", 403
+        )
+
+
+def log_ward_print(session: Session, certificate: BirthCertificate, facility_bin: str) -> None:
+    """The PDF printed at the ward (`check_ward` first) for the mother before she leaves, in the
+    issuance log and the audit trail."""
+    moment = now()
+    actor = f"facility:{facility_bin}"
+    reissue.log_issuance(
+        session, certificate, IssuanceKind.PRINTED_AT_WARD.value, actor=actor, role="ward",
+        moment=moment,
+    )  # fmt: skip
+    _audit(session, certificate, "certificate.printed_at_ward", actor, "ward", moment)
 
 
 def _audit(

@@ -69,6 +69,7 @@ class IssuanceKind(StrEnum):
     CORRECTED = "corrected"  # a correction's new certificate
     COPY = "copy"  # a repeat certificate, handed to a collector
     PDF_DOWNLOAD = "pdf_download"  # the signed PDF downloaded by its holder
+    PRINTED_AT_WARD = "printed_at_ward"  # printed for the mother by the ward she gave birth in
 
 
 class Issuance(SQLModel, table=True):

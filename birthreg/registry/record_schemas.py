@@ -66,7 +66,7 @@ class IssuancePublic(BaseModel):
 
     certificate_id: str
     certificate_number: str
-    kind: str  # original, corrected, copy, pdf_download
+    kind: str  # original, corrected, copy, pdf_download, printed_at_ward
     at: datetime
     actor: str
     role: str

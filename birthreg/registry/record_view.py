@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from birthreg.models import BirthCertificate, StaffUser
+from birthreg.models import BirthCertificate, Registration, StaffUser, Submission
 from birthreg.registry.corrections import CORRECTABLE, corrections_of, field_value
 from birthreg.registry.record_models import Issuance
 from birthreg.registry.record_schemas import IssuancePublic
@@ -48,6 +48,21 @@ def issuances_of(session: Session, registration_id: int) -> list[IssuancePublic]
         )
         for row in rows
     ]
+
+
+def _facility_names(
+    session: Session, registration_id: int, issuances: list[IssuancePublic]
+) -> dict[str, str]:
+    """`facility:BIN` (a ward that printed the certificate) → the facility's name as its sealed
+    record gives it."""
+    if not any(i.actor.startswith("facility:") for i in issuances):
+        return {}
+    registration = session.get(Registration, registration_id)
+    submission = session.get(Submission, registration.submission_id) if registration else None
+    if submission is None:
+        return {}
+    facility = json.loads(submission.dossier)["medical_record"]["document"]["facility"]
+    return {f"facility:{submission.facility_bin}": str(facility["name"])}
 
 
 def record_life(session: Session, registration_id: int) -> dict[str, Any]:
@@ -97,6 +112,7 @@ def record_life(session: Session, registration_id: int) -> dict[str, Any]:
         "corrections": corrections,
         "issuances": issuances,
         "staff_by_id": names,
-        "actor_names": {f"staff:{staff_id}": name for staff_id, name in names.items()},
+        "actor_names": {f"staff:{staff_id}": name for staff_id, name in names.items()}
+        | _facility_names(session, registration_id, issuances),
         "correctable": sorted(CORRECTABLE),
     }

@@ -9,8 +9,12 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from birthreg.models import StaffUser, now
+from birthreg.models import Progress, StaffUser, now
+from birthreg.parents.ward_print import registered_certificate
 from birthreg.ward import forms, service
+
+#: The births whose application went to the registry: their page asks it for the outcome.
+_SENT = (Progress.APPLICATION_SIGNED, Progress.REJECTED, Progress.REGISTERED)
 
 
 def render_birth(
@@ -27,6 +31,14 @@ def render_birth(
     revoke_values: Mapping[str, str] | None = None,
 ) -> Response:
     view = service.get_birth(session, staff=staff, birth_id=birth_id, moment=now())
+    certificate = None
+    if view.progress in _SENT:
+        # Learn the registry's outcome as the parents' pages do; a registration moves the
+        # birth's progress, so the view is read again.
+        registry = registered_certificate(request, session, view.birth.id)
+        if registry is not None:
+            certificate = registry.certificate
+            view = service.get_birth(session, staff=staff, birth_id=birth_id, moment=now())
     facility = service.staff_facility(session, staff)
     document = view.document
     return forms.render(
@@ -39,6 +51,7 @@ def render_birth(
             "born_at": datetime.fromisoformat(document["child"]["born_at"]),
             "recorded_at": datetime.fromisoformat(document["recorded_at"]),
             "facility": facility,
+            "certificate": certificate,
             "reasons": forms.REVOCATION_REASONS,
             "flashes": (flashes or [])
             + forms.error_banner({**(father_errors or {}), **(revoke_errors or {})}),

@@ -83,6 +83,14 @@ class BirthView:
         return Progress(self.birth.progress)
 
     @property
+    def hours_to_certificate(self) -> float | None:
+        """Hours from the birth to its certificate (one decimal), once the ward knows it."""
+        issued_at = self.birth.certificate_issued_at
+        if issued_at is None:
+            return None
+        return round((issued_at - self.birth.born_at).total_seconds() / 3600, 1)
+
+    @property
     def shown_progress(self) -> str:
         """The progress as the pages show it: "key_revoked" when the mother's key was issued
         and every certificate she holds for this birth is revoked (she needs a new one)."""
@@ -102,6 +110,7 @@ class BirthView:
             "child": self.document["child"],
             "recorded_at": self.birth.recorded_at,
             "progress": self.birth.progress,
+            "certificate_issued_at": self.birth.certificate_issued_at,
             "enrollments": [e.to_json() for e in self.enrollments],
         }
         if with_record:
@@ -206,6 +215,16 @@ def advance_progress(session: Session, birth_id: str, progress: Progress) -> boo
     if birth is None:
         return False
     return set_progress(session, birth, progress)
+
+
+def note_certificate_issued(session: Session, birth_id: str, issued_at: datetime) -> None:
+    """When the registry issued the birth's certificate (the first time it is learnt; a copy or
+    a corrected certificate later does not move it)."""
+    birth = session.get(Birth, birth_id)
+    if birth is not None and birth.certificate_issued_at is None:
+        birth.certificate_issued_at = issued_at
+        session.add(birth)
+        session.flush()
 
 
 def note_rejected(session: Session, birth_id: str) -> bool:

@@ -21,13 +21,14 @@ from birthreg.auth import WardStaff
 from birthreg.dates import InvalidDate, parse_day
 from birthreg.db import SessionDep
 from birthreg.models import now
-from birthreg.ward import enrollment_pages, forms, record_pages, service
+from birthreg.ward import certificate_pages, enrollment_pages, forms, record_pages, service
 from birthreg.ward.birth_view import render_birth
 
 router = APIRouter(prefix="/ward", include_in_schema=False)
 # First, so that /ward/births/new is not taken for a birth's id.
 router.include_router(record_pages.router)
 router.include_router(enrollment_pages.router)
+router.include_router(certificate_pages.router)
 
 # -- the day's births ---------------------------------------------------------------------------
 

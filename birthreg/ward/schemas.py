@@ -91,8 +91,10 @@ class BirthSummary(BaseModel):
     mother: dict[str, Any]
     child: dict[str, Any]
     recorded_at: datetime
-    progress: Literal["recorded", "key_issued", "application_signed", "registered"]
+    progress: Literal["recorded", "key_issued", "application_signed", "rejected", "registered"]
     enrollments: list[EnrollmentOut]
+    # When the registry issued the birth certificate, once the ward or the parents' pages know.
+    certificate_issued_at: datetime | None = None
 
 
 class BirthList(BaseModel):
