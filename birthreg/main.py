@@ -37,19 +37,22 @@ from birthreg.paths import PACKAGE_DIR
 from birthreg.pki.api import router as pki_router
 from birthreg.pki.api import seal_router as pki_seal_router
 from birthreg.pki.publisher import crl_publisher
+from birthreg.pki.service import certification_authority, load_certification_authority
 from birthreg.pki.service_seal import service_seal
 from birthreg.registry.api import router as registry_api_router
+from birthreg.registry.certificate import load_certificate_context
 from birthreg.registry.decisions_api import router as decisions_api_router
 from birthreg.registry.decisions_pages import router as decisions_pages_router
 from birthreg.registry.pages import router as registry_pages_router
-from birthreg.registry.service import registry_for
+from birthreg.registry.service import new_registry, registry_for
 from birthreg.registry.statistics_api import router as statistics_api_router
 from birthreg.registry.statistics_pages import router as statistics_pages_router
-from birthreg.services import Services, app_services, services
+from birthreg.services import Once, Services, app_services, services
 from birthreg.storage import RETRY_AFTER, StorageWatch, storage_failure
 from birthreg.verify.api import router as verify_api_router
 from birthreg.verify.pages import router as verify_pages_router
 from birthreg.ward.api import router as ward_api_router
+from birthreg.ward.context import WardContext
 from birthreg.ward.pages import router as ward_pages_router
 from signing.errors import SigningError
 
@@ -135,11 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Languages: one template renderer for every domain, the request's language, the switch.
     templates = i18n.templates
-    # Engines connect on first use: making them here touches no database.
-    engine = engine_from_settings(settings)
-    replica = settings.database_replica_url
-    read_engine = make_engine(replica) if replica else engine
-    app.state.services = Services(settings, engine, read_engine, templates)
+    app.state.services = _services(app, settings, templates)
     app.add_middleware(i18n.LanguageMiddleware)
     app.include_router(i18n.router)
 
@@ -167,6 +166,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Last, so that it is the outermost: the client address is settled before anything else.
     edge.install(app, settings)
     return app
+
+
+def _services(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> Services:
+    """The app's services. Engines connect, and the CA and seals load, on first use: making
+    them here touches neither the database nor the data dir."""
+    engine = engine_from_settings(settings)
+    replica = settings.database_replica_url
+    return Services(
+        settings,
+        engine,
+        make_engine(replica) if replica else engine,
+        templates,
+        ca=Once(lambda: load_certification_authority(settings)),
+        registry=Once(lambda: new_registry(app)),
+        ward=Once(lambda: WardContext(settings, certification_authority(app), engine)),
+        certificates=Once(lambda session: load_certificate_context(settings, session)),
+    )
 
 
 def _lifespan(

@@ -7,8 +7,10 @@ outside an app (the CLI, benchmarks) builds what it needs from settings directly
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, cast
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
@@ -16,16 +18,53 @@ from sqlalchemy.engine import Engine
 
 from birthreg.config import Settings
 
+if TYPE_CHECKING:
+    from birthreg.registry.certificate import CertificateContext
+    from birthreg.registry.service import Registry
+    from birthreg.ward.context import WardContext
+    from signing.ca import CertificationAuthority
+
+T = TypeVar("T")
+
+
+class Once(Generic[T]):
+    """A value made on first use, then kept: the CA and the seals exist only after
+    `birthreg init`, which may run after the service has started."""
+
+    def __init__(self, make: Callable[..., T]) -> None:
+        self._make = make
+        self._value: T | None = None
+        self._made = False
+        self._lock = threading.Lock()
+
+    def get(self, *args: Any) -> T:
+        """The value; the first call makes it from `args` (a failed making is tried again)."""
+        if not self._made:
+            with self._lock:
+                if not self._made:
+                    self._value = self._make(*args)
+                    self._made = True
+        return cast(T, self._value)
+
 
 @dataclass(frozen=True)
 class Services:
-    """The settings, the database engines and the page renderer of one application."""
+    """The settings, the database engines, the page renderer and what is loaded from the data
+    dir (the CA, the seals) of one application."""
 
     settings: Settings
     engine: Engine
     #: The engine of the read replica when the settings name one, else the primary's.
     read_engine: Engine
     templates: Jinja2Templates
+    #: The TEST CA (roles that hold it: a registry holds none and never asks).
+    ca: Once[CertificationAuthority]
+    #: The registry: its office and seal, its validator (roles that serve the registry).
+    registry: Once[Registry]
+    #: What the ward's routes need besides the database (roles that serve the ward).
+    ward: Once[WardContext]
+    #: What issuing birth certificates needs: `certificates.get(session)`.
+    certificates: Once[CertificateContext]
 
 
 def app_services(app: Any) -> Services:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,8 +26,6 @@ from signing.ca import (
 )
 from signing.report import RevocationState
 
-_lock = threading.Lock()
-
 
 def load_certification_authority(settings: Settings) -> CertificationAuthority:
     """The CA in the data dir. Raises ServiceNotInitialised when `birthreg init` has not run."""
@@ -47,14 +44,7 @@ def load_certification_authority(settings: Settings) -> CertificationAuthority:
 
 def certification_authority(app: Any) -> CertificationAuthority:
     """The app's CA, loaded on first use (so that `birthreg init` may run after start-up)."""
-    ca: CertificationAuthority | None = getattr(app.state, "ca", None)
-    if ca is None:
-        with _lock:
-            ca = getattr(app.state, "ca", None)
-            if ca is None:
-                ca = load_certification_authority(app_services(app).settings)
-                app.state.ca = ca
-    return ca
+    return app_services(app).ca.get()
 
 
 # -- what the CA issued and revoked, in the database ---------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -63,22 +62,10 @@ class CertificateContext:
     base_url: str
 
 
-_context_lock = threading.Lock()
-
-
 def certificate_context(app: Any, session: Session) -> CertificateContext:
     """The app's context (the first registry office that `birthreg init` made, its seal),
-    loaded once and kept on `app.state`."""
-    context: CertificateContext | None = getattr(app.state, "certificate_context", None)
-    if context is not None:
-        return context
-    with _context_lock:
-        context = getattr(app.state, "certificate_context", None)
-        if context is None:
-            settings: Settings = app_services(app).settings
-            context = load_certificate_context(settings, session)
-            app.state.certificate_context = context
-    return context
+    loaded once."""
+    return app_services(app).certificates.get(session)
 
 
 def load_certificate_context(settings: Settings, session: Session) -> CertificateContext:

@@ -72,24 +72,17 @@ class Registry:
         return office
 
 
-_registry_lock = threading.Lock()
-
-
 def registry_for(app: Any) -> Registry:
     """The app's `Registry`, made on first use (after `birthreg init` and the lifespan)."""
-    registry: Registry | None = getattr(app.state, "registry", None)
-    if registry is None:
-        with _registry_lock:
-            registry = getattr(app.state, "registry", None)
-            if registry is None:
-                validator = Validator(registry_trust_anchors(app), revocation_fetcher(app))
-                registry = Registry(
-                    app,
-                    validator=validator,
-                    auto_register=auto_register_setting(app_services(app).settings),
-                )
-                app.state.registry = registry
-    return registry
+    return app_services(app).registry.get()
+
+
+def new_registry(app: Any) -> Registry:
+    """A `Registry` for `app`, trusting the registry's roots."""
+    validator = Validator(registry_trust_anchors(app), revocation_fetcher(app))
+    return Registry(
+        app, validator=validator, auto_register=auto_register_setting(app_services(app).settings)
+    )
 
 
 def revocation_fetcher(app: Any) -> RevocationFetcher:

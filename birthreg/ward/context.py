@@ -17,7 +17,6 @@ from birthreg.config import Settings
 from birthreg.errors import DomainError
 from birthreg.models import Birth, Facility, StaffUser
 from birthreg.pki.seals import Seal, load_seal
-from birthreg.pki.service import certification_authority
 from birthreg.services import app_services
 from signing.ca import CertificationAuthority
 
@@ -91,12 +90,7 @@ class WardContext:
 
 def ward_context(app: Any) -> WardContext:
     """The app's WardContext (made on first use, like the CA)."""
-    context: WardContext | None = getattr(app.state, "ward", None)
-    ca = certification_authority(app)
-    if context is None or context.ca is not ca or context.engine is not app_services(app).engine:
-        context = WardContext(app_services(app).settings, ca, app_services(app).engine)
-        app.state.ward = context
-    return context
+    return app_services(app).ward.get()
 
 
 # -- facilities and documents ----------------------------------------------------------------
