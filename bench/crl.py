@@ -141,8 +141,8 @@ def main() -> None:
         engine.dispose()
     results = {
         "n": args.n,
-        "build_s": round(statistics.median(builds), 3),
-        "service_s": round(statistics.median(services), 3),
+        "build_s": round(statistics.median(builds), 6),
+        "service_s": round(statistics.median(services), 6),
         "served_ms": round(statistics.median(served) * 1000, 2),
         "der_bytes": len(der),
         "ocsp_ms": round(statistics.median(ocsp_times) * 1000, 2),

@@ -166,7 +166,7 @@ def test_served_over_tls_a_local_client_cannot_spoof_its_address(
         certification_authority_root(settings).public_bytes(Encoding.PEM)
     )
     context = ssl.create_default_context(cafile=str(root))
-    with httpx.Client(base_url=base, verify=context) as http:
+    with httpx.Client(base_url=base, verify=context, timeout=30) as http:
         answer = http.get(
             "/api/v1/probe/address",
             headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "http"},
