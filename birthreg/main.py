@@ -40,7 +40,7 @@ from birthreg.pki.publisher import crl_publisher
 from birthreg.pki.service import certification_authority, load_certification_authority
 from birthreg.pki.service_seal import service_seal
 from birthreg.registry.api import router as registry_api_router
-from birthreg.registry.certificate import load_certificate_context
+from birthreg.registry.certificate import office_certificate_context
 from birthreg.registry.decisions_api import router as decisions_api_router
 from birthreg.registry.decisions_pages import router as decisions_pages_router
 from birthreg.registry.pages import router as registry_pages_router
@@ -181,7 +181,9 @@ def _services(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> S
         ca=Once(lambda: load_certification_authority(settings)),
         registry=Once(lambda: new_registry(app)),
         ward=Once(lambda: WardContext(settings, certification_authority(app), engine)),
-        certificates=Once(lambda session: load_certificate_context(settings, session)),
+        certificates=Once(
+            lambda session: office_certificate_context(settings, registry_for(app).office(session))
+        ),
     )
 
 

@@ -19,19 +19,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from birthreg.config import Settings
-from birthreg.errors import DomainError, NotFound, ServiceNotInitialised
+from birthreg.errors import DomainError, NotFound
 from birthreg.models import (
     BirthCertificate,
     CertificateStatus,
-    RegistryOffice,
     now,
 )
 from birthreg.pki.seals import Seal
-from birthreg.pki.service_seal import registry_seal
 from birthreg.registry.numbering import local_date
+from birthreg.registry.service import Office, load_office
 from birthreg.services import app_services
 from signing.canonical import canonicalize
 from signing.seal import make_seal, qr_text
@@ -70,12 +69,14 @@ def certificate_context(app: Any, session: Session) -> CertificateContext:
 
 def load_certificate_context(settings: Settings, session: Session) -> CertificateContext:
     """The context from settings, outside an app too (CLI, benchmarks, tests)."""
-    row = session.exec(select(RegistryOffice).order_by(col(RegistryOffice.id))).first()
-    if row is None or row.id is None:
-        raise ServiceNotInitialised("no registry office yet: run `birthreg init`")
-    office = SealingOffice(id=row.id, code=row.code, bin=row.bin, name=row.name)
-    seal = registry_seal(settings, office.bin, with_root=True)
-    return CertificateContext(settings, seal, office, settings.base_url.rstrip("/"))
+    return office_certificate_context(settings, load_office(session, settings))
+
+
+def office_certificate_context(settings: Settings, office: Office) -> CertificateContext:
+    """The context of the registry `office` (loaded with its seal)."""
+    sealing = SealingOffice(id=office.id, code=office.code, bin=office.bin, name=office.name)
+    base_url = settings.base_url.rstrip("/")
+    return CertificateContext(settings, office.seal_with_root, sealing, base_url)
 
 
 # -- issuing ------------------------------------------------------------------------------------

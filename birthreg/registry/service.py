@@ -49,6 +49,8 @@ class Office:
     bin: str
     name: str
     seal: Seal
+    #: The same seal with its chain up to the root (certificates carry the whole chain).
+    seal_with_root: Seal
 
 
 class Registry:
@@ -131,8 +133,12 @@ def load_office(session: Session, settings: Settings) -> Office:
     row = session.exec(select(RegistryOffice).order_by(col(RegistryOffice.id))).first()
     if row is None or row.id is None:
         raise ServiceNotInitialised("no registry office yet: run `birthreg init`")
-    seal = registry_seal(settings, row.bin)
-    return Office(id=row.id, code=row.code, bin=row.bin, name=row.name, seal=seal)
+    # Loaded once: the seal that signs receipts is the same without its self-issued root.
+    full = registry_seal(settings, row.bin, with_root=True)
+    seal = Seal(full.key, full.certificate, tuple(c for c in full.chain if c.subject != c.issuer))
+    return Office(
+        id=row.id, code=row.code, bin=row.bin, name=row.name, seal=seal, seal_with_root=full
+    )
 
 
 def not_found() -> NotFound:
