@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import ast
+import graphlib
 import json
 import subprocess
 import sys
@@ -180,3 +181,46 @@ def test_clock_checker_finds_clock_reads(tmp_path: Path) -> None:
         "    return moment.replace(tzinfo=None)\n"
     )
     assert [lineno for lineno, _ in clock_reads(sample)] == [2, 4, 5, 6]
+
+
+
+def import_graph(package: Path) -> dict[str, set[str]]:
+    """Module → the package's modules it imports (at any depth of the file). `from a import b`
+    counts as importing a.b when b is a module, else as importing a."""
+    root = package.parent
+    modules = {}
+    for path in python_files(package):
+        if "migrations" in path.relative_to(package).parts:
+            continue
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                graph[name].update(a.name for a in node.names if a.name in modules)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                named = [f"{node.module}.{a.name}" for a in node.names]
+                graph[name].update(module for module in named if module in modules)
+                if node.module in modules and any(m not in modules for m in named):
+                    graph[name].add(node.module)
+    return graph
+
+
+def test_birthreg_has_no_import_circle() -> None:
+    """No module imports one that (directly or not) imports it back: the imports form layers,
+    which `graphlib` can order (its CycleError names the circle)."""
+    graphlib.TopologicalSorter(import_graph(ROOT / "birthreg")).prepare()
+
+
+def test_the_circle_check_finds_a_circle(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("def f():\n    from pkg.b import g\n")
+    (package / "b.py").write_text("from pkg import a\n")
+    (package / "c.py").write_text("from pkg.a import f\n")
+    graph = import_graph(package)
+    assert graph["pkg.c"] == {"pkg.a"}
+    with pytest.raises(graphlib.CycleError):
+        graphlib.TopologicalSorter(graph).prepare()
