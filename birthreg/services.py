@@ -10,19 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, cast
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
 
 from birthreg.config import Settings
-
-if TYPE_CHECKING:
-    from birthreg.registry.certificate import CertificateContext
-    from birthreg.registry.service import Registry
-    from birthreg.ward.context import WardContext
-    from signing.ca import CertificationAuthority
 
 T = TypeVar("T")
 
@@ -57,14 +51,16 @@ class Services:
     #: The engine of the read replica when the settings name one, else the primary's.
     read_engine: Engine
     templates: Jinja2Templates
-    #: The TEST CA (roles that hold it: a registry holds none and never asks).
-    ca: Once[CertificationAuthority]
-    #: The registry: its office and seal, its validator (roles that serve the registry).
-    registry: Once[Registry]
-    #: What the ward's routes need besides the database (roles that serve the ward).
-    ward: Once[WardContext]
-    #: What issuing birth certificates needs: `certificates.get(session)`.
-    certificates: Once[CertificateContext]
+    # What the domains above this module make (typed where they are read: this module imports
+    # none of them, so that it stays below them all).
+    #: The TEST CA, `pki.service.certification_authority` (a registry holds none, never asks).
+    ca: Once[Any]
+    #: The `registry.service.Registry`: its office and seal, its validator.
+    registry: Once[Any]
+    #: The `ward.context.WardContext`: what the ward's routes need besides the database.
+    ward: Once[Any]
+    #: The `registry.certificate.CertificateContext` (`certificates.get(session)`).
+    certificates: Once[Any]
 
 
 def app_services(app: Any) -> Services:

@@ -44,7 +44,8 @@ def load_certification_authority(settings: Settings) -> CertificationAuthority:
 
 def certification_authority(app: Any) -> CertificationAuthority:
     """The app's CA, loaded on first use (so that `birthreg init` may run after start-up)."""
-    return app_services(app).ca.get()
+    ca: CertificationAuthority = app_services(app).ca.get()
+    return ca
 
 
 # -- what the CA issued and revoked, in the database ---------------------------------------------

@@ -64,7 +64,8 @@ class CertificateContext:
 def certificate_context(app: Any, session: Session) -> CertificateContext:
     """The app's context (the first registry office that `birthreg init` made, its seal),
     loaded once."""
-    return app_services(app).certificates.get(session)
+    context: CertificateContext = app_services(app).certificates.get(session)
+    return context
 
 
 def load_certificate_context(settings: Settings, session: Session) -> CertificateContext:

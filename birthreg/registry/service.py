@@ -76,7 +76,8 @@ class Registry:
 
 def registry_for(app: Any) -> Registry:
     """The app's `Registry`, made on first use (after `birthreg init` and the lifespan)."""
-    return app_services(app).registry.get()
+    registry: Registry = app_services(app).registry.get()
+    return registry
 
 
 def new_registry(app: Any) -> Registry:

@@ -90,7 +90,8 @@ class WardContext:
 
 def ward_context(app: Any) -> WardContext:
     """The app's WardContext (made on first use, like the CA)."""
-    return app_services(app).ward.get()
+    context: WardContext = app_services(app).ward.get()
+    return context
 
 
 # -- facilities and documents ----------------------------------------------------------------
