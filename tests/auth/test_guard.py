@@ -266,6 +266,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/ward/enrollments/{enrollment_id}/pkcs12"): WARD,
     ("GET", "/ward/enrollments/{enrollment_id}"): WARD,
     ("POST", "/ward/enrollments/{enrollment_id}/renew"): WARD,
+    ("POST", "/ward/births/{birth_id}/certificate.pdf"): WARD,
     ("POST", "/ward/certificates/{serial}/revoke"): WARD,
     # A key holder revokes their own certificate with a signature of that key: no login.
     ("POST", "/api/v1/certificates/{serial}/revoke"): None,
