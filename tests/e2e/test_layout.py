@@ -5,6 +5,8 @@ for the tests only, tests/vendor/axe-core) finds no serious or critical violatio
 The pages are the demo's (`birthreg demo`: births in every state, a ward, a clerk and an admin
 account), so that each one shows real rows. With BIRTHREG_SCREENSHOTS=<folder> (`make
 screenshots`) the main pages are also saved there, as the README's walk-through shows them.
+Beyond the demo, the tests' factories add a late dossier (the registrar's approval form) and two
+dossiers of one mother (the clerk's duplicate decision form).
 """
 
 from __future__ import annotations
@@ -14,12 +16,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
+from registry import factories as f
+from registry.test_decisions import REASON, late_dossier
 from sqlmodel import Session, col, select
 
+from birthreg.auth import create_staff_user
 from birthreg.db import make_engine
 from birthreg.demo import run_demo
-from birthreg.models import Birth, Enrollment, Submission, now
+from birthreg.main import create_app
+from birthreg.models import Birth, Enrollment, Role, Submission, now
 
 AXE = Path(__file__).resolve().parents[1] / "vendor" / "axe-core" / "axe.min.js"
 SIZES = {"desk": {"width": 1366, "height": 800}, "phone": {"width": 390, "height": 844}}
@@ -57,7 +65,38 @@ _AXE_RUN = """async () => {
 }"""
 
 
-def _paths(settings: Any) -> dict[str, dict[str, str]]:
+REGISTRAR_PASSWORD = "a long test password 1"
+
+
+def _submit(base: str, dossier: dict[str, Any]) -> str:
+    response = httpx.post(f"{base}/api/v1/registry/submissions", json=dossier)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _arrange_decisions(live_server: Any) -> dict[str, str]:
+    """Beyond the demo: a registrar, a late dossier waiting for her approval and two dossiers of
+    one mother (likely duplicates, the clerk's decision form), by the tests' factories."""
+    engine = make_engine(live_server.settings.database_url)
+    try:
+        with Session(engine) as session:
+            create_staff_user(
+                session, username="registrar", password=REGISTRAR_PASSWORD, role=Role.REGISTRAR
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    app = create_app(live_server.settings)
+    with TestClient(app):
+        late_mother = f.issue_person(app, f.person(100))
+        late = _submit(str(live_server), late_dossier(app, late_mother, late_reason=REASON))
+        twice = f.issue_person(app, f.person(700, surname="Семёнова", given_name="Әлия"))
+        first = _submit(str(live_server), f.good_dossier(app, twice))
+        _submit(str(live_server), f.good_dossier(app, twice))
+    return {"late": late, "duplicate": first}
+
+
+def _paths(settings: Any, arranged: dict[str, str]) -> dict[str, dict[str, str]]:
     """The pages to open, by the account that sees them (None: anyone)."""
     engine = make_engine(settings.database_url)
     try:
@@ -69,6 +108,9 @@ def _paths(settings: Any) -> dict[str, dict[str, str]]:
                 .where(Enrollment.expires_at > now())
             ).first()
             submission = session.exec(select(Submission)).first()
+            record = session.exec(
+                select(Submission).where(Submission.status == "registered")
+            ).first()
     finally:
         engine.dispose()
     ward = {
@@ -78,9 +120,17 @@ def _paths(settings: Any) -> dict[str, dict[str, str]]:
     }
     if pending is not None:
         ward["ward-code"] = f"/ward/enrollments/{pending.id}"
-    clerk = {"registry-queue": "/registry", "registry-statistics": "/registry/statistics"}
+    clerk = {
+        "registry-queue": "/registry",
+        "registry-statistics": "/registry/statistics",
+        "registry-search": "/registry/search?q=%D1%81%D0%B5%D0%BC%D0%B5%D0%BD",
+        "registry-corrections": "/registry/corrections",
+        "registry-duplicate": f"/registry/submissions/{arranged['duplicate']}",
+    }
     if submission is not None:
         clerk["registry-submission"] = f"/registry/submissions/{submission.id}"
+    if record is not None:
+        clerk["registry-record"] = f"/registry/submissions/{record.id}"
     return {
         "": {
             "home": "/",
@@ -88,18 +138,22 @@ def _paths(settings: Any) -> dict[str, dict[str, str]]:
             "enroll": "/enroll",
             "login": "/login",
             "parents-sign-in": "/parents/sign-in",
+            "parents-key-file": "/parents/key-file",
             "not-found": "/no-such-page",
         },
         "ward": ward,
         "clerk": clerk,
         "admin": {"admin-users": "/admin"},
+        "registrar": {"registry-late": f"/registry/submissions/{arranged['late']}"},
     }
 
 
 @pytest.fixture
 def demo(live_server: Any) -> Iterator[tuple[str, dict[str, str], dict[str, dict[str, str]]]]:
     result = run_demo(live_server.settings)
-    yield str(live_server), result.logins, _paths(live_server.settings)
+    arranged = _arrange_decisions(live_server)
+    logins = {**result.logins, "registrar": REGISTRAR_PASSWORD}
+    yield str(live_server), logins, _paths(live_server.settings, arranged)
 
 
 def _log_in(page: Any, base: str, username: str, password: str) -> None:
