@@ -1,0 +1,141 @@
+"""Every main form with the keyboard alone, in real Chromium (issue 16): Tab reaches each field
+and the submit button in turn, and Enter on the button sends the form. One server, the demo's
+data (as the layout test arranges it), one browser context per account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from e2e.test_layout import demo  # noqa: F401  (the fixture)
+from sqlmodel import Session, select
+
+from birthreg.db import make_engine
+from birthreg.models import Birth, Submission
+
+pytestmark = pytest.mark.browser
+
+#: What has the focus: its id, else its name, else its tag and text.
+_ACTIVE = """() => {
+    const e = document.activeElement;
+    if (!e || e === document.body) return '';
+    return e.id ? '#' + e.id : e.name ? e.tagName.toLowerCase() + '[name=' + e.name + ']'
+        : e.tagName.toLowerCase() + ':' + (e.textContent || '').trim().slice(0, 40);
+}"""
+
+#: The visible controls of a form a person fills in, and its submit button, in document order.
+_CONTROLS = """(form) => Array.from(form.querySelectorAll(
+        'input:not([type=hidden]), select, textarea, button[type=submit]'))
+    .filter(e => e.offsetParent !== null && !e.disabled)
+    .map(e => e.id ? '#' + e.id : e.name ? e.tagName.toLowerCase() + '[name=' + e.name + ']'
+        : e.tagName.toLowerCase() + ':' + (e.textContent || '').trim().slice(0, 40))"""
+
+
+def _tab_to(page: Any, target: str, limit: int = 80) -> None:
+    """Press Tab until `target` (as _ACTIVE names it) has the focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(_ACTIVE) == target:
+            return
+    raise AssertionError(f"Tab never reached {target} on {page.url}")
+
+
+def _reaches_every_control(page: Any, form: str) -> list[str]:
+    """Tab from the top of the page through the form: every control, then its submit button, in
+    the form's order. Returns the controls, the button last."""
+    controls = page.locator(form).first.evaluate(_CONTROLS)
+    assert controls, f"no controls in {form} on {page.url}"
+    page.evaluate("() => { document.activeElement && document.activeElement.blur(); }")
+    for control in controls:
+        _tab_to(page, control)
+    return list(controls)
+
+
+def _log_in(context: Any, base: str, username: str, password: str) -> Any:
+    """The login form by keyboard: Tab to each field, type, Tab to "Log in", Enter."""
+    page = context.new_page()
+    page.goto(base + "/login")
+    controls = _reaches_every_control(page, "form[action='/login']")
+    assert controls[:2] == ["#username", "#password"], controls
+    page.evaluate("() => document.activeElement.blur()")
+    _tab_to(page, "#username")
+    page.keyboard.type(username)
+    _tab_to(page, "#password")
+    page.keyboard.type(password)
+    _tab_to(page, controls[-1])
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/login" not in page.url, page.url
+    return page
+
+
+def _ids(base_settings: Any) -> tuple[str, str]:
+    engine = make_engine(base_settings.database_url)
+    try:
+        with Session(engine) as session:
+            recorded = session.exec(select(Birth).where(Birth.progress == "recorded")).first()
+            waiting = session.exec(
+                select(Submission).where(Submission.status == "received")
+            ).first()
+    finally:
+        engine.dispose()
+    assert recorded is not None and waiting is not None
+    return recorded.id, waiting.id
+
+
+def test_the_main_forms_work_with_the_keyboard_alone(
+    demo: tuple[str, dict[str, str], dict[str, dict[str, str]]],  # noqa: F811
+    chromium: Any, live_server: Any,
+) -> None:
+    base, logins, paths = demo
+    recorded, waiting = _ids(live_server.settings)
+    record = paths["clerk"]["registry-record"]
+
+    context = chromium.new_context(viewport={"width": 1366, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(base + "/enroll")
+        _reaches_every_control(page, "[data-testid=enroll-form]")
+        page.close()
+
+        page = _log_in(context, base, "ward", logins["ward"])
+        page.goto(base + "/ward/births/new")
+        _reaches_every_control(page, "form[action='/ward/births/new']")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")  # on the button: sent, every error shown at once
+        assert page.locator("[aria-invalid=true]").count() > 1
+        page.goto(f"{base}/ward/births/{recorded}")
+        _reaches_every_control(
+            page, f"form[action='/ward/births/{recorded}/enrollments'][novalidate]"
+        )
+    finally:
+        context.close()
+
+    context = chromium.new_context(viewport={"width": 1366, "height": 800})
+    try:
+        page = _log_in(context, base, "clerk", logins["clerk"])
+        page.goto(f"{base}/registry/submissions/{waiting}")
+        _reaches_every_control(page, "[data-testid=reject-form]")
+        register = _reaches_every_control(page, "[data-testid=register-form]")
+        page.evaluate("() => document.activeElement.blur()")
+        _tab_to(page, "#confirm")
+        page.keyboard.press("Space")
+        _tab_to(page, register[-1])
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert "flash=registered" in page.url, page.url
+
+        page.goto(base + record)
+        correction = _reaches_every_control(page, "[data-testid=correction-form]")
+        page.evaluate("() => document.activeElement.blur()")
+        _tab_to(page, correction[0])  # the first correctable name: a new value
+        page.keyboard.press("ControlOrMeta+A")
+        page.keyboard.type("Айгерім")
+        _tab_to(page, "#correction-reason")
+        page.keyboard.type("Ошибка в имени при записи.")
+        _tab_to(page, correction[-1])
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert "flash=" in page.url, page.url
+    finally:
+        context.close()
