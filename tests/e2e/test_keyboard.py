@@ -51,20 +51,27 @@ def _reaches_every_control(page: Any, form: str) -> list[str]:
     return list(controls)
 
 
+def _by_keyboard(page: Any, steps: list[tuple[str, list[str], str]], button: str) -> None:
+    """From the top of the page: for each (control, keys to press, text to type) Tab to the
+    control, press and type; then Tab to the button and send the form with Enter."""
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    for control, keys, text in steps:
+        _tab_to(page, control)
+        for key in keys:
+            page.keyboard.press(key)
+        page.keyboard.type(text)
+    _tab_to(page, button)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
 def _log_in(context: Any, base: str, username: str, password: str) -> Any:
     """The login form by keyboard: Tab to each field, type, Tab to "Log in", Enter."""
     page = context.new_page()
     page.goto(base + "/login")
     controls = _reaches_every_control(page, "form[action='/login']")
     assert controls[:2] == ["#username", "#password"], controls
-    page.evaluate("() => document.activeElement.blur()")
-    _tab_to(page, "#username")
-    page.keyboard.type(username)
-    _tab_to(page, "#password")
-    page.keyboard.type(password)
-    _tab_to(page, controls[-1])
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    _by_keyboard(page, [("#username", [], username), ("#password", [], password)], controls[-1])
     assert "/login" not in page.url, page.url
     return page
 
@@ -117,25 +124,16 @@ def test_the_main_forms_work_with_the_keyboard_alone(
         page.goto(f"{base}/registry/submissions/{waiting}")
         _reaches_every_control(page, "[data-testid=reject-form]")
         register = _reaches_every_control(page, "[data-testid=register-form]")
-        page.evaluate("() => document.activeElement.blur()")
-        _tab_to(page, "#confirm")
-        page.keyboard.press("Space")
-        _tab_to(page, register[-1])
-        with page.expect_navigation():
-            page.keyboard.press("Enter")
+        _by_keyboard(page, [("#confirm", ["Space"], "")], register[-1])
         assert "flash=registered" in page.url, page.url
 
         page.goto(base + record)
         correction = _reaches_every_control(page, "[data-testid=correction-form]")
-        page.evaluate("() => document.activeElement.blur()")
-        _tab_to(page, correction[0])  # the first correctable name: a new value
-        page.keyboard.press("ControlOrMeta+A")
-        page.keyboard.type("Айгерім")
-        _tab_to(page, "#correction-reason")
-        page.keyboard.type("Ошибка в имени при записи.")
-        _tab_to(page, correction[-1])
-        with page.expect_navigation():
-            page.keyboard.press("Enter")
+        steps = [  # the first correctable name gets a new value
+            (correction[0], ["ControlOrMeta+A"], "Айгерім"),
+            ("#correction-reason", [], "Ошибка в имени при записи."),
+        ]
+        _by_keyboard(page, steps, correction[-1])
         assert "flash=" in page.url, page.url
     finally:
         context.close()
