@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from e2e.test_layout import demo  # noqa: F401  (the fixture)
+from e2e.test_parents_browser import CHILD, Phone, Service, service  # noqa: F401
 from sqlmodel import Session, select
 
 from birthreg.db import make_engine
@@ -19,16 +20,21 @@ pytestmark = pytest.mark.browser
 _ACTIVE = """() => {
     const e = document.activeElement;
     if (!e || e === document.body) return '';
+    if (e.type === 'radio') return 'radio[name=' + e.name + ']';
     return e.id ? '#' + e.id : e.name ? e.tagName.toLowerCase() + '[name=' + e.name + ']'
         : e.tagName.toLowerCase() + ':' + (e.textContent || '').trim().slice(0, 40);
 }"""
 
-#: The visible controls of a form a person fills in, and its submit button, in document order.
-_CONTROLS = """(form) => Array.from(form.querySelectorAll(
+#: The visible controls of a form a person fills in, and its submit button, in document order (a
+#: group of radio buttons once: Tab reaches the group, the arrow keys choose).
+_CONTROLS = """(form) => Array.from(new Set(Array.from(form.querySelectorAll(
         'input:not([type=hidden]), select, textarea, button[type=submit]'))
     .filter(e => e.offsetParent !== null && !e.disabled)
-    .map(e => e.id ? '#' + e.id : e.name ? e.tagName.toLowerCase() + '[name=' + e.name + ']'
-        : e.tagName.toLowerCase() + ':' + (e.textContent || '').trim().slice(0, 40))"""
+    .map(e => e.type === 'radio' ? 'radio[name=' + e.name + ']'
+        : e.id ? '#' + e.id : e.name ? e.tagName.toLowerCase() + '[name=' + e.name + ']'
+        : e.tagName.toLowerCase() + ':' + (e.textContent || '').trim().slice(0, 40))))"""
+
+_CHECKED = "() => (document.querySelector('input[name=father_basis]:checked') || {}).value"
 
 
 def _tab_to(page: Any, target: str, limit: int = 80) -> None:
@@ -137,3 +143,34 @@ def test_the_main_forms_work_with_the_keyboard_alone(
         assert "flash=" in page.url, page.url
     finally:
         context.close()
+
+
+def test_the_parents_application_form_works_with_the_keyboard_alone(
+    service: Service,  # noqa: F811
+    chromium: Any,
+) -> None:
+    mother = Phone(chromium, "keyboard", "en")
+    try:
+        mother.enroll(service.enrollment_url(service.birth()))
+        page = mother.page
+        page.goto(service.url + "/parents/application")
+        controls = _reaches_every_control(page, "[data-testid=application-form]")
+        page.evaluate("() => document.activeElement.blur()")
+        for control in controls[:-1]:
+            if control.startswith("#") and not page.locator(control).is_visible():
+                continue  # the father's fields, once "no father" is chosen
+            _tab_to(page, control)
+            if control == "radio[name=father_basis]":
+                # Tab reaches the group; the arrow keys choose "No father on the application".
+                for _ in range(4):
+                    if page.evaluate(_CHECKED) == "none":
+                        break
+                    page.keyboard.press("ArrowDown")
+            elif control.lstrip("#") in CHILD:
+                page.keyboard.type(CHILD[control.lstrip("#")])
+        _tab_to(page, controls[-1])
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        page.wait_for_selector("[data-testid=sign-button]")  # reviewed: ready to sign
+    finally:
+        mother.close()

@@ -34,7 +34,10 @@ class Service:
 
     def __init__(self, live_server: Any) -> None:
         self.url = str(live_server)
-        fake_app = SimpleNamespace(state=SimpleNamespace(settings=live_server.settings))
+        settings = live_server.settings
+        fake_app = SimpleNamespace(
+            state=SimpleNamespace(settings=settings, services=SimpleNamespace(settings=settings))
+        )
         self.ward = staff(fake_app, username="midwife")[1]
         self.clerk = staff(fake_app, username="clerk", role=Role.CLERK, facility_id=None)[1]
         self.http = httpx.Client(base_url=self.url, timeout=60)
