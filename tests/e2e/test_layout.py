@@ -93,7 +93,28 @@ def _arrange_decisions(live_server: Any) -> dict[str, str]:
         twice = f.issue_person(app, f.person(700, surname="Семёнова", given_name="Әлия"))
         first = _submit(str(live_server), f.good_dossier(app, twice))
         _submit(str(live_server), f.good_dossier(app, twice))
-    return {"late": late, "duplicate": first}
+        corrected = _corrected_record(str(live_server), app)
+    return {"late": late, "duplicate": first, "corrected": corrected}
+
+
+def _corrected_record(base: str, app: Any) -> str:
+    """A registered record with a copy issued (the issuance log) and a correction waiting for a
+    registrar (the corrections list, the approval forms)."""
+    clerk = f.staff_headers(app, Role.CLERK)
+    mother = f.issue_person(app, f.person(300))
+    submission_id = _submit(base, f.good_dossier(app, mother))
+    api = f"{base}/api/v1/registry"
+    registered = httpx.post(f"{api}/submissions/{submission_id}/register", headers=clerk)
+    certificate_id = registered.json()["certificate_id"]
+    collector = {"iin": mother.subject.iin, "name": "Айгүл Серікова", "document_checked": True}
+    for path, body in (
+        ("copies", {"reason": "The first was lost.", "collector": collector}),
+        ("corrections", {"changes": {"child.given_name": "Аяжан"}, "reason": "Misspelt."}),
+    ):
+        response = httpx.post(f"{api}/certificates/{certificate_id}/{path}", json=body,
+                              headers=clerk)
+        assert response.status_code == 201, response.text
+    return submission_id
 
 
 def _paths(settings: Any, arranged: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -144,7 +165,11 @@ def _paths(settings: Any, arranged: dict[str, str]) -> dict[str, dict[str, str]]
         "ward": ward,
         "clerk": clerk,
         "admin": {"admin-users": "/admin"},
-        "registrar": {"registry-late": f"/registry/submissions/{arranged['late']}"},
+        "registrar": {
+            "registry-late": f"/registry/submissions/{arranged['late']}",
+            "registry-corrected": f"/registry/submissions/{arranged['corrected']}",
+            "registry-corrections-pending": "/registry/corrections",
+        },
     }
 
 
