@@ -146,6 +146,7 @@ def _paths(settings: Any, arranged: dict[str, str]) -> dict[str, dict[str, str]]
         "registry-statistics": "/registry/statistics",
         "registry-search": "/registry/search?q=%D1%81%D0%B5%D0%BC%D0%B5%D0%BD",
         "registry-corrections": "/registry/corrections",
+        "registry-check": "/registry/check",
         "registry-duplicate": f"/registry/submissions/{arranged['duplicate']}",
     }
     if submission is not None:
@@ -160,11 +161,13 @@ def _paths(settings: Any, arranged: dict[str, str]) -> dict[str, dict[str, str]]
             "login": "/login",
             "parents-sign-in": "/parents/sign-in",
             "parents-key-file": "/parents/key-file",
+            "parents-lost-key": "/parents/lost-key",
+            "parents-join": "/parents/join",
             "not-found": "/no-such-page",
         },
         "ward": ward,
         "clerk": clerk,
-        "admin": {"admin-users": "/admin"},
+        "admin": {"admin-users": "/admin", "admin-user": "/admin/users/ward"},
         "registrar": {
             "registry-late": f"/registry/submissions/{arranged['late']}",
             "registry-corrected": f"/registry/submissions/{arranged['corrected']}",
