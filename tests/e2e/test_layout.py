@@ -27,7 +27,7 @@ from birthreg.auth import create_staff_user
 from birthreg.db import make_engine
 from birthreg.demo import run_demo
 from birthreg.main import create_app
-from birthreg.models import Birth, Enrollment, Role, Submission, now
+from birthreg.models import Birth, BirthCertificate, Enrollment, Role, Submission, now
 
 AXE = Path(__file__).resolve().parents[1] / "vendor" / "axe-core" / "axe.min.js"
 SIZES = {"desk": {"width": 1366, "height": 800}, "phone": {"width": 390, "height": 844}}
@@ -132,6 +132,7 @@ def _paths(settings: Any, arranged: dict[str, str]) -> dict[str, dict[str, str]]
             record = session.exec(
                 select(Submission).where(Submission.status == "registered")
             ).first()
+            certificate = session.exec(select(BirthCertificate)).first()
     finally:
         engine.dispose()
     ward = {
@@ -153,6 +154,8 @@ def _paths(settings: Any, arranged: dict[str, str]) -> dict[str, dict[str, str]]
         clerk["registry-submission"] = f"/registry/submissions/{submission.id}"
     if record is not None:
         clerk["registry-record"] = f"/registry/submissions/{record.id}"
+    if certificate is not None:
+        clerk["registry-certificate"] = f"/registry/certificates/{certificate.id}/print"
     return {
         "": {
             "home": "/",
