@@ -42,14 +42,14 @@ PEM_RESPONSES: dict[int | str, dict[str, object]] = {200: {"content": {PEM_MEDIA
 @router.get("/root.pem", response_class=Response, responses=PEM_RESPONSES)
 def root_certificate(request: Request) -> Response:
     """The TEST root CA certificate (PEM): the trust anchor to configure."""
-    ca = certification_authority(request.app)
+    ca = certification_authority(services(request))
     return _pem(ca.root_certificate.public_bytes(Encoding.PEM), "birthreg-test-root.pem")
 
 
 @router.get("/ca.pem", response_class=Response, responses=PEM_RESPONSES)
 def issuing_certificate(request: Request) -> Response:
     """The TEST issuing CA certificate (PEM), as named by certificates' caIssuers pointer."""
-    ca = certification_authority(request.app)
+    ca = certification_authority(services(request))
     return _pem(ca.issuing_certificate.public_bytes(Encoding.PEM), "birthreg-test-ca.pem")
 
 
@@ -60,14 +60,14 @@ DER_RESPONSES: dict[int | str, dict[str, object]] = {200: {"content": {CERTIFICA
 @router.get("/ca.cer", response_class=Response, responses=DER_RESPONSES)
 def issuing_certificate_der(request: Request) -> Response:
     """The TEST issuing CA certificate (DER), where end-entity certificates' caIssuers point."""
-    ca = certification_authority(request.app)
+    ca = certification_authority(services(request))
     return _der(ca.issuing_certificate, "birthreg-test-ca.cer")
 
 
 @router.get("/root.cer", response_class=Response, responses=DER_RESPONSES)
 def root_certificate_der(request: Request) -> Response:
     """The TEST root CA certificate (DER), where the issuing CA certificate's caIssuers points."""
-    ca = certification_authority(request.app)
+    ca = certification_authority(services(request))
     return _der(ca.root_certificate, "birthreg-test-root.cer")
 
 
@@ -115,7 +115,7 @@ OCSP_RESPONSE_MEDIA_TYPE = "application/ocsp-response"
 def certificate_revocation_list(request: Request, session: SessionDep) -> Response:
     """The TEST issuing CA's current CRL (DER), served as stored: issued again soon after a
     revocation (by the publisher where `birthreg serve` runs it, else at the next request)."""
-    ca, moment = certification_authority(request.app), now()
+    ca, moment = certification_authority(services(request)), now()
     if services(request).settings.crl_publisher:
         crl = published_crl(session, ca, moment)
     else:
@@ -129,7 +129,7 @@ def certificate_revocation_list(request: Request, session: SessionDep) -> Respon
 def authority_revocation_list(request: Request, session: SessionDep) -> Response:
     """The TEST root's current CRL of CA certificates (the ARL, DER), where the issuing CA
     certificate's CRL distribution point points."""
-    arl = current_arl(session, certification_authority(request.app), now())
+    arl = current_arl(session, certification_authority(services(request)), now())
     return _crl(arl.der, arl.next_update, "birthreg-test-root.crl")
 
 
@@ -182,7 +182,7 @@ def ocsp_get(request: Request, encoded: str) -> Response:
 
 
 def _answer(request: Request, body: bytes) -> Response:
-    ca = certification_authority(request.app)
+    ca = certification_authority(services(request))
     engine = services(request).engine
     with Session(engine) as session:
         answer = ocsp_answer(session, ca, body, now())

@@ -151,7 +151,7 @@ async def submit_dossier(request: Request, session: SessionDep) -> Response:
         detail="too many refused dossiers from this address; try again later",
     )
     _require_json(request)
-    registry = service.registry_for(request.app)
+    registry = service.registry_for(services(request))
     try:
         body = await _read_dossier(request)
         received = await run_in_threadpool(intake.receive_dossier, session, registry, body)
@@ -237,7 +237,7 @@ def register_submission(
 ) -> JSONResponse:
     """Register: act record number, child IIN and certificate, all at once (idempotent); every
     signer is checked again first (409 signer_revoked, 503 revocation_unavailable)."""
-    registry = service.registry_for(request.app)
+    registry = service.registry_for(services(request))
     freshness.recheck_before_registering(session, registry.validator, submission_id)
     outcome = registration.register_submission(
         session,
@@ -291,7 +291,7 @@ def certificate_pdf_download(
     if printed_at_ward is not None:
         copies.check_ward(session, certificate, printed_at_ward)
     number = certificate.certificate_number.rsplit(" ", 1)[-1]
-    context = certificate_context(request.app, session)
+    context = certificate_context(services(request), session)
     pdf = certificate_pdf(session, context, certificate)
     if printed_at_ward is None:
         copies.log_download(session, certificate)

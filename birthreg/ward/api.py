@@ -17,6 +17,7 @@ from birthreg.dates import RequestDay
 from birthreg.db import SessionDep
 from birthreg.edge import client_address
 from birthreg.models import now
+from birthreg.services import services
 from birthreg.ward import service
 from birthreg.ward.schemas import (
     BirthCreated,
@@ -62,7 +63,7 @@ def record_birth(
     request: Request, session: SessionDep, staff: WardStaff, body: BirthIn
 ) -> dict[str, Any]:
     """Record a birth: the medical record, validated and sealed by the facility (CMS detached)."""
-    ward = service.ward_context(request.app)
+    ward = service.ward_context(services(request))
     birth = service.record_birth(session, ward, staff=staff, record=body, moment=now())
     return {"id": birth.id, "medical_record": service.signed_medical_record(birth).to_json()}
 
@@ -111,7 +112,7 @@ def start_enrollment(
     body: EnrollmentIn,
 ) -> JSONResponse:
     """Start an enrollment for the mother or the father: a one-time code, shown once."""
-    ward = service.ward_context(request.app)
+    ward = service.ward_context(services(request))
     started = service.start_enrollment(
         session, ward, staff=staff, birth_id=birth_id, request=body, moment=now()
     )
@@ -138,7 +139,7 @@ def start_enrollment(
 )
 def enroll(request: Request, session: SessionDep, body: EnrollIn) -> JSONResponse:
     """Spend a one-time code on a TEST certificate for a CSR's key or a WebCrypto key."""
-    ward = service.ward_context(request.app)
+    ward = service.ward_context(services(request))
     issued = service.enroll(
         session,
         ward,
@@ -170,7 +171,7 @@ def issue_pkcs12(
     body: PKCS12In,
 ) -> Response:
     """Make a key at the desk and hand it over once as a PKCS#12 file (no copy is kept)."""
-    ward = service.ward_context(request.app)
+    ward = service.ward_context(services(request))
     key_file = service.issue_pkcs12(
         session,
         ward,
@@ -228,7 +229,7 @@ def revoke_by_holder(
     request: Request, session: SessionDep, serial: str, body: HolderRevocationIn
 ) -> dict[str, Any]:
     """Revoke your own certificate with a signature of its key over a revocation request."""
-    ward = service.ward_context(request.app)
+    ward = service.ward_context(services(request))
     revocation = service.revoke_by_holder(
         session,
         ward,
