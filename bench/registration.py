@@ -52,7 +52,7 @@ from birthreg.services import app_services  # noqa: E402
 
 def received(app: Any, n: int) -> list[str]:
     """N dossiers of distinct mothers, received and stored; their submission ids."""
-    registry = registry_for(app)
+    registry = registry_for(app_services(app))
     ids = []
     for index in range(n):
         mother = factories.issue_person(app, factories.person(2000 + index * 3))
@@ -133,7 +133,7 @@ class StatementClock:
 def registrations(app: Any, ids: list[str]) -> dict[str, list[float]]:
     """Register each submission in its own transaction: per registration, the total, this
     process's CPU time in it, the statements' time, the COMMIT's, and their count."""
-    registry = registry_for(app)
+    registry = registry_for(app_services(app))
     measured: dict[str, list[float]] = {
         "total": [], "cpu": [], "statements": [], "commit": [], "count": []
     }
