@@ -45,6 +45,7 @@ from registry import factories  # noqa: E402  (the tests' dossier factories)
 from birthreg.bootstrap import initialise  # noqa: E402
 from birthreg.config import Settings  # noqa: E402
 from birthreg.main import create_app  # noqa: E402
+from birthreg.services import app_services  # noqa: E402
 
 
 def _free_port() -> int:
@@ -221,16 +222,14 @@ def main() -> None:
         app = create_app(settings)
         # The app object gives the factories the CA and the facility seal; its engine records
         # each mother's certificate so that the server's OCSP/CRL know it.
-        from birthreg.db import engine_from_settings
 
-        app.state.engine = engine_from_settings(settings)
         print(f"making {args.n} dossiers (distinct mothers)...", file=sys.stderr)
         bodies = []
         warm_up = 16 * args.workers
         for index in range(args.n + warm_up):
             mother = factories.issue_person(app, factories.person(1000 + index * 3))
             bodies.append(json.dumps(factories.good_dossier(app, mother)).encode())
-        app.state.engine.dispose()
+        app_services(app).engine.dispose()
 
         bare, bare_cpu = _bare_rate(bodies[: args.n], bodies[args.n :], args.clients, args.workers)
         server = _serve(

@@ -43,21 +43,21 @@ from registry import factories  # noqa: E402  (the tests' dossier factories)
 
 from birthreg.bootstrap import initialise  # noqa: E402
 from birthreg.config import Settings  # noqa: E402
-from birthreg.db import engine_from_settings  # noqa: E402
 from birthreg.main import create_app  # noqa: E402
 from birthreg.registry.intake import receive_dossier  # noqa: E402
 from birthreg.registry.registration import register_submission  # noqa: E402
 from birthreg.registry.service import registry_for  # noqa: E402
+from birthreg.services import app_services  # noqa: E402
 
 
 def received(app: Any, n: int) -> list[str]:
     """N dossiers of distinct mothers, received and stored; their submission ids."""
-    registry = registry_for(app)
+    registry = registry_for(app_services(app))
     ids = []
     for index in range(n):
         mother = factories.issue_person(app, factories.person(2000 + index * 3))
         body = json.dumps(factories.good_dossier(app, mother)).encode()
-        with Session(app.state.engine) as session:
+        with Session(app_services(app).engine) as session:
             ids.append(receive_dossier(session, registry, body).submission_id)
             session.commit()
     return ids
@@ -133,16 +133,16 @@ class StatementClock:
 def registrations(app: Any, ids: list[str]) -> dict[str, list[float]]:
     """Register each submission in its own transaction: per registration, the total, this
     process's CPU time in it, the statements' time, the COMMIT's, and their count."""
-    registry = registry_for(app)
+    registry = registry_for(app_services(app))
     measured: dict[str, list[float]] = {
         "total": [], "cpu": [], "statements": [], "commit": [], "count": []
     }
-    with StatementClock(app.state.engine) as clock:
+    with StatementClock(app_services(app).engine) as clock:
         for submission_id in ids:
             count, statement_seconds = clock.count, clock.seconds
             cpu = time.process_time()
             started = time.perf_counter()
-            with Session(app.state.engine) as session:
+            with Session(app_services(app).engine) as session:
                 register_submission(
                     session, registry, submission_id, actor="system", role="system", staff_id=None
                 )
@@ -172,16 +172,15 @@ def main() -> None:
         )
         initialise(settings)
         app = create_app(settings)
-        app.state.engine = engine_from_settings(settings)
         ids = received(app, args.n)
         raw_sign = raw_sign_seconds()
         measured = registrations(app, ids)
         floors = {
             "sign": raw_sign,
             "fsync": raw_fsync_seconds(tmp),
-            "round_trip": raw_round_trip_seconds(app.state.engine),
+            "round_trip": raw_round_trip_seconds(app_services(app).engine),
         }
-        app.state.engine.dispose()
+        app_services(app).engine.dispose()
     report(measured, floors, make_url(database_url).get_backend_name(), args.n)
 
 

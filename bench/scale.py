@@ -63,6 +63,7 @@ from birthreg.parents.sessions import SESSION_COOKIE, issue_session_token  # noq
 from birthreg.pki.service import load_certification_authority  # noqa: E402
 from birthreg.registry.service import load_office  # noqa: E402
 from birthreg.seed import run_seed  # noqa: E402
+from birthreg.services import app_services  # noqa: E402
 
 Timings = dict[str, dict[str, float]]
 
@@ -131,8 +132,8 @@ def _sample(session: Session, query: str, n: int) -> list[Any]:
 
 
 def _clerk_headers(app: Any) -> dict[str, str]:
-    settings = app.state.settings
-    with Session(app.state.engine) as session:
+    settings = app_services(app).settings
+    with Session(app_services(app).engine) as session:
         user = session.exec(select(StaffUser).where(StaffUser.username == "bench-clerk")).first()
         if user is None:
             user = create_staff_user(session, username="bench-clerk",
@@ -165,7 +166,7 @@ def _queue(client: Any, headers: dict[str, str], facility: str, mid: str, rounds
 
 def _reads(app: Any, client: Any, rounds: int, results: Timings) -> None:
     headers = _clerk_headers(app)
-    with Session(app.state.engine) as session:
+    with Session(app_services(app).engine) as session:
         facility = session.execute(text("SELECT bin FROM facility LIMIT 1")).scalar_one()
         mid = session.execute(text(
             "SELECT (min(received_at) + (max(received_at) - min(received_at)) / 2)::date "
@@ -195,7 +196,7 @@ def _reads(app: Any, client: Any, rounds: int, results: Timings) -> None:
         "/api/v1/verify", json={"qr": certificates[i].qr})), rounds, results)
     _time("public: certificate status", lambda i: _ok(client.get(
         f"/api/v1/verify/status/{certificates[i].id}")), rounds, results)
-    settings, moment = app.state.settings, now()
+    settings, moment = app_services(app).settings, now()
     cookies = [issue_session_token(settings, row.certificate_serial, moment)[0]
                for row in parents]
 
@@ -230,8 +231,8 @@ def _date(index: int) -> Any:
 
 
 def _pki(app: Any, client: Any, rounds: int, results: Timings) -> None:
-    ca = load_certification_authority(app.state.settings)
-    with Session(app.state.engine) as session:
+    ca = load_certification_authority(app_services(app).settings)
+    with Session(app_services(app).engine) as session:
         ders = [row.der for row in _sample(session, "SELECT der FROM pki_certificate "
                                            "SAMPLE LIMIT :n", rounds + 1)]
     requests = [
@@ -247,7 +248,7 @@ def _pki(app: Any, client: Any, rounds: int, results: Timings) -> None:
 
 
 def _audit(app: Any, results: Timings) -> None:
-    settings, engine = app.state.settings, app.state.engine
+    settings, engine = app_services(app).settings, app_services(app).engine
     with Session(engine) as session:
         seal = load_office(session, settings).seal
         make_checkpoint(session, seal)

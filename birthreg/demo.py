@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -37,7 +37,11 @@ from sqlmodel import Session, col, select
 from birthreg.auth import create_staff_user, hash_password, verify_password
 from birthreg.config import Settings
 from birthreg.models import Birth, Facility, Progress, Role, StaffUser, now
+from birthreg.services import app_services
 from birthreg.ward import service
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 from birthreg.ward.schemas import BirthIn, ChildIn, EnrollIn, MotherEnrollmentIn, PersonIn
 from signing import jws
 from signing.canonical import canonicalize, sha256_hex
@@ -287,7 +291,7 @@ def signed_dossier(
 
 
 def _seed_registry_states(
-    app: Any,
+    app: FastAPI,
     engine: Any,
     pending: list[tuple[Birth, DemoMother, MotherKey, bool]],
     clerk: StaffUser,
@@ -316,7 +320,7 @@ def _seed_registry_states(
             with Session(engine) as session:
                 register_submission(
                     session,
-                    registry_for(app),
+                    registry_for(app_services(app)),
                     result.submission_id,
                     actor=f"staff:{clerk.id}",
                     role=clerk.role,
@@ -331,9 +335,9 @@ STATES: Final = ("recorded", "waiting", "key_issued", "application_signed", "reg
 
 
 def _seed_births(
-    app: Any, engine: Any, users: dict[str, StaffUser], notes: list[str]
+    app: FastAPI, engine: Any, users: dict[str, StaffUser], notes: list[str]
 ) -> int:
-    ward = service.ward_context(app)
+    ward = service.ward_context(app_services(app))
     staff = users["ward"]
     moment = now()
     for_registry: list[tuple[Birth, DemoMother, MotherKey, bool]] = []

@@ -173,18 +173,19 @@ def _services(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> S
     them here touches neither the database nor the data dir."""
     engine = engine_from_settings(settings)
     replica = settings.database_replica_url
-    return Services(
+    made: Services = Services(
         settings,
         engine,
         make_engine(replica) if replica else engine,
         templates,
         ca=Once(lambda: load_certification_authority(settings)),
-        registry=Once(lambda: new_registry(app)),
-        ward=Once(lambda: WardContext(settings, certification_authority(app), engine)),
+        registry=Once(lambda: new_registry(made)),
+        ward=Once(lambda: WardContext(settings, certification_authority(made), engine)),
         certificates=Once(
-            lambda session: office_certificate_context(settings, registry_for(app).office(session))
+            lambda session: office_certificate_context(settings, registry_for(made).office(session))
         ),
     )
+    return made
 
 
 def _lifespan(
@@ -201,7 +202,7 @@ def _lifespan(
         # ward) signs a checkpoint.
         audit.sign_checkpoints_with(
             engine,
-            (lambda session: registry_for(app).office(session).seal)
+            (lambda session: registry_for(app_services(app)).office(session).seal)
             if settings.serves_registry
             else (lambda session: service_seal(settings, session)),
         )

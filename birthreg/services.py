@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
 
@@ -63,7 +63,7 @@ class Services:
     certificates: Once[Any]
 
 
-def app_services(app: Any) -> Services:
+def app_services(app: FastAPI) -> Services:
     """The services of `app` (a FastAPI application whose lifespan runs)."""
     found: Services = app.state.services
     return found

@@ -32,6 +32,7 @@ from birthreg.models import AuditCheckpoint, AuditEntry, AuditHead, Role
 from birthreg.pki.seals import Seal, load_seal
 from birthreg.pki.service import certification_authority
 from birthreg.registry.service import registry_for
+from birthreg.services import app_services
 from signing.canonical import canonicalize
 from signing.jws import b64url_decode, b64url_encode
 
@@ -66,7 +67,7 @@ def run(cli_env: dict[str, str], *args: str) -> Any:
 
 def registry_seal(app: Any) -> Seal:
     with Session(app.state.services.engine) as session:
-        return registry_for(app).office(session).seal
+        return registry_for(app_services(app)).office(session).seal
 
 
 def append(app: Any, count: int) -> None:
@@ -168,7 +169,7 @@ def test_a_checkpoint_of_another_signer_or_changed_is_refused(app: Any, client: 
     genuine = sign_checkpoint(seal, 5, "ab" * 32, moment)
     assert read_checkpoint(genuine.jws, seal.certificate) == genuine
 
-    ca = certification_authority(app)
+    ca = certification_authority(app_services(app))
     facility = load_seal(app.state.services.settings, "facility", DEFAULT_FACILITY.bin, ca.chain)
     foreign = sign_checkpoint(facility, 5, "ab" * 32, moment)
     with pytest.raises(CheckpointInvalid, match="not signed by this service's seal"):
@@ -289,7 +290,7 @@ def test_a_checkpoint_not_made_with_the_seal_is_refused(
     rewrite_history(db)
     # The rewriter signs a checkpoint of the new head with a key of their own (here, another
     # seal of the same CA) and keeps it, and hands out the same as "the service's".
-    ca = certification_authority(app)
+    ca = certification_authority(app_services(app))
     facility = load_seal(app.state.services.settings, "facility", DEFAULT_FACILITY.bin, ca.chain)
     with Session(app.state.services.engine) as session:
         forged = audit.make_checkpoint(session, facility)

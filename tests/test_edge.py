@@ -27,6 +27,7 @@ from birthreg.config import Settings
 from birthreg.edge import STRICT_TRANSPORT_SECURITY, client_address
 from birthreg.main import create_app
 from birthreg.pki.service import certification_authority
+from birthreg.services import app_services
 
 
 def _with_probe(app: FastAPI) -> FastAPI:
@@ -180,7 +181,7 @@ def test_served_over_tls_a_local_client_cannot_spoof_its_address(
 
 def certification_authority_root(settings: Settings) -> Any:
     app = create_app(settings)
-    return certification_authority(app).root_certificate
+    return certification_authority(app_services(app)).root_certificate
 
 
 # --- what answers may be kept ----------------------------------------------------------------

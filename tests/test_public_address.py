@@ -80,7 +80,7 @@ def test_serve_without_base_url_publishes_where_it_listens(
     assert result.exit_code == 0, result.output
     assert "public address http://127.0.0.1:8201" in result.output
     assert served["port"] == 8201
-    assert served["app"].state.settings.base_url == "http://127.0.0.1:8201"
+    assert served["app"].state.services.settings.base_url == "http://127.0.0.1:8201"
     # The CA made by this first start names the address served at.
     issuing = x509.load_pem_x509_certificate((tmp_path / "var" / "ca" / "ca.pem").read_bytes())
     points = issuing.extensions.get_extension_for_class(x509.CRLDistributionPoints).value

@@ -152,7 +152,7 @@ def open_session(request: Request, session: SessionDep, body: SessionIn) -> JSON
     """Open a key-holder session with a signature over the challenge (JWS or CMS)."""
     token, holder = sessions.open_session(
         session,
-        sessions.parents_context(request.app),
+        sessions.parents_context(services(request)),
         challenge=body.challenge,
         signature=body.signature.model_dump(),
         cookie_nonce=request.cookies.get(sessions.CHALLENGE_COOKIE),
@@ -236,7 +236,7 @@ def add_signature(
     """Sign the application (its RFC 8785 form); the last signature sends it to the registry."""
     application = service.add_signature(
         session,
-        sessions.parents_context(request.app),
+        sessions.parents_context(services(request)),
         holder,
         application_id,
         body.signature.model_dump(),

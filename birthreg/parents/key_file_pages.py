@@ -101,7 +101,7 @@ async def key_file_sign_in(
         text = await uploaded_text(signature_file, signature)
         token, _holder = sessions.open_session(
             session,
-            sessions.parents_context(request.app),
+            sessions.parents_context(services(request)),
             challenge=parsed,
             signature=sessions.key_file_signature(text),
             cookie_nonce=request.cookies.get(sessions.CHALLENGE_COOKIE),
@@ -156,7 +156,7 @@ async def key_file_signature(
         text = await uploaded_text(signature_file, signature)
         application = service.add_signature(
             session,
-            sessions.parents_context(request.app),
+            sessions.parents_context(services(request)),
             holder,
             application_id,
             sessions.key_file_signature(text),

@@ -58,7 +58,7 @@ from birthreg.models import (
 )
 from birthreg.pki.fetch import InProcessRevocationFetcher
 from birthreg.pki.service import certification_authority
-from birthreg.services import app_services
+from birthreg.services import Services
 from signing.ca import CertificationAuthority
 from signing.canonical import canonicalize
 from signing.dossier import verify_signature
@@ -121,10 +121,8 @@ class ParentsContext:
         )
 
 
-def parents_context(app: Any) -> ParentsContext:
-    return ParentsContext(
-        app_services(app).settings, certification_authority(app), app_services(app).engine
-    )
+def parents_context(services: Services) -> ParentsContext:
+    return ParentsContext(services.settings, certification_authority(services), services.engine)
 
 
 def _time_text(moment: datetime) -> str:

@@ -27,7 +27,7 @@ from birthreg.pki.service import (
     ocsp_answer,
     published_crl,
 )
-from birthreg.services import services
+from birthreg.services import Services, ServicesDep, app_services
 from signing.errors import SigningError
 from signing.ocsp import MAX_REQUEST_BYTES, ocsp_request_from_get_path, unsuccessful
 
@@ -40,16 +40,16 @@ PEM_RESPONSES: dict[int | str, dict[str, object]] = {200: {"content": {PEM_MEDIA
 
 
 @router.get("/root.pem", response_class=Response, responses=PEM_RESPONSES)
-def root_certificate(request: Request) -> Response:
+def root_certificate(services: ServicesDep) -> Response:
     """The TEST root CA certificate (PEM): the trust anchor to configure."""
-    ca = certification_authority(request.app)
+    ca = certification_authority(services)
     return _pem(ca.root_certificate.public_bytes(Encoding.PEM), "birthreg-test-root.pem")
 
 
 @router.get("/ca.pem", response_class=Response, responses=PEM_RESPONSES)
-def issuing_certificate(request: Request) -> Response:
+def issuing_certificate(services: ServicesDep) -> Response:
     """The TEST issuing CA certificate (PEM), as named by certificates' caIssuers pointer."""
-    ca = certification_authority(request.app)
+    ca = certification_authority(services)
     return _pem(ca.issuing_certificate.public_bytes(Encoding.PEM), "birthreg-test-ca.pem")
 
 
@@ -58,16 +58,16 @@ DER_RESPONSES: dict[int | str, dict[str, object]] = {200: {"content": {CERTIFICA
 
 
 @router.get("/ca.cer", response_class=Response, responses=DER_RESPONSES)
-def issuing_certificate_der(request: Request) -> Response:
+def issuing_certificate_der(services: ServicesDep) -> Response:
     """The TEST issuing CA certificate (DER), where end-entity certificates' caIssuers point."""
-    ca = certification_authority(request.app)
+    ca = certification_authority(services)
     return _der(ca.issuing_certificate, "birthreg-test-ca.cer")
 
 
 @router.get("/root.cer", response_class=Response, responses=DER_RESPONSES)
-def root_certificate_der(request: Request) -> Response:
+def root_certificate_der(services: ServicesDep) -> Response:
     """The TEST root CA certificate (DER), where the issuing CA certificate's caIssuers points."""
-    ca = certification_authority(request.app)
+    ca = certification_authority(services)
     return _der(ca.root_certificate, "birthreg-test-root.cer")
 
 
@@ -112,11 +112,11 @@ OCSP_RESPONSE_MEDIA_TYPE = "application/ocsp-response"
 
 
 @router.get("/crl", response_class=Response, responses={200: {"content": {CRL_MEDIA_TYPE: {}}}})
-def certificate_revocation_list(request: Request, session: SessionDep) -> Response:
+def certificate_revocation_list(session: SessionDep, services: ServicesDep) -> Response:
     """The TEST issuing CA's current CRL (DER), served as stored: issued again soon after a
     revocation (by the publisher where `birthreg serve` runs it, else at the next request)."""
-    ca, moment = certification_authority(request.app), now()
-    if services(request).settings.crl_publisher:
+    ca, moment = certification_authority(services), now()
+    if services.settings.crl_publisher:
         crl = published_crl(session, ca, moment)
     else:
         crl = current_crl(session, ca, moment)
@@ -126,10 +126,10 @@ def certificate_revocation_list(request: Request, session: SessionDep) -> Respon
 @router.get(
     "/root.crl", response_class=Response, responses={200: {"content": {CRL_MEDIA_TYPE: {}}}}
 )
-def authority_revocation_list(request: Request, session: SessionDep) -> Response:
+def authority_revocation_list(session: SessionDep, services: ServicesDep) -> Response:
     """The TEST root's current CRL of CA certificates (the ARL, DER), where the issuing CA
     certificate's CRL distribution point points."""
-    arl = current_arl(session, certification_authority(request.app), now())
+    arl = current_arl(session, certification_authority(services), now())
     return _crl(arl.der, arl.next_update, "birthreg-test-root.crl")
 
 
@@ -164,7 +164,7 @@ async def ocsp_post(request: Request) -> Response:
     body = await _read_limited(request, MAX_REQUEST_BYTES)
     if body is None:
         return _ocsp(unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST))
-    return await run_in_threadpool(_answer, request, body)
+    return await run_in_threadpool(_answer, app_services(request.app), body)
 
 
 @router.get(
@@ -172,18 +172,18 @@ async def ocsp_post(request: Request) -> Response:
     response_class=Response,
     responses={200: {"content": {OCSP_RESPONSE_MEDIA_TYPE: {}}}},
 )
-def ocsp_get(request: Request, encoded: str) -> Response:
+def ocsp_get(services: ServicesDep, encoded: str) -> Response:
     """RFC 6960 appendix A.1: the base64 of the DER request, URL-encoded, in the path."""
     try:
         body = ocsp_request_from_get_path(encoded)
     except SigningError:
         return _ocsp(unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST))
-    return _answer(request, body)
+    return _answer(services, body)
 
 
-def _answer(request: Request, body: bytes) -> Response:
-    ca = certification_authority(request.app)
-    engine = services(request).engine
+def _answer(services: Services, body: bytes) -> Response:
+    ca = certification_authority(services)
+    engine = services.engine
     with Session(engine) as session:
         answer = ocsp_answer(session, ca, body, now())
         session.rollback()  # nothing to keep: answering changes no state

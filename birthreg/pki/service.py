@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -16,7 +15,7 @@ from birthreg import audit
 from birthreg.config import ConfigurationError, Settings
 from birthreg.errors import DomainError, NotFound, ServiceNotInitialised
 from birthreg.models import IssuedCertificate, IssuedCRL
-from birthreg.services import app_services
+from birthreg.services import Services
 from signing import ocsp
 from signing.ca import (
     CertificateStatus,
@@ -42,9 +41,9 @@ def load_certification_authority(settings: Settings) -> CertificationAuthority:
     return ca if created in (None, ca.base_url) else ca.with_base_url(created)
 
 
-def certification_authority(app: Any) -> CertificationAuthority:
+def certification_authority(services: Services) -> CertificationAuthority:
     """The app's CA, loaded on first use (so that `birthreg init` may run after start-up)."""
-    ca: CertificationAuthority = app_services(app).ca.get()
+    ca: CertificationAuthority = services.ca.get()
     return ca
 
 

@@ -36,7 +36,7 @@ from birthreg.registry.schemas import (
     SubmissionStatusPublic,
     SubmissionSummary,
 )
-from birthreg.services import services
+from birthreg.services import ServicesDep, services
 from signing.dossier import MAX_DOSSIER_BYTES
 
 router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
@@ -151,7 +151,7 @@ async def submit_dossier(request: Request, session: SessionDep) -> Response:
         detail="too many refused dossiers from this address; try again later",
     )
     _require_json(request)
-    registry = service.registry_for(request.app)
+    registry = service.registry_for(services(request))
     try:
         body = await _read_dossier(request)
         received = await run_in_threadpool(intake.receive_dossier, session, registry, body)
@@ -233,11 +233,11 @@ def open_submission(submission_id: SubmissionId, session: SessionDep, user: Cler
     },
 )
 def register_submission(
-    request: Request, submission_id: SubmissionId, session: SessionDep, user: ClerkStaff
+    submission_id: SubmissionId, session: SessionDep, services: ServicesDep, user: ClerkStaff
 ) -> JSONResponse:
     """Register: act record number, child IIN and certificate, all at once (idempotent); every
     signer is checked again first (409 signer_revoked, 503 revocation_unavailable)."""
-    registry = service.registry_for(request.app)
+    registry = service.registry_for(services)
     freshness.recheck_before_registering(session, registry.validator, submission_id)
     outcome = registration.register_submission(
         session,
@@ -279,8 +279,8 @@ def reject_submission(
     responses={200: {"content": {"application/pdf": {}}}, 404: _ERROR},
 )
 def certificate_pdf_download(
-    request: Request,
     session: SessionDep,
+    services: ServicesDep,
     certificate_id: CertificateId,
     printed_at_ward: Annotated[str | None, Query(pattern=r"^[0-9]{12}$")] = None,
 ) -> Response:
@@ -291,7 +291,7 @@ def certificate_pdf_download(
     if printed_at_ward is not None:
         copies.check_ward(session, certificate, printed_at_ward)
     number = certificate.certificate_number.rsplit(" ", 1)[-1]
-    context = certificate_context(request.app, session)
+    context = certificate_context(services, session)
     pdf = certificate_pdf(session, context, certificate)
     if printed_at_ward is None:
         copies.log_download(session, certificate)

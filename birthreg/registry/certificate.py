@@ -31,7 +31,7 @@ from birthreg.models import (
 from birthreg.pki.seals import Seal
 from birthreg.registry.numbering import local_date
 from birthreg.registry.service import Office, load_office
-from birthreg.services import app_services
+from birthreg.services import Services
 from signing.canonical import canonicalize
 from signing.seal import make_seal, qr_text
 
@@ -61,10 +61,10 @@ class CertificateContext:
     base_url: str
 
 
-def certificate_context(app: Any, session: Session) -> CertificateContext:
+def certificate_context(services: Services, session: Session) -> CertificateContext:
     """The app's context (the first registry office that `birthreg init` made, its seal),
     loaded once."""
-    context: CertificateContext = app_services(app).certificates.get(session)
+    context: CertificateContext = services.certificates.get(session)
     return context
 
 
@@ -234,7 +234,7 @@ def sealed_values(
 
 def issue_certificate(
     session: Session,
-    context: CertificateContext | Any,
+    context: CertificateContext | Services,
     registration: RegistrationFields,
     submission: DossierText,
     *,
@@ -243,11 +243,11 @@ def issue_certificate(
     """Issue the registration's certificate in the caller's transaction: the fields (canonical
     JSON) and the sealed QR text. The PDF is not made here (see `certificate_pdf`).
 
-    `context` is a CertificateContext, or the app (its context is then loaded once). Issuing
-    again for the same registration returns the certificate already issued. (Registration,
+    `context` is a CertificateContext, or an app's services (its context is then loaded once).
+    Issuing again for the same registration returns the certificate already issued. (Registration,
     which has just made the registration, inserts `certificate_values` itself.)
     """
-    if not isinstance(context, CertificateContext):
+    if isinstance(context, Services):
         context = certificate_context(context, session)
     existing = session.exec(
         select(BirthCertificate).where(BirthCertificate.registration_id == registration.id)

@@ -26,7 +26,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import anyio
@@ -34,6 +34,10 @@ import anyio.from_thread
 import httpx
 
 from birthreg.services import app_services
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.types import ASGIApp
 
 SUBMISSIONS_PATH = "/api/v1/registry/submissions"
 #: The base URL used for in-process requests (it never reaches a network).
@@ -142,7 +146,7 @@ def _status_path(submission_id: str) -> str:
     return f"{SUBMISSIONS_PATH}/{quote(submission_id, safe='')}/status"
 
 
-def configured_registry_url(app: Any) -> str | None:
+def configured_registry_url(app: FastAPI) -> str | None:
     """The settings' registry_url (BIRTHREG_REGISTRY_URL), when the registry runs elsewhere."""
     url = (app_services(app).settings.registry_url or "").strip().rstrip("/")
     return url or None
@@ -154,7 +158,7 @@ def configured_registry_url(app: Any) -> str | None:
 class InProcessTransport(httpx.BaseTransport):
     """A sync httpx transport into an ASGI app in this process (see the module docstring)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self._asgi = httpx.ASGITransport(app=app, raise_app_exceptions=False)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -187,7 +191,7 @@ class RegistryClient:
         self.http = http
 
     @classmethod
-    def for_app(cls, app: Any, *, timeout: float = DEFAULT_TIMEOUT) -> RegistryClient:
+    def for_app(cls, app: FastAPI, *, timeout: float = DEFAULT_TIMEOUT) -> RegistryClient:
         """Over HTTP to BIRTHREG_REGISTRY_URL when set, else in-process into `app`."""
         url = configured_registry_url(app)
         if url:
@@ -199,7 +203,7 @@ class RegistryClient:
         return cls(httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout))
 
     @classmethod
-    def in_process(cls, app: Any, *, timeout: float = DEFAULT_TIMEOUT) -> RegistryClient:
+    def in_process(cls, app: ASGIApp, *, timeout: float = DEFAULT_TIMEOUT) -> RegistryClient:
         return cls(
             httpx.Client(
                 transport=InProcessTransport(app), base_url=IN_PROCESS_BASE_URL, timeout=timeout
@@ -283,7 +287,7 @@ class AsyncRegistryClient:
         self.http = http
 
     @classmethod
-    def for_app(cls, app: Any, *, timeout: float = DEFAULT_TIMEOUT) -> AsyncRegistryClient:
+    def for_app(cls, app: FastAPI, *, timeout: float = DEFAULT_TIMEOUT) -> AsyncRegistryClient:
         url = configured_registry_url(app)
         if url:
             return cls(httpx.AsyncClient(base_url=url, timeout=timeout))

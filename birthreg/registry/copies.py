@@ -9,7 +9,6 @@ document was checked) is in the issuance log beside every other issuance of the 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session
 
@@ -25,6 +24,7 @@ from birthreg.models import (
 from birthreg.registry import reissue
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.record_models import IssuanceKind
+from birthreg.services import Services
 from signing.identity import is_valid_iin
 
 MAX_COLLECTOR_NAME = 200
@@ -48,7 +48,7 @@ def check_collector(name: str, iin: str, document_checked: bool) -> tuple[str, s
 
 def issue_copy(
     session: Session,
-    app: Any,
+    services: Services,
     certificate_id: str,
     *,
     reason: str,
@@ -68,7 +68,7 @@ def issue_copy(
         raise DomainError(
             "certificate_not_current", f"this certificate is {certificate.status}", 409
         )
-    copy = reissue.reissue(session, app, certificate, changes=None, moment=moment)
+    copy = reissue.reissue(session, services, certificate, changes=None, moment=moment)
     reissue.log_issuance(
         session, copy, IssuanceKind.COPY.value, actor=actor, role=role, moment=moment,
         collector_name=name, collector_iin=iin, document_checked=True, reason=reason,

@@ -33,6 +33,7 @@ from birthreg.registry import reissue
 from birthreg.registry.approval import check_approver
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.record_models import Correction, CorrectionStatus, IssuanceKind
+from birthreg.services import Services
 
 _PEOPLE: Final = ("child", "mother", "father")
 _NAMES: Final = ("surname", "given_name", "patronymic")
@@ -174,7 +175,7 @@ def _pending(session: Session, correction_id: str) -> Correction:
 
 
 def approve_correction(
-    session: Session, app: Any, correction_id: str, *, staff: StaffUser, actor: str
+    session: Session, services: Services, correction_id: str, *, staff: StaffUser, actor: str
 ) -> Correction:
     """A registrar approves: the new certificate, the old one superseded. Raises 404
     correction_not_found, 403 registrar_required or own_request, 409 invalid_state or
@@ -184,7 +185,7 @@ def approve_correction(
     check_approver(staff, correction.requested_by)
     old = _current(session, correction.certificate_id)
     new = reissue.reissue(
-        session, app, old, changes=json.loads(correction.changes), moment=moment
+        session, services, old, changes=json.loads(correction.changes), moment=moment
     )
     _supersede(session, new)
     correction.status = CorrectionStatus.APPROVED.value

@@ -31,7 +31,6 @@ from birthreg.registry.registration import (
     complete_registration,
 )
 from birthreg.registry.service import OBJECT_TYPE, Office, Registry
-from birthreg.services import app_services
 from signing import jws
 from signing.canonical import canonicalize
 from signing.dossier import DossierError, DossierTooLarge, parse_dossier, verify_dossier
@@ -142,7 +141,7 @@ def receive_dossier(
     session.rollback()
 
     moment = moment or now()
-    deadline = timedelta(days=app_services(registry.app).settings.registration_deadline_days)
+    deadline = timedelta(days=registry.services.settings.registration_deadline_days)
     report = verify_dossier(
         parsed, validator=registry.validator, moment=moment, registration_deadline=deadline
     )

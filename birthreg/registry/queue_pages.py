@@ -19,6 +19,7 @@ from birthreg.models import SubmissionStatus, now
 from birthreg.registry import queue, service
 from birthreg.registry.page_kit import FormFields, message_for, render
 from birthreg.registry.plain_report import report_view
+from birthreg.services import services
 from signing.dossier import (
     MAX_DOSSIER_BYTES,
     DossierError,
@@ -181,7 +182,7 @@ def check_dossier(
     # Revocation data is read in a session of its own: on SQLite this request's transaction
     # (BEGIN IMMEDIATE) must not hold the write lock meanwhile.
     session.rollback()
-    registry = service.registry_for(request.app)
+    registry = service.registry_for(services(request))
     report = verify_dossier(parsed, validator=registry.validator, moment=now())
     return render(
         request,

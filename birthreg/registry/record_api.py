@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse
 
 from birthreg.auth import ClerkStaff, RegistrarStaff, actor_of
@@ -26,6 +26,7 @@ from birthreg.registry.record_schemas import (
     SearchResults,
 )
 from birthreg.registry.service import registry_for
+from birthreg.services import ServicesDep
 
 #: Included by `birthreg.registry.api` under its prefix (`/api/v1/registry`).
 router = APIRouter()
@@ -91,9 +92,9 @@ def request_correction(
     responses={400: _ERROR, 403: _ERROR, 404: _ERROR, 409: _ERROR, 422: _ERROR},
 )
 def request_signed_correction(
-    request: Request,
     certificate_id: CertificateId,
     session: SessionDep,
+    services: ServicesDep,
     body: Annotated[dict[str, Any], Body()],
 ) -> Any:
     """A parent's request, signed with her key: `{"document": {"type":
@@ -103,7 +104,7 @@ def request_signed_correction(
     must be the child's mother or father (403 `signer_not_parent`). A registrar decides."""
     try:
         correction = signed_corrections.request_signed_correction(
-            session, registry_for(request.app), certificate_id, body
+            session, registry_for(services), certificate_id, body
         )
     except signed_corrections.SignatureRefused as refusal:
         return JSONResponse(
@@ -120,12 +121,12 @@ def request_signed_correction(
     responses={403: _ERROR, 404: _ERROR, 409: _ERROR},
 )
 def approve_correction(
-    request: Request, correction_id: CorrectionId, session: SessionDep, user: RegistrarStaff
+    correction_id: CorrectionId, session: SessionDep, services: ServicesDep, user: RegistrarStaff
 ) -> Any:
     """Approve (a registrar who did not ask: 403 `own_request`): a new certificate, new number,
     same act record; the old one becomes `superseded`."""
     correction = corrections.approve_correction(
-        session, request.app, correction_id, staff=user, actor=actor_of(user)
+        session, services, correction_id, staff=user, actor=actor_of(user)
     )
     assert correction.new_certificate_id is not None
     new = get_certificate(session, correction.new_certificate_id)
@@ -164,17 +165,17 @@ def reject_correction(
     responses={404: _ERROR, 409: _ERROR, 422: _ERROR},
 )
 def issue_copy(
-    request: Request,
     certificate_id: CertificateId,
     body: CopyRequest,
     session: SessionDep,
+    services: ServicesDep,
     user: ClerkStaff,
 ) -> Any:
     """A repeat certificate (new number, same act record) for the collector whose identity
     document was checked (`document_checked` must be true: 422 `identity_not_checked`)."""
     copy = copies.issue_copy(
         session,
-        request.app,
+        services,
         certificate_id,
         reason=body.reason,
         collector_name=body.collector.name,

@@ -21,6 +21,7 @@ from birthreg.registry.page_kit import FormFields, message_for, render
 from birthreg.registry.record_models import Correction
 from birthreg.registry.record_schemas import CorrectionRejection
 from birthreg.registry.submission_pages import dossier_view, reason_error, refused_view
+from birthreg.services import ServicesDep
 
 router = APIRouter(prefix="/registry", include_in_schema=False)
 
@@ -138,13 +139,17 @@ def _decided(
 
 @router.post("/corrections/{correction_id}/approve", response_class=HTMLResponse)
 def approve_correction_page(
-    request: Request, session: SessionDep, staff: RegistrarStaff, correction_id: CorrectionId
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    staff: RegistrarStaff,
+    correction_id: CorrectionId,
 ) -> Response:
     """Approve: the corrected certificate is issued and the old one superseded."""
     return _decided(
         request, session, staff, correction_id,
         lambda: corrections.approve_correction(
-            session, request.app, correction_id, staff=staff, actor=actor_of(staff)
+            session, services, correction_id, staff=staff, actor=actor_of(staff)
         ),
     )  # fmt: skip
 
@@ -178,6 +183,7 @@ def reject_correction_page(
 def issue_copy_page(
     request: Request,
     session: SessionDep,
+    services: ServicesDep,
     staff: ClerkStaff,
     certificate_id: CertificateId,
     form: FormFields,
@@ -190,7 +196,7 @@ def issue_copy_page(
     try:
         reason = CorrectionRejection(reason=values["copy_reason"]).reason
         copies.issue_copy(
-            session, request.app, certificate_id, reason=reason,
+            session, services, certificate_id, reason=reason,
             collector_name=values["collector_name"], collector_iin=values["collector_iin"],
             document_checked=form.get("document_checked") == "yes",
             actor=actor_of(staff), role=staff.role,

@@ -45,6 +45,7 @@ from birthreg.registry.service import (
     locked_submission,
     not_found,
 )
+from birthreg.services import Services
 
 _SUBMISSIONS = Submission.__table__  # type: ignore[attr-defined]
 
@@ -280,7 +281,7 @@ def complete_registration(
     moment: datetime,
 ) -> str:
     """The certificate, the submission's new status and the audit entry; the certificate id."""
-    certificate = issue_certificate(session, registry.app, registration, submission)
+    certificate = issue_certificate(session, registry.services, registration, submission)
     decision = {
         "submission": submission.id,
         "new_status": SubmissionStatus.REGISTERED.value,
@@ -389,12 +390,12 @@ def _result(session: Session, registration: Registration) -> RegistrationPublic:
 
 
 def issue_certificate(
-    session: Session, app: Any, registration: Registered, submission: ToRegister
+    session: Session, services: Services, registration: Registered, submission: ToRegister
 ) -> dict[str, Any]:
     """The certificate row of a registration made in this transaction (so it has none yet: the
     unique registration_id would refuse a second): fields and sealed QR; the PDF is rendered
     on first download."""
-    context = certificates.certificate_context(app, session)
+    context = certificates.certificate_context(services, session)
     return certificates.certificate_values(context, registration, submission)
 
 

@@ -25,6 +25,7 @@ from birthreg.registry import search_keys
 from birthreg.registry.certificate import certificate_context, certificate_number, sealed_values
 from birthreg.registry.record_models import Issuance
 from birthreg.registry.service import OBJECT_TYPE
+from birthreg.services import Services
 
 _CERTIFICATES = BirthCertificate.__table__  # type: ignore[attr-defined]
 _ISSUANCES = Issuance.__table__  # type: ignore[attr-defined]
@@ -58,7 +59,7 @@ def apply_changes(fields: Mapping[str, Any], changes: Mapping[str, Any]) -> dict
 
 def reissue(
     session: Session,
-    app: Any,
+    services: Services,
     current: BirthCertificate,
     *,
     changes: Mapping[str, Any] | None,
@@ -67,7 +68,7 @@ def reissue(
     """Insert the registration's next certificate (the caller has checked that `current` is in
     force) and return it; the caller marks `current` if it is replaced."""
     registration = locked_registration(session, current.registration_id)
-    context = certificate_context(app, session)
+    context = certificate_context(services, session)
     count = session.execute(
         select(func.count()).where(_CERTIFICATES.c.registration_id == registration.id)
     ).scalar_one()

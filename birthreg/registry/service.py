@@ -8,7 +8,7 @@ returns (a `DomainError` rolls everything back). Functions that must keep someth
 they fail (`intake.receive_dossier` audits a refused dossier) say so, and their routes return the
 error instead of raising it.
 
-Per app there is one `Registry` (`registry_for(app)`): the trust anchors, the one `Validator`
+Per app there is one `Registry` (`registry_for(services)`): the trust anchors, the one `Validator`
 (so that its revocation cache serves every request), the office and its seal.
 """
 
@@ -29,7 +29,7 @@ from birthreg.pki.fetch import HTTPRevocationFetcher, InProcessRevocationFetcher
 from birthreg.pki.seals import Seal
 from birthreg.pki.service import certification_authority
 from birthreg.pki.service_seal import registry_seal
-from birthreg.services import app_services
+from birthreg.services import Services
 from signing.revocation import RevocationFetcher
 from signing.trust import TrustAnchors, Validator
 
@@ -56,8 +56,8 @@ class Office:
 class Registry:
     """One per app: what intake and registration need besides the database session."""
 
-    def __init__(self, app: Any, *, validator: Validator, auto_register: bool) -> None:
-        self.app = app
+    def __init__(self, services: Services, *, validator: Validator, auto_register: bool) -> None:
+        self.services = services
         self.validator = validator
         self.auto_register = auto_register
         self._office: Office | None = None
@@ -70,39 +70,39 @@ class Registry:
             with self._lock:
                 office = self._office
                 if office is None:
-                    office = self._office = load_office(session, app_services(self.app).settings)
+                    office = self._office = load_office(session, self.services.settings)
         return office
 
 
-def registry_for(app: Any) -> Registry:
+def registry_for(services: Services) -> Registry:
     """The app's `Registry`, made on first use (after `birthreg init` and the lifespan)."""
-    registry: Registry = app_services(app).registry.get()
+    registry: Registry = services.registry.get()
     return registry
 
 
-def new_registry(app: Any) -> Registry:
-    """A `Registry` for `app`, trusting the registry's roots."""
-    validator = Validator(registry_trust_anchors(app), revocation_fetcher(app))
+def new_registry(services: Services) -> Registry:
+    """A `Registry` for an app's `services`, trusting the registry's roots."""
+    validator = Validator(registry_trust_anchors(services), revocation_fetcher(services))
     return Registry(
-        app, validator=validator, auto_register=auto_register_setting(app_services(app).settings)
+        services, validator=validator, auto_register=auto_register_setting(services.settings)
     )
 
 
-def revocation_fetcher(app: Any) -> RevocationFetcher:
+def revocation_fetcher(services: Services) -> RevocationFetcher:
     """Where the registry reads revocations: from the CA's records in this process (role all),
     else over HTTP from the CRL and OCSP addresses in the certificates (role registry)."""
-    if app_services(app).settings.holds_ca:
-        return InProcessRevocationFetcher(app_services(app).engine, certification_authority(app))
+    if services.settings.holds_ca:
+        return InProcessRevocationFetcher(services.engine, certification_authority(services))
     return HTTPRevocationFetcher()
 
 
-def fresh_validator(app: Any) -> Validator:
+def fresh_validator(services: Services) -> Validator:
     """A validator with no cached revocation answers (the registry's roots): for a parent's
     request, where a key revoked a moment ago must be refused now, not when a cache expires."""
-    return Validator(registry_trust_anchors(app), revocation_fetcher(app))
+    return Validator(registry_trust_anchors(services), revocation_fetcher(services))
 
 
-def registry_trust_anchors(app: Any) -> TrustAnchors:
+def registry_trust_anchors(services: Services) -> TrustAnchors:
     """The roots the registry trusts, and nothing else.
 
     By default: the TEST root of this service's own CA (its issuing CA is known as an
@@ -112,14 +112,14 @@ def registry_trust_anchors(app: Any) -> TrustAnchors:
     then trusted only if the bundle holds its root. Revocation of
     other CAs' certificates is fetched over HTTP from the pointers in their certificates.
     """
-    bundle = app_services(app).settings.registry_roots_path
+    bundle = services.settings.registry_roots_path
     if bundle:
         certificates = x509.load_pem_x509_certificates(Path(bundle).read_bytes())
         return TrustAnchors(
             [c for c in certificates if c.subject == c.issuer],
             [c for c in certificates if c.subject != c.issuer],
         )
-    ca = certification_authority(app)
+    ca = certification_authority(services)
     return TrustAnchors([ca.root_certificate], [ca.issuing_certificate])
 
 

@@ -98,7 +98,7 @@ def request_signed_correction(
     report = verify_signature(
         body.get("signature"),
         content,
-        validator=fresh_validator(registry.app),
+        validator=fresh_validator(registry.services),
         moment=moment,
         purpose="individual",
         role="parent",

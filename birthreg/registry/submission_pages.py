@@ -175,7 +175,7 @@ def register_page(
             status_code=400,
             errors={"confirm": message_for("not_confirmed")},
         )
-    registry = service.registry_for(request.app)
+    registry = service.registry_for(services(request))
     try:
         freshness.recheck_before_registering(session, registry.validator, submission_id)
         registration.register_submission(

@@ -17,6 +17,7 @@ from birthreg.dates import RequestDay
 from birthreg.db import SessionDep
 from birthreg.edge import client_address
 from birthreg.models import now
+from birthreg.services import ServicesDep
 from birthreg.ward import service
 from birthreg.ward.schemas import (
     BirthCreated,
@@ -59,10 +60,10 @@ def _error_responses(*codes: tuple[int, str]) -> dict[int | str, dict[str, Any]]
     ),
 )
 def record_birth(
-    request: Request, session: SessionDep, staff: WardStaff, body: BirthIn
+    session: SessionDep, services: ServicesDep, staff: WardStaff, body: BirthIn
 ) -> dict[str, Any]:
     """Record a birth: the medical record, validated and sealed by the facility (CMS detached)."""
-    ward = service.ward_context(request.app)
+    ward = service.ward_context(services)
     birth = service.record_birth(session, ward, staff=staff, record=body, moment=now())
     return {"id": birth.id, "medical_record": service.signed_medical_record(birth).to_json()}
 
@@ -104,14 +105,14 @@ def get_birth(session: SessionDep, staff: WardStaff, birth_id: str) -> dict[str,
     ),
 )
 def start_enrollment(
-    request: Request,
     session: SessionDep,
+    services: ServicesDep,
     staff: WardStaff,
     birth_id: str,
     body: EnrollmentIn,
 ) -> JSONResponse:
     """Start an enrollment for the mother or the father: a one-time code, shown once."""
-    ward = service.ward_context(request.app)
+    ward = service.ward_context(services)
     started = service.start_enrollment(
         session, ward, staff=staff, birth_id=birth_id, request=body, moment=now()
     )
@@ -136,9 +137,11 @@ def start_enrollment(
         (429, "too_many_attempts"),
     ),
 )
-def enroll(request: Request, session: SessionDep, body: EnrollIn) -> JSONResponse:
+def enroll(
+    request: Request, session: SessionDep, services: ServicesDep, body: EnrollIn
+) -> JSONResponse:
     """Spend a one-time code on a TEST certificate for a CSR's key or a WebCrypto key."""
-    ward = service.ward_context(request.app)
+    ward = service.ward_context(services)
     issued = service.enroll(
         session,
         ward,
@@ -163,14 +166,14 @@ def enroll(request: Request, session: SessionDep, body: EnrollIn) -> JSONRespons
     },
 )
 def issue_pkcs12(
-    request: Request,
     session: SessionDep,
+    services: ServicesDep,
     staff: WardStaff,
     enrollment_id: str,
     body: PKCS12In,
 ) -> Response:
     """Make a key at the desk and hand it over once as a PKCS#12 file (no copy is kept)."""
-    ward = service.ward_context(request.app)
+    ward = service.ward_context(services)
     key_file = service.issue_pkcs12(
         session,
         ward,
@@ -225,10 +228,13 @@ def revoke_by_staff(
     ),
 )
 def revoke_by_holder(
-    request: Request, session: SessionDep, serial: str, body: HolderRevocationIn
+    session: SessionDep,
+    services: ServicesDep,
+    serial: str,
+    body: HolderRevocationIn,
 ) -> dict[str, Any]:
     """Revoke your own certificate with a signature of its key over a revocation request."""
-    ward = service.ward_context(request.app)
+    ward = service.ward_context(services)
     revocation = service.revoke_by_holder(
         session,
         ward,

@@ -17,7 +17,7 @@ from birthreg.config import Settings
 from birthreg.errors import DomainError
 from birthreg.models import Birth, Facility, StaffUser
 from birthreg.pki.seals import Seal, load_seal
-from birthreg.services import app_services
+from birthreg.services import Services
 from signing.ca import CertificationAuthority
 
 #: The ward's day (the births list) is a day in Almaty.
@@ -88,9 +88,9 @@ class WardContext:
         return self.settings.secret_key_value()
 
 
-def ward_context(app: Any) -> WardContext:
+def ward_context(services: Services) -> WardContext:
     """The app's WardContext (made on first use, like the CA)."""
-    context: WardContext = app_services(app).ward.get()
+    context: WardContext = services.ward.get()
     return context
 
 

@@ -12,6 +12,7 @@ from birthreg.db import SessionDep
 from birthreg.errors import DomainError
 from birthreg.i18n import gettext
 from birthreg.models import now
+from birthreg.services import services
 from birthreg.ward import checks, forms, service
 from birthreg.ward.api import PKCS12_MEDIA_TYPE
 from birthreg.ward.birth_view import render_birth
@@ -87,7 +88,7 @@ def start_enrollment(
     try:
         started = service.start_enrollment(
             session,
-            service.ward_context(request.app),
+            service.ward_context(services(request)),
             staff=staff,
             birth_id=birth_id,
             request=enrollment,
@@ -113,7 +114,7 @@ def enrollment_page(
     """An enrollment's code and QR code while it can be used; its state afterwards."""
     shown = service.show_enrollment(
         session,
-        service.ward_context(request.app),
+        service.ward_context(services(request)),
         staff=staff,
         enrollment_id=enrollment_id,
         moment=now(),
@@ -145,7 +146,7 @@ def renew_enrollment(
     """A new code for the same person; the earlier one stops working."""
     started = service.renew_enrollment(
         session,
-        service.ward_context(request.app),
+        service.ward_context(services(request)),
         staff=staff,
         enrollment_id=enrollment_id,
         moment=now(),
@@ -191,7 +192,7 @@ def issue_pkcs12(
     try:
         key_file = service.issue_pkcs12(
             session,
-            service.ward_context(request.app),
+            service.ward_context(services(request)),
             staff=staff,
             enrollment_id=enrollment_id,
             password=password,

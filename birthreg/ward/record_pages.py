@@ -19,6 +19,7 @@ from birthreg.auth import WardStaff
 from birthreg.db import SessionDep
 from birthreg.errors import DomainError
 from birthreg.models import Birth, StaffUser, now
+from birthreg.services import services
 from birthreg.ward import checks, forms, service
 from birthreg.ward.schemas import BirthIn, ChildIn, PersonIn
 from signing.medical_record import LENGTH_RANGE_CM, MAX_PLURALITY, WEIGHT_RANGE_G
@@ -205,9 +206,8 @@ def record_birth(
     if earlier is not None:
         return _birth_form_page(request, values, {}, status_code=409, earlier=earlier)
     try:
-        birth = service.record_birth(
-            session, service.ward_context(request.app), staff=staff, record=record, moment=moment
-        )
+        ward = service.ward_context(services(request))
+        birth = service.record_birth(session, ward, staff=staff, record=record, moment=moment)
     except DomainError as refusal:
         session.rollback()
         unplaced = _with_problems(errors, refusal)

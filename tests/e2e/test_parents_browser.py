@@ -9,7 +9,6 @@ import base64
 import hashlib
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -19,6 +18,7 @@ from sqlmodel import Session
 from ward.helpers import birth_body, father_body, staff
 
 from birthreg.db import make_engine
+from birthreg.main import create_app
 from birthreg.models import ApplicationState, ParentApplication, Role
 from signing import jws
 from signing.canonical import canonicalize
@@ -34,12 +34,9 @@ class Service:
 
     def __init__(self, live_server: Any) -> None:
         self.url = str(live_server)
-        settings = live_server.settings
-        fake_app = SimpleNamespace(
-            state=SimpleNamespace(settings=settings, services=SimpleNamespace(settings=settings))
-        )
-        self.ward = staff(fake_app, username="midwife")[1]
-        self.clerk = staff(fake_app, username="clerk", role=Role.CLERK, facility_id=None)[1]
+        app = create_app(live_server.settings)  # its lifespan never runs: nothing is served
+        self.ward = staff(app, username="midwife")[1]
+        self.clerk = staff(app, username="clerk", role=Role.CLERK, facility_id=None)[1]
         self.http = httpx.Client(base_url=self.url, timeout=60)
         self.engine = make_engine(live_server.settings.database_url, autocommit=True)
 

@@ -23,6 +23,7 @@ from birthreg.notify import outbox
 from birthreg.notify.tracking import format_tracking_number, is_valid
 from birthreg.registry.registration import register_submission, reject_submission
 from birthreg.registry.service import registry_for
+from birthreg.services import app_services
 
 SUBMISSIONS = "/api/v1/registry/submissions"
 
@@ -101,7 +102,7 @@ def test_a_rolled_back_event_leaves_no_message(
     first = submit(app, client, 40)
     second = submit(app, client, 50)
     before = len(events(db))
-    registry = registry_for(app)
+    registry = registry_for(app_services(app))
     with Session(app.state.services.engine) as session:
         register_submission(
             session, registry, first["id"], actor="system", role="system", staff_id=None

@@ -24,6 +24,7 @@ from birthreg.cli import ensure_tls_certificate
 from birthreg.config import Settings
 from birthreg.models import IssuedCertificate
 from birthreg.pki.service import certification_authority
+from birthreg.services import app_services
 from signing.ca import TLS_SERVER_VALIDITY, Individual, Profile, TLSServer
 from signing.errors import CAError
 
@@ -82,7 +83,7 @@ def test_serve_tls_certificate_is_made_once_and_kept_encrypted(
     assert b"ENCRYPTED PRIVATE KEY" in key_path.read_bytes()
     assert oct(key_path.stat().st_mode & 0o777) == "0o600"
     chain = x509.load_pem_x509_certificates(certificate_path.read_bytes())
-    ca = certification_authority(app)
+    ca = certification_authority(app_services(app))
     assert chain[1] == ca.issuing_certificate
     row = db.get(IssuedCertificate, format(chain[0].serial_number, "x"))
     assert row is not None and row.profile == "tls_server"
@@ -103,7 +104,7 @@ def test_https_handshake_trusts_only_the_test_root(
     root = tmp_path / "root.pem"
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    root.write_bytes(certification_authority(app).root_certificate.public_bytes(Encoding.PEM))
+    root.write_bytes(certification_authority(app_services(app)).root_certificate.public_bytes(Encoding.PEM))
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]

@@ -19,6 +19,7 @@ from birthreg.db import make_engine
 from birthreg.models import Facility, RegistryOffice, now
 from birthreg.pki.fetch import InProcessRevocationFetcher
 from birthreg.pki.service import certification_authority, revoke
+from birthreg.services import app_services
 from signing.identity import signer_bin
 from signing.report import RevocationState
 
@@ -151,7 +152,7 @@ def test_ocsp_refuses_garbage_with_an_ocsp_error(client: Any) -> None:
 def test_in_process_fetcher_gives_the_same_answers(app: Any, client: Any, db: Session) -> None:
     from signing.trust import TrustAnchors, Validator
 
-    ca = certification_authority(app)
+    ca = certification_authority(app_services(app))
     fetcher = InProcessRevocationFetcher(app.state.services.engine, ca)
     validator = Validator(TrustAnchors([ca.root_certificate]), fetcher)
     seal = _certificate(client, db, Facility)
@@ -400,7 +401,7 @@ def test_a_data_dir_made_before_the_roots_crl_keeps_working(service_settings: An
         arl = x509.load_der_x509_crl(client.get("/pki/root.crl").content)
         scope = arl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
         assert scope.full_name is None and scope.only_contains_ca_certs
-        ca = certification_authority(app)
+        ca = certification_authority(app_services(app))
         with Session(app.state.services.engine) as session:
             facility = session.exec(select(Facility)).one()
         seal = load_seal(settings, "facility", facility.bin, ca.chain)

@@ -1,7 +1,7 @@
 """Plain factories for registry tests: dossiers signed under the APP's TEST CA (not the session
 test PKI of tests/conftest.py, which the app does not trust).
 
-Mothers and fathers get certificates from `certification_authority(app)`, recorded in the CA's
+Mothers and fathers get certificates from the app's `certification_authority`, recorded in the CA's
 table so that its CRL and OCSP know them; medical records are sealed with the app's facility seal
 (made by `birthreg init`). Times are the service's clock (`now()`), since the registry verifies at
 the moment of receipt.
@@ -27,6 +27,7 @@ from birthreg.main import create_app
 from birthreg.models import Registration, RegistryOffice, Role, Submission, now
 from birthreg.pki.seals import load_seal
 from birthreg.pki.service import certification_authority, record_issued
+from birthreg.services import app_services
 from signing import cms, jws
 from signing.ca import CertificationAuthority, Individual, Organisation, Profile
 from signing.canonical import canonicalize, sha256_hex
@@ -104,7 +105,7 @@ def issue_person(
 ) -> Signer:
     """A certificate for subject from the app's CA (recorded for CRL/OCSP), or from `ca`."""
     moment = moment or now()
-    own_ca = certification_authority(app)
+    own_ca = certification_authority(app_services(app))
     issuer = ca or own_ca
     key = ec.generate_private_key(ec.SECP256R1())
     certificate = issuer.issue(
@@ -119,7 +120,7 @@ def issue_person(
 
 def other_facility_seal(app: Any, facility: Organisation = OTHER_FACILITY) -> Signer:
     """The seal of another maternity ward, issued by the app's CA (recorded for CRL/OCSP)."""
-    ca = certification_authority(app)
+    ca = certification_authority(app_services(app))
     key = ec.generate_private_key(ec.SECP256R1())
     certificate = ca.issue(
         key.public_key(), facility, profile=Profile.ORGANISATION_SEAL, moment=now()
@@ -131,7 +132,7 @@ def other_facility_seal(app: Any, facility: Organisation = OTHER_FACILITY) -> Si
 
 
 def facility_seal(app: Any) -> Signer:
-    ca = certification_authority(app)
+    ca = certification_authority(app_services(app))
     seal = load_seal(app.state.services.settings, "facility", DEFAULT_FACILITY.bin, ca.chain)
     return Signer(seal.key, seal.certificate, seal.chain)
 

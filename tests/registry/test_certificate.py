@@ -77,12 +77,13 @@ def test_place_of_birth_is_the_facility_name_when_the_record_has_no_locality(
 def test_issuing_twice_returns_the_first(app: Any, service_settings: Settings, db: Session) -> None:
     from birthreg.models import Registration, Submission
     from birthreg.registry.certificate import issue_certificate
+    from birthreg.services import app_services
 
     certificate = issue(service_settings, db)
     registration = db.get(Registration, certificate.registration_id)
     assert registration is not None
     submission = db.get(Submission, registration.submission_id)
-    again = issue_certificate(db, app, registration, submission)  # the app as context
+    again = issue_certificate(db, app_services(app), registration, submission)  # its services
     assert again.id == certificate.id
 
 

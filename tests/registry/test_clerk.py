@@ -17,6 +17,7 @@ from birthreg.models import (
     now,
 )
 from birthreg.registry.numbering import local_date
+from birthreg.services import app_services
 from registry import factories as f
 from signing.identity import iin_sex, is_valid_iin
 
@@ -331,7 +332,7 @@ def test_a_failed_registration_keeps_nothing_and_loses_no_number(
     from birthreg.registry import registration, service
 
     submission_id = submit(client, f.good_dossier(app, mother))
-    registry = service.registry_for(app)
+    registry = service.registry_for(app_services(app))
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise DomainError("certificate_failed", "the certificate could not be made", 500)

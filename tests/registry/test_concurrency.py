@@ -15,6 +15,7 @@ from sqlmodel import Session, func, select
 from birthreg.models import ActRecordCounter, BirthCertificate, Registration, Submission, now
 from birthreg.registry.registration import RegistrationOutcome, register_submission
 from birthreg.registry.service import registry_for
+from birthreg.services import app_services
 from registry import factories as f
 from signing.identity import is_valid_iin
 
@@ -105,7 +106,7 @@ def test_the_same_submission_registered_at_once_makes_one_registration(
 def test_parallel_sessions_in_the_service(app: Any, client: Any, db: Session) -> None:
     """The same, one level down: each thread its own Session and transaction."""
     ids = _submissions(app, client, 6)
-    registry = registry_for(app)
+    registry = registry_for(app_services(app))
     work = [*ids, *ids]  # every submission twice
     barrier = threading.Barrier(len(work))
 

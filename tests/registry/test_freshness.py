@@ -20,6 +20,7 @@ from birthreg.pki.fetch import FileCRLFetcher
 from birthreg.pki.service import certification_authority, revoke
 from birthreg.registry.freshness import RevocationUnavailable, recheck_signers
 from birthreg.registry.service import registry_for
+from birthreg.services import app_services
 from registry import factories as f
 from registry.test_pages import HTML, add_staff, in_language, log_in, text_of
 from signing.ca import CertificationAuthority
@@ -98,7 +99,7 @@ def unreachable_ca_app(app: Any, tmp_path: Path) -> Any:
     """The registry trusts its own root and a second CA's, whose CRL and OCSP addresses answer
     nothing (a closed port)."""
     other = CertificationAuthority.create(base_url="http://127.0.0.1:9", moment=now())
-    own = certification_authority(app)
+    own = certification_authority(app_services(app))
     bundle = tmp_path / "roots.pem"
     trusted = (own.root_certificate, other.root_certificate, other.issuing_certificate)
     bundle.write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in trusted))
@@ -136,7 +137,7 @@ def test_registration_without_fresh_revocation_is_503(
     mother = f.issue_person(app, f.person(413))
     submission_id = client.post(SUBMISSIONS, json=f.good_dossier(app, mother)).json()["id"]
     crls = [client.get("/pki/crl").content, client.get("/pki/root.crl").content]
-    ca = certification_authority(app)
+    ca = certification_authority(app_services(app))
     offline = Validator(
         TrustAnchors([ca.root_certificate], [ca.issuing_certificate]), FileCRLFetcher(crls)
     )
@@ -145,4 +146,4 @@ def test_registration_without_fresh_revocation_is_503(
         recheck_signers(db, offline, submission_id, now())
     assert refused.value.status == 503 and refused.value.headers["Retry-After"]
     # The registry's own validator asks the CA's OCSP, which answers at once.
-    recheck_signers(db, registry_for(app).validator, submission_id, now())
+    recheck_signers(db, registry_for(app_services(app)).validator, submission_id, now())

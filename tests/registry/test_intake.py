@@ -17,6 +17,7 @@ from birthreg.models import AuditEntry, Registration, Submission, now
 from birthreg.pki.service import certification_authority, revoke
 from birthreg.registry.intake import receipt_payload
 from birthreg.registry.service import registry_for
+from birthreg.services import app_services
 from registry import factories as f
 from signing import jws
 from signing.ca import CertificationAuthority
@@ -84,7 +85,7 @@ def test_good_dossier_is_received_with_a_signed_receipt(
     seal = x509.load_pem_x509_certificate(client.get("/pki/seal.pem").content)
     assert verified.signer == seal
     assert verified.algorithm == "ES256"
-    issuing = certification_authority(app).issuing_certificate
+    issuing = certification_authority(app_services(app)).issuing_certificate
     assert verified.certificates[1] == issuing
     seal.verify_directly_issued_by(issuing)
     tampered = {**receipt, "dossier_sha256": "0" * 64}
@@ -245,7 +246,7 @@ def test_revocation_is_checked_at_receipt(
     # keeps a CRL for at most REVOCATION_CACHE_AGE (minutes): clearing its cache stands for
     # that time passing.
     assert client.post(SUBMISSIONS, json=f.good_dossier(app, mother)).status_code == 201
-    registry_for(app).validator.cache.clear()
+    registry_for(app_services(app)).validator.cache.clear()
     response = client.post(SUBMISSIONS, json=_revoked_key(app, mother))
     assert response.status_code == 422
     signature = signature_reports(response.json()["report"], "application")[0]
@@ -405,7 +406,7 @@ def test_auto_registration_registers_clean_dossiers_only(
     app: Any, client: Any, db: Session, mother: f.Signer
 ) -> None:
     born = now() - timedelta(days=2)
-    registry_for(app).auto_register = True
+    registry_for(app_services(app)).auto_register = True
     clean = client.post(SUBMISSIONS, json=f.good_dossier(app, mother, born_at=born))
     assert clean.status_code == 201
     assert clean.json()["status"] == "registered"
@@ -435,7 +436,7 @@ def test_auto_registration_is_off_by_default(
 ) -> None:
     response = client.post(SUBMISSIONS, json=f.good_dossier(app, mother))
     assert response.json()["status"] == "received"
-    assert registry_for(app).auto_register is False
+    assert registry_for(app_services(app)).auto_register is False
 
 
 def test_auto_registration_leaves_it_to_the_clerk_when_no_iin_is_left(
@@ -448,7 +449,7 @@ def test_auto_registration_leaves_it_to_the_clerk_when_no_iin_is_left(
     with Session(app.state.services.engine) as session:
         session.add(ChildIINCounter(prefix=iin_prefix(local_date(born), "F"), last_serial=9999))
         session.commit()
-    registry_for(app).auto_register = True
+    registry_for(app_services(app)).auto_register = True
     response = client.post(SUBMISSIONS, json=f.good_dossier(app, mother, born_at=born))
     assert response.status_code == 201
     assert response.json()["status"] == "received"

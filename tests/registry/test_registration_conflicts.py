@@ -21,6 +21,7 @@ from birthreg.models import (
 )
 from birthreg.registry import registration, service
 from birthreg.registry.numbering import iin_prefix, local_date
+from birthreg.services import app_services
 from registry import factories as f
 from signing.identity import make_iin
 
@@ -36,7 +37,7 @@ def submit(client: Any, dossier: dict[str, Any]) -> str:
 def register_in(session: Session, app: Any, submission_id: str) -> registration.RegistrationOutcome:
     return registration.register_submission(
         session,
-        service.registry_for(app),
+        service.registry_for(app_services(app)),
         submission_id,
         actor="system",
         role="system",

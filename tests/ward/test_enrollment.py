@@ -24,6 +24,7 @@ from birthreg.models import (
     LoginThrottle,
     now,
 )
+from birthreg.services import app_services
 from birthreg.ward import service
 from birthreg.ward.schemas import EnrollIn
 from ward.helpers import (
@@ -398,7 +399,7 @@ def test_expired_codes(
 ) -> None:
     headers, birth_id = ward
     code = start_enrollment(client, headers, birth_id)["code"]
-    context = service.ward_context(app)
+    context = service.ward_context(app_services(app))
     request = EnrollIn(code=code, csr_pem=csr_pem(new_key()))
     with Session(app.state.services.engine) as session:
         with pytest.raises(service.WardError) as refusal:
@@ -456,7 +457,7 @@ def test_spending_is_a_conditional_update(
     while it is unused: a second spender is refused and its transaction rolled back."""
     headers, birth_id = ward
     started = start_enrollment(client, headers, birth_id)
-    context = service.ward_context(app)
+    context = service.ward_context(app_services(app))
     with Session(app.state.services.engine) as first:
         enrollment = first.get(Enrollment, started["id"])
         assert enrollment is not None

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from birthreg.audit import verify_chain
 from birthreg.models import now
 from birthreg.pki.fetch import InProcessRevocationFetcher
+from birthreg.services import app_services
 from birthreg.ward import service
 from signing import jws
 from signing.canonical import canonicalize, sha256_hex
@@ -118,7 +119,7 @@ def test_ward_flow_gives_what_the_registry_accepts(
         "medical_record": birth["medical_record"],
         "application": {"document": application, "signatures": signatures},
     }
-    ca = service.ward_context(app).ca
+    ca = service.ward_context(app_services(app)).ca
     validator = Validator(
         TrustAnchors([ca.root_certificate], [ca.issuing_certificate]),
         InProcessRevocationFetcher(app.state.services.engine, ca),

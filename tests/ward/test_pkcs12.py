@@ -14,6 +14,7 @@ from cryptography.x509.oid import NameOID
 from sqlmodel import Session
 
 from birthreg.models import Birth, Enrollment, Facility, IssuedCertificate, Role, now
+from birthreg.services import app_services
 from birthreg.ward import service
 from ward.helpers import (
     MOTHER_IIN,
@@ -69,7 +70,7 @@ def test_desk_key_file(
         str(a.value) for a in certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
     ] == [f"IIN{MOTHER_IIN}"]
     assert [c.certificate for c in loaded.additional_certs] == [
-        service.ward_context(app).ca.issuing_certificate
+        service.ward_context(app_services(app)).ca.issuing_certificate
     ]
 
     serial = format(certificate.serial_number, "x")
@@ -140,7 +141,7 @@ def test_expired_enrollment_at_the_desk(
         with pytest.raises(service.WardError) as refusal:
             service.issue_pkcs12(
                 session,
-                service.ward_context(app),
+                service.ward_context(app_services(app)),
                 staff=session.get(type(user), user.id),  # type: ignore[arg-type]
                 enrollment_id=started["id"],
                 password=PASSWORD,

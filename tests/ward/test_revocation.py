@@ -15,6 +15,7 @@ from sqlmodel import Session, func, select
 
 from birthreg.models import Facility, IssuedCertificate, Role, Submission, now
 from birthreg.pki.seals import load_seal
+from birthreg.services import app_services
 from birthreg.ward import service
 from signing import cms, jws
 from signing.canonical import canonicalize
@@ -219,7 +220,7 @@ def test_holder_revocation_refusals(
 ) -> None:
     _, _, mother, father = ward
     settings = app.state.services.settings
-    ca = service.ward_context(app).ca
+    ca = service.ward_context(app_services(app)).ca
     facility = db.exec(select(Facility)).one()
     seal = load_seal(settings, "facility", facility.bin, ca.chain)
     sealer = Holder.__new__(Holder)
