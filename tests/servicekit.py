@@ -9,6 +9,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,3 +73,20 @@ def db(app: Any, service_settings: Settings) -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def cli_env(
+    service_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """The environment for `birthreg` commands on the service's data dir and database: no other
+    BIRTHREG_ variable, and no .env from the project (the working directory is a temp dir)."""
+    for name in list(os.environ):
+        if name.startswith("BIRTHREG_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return {
+        "BIRTHREG_DATA_DIR": str(service_settings.data_dir),
+        "BIRTHREG_DATABASE_URL": service_settings.database_url,
+        "BIRTHREG_ENV": "development",
+    }

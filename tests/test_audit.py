@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ from birthreg.audit import CheckpointInvalid, read_checkpoint, sign_checkpoint
 from birthreg.auth import passwords
 from birthreg.bootstrap import DEFAULT_FACILITY
 from birthreg.cli import app as cli
-from birthreg.config import Settings
 from birthreg.models import AuditCheckpoint, AuditEntry, AuditHead, Role
 from birthreg.pki.seals import Seal, load_seal
 from birthreg.pki.service import certification_authority
@@ -46,19 +44,6 @@ def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-@pytest.fixture
-def cli_env(
-    service_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
-    for name in list(os.environ):
-        if name.startswith("BIRTHREG_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)  # no .env from the project
-    return {
-        "BIRTHREG_DATA_DIR": str(service_settings.data_dir),
-        "BIRTHREG_DATABASE_URL": service_settings.database_url,
-        "BIRTHREG_ENV": "development",
-    }
 
 
 def run(cli_env: dict[str, str], *args: str) -> Any:

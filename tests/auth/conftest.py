@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from argon2 import PasswordHasher
 
 from birthreg.auth import passwords
-from birthreg.config import Settings
 
 
 @pytest.fixture(autouse=True)
@@ -20,16 +16,3 @@ def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-@pytest.fixture
-def cli_env(
-    service_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
-    for name in list(os.environ):
-        if name.startswith("BIRTHREG_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)  # no .env from the project
-    return {
-        "BIRTHREG_DATA_DIR": str(service_settings.data_dir),
-        "BIRTHREG_DATABASE_URL": service_settings.database_url,
-        "BIRTHREG_ENV": "development",
-    }

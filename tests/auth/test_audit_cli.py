@@ -5,44 +5,19 @@ tested in tests/test_audit.py."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from birthreg.auth import create_staff_user, passwords
+from birthreg.auth import create_staff_user
 from birthreg.cli import app as cli
 from birthreg.config import Settings
 from birthreg.models import AuditEntry, Role
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        passwords, "password_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
-
-
-@pytest.fixture
-def cli_env(
-    service_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
-    for name in list(os.environ):
-        if name.startswith("BIRTHREG_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)  # no .env from the project
-    return {
-        "BIRTHREG_DATA_DIR": str(service_settings.data_dir),
-        "BIRTHREG_DATABASE_URL": service_settings.database_url,
-        "BIRTHREG_ENV": "development",
-    }
 
 
 @pytest.fixture
