@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner
 
-from birthreg import seed_rows
+from birthreg import seed_plan
 from birthreg.audit import verify_chain
 from birthreg.cli import app as cli
 from birthreg.config import Settings
@@ -42,7 +42,7 @@ BIRTHS = 120
 @pytest.fixture
 def seeded(app: Any, service_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Any:
     # More revoked keys than a real year has, so that a small seed has some.
-    monkeypatch.setattr(seed_rows, "REVOKED", 0.3)
+    monkeypatch.setattr(seed_plan, "REVOKED", 0.3)
     result = run_seed(service_settings, BIRTHS, days=20, rng=random.Random(7))
     engine = make_engine(service_settings.database_url)
     yield result, engine
