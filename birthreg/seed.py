@@ -57,6 +57,7 @@ from birthreg.seed_plan import Counters, Numbers, Plan, plan_birth
 from birthreg.seed_pool import Built, built_batches
 from birthreg.seed_report import ReportTemplate, receipt_maker
 from birthreg.seed_rows import TABLE_ORDER, SeedContext, Staff, prime_report
+from signing import cms
 
 #: Births made and written at a time (a transaction each).
 BATCH = 2000
@@ -186,6 +187,9 @@ def _context(
     context = SeedContext(
         moment=moment, ca=ca, facility=facility,
         facility_seal=facility_seal,
+        facility_signer=cms.DetachedSigner(
+            facility_seal.certificate, facility_seal.key, chain=facility_seal.chain
+        ),
         office_id=office.id, office_seal=office.seal, staff=staff, holder_key=template.holder_key,
         make_report=template.report, make_receipt=receipt_maker(office),
         make_certificate=make_certificate,

@@ -4,13 +4,13 @@ What happens to a birth and the numbers it gets are decided beforehand (`birthre
 its people, documents and signatures are made here from its own random seed, in whichever
 process the seed gives the work to (`birthreg.seed_pool`).
 
-Everything is signed for real and verifies: the medical record is sealed with the facility's seal
-(CMS by cryptography's PKCS#7 builder, which is what makes a million affordable: a tenth of a
-millisecond), parents' certificates are issued by the TEST CA for one throwaway key pair per run
-(the private key is forgotten when the seed ends), the application carries the mother's JWS and
-the receipt the registry's, the birth certificate its sealed QR. The verification report is not
-computed again for each dossier (a few milliseconds each): it is the first dossier's report, with
-each birth's own identifiers written in (see `seed_report.ReportTemplate`).
+Everything is signed for real and verifies: the medical record is sealed with the facility's
+seal as the ward seals it (`signing.cms`, its constant parts encoded once per run), parents'
+certificates are issued by the TEST CA for one throwaway key pair per run (the private key is
+forgotten when the seed ends), the application carries the mother's JWS and the receipt the
+registry's, the birth certificate its sealed QR. The verification report is not computed again
+for each dossier (a few milliseconds each): it is the first dossier's report, with each birth's
+own identifiers written in (see `seed_report.ReportTemplate`).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import pkcs7
 
+from birthreg import seed_names
 from birthreg.audit_bulk import Event
 from birthreg.models import Birth, Facility
 from birthreg.notify.tracking import new_tracking_number
@@ -41,18 +41,11 @@ from birthreg.registry.search_keys import registration_keys, submission_keys
 from birthreg.seed_plan import Numbers, Plan, Story
 from birthreg.ward.schemas import BirthIn, ChildIn, PersonIn
 from birthreg.ward.service import medical_record_document
-from signing import jws
+from signing import cms, jws
 from signing.ca import CertificationAuthority, Individual, Profile
 from signing.canonical import canonicalize
 from signing.identity import make_iin
 
-MOTHERS = (("Әбілқасымова", "Гүлнұр", "Серікқызы"), ("Сәрсенбаева", "Айгүл", "Қанатқызы"),
-           ("Жақсылықова", "Динара", "Ерболқызы"), ("Төлеубаева", "Меруерт", "Бақытқызы"),
-           ("Омарова", "Гүлназ", "Маратқызы"), ("Иванова", "Мария", "Петровна"))
-FATHERS = (("Әбілқасымов", "Ерлан", "Болатұлы"), ("Сәрсенбаев", "Асқар", "Қанатұлы"),
-           ("Жақсылықов", "Нұрлан", "Серікұлы"), ("Иванов", "Сергей", "Иванович"))
-GIRLS = ("Аружан", "Інжу", "Томирис", "Айару", "Анна")
-BOYS = ("Нұрсұлтан", "Әлихан", "Алихан", "Данияр", "Иван")
 ATTENDANT = "Сейітова Ж. Қ."
 
 @dataclass(frozen=True)
@@ -69,6 +62,8 @@ class SeedContext:
     ca: CertificationAuthority
     facility: Facility
     facility_seal: Seal
+    #: The facility seal's CMS signer (`signing.cms.DetachedSigner`).
+    facility_signer: cms.DetachedSigner
     office_id: int
     office_seal: Seal
     staff: Staff
@@ -123,15 +118,13 @@ def _person(rng: random.Random, names: tuple[str, str, str], sex: str, age: int)
                       patronymic=names[2])
 
 
-def _seal(seal: Seal, content: bytes) -> str:
-    builder = pkcs7.PKCS7SignatureBuilder().set_data(content)
-    builder = builder.add_signer(seal.certificate, seal.key, hashes.SHA256())
-    for certificate in seal.chain:
-        builder = builder.add_certificate(certificate)
-    der = builder.sign(
-        serialization.Encoding.DER,
-        [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary],
-    )
+def _seal(context: SeedContext, content: bytes, recorded_at: datetime) -> str:
+    """The facility's CMS seal over a medical record, as the ward makes it (`signing.cms`),
+    dated when the record was made, or, for births older than the seal, once it began (as the
+    applications are: see _apply)."""
+    begins = context.facility_seal.certificate.not_valid_before_utc + timedelta(minutes=10)
+    signed_at = max(recorded_at, begins).replace(microsecond=0)
+    der = context.facility_signer.sign(content, signing_time=signed_at)
     return base64.b64encode(der).decode("ascii")
 
 
@@ -143,19 +136,21 @@ def add_birth(context: SeedContext, rows: Rows, plan: Plan) -> None:
     """Every row and audit event of one birth as planned (`seed_plan.plan_birth`)."""
     rng = random.Random(plan.seed)  # noqa: S311 (made-up data, not secrets)
     life = plan.life
-    mother = _person(rng, rng.choice(MOTHERS), "F", rng.randint(18, 42))
+    family = rng.choice(seed_names.SURNAMES)
+    mother = _person(rng, seed_names.adult(rng, family, "F"), "F", rng.randint(18, 42))
     birth = _birth(context, rows, rng, plan, mother)
     if life.key_at is None:
         return
     mother_certificate = _enroll(context, rows, birth, mother, "mother", plan)
     father = None
     if life.father:
-        father = _person(rng, rng.choice(FATHERS), "M", rng.randint(20, 50))
+        father = _person(rng, seed_names.adult(rng, family, "M"), "M", rng.randint(20, 50))
         _enroll(context, rows, birth, father, "father", plan)
     if life.applied_at is None or plan.tracking is None:
         return
     birth.progress = "application_signed"
-    submission_id = _apply(context, rows, rng, birth, mother_certificate, father, plan)
+    parts = _parts(rng, birth, family, father)
+    submission_id = _apply(context, rows, birth, mother_certificate, parts, plan)
     if plan.registration is not None:
         birth.progress = "registered"
         _register(context, rows, birth, submission_id, life, plan.registration)
@@ -181,7 +176,7 @@ def _birth(context: SeedContext, rows: Rows, rng: random.Random, plan: Plan,
     birth = Birth(
         id=record_id, facility_id=context.facility.id, medical_record=content.decode("utf-8"),
         medical_record_sha256=hashlib.sha256(content).hexdigest(),
-        seal_signature=_seal(context.facility_seal, content), born_at=life.born_at,
+        seal_signature=_seal(context, content, life.recorded_at), born_at=life.born_at,
         recorded_at=life.recorded_at, recorded_by=context.staff.ward,
         progress="key_issued" if life.key_at else "recorded",
     )
@@ -229,13 +224,11 @@ def _enroll(context: SeedContext, rows: Rows, birth: Birth, person: Individual, 
     return certificate
 
 
-def _parts(rng: random.Random, birth: Birth, father: Individual | None) -> dict[str, Any]:
-    record = json.loads(birth.medical_record)
-    girl = record["child"]["sex"] == "F"
-    mother = record["mother"]
+def _parts(rng: random.Random, birth: Birth, family: str,
+           father: Individual | None) -> dict[str, Any]:
+    sex = json.loads(birth.medical_record)["child"]["sex"]
     return {
-        "child": {"surname": mother["surname"], "given_name": rng.choice(GIRLS if girl else BOYS),
-                  "patronymic": "Ерланқызы" if girl else "Ерланұлы"},
+        "child": seed_names.child(rng, family, sex, father and father.given_name),
         "father": None if father is None else {
             "iin": father.iin, "surname": father.surname, "given_name": father.given_name,
             "patronymic": father.patronymic, "basis": "marriage"},
@@ -247,13 +240,13 @@ def _parts(rng: random.Random, birth: Birth, father: Individual | None) -> dict[
     }
 
 
-def _apply(context: SeedContext, rows: Rows, rng: random.Random, birth: Birth,
-           certificate: x509.Certificate, father: Individual | None, plan: Plan) -> str:
+def _apply(context: SeedContext, rows: Rows, birth: Birth, certificate: x509.Certificate,
+           parts: dict[str, Any], plan: Plan) -> str:
     """The mother's signed application, sent and received: the parents' row, the submission."""
     life = plan.life
     assert life.applied_at is not None and plan.tracking is not None
     application_id = str(uuid.uuid4())
-    document = application_document(application_id, birth, _parts(rng, birth, father))
+    document = application_document(application_id, birth, parts)
     content = canonicalize(document)
     mother_serial = format(certificate.serial_number, "x")
     # Births older than the TEST CA were certified when it began (see _enroll): their
