@@ -7,13 +7,15 @@ import base64
 import json
 import random
 from collections import Counter
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
+from asn1crypto import cms as asn1_cms
 from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner
 
-from birthreg import seed_plan
+from birthreg import seed, seed_plan
 from birthreg.audit import verify_chain
 from birthreg.cli import app as cli
 from birthreg.config import Settings
@@ -22,6 +24,7 @@ from birthreg.models import (
     ActRecordCounter,
     Birth,
     BirthCertificate,
+    Enrollment,
     IssuedCertificate,
     Registration,
     RegistryOffice,
@@ -43,7 +46,9 @@ BIRTHS = 120
 def seeded(app: Any, service_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Any:
     # More revoked keys than a real year has, so that a small seed has some.
     monkeypatch.setattr(seed_plan, "REVOKED", 0.3)
-    result = run_seed(service_settings, BIRTHS, days=20, rng=random.Random(7))
+    # Three batches, made by two forked workers and written in turn.
+    monkeypatch.setattr(seed, "BATCH", 50)
+    result = run_seed(service_settings, BIRTHS, days=20, rng=random.Random(7), processes=2)
     engine = make_engine(service_settings.database_url)
     yield result, engine
     engine.dispose()
@@ -116,7 +121,21 @@ def test_the_seeded_signatures_verify(seeded: Any, service_settings: Settings) -
         birth = session.exec(select(Birth)).first()
         submission = session.exec(select(Submission)).first()
     assert birth is not None and submission is not None
-    cms.verify_detached(base64.b64decode(birth.seal_signature), birth.medical_record.encode())
+    sealed = cms.verify_detached(
+        base64.b64decode(birth.seal_signature), birth.medical_record.encode()
+    )
+    # Sealed as the ward seals (with the ESS signing-certificate attribute), when recorded, or
+    # for births older than the seal ten minutes after it began.
+    facility_seal = sealed.signer
+    begins = facility_seal.not_valid_before_utc + timedelta(minutes=10)
+    recorded = birth.recorded_at.replace(tzinfo=UTC) if birth.recorded_at.tzinfo is None else (
+        birth.recorded_at)
+    assert sealed.signing_time == max(recorded, begins).replace(microsecond=0)
+    assert "signing_certificate_v2" in {
+        a["type"].native
+        for a in asn1_cms.ContentInfo.load(base64.b64decode(birth.seal_signature))["content"][
+            "signer_infos"][0]["signed_attrs"]
+    }
     dossier = json.loads(submission.dossier)
     application = dossier["application"]
     jws.verify_detached(
@@ -151,3 +170,38 @@ def test_the_seed_command(app: Any, service_settings: Settings,
     monkeypatch.setenv("BIRTHREG_ENV", "production")
     refused = CliRunner().invoke(cli, ["seed", "--births", "5"])
     assert refused.exit_code != 0
+
+
+def test_a_second_seed_goes_on_from_the_first(
+    app: Any, service_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(seed, "BATCH", 20)
+    first = run_seed(service_settings, 40, days=10, rng=random.Random(1), processes=1)
+    second = run_seed(service_settings, 40, days=10, rng=random.Random(1), processes=2)
+    engine = make_engine(service_settings.database_url)
+    try:
+        check = verify_chain(engine)
+        with Session(engine) as session:
+            registrations = session.exec(select(Registration)).all()
+            counters = session.exec(select(ActRecordCounter)).all()
+            submissions = session.exec(select(Submission)).all()
+            lookups = session.exec(select(Enrollment.lookup)).all()
+    finally:
+        engine.dispose()
+    assert check.intact and check.entries >= first.audit_entries + second.audit_entries
+    numbers = [(r.year, r.act_record_number) for r in registrations]
+    assert len(set(numbers)) == len(numbers) > 40
+    assert len({r.child_iin for r in registrations}) == len(registrations)
+    assert len({s.tracking_number for s in submissions}) == len(submissions)
+    assert len(set(lookups)) == len(lookups)
+    for counter in counters:
+        assert counter.last_number == max(n for y, n in numbers if y == counter.year)
+
+
+def test_seeded_births_have_their_own_people(seeded: Any) -> None:
+    _result, engine = seeded
+    with Session(engine) as session:
+        births = session.exec(select(Birth)).all()
+    mothers = [json.loads(b.medical_record)["mother"] for b in births]
+    assert len({m["iin"] for m in mothers}) == len(mothers)
+    assert len({(m["surname"], m["given_name"], m["patronymic"]) for m in mothers}) > BIRTHS * 0.9
