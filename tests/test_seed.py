@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 from asn1crypto import cms as asn1_cms
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner
 
-from birthreg import seed, seed_plan
+from birthreg import seed, seed_plan, seed_report
 from birthreg.audit import verify_chain
 from birthreg.cli import app as cli
 from birthreg.config import Settings
@@ -29,6 +31,7 @@ from birthreg.models import (
     Registration,
     RegistryOffice,
     Submission,
+    now,
 )
 from birthreg.pki.seals import load_seal
 from birthreg.pki.service import load_certification_authority
@@ -38,6 +41,8 @@ from birthreg.registry.search import search_records
 from birthreg.seed import SeedRefused, run_seed
 from signing import cms, jws
 from signing.canonical import canonicalize
+from signing.dossier import verify_dossier
+from signing.trust import TrustAnchors, Validator
 
 BIRTHS = 120
 
@@ -205,3 +210,45 @@ def test_seeded_births_have_their_own_people(seeded: Any) -> None:
     mothers = [json.loads(b.medical_record)["mother"] for b in births]
     assert len({m["iin"] for m in mothers}) == len(mothers)
     assert len({(m["surname"], m["given_name"], m["patronymic"]) for m in mothers}) > BIRTHS * 0.9
+
+
+def test_seeded_dossiers_pass_real_verification(seeded: Any, service_settings: Settings) -> None:
+    """Not only the first (the report's template): any seeded dossier verifies in full, seals,
+    signatures, chains and revocation, as the registry verifies one on intake."""
+    _result, engine = seeded
+    ca = load_certification_authority(service_settings)
+    with Session(engine) as session:
+        submissions = session.exec(select(Submission).order_by(col(Submission.received_at))).all()
+        revoked = set(session.exec(
+            select(IssuedCertificate.serial).where(
+                IssuedCertificate.revoked_at.is_not(None)  # type: ignore[union-attr]
+            )
+        ).all())
+        ders = {c.serial: c.der for c in session.exec(select(IssuedCertificate)).all()}
+    checked = 0
+    for submission in submissions[:: max(1, len(submissions) // 6)]:
+        dossier = json.loads(submission.dossier)
+        header = json.loads(jws.b64url_decode(
+            dossier["application"]["signatures"][0]["value"].split(".")[0]
+        ))
+        mother = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
+        if format(mother.serial_number, "x") in revoked:
+            continue
+        assert ders[format(mother.serial_number, "x")] == mother.public_bytes(Encoding.DER)
+        moment = max(submission.received_at.replace(tzinfo=UTC), now()) + timedelta(hours=1)
+        fetcher = seed_report._InMemoryFetcher(ca, moment)
+        record = dossier["medical_record"]
+        facility = cms.verify_detached(
+            base64.b64decode(record["signature"]["value"]), canonicalize(record["document"])
+        ).signer
+        for certificate in (mother, facility):
+            fetcher.statuses.add(certificate)
+        validator = Validator(TrustAnchors([ca.root_certificate], [ca.issuing_certificate]),
+                              fetcher)
+        report = verify_dossier(dossier, validator=validator, moment=moment,
+                                registration_deadline=timedelta(days=3650))
+        assert report.passed, [c for c in seed_report._checks(report.to_json())
+                               if not c["passed"]]
+        checked += 1
+    assert checked >= 3
+
