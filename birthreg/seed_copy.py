@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 _SPECIAL = re.compile(r"[\\\b\f\n\r\t\v]")
+_SPECIAL_BUT_TAB = re.compile(r"[\\\b\f\n\r\v]")
 _ESCAPES = {
     "\\": "\\\\",
     "\b": "\\b",
@@ -38,12 +39,12 @@ def plain(value: Any) -> Any:
     return value
 
 
-def field(value: Any) -> str:
-    """One value in COPY text format."""
+def _text(value: Any) -> str:
+    """A value's text, not yet escaped."""
     if value is None:
         return "\\N"
     if isinstance(value, str):
-        return _SPECIAL.sub(_escaped, value) if _SPECIAL.search(value) else value
+        return value
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, int):
@@ -57,7 +58,21 @@ def field(value: Any) -> str:
     raise TypeError(f"no COPY text form for a {type(value).__name__}")
 
 
+def field(value: Any) -> str:
+    """One value in COPY text format."""
+    if isinstance(value, str):
+        return _SPECIAL.sub(_escaped, value) if _SPECIAL.search(value) else value
+    return _text(value)
+
+
 def line(values: Iterable[Any]) -> str:
+    """One row. Most rows have nothing to escape: their strings are joined and looked over at
+    once (the tabs between them the only special characters), else each one is escaped."""
+    values = list(values)
+    strings = [value for value in values if isinstance(value, str)]
+    joined = "\t".join(strings)
+    if _SPECIAL_BUT_TAB.search(joined) is None and joined.count("\t") == max(len(strings) - 1, 0):
+        return "\t".join([_text(value) for value in values]) + "\n"
     return "\t".join([field(value) for value in values]) + "\n"
 
 

@@ -83,6 +83,17 @@ def test_copy_fields() -> None:
         seed_copy.table([{"a": 1, "b": 2}, {"a": 1}])
 
 
+def test_copy_lines_escape_as_each_field_does() -> None:
+    rng = random.Random(1)
+    alphabet = ["a", "Қ", "\\", "\t", "\n", "\r", "\b", "\f", "\v", "N", "x"]
+    for _ in range(5000):
+        values: list[Any] = [
+            None if rng.random() < 0.2 else "".join(rng.choices(alphabet, k=rng.randint(0, 4)))
+            for _ in range(rng.randint(0, 5))
+        ] + [b"\\x", 3, AT]
+        assert seed_copy.line(values) == "\t".join(seed_copy.field(v) for v in values) + "\n"
+
+
 def test_copy_text_round_trips_through_postgresql(database_url: str) -> None:
     if not database_url.startswith("postgres"):
         pytest.skip("COPY is PostgreSQL's")
