@@ -2,8 +2,8 @@
 ward"): the ward learns the registry's outcome the way the parents' pages do (the application's
 submission, its status through the one registry client) and fetches the signed PDF by the
 certificate's unguessable id, with a claim that the facility prints it sealed by the facility's
-own seal (`signing.ward_print`): the registry counts a print at the ward only on that seal, never
-on the link alone.
+own seal (`birthreg.ward_print_claim`): the registry counts a print at the ward only on that
+seal, never on the link alone.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from birthreg.parents.status import RegistryView, registry_view
 from birthreg.parents.submission import note_registered
 from birthreg.pki.seals import Seal
 from birthreg.registry.client import RegistryClient
-from signing.ward_print import seal_ward_print
+from birthreg.ward_print_claim import seal_ward_print
 
 
 def registered_certificate(

@@ -355,11 +355,11 @@ def certificate_printed_at_ward(
     claim: Annotated[dict[str, Any], Body()],
 ) -> Response:
     """The ward where the child was born prints the signed PDF for the mother. The body is the
-    claim sealed with the facility's seal (`signing.ward_print`: {document: {type, certificate_id,
-    facility_bin, at, nonce}, signature: {format: "cms", value}}): trusted by the registry's
-    roots, the seal's BIN the claim's and the birth's facility, `at` within 5 minutes, the nonce
-    new. Logged `printed_at_ward` (actor `facility:BIN`). Refused, with nothing logged: 400
-    ward_print_malformed_claim / ward_print_claim_for_another_certificate, 403
+    claim sealed with the facility's seal (`birthreg.ward_print_claim`: {document: {type,
+    certificate_id, facility_bin, at, nonce}, signature: {format: "cms", value}}): trusted by
+    the registry's roots, the seal's BIN the claim's and the birth's facility, `at` within 5
+    minutes, the nonce new. Logged `printed_at_ward` (actor `facility:BIN`). Refused, with
+    nothing logged: 400 ward_print_malformed_claim / ward_print_claim_for_another_certificate, 403
     ward_print_stale_claim / ward_print_seal_not_trusted / ward_print_seal_of_another_facility /
     facility_mismatch, 409 ward_print_replayed."""
     certificate = get_certificate(session, certificate_id)

@@ -259,7 +259,7 @@ class RegistryClient:
 
     def ward_print_pdf(self, certificate_id: str, claim: Mapping[str, Any]) -> bytes | None:
         """The PDF the ward prints for the mother, sent with the facility's sealed claim
-        (`signing.ward_print`; the registry logs `printed_at_ward`). None for an unknown id;
+        (`birthreg.ward_print_claim`; the registry logs `printed_at_ward`). None for an unknown id;
         raises httpx.HTTPStatusError for a refused claim (403 another facility, 409 a replay)."""
         response = self.http.post(
             _certificate_path(certificate_id) + "/ward-print", json=claim, headers=_JSON

@@ -92,7 +92,7 @@ class Issuance(SQLModel, table=True):
 
 class WardPrintNonce(SQLModel, table=True):
     """A ward's sealed "printed at the ward" claim already counted, by its nonce: a replay of
-    the same claim is refused. Kept until the claim is stale (`signing.ward_print.FRESHNESS`
+    the same claim is refused. Kept until the claim is stale (`birthreg.ward_print_claim.FRESHNESS`
     after its time); older ones are removed as new claims come."""
 
     __tablename__ = "registry_ward_print_nonce"

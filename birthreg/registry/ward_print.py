@@ -1,5 +1,5 @@
 """The registry's side of "printed at the ward": a ward's claim counts only when sealed by the
-facility the child was born in (`signing.ward_print`), fresh, and not counted before. Anyone
+facility the child was born in (`birthreg.ward_print_claim`), fresh, and not counted before. Anyone
 else holding the certificate's link gets the PDF as a holder (`pdf_download`), never a print.
 """
 
@@ -16,8 +16,8 @@ from birthreg.errors import DomainError
 from birthreg.models import BirthCertificate
 from birthreg.registry import copies
 from birthreg.registry.record_models import WardPrintNonce
+from birthreg.ward_print_claim import WardPrint, WardPrintRefused, check_ward_print
 from signing.trust import Validator
-from signing.ward_print import WardPrint, WardPrintRefused, check_ward_print
 
 #: HTTP status of each refusal: a claim not of the form 400, one that does not authenticate the
 #: facility 403, a replay 409.
@@ -41,7 +41,7 @@ def accept_ward_print(
     """Check the sealed claim for this certificate, that its facility is the birth's
     (`copies.check_ward`: 403 facility_mismatch) and that its nonce is new (409
     ward_print_replayed); then log it (`copies.log_ward_print`). Refusals are DomainErrors with
-    the codes of `signing.ward_print`, prefixed `ward_print_`; nothing is logged for them."""
+    the codes of `birthreg.ward_print_claim`, prefixed `ward_print_`; nothing is logged for them."""
     try:
         printed = check_ward_print(
             claim, certificate_id=certificate.id, validator=validator, moment=moment

@@ -42,9 +42,9 @@ from birthreg.db import make_engine
 from birthreg.models import now
 from birthreg.pki.seals import Seal, load_seal
 from birthreg.registry.intake import receipt_payload
+from birthreg.ward_print_claim import seal_ward_print
 from signing import jws
 from signing.canonical import canonicalize
-from signing.ward_print import seal_ward_print
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a long staff password 1"

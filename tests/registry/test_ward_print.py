@@ -1,7 +1,7 @@
-""""Printed at the ward" is claimed with the facility's seal (`signing.ward_print`): the registry
-logs `printed_at_ward` only for a fresh claim sealed by the facility the child was born in, once.
-Anyone else holding the certificate's link (an unsealed claim, a forged or borrowed seal, a
-replay, a stale claim) gets a refusal with a code and nothing in the issuance log."""
+""""Printed at the ward" is claimed with the facility's seal (`birthreg.ward_print_claim`): the
+registry logs `printed_at_ward` only for a fresh claim sealed by the facility the child was born
+in, once. Anyone else holding the certificate's link (an unsealed claim, a forged or borrowed
+seal, a replay, a stale claim) gets a refusal with a code and nothing in the issuance log."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from sqlmodel import Session, col, select
 from birthreg.bootstrap import DEFAULT_FACILITY
 from birthreg.models import AuditEntry, Role, now
 from birthreg.registry.record_models import WardPrintNonce
+from birthreg.ward_print_claim import FRESHNESS, seal_ward_print
 from registry import factories as f
 from signing.ca import CertificationAuthority, Profile
-from signing.ward_print import FRESHNESS, seal_ward_print
 
 SUBMISSIONS = "/api/v1/registry/submissions"
 CERTIFICATES = "/api/v1/registry/certificates"

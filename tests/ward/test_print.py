@@ -26,7 +26,7 @@ from registry.factories import facility_seal
 from sqlmodel import Session, select
 
 from birthreg.models import AuditEntry, Birth, Facility, ParentApplication, Progress, now
-from signing.ward_print import seal_ward_print
+from birthreg.ward_print_claim import seal_ward_print
 from ward.helpers import staff
 from ward.test_pages import HTML, log_in
 
