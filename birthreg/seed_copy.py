@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 _SPECIAL = re.compile(r"[\\\b\f\n\r\t\v]")
-_SPECIAL_BUT_TAB = re.compile(r"[\\\b\f\n\r\v]")
 _ESCAPES = {
     "\\": "\\\\",
     "\b": "\\b",
@@ -65,23 +64,24 @@ def field(value: Any) -> str:
     return _text(value)
 
 
+def lines(rows: list[list[Any]]) -> list[str]:
+    """Rows of values as COPY lines (without their newlines). Almost always no string in them
+    needs escaping: that is seen in one look over them all, and then each value is only
+    written; else each string is escaped as it needs."""
+    strings = "\0".join([value for row in rows for value in row if isinstance(value, str)])
+    write = _text if _SPECIAL.search(strings) is None else field
+    return ["\t".join([write(value) for value in row]) for row in rows]
+
+
 def line(values: Iterable[Any]) -> str:
-    """One row. Most rows have nothing to escape: their strings are joined and looked over at
-    once (the tabs between them the only special characters), else each one is escaped."""
-    values = list(values)
-    strings = [value for value in values if isinstance(value, str)]
-    joined = "\t".join(strings)
-    if _SPECIAL_BUT_TAB.search(joined) is None and joined.count("\t") == max(len(strings) - 1, 0):
-        return "\t".join([_text(value) for value in values]) + "\n"
-    return "\t".join([field(value) for value in values]) + "\n"
+    """One row as a COPY line."""
+    return lines([list(values)])[0] + "\n"
 
 
 def table(rows: list[Mapping[str, Any]]) -> tuple[tuple[str, ...], str]:
     """The columns (the first row's keys) and the COPY text of rows that all have them."""
     columns = tuple(rows[0])
-    lines = []
-    for row in rows:
-        if len(row) != len(columns):
-            raise ValueError("every row of a COPY must have the same columns")
-        lines.append(line([row[column] for column in columns]))
-    return columns, "".join(lines)
+    if any(len(row) != len(columns) for row in rows):
+        raise ValueError("every row of a COPY must have the same columns")
+    text = lines([[row[column] for column in columns] for row in rows])
+    return columns, "\n".join(text) + "\n"

@@ -51,7 +51,7 @@ def build(context: SeedContext, plans: list[Plan], copy: bool) -> Built:
         births=len(plans),
         numbers=[plan.registration for plan in plans if plan.registration is not None],
         counts={name: len(rows.tables[name]) for name in TABLE_ORDER},
-        events=[(p, seed_copy.line((p.at, *p.values[1:]))[:-1] if copy else "") for p in prepared],
+        events=list(zip(prepared, _middles(prepared, copy), strict=True)),
     )
     for name in TABLE_ORDER:
         if rows.tables[name]:
@@ -60,6 +60,14 @@ def build(context: SeedContext, plans: list[Plan], copy: bool) -> Built:
             else:
                 built.rows[name] = rows.tables[name]
     return built
+
+
+def _middles(prepared: list[Prepared], copy: bool) -> list[str]:
+    """Each event's COPY text but for seq, prev_hash and entry_hash (the time as the column keeps
+    it)."""
+    if not copy:
+        return [""] * len(prepared)
+    return seed_copy.lines([[p.at, *p.values[1:]] for p in prepared])
 
 
 _CONTEXT: list[SeedContext] = []
