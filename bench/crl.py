@@ -66,7 +66,7 @@ def _revocations(n: int, issued: int, moment: datetime) -> dict[int, list[Revoke
     by_partition: dict[int, list[RevokedCertificate]] = {}
     for i in range(n):
         revoked = RevokedCertificate(
-            random_serial(), moment - timedelta(seconds=i), REASONS[i % 2],
+            random_serial(), moment - timedelta(seconds=i), REASONS[i // partitions % 2],
             moment + timedelta(days=165),
         )
         by_partition.setdefault(FIRST + i % partitions, []).append(revoked)
