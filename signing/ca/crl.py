@@ -45,7 +45,7 @@ LEGACY_PARTITION = 0
 #: its certificates revoked (the registry refuses a CRL over 4 MiB), and at the national rate
 #: of one revoked in ten it is about 55 KB: what a relying party fetches per refresh.
 PARTITION_SIZE = 10_000
-_PARTITION_PATH = re.compile(r"/pki/crl(?:/([1-9][0-9]{0,8}))?")
+_PARTITION_PATH = re.compile(r"/pki/crl/([1-9][0-9]{0,8})")
 
 
 def check_partition(partition: int) -> None:
@@ -58,8 +58,10 @@ def crl_partition_of(certificate: x509.Certificate) -> int:
     """The partition whose CRL the certificate's distribution point names (/pki/crl/<n>), or
     LEGACY_PARTITION when it names /pki/crl or no CRL of this CA."""
     for url in crl_urls(certificate):
-        match = _PARTITION_PATH.fullmatch(urllib.parse.urlsplit(url).path)
-        if match and match.group(1):
+        # The end of the path: a base URL may have a path of its own.
+        path = urllib.parse.urlsplit(url).path
+        match = _PARTITION_PATH.search(path)
+        if match and match.end() == len(path):
             return int(match.group(1))
     return LEGACY_PARTITION
 

@@ -178,3 +178,26 @@ def test_a_partition_keeps_its_last_two_crls(app: Any, session: Session) -> None
         .order_by(col(IssuedCRL.number))
     ).all()
     assert kept == numbers[-2:]
+
+
+def test_the_in_process_fetcher_serves_partitions_and_nothing_else(
+    app: Any, client: Any, db: Session
+) -> None:
+    from birthreg.pki.fetch import InProcessRevocationFetcher
+
+    ca = certification_authority(app_services(app))
+    fetcher = InProcessRevocationFetcher(app.state.services.engine, ca, fallback=_Nowhere())
+    crl = x509.load_der_x509_crl(fetcher.fetch_crl(ca.partition_crl_url(1)))
+    point = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
+    assert point.full_name == [x509.UniformResourceIdentifier(ca.partition_crl_url(1))]
+    for url in (f"{ca.crl_url}/77", f"{ca.crl_url}/01", f"{ca.crl_url}/x", "http://else.test/c"):
+        with pytest.raises(OSError):
+            fetcher.fetch_crl(url)
+
+
+class _Nowhere:
+    def fetch_crl(self, url: str) -> bytes:
+        raise ConnectionRefusedError(url)
+
+    def post_ocsp(self, url: str, request_der: bytes) -> bytes:
+        raise ConnectionRefusedError(url)

@@ -73,6 +73,14 @@ def test_a_certificate_names_its_partitions_crl(pki: PKI) -> None:
         profile=Profile.TLS_SERVER, moment=pki.moment, crl_partition=3,
     )
     assert crl_partition_of(server) == 3
+    # A base URL with a path of its own (served behind a proxy under /ward).
+    moved = pki.ca.with_base_url("https://edge.test/ward")
+    behind = moved.issue(
+        ec.generate_private_key(ec.SECP256R1()).public_key(), MOTHER,
+        profile=Profile.INDIVIDUAL, moment=pki.moment, crl_partition=12,
+    )
+    assert crl_urls(behind) == ["https://edge.test/ward/pki/crl/12"]
+    assert crl_partition_of(behind) == 12
     for wrong in (-1, 10**9):
         with pytest.raises(CAError):
             pki.ca.partition_crl_url(wrong)
