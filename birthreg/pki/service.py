@@ -72,7 +72,8 @@ _STATUS = select(IssuedCertificate.revoked_at, IssuedCertificate.revocation_reas
 
 class DatabaseCertificateStatus:
     """`signing.ca.CertificateStatusSource` over the `pki_certificate` table (its revoked rows
-    are read through `ix_pki_certificate_revoked`, never the certificates themselves)."""
+    are read through `ix_pki_certificate_revoked`, a partition's through
+    `ix_pki_certificate_partition_revoked`, never the certificates themselves)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
