@@ -32,7 +32,7 @@ def test_0017p_makes_what_was_there_partition_0_and_back(service_settings: Setti
     engine = make_engine(service_settings.database_url)
     metadata = sa.MetaData()
     try:
-        _migrate(engine, "0016")
+        _migrate(engine, "0017")
         certificates = sa.Table("pki_certificate", metadata, autoload_with=engine)
         crls = sa.Table("pki_crl", metadata, autoload_with=engine)
         with engine.begin() as connection:
@@ -59,7 +59,7 @@ def test_0017p_makes_what_was_there_partition_0_and_back(service_settings: Setti
                 )
             )
         assert "ix_pki_certificate_partition_revoked" in _indexes(engine, "pki_certificate")
-        _migrate(engine, "0016", down=True)
+        _migrate(engine, "0017", down=True)
         assert "pki_crl_partition" not in sa.inspect(engine).get_table_names()
         assert "ix_pki_certificate_partition_revoked" not in _indexes(engine, "pki_certificate")
         with engine.begin() as connection:

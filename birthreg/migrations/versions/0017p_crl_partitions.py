@@ -1,7 +1,7 @@
 """pki: CRL partitions (each certificate names its partition's CRL; /pki/crl keeps the rest)
 
 Revision ID: 0017p
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-06
 
 Certificates already issued name /pki/crl: they stay in partition 0, whose CRL is still served
@@ -18,7 +18,7 @@ from alembic import op
 from birthreg.models import UTCDateTime
 
 revision = "0017p"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
