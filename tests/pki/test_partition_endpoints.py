@@ -201,3 +201,37 @@ class _Nowhere:
 
     def post_ocsp(self, url: str, request_der: bytes) -> bytes:
         raise ConnectionRefusedError(url)
+
+
+def test_two_issuers_at_a_full_partition_open_one_next(app: Any, service_settings: Any) -> None:
+    """Partition 1 is full (size 2: the seals); two transactions take a place at once: one
+    opens partition 2, the other waits for it and takes the second place there."""
+    import threading
+
+    engine = make_engine(service_settings.database_url)
+    first_took = threading.Event()
+    taken: dict[str, int] = {}
+
+    def issuer(name: str, hold: float) -> None:
+        with Session(engine) as session:
+            if name == "second":
+                first_took.wait(10)
+            taken[name] = next_crl_partition(session, size=2)
+            if name == "first":
+                first_took.set()
+                threading.Event().wait(hold)  # still in its transaction
+            session.commit()
+
+    try:
+        threads = [threading.Thread(target=issuer, args=("first", 0.5)),
+                   threading.Thread(target=issuer, args=("second", 0))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        with Session(engine) as session:
+            opened = session.get(CRLPartition, 2)
+            assert opened is not None and opened.issued == 2
+    finally:
+        engine.dispose()
+    assert taken == {"first": 2, "second": 2}
