@@ -312,7 +312,7 @@ def _submission(context: SeedContext, rows: Rows, dossier: dict[str, Any],
              decided_by=context.staff.clerk if life.decided_at else None,
              decided_at=life.decided_at, received_at=received, tracking_number=tracking)
     for key in submission_keys(dossier, tracking):
-        rows.add("registry_search_key", key=key, submission_id=submission_id)
+        rows.add("registry_search_key", key=key, submission_id=submission_id, received_at=received)
     events = [Event(received, f"holder:{mother_serial}", "mother", "submission.received",
                     "submission", submission_id, {"dossier_sha256": sha, "previous_id": None,
                                                   "candidates": []})]
@@ -343,7 +343,8 @@ def _register(context: SeedContext, rows: Rows, birth: Birth, submission_id: str
     certificate = context.make_certificate(registration, submission["dossier"])
     rows.add("registry_certificate", **certificate)
     for key in registration_keys(iin, year, act_record_number, certificate["certificate_number"]):
-        rows.add("registry_search_key", key=key, submission_id=submission_id)
+        rows.add("registry_search_key", key=key, submission_id=submission_id,
+                 received_at=submission["received_at"])
     rows.add("registry_issuance", certificate_id=certificate["id"],
              registration_id=registration["id"], kind="original", at=life.decided_at,
              actor=_staff(context.staff.clerk), role="clerk", collector_name=None,

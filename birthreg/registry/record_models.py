@@ -27,10 +27,18 @@ class SearchKey(SQLModel, table=True):
     surname, an act record number, a certificate number or the tracking number."""
 
     __tablename__ = "registry_search_key"
+    # A search reads the matching keys in this index alone, the submission's time included,
+    # and sorts only what it matched (newest first): its cost follows its matches, not the
+    # registry's size or how the planner guesses their spread (migration 0020).
+    __table_args__ = (
+        sa.Index("ix_registry_search_key_found", "key", "received_at", "submission_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(sa_column=sa.Column(SEARCH_KEY_TYPE, nullable=False, index=True))
+    key: str = Field(sa_column=sa.Column(SEARCH_KEY_TYPE, nullable=False))
     submission_id: str = Field(foreign_key="registry_submission.id", max_length=36, index=True)
+    #: The submission's received_at, kept beside each of its keys.
+    received_at: datetime = utc_column()
 
 
 class CorrectionStatus(StrEnum):

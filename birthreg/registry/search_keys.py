@@ -16,12 +16,20 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, bindparam, insert, select
 
-from birthreg.registry.record_models import SearchKey
+from birthreg.models import Submission
+from birthreg.registry.record_models import SEARCH_KEY_TYPE, SearchKey
 
 _KEYS = SearchKey.__table__  # type: ignore[attr-defined]
-_INSERT_KEYS = insert(_KEYS)
+_SUBMISSIONS = Submission.__table__  # type: ignore[attr-defined]
+# Each key with its submission's time, read from the submission in the same statement.
+_INSERT_KEYS = insert(_KEYS).from_select(
+    ["key", "submission_id", "received_at"],
+    select(
+        bindparam("key", type_=SEARCH_KEY_TYPE), _SUBMISSIONS.c.id, _SUBMISSIONS.c.received_at
+    ).where(_SUBMISSIONS.c.id == bindparam("submission_id")),
+)
 _NUMBER: Final = re.compile(r"^0*(\d{1,9})(?:-0*(\d{1,4}))?$")
 #: What a certificate number may start with as people copy it: the series and "№" (or "N").
 SERIES: Final = re.compile(r"^(?:TEST-I)?\s*(?:№|N)?\s*", re.IGNORECASE)
@@ -83,7 +91,7 @@ def registration_keys(
 
 
 def add_keys(connection: Connection, submission_id: str, keys: Iterable[str]) -> None:
-    """Write the keys of a submission (in the caller's transaction)."""
+    """Write the keys of a submission (in the caller's transaction; its row written before)."""
     rows = [{"key": key, "submission_id": submission_id} for key in keys]
     if rows:
         connection.execute(_INSERT_KEYS, rows)
