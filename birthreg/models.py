@@ -193,7 +193,9 @@ class Submission(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)  # uuid4: unguessable
     registry_office_id: int = Field(foreign_key="registry_office.id", index=True)
-    dossier: str  # the dossier as received (JSON text)
+    # The dossier as received (JSON text), its verification report (JSON text) and the signed
+    # receipt (JSON text), each packed (birthreg.packed; read through birthreg.registry.stored).
+    dossier: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
     dossier_sha256: str = Field(max_length=64, unique=True)  # the same dossier → the same row
     medical_record_id: str = Field(max_length=64, index=True)
     medical_record_sha256: str = Field(max_length=64, index=True)
@@ -204,8 +206,8 @@ class Submission(SQLModel, table=True):
     child_sex: str = Field(max_length=1)
     birth_order: int
     status: str = Field(default=SubmissionStatus.RECEIVED.value, max_length=16)
-    report: str  # the verification report (JSON text)
-    receipt: str  # the signed receipt (JSON text)
+    report: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    receipt: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
     duplicate_candidates: str = Field(default="[]")  # JSON list of submission ids
     # The child's surname and given name as compared (birthreg.registry.duplicates).
     child_name_key: str | None = Field(default=None, max_length=130)
@@ -312,6 +314,20 @@ class CertificatePDF(SQLModel, table=True):
     )
     pdf: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
     made_at: datetime = utc_column()
+
+
+class StoredDictionary(SQLModel, table=True):
+    """A preset dictionary for texts kept compactly (`birthreg.packed`): addressed by its
+    content (the first 16 bytes of its SHA-256, hex), never changed."""
+
+    __tablename__ = "stored_dictionary"
+
+    id: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(max_length=64)  # e.g. "dossier:<facility BIN>"
+    data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    created_at: datetime = utc_column()
+
+    __table_args__ = (sa.Index("ix_stored_dictionary_kind", "kind", "created_at"),)
 
 
 # -- the TEST CA's records -----------------------------------------------------------------------

@@ -49,6 +49,7 @@ from birthreg.pki.seals import load_seal
 from birthreg.pki.service import load_certification_authority
 from birthreg.registry.certificate import certificate_values, load_certificate_context
 from birthreg.registry.service import load_office
+from birthreg.registry.stored import pack_submissions
 from birthreg.seed_report import ReportTemplate, receipt_maker
 from birthreg.seed_rows import TABLE_ORDER, Rows, SeedContext, Staff, add_birth, prime_report
 
@@ -224,6 +225,7 @@ def _write(engine: Engine, rows: Rows, context: SeedContext) -> int:
     the service can go on with."""
     events = sorted(rows.events, key=lambda event: event.at)
     with engine.begin() as connection:
+        pack_submissions(connection, rows.tables["registry_submission"])
         for name in TABLE_ORDER:
             _insert(connection, name, rows.tables[name])
         _move_counters(connection, context, rows.tables["registry_registration"])

@@ -32,6 +32,7 @@ from birthreg.pki.service import load_certification_authority
 from birthreg.registry.intake import receipt_payload
 from birthreg.registry.record_models import Issuance, SearchKey
 from birthreg.registry.search import search_records
+from birthreg.registry.stored import dossier_text, receipt_text, report_text
 from birthreg.seed import SeedRefused, run_seed
 from signing import cms, jws
 from signing.canonical import canonicalize
@@ -115,18 +116,20 @@ def test_the_seeded_signatures_verify(seeded: Any, service_settings: Settings) -
     with Session(engine) as session:
         birth = session.exec(select(Birth)).first()
         submission = session.exec(select(Submission)).first()
-    assert birth is not None and submission is not None
+        assert submission is not None
+        texts = dossier_text(submission), receipt_text(submission), report_text(submission)
+    assert birth is not None
     cms.verify_detached(base64.b64decode(birth.seal_signature), birth.medical_record.encode())
-    dossier = json.loads(submission.dossier)
+    dossier = json.loads(texts[0])
     application = dossier["application"]
     jws.verify_detached(
         application["signatures"][0]["value"], canonicalize(application["document"])
     )
-    receipt = json.loads(submission.receipt)
+    receipt = json.loads(texts[1])
     jws.verify_detached(receipt["signature"], receipt_payload(receipt))
-    report = json.loads(submission.report)
+    report = json.loads(texts[2])
     assert report["passed"] is True
-    assert dossier["medical_record"]["document"]["id"] in submission.report
+    assert dossier["medical_record"]["document"]["id"] in texts[2]
     office_seal = load_seal(service_settings, "registry", receipt["registry_office"]["bin"],
                             ca.chain)
     signer = jws.verify_detached(receipt["signature"], receipt_payload(receipt)).signer

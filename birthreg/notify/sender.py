@@ -57,6 +57,7 @@ from birthreg.notify.transports import (
     email_address,
     phone_number,
 )
+from birthreg.packed import unpack
 
 log = logging.getLogger("birthreg.notify")
 
@@ -254,9 +255,9 @@ class Sender:
     def _context(self, submission_id: str) -> _Context | None:
         with reading(self.engine) as connection:
             found = connection.execute(_CONTEXT, {"submission": submission_id}).first()
-        if found is None:
-            return None
-        dossier = json.loads(found.dossier)
+            if found is None:
+                return None
+            dossier = json.loads(unpack(connection, found.dossier))
         record = dossier["medical_record"]["document"]
         application = dossier["application"]["document"]
         contact = application.get("contact") or {}
