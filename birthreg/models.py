@@ -305,7 +305,8 @@ class BirthCertificate(SQLModel, table=True):
 
 class CertificatePDF(SQLModel, table=True):
     """A certificate's signed PDF, made on its first download and served as stored after. Kept
-    out of `registry_certificate`, whose rows every look-up and status check reads."""
+    out of `registry_certificate`, whose rows every look-up and status check reads; `pdf` is
+    zlib-compressed when `deflated` (a quarter smaller; see certificate_pdf.store_pdf)."""
 
     __tablename__ = "registry_certificate_pdf"
 
@@ -313,6 +314,7 @@ class CertificatePDF(SQLModel, table=True):
         primary_key=True, max_length=64, foreign_key="registry_certificate.id"
     )
     pdf: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    deflated: bool = Field(default=False)
     made_at: datetime = utc_column()
 
 

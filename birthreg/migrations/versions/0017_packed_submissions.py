@@ -9,10 +9,15 @@ the dossier's and the receipt's base64 left uncompressed by PostgreSQL's TOAST);
 packed values (`birthreg.packed`: about 2.3 KB together), with the dictionaries they are packed
 with in `stored_dictionary`. Rows already there are packed here, a thousand at a time; their
 texts come back unchanged (downgrade unpacks them again).
+
+A certificate's signed PDF (`registry_certificate_pdf`) is kept zlib-compressed where that saves
+a tenth or more (`deflated`); PDFs already made are compressed here, byte for byte the same
+when read.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -83,7 +88,44 @@ def _convert(suffix: str, value: Callable[[sa.Connection, Any, str], Any]) -> No
         connection.execute(update, changed)
 
 
+def _pdfs(change: Callable[[bytes, bool], tuple[bytes, bool]]) -> None:
+    connection = op.get_bind()
+    select = sa.text(
+        "SELECT certificate_id, pdf, deflated FROM registry_certificate_pdf "
+        "WHERE certificate_id > :last ORDER BY certificate_id LIMIT 200"
+    )
+    update = sa.text(
+        "UPDATE registry_certificate_pdf SET pdf = :pdf, deflated = :deflated "
+        "WHERE certificate_id = :id"
+    ).bindparams(sa.bindparam("pdf", type_=sa.LargeBinary), sa.bindparam("deflated", sa.Boolean))
+    last = ""
+    while rows := connection.execute(select, {"last": last}).all():
+        changed = []
+        for row in rows:
+            pdf, deflated = change(bytes(row.pdf), bool(row.deflated))
+            changed.append({"id": row.certificate_id, "pdf": pdf, "deflated": deflated})
+        connection.execute(update, changed)
+        last = rows[-1].certificate_id
+
+
+def _deflate_pdf(pdf: bytes, deflated: bool) -> tuple[bytes, bool]:
+    """As certificate_pdf.pack_pdf: compressed when that saves a tenth or more."""
+    if deflated:
+        return pdf, True
+    packed = zlib.compress(pdf, 9)
+    return (packed, True) if len(packed) <= 0.9 * len(pdf) else (pdf, False)
+
+
+def _inflate_pdf(pdf: bytes, deflated: bool) -> tuple[bytes, bool]:
+    return (zlib.decompress(pdf), False) if deflated else (pdf, False)
+
+
 def upgrade() -> None:
+    op.add_column(
+        "registry_certificate_pdf",
+        sa.Column("deflated", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    _pdfs(_deflate_pdf)
     op.create_table(
         "stored_dictionary",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -116,3 +158,5 @@ def downgrade() -> None:
     _drop_old("packed")
     op.drop_index("ix_stored_dictionary_kind", table_name="stored_dictionary")
     op.drop_table("stored_dictionary")
+    _pdfs(_inflate_pdf)
+    op.execute("ALTER TABLE registry_certificate_pdf DROP COLUMN deflated")
