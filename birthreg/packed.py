@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Final
 
@@ -168,10 +169,13 @@ def plain(text: str) -> bytes:
     return bytes([RAW]) + text.encode("utf-8")
 
 
-def dictionary(connection: Connection, ident: bytes) -> bytes:
-    """The dictionary `ident` (from the cache, else from the database)."""
+def dictionary(connection: Connection | Callable[[], Connection], ident: bytes) -> bytes:
+    """The dictionary `ident` (from the cache, else from the database: `connection` may be a
+    callable giving one, called only then)."""
     found = _CACHE.get(ident)
     if found is None:
+        if not isinstance(connection, Connection):
+            connection = connection()
         found = connection.execute(
             sa.select(_DICTIONARIES.c.data).where(_DICTIONARIES.c.id == ident.hex())
         ).scalar_one_or_none()
@@ -181,8 +185,9 @@ def dictionary(connection: Connection, ident: bytes) -> bytes:
     return found
 
 
-def unpack(connection: Connection, value: bytes) -> str:
-    """The text a packed value holds, exactly as it was packed."""
+def unpack(connection: Connection | Callable[[], Connection], value: bytes) -> str:
+    """The text a packed value holds, exactly as it was packed (`connection`: as `dictionary`'s).
+    """
     value = bytes(value)
     if not value:
         raise PackedError("an empty value")

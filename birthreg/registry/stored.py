@@ -48,7 +48,9 @@ def _text_of(submission: Any, column: str) -> str:
     session = object_session(submission)
     if session is None:
         raise RuntimeError("a submission read outside a session")
-    return unpack(session.connection(), getattr(submission, column))
+    # The session's connection only when the dictionary is not cached: on SQLite a transaction
+    # begun for it would take the write lock.
+    return unpack(session.connection, getattr(submission, column))
 
 
 def dossier_text(submission: Any) -> str:
