@@ -20,8 +20,11 @@ delivered or refused for good (an address the server refuses: `failed`). A chann
 transport (production without BIRTHREG_SMTP_URL or BIRTHREG_SMS_URL) waits, looked at again every
 `WAIT_UNCONFIGURED`.
 
-In the serving process a `BackgroundSender` thread runs passes: at once when a request commits
-an event (the outbox's doorbell), otherwise every `POLL_SECONDS` (events from other processes).
+In the serving process a `BackgroundSender` thread runs passes: `GATHER_SECONDS` after a request
+commits an event (the outbox's doorbell; the events of that moment go in one pass), otherwise every
+`POLL_SECONDS` (events from other processes). A pass writes a batch's results in a few
+transactions, however many messages it holds: on SQLite every write waits for the one write lock,
+which the registry's intake needs too.
 """
 
 from __future__ import annotations
@@ -69,6 +72,8 @@ RETRY_CAP: Final = timedelta(hours=1)
 WAIT_UNCONFIGURED: Final = timedelta(minutes=15)
 POLL_SECONDS: Final = 2.0
 MIN_WAIT: Final = 0.01
+#: After the doorbell rings, how long a BackgroundSender waits for more commits before its pass.
+GATHER_SECONDS: Final = 0.2
 CHANNELS: Final = ("email", "sms")
 
 _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -112,8 +117,24 @@ _NEXT_DUE: Final = select(
         )
     )
 ).where(_OUTBOX.c.state == _PENDING)
-_CONTEXT: Final = select(_SUBMISSIONS.c.tracking_number, _SUBMISSIONS.c.dossier).where(
-    _SUBMISSIONS.c.id == bindparam("submission")
+_CONTEXT: Final = select(
+    _SUBMISSIONS.c.id, _SUBMISSIONS.c.tracking_number, _SUBMISSIONS.c.dossier
+).where(_SUBMISSIONS.c.id.in_(bindparam("submissions", expanding=True)))
+# The outcome of one claimed message, written back only while the claim is this sender's.
+_FINISH: Final = (
+    update(_OUTBOX)
+    .where(*_MINE)
+    .values(
+        email=bindparam("email_state"),
+        sms=bindparam("sms_state"),
+        state=bindparam("state"),
+        attempts=bindparam("attempts"),
+        lease_until=None,
+        claimed_by=None,
+        last_error=bindparam("last_error"),
+        next_attempt_at=func.coalesce(bindparam("next_attempt"), _OUTBOX.c.next_attempt_at),
+        done_at=func.coalesce(bindparam("done"), _OUTBOX.c.done_at),
+    )
 )
 
 
@@ -207,6 +228,19 @@ def _initial_states(row: Any, context: _Context) -> tuple[dict[str, str], list[s
     return states, errors
 
 
+@dataclass
+class _Attempt:
+    """One claimed message during a pass: where each channel stands and what went wrong."""
+
+    row: Any
+    message: Any
+    addresses: Mapping[str, str | None]
+    states: dict[str, str]
+    errors: list[str]
+    tried: bool = False
+    retry: bool = False
+
+
 class Sender:
     """Delivers the outbox of one database, with the transports the settings name."""
 
@@ -217,22 +251,29 @@ class Sender:
         self.parents_url = (settings.parents_url or f"{settings.base_url}/parents").rstrip("/")
 
     def send_pending(self, *, moment: datetime | None = None) -> PassResult:
-        """Deliver every message due at `moment` (default: now), a batch at a time."""
+        """Deliver every message due at `moment` (default: now), a batch at a time.
+
+        A batch costs a fixed number of short write transactions whatever its size (the claim;
+        per channel, the sink's messages and the states saved before the next channel is tried;
+        the outcome), so a busy registry's intakes do not queue behind a sender's writes."""
         moment = moment or now()
         result = PassResult()
         transports = open_transports(self.settings, self.engine)
         try:
-            while rows := self._claim(moment):
+            while claimed := self._claim(moment):
+                token, rows = claimed
                 result.claimed += len(rows)
-                for row in rows:
-                    self._deliver(row, transports, moment, result)
+                self._deliver_batch(token, rows, transports, moment, result)
         finally:
             for transport in {id(t): t for t in transports.values() if t}.values():
                 transport.close()
         if result.claimed:
             log.info(
                 "notify: %d messages: %d sent, %d to retry, %d failed",
-                result.claimed, result.sent, result.retrying, result.failed,
+                result.claimed,
+                result.sent,
+                result.retrying,
+                result.failed,
             )
         return result
 
@@ -244,40 +285,18 @@ class Sender:
             return None
         return max(0.0, (due - (moment or now())).total_seconds())
 
-    def _claim(self, moment: datetime) -> list[Any]:
+    def _claim(self, moment: datetime) -> tuple[str, list[Any]] | None:
         token = str(uuid.uuid4())
         with self.engine.begin() as connection:
             rows = connection.execute(
                 _CLAIM, {"now": moment, "token": token, "lease": moment + LEASE}
             ).all()
-        return [(token, row) for row in rows]
+        return (token, list(rows)) if rows else None
 
-    def _context(self, submission_id: str) -> _Context | None:
+    def _contexts(self, submission_ids: set[str]) -> dict[str, _Context]:
         with reading(self.engine) as connection:
-            found = connection.execute(_CONTEXT, {"submission": submission_id}).first()
-            if found is None:
-                return None
-            dossier = json.loads(unpack(connection, found.dossier))
-        record = dossier["medical_record"]["document"]
-        application = dossier["application"]["document"]
-        contact = application.get("contact") or {}
-        email, phone = str(contact.get("email") or ""), str(contact.get("phone") or "")
-        people = [record.get("mother") or {}, application.get("child") or {},
-                  application.get("father") or {}]
-        names = tuple(
-            str(person.get(part))
-            for person in people
-            if isinstance(person, Mapping)
-            for part in ("surname", "given_name", "patronymic")
-            if person.get(part)
-        )
-        return _Context(
-            tracking_number=format_tracking_number(found.tracking_number),
-            language=messages.language_of(application),
-            addresses={"email": email_address(email), "sms": phone_number(phone)},
-            given={"email": bool(email.strip()), "sms": bool(phone.strip())},
-            names=names,
-        )
+            found = connection.execute(_CONTEXT, {"submissions": sorted(submission_ids)}).all()
+            return {row.id: _context(row, unpack(connection, row.dossier)) for row in found}
 
     def _message(self, kind: str, params: Mapping[str, Any], context: _Context) -> Any:
         certificate_id = params.get("certificate_id")
@@ -295,104 +314,163 @@ class Sender:
             hidden_names=context.names,
         )
 
-    def _deliver(
+    def _attempts(self, rows: list[Any]) -> tuple[list[_Attempt], list[Any]]:
+        """The batch's messages, and the rows whose submission is gone (none: a foreign key)."""
+        contexts = self._contexts({row.submission_id for row in rows})
+        attempts, orphans = [], []
+        for row in rows:
+            context = contexts.get(row.submission_id)
+            if context is None:  # pragma: no cover - the foreign key keeps the submission
+                orphans.append(row)
+                continue
+            message = self._message(row.kind, json.loads(row.params), context)
+            states, errors = _initial_states(row, context)
+            attempts.append(_Attempt(row, message, context.addresses, states, errors))
+        return attempts, orphans
+
+    def _deliver_batch(
         self,
-        claimed: tuple[str, Any],
+        token: str,
+        rows: list[Any],
         transports: Mapping[str, Transport | None],
         moment: datetime,
         result: PassResult,
     ) -> None:
-        token, row = claimed
-        context = self._context(row.submission_id)
-        if context is None:  # pragma: no cover - the foreign key keeps the submission
-            self._finish(row, token, {}, moment, tried=False, errors=["the submission is gone"])
-            result.failed += 1
-            return
-        message = self._message(row.kind, json.loads(row.params), context)
-        states, errors = _initial_states(row, context)
-        tried = retry = False
+        attempts, orphans = self._attempts(rows)
+        for row in orphans:  # pragma: no cover - the foreign key keeps the submission
+            attempts.append(_Attempt(row, None, {}, {}, ["the submission is gone"]))
         for index, channel in enumerate(CHANNELS):
-            if states[channel] != ChannelState.PENDING.value:
-                continue
-            transport = transports[channel]
-            if transport is None:
-                errors.append(f"{channel}: not configured")
-                continue
-            tried = True
-            try:
-                transport.deliver(
-                    Outgoing(
-                        event_id=row.event_id,
-                        channel=channel,
-                        recipient=str(context.addresses[channel]),
-                        language=message.language,
-                        subject=message.subject,
-                        text=message.text if channel == "email" else message.sms,
-                        moment=moment,
-                    )
+            waiting = [a for a in attempts if a.states.get(channel) == ChannelState.PENDING.value]
+            sent = _deliver_channel(channel, transports[channel], waiting, moment)
+            # A channel delivered before the next is tried: a crash then repeats only the next.
+            later = [
+                a
+                for a in sent
+                if any(a.states[c] == ChannelState.PENDING.value for c in CHANNELS[index + 1 :])
+            ]
+            self._save_channel(token, channel, later)
+        for attempt in attempts:
+            state = _outcome(attempt.states)
+            counter = {OutboxState.SENT.value: "sent", OutboxState.FAILED.value: "failed"}
+            name = counter.get(state, "retrying")
+            setattr(result, name, getattr(result, name) + 1)
+            result.errors.extend(f"{attempt.row.event_id} {error}" for error in attempt.errors)
+        self._finish(token, attempts, moment)
+
+    def _save_channel(self, token: str, channel: str, attempts: list[_Attempt]) -> None:
+        if not attempts:
+            return
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(_OUTBOX).where(*_MINE).values({channel: bindparam("channel_state")}),
+                [
+                    {"event": a.row.event_id, "token": token, "channel_state": a.states[channel]}
+                    for a in attempts
+                ],
+            )
+
+    def _finish(self, token: str, attempts: list[_Attempt], moment: datetime) -> None:
+        """Write each outcome back (only while this sender's claim holds), in one transaction."""
+        with self.engine.begin() as connection:
+            connection.execute(_FINISH, [_finished(token, attempt, moment) for attempt in attempts])
+
+
+def _context(found: Any, dossier_text: str) -> _Context:
+    """What a message needs from its submission (a row of _CONTEXT, its dossier's text)."""
+    dossier = json.loads(dossier_text)
+    record = dossier["medical_record"]["document"]
+    application = dossier["application"]["document"]
+    contact = application.get("contact") or {}
+    email, phone = str(contact.get("email") or ""), str(contact.get("phone") or "")
+    people = [
+        record.get("mother") or {},
+        application.get("child") or {},
+        application.get("father") or {},
+    ]
+    names = tuple(
+        str(person.get(part))
+        for person in people
+        if isinstance(person, Mapping)
+        for part in ("surname", "given_name", "patronymic")
+        if person.get(part)
+    )
+    return _Context(
+        tracking_number=format_tracking_number(found.tracking_number),
+        language=messages.language_of(application),
+        addresses={"email": email_address(email), "sms": phone_number(phone)},
+        given={"email": bool(email.strip()), "sms": bool(phone.strip())},
+        names=names,
+    )
+
+
+def _deliver_channel(
+    channel: str, transport: Transport | None, attempts: list[_Attempt], moment: datetime
+) -> list[_Attempt]:
+    """Hand each attempt's message to the channel's transport; those it accepted."""
+    if transport is None:
+        for attempt in attempts:
+            attempt.errors.append(f"{channel}: not configured")
+        return []
+    accepted = []
+    for attempt in attempts:
+        attempt.tried = True
+        message = attempt.message
+        try:
+            transport.deliver(
+                Outgoing(
+                    event_id=attempt.row.event_id,
+                    channel=channel,
+                    recipient=str(attempt.addresses[channel]),
+                    language=message.language,
+                    subject=message.subject,
+                    text=message.text if channel == "email" else message.sms,
+                    moment=moment,
                 )
-            except (Permanent, Transient) as error:
-                retry = retry or isinstance(error, Transient)
-                if isinstance(error, Permanent):
-                    states[channel] = ChannelState.FAILED.value
-                errors.append(f"{channel}: {error}")
-                continue
-            states[channel] = ChannelState.SENT.value
-            if any(states[c] == ChannelState.PENDING.value for c in CHANNELS[index + 1 :]):
-                self._save_channel(row.event_id, token, channel, states[channel])
-        state = self._finish(row, token, states, moment, tried=tried, errors=errors, retry=retry)
-        counter = {OutboxState.SENT.value: "sent", OutboxState.FAILED.value: "failed"}
-        name = counter.get(state, "retrying")
-        setattr(result, name, getattr(result, name) + 1)
-        result.errors.extend(f"{row.event_id} {error}" for error in errors)
+            )
+        except (Permanent, Transient) as error:
+            attempt.retry = attempt.retry or isinstance(error, Transient)
+            if isinstance(error, Permanent):
+                attempt.states[channel] = ChannelState.FAILED.value
+            attempt.errors.append(f"{channel}: {error}")
+            continue
+        accepted.append(attempt)
+    try:
+        transport.flush()
+    except Transient as error:  # nothing of this channel counts as delivered
+        for attempt in accepted:
+            attempt.retry = True
+            attempt.errors.append(f"{channel}: {error}")
+        return []
+    for attempt in accepted:
+        attempt.states[channel] = ChannelState.SENT.value
+    return accepted
 
-    def _save_channel(self, event: str, token: str, channel: str, state: str) -> None:
-        """A channel delivered before the next is tried: a crash then repeats only the next."""
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(_OUTBOX).where(*_MINE).values({channel: state}),
-                {"event": event, "token": token},
-            )
 
-    def _finish(
-        self,
-        row: Any,
-        token: str,
-        states: Mapping[str, str],
-        moment: datetime,
-        *,
-        tried: bool,
-        errors: list[str],
-        retry: bool = False,
-    ) -> str:
-        """Write the outcome back (only while this sender's claim holds); the row's state."""
-        if any(s == ChannelState.PENDING.value for s in states.values()):
-            state = _PENDING
-        elif any(s == ChannelState.SENT.value for s in states.values()):
-            state = OutboxState.SENT.value
-        else:
-            state = OutboxState.FAILED.value
-        attempts = row.attempts + (1 if tried else 0)
-        values: dict[str, Any] = {
-            **states,
-            "state": state,
-            "attempts": attempts,
-            "lease_until": None,
-            "claimed_by": None,
-            "last_error": "; ".join(errors)[:200] or None,
-        }
-        if state == _PENDING:
-            values["next_attempt_at"] = moment + (
-                retry_delay(attempts) if retry else WAIT_UNCONFIGURED
-            )
-        else:
-            values["done_at"] = moment
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(_OUTBOX).where(*_MINE).values(values),
-                {"event": row.event_id, "token": token},
-            )
-        return state
+def _outcome(states: Mapping[str, str]) -> str:
+    if any(s == ChannelState.PENDING.value for s in states.values()):
+        return _PENDING
+    if any(s == ChannelState.SENT.value for s in states.values()):
+        return OutboxState.SENT.value
+    return OutboxState.FAILED.value
+
+
+def _finished(token: str, attempt: _Attempt, moment: datetime) -> dict[str, Any]:
+    """The parameters of _FINISH for one attempt."""
+    state = _outcome(attempt.states)
+    attempts = attempt.row.attempts + (1 if attempt.tried else 0)
+    pending = state == _PENDING
+    delay = retry_delay(attempts) if attempt.retry else WAIT_UNCONFIGURED
+    return {
+        "event": attempt.row.event_id,
+        "token": token,
+        "email_state": attempt.states.get("email", attempt.row.email),
+        "sms_state": attempt.states.get("sms", attempt.row.sms),
+        "state": state,
+        "attempts": attempts,
+        "last_error": "; ".join(attempt.errors)[:200] or None,
+        "next_attempt": moment + delay if pending else None,
+        "done": None if pending else moment,
+    }
 
 
 # -- in the serving process ----------------------------------------------------------------------
@@ -432,7 +510,9 @@ class BackgroundSender:
                 log.warning("notify: a sending pass failed (%s)", type(error).__name__)
             if self._stopping.is_set():
                 return
-            doorbell.wait(seen, wait)
+            if doorbell.wait(seen, wait) != seen:
+                # Rung: let the commits of the next moment join this one's in a single pass.
+                self._stopping.wait(GATHER_SECONDS)
 
 
 def sender_enabled(settings: Settings) -> bool:

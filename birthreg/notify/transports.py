@@ -76,6 +76,10 @@ class Transport(Protocol):
 
     def deliver(self, message: Outgoing) -> None: ...
 
+    def flush(self) -> None:
+        """Make what `deliver` accepted delivered (the sink writes its batch here); raise
+        Transient if that failed."""
+
     def close(self) -> None: ...
 
 
@@ -87,7 +91,7 @@ def email_address(text: str) -> str | None:
     display names, several addresses, non-ASCII that needs SMTPUTF8): what a dossier says is
     never pasted into a header as it is."""
     text = text.strip()
-    if not text or not text.isascii() or any(c in text for c in "\r\n<>,;\"") or len(text) > 254:
+    if not text or not text.isascii() or any(c in text for c in '\r\n<>,;"') or len(text) > 254:
         return None
     try:
         address = Address(addr_spec=text)
@@ -175,7 +179,9 @@ class SMTPTransport:
         connection: smtplib.SMTP
         if settings.implicit_tls:
             connection = smtplib.SMTP_SSL(
-                settings.host, settings.port, timeout=settings.timeout,
+                settings.host,
+                settings.port,
+                timeout=settings.timeout,
                 context=settings.tls_context(),
             )
         else:
@@ -231,6 +237,9 @@ class SMTPTransport:
             self._unreachable = True
             raise Transient(f"the SMTP server is unreachable ({type(error).__name__})") from None
 
+    def flush(self) -> None:
+        return None
+
     def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
@@ -280,6 +289,9 @@ class SMSTransport:
             raise Permanent(f"the SMS gateway refused the message ({response.status_code})")
         raise Transient(f"the SMS gateway answered {response.status_code}")
 
+    def flush(self) -> None:
+        return None
+
     def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
@@ -297,27 +309,34 @@ _INSERT_SINK: Final[dict[str, Any]] = {
 
 class SinkTransport:
     """Development only: the message is kept in `notify_sink`, which /notify/outbox lists. The
-    same event's message is kept once (a unique key), however often it is delivered."""
+    same event's message is kept once (a unique key), however often it is delivered. The
+    messages `deliver` accepts are written together by `flush`, in one transaction."""
 
     name = "sink"
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._accepted: list[dict[str, Any]] = []
 
     def deliver(self, message: Outgoing) -> None:
+        self._accepted.append(
+            {
+                "event_id": message.event_id,
+                "channel": message.channel,
+                "recipient": message.recipient,
+                "language": message.language,
+                "subject": message.subject[:300],
+                "text": message.text,
+                "delivered_at": message.moment,
+            }
+        )
+
+    def flush(self) -> None:
+        accepted, self._accepted = self._accepted, []
+        if not accepted:
+            return
         with self.engine.begin() as connection:
-            connection.execute(
-                _INSERT_SINK[connection.dialect.name],
-                {
-                    "event_id": message.event_id,
-                    "channel": message.channel,
-                    "recipient": message.recipient,
-                    "language": message.language,
-                    "subject": message.subject[:300],
-                    "text": message.text,
-                    "delivered_at": message.moment,
-                },
-            )
+            connection.execute(_INSERT_SINK[connection.dialect.name], accepted)
 
     def close(self) -> None:
         return None
