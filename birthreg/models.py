@@ -113,7 +113,8 @@ class Birth(SQLModel, table=True):
     facility_id: int = Field(foreign_key="facility.id", index=True)
     medical_record: str  # the canonical JSON text (RFC 8785), exactly what was sealed
     medical_record_sha256: str = Field(max_length=64, index=True)
-    seal_signature: str  # base64 DER CMS SignedData, detached
+    # base64 DER CMS SignedData, detached: packed (birthreg.packed; read with text_of)
+    seal_signature: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
     born_at: datetime = utc_column(index=True)
     recorded_at: datetime = utc_column(index=True)
     recorded_by: int = Field(foreign_key="staff_user.id")
@@ -463,9 +464,10 @@ class ParentApplication(SQLModel, table=True):
     document: str  # canonical JSON text
     created_by_serial: str = Field(max_length=40)
     mother_serial: str | None = Field(default=None, max_length=40)
-    mother_signature: str | None = None
+    # The signature objects' JSON texts, packed (birthreg.packed; read with text_of).
+    mother_signature: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary))
     father_serial: str | None = Field(default=None, max_length=40)
-    father_signature: str | None = None
+    father_signature: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary))
     # A random salt: the father's invitation token is a signed token (birthreg.tokens) over the
     # application id and this salt, so that a copy of the database gives no usable token.
     invitation_salt: str | None = Field(default=None, max_length=64)

@@ -30,11 +30,12 @@ import hashlib
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import object_session
 
 RAW: Final = 0
 DEFLATED: Final = 1
@@ -162,6 +163,32 @@ class Packer:
         _CACHE[ident] = content
         self._newest[kind] = (ident, content)
         return ident, content
+
+
+def text_of(row: Any, column: str) -> str | None:
+    """The text of a packed column of an ORM object loaded in a session (None stays None). The
+    session's connection is asked for only when the dictionary is not cached: on SQLite a
+    transaction begun for a read would take the write lock."""
+    value = getattr(row, column)
+    if value is None:
+        return None
+    session = object_session(row)
+    if session is None:
+        raise PackedError(f"{type(row).__name__}.{column} read outside a session")
+    return unpack(session.connection, value)
+
+
+def pack_for(row: Any, kind: str, text: str) -> bytes:
+    """`text` packed for a column of `row` (an ORM object added to a session), a dictionary
+    made for it written in the session's transaction."""
+    session = object_session(row)
+    if session is None:
+        raise PackedError(f"{type(row).__name__} is in no session")
+    connection = session.connection()
+    packer = Packer(connection)
+    packed = packer.pack(kind, text)
+    packer.write(connection)
+    return packed
 
 
 def plain(text: str) -> bytes:

@@ -45,6 +45,8 @@ from birthreg.models import (
     Submission,
     now,
 )
+from birthreg.packed import Packer
+from birthreg.parents.service import SIGNATURE_KIND
 from birthreg.pki.seals import load_seal
 from birthreg.pki.service import load_certification_authority
 from birthreg.registry.certificate import certificate_values, load_certificate_context
@@ -52,6 +54,7 @@ from birthreg.registry.service import load_office
 from birthreg.registry.stored import pack_submissions
 from birthreg.seed_report import ReportTemplate, receipt_maker
 from birthreg.seed_rows import TABLE_ORDER, Rows, SeedContext, Staff, add_birth, prime_report
+from birthreg.ward.context import seal_kind
 
 #: Births made and written at a time (a transaction each).
 BATCH = 1000
@@ -226,6 +229,7 @@ def _write(engine: Engine, rows: Rows, context: SeedContext) -> int:
     events = sorted(rows.events, key=lambda event: event.at)
     with engine.begin() as connection:
         pack_submissions(connection, rows.tables["registry_submission"])
+        _pack_signatures(connection, rows)
         for name in TABLE_ORDER:
             _insert(connection, name, rows.tables[name])
         _move_counters(connection, context, rows.tables["registry_registration"])
@@ -235,6 +239,19 @@ def _write(engine: Engine, rows: Rows, context: SeedContext) -> int:
         if entries:
             audit.advance_head(connection, entries[-1]["seq"], entries[-1]["entry_hash"])
     return len(entries)
+
+
+def _pack_signatures(connection: Connection, rows: Rows) -> None:
+    """The births' seals and the applications' signatures packed (`birthreg.packed`)."""
+    packer = Packer(connection)
+    for birth in rows.tables["birth"]:
+        seal = birth["seal_signature"].decode("ascii")
+        birth["seal_signature"] = packer.pack(seal_kind(birth["facility_id"]), seal)
+    for application in rows.tables["parents_application"]:
+        for column in ("mother_signature", "father_signature"):
+            if application[column] is not None:
+                application[column] = packer.pack(SIGNATURE_KIND, application[column])
+    packer.write(connection)
 
 
 def _move_counters(

@@ -12,9 +12,8 @@ from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.orm import object_session
 
-from birthreg.packed import Packer, unpack
+from birthreg.packed import Packer, text_of, unpack
 
 PACKED_COLUMNS = ("dossier", "report", "receipt")
 
@@ -45,12 +44,9 @@ def text(connection: Connection, value: bytes) -> str:
 
 
 def _text_of(submission: Any, column: str) -> str:
-    session = object_session(submission)
-    if session is None:
-        raise RuntimeError("a submission read outside a session")
-    # The session's connection only when the dictionary is not cached: on SQLite a transaction
-    # begun for it would take the write lock.
-    return unpack(session.connection, getattr(submission, column))
+    text = text_of(submission, column)
+    assert text is not None  # the columns are NOT NULL
+    return text
 
 
 def dossier_text(submission: Any) -> str:

@@ -21,6 +21,7 @@ from ward.helpers import father_body, start_enrollment
 
 from birthreg.cli import app as cli
 from birthreg.models import ApplicationState, Birth, CertificatePDF, ParentApplication, Progress
+from birthreg.packed import text_of
 from birthreg.registry.certificate_pdf import stored_pdf
 from signing.canonical import canonicalize
 
@@ -512,8 +513,9 @@ def test_key_file_holder_signs_in_and_signs_with_cms(
     assert uploaded.status_code == 303 and "error" not in uploaded.headers["location"]
     row = _application(db, application_id)
     assert row.state == ApplicationState.SUBMITTED
-    assert json.loads(row.mother_signature or "{}")["format"] == "cms"
-    base64.b64decode(json.loads(row.mother_signature or "{}")["value"], validate=True)
+    kept = json.loads(text_of(row, "mother_signature") or "{}")
+    assert kept["format"] == "cms"
+    base64.b64decode(kept["value"], validate=True)
 
 
 def test_pages_render_in_the_three_languages(mother: Phone) -> None:
