@@ -166,16 +166,19 @@ class Packer:
 
 
 def text_of(row: Any, column: str) -> str | None:
-    """The text of a packed column of an ORM object loaded in a session (None stays None). The
-    session's connection is asked for only when the dictionary is not cached: on SQLite a
-    transaction begun for a read would take the write lock."""
+    """The text of a packed column of an ORM object (None stays None). The object's session's
+    connection is asked for only when the dictionary is not cached (on SQLite a transaction
+    begun for a read would take the write lock); an object no longer in a session is read with
+    the dictionaries this process has read or made."""
     value = getattr(row, column)
     if value is None:
         return None
     session = object_session(row)
-    if session is None:
-        raise PackedError(f"{type(row).__name__}.{column} read outside a session")
-    return unpack(session.connection, value)
+
+    def detached() -> Connection:
+        raise PackedError(f"{type(row).__name__}.{column}: its dictionary is not at hand")
+
+    return unpack(detached if session is None else session.connection, value)
 
 
 def pack_for(row: Any, kind: str, text: str) -> bytes:
