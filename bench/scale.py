@@ -9,7 +9,8 @@ request at a time, each a few dozen rounds):
   mid-history (unfiltered, by status, by facility);
 - a submission's page (the API's detail, as the page reads it), its public status;
 - search by a mother's IIN and by a surname's start;
-- a parent's pages (signed in with a session for a seeded key): home and application;
+- a parent's pages (signed in with a session for a seeded key): home and application; a
+  mother's sign-in with her key (a birth recorded and her phone enrolled first);
 - public verification of a certificate's QR seal, and its status;
 - intake of a fresh dossier and registration of it (each a new mother);
 - GET /pki/crl and an OCSP answer for a seeded certificate;
@@ -50,7 +51,9 @@ from sqlmodel import Session, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from parents.helpers import enroll_phone  # noqa: E402  (the tests' simulated phone)
 from registry import factories  # noqa: E402  (the tests' dossier factories)
+from ward.helpers import record_birth  # noqa: E402
 
 from birthreg.audit import make_checkpoint, verify_chain  # noqa: E402
 from birthreg.auth import create_staff_user, issue_token  # noqa: E402
@@ -132,12 +135,20 @@ def _sample(session: Session, query: str, n: int) -> list[Any]:
 
 
 def _clerk_headers(app: Any) -> dict[str, str]:
+    return _staff_headers(app, "bench-clerk", Role.CLERK)
+
+
+def _staff_headers(app: Any, username: str, role: Role) -> dict[str, str]:
+    """An API token of a bench account (made the first time; ward staff at the first facility)."""
     settings = app_services(app).settings
     with Session(app_services(app).engine) as session:
-        user = session.exec(select(StaffUser).where(StaffUser.username == "bench-clerk")).first()
+        user = session.exec(select(StaffUser).where(StaffUser.username == username)).first()
         if user is None:
-            user = create_staff_user(session, username="bench-clerk",
-                                     password=secrets.token_urlsafe(24), role=Role.CLERK)
+            facility = None
+            if role == Role.WARD:
+                facility = session.execute(text("SELECT min(id) FROM facility")).scalar_one()
+            user = create_staff_user(session, username=username, role=role,
+                                     password=secrets.token_urlsafe(24), facility_id=facility)
             session.commit()
             session.refresh(user)
         return {"Authorization": f"Bearer {issue_token(settings, user, kind='api')}"}
@@ -224,6 +235,18 @@ def _writes(app: Any, client: Any, rounds: int, results: Timings) -> None:
         f"{base}/{received[i]}/register", headers=headers)), rounds, results)
 
 
+def _sign_in(app: Any, client: Any, rounds: int, results: Timings) -> None:
+    """A mother signs in with a key of her own (a birth recorded and her phone enrolled for it
+    by the ward's API first): a challenge, her signature, the session."""
+    headers = _staff_headers(app, "bench-midwife", Role.WARD)
+    phones = []
+    for index in range(rounds + 1):
+        mother = factories.person(random.randint(1, 9000), born=_date(index))
+        birth = record_birth(client, headers, mother={"iin": mother.iin})
+        phones.append(enroll_phone(app, client, headers, str(birth["id"])))
+    _time("parent: sign-in", lambda i: _ok(phones[i].sign_in()), rounds, results)
+
+
 def _date(index: int) -> Any:
     from datetime import date
 
@@ -278,6 +301,7 @@ def main() -> None:
         _reads(app, client, args.rounds, results)
         _pki(app, client, args.rounds, results)
         _writes(app, client, args.rounds, results)
+        _sign_in(app, client, args.rounds, results)
         _audit(app, results)
     with make_engine(url).connect() as connection:
         size = connection.execute(

@@ -31,6 +31,6 @@ def test_scale_seeds_and_times_every_case(tmp_path: Path) -> None:
     results = json.loads(done.stdout.strip().splitlines()[-1])
     assert results["births"] == 40
     assert {"queue: mid-history keyset page", "a submission's page", "parent: home",
-            "intake of a dossier", "registration", "GET /pki/crl", "OCSP",
+            "parent: sign-in", "intake of a dossier", "registration", "GET /pki/crl", "OCSP",
             "audit verify --since-checkpoint"} <= set(results["ms"])
     assert all(0 < case["p50"] <= case["p95"] for case in results["ms"].values())

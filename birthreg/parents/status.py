@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal
 
 import httpx
@@ -43,10 +44,16 @@ class RegistryView:
     status: str | None = None
     rejection_reason: str | None = None
     certificate: dict[str, Any] | None = None
-    qr_svg: Markup | None = None
     tracking_number: str | None = None
     received_at: datetime | None = None
     decided_at: datetime | None = None
+
+    @cached_property
+    def qr_svg(self) -> Markup | None:
+        """The certificate's QR code, made when a page first shows it (not on pages that do
+        not: it is two thirds of the time a parent's page takes)."""
+        qr = (self.certificate or {}).get("qr")
+        return Markup(qr_svg(qr)) if qr else None  # noqa: S704 (our own SVG)
 
     @property
     def certificate_issued_at(self) -> datetime | None:
@@ -79,7 +86,6 @@ def registry_view(request: Request, submission_id: str) -> RegistryView:
         rejection_reason=status.rejection_reason,
         tracking_number=status.tracking_number,
         certificate=certificate,
-        qr_svg=Markup(qr_svg(certificate["qr"])) if certificate and certificate.get("qr") else None,  # noqa: S704 (our own SVG)
         received_at=_moment(status.body.get("received_at")),
         decided_at=_moment(status.body.get("decided_at")),
     )

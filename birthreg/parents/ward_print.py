@@ -1,7 +1,9 @@
 """The certificate the ward prints for the mother before she leaves (DESIGN.md, "Issued at the
 ward"): the ward learns the registry's outcome the way the parents' pages do (the application's
 submission, its status through the one registry client) and fetches the signed PDF by the
-certificate's unguessable id, telling the registry that the facility prints it.
+certificate's unguessable id, with a claim that the facility prints it sealed by the facility's
+own seal (`birthreg.ward_print_claim`): the registry counts a print at the ward only on that
+seal, never on the link alone.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from fastapi import Request
 from sqlmodel import Session, col, select
 
 from birthreg.errors import DomainError
-from birthreg.models import ParentApplication
+from birthreg.models import ParentApplication, now
 from birthreg.parents.status import RegistryView, registry_view
 from birthreg.parents.submission import note_registered
+from birthreg.pki.seals import Seal
 from birthreg.registry.client import RegistryClient
+from birthreg.ward_print_claim import seal_ward_print
 
 
 def registered_certificate(
@@ -40,12 +44,17 @@ def registered_certificate(
     return registry
 
 
-def print_at_ward(request: Request, certificate_id: str, facility_bin: str) -> bytes:
-    """The signed PDF, logged by the registry as printed at the ward with this facility's BIN.
-    Raises 502 registry_unavailable when the registry cannot be reached or refuses."""
+def print_at_ward(request: Request, certificate_id: str, facility_bin: str, seal: Seal) -> bytes:
+    """The signed PDF, logged by the registry as printed at the ward by this facility: the
+    claim is sealed with the facility's `seal`. Raises 502 registry_unavailable when the
+    registry cannot be reached or refuses."""
+    claim = seal_ward_print(
+        certificate_id, facility_bin, moment=now(), certificate=seal.certificate, key=seal.key,
+        chain=seal.chain,
+    )  # fmt: skip
     try:
         with RegistryClient.for_app(request.app) as registry:
-            pdf = registry.certificate_pdf(certificate_id, printed_at_ward=facility_bin)
+            pdf = registry.ward_print_pdf(certificate_id, claim)
     except httpx.HTTPError as error:
         raise DomainError(
             "registry_unavailable", "the registry did not give the PDF", 502

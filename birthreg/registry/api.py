@@ -8,7 +8,7 @@ import threading
 from datetime import timedelta
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
@@ -20,7 +20,16 @@ from birthreg.db import ReadSessionDep, SessionDep
 from birthreg.edge import client_address
 from birthreg.errors import DomainError
 from birthreg.models import SubmissionStatus, now
-from birthreg.registry import copies, freshness, intake, queue, record_api, registration, service
+from birthreg.registry import (
+    copies,
+    freshness,
+    intake,
+    queue,
+    record_api,
+    registration,
+    service,
+    ward_print,
+)
 from birthreg.registry.certificate import (
     certificate_context,
     get_certificate,
@@ -306,27 +315,62 @@ def reject_submission(
 @router.get(
     "/certificates/{certificate_id}.pdf",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}, 404: _ERROR},
+    responses={200: {"content": {"application/pdf": {}}}, 400: _ERROR, 404: _ERROR},
 )
 def certificate_pdf_download(
     session: SessionDep,
     services: ServicesDep,
     certificate_id: CertificateId,
-    printed_at_ward: Annotated[str | None, Query(pattern=r"^[0-9]{12}$")] = None,
+    printed_at_ward: Annotated[str | None, Query(max_length=80)] = None,
 ) -> Response:
-    """The certificate as a PDF signed PAdES by the registry seal (holder: anyone with the id).
-    `printed_at_ward=BIN`: the ward where the child was born prints it for the mother (logged
-    as `printed_at_ward`; 403 `facility_mismatch` for another facility's BIN)."""
+    """The certificate as a PDF signed PAdES by the registry seal (holder: anyone with the id),
+    logged `pdf_download`. A print at the ward is claimed only by POST …/ward-print with the
+    facility's sealed claim: `?printed_at_ward=` here is refused (400 ward_print_unsealed, no
+    PDF, nothing logged), so that no link holder can claim one."""
     certificate = get_certificate(session, certificate_id)
     if printed_at_ward is not None:
-        copies.check_ward(session, certificate, printed_at_ward)
-    number = certificate.certificate_number.rsplit(" ", 1)[-1]
-    context = certificate_context(services, session)
-    pdf = certificate_pdf(session, context, certificate)
-    if printed_at_ward is None:
-        copies.log_download(session, certificate)
-    else:
-        copies.log_ward_print(session, certificate, printed_at_ward)
+        raise DomainError(
+            "ward_print_unsealed",
+            "a print at the ward is claimed by POST /api/v1/registry/certificates/{id}/ward-print "
+            "with the facility's sealed claim",
+            400,
+        )
+    pdf = certificate_pdf(session, certificate_context(services, session), certificate)
+    copies.log_download(session, certificate)
+    return _pdf_response(pdf, certificate.certificate_number)
+
+
+@router.post(
+    "/certificates/{certificate_id}/ward-print",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}},
+        400: _ERROR, 403: _ERROR, 404: _ERROR, 409: _ERROR,
+    },
+)  # fmt: skip
+def certificate_printed_at_ward(
+    session: SessionDep,
+    services: ServicesDep,
+    certificate_id: CertificateId,
+    claim: Annotated[dict[str, Any], Body()],
+) -> Response:
+    """The ward where the child was born prints the signed PDF for the mother. The body is the
+    claim sealed with the facility's seal (`birthreg.ward_print_claim`: {document: {type,
+    certificate_id, facility_bin, at, nonce}, signature: {format: "cms", value}}): trusted by
+    the registry's roots, the seal's BIN the claim's and the birth's facility, `at` within 5
+    minutes, the nonce new. Logged `printed_at_ward` (actor `facility:BIN`). Refused, with
+    nothing logged: 400 ward_print_malformed_claim / ward_print_claim_for_another_certificate, 403
+    ward_print_stale_claim / ward_print_seal_not_trusted / ward_print_seal_of_another_facility /
+    facility_mismatch, 409 ward_print_replayed."""
+    certificate = get_certificate(session, certificate_id)
+    validator = service.registry_for(services).validator
+    ward_print.accept_ward_print(session, certificate, claim, validator=validator, moment=now())
+    pdf = certificate_pdf(session, certificate_context(services, session), certificate)
+    return _pdf_response(pdf, certificate.certificate_number)
+
+
+def _pdf_response(pdf: bytes, certificate_number: str) -> Response:
+    number = certificate_number.rsplit(" ", 1)[-1]
     return Response(
         pdf,
         media_type="application/pdf",

@@ -249,14 +249,21 @@ class RegistryClient:
         )
         return response.status_code, _json_body(response)
 
-    def certificate_pdf(
-        self, certificate_id: str, *, printed_at_ward: str | None = None
-    ) -> bytes | None:
-        """The PAdES-signed PDF (None for an unknown id). `printed_at_ward`: the BIN of the
-        facility printing it for the mother (the registry logs it so; raises
-        httpx.HTTPStatusError 403 for a facility the birth was not recorded in)."""
-        params = {"printed_at_ward": printed_at_ward} if printed_at_ward else None
-        response = self.http.get(_certificate_path(certificate_id) + ".pdf", params=params)
+    def certificate_pdf(self, certificate_id: str) -> bytes | None:
+        """The PAdES-signed PDF, as its holder downloads it (None for an unknown id)."""
+        response = self.http.get(_certificate_path(certificate_id) + ".pdf")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.content
+
+    def ward_print_pdf(self, certificate_id: str, claim: Mapping[str, Any]) -> bytes | None:
+        """The PDF the ward prints for the mother, sent with the facility's sealed claim
+        (`birthreg.ward_print_claim`; the registry logs `printed_at_ward`). None for an unknown id;
+        raises httpx.HTTPStatusError for a refused claim (403 another facility, 409 a replay)."""
+        response = self.http.post(
+            _certificate_path(certificate_id) + "/ward-print", json=claim, headers=_JSON
+        )
         if response.status_code == 404:
             return None
         response.raise_for_status()

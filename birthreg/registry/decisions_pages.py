@@ -70,7 +70,10 @@ def duplicate_decision_page(
         return refused_view(
             request, session, staff, submission_id, DomainError(code, message_for(code)),
             errors={f"duplicate-{other}": message_for(code)},
-            values={f"duplicate-{other}": reason[: MAX_REASON_LENGTH * 2]},
+            values={
+                f"duplicate-{other}": reason[: MAX_REASON_LENGTH * 2],
+                f"duplicate-{other}-decision": fields.get("decision", "")[:20],
+            },  # nothing chosen or typed is lost
         )
     try:
         decisions.decide_duplicate(

@@ -1,7 +1,7 @@
 """The tables of a record's life after registration: search keys, corrections, issuances.
 
 Kept beside the registry's other tables in `birthreg.models`, in a module of their own so that
-the record's life grows here; Alembic migration 0009 makes them.
+the record's life grows here; Alembic migrations 0009 and 0017 make them.
 """
 
 from __future__ import annotations
@@ -88,3 +88,16 @@ class Issuance(SQLModel, table=True):
     collector_iin: str | None = Field(default=None, max_length=12)
     document_checked: bool | None = None
     reason: str | None = Field(default=None, max_length=1000)
+
+
+class WardPrintNonce(SQLModel, table=True):
+    """A ward's sealed "printed at the ward" claim already counted, by its nonce: a replay of
+    the same claim is refused. Kept until the claim is stale (`birthreg.ward_print_claim.FRESHNESS`
+    after its time); older ones are removed as new claims come."""
+
+    __tablename__ = "registry_ward_print_nonce"
+
+    nonce: str = Field(primary_key=True, max_length=64)
+    certificate_id: str = Field(foreign_key="registry_certificate.id", max_length=64)
+    facility_bin: str = Field(max_length=12)
+    stale_after: datetime = utc_column(index=True)

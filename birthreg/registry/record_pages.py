@@ -207,6 +207,16 @@ def issue_copy_page(
         session.rollback()
         return dossier_view(
             request, session, staff, submission_id, status_code=status,
-            errors={"copy": message_for(code)}, values=values,
+            errors={_COPY_ERROR_FIELDS.get(code, "copy"): message_for(code)}, values=values,
         )  # fmt: skip
     return _back(submission_id, "copy_issued")
+
+
+#: The copy form's field each refusal is shown beside (else beside the checkbox, "copy").
+_COPY_ERROR_FIELDS = {
+    "collector_name_required": "collector_name",
+    "invalid_iin": "collector_iin",
+    "reason_required": "copy_reason",
+    "reason_too_long": "copy_reason",
+    "reason_not_plain": "copy_reason",
+}

@@ -85,10 +85,16 @@ def matching_ids(session: Session, query: Query, limit: int = MAX_RESULTS) -> li
         conditions.append(_KEYS.c.key.in_(query.exact))
     if query.prefix:
         conditions.append(and_(_KEYS.c.key >= query.prefix, _KEYS.c.key < query.prefix + _LAST))
-    found = select(_KEYS.c.submission_id).where(or_(*conditions)).distinct().scalar_subquery()
+    # EXISTS rather than IN (the keys' submissions): the planner may then walk the newest
+    # submissions and probe each one's keys, stopping at the limit, when a common surname's
+    # start matches thousands (at 20,000 births 54 ms became 5), and still start from the keys
+    # when they are few.
+    found = select(_KEYS.c.submission_id).where(
+        _KEYS.c.submission_id == col(Submission.id), or_(*conditions)
+    )
     statement = (
         select(col(Submission.id))
-        .where(col(Submission.id).in_(found))
+        .where(found.exists())
         .order_by(col(Submission.received_at).desc(), col(Submission.id))
         .limit(limit)
     )

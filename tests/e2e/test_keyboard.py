@@ -1,6 +1,7 @@
 """Every main form with the keyboard alone, in real Chromium (issue 16): Tab reaches each field
-and the submit button in turn, and Enter on the button sends the form. One server, the demo's
-data (as the layout test arranges it), one browser context per account."""
+and the submit button in turn, each showing its focus, and Enter on the button sends the form; a
+form the server refuses comes back with the focus on its first field in error. One server, the
+demo's data (as the layout test arranges it), one browser context per account."""
 
 from __future__ import annotations
 
@@ -36,12 +37,22 @@ _CONTROLS = """(form) => Array.from(new Set(Array.from(form.querySelectorAll(
 
 _CHECKED = "() => (document.querySelector('input[name=father_basis]:checked') || {}).value"
 
+#: Whether the focused control shows it: the page's :focus-visible ring (an outline of 2 px or
+#: more, not "none").
+_FOCUS_SHOWN = """() => {
+    const e = document.activeElement;
+    const style = getComputedStyle(e);
+    return e.matches(':focus-visible') && style.outlineStyle !== 'none'
+        && parseFloat(style.outlineWidth) >= 2;
+}"""
+
 
 def _tab_to(page: Any, target: str, limit: int = 80) -> None:
     """Press Tab until `target` (as _ACTIVE names it) has the focus."""
     for _ in range(limit):
         page.keyboard.press("Tab")
         if page.evaluate(_ACTIVE) == target:
+            assert page.evaluate(_FOCUS_SHOWN), f"{target} does not show its focus on {page.url}"
             return
     raise AssertionError(f"Tab never reached {target} on {page.url}")
 
@@ -97,7 +108,7 @@ def _ids(base_settings: Any) -> tuple[str, str]:
 
 
 def test_the_main_forms_work_with_the_keyboard_alone(
-    demo: tuple[str, dict[str, str], dict[str, dict[str, str]]],  # noqa: F811
+    demo: tuple[str, dict[str, Any], dict[str, dict[str, str]]],  # noqa: F811
     chromium: Any, live_server: Any,
 ) -> None:
     base, logins, paths = demo
@@ -174,3 +185,71 @@ def test_the_parents_application_form_works_with_the_keyboard_alone(
         page.wait_for_selector("[data-testid=sign-button]")  # reviewed: ready to sign
     finally:
         mother.close()
+
+
+def _refused_then_sent(
+    page: Any, form: str, wrong: list[tuple[str, list[str], str]],
+    right: list[tuple[str, list[str], str]], invalid: str,
+) -> None:
+    """By keyboard: the `wrong` values sent, the page comes back with the focus on `invalid`
+    (marked invalid, its message tied to it); then the `right` ones, and the form is sent."""
+    controls = _reaches_every_control(page, form)
+    _by_keyboard(page, wrong, controls[-1])
+    assert page.evaluate(_ACTIVE) == invalid, (page.evaluate(_ACTIVE), page.url)
+    field = page.locator(invalid)
+    assert field.get_attribute("aria-invalid") == "true"
+    message = page.locator("#" + str(field.get_attribute("aria-describedby")).split()[0])
+    assert message.is_visible() and message.inner_text().strip()
+    _by_keyboard(page, right, controls[-1])
+    assert "flash=" in page.url, page.url
+
+
+def test_the_copy_duplicate_and_late_forms_work_with_the_keyboard_alone(
+    demo: tuple[str, dict[str, Any], dict[str, dict[str, str]]],  # noqa: F811
+    chromium: Any,
+) -> None:
+    base, logins, paths = demo
+    context = chromium.new_context(viewport={"width": 1366, "height": 800})
+    try:
+        page = _log_in(context, base, "clerk", logins["clerk"])
+        page.goto(base + paths["clerk"]["registry-record"])
+        copy = "[data-testid=copy-form]"
+        assert page.locator(copy).first.evaluate(_CONTROLS)[:-1] == [
+            "#collector-name", "#collector-iin", "#copy-reason", "#document-checked"
+        ]
+        _refused_then_sent(
+            page, copy,
+            wrong=[("#collector-name", [], "Айгүл Серікова"),
+                   ("#collector-iin", [], "123456789012"),
+                   ("#copy-reason", [], "Бірінші куәлік жоғалды."),
+                   ("#document-checked", ["Space"], "")],
+            right=[("#collector-iin", ["ControlOrMeta+A"], "940315400014"),
+                   ("#document-checked", ["Space"], "")],
+            invalid="#collector-iin",
+        )  # fmt: skip
+        assert "flash=copy_issued" in page.url
+
+        page.goto(base + paths["clerk"]["registry-duplicate"])
+        duplicate = "[data-testid=duplicate-form]"
+        reason = page.locator(duplicate).first.evaluate(_CONTROLS)[1]
+        _refused_then_sent(
+            page, duplicate,
+            wrong=[("radio[name=decision]", ["Space"], ""), (reason, [], "   ")],
+            right=[(reason, ["ControlOrMeta+A"], "Басқа медициналық жазба, басқа салмақ.")],
+            invalid=reason,
+        )  # fmt: skip
+        assert "flash=duplicate_decided" in page.url
+    finally:
+        context.close()
+
+    context = chromium.new_context(viewport={"width": 1366, "height": 800})
+    try:
+        page = _log_in(context, base, "registrar", logins["registrar"])
+        page.goto(base + paths["registrar"]["registry-late"])
+        approve = _reaches_every_control(page, "[data-testid=approve-late-form]")
+        assert len(approve) == 1 and approve[0].startswith("button:"), approve
+        _by_keyboard(page, [], approve[0])
+        assert "flash=late_approved" in page.url, page.url
+        assert page.get_by_test_id("late-approved").is_visible()
+    finally:
+        context.close()

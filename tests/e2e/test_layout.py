@@ -6,7 +6,9 @@ The pages are the demo's (`birthreg demo`: births in every state, a ward, a cler
 account), so that each one shows real rows. With BIRTHREG_SCREENSHOTS=<folder> (`make
 screenshots`) the main pages are also saved there, as the README's walk-through shows them.
 Beyond the demo, the tests' factories add a late dossier (the registrar's approval form) and two
-dossiers of one mother (the clerk's duplicate decision form).
+dossiers of one mother (the clerk's duplicate decision form); and two mothers sign in with their
+keys as the phone does (tests/parents/helpers): one with a draft application, one whose birth is
+registered. Their pages are opened with their session cookies.
 """
 
 from __future__ import annotations
@@ -19,15 +21,25 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from parents.helpers import draft, enroll_phone, new_birth, sign_application
 from registry import factories as f
 from registry.test_decisions import REASON, late_dossier
 from sqlmodel import Session, col, select
+from ward.helpers import staff
 
 from birthreg.auth import create_staff_user
 from birthreg.db import make_engine
 from birthreg.demo import run_demo
 from birthreg.main import create_app
-from birthreg.models import Birth, BirthCertificate, Enrollment, Role, Submission, now
+from birthreg.models import (
+    Birth,
+    BirthCertificate,
+    Enrollment,
+    ParentApplication,
+    Role,
+    Submission,
+    now,
+)
 
 AXE = Path(__file__).resolve().parents[1] / "vendor" / "axe-core" / "axe.min.js"
 SIZES = {"desk": {"width": 1366, "height": 800}, "phone": {"width": 390, "height": 844}}
@@ -149,6 +161,7 @@ def _paths(settings: Any, arranged: dict[str, str]) -> dict[str, dict[str, str]]
         "registry-corrections": "/registry/corrections",
         "registry-check": "/registry/check",
         "registry-duplicate": f"/registry/submissions/{arranged['duplicate']}",
+        "notify-outbox": "/notify/outbox",
     }
     if submission is not None:
         clerk["registry-submission"] = f"/registry/submissions/{submission.id}"
@@ -176,15 +189,79 @@ def _paths(settings: Any, arranged: dict[str, str]) -> dict[str, dict[str, str]]
             "registry-corrected": f"/registry/submissions/{arranged['corrected']}",
             "registry-corrections-pending": "/registry/corrections",
         },
+        **_parents_paths(arranged),
     }
 
 
+def _parents_paths(arranged: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The signed-in mothers' pages (`_signed_in_mothers`)."""
+    draft_id, registered_id = arranged["mother-draft"], arranged["mother-registered"]
+    return {
+        "mother-draft": {
+            "parents-home-draft": "/parents",
+            "parents-form": f"/parents/application?edit={draft_id}",
+            "parents-review": f"/parents/applications/{draft_id}",
+        },
+        "mother-registered": {
+            "parents-home-registered": "/parents",
+            "parents-record": f"/parents/applications/{registered_id}",
+            "parents-correction": f"/parents/applications/{registered_id}/correction",
+        },
+    }
+
+
+def _signed_in_mothers(live_server: Any) -> tuple[dict[str, str], dict[str, list[Any]]]:
+    """Two mothers enrolled at the ward and signed in with their keys (the phone's API, as
+    tests/parents/helpers does it): "mother-draft" with a draft application, "mother-registered"
+    whose signed application the registry registered. Their applications' ids, and their
+    session cookies for the browser."""
+    base = str(live_server)
+    app = create_app(live_server.settings)
+    ids: dict[str, str] = {}
+    cookies: dict[str, list[Any]] = {}
+    with TestClient(app), httpx.Client(base_url=base, timeout=60) as desk:
+        ward = staff(app, username="layout-midwife")[1]
+        clerk = f.staff_headers(app, Role.CLERK)
+        for account, serial in (("mother-draft", 810), ("mother-registered", 820)):
+            mother = f.person(serial, surname="Жақсылықова", given_name="Меруерт")
+            names = {"surname": mother.surname, "given_name": mother.given_name}
+            birth_id = new_birth(desk, ward, mother={"iin": mother.iin, **names})
+            phone = enroll_phone(
+                app, desk, ward, birth_id, phone_client=httpx.Client(base_url=base, timeout=60)
+            )
+            try:
+                assert phone.sign_in().status_code == 200
+                ids[account] = draft(phone)
+                if account == "mother-registered":
+                    signed = sign_application(phone, ids[account])
+                    assert signed.json()["submitted"] is True, signed.text
+                    registered = desk.post(
+                        f"/api/v1/registry/submissions/{_submission_of(app, ids[account])}"
+                        "/register", headers=clerk,
+                    )  # fmt: skip
+                    assert registered.status_code == 201, registered.text
+                jar = phone.client.cookies.jar
+                cookies[account] = [{"name": c.name, "value": c.value, "url": base} for c in jar]
+            finally:
+                phone.client.close()
+    return ids, cookies
+
+
+def _submission_of(app: Any, application_id: str) -> str:
+    with Session(app.state.services.engine) as session:
+        application = session.get(ParentApplication, application_id)
+        assert application is not None and application.submission_id
+        return application.submission_id
+
+
 @pytest.fixture
-def demo(live_server: Any) -> Iterator[tuple[str, dict[str, str], dict[str, dict[str, str]]]]:
+def demo(live_server: Any) -> Iterator[tuple[str, dict[str, Any], dict[str, dict[str, str]]]]:
+    """The base URL; per account its password, or (a parent) her session cookies; the pages."""
     result = run_demo(live_server.settings)
     arranged = _arrange_decisions(live_server)
-    logins = {**result.logins, "registrar": REGISTRAR_PASSWORD}
-    yield str(live_server), logins, _paths(live_server.settings, arranged)
+    mothers, cookies = _signed_in_mothers(live_server)
+    logins = {**result.logins, "registrar": REGISTRAR_PASSWORD, **cookies}
+    yield str(live_server), logins, _paths(live_server.settings, {**arranged, **mothers})
 
 
 def _log_in(page: Any, base: str, username: str, password: str) -> None:
@@ -209,7 +286,7 @@ def _check(page: Any, name: str) -> list[str]:
 
 @pytest.mark.parametrize("size", sorted(SIZES))
 def test_every_page_fits_and_passes_axe(
-    demo: tuple[str, dict[str, str], dict[str, dict[str, str]]], chromium: Any, size: str
+    demo: tuple[str, dict[str, Any], dict[str, dict[str, str]]], chromium: Any, size: str
 ) -> None:
     base, logins, paths = demo
     pictures = os.environ.get("BIRTHREG_SCREENSHOTS")
@@ -224,10 +301,15 @@ def test_every_page_fits_and_passes_axe(
             context.add_cookies([{"name": "lang", "value": language, "url": base}])
             page = context.new_page()
             try:
-                if account:
+                parent = isinstance(logins.get(account), list)
+                if parent:  # her session cookie, as her phone holds it once she signed in
+                    context.add_cookies(logins[account])
+                elif account:
                     _log_in(page, base, account, logins[account])
                 for name, path in pages.items():
                     page.goto(base + path, wait_until="networkidle")
+                    if parent and page.url != base + path:  # not sent to the sign-in page
+                        problems.append(f"{name} {language} {size}: went to {page.url}")
                     problems += _check(page, f"{name} {language} {size}")
                     if pictures and name in PICTURED and language == "en":
                         Path(pictures).mkdir(parents=True, exist_ok=True)

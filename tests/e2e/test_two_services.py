@@ -3,14 +3,16 @@ docker/issue-seal.sh, docker/registry.sh) as three processes in production mode,
 (role ward: the CA) and the registry (role registry: no CA key) each on a database of its own,
 sharing nothing but the public `exchange` directory. A whole birth goes through: the ward
 records it, the mother's key is issued there and she signs, the registry receives the dossier
-over HTTP and checks revocation at the ward's /pki over HTTP, a clerk registers it; and a key
-revoked at the ward is refused at the registry within seconds.
+over HTTP and checks revocation at the ward's /pki over HTTP, a clerk registers it, the ward's
+sealed "printed at the ward" claim is trusted across the boundary; and a key revoked at the
+ward is refused at the registry within seconds.
 
 On PostgreSQL (BIRTHREG_TEST_DATABASE_URL) the two databases are `<its name>_ward` and
 `<its name>_registry`, made for the test and dropped after it; otherwise SQLite files."""
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import socket
@@ -28,15 +30,19 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 from registry import factories as f
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from ward.helpers import birth_body
 
+from birthreg.config import Settings
 from birthreg.db import make_engine
 from birthreg.models import now
+from birthreg.pki.seals import Seal, load_seal
 from birthreg.registry.intake import receipt_payload
+from birthreg.ward_print_claim import seal_ward_print
 from signing import jws
 from signing.canonical import canonicalize
 
@@ -262,8 +268,50 @@ def test_a_birth_crosses_the_boundary_and_a_revocation_follows(
         )
         assert registered.status_code == 201, registered.text
         assert registered.json()["act_record_number"]
+        _printed_at_ward(ward_side, registry, mother, registered.json()["certificate_id"], clerk)
 
         _revocation_follows(ward, registry, midwife, clerk)
+
+
+def _ward_seal(ward_side: Side, mother: Mother) -> tuple[str, Seal]:
+    """The ward's facility seal, from its data dir as the ward process loads it, with the chain
+    its sealed records carry."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=Path(ward_side.env["BIRTHREG_DATA_DIR"]), role="ward",
+        ca_passphrase=ward_side.env["BIRTHREG_CA_PASSPHRASE"],
+    )  # fmt: skip
+    carried = pkcs7.load_der_pkcs7_certificates(
+        base64.b64decode(mother.record["signature"]["value"])
+    )
+    bin_ = mother.record["document"]["facility"]["bin"]
+    seal = load_seal(settings, "facility", bin_)
+    chain = tuple(c for c in carried if c != seal.certificate)
+    return bin_, Seal(seal.key, seal.certificate, chain)
+
+
+def _printed_at_ward(
+    ward_side: Side, registry: httpx.Client, mother: Mother, certificate_id: str,
+    clerk: dict[str, str],
+) -> None:
+    """The ward's claim that it prints the certificate, sealed with its facility seal, is
+    trusted by the registry across the boundary (its roots, the ward's OCSP) and logged; the
+    link alone, and the same claim again, claim nothing."""
+    bin_, seal = _ward_seal(ward_side, mother)
+    path = f"/api/v1/registry/certificates/{certificate_id}"
+    unsealed = registry.get(f"{path}.pdf", params={"printed_at_ward": bin_})
+    assert unsealed.status_code == 400 and unsealed.json()["error"] == "ward_print_unsealed"
+    claim = seal_ward_print(
+        certificate_id, bin_, moment=now(), certificate=seal.certificate, key=seal.key,
+        chain=seal.chain,
+    )  # fmt: skip
+    printed = registry.post(f"{path}/ward-print", json=claim)
+    assert printed.status_code == 200, printed.text
+    assert printed.content.startswith(b"%PDF")
+    replayed = registry.post(f"{path}/ward-print", json=claim)
+    assert replayed.status_code == 409 and replayed.json()["error"] == "ward_print_replayed"
+    log = registry.get(f"{path}/issuances", headers=clerk).json()["issuances"]
+    assert [(e["kind"], e["actor"]) for e in log][1:] == [("printed_at_ward", f"facility:{bin_}")]
 
 
 def _revocation_follows(

@@ -128,6 +128,14 @@ def test_the_record_page_issues_a_copy_and_shows_the_log(app: Any, client: Any) 
             "collector_iin": f.person(100).iin, "copy_reason": "Lost."}
     unchecked = client.post(action, data=form, headers=HTML)
     assert unchecked.status_code == 422 and 'id="copy-error"' in unchecked.text
+    # Each refusal beside its own field, which is marked invalid (and focused by form-errors.js).
+    bad_iin = client.post(
+        action, data={**form, "collector_iin": "123456789012", "document_checked": "yes"},
+        headers=HTML,
+    )
+    assert bad_iin.status_code == 422 and 'id="collector-iin-error"' in bad_iin.text
+    assert 'aria-describedby="collector-iin-error"' in bad_iin.text
+    assert 'value="123456789012"' in bad_iin.text and "form-errors.js" in bad_iin.text
     issued = client.post(action, data={**form, "document_checked": "yes"}, headers=HTML)
     assert issued.status_code == 200 and str(issued.url).endswith("flash=copy_issued")
     assert issued.text.count('data-testid="issuance"') == 2

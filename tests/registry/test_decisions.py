@@ -367,6 +367,7 @@ def test_a_clerk_decides_a_duplicate_on_the_dossier_page(
         headers=english,
     )
     assert blank.status_code == 400 and 'aria-invalid="true"' in blank.text
+    assert 'value="not_duplicate" required checked' in blank.text  # the choice is kept
     decided = client.post(
         f"{page_url}/duplicate-decision",
         data={"csrf_token": csrf, "of": second, "decision": "not_duplicate",

@@ -33,12 +33,16 @@ from birthreg.models import Submission, SubmissionStatus
 from birthreg.parents.sessions import SessionClaims, holder_for_claims
 from birthreg.pki.service import DatabaseCertificateStatus
 from birthreg.registry.queue import list_submissions, submission_detail
+from birthreg.registry.search import matching_ids, read_query
 
 pytestmark = pytest.mark.postgres
 
 ROWS = 20_000
 #: Tables the service must never read through.
-LARGE = {"registry_submission", "audit_entry", "enrollment", "birth", "pki_certificate"}
+LARGE = {
+    "registry_submission", "registry_search_key", "audit_entry", "enrollment", "birth",
+    "pki_certificate",
+}
 FACILITIES = ("050140000011", "050140000031", "050140000051", "050140000071")
 
 #: What the queue's lines read from a dossier.
@@ -81,6 +85,15 @@ FILL = [
               now(), CASE WHEN i % 100 = 0 THEN now() END,
               CASE WHEN i % 100 = 0 THEN 'key_compromise' END
        FROM generate_series(1, :rows) AS i""",
+    # Each submission is found by its mother's IIN and two surnames: one in four mothers is an
+    # Ахметова (a common surname's start matches thousands), one child in a thousand a Редкова.
+    """INSERT INTO registry_search_key (key, submission_id)
+       SELECT k, 's-' || lpad(i::text, 8, '0')
+       FROM generate_series(1, :rows) AS i,
+            LATERAL (VALUES ('i:9403154' || lpad(i::text, 5, '0')),
+                            (CASE WHEN i % 4 = 0 THEN 's:ахметова' ELSE 's:мать' || i END),
+                            (CASE WHEN i % 1000 = 0 THEN 's:редкова' ELSE 's:дитя' || i END)
+                    ) AS keys(k)""",
     """INSERT INTO enrollment (id, birth_id, role, iin, surname, given_name, lookup, secret_hmac,
            expires_at, failed_attempts, key_path, certificate_serial, created_by, created_at)
        SELECT 'e-' || i, 'b-' || i, 'mother', '940315400014', 'Әбілқасымова', 'Гүлнұр',
@@ -262,3 +275,23 @@ def test_the_check_sees_a_missing_index(engine: Engine) -> None:
             connection.execute(
                 text("CREATE INDEX ix_audit_entry_object ON audit_entry (object_type, object_id)")
             )
+
+
+SEARCHES = {
+    # A common surname's start: the newest submissions are walked (one in four matches) and
+    # each one's keys probed (three each).
+    "a common surname's start": ("ахмет", 50, 3 * 4 * 51),
+    # A rare one: its few keys first.
+    "a rare surname's start": ("редк", ROWS // 1000, 3 * ROWS // 1000),
+    "a mother's IIN": ("940315412345", 1, 10),
+}
+
+
+@pytest.mark.parametrize("query, found, limit", SEARCHES.values(), ids=SEARCHES.keys())
+def test_a_search_reads_about_what_it_finds(
+    engine: Engine, query: str, found: int, limit: int
+) -> None:
+    def search(session: Session) -> None:
+        assert len(matching_ids(session, read_query(query))) == found
+
+    assert_few_rows_read(plan_reads(engine, search), limit=limit)

@@ -1,6 +1,7 @@
 """The certificate printed at the ward: once the registry registered the birth, the birth's page
 offers the signed PDF; printing it is in the registry's issuance log as "printed at the ward"
-with the facility, and in both audit trails. Another facility's BIN is refused by the registry."""
+with the facility, and in both audit trails. The registry counts it only on the facility's sealed
+claim: another facility, or a BIN in the address, is refused."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ from parents.helpers import (
     ward_headers,
 )
 from pyhanko.pdf_utils.reader import PdfFileReader
+from registry.factories import facility_seal
 from sqlmodel import Session, select
 
 from birthreg.models import AuditEntry, Birth, Facility, ParentApplication, Progress, now
+from birthreg.ward_print_claim import seal_ward_print
 from ward.helpers import staff
 from ward.test_pages import HTML, log_in
 
@@ -135,11 +138,15 @@ def test_the_clerks_record_page_names_the_ward_that_printed(
     ).one()
     facility = db.exec(select(Facility)).one()
     db.rollback()
-    printed = client.get(
-        f"/api/v1/registry/certificates/{registered['certificate_id']}.pdf",
-        params={"printed_at_ward": facility.bin},
+    seal = facility_seal(app)
+    claim = seal_ward_print(
+        registered["certificate_id"], facility.bin, moment=now(), certificate=seal.certificate,
+        key=seal.key, chain=seal.chain,
+    )  # fmt: skip
+    printed = client.post(
+        f"/api/v1/registry/certificates/{registered['certificate_id']}/ward-print", json=claim
     )
-    assert printed.status_code == 200
+    assert printed.status_code == 200, printed.text
     add_staff(app, "clerk-log")
     clerk = browser(app)
     clerk_log_in(clerk, "clerk-log")
@@ -180,20 +187,20 @@ def test_a_forged_print_without_the_csrf_token_is_refused(
     assert _issuance_kinds(client, app, registered["certificate_id"]) == ["original"]
 
 
-def test_the_registry_refuses_another_facilitys_print(
+def test_the_registry_refuses_a_print_claimed_by_the_link_alone(
     app: Any, client: TestClient, db: Session, mother: Phone
 ) -> None:
+    """The claim is the facility's sealed one (tests/registry/test_ward_print.py has every
+    refusal); a BIN in the address, the birth facility's or another's, claims nothing."""
     _, registered = _registered(app, client, db, mother)
     certificate_id = registered["certificate_id"]
-    other = client.get(
-        f"/api/v1/registry/certificates/{certificate_id}.pdf",
-        params={"printed_at_ward": "990101300122"},
-    )
-    assert other.status_code == 403 and other.json()["error"] == "facility_mismatch"
-    bad = client.get(
-        f"/api/v1/registry/certificates/{certificate_id}.pdf", params={"printed_at_ward": "x"}
-    )
-    assert bad.status_code == 422
+    facility = db.exec(select(Facility)).one()
+    db.rollback()
+    for bin_ in (facility.bin, "990101300122", "x"):
+        refused = client.get(
+            f"/api/v1/registry/certificates/{certificate_id}.pdf", params={"printed_at_ward": bin_}
+        )
+        assert refused.status_code == 400 and refused.json()["error"] == "ward_print_unsealed"
     assert _issuance_kinds(client, app, certificate_id) == ["original"]
 
 

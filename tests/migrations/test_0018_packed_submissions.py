@@ -1,4 +1,4 @@
-"""Migration 0017: submissions already stored get their dossier, report and receipt packed (the
+"""Migration 0018: submissions already stored get their dossier, report and receipt packed (the
 same texts when read), PDFs already made are compressed (the same bytes when read); and back."""
 
 from __future__ import annotations
@@ -62,13 +62,13 @@ def _stored(connection: sa.Connection) -> dict[str, dict[str, object]]:
             for row in rows}
 
 
-def test_0017_packs_the_texts_and_the_pdfs_and_back(service_settings: Settings) -> None:
+def test_0018_packs_the_texts_and_the_pdfs_and_back(service_settings: Settings) -> None:
     engine = make_engine(service_settings.database_url)
     try:
-        _migrate(engine, "0016")
+        _migrate(engine, "0017")
         with engine.begin() as connection:
             _arrange(connection)
-        _migrate(engine, "0017")
+        _migrate(engine, "0018")
         with engine.begin() as connection:
             for number, columns in enumerate(_stored(connection).values(), start=1):
                 for column, value in columns.items():
@@ -84,7 +84,7 @@ def test_0017_packs_the_texts_and_the_pdfs_and_back(service_settings: Settings) 
                 "SELECT pdf, deflated FROM registry_certificate_pdf"
             )).one()
             assert pdf.deflated and zlib.decompress(pdf.pdf) == PDF and len(pdf.pdf) < len(PDF)
-        _migrate(engine, "0016", down=True)
+        _migrate(engine, "0017", down=True)
         with engine.begin() as connection:
             for number, columns in enumerate(_stored(connection).values(), start=1):
                 assert columns == _texts(number)

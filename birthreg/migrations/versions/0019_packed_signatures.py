@@ -1,13 +1,13 @@
 """the ward's seals and the parents' signatures packed (DEFLATE with preset dictionaries)
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-06
 
 `birth.seal_signature` (the facility's CMS seal in base64, 2.7 KB: its seal certificate and the
 CA chain in every one) and `parents_application.mother_signature` / `.father_signature` (JSON
 signature objects, 3 KB: the CA chain in every JWS header) become packed values
-(`birthreg.packed`), as the registry's submissions did in 0017. Each side keeps its own copy
+(`birthreg.packed`), as the registry's submissions did in 0018. Each side keeps its own copy
 (the ward and the registry may have separate databases); only smaller. Rows already there are
 packed here; downgrade unpacks them, unchanged.
 """
@@ -22,8 +22,8 @@ from alembic import op
 
 from birthreg.packed import Packer, unpack
 
-revision = "0018"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,4 @@
-"""Migration 0018: the ward's seals and the parents' signatures already stored get packed (the
+"""Migration 0019: the ward's seals and the parents' signatures already stored get packed (the
 same texts when read); and back."""
 
 from __future__ import annotations
@@ -51,14 +51,14 @@ def _rows(connection: sa.Connection) -> list[tuple[object, ...]]:
     ))]
 
 
-def test_0018_packs_the_signatures_and_back(service_settings: Settings) -> None:
+def test_0019_packs_the_signatures_and_back(service_settings: Settings) -> None:
     engine = make_engine(service_settings.database_url)
     try:
-        _migrate(engine, "0017")
+        _migrate(engine, "0018")
         with engine.begin() as connection:
             _arrange(connection)
             before = _rows(connection)
-        _migrate(engine, "0018")
+        _migrate(engine, "0019")
         with engine.begin() as connection:
             for (_id, *texts), (_same, *packed) in zip(before, _rows(connection), strict=True):
                 for text, value in zip(texts, packed, strict=True):
@@ -71,7 +71,7 @@ def test_0018_packs_the_signatures_and_back(service_settings: Settings) -> None:
             assert bytes(third[1])[0] == WITH_DICTIONARY  # type: ignore[arg-type]
             kinds = connection.execute(sa.text("SELECT kind FROM stored_dictionary")).scalars()
             assert set(kinds) == {"seal:1", "application_signature"}
-        _migrate(engine, "0017", down=True)
+        _migrate(engine, "0018", down=True)
         with engine.begin() as connection:
             assert _rows(connection) == before
         _migrate(engine, "head")
