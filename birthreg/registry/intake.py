@@ -228,10 +228,7 @@ def _store(
     # Made before the transaction: none of it needs the database's locks.
     office = registry.office(session)
     values = _submission_values(office, dossier, text_body, sha, report, moment)
-    texts = {"report": values["report"], "receipt": values["receipt"]}
-    with reading(session.get_bind()) as reader:  # type: ignore[arg-type]
-        packer = Packer(reader)
-        stored.pack_values(packer, values)
+    packing = _packed(session, values)
     actor, role = _sender(report)
     submission_id = values["id"]
     session.rollback()  # the office's look-up (first call only) must not hold the lock
@@ -244,11 +241,7 @@ def _store(
     existing = connection.execute(_STORED_BY_SHA256, {"sha": sha}).first()
     if existing is not None:  # the same dossier arrived while this one was being verified
         return _stored_intake(connection, existing)
-    packer.connection = connection
-    packer.write(connection)  # a dictionary made for these values, in their transaction
-    previous_id, candidate_ids = _insert_submission(
-        connection, office, values, moment, (packer, texts)
-    )
+    previous_id, candidate_ids = _insert_submission(connection, office, values, moment, packing)
     search_keys.add_keys(
         connection, submission_id, search_keys.submission_keys(dossier, values["tracking_number"])
     )
@@ -278,10 +271,20 @@ def _store(
         submission_id=submission_id,
         status=status,
         created=True,
-        report_text=texts["report"],
-        receipt_text=texts["receipt"],
+        report_text=packing[1]["report"],
+        receipt_text=packing[1]["receipt"],
         duplicate_candidates=candidate_ids,
     )
+
+
+def _packed(session: Session, values: dict[str, Any]) -> tuple[Packer, dict[str, str]]:
+    """Pack the new submission's texts in `values` (before the transaction: dictionaries are
+    read on a connection of their own); the packer and the texts, which the answer gives."""
+    texts = {"report": values["report"], "receipt": values["receipt"]}
+    with reading(session.get_bind()) as reader:  # type: ignore[arg-type]
+        packer = Packer(reader)
+        stored.pack_values(packer, values)
+    return packer, texts
 
 
 def _record_receipt(
@@ -387,6 +390,9 @@ def _insert_submission(
     """Insert the submission after the checks (under the mother's lock): the previous
     submission of its medical record and the likely duplicates' ids. `packing`: the packer of
     the values, and their texts (a new receipt's text goes there)."""
+    packer, texts = packing
+    packer.connection = connection
+    packer.write(connection)  # a dictionary made for these values, in their transaction
     previous_id = _previous_submission(connection, values["medical_record_id"])
     candidates = _likely_duplicates(connection, values)
     candidate_ids = [candidate_id for candidate_id, _ in candidates]
@@ -395,7 +401,6 @@ def _insert_submission(
     while not tracking.insert_unless_taken(connection, _SUBMISSIONS, values):
         # Another submission has this tracking number (rare): a new one, on a new receipt.
         values["tracking_number"] = tracking_number = tracking.new_tracking_number()
-        packer, texts = packing
         values["receipt"] = texts["receipt"] = _receipt_text(
             office, values["id"], values["dossier_sha256"], moment, tracking_number
         )
