@@ -4,7 +4,8 @@ Each entry records who (a staff id, a certificate holder's serial, or "system"),
 what, on which object, when, and the SHA-256 of the details (never the details themselves: no
 IIN or name is kept here in clear). entry_hash covers all of it and the previous entry's hash, so
 an edited, removed or reordered row breaks the chain; the one-row head records the last entry,
-so a removed tail is seen too. Appends lock the head row: one writer at a time.
+so a removed tail is seen too. Appends lock the head row: one writer at a time (bulk writers:
+`birthreg.audit_bulk`).
 
 Whoever can write the database can also rewrite the chain from some entry on and hash it again.
 Checkpoints anchor it: every CHECKPOINT_INTERVAL entries (when the engine has a seal, see
@@ -65,7 +66,7 @@ def _entry_hash(
     details_sha256: str,
     prev_hash: str,
 ) -> str:
-    return _hash_of(
+    return hash_fields(
         [
             seq,
             at.isoformat(timespec="microseconds"),
@@ -80,7 +81,7 @@ def _entry_hash(
     )
 
 
-def _hash_of(fields: list[Any]) -> str:
+def hash_fields(fields: list[Any]) -> str:
     """An entry's hash: SHA-256 of the RFC 8785 array of its fields (the time in ISO 8601 with
     microseconds), the previous entry's hash last."""
     return hashlib.sha256(canonicalize(fields)).hexdigest()
@@ -151,43 +152,6 @@ def record(
     connection.execute(_ADVANCE_HEAD, {"seq": seq, "entry_hash": entry_hash})
     if seq % CHECKPOINT_INTERVAL == 0:
         _checkpoint_due(session, connection, seq, entry_hash)
-
-
-@dataclass(frozen=True)
-class Event:
-    """An entry to append in bulk (`chained`): what `record` takes, the time included."""
-
-    at: datetime
-    actor: str
-    role: str
-    action: str
-    object_type: str
-    object_id: str
-    details: Mapping[str, Any] | None = None
-
-
-def chained(events: list[Event], seq: int, prev_hash: str) -> list[dict[str, Any]]:
-    """The rows of `events` appended after the entry (`seq`, `prev_hash`), hashed as `record`
-    hashes them. For bulk writers (`birthreg seed`), which then insert the rows and move the
-    head to the last one in the same transaction, holding the head's lock."""
-    rows = []
-    for event in events:
-        seq += 1
-        digest = details_digest(event.details)
-        fields: dict[str, Any] = {
-            "seq": seq,
-            "at": event.at,
-            "actor": event.actor,
-            "role": event.role,
-            "action": event.action,
-            "object_type": event.object_type,
-            "object_id": event.object_id,
-            "details_sha256": digest,
-            "prev_hash": prev_hash,
-        }
-        prev_hash = _entry_hash(**fields)
-        rows.append({**fields, "entry_hash": prev_hash})
-    return rows
 
 
 def head_for_update(connection: Connection) -> tuple[int, str]:
@@ -523,7 +487,7 @@ def _recomputed(row: Any) -> str:
     """The hash of a row of _ENTRY_COLUMNS (the hashed fields in order, then entry_hash)
     computed again from its fields."""
     seq, at, *fields, _stored = row
-    return _hash_of([seq, at.isoformat(timespec="microseconds"), *fields])
+    return hash_fields([seq, at.isoformat(timespec="microseconds"), *fields])
 
 
 def _walk(

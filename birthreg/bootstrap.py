@@ -17,6 +17,7 @@ from birthreg import audit
 from birthreg.config import ConfigurationError, Settings, make_data_dir
 from birthreg.db import display_url, make_engine, migrate
 from birthreg.models import Facility, IssuedCertificate, RegistryOffice, now
+from birthreg.pki.partitions import next_crl_partition
 from birthreg.pki.seals import load_seal, save_seal, seal_exists
 from birthreg.pki.service import record_issued
 from birthreg.registry_init import initialise_registry
@@ -174,7 +175,10 @@ def _make_seal(
         certificate = seal.certificate
     else:
         key, certificate = ca.issue_with_new_key(
-            organisation, profile=Profile.ORGANISATION_SEAL, moment=now()
+            organisation,
+            profile=Profile.ORGANISATION_SEAL,
+            moment=now(),
+            crl_partition=next_crl_partition(session),
         )
         save_seal(settings, kind, organisation.bin, key, certificate)
     serial = format(certificate.serial_number, "x")

@@ -46,6 +46,7 @@ def issue_seal(
     from birthreg.bootstrap import DEFAULT_FACILITY, DEFAULT_REGISTRY_OFFICE
     from birthreg.db import make_engine
     from birthreg.errors import DomainError
+    from birthreg.pki.partitions import next_crl_partition
     from birthreg.pki.seal_request import issue_seal as issue
     from birthreg.pki.service import load_certification_authority, record_issued
     from signing.ca import Organisation, Profile
@@ -63,17 +64,18 @@ def issue_seal(
     except OSError as exc:
         fail(f"cannot read {csr}: {exc.strerror or exc}")
     moment = datetime.now(UTC)
-    try:
-        ca = load_certification_authority(settings)
-        certificates = issue(ca, request, organisation, moment)
-    except DomainError as exc:
-        fail(exc.detail)
-    except SigningError as exc:
-        fail(f"the request is refused: {exc.detail}")
-    serial = format(certificates[0].serial_number, "x")
     engine = make_engine(settings.database_url)
     try:
         with Session(engine) as session:
+            try:
+                ca = load_certification_authority(settings)
+                partition = next_crl_partition(session)  # named in the certificate
+                certificates = issue(ca, request, organisation, moment, crl_partition=partition)
+            except DomainError as exc:
+                fail(exc.detail)
+            except SigningError as exc:
+                fail(f"the request is refused: {exc.detail}")
+            serial = format(certificates[0].serial_number, "x")
             record_issued(session, certificates[0], Profile.ORGANISATION_SEAL, moment)
             audit.record(
                 session, actor="system", role="system", action="seal.issued",

@@ -12,6 +12,8 @@ from birthreg.cli_common import fail as _fail
 from birthreg.config import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from cryptography import x509
 
 TLS_DIRECTORY = "tls"
@@ -80,13 +82,15 @@ def ensure_tls_certificate(
 
     ca = load_certification_authority(settings)
     key = ec.generate_private_key(ec.SECP256R1())
-    try:
-        certificate = ca.issue(
-            key.public_key(), TLSServer((host,)), profile=Profile.TLS_SERVER, moment=moment
-        )
-    except CAError as exc:
-        raise ValueError(exc.detail) from exc
-    _record_issued(settings, certificate, moment)
+
+    def issue(crl_partition: int) -> x509.Certificate:
+        try:
+            return ca.issue(key.public_key(), TLSServer((host,)), profile=Profile.TLS_SERVER,
+                            moment=moment, crl_partition=crl_partition)
+        except CAError as exc:
+            raise ValueError(exc.detail) from exc
+
+    certificate = _issue_and_record(settings, issue, moment)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     _replace_file(
         key_path,
@@ -125,19 +129,25 @@ def _still_serves(certificate_path: Path, key_path: Path, host: str, moment: dat
     )
 
 
-def _record_issued(settings: Settings, certificate: x509.Certificate, moment: datetime) -> None:
-    """Record the new server certificate in the CA's issued list (for OCSP and the CRL)."""
+def _issue_and_record(
+    settings: Settings, issue: Callable[[int], x509.Certificate], moment: datetime
+) -> x509.Certificate:
+    """Issue the server certificate in the CRL partition taken for it and record it in the CA's
+    issued list (for OCSP and the CRL), in one transaction."""
     from sqlmodel import Session
 
     from birthreg.db import make_engine
+    from birthreg.pki.partitions import next_crl_partition
     from birthreg.pki.service import record_issued
     from signing.ca import Profile
 
     engine = make_engine(settings.database_url)
     try:
         with Session(engine) as session:
+            certificate = issue(next_crl_partition(session))
             record_issued(session, certificate, Profile.TLS_SERVER, moment)
             session.commit()
+            return certificate
     finally:
         engine.dispose()
 

@@ -349,6 +349,10 @@ class IssuedCertificate(SQLModel, table=True):
     issued_at: datetime = utc_column()
     revoked_at: datetime | None = utc_column(nullable=True)
     revocation_reason: str | None = Field(default=None, max_length=32)  # x509.ReasonFlags name
+    #: The CRL partition its distribution point names (0: /pki/crl, issued before partitions).
+    crl_partition: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
 
     __table_args__ = (
         # What a CRL is built from (the revoked certificates not long expired), and what tells
@@ -362,7 +366,33 @@ class IssuedCertificate(SQLModel, table=True):
             postgresql_where=sa.text("revoked_at IS NOT NULL"),
             sqlite_where=sa.text("revoked_at IS NOT NULL"),
         ),
+        # One partition's CRL: its revoked certificates not long expired, from the index alone.
+        sa.Index(
+            "ix_pki_certificate_partition_revoked",
+            "crl_partition",
+            "not_after",
+            "serial",
+            "revoked_at",
+            "revocation_reason",
+            postgresql_where=sa.text("revoked_at IS NOT NULL"),
+            sqlite_where=sa.text("revoked_at IS NOT NULL"),
+        ),
     )
+
+
+class CRLPartition(SQLModel, table=True):
+    """A CRL partition of the issuing CA (see `signing.ca.crl`): how many certificates were
+    given to it (issuance fills one partition, then opens the next), how many of them were
+    revoked (a revocation counts here in its own transaction, so the publisher sees which
+    partitions changed without reading the certificates), and the last notAfter among them
+    (after it the partition's CRL lists nothing and needs no refresh)."""
+
+    __tablename__ = "pki_crl_partition"
+
+    number: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    issued: int = Field(default=0)
+    revoked: int = Field(default=0)
+    not_after: datetime | None = utc_column(nullable=True)
 
 
 class IssuedCRL(SQLModel, table=True):
@@ -379,8 +409,15 @@ class IssuedCRL(SQLModel, table=True):
     #: How many certificates were revoked when it was issued (expired ones are not listed).
     revoked_count: int = Field(default=0)
     der: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    #: The partition of the issuing CA's CRL (0: /pki/crl; the ARL is 0 too).
+    crl_partition: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
 
-    __table_args__ = (sa.Index("ix_pki_crl_scope_number", "scope", "number"),)
+    __table_args__ = (
+        sa.Index("ix_pki_crl_scope_number", "scope", "number"),
+        sa.Index("ix_pki_crl_scope_partition_number", "scope", "crl_partition", "number"),
+    )
 
 
 # -- audit ---------------------------------------------------------------------------------------

@@ -90,21 +90,20 @@ class Packer:
     dictionary while it lives (one per intake, one per seed batch). A dictionary it makes is
     kept in `made` until `write` stores it, in the transaction that stores the packed values
     (so that packing can run before that transaction starts).
+
+    Without a connection (`birthreg seed`'s worker processes) it knows only the dictionaries it
+    made itself, and the caller writes `made` where the values go.
     """
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection | None) -> None:
         self.connection = connection
         self._newest: dict[str, tuple[bytes, bytes] | None] = {}
+        self._made_count: dict[str, int] = {}
         self.made: list[dict[str, object]] = []
 
     def write(self, connection: Connection) -> None:
         """Store the dictionaries made so far (in the transaction of the values packed)."""
-        # The same content made by a concurrent writer is the same dictionary: kept once.
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        for values in self.made:
-            connection.execute(
-                dialect.insert(_DICTIONARIES).values(values).on_conflict_do_nothing()
-            )
+        store_dictionaries(connection, self.made)
         self.made.clear()
 
     def pack(self, kind: str, text: str) -> bytes:
@@ -128,7 +127,7 @@ class Packer:
         return min(best, bytes([WITH_DICTIONARY]) + ident + _deflate(data, dictionary), key=len)
 
     def _current(self, kind: str) -> tuple[bytes, bytes] | None:
-        if kind not in self._newest:
+        if kind not in self._newest and self.connection is not None:
             found = self.connection.execute(
                 sa.select(_DICTIONARIES.c.id)
                 .where(_DICTIONARIES.c.kind == kind)
@@ -139,7 +138,7 @@ class Packer:
             if found is not None:
                 ident = bytes.fromhex(found)
                 self._newest[kind] = (ident, dictionary(self.connection, ident))
-        return self._newest[kind]
+        return self._newest.get(kind)
 
     def _renew(
         self, kind: str, newest: tuple[bytes, bytes] | None, data: bytes
@@ -147,11 +146,13 @@ class Packer:
         """A new dictionary for `kind`: the newest one's end followed by `data` (zlib finds near
         matches cheapest, and the newest texts are the likeliest to repeat); None when the kind
         has its `MAX_PER_KIND` already."""
-        count = self.connection.execute(
-            sa.select(sa.func.count()).select_from(_DICTIONARIES).where(
-                _DICTIONARIES.c.kind == kind
-            )
-        ).scalar_one() + sum(1 for made in self.made if made["kind"] == kind)
+        count = self._made_count.get(kind, 0)
+        if self.connection is not None:
+            count += self.connection.execute(
+                sa.select(sa.func.count()).select_from(_DICTIONARIES).where(
+                    _DICTIONARIES.c.kind == kind
+                )
+            ).scalar_one()
         if count >= MAX_PER_KIND:
             return None
         content = ((newest[1] if newest else b"") + data)[-DICTIONARY_BYTES:]
@@ -162,7 +163,16 @@ class Packer:
         })
         _CACHE[ident] = content
         self._newest[kind] = (ident, content)
+        self._made_count[kind] = self._made_count.get(kind, 0) + 1
         return ident, content
+
+
+def store_dictionaries(connection: Connection, made: list[dict[str, object]]) -> None:
+    """Store dictionaries a packer made (`Packer.made`), in the transaction of the values packed
+    with them. The same content made by a concurrent writer is the same dictionary: kept once."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    for values in made:
+        connection.execute(dialect.insert(_DICTIONARIES).values(values).on_conflict_do_nothing())
 
 
 def text_of(row: Any, column: str) -> str | None:

@@ -6,9 +6,11 @@ revoked), applications, submissions, registrations with certificates, and their 
 the one chain, which `birthreg audit verify` then finds intact (a signed checkpoint of its head is
 kept at the end, so `--since-checkpoint` has somewhere to start).
 
-Rows are made a batch at a time outside any transaction, then written in one transaction per
-batch: COPY on PostgreSQL, executemany on SQLite, with the audit head locked while the batch's
-entries are chained onto it (so the service may run beside a seed). The registry's counters (act
+Each birth's story and numbers are drawn here in turn (`birthreg.seed_plan`); its rows are made a
+batch at a time by worker processes, one per core (`birthreg.seed_pool`), while this process
+writes the batches already made, each in one transaction: COPY on PostgreSQL, executemany on
+SQLite, with the audit head locked while the batch's entries are linked onto it (so the service
+may run beside a seed). The registry's counters (act
 record numbers, child IIN serials) are moved past what each batch used, in its transaction, so a
 seed stopped between batches leaves a database the service goes on with. No parent is told
 anything: the seeded events are history, not news (no outbox rows).
@@ -18,19 +20,21 @@ Development only: refused in production (`SeedRefused`).
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, func, select, text, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, select, text, update
 from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as select_rows
 
 from birthreg import audit
+from birthreg.audit_bulk import FIELDS, link
 from birthreg.auth import create_staff_user
 from birthreg.config import Settings
 from birthreg.db import make_engine
@@ -45,19 +49,19 @@ from birthreg.models import (
     Submission,
     now,
 )
-from birthreg.packed import Packer
-from birthreg.parents.service import SIGNATURE_KIND
+from birthreg.packed import store_dictionaries
 from birthreg.pki.seals import load_seal
 from birthreg.pki.service import load_certification_authority
 from birthreg.registry.certificate import certificate_values, load_certificate_context
 from birthreg.registry.service import load_office
-from birthreg.registry.stored import pack_submissions
+from birthreg.seed_plan import Counters, Numbers, Plan, plan_birth
+from birthreg.seed_pool import Built, built_batches
 from birthreg.seed_report import ReportTemplate, receipt_maker
-from birthreg.seed_rows import TABLE_ORDER, Rows, SeedContext, Staff, add_birth, prime_report
-from birthreg.ward.context import seal_kind
+from birthreg.seed_rows import TABLE_ORDER, SeedContext, Staff, prime_report
+from signing import cms
 
 #: Births made and written at a time (a transaction each).
-BATCH = 1000
+BATCH = 2000
 SEED_ACCOUNTS = (("seed-ward", Role.WARD), ("seed-clerk", Role.CLERK))
 
 
@@ -81,8 +85,10 @@ def run_seed(
     progress: Callable[[int], None] | None = None,
     moment: datetime | None = None,
     rng: random.Random | None = None,
+    processes: int | None = None,
 ) -> SeedResult:
-    """Seed `births` births over the `days` days before `moment` (now). Raises SeedRefused."""
+    """Seed `births` births over the `days` days before `moment` (now), their rows made by
+    `processes` workers (by default one per idle core, see _idle_cores). Raises SeedRefused."""
     if settings.is_production:
         raise SeedRefused("birthreg seed runs only in development, never in production")
     if births < 1 or days < 1:
@@ -92,25 +98,51 @@ def run_seed(
     rng = rng or random.Random()  # noqa: S311 (made-up data, not secrets)
     engine = make_engine(settings.database_url)
     try:
-        context = _context(engine, settings, moment)
+        context, counters = _context(engine, settings, moment)
+        # The workers are forked next: no connection of this process's may go with them.
+        engine.dispose()
         result = SeedResult(births=births)
-        first = moment - timedelta(days=days)
-        step = timedelta(days=days) / births
-        for start in range(0, births, BATCH):
-            rows = Rows()
-            count = min(BATCH, births - start)
-            for index in range(start, start + count):
-                add_birth(context, rows, rng, first + step * (index + rng.random()))
-            result.audit_entries += _write(engine, rows, context)
-            for table, table_rows in rows.tables.items():
-                result.rows[table] = result.rows.get(table, 0) + len(table_rows)
+        copy = engine.dialect.name == "postgresql"
+        plans = _plans(counters, rng, births, days, moment)
+        batches = built_batches(context, plans, copy=copy,
+                                processes=processes or _idle_cores())
+        for built in batches:
+            result.audit_entries += _write(engine, built, counters)
+            for table, count in built.counts.items():
+                result.rows[table] = result.rows.get(table, 0) + count
             if progress is not None:
-                progress(count)
+                progress(built.births)
         _finish(engine, context)
     finally:
         engine.dispose()
     result.seconds = time.monotonic() - started
     return result
+
+
+def _idle_cores() -> int:
+    """The cores the machine is not busy on (its load average): forked workers make a batch in
+    about half the time on two idle cores, but on busy ones they only add their own overhead
+    (a fifth more CPU), so then the rows are made here, in turn."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = round(os.getloadavg()[0])
+    except OSError:  # no load average here
+        busy = 0
+    return max(1, cores - busy)
+
+
+def _plans(
+    counters: Counters, rng: random.Random, births: int, days: int, moment: datetime
+) -> Iterator[list[Plan]]:
+    """The births planned a batch at a time (as the workers ask for them), evenly spread over
+    the days before moment."""
+    first = moment - timedelta(days=days)
+    step = timedelta(days=days) / births
+    for start in range(0, births, BATCH):
+        yield [
+            plan_birth(counters, rng, first + step * (index + rng.random()), moment)
+            for index in range(start, min(start + BATCH, births))
+        ]
 
 
 # -- the run's context ----------------------------------------------------------------------------
@@ -140,7 +172,9 @@ def _unusable_password() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _context(engine: Engine, settings: Settings, moment: datetime) -> SeedContext:
+def _context(
+    engine: Engine, settings: Settings, moment: datetime
+) -> tuple[SeedContext, Counters]:
     try:
         ca = load_certification_authority(settings)
         with Session(engine) as session:
@@ -166,13 +200,15 @@ def _context(engine: Engine, settings: Settings, moment: datetime) -> SeedContex
     context = SeedContext(
         moment=moment, ca=ca, facility=facility,
         facility_seal=facility_seal,
+        facility_signer=cms.DetachedSigner(
+            facility_seal.certificate, facility_seal.key, chain=facility_seal.chain
+        ),
         office_id=office.id, office_seal=office.seal, staff=staff, holder_key=template.holder_key,
         make_report=template.report, make_receipt=receipt_maker(office),
         make_certificate=make_certificate,
     )
-    _load_counters(engine, context)
     prime_report(context)
-    return context
+    return context, _load_counters(engine, office.id)
 
 
 @dataclass(frozen=True)
@@ -201,74 +237,82 @@ _REGISTRATIONS = Registration.__table__  # type: ignore[attr-defined]
 _SUBMISSIONS = Submission.__table__  # type: ignore[attr-defined]
 
 
-def _load_counters(engine: Engine, context: SeedContext) -> None:
+def _load_counters(engine: Engine, office_id: int) -> Counters:
     """Where the registry's numbers stand, so that the seed's follow them."""
+    counters = Counters(office_id)
     with engine.connect() as connection:
-        for office_id, year, last in connection.execute(select(_ACTS)):
-            context.acts[(office_id, year)] = last
+        for office, year, last in connection.execute(select(_ACTS)):
+            counters.acts[(office, year)] = last
         for prefix, last in connection.execute(select(_IINS)):
-            context.iins[prefix] = last
-        context.next_registration_id = 1 + (
+            counters.iins[prefix] = last
+        counters.next_registration_id = 1 + (
             connection.execute(select(func.max(_REGISTRATIONS.c.id))).scalar_one() or 0
         )
-        context.next_lookup = connection.execute(
+        counters.next_lookup = connection.execute(
             text("SELECT count(*) FROM enrollment")
         ).scalar_one()
-        context.tracking_numbers.update(
+        counters.tracking_numbers.update(
             connection.execute(select(_SUBMISSIONS.c.tracking_number)).scalars()
         )
+    counters.stored_acts = set(counters.acts)
+    counters.stored_iins = set(counters.iins)
+    return counters
 
 
 # -- writing --------------------------------------------------------------------------------------
 
 
-def _write(engine: Engine, rows: Rows, context: SeedContext) -> int:
+def _write(engine: Engine, built: Built, counters: Counters) -> int:
     """One batch in one transaction: its rows, the registry's counters past its numbers, then
-    its audit entries chained onto the head. A seed stopped between batches leaves a database
+    its audit entries linked onto the head. A seed stopped between batches leaves a database
     the service can go on with."""
-    events = sorted(rows.events, key=lambda event: event.at)
     with engine.begin() as connection:
-        pack_submissions(connection, rows.tables["registry_submission"])
-        _pack_signatures(connection, rows)
+        if built.dictionaries:  # the packed values' dictionaries (birthreg.seed_packed)
+            store_dictionaries(connection, built.dictionaries)
         for name in TABLE_ORDER:
-            _insert(connection, name, rows.tables[name])
-        _move_counters(connection, context, rows.tables["registry_registration"])
+            if name in built.copy:
+                _copy(connection, name, *built.copy[name])
+            elif name in built.rows:
+                connection.execute(SQLModel.metadata.tables[name].insert(), built.rows[name])
+        _move_counters(connection, counters, built.numbers)
         seq, head = audit.head_for_update(connection)  # last: the lock every writer waits for
-        entries = audit.chained(events, seq, head)
-        _insert(connection, "audit_entry", entries)
-        if entries:
-            audit.advance_head(connection, entries[-1]["seq"], entries[-1]["entry_hash"])
-    return len(entries)
+        if built.copy:
+            lines = []
+            for prepared, middle in built.events:
+                seq += 1
+                entry_hash = link(prepared, seq, head)
+                lines.append(f"{seq}\t{middle}\t{head}\t{entry_hash}\n")
+                head = entry_hash
+            _copy(connection, "audit_entry", ("seq", *FIELDS, "prev_hash", "entry_hash"),
+                  "".join(lines))
+        else:
+            entries = []
+            for prepared, _middle in built.events:
+                seq += 1
+                entry_hash = link(prepared, seq, head)
+                entries.append({"seq": seq, **dict(zip(FIELDS, prepared.values, strict=True)),
+                                "at": prepared.at, "prev_hash": head, "entry_hash": entry_hash})
+                head = entry_hash
+            if entries:
+                connection.execute(SQLModel.metadata.tables["audit_entry"].insert(), entries)
+        if built.events:
+            audit.advance_head(connection, seq, head)
+    return len(built.events)
 
 
-def _pack_signatures(connection: Connection, rows: Rows) -> None:
-    """The births' seals and the applications' signatures packed (`birthreg.packed`)."""
-    packer = Packer(connection)
-    for birth in rows.tables["birth"]:
-        seal = birth["seal_signature"].decode("ascii")
-        birth["seal_signature"] = packer.pack(seal_kind(birth["facility_id"]), seal)
-    for application in rows.tables["parents_application"]:
-        for column in ("mother_signature", "father_signature"):
-            if application[column] is not None:
-                application[column] = packer.pack(SIGNATURE_KIND, application[column])
-    packer.write(connection)
-
-
-def _move_counters(
-    connection: Connection, context: SeedContext, registrations: list[dict[str, Any]]
-) -> None:
-    """The act record and child IIN counters the batch's registrations used, and the
-    registrations' id sequence, moved past the numbers the batch took."""
-    if not registrations:
+def _move_counters(connection: Connection, counters: Counters, numbers: list[Numbers]) -> None:
+    """The act record and child IIN counters moved past the batch's registrations' numbers
+    (which grow in birth order), and the registrations' id sequence past their ids."""
+    if not numbers:
         return
-    acts = {(r["registry_office_id"], r["year"]) for r in registrations}
-    _store_counters(connection, _ACTS, [
-        {"registry_office_id": office, "year": year, "last_number": context.acts[(office, year)]}
-        for office, year in sorted(acts)
+    acts = {(counters.office_id, n.year): n.act_record_number for n in numbers}
+    iins = {n.child_iin[:7]: n.iin_serial for n in numbers}
+    _store_counters(connection, _ACTS, counters.stored_acts, [
+        {"registry_office_id": office, "year": year, "last_number": last}
+        for (office, year), last in sorted(acts.items())
     ], ("registry_office_id", "year"))
-    prefixes = {r["child_iin"][:7] for r in registrations}
-    _store_counters(connection, _IINS, [
-        {"prefix": prefix, "last_serial": context.iins[prefix]} for prefix in sorted(prefixes)
+    _store_counters(connection, _IINS, counters.stored_iins, [
+        {"prefix": prefix, "last_serial": last} for prefix, last in sorted(iins.items())
     ], ("prefix",))
     if connection.dialect.name == "postgresql":
         connection.execute(text(
@@ -277,26 +321,11 @@ def _move_counters(
         ))
 
 
-def _insert(connection: Connection, name: str, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    table: Table = SQLModel.metadata.tables[name]
-    if connection.dialect.name != "postgresql":
-        connection.execute(table.insert(), rows)
-        return
-    columns = list(rows[0])
+def _copy(connection: Connection, name: str, columns: tuple[str, ...], data: str) -> None:
     raw = connection.connection.driver_connection
     statement = f"COPY {name} ({', '.join(columns)}) FROM STDIN"
     with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-        for row in rows:
-            copy.write_row([_plain(row[column]) for column in columns])
-
-
-def _plain(value: Any) -> Any:
-    """A value as the column keeps it: times as naive UTC (see models.UTCDateTime)."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
+        copy.write(data)
 
 
 def _finish(engine: Engine, context: SeedContext) -> None:
@@ -310,12 +339,23 @@ def _finish(engine: Engine, context: SeedContext) -> None:
 
 
 def _store_counters(
-    connection: Connection, table: Table, values: Iterable[dict[str, Any]], key: tuple[str, ...]
+    connection: Connection, table: Table, stored: set[Any], values: list[dict[str, Any]],
+    key: tuple[str, ...],
 ) -> None:
-    for row in values:
-        match = [table.c[name] == row[name] for name in key]
-        moved = connection.execute(
-            update(table).where(*match).values({k: v for k, v in row.items() if k not in key})
-        )
-        if moved.rowcount == 0:
-            connection.execute(table.insert(), row)
+    """Counter rows moved to `values`: updated where `stored` (their keys) has them, else
+    inserted (and then stored)."""
+    def key_of(row: dict[str, Any]) -> Any:
+        return tuple(row[name] for name in key) if len(key) > 1 else row[key[0]]
+
+    old = [row for row in values if key_of(row) in stored]
+    new = [row for row in values if key_of(row) not in stored]
+    if old:
+        match = [table.c[name] == bindparam(f"k_{name}") for name in key]
+        values_of = {c: bindparam(f"v_{c}") for c in old[0] if c not in key}
+        connection.execute(update(table).where(*match).values(values_of), [
+            {**{f"k_{name}": row[name] for name in key},
+             **{f"v_{c}": row[c] for c in row if c not in key}} for row in old
+        ])
+    if new:
+        connection.execute(table.insert(), new)
+        stored.update(key_of(row) for row in new)

@@ -1,18 +1,16 @@
 """The rows of one seeded birth (`birthreg seed`): documents, signatures, and where it stands.
 
-A birth's story follows its clock: recorded an hour after it, the mother's key (and for some
-births the father's) issued within hours, the application signed and received within days, opened
-and decided by a clerk days later. Whatever would happen after the seed's moment has not
-happened yet, so recent births are in the early states and the queue holds only the last days'.
-A few parents never apply, a few submissions are rejected, and a few keys are revoked.
+What happens to a birth and the numbers it gets are decided beforehand (`birthreg.seed_plan`);
+its people, documents and signatures are made here from its own random seed, in whichever
+process the seed gives the work to (`birthreg.seed_pool`).
 
-Everything is signed for real and verifies: the medical record is sealed with the facility's seal
-(CMS by cryptography's PKCS#7 builder, which is what makes a million affordable: a tenth of a
-millisecond), parents' certificates are issued by the TEST CA for one throwaway key pair per run
-(the private key is forgotten when the seed ends), the application carries the mother's JWS and
-the receipt the registry's, the birth certificate its sealed QR. The verification report is not
-computed again for each dossier (a few milliseconds each): it is the first dossier's report, with
-each birth's own identifiers written in (see `seed.ReportTemplate`).
+Everything is signed for real and verifies: the medical record is sealed with the facility's
+seal as the ward seals it (`signing.cms`, its constant parts encoded once per run), parents'
+certificates are issued by the TEST CA for one throwaway key pair per run (the private key is
+forgotten when the seed ends), the application carries the mother's JWS and the receipt the
+registry's, the birth certificate its sealed QR. The verification report is not computed again
+for each dossier (a few milliseconds each): it is the first dossier's report, with each birth's
+own identifiers written in (see `seed_report.ReportTemplate`).
 """
 
 from __future__ import annotations
@@ -23,47 +21,32 @@ import json
 import random
 import secrets
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import pkcs7
 
-from birthreg.audit import Event
+from birthreg import seed_names
+from birthreg.audit_bulk import Event
 from birthreg.models import Birth, Facility
 from birthreg.notify.tracking import new_tracking_number
 from birthreg.parents.validation import application_document
 from birthreg.pki.seals import Seal
 from birthreg.registry.duplicates import child_name_key
-from birthreg.registry.numbering import iin_prefix, local_date
 from birthreg.registry.search_keys import registration_keys, submission_keys
+from birthreg.seed_plan import Numbers, Plan, Story
 from birthreg.ward.schemas import BirthIn, ChildIn, PersonIn
 from birthreg.ward.service import medical_record_document
-from signing import jws
+from signing import cms, jws
 from signing.ca import CertificationAuthority, Individual, Profile
 from signing.canonical import canonicalize
 from signing.identity import make_iin
 
-MOTHERS = (("Әбілқасымова", "Гүлнұр", "Серікқызы"), ("Сәрсенбаева", "Айгүл", "Қанатқызы"),
-           ("Жақсылықова", "Динара", "Ерболқызы"), ("Төлеубаева", "Меруерт", "Бақытқызы"),
-           ("Омарова", "Гүлназ", "Маратқызы"), ("Иванова", "Мария", "Петровна"))
-FATHERS = (("Әбілқасымов", "Ерлан", "Болатұлы"), ("Сәрсенбаев", "Асқар", "Қанатұлы"),
-           ("Жақсылықов", "Нұрлан", "Серікұлы"), ("Иванов", "Сергей", "Иванович"))
-GIRLS = ("Аружан", "Інжу", "Томирис", "Айару", "Анна")
-BOYS = ("Нұрсұлтан", "Әлихан", "Алихан", "Данияр", "Иван")
 ATTENDANT = "Сейітова Ж. Қ."
-
-#: Shares of births that stop early although time would let them go on.
-NEVER_APPLIED = 0.02
-REJECTED = 0.02
-REVOKED = 0.01
-WITH_FATHER = 0.4
-
 
 @dataclass(frozen=True)
 class Staff:
@@ -79,6 +62,8 @@ class SeedContext:
     ca: CertificationAuthority
     facility: Facility
     facility_seal: Seal
+    #: The facility seal's CMS signer (`signing.cms.DetachedSigner`).
+    facility_signer: cms.DetachedSigner
     office_id: int
     office_seal: Seal
     staff: Staff
@@ -89,11 +74,6 @@ class SeedContext:
     make_receipt: Callable[[str, str, datetime, str], str]
     #: A birth certificate's columns: the registration's values, the dossier's text.
     make_certificate: Callable[[dict[str, Any], str], dict[str, Any]]
-    tracking_numbers: set[str] = field(default_factory=set)
-    acts: dict[tuple[int, int], int] = field(default_factory=lambda: defaultdict(int))
-    iins: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    next_registration_id: int = 1
-    next_lookup: int = 0
 
 
 TABLE_ORDER = ("birth", "pki_certificate", "enrollment", "parents_application",
@@ -114,39 +94,6 @@ class Rows:
         self.tables[table].append(values)
 
 
-
-@dataclass
-class Story:
-    """One birth's times; None where the step has not happened (yet, or ever)."""
-
-    born_at: datetime
-    recorded_at: datetime
-    key_at: datetime | None
-    applied_at: datetime | None
-    opened_at: datetime | None
-    decided_at: datetime | None
-    rejected: bool
-    revoked_at: datetime | None
-    father: bool
-
-
-def story(rng: random.Random, born_at: datetime, moment: datetime) -> Story:
-    def step(after: datetime | None, hours: float) -> datetime | None:
-        if after is None:
-            return None
-        at = after + timedelta(hours=hours)
-        return at if at <= moment else None
-
-    recorded = born_at + timedelta(minutes=rng.randint(30, 120))
-    key_at = step(recorded, rng.uniform(0.5, 12))
-    applied = None if rng.random() < NEVER_APPLIED else step(key_at, rng.uniform(2, 96))
-    opened = step(applied, rng.uniform(1, 72))
-    decided = step(opened, rng.uniform(0.1, 24))
-    revoked = step(key_at, rng.uniform(24, 24 * 60)) if rng.random() < REVOKED else None
-    return Story(born_at, min(recorded, moment), key_at, applied, opened, decided,
-                 rng.random() < REJECTED, revoked, rng.random() < WITH_FATHER)
-
-
 def prime_report(context: SeedContext) -> None:
     """Make the report template (`seed_report.ReportTemplate`) from a birth of yesterday whose
     application came in an hour ago (its rows are thrown away)."""
@@ -154,7 +101,9 @@ def prime_report(context: SeedContext) -> None:
     life = Story(born_at=moment - timedelta(days=1), recorded_at=moment - timedelta(hours=23),
                  key_at=moment - timedelta(hours=20), applied_at=moment - timedelta(hours=1),
                  opened_at=None, decided_at=None, rejected=False, revoked_at=None, father=False)
-    add_birth(context, Rows(), random.Random(0), life.born_at, life)  # noqa: S311
+    plan = Plan(life, "F", seed=0, lookups=(0,), tracking=new_tracking_number(),
+                registration=None)
+    add_birth(context, Rows(), plan)
 
 
 def _iin(rng: random.Random, born: date, sex: str) -> str:
@@ -169,15 +118,13 @@ def _person(rng: random.Random, names: tuple[str, str, str], sex: str, age: int)
                       patronymic=names[2])
 
 
-def _seal(seal: Seal, content: bytes) -> str:
-    builder = pkcs7.PKCS7SignatureBuilder().set_data(content)
-    builder = builder.add_signer(seal.certificate, seal.key, hashes.SHA256())
-    for certificate in seal.chain:
-        builder = builder.add_certificate(certificate)
-    der = builder.sign(
-        serialization.Encoding.DER,
-        [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary],
-    )
+def _seal(context: SeedContext, content: bytes, recorded_at: datetime) -> str:
+    """The facility's CMS seal over a medical record, as the ward makes it (`signing.cms`),
+    dated when the record was made, or, for births older than the seal, once it began (as the
+    applications are: see _apply)."""
+    begins = context.facility_seal.certificate.not_valid_before_utc + timedelta(minutes=10)
+    signed_at = max(recorded_at, begins).replace(microsecond=0)
+    der = context.facility_signer.sign(content, signing_time=signed_at)
     return base64.b64encode(der).decode("ascii")
 
 
@@ -185,32 +132,35 @@ def _staff(staff_id: int) -> str:
     return f"staff:{staff_id}"
 
 
-def add_birth(context: SeedContext, rows: Rows, rng: random.Random, born_at: datetime,
-              life: Story | None = None) -> None:
-    """Every row and audit event of one birth (its story drawn from `rng` unless given)."""
-    life = life or story(rng, born_at, context.moment)
-    mother = _person(rng, rng.choice(MOTHERS), "F", rng.randint(18, 42))
-    birth = _birth(context, rows, rng, life, mother)
+def add_birth(context: SeedContext, rows: Rows, plan: Plan) -> None:
+    """Every row and audit event of one birth as planned (`seed_plan.plan_birth`)."""
+    rng = random.Random(plan.seed)  # noqa: S311 (made-up data, not secrets)
+    life = plan.life
+    family = rng.choice(seed_names.SURNAMES)
+    mother = _person(rng, seed_names.adult(rng, family, "F"), "F", rng.randint(18, 42))
+    birth = _birth(context, rows, rng, plan, mother)
     if life.key_at is None:
         return
-    mother_certificate = _enroll(context, rows, birth, mother, "mother", life)
+    mother_certificate = _enroll(context, rows, birth, mother, "mother", plan)
     father = None
     if life.father:
-        father = _person(rng, rng.choice(FATHERS), "M", rng.randint(20, 50))
-        _enroll(context, rows, birth, father, "father", life)
-    if life.applied_at is None:
+        father = _person(rng, seed_names.adult(rng, family, "M"), "M", rng.randint(20, 50))
+        _enroll(context, rows, birth, father, "father", plan)
+    if life.applied_at is None or plan.tracking is None:
         return
     birth.progress = "application_signed"
-    submission_id = _apply(context, rows, rng, birth, mother_certificate, father, life)
-    if life.decided_at is not None and not life.rejected:
+    parts = _parts(rng, birth, family, father)
+    submission_id = _apply(context, rows, birth, mother_certificate, parts, plan)
+    if plan.registration is not None:
         birth.progress = "registered"
-        _register(context, rows, birth, submission_id, life)
+        _register(context, rows, birth, submission_id, life, plan.registration)
     rows.tables["birth"][-1]["progress"] = birth.progress
 
 
-def _birth(context: SeedContext, rows: Rows, rng: random.Random, life: Story,
+def _birth(context: SeedContext, rows: Rows, rng: random.Random, plan: Plan,
            mother: Individual) -> Birth:
-    sex: Literal["F", "M"] = "F" if rng.random() < 0.49 else "M"
+    life = plan.life
+    sex: Literal["F", "M"] = "F" if plan.sex == "F" else "M"
     record = BirthIn(
         mother=PersonIn(iin=mother.iin, surname=mother.surname, given_name=mother.given_name,
                         patronymic=mother.patronymic),
@@ -226,8 +176,8 @@ def _birth(context: SeedContext, rows: Rows, rng: random.Random, life: Story,
     birth = Birth(
         id=record_id, facility_id=context.facility.id, medical_record=content.decode("utf-8"),
         medical_record_sha256=hashlib.sha256(content).hexdigest(),
-        # The seal's base64 (ASCII), packed when the batch is written (seed._write).
-        seal_signature=_seal(context.facility_seal, content).encode("ascii"),
+        # The seal's base64 (ASCII), packed with the batch (birthreg.seed_packed).
+        seal_signature=_seal(context, content, life.recorded_at).encode("ascii"),
         born_at=life.born_at,
         recorded_at=life.recorded_at, recorded_by=context.staff.ward,
         progress="key_issued" if life.key_at else "recorded",
@@ -241,8 +191,9 @@ def _birth(context: SeedContext, rows: Rows, rng: random.Random, life: Story,
 
 
 def _enroll(context: SeedContext, rows: Rows, birth: Birth, person: Individual, role: str,
-            life: Story) -> x509.Certificate:
+            plan: Plan) -> x509.Certificate:
     """An enrollment, used at once for a key: the certificate row and its audit events."""
+    life = plan.life
     assert life.key_at is not None
     started = life.key_at - timedelta(minutes=10)
     issued_at = max(life.key_at, context.ca.issuing_certificate.not_valid_before_utc)
@@ -256,12 +207,11 @@ def _enroll(context: SeedContext, rows: Rows, birth: Birth, person: Individual, 
              not_after=certificate.not_valid_after_utc, issued_at=issued_at,
              revoked_at=revoked, revocation_reason="key_compromise" if revoked else None)
     enrollment_id = str(uuid.uuid4())
-    context.next_lookup += 1
     rows.add("enrollment", id=enrollment_id, birth_id=birth.id, role=role, iin=person.iin,
              surname=person.surname, given_name=person.given_name,
              patronymic=person.patronymic,
              # A used code's lookup that no typed code can match (codes use capitals only).
-             lookup=f"u{context.next_lookup:07x}", secret_hmac=secrets.token_hex(32),
+             lookup=f"u{plan.lookups[role == 'father']:07x}", secret_hmac=secrets.token_hex(32),
              expires_at=started + timedelta(minutes=30), failed_attempts=0, locked_at=None,
              used_at=life.key_at, key_path="webcrypto", certificate_serial=serial,
              created_by=context.staff.ward, created_at=started)
@@ -276,13 +226,11 @@ def _enroll(context: SeedContext, rows: Rows, birth: Birth, person: Individual, 
     return certificate
 
 
-def _parts(rng: random.Random, birth: Birth, father: Individual | None) -> dict[str, Any]:
-    record = json.loads(birth.medical_record)
-    girl = record["child"]["sex"] == "F"
-    mother = record["mother"]
+def _parts(rng: random.Random, birth: Birth, family: str,
+           father: Individual | None) -> dict[str, Any]:
+    sex = json.loads(birth.medical_record)["child"]["sex"]
     return {
-        "child": {"surname": mother["surname"], "given_name": rng.choice(GIRLS if girl else BOYS),
-                  "patronymic": "Ерланқызы" if girl else "Ерланұлы"},
+        "child": seed_names.child(rng, family, sex, father and father.given_name),
         "father": None if father is None else {
             "iin": father.iin, "surname": father.surname, "given_name": father.given_name,
             "patronymic": father.patronymic, "basis": "marriage"},
@@ -294,12 +242,13 @@ def _parts(rng: random.Random, birth: Birth, father: Individual | None) -> dict[
     }
 
 
-def _apply(context: SeedContext, rows: Rows, rng: random.Random, birth: Birth,
-           certificate: x509.Certificate, father: Individual | None, life: Story) -> str:
+def _apply(context: SeedContext, rows: Rows, birth: Birth, certificate: x509.Certificate,
+           parts: dict[str, Any], plan: Plan) -> str:
     """The mother's signed application, sent and received: the parents' row, the submission."""
-    assert life.applied_at is not None
+    life = plan.life
+    assert life.applied_at is not None and plan.tracking is not None
     application_id = str(uuid.uuid4())
-    document = application_document(application_id, birth, _parts(rng, birth, father))
+    document = application_document(application_id, birth, parts)
     content = canonicalize(document)
     mother_serial = format(certificate.serial_number, "x")
     # Births older than the TEST CA were certified when it began (see _enroll): their
@@ -316,7 +265,7 @@ def _apply(context: SeedContext, rows: Rows, rng: random.Random, birth: Birth,
         "application": {"document": document, "signatures": [signature]},
     }
     digest = hashlib.sha256(content).hexdigest()
-    submission_id = _submission(context, rows, dossier, certificate, life, digest)
+    submission_id = _submission(context, rows, dossier, certificate, plan, digest)
     rows.add("parents_application", id=application_id, birth_id=birth.id, previous_id=None,
              state="submitted", document=content.decode("utf-8"),
              created_by_serial=mother_serial, mother_serial=mother_serial,
@@ -339,22 +288,16 @@ def _status(life: Story) -> str:
     return "in_review" if life.opened_at is not None else "received"
 
 
-def _tracking_number(context: SeedContext) -> str:
-    while (number := new_tracking_number()) in context.tracking_numbers:
-        pass
-    context.tracking_numbers.add(number)
-    return number
-
-
 def _submission(context: SeedContext, rows: Rows, dossier: dict[str, Any],
-                mother: x509.Certificate, life: Story, digest: str) -> str:
-    assert life.applied_at is not None
+                mother: x509.Certificate, plan: Plan, digest: str) -> str:
+    life, tracking = plan.life, plan.tracking
+    assert life.applied_at is not None and tracking is not None
     mother_serial = format(mother.serial_number, "x")
     received = life.applied_at + timedelta(seconds=1)
     record, application = dossier["medical_record"]["document"], dossier["application"]
     text = json.dumps(dossier, ensure_ascii=False)
     sha = hashlib.sha256(canonicalize(dossier)).hexdigest()
-    submission_id, tracking = str(uuid.uuid4()), _tracking_number(context)
+    submission_id = str(uuid.uuid4())
     status = _status(life)
     rows.add("registry_submission", id=submission_id, registry_office_id=context.office_id,
              dossier=text, dossier_sha256=sha, medical_record_id=record["id"],
@@ -389,26 +332,16 @@ def _submission(context: SeedContext, rows: Rows, dossier: dict[str, Any],
 
 
 def _register(context: SeedContext, rows: Rows, birth: Birth, submission_id: str,
-              life: Story) -> None:
+              life: Story, numbers: Numbers) -> None:
     assert life.decided_at is not None
     submission = rows.tables["registry_submission"][-1]
-    year = local_date(life.decided_at).year
-    context.acts[(context.office_id, year)] += 1
-    sex = submission["child_sex"]
-    prefix = iin_prefix(local_date(life.born_at), sex)
-    while True:
-        context.iins[prefix] += 1
-        iin = make_iin(local_date(life.born_at), sex, context.iins[prefix])
-        if iin is not None:
-            break
-    act_record_number = context.acts[(context.office_id, year)]
+    year, act_record_number, iin = numbers.year, numbers.act_record_number, numbers.child_iin
     registration: dict[str, Any] = {
-        "id": context.next_registration_id, "submission_id": submission_id,
+        "id": numbers.id, "submission_id": submission_id,
         "medical_record_id": birth.id, "registry_office_id": context.office_id, "year": year,
         "act_record_number": act_record_number, "child_iin": iin,
         "registered_at": life.decided_at, "registered_by": context.staff.clerk,
     }
-    context.next_registration_id += 1
     rows.add("registry_registration", **registration)
     certificate = context.make_certificate(registration, submission["dossier"])
     rows.add("registry_certificate", **certificate)

@@ -68,6 +68,58 @@ def _check_tree(document: Any, max_depth: int = MAX_CANONICAL_DEPTH) -> None:
             raise CanonicalizationError(f"a {type(value).__name__} has no JSON form")
 
 
+_LEAF_TYPES = (str, type(None), bool)
+
+
+def _is_plain(document: Any) -> bool:
+    """Whether the standard encoder writes this tree exactly as RFC 8785 does (see _PLAIN):
+    only dicts, lists, strings, booleans, None and integers within ±(2**53 - 1), every key a
+    string inside the BMP, nested no deeper than MAX_CANONICAL_DEPTH. Anything else (floats,
+    subclasses, tuples, what JSON cannot carry) takes the general way, where _check_tree names
+    what is refused; so does a lone surrogate, which the output's UTF-8 encoding catches."""
+    stack: list[tuple[Any, int]] = [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            if depth >= MAX_CANONICAL_DEPTH:
+                return False
+            for key, item in value.items():
+                if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
+                    return False
+                if type(item) not in _LEAF_TYPES:
+                    stack.append((item, depth + 1))
+        elif kind is list:
+            if depth >= MAX_CANONICAL_DEPTH:
+                return False
+            stack.extend((item, depth + 1) for item in value if type(item) not in _LEAF_TYPES)
+        elif kind is int:
+            if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                return False
+        elif kind not in _LEAF_TYPES:
+            return False
+    return True
+
+
+# For a plain tree (no floats, every key inside the BMP) the standard encoder is RFC 8785:
+# - keys: Python sorts by code point, RFC 8785 by UTF-16 code unit; the two orders differ only
+#   between a character beyond U+FFFF (a surrogate pair, 0xD800-0xDBFF first) and one in
+#   U+E000-U+FFFF, so with every key inside the BMP they agree;
+# - strings: both escape exactly `"`, `\\`, and U+0000-U+001F, with \b \t \n \f \r by name
+#   and the rest as lowercase \u00xx, and write everything else as UTF-8 (ensure_ascii=False);
+# - integers (within ±(2**53 - 1), checked) are their decimal digits, true/false/null as such.
+# Floats need ECMAScript's shortest round-trip form, so a tree with any goes to rfc8785.
+# It is two to three times faster (the audit chain hashes one canonical array per entry).
+# tests/signing/test_canonical.py checks the equivalence on generated values.
+_PLAIN = json.JSONEncoder(
+    ensure_ascii=False,
+    check_circular=False,
+    allow_nan=False,
+    sort_keys=True,
+    separators=(",", ":"),
+)
+
+
 def canonicalize(document: Any) -> bytes:
     """The RFC 8785 canonical UTF-8 bytes of a JSON value (dict, list, tuple, str, int, float,
     bool, None). Raises CanonicalizationError for what JSON cannot carry exactly, other types,
@@ -77,6 +129,11 @@ def canonicalize(document: Any) -> bytes:
     Decimal, datetime or UUID first (pydantic's model_dump(mode="json")); a str-valued Enum is
     written as its value.
     """
+    if _is_plain(document):
+        try:
+            return _PLAIN.encode(document).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: _check_tree names it
     _check_tree(document)
     try:
         return rfc8785.dumps(document)

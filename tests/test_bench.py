@@ -83,9 +83,12 @@ def test_notify_measures_event_to_smtp_delay() -> None:
 
 
 def test_crl_builds_and_serves() -> None:
-    results = json.loads(_run("crl.py", "--n", "50", "--rounds", "1")[-1])
-    assert results["n"] == 50 and results["der_bytes"] > 50 * 20
-    assert results["build_s"] > 0 and results["service_s"] > 0 and results["served_ms"] > 0
+    results = json.loads(_run("crl.py", "--n", "60", "--issued", "30000", "--rounds", "1")[-1])
+    assert results["n"] == 60 and results["partitions"] == 3
+    assert results["single_der_bytes"] > 60 * 30
+    assert 20 * 30 < results["partition_der_bytes"]["max"] < results["single_der_bytes"]
+    assert results["partitions_build_s"] > 0 and results["publish_all_s"] > 0
+    assert results["rebuild_one_ms"] > 0 and results["get_ms"] > 0 and results["ocsp_ms"] > 0
 
 
 def test_phone_flow_times_the_flow_in_chromium() -> None:

@@ -102,6 +102,7 @@ def test_a_service_served_at_a_new_address_keeps_verifying(service_settings: Set
         points = mother.certificate.extensions.get_extension_for_class(
             x509.CRLDistributionPoints
         ).value
-        assert points[0].full_name[0].value == "http://127.0.0.1:8000/pki/crl"  # type: ignore[index]
+        crl = points[0].full_name[0].value  # type: ignore[index]
+        assert crl == "http://127.0.0.1:8000/pki/crl/1"  # her partition's (the seals' too)
         signed = sign_application(mother, draft(mother))
         assert signed.status_code == 200 and signed.json()["submitted"] is True, signed.text

@@ -88,6 +88,8 @@ def test_the_registry_seal_is_issued_across_the_boundary(
     assert issued.exit_code == 0, issued.output
     certificates = x509.load_pem_x509_certificates(issued.stdout.encode())
     assert len(certificates) == 3  # the seal, the issuing CA, the root
+    (point,) = certificates[0].extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert point.full_name[0].value.endswith("/pki/crl/1")  # type: ignore[index]  # its partition
     seal_file = tmp_path / "registry-seal.pem"
     seal_file.write_text(issued.stdout)
 

@@ -7,13 +7,17 @@ import base64
 import json
 import random
 from collections import Counter
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
+from asn1crypto import cms as asn1_cms
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner
 
-from birthreg import seed_rows
+from birthreg import seed, seed_plan, seed_report
 from birthreg.audit import verify_chain
 from birthreg.cli import app as cli
 from birthreg.config import Settings
@@ -22,10 +26,12 @@ from birthreg.models import (
     ActRecordCounter,
     Birth,
     BirthCertificate,
+    Enrollment,
     IssuedCertificate,
     Registration,
     RegistryOffice,
     Submission,
+    now,
 )
 from birthreg.packed import text_of
 from birthreg.pki.seals import load_seal
@@ -37,6 +43,8 @@ from birthreg.registry.stored import dossier_text, receipt_text, report_text
 from birthreg.seed import SeedRefused, run_seed
 from signing import cms, jws
 from signing.canonical import canonicalize
+from signing.dossier import verify_dossier
+from signing.trust import TrustAnchors, Validator
 
 BIRTHS = 120
 
@@ -44,8 +52,10 @@ BIRTHS = 120
 @pytest.fixture
 def seeded(app: Any, service_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Any:
     # More revoked keys than a real year has, so that a small seed has some.
-    monkeypatch.setattr(seed_rows, "REVOKED", 0.3)
-    result = run_seed(service_settings, BIRTHS, days=20, rng=random.Random(7))
+    monkeypatch.setattr(seed_plan, "REVOKED", 0.3)
+    # Three batches, made by two forked workers and written in turn.
+    monkeypatch.setattr(seed, "BATCH", 50)
+    result = run_seed(service_settings, BIRTHS, days=20, rng=random.Random(7), processes=2)
     engine = make_engine(service_settings.database_url)
     yield result, engine
     engine.dispose()
@@ -117,11 +127,23 @@ def test_the_seeded_signatures_verify(seeded: Any, service_settings: Settings) -
     with Session(engine) as session:
         birth = session.exec(select(Birth)).first()
         submission = session.exec(select(Submission)).first()
-        assert submission is not None
-        texts = dossier_text(submission), receipt_text(submission), report_text(submission)
-        assert birth is not None
+        assert birth is not None and submission is not None
+        # Kept packed (birthreg.packed): read back as made.
         seal = text_of(birth, "seal_signature") or ""
-    cms.verify_detached(base64.b64decode(seal), birth.medical_record.encode())
+        texts = dossier_text(submission), receipt_text(submission), report_text(submission)
+    sealed = cms.verify_detached(base64.b64decode(seal), birth.medical_record.encode())
+    # Sealed as the ward seals (with the ESS signing-certificate attribute), when recorded, or
+    # for births older than the seal ten minutes after it began.
+    facility_seal = sealed.signer
+    begins = facility_seal.not_valid_before_utc + timedelta(minutes=10)
+    recorded = birth.recorded_at.replace(tzinfo=UTC) if birth.recorded_at.tzinfo is None else (
+        birth.recorded_at)
+    assert sealed.signing_time == max(recorded, begins).replace(microsecond=0)
+    assert "signing_certificate_v2" in {
+        a["type"].native
+        for a in asn1_cms.ContentInfo.load(base64.b64decode(seal))["content"][
+            "signer_infos"][0]["signed_attrs"]
+    }
     dossier = json.loads(texts[0])
     application = dossier["application"]
     jws.verify_detached(
@@ -156,3 +178,89 @@ def test_the_seed_command(app: Any, service_settings: Settings,
     monkeypatch.setenv("BIRTHREG_ENV", "production")
     refused = CliRunner().invoke(cli, ["seed", "--births", "5"])
     assert refused.exit_code != 0
+
+
+def test_a_second_seed_goes_on_from_the_first(
+    app: Any, service_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(seed, "BATCH", 20)
+    first = run_seed(service_settings, 40, days=10, rng=random.Random(1), processes=1)
+    second = run_seed(service_settings, 40, days=10, rng=random.Random(1), processes=2)
+    engine = make_engine(service_settings.database_url)
+    try:
+        check = verify_chain(engine)
+        with Session(engine) as session:
+            registrations = session.exec(select(Registration)).all()
+            counters = session.exec(select(ActRecordCounter)).all()
+            submissions = session.exec(select(Submission)).all()
+            lookups = session.exec(select(Enrollment.lookup)).all()
+    finally:
+        engine.dispose()
+    assert check.intact and check.entries >= first.audit_entries + second.audit_entries
+    numbers = [(r.year, r.act_record_number) for r in registrations]
+    assert len(set(numbers)) == len(numbers) > 40
+    assert len({r.child_iin for r in registrations}) == len(registrations)
+    assert len({s.tracking_number for s in submissions}) == len(submissions)
+    assert len(set(lookups)) == len(lookups)
+    for counter in counters:
+        assert counter.last_number == max(n for y, n in numbers if y == counter.year)
+
+
+def test_seeded_births_have_their_own_people(seeded: Any) -> None:
+    _result, engine = seeded
+    with Session(engine) as session:
+        births = session.exec(select(Birth)).all()
+    mothers = [json.loads(b.medical_record)["mother"] for b in births]
+    assert len({m["iin"] for m in mothers}) == len(mothers)
+    assert len({(m["surname"], m["given_name"], m["patronymic"]) for m in mothers}) > BIRTHS * 0.9
+
+
+def test_seeded_dossiers_pass_real_verification(seeded: Any, service_settings: Settings) -> None:
+    """Not only the first (the report's template): any seeded dossier verifies in full, seals,
+    signatures, chains and revocation, as the registry verifies one on intake."""
+    _result, engine = seeded
+    ca = load_certification_authority(service_settings)
+    with Session(engine) as session:
+        submissions = session.exec(select(Submission).order_by(col(Submission.received_at))).all()
+        dossiers = [(s, json.loads(dossier_text(s))) for s in submissions]
+        revoked = set(session.exec(
+            select(IssuedCertificate.serial).where(
+                IssuedCertificate.revoked_at.is_not(None)  # type: ignore[union-attr]
+            )
+        ).all())
+        ders = {c.serial: c.der for c in session.exec(select(IssuedCertificate)).all()}
+    checked = 0
+    for submission, dossier in dossiers[:: max(1, len(dossiers) // 6)]:
+        header = json.loads(jws.b64url_decode(
+            dossier["application"]["signatures"][0]["value"].split(".")[0]
+        ))
+        mother = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
+        if format(mother.serial_number, "x") in revoked:
+            continue
+        assert ders[format(mother.serial_number, "x")] == mother.public_bytes(Encoding.DER)
+        moment = max(submission.received_at.replace(tzinfo=UTC), now()) + timedelta(hours=1)
+        fetcher = seed_report._InMemoryFetcher(ca, moment)
+        record = dossier["medical_record"]
+        facility = cms.verify_detached(
+            base64.b64decode(record["signature"]["value"]), canonicalize(record["document"])
+        ).signer
+        for certificate in (mother, facility):
+            fetcher.statuses.add(certificate)
+        validator = Validator(TrustAnchors([ca.root_certificate], [ca.issuing_certificate]),
+                              fetcher)
+        report = verify_dossier(dossier, validator=validator, moment=moment,
+                                registration_deadline=timedelta(days=3650))
+        assert report.passed, [c for c in seed_report._checks(report.to_json())
+                               if not c["passed"]]
+        checked += 1
+    assert checked >= 3
+
+
+
+@pytest.mark.parametrize(("load", "workers"), [(0.1, 4), (1.6, 2), (3.5, 1), (9.0, 1)])
+def test_the_seed_forks_one_worker_per_idle_core(
+    monkeypatch: pytest.MonkeyPatch, load: float, workers: int
+) -> None:
+    monkeypatch.setattr(seed.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(seed.os, "getloadavg", lambda: (load, load, load))
+    assert seed._idle_cores() == workers

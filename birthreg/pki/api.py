@@ -9,17 +9,19 @@ as DER where certificates point (ca.cer, root.cer: caIssuers, RFC 5280 section 4
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session, col, select
 
 from birthreg.db import SessionDep
-from birthreg.errors import ServiceNotInitialised
+from birthreg.errors import NotFound, ServiceNotInitialised
 from birthreg.models import IssuedCertificate, RegistryOffice, now
+from birthreg.pki.partitions import partition_exists
 from birthreg.pki.service import (
     certification_authority,
     current_arl,
@@ -28,6 +30,7 @@ from birthreg.pki.service import (
     published_crl,
 )
 from birthreg.services import Services, ServicesDep, app_services
+from signing.ca import LEGACY_PARTITION
 from signing.errors import SigningError
 from signing.ocsp import MAX_REQUEST_BYTES, ocsp_request_from_get_path, unsuccessful
 
@@ -113,14 +116,35 @@ OCSP_RESPONSE_MEDIA_TYPE = "application/ocsp-response"
 
 @router.get("/crl", response_class=Response, responses={200: {"content": {CRL_MEDIA_TYPE: {}}}})
 def certificate_revocation_list(session: SessionDep, services: ServicesDep) -> Response:
-    """The TEST issuing CA's current CRL (DER), served as stored: issued again soon after a
-    revocation (by the publisher where `birthreg serve` runs it, else at the next request)."""
+    """The TEST issuing CA's current CRL (DER) of the certificates issued before CRL partitions
+    (partition 0: they name this address), served as stored: issued again soon after a
+    revocation (by the publisher where `birthreg serve` runs it, else at the next request).
+    Certificates issued since name their partition's CRL, /pki/crl/{partition}."""
+    return _partition_crl(session, services, LEGACY_PARTITION, "birthreg-test.crl")
+
+
+@router.get(
+    "/crl/{partition}",
+    response_class=Response,
+    responses={200: {"content": {CRL_MEDIA_TYPE: {}}}, 404: {"description": "no such partition"}},
+)
+def partition_revocation_list(
+    session: SessionDep, services: ServicesDep, partition: Annotated[int, Path(ge=1, le=10**8)]
+) -> Response:
+    """*extension*: the CRL (DER) of one partition of the TEST issuing CA's certificates, where
+    their CRL distribution point points; its issuingDistributionPoint names this address."""
+    if not partition_exists(session, partition):
+        raise NotFound("crl_partition_not_found", "no CRL partition with that number")
+    return _partition_crl(session, services, partition, f"birthreg-test-{partition}.crl")
+
+
+def _partition_crl(session: Session, services: Services, partition: int, filename: str) -> Response:
     ca, moment = certification_authority(services), now()
     if services.settings.crl_publisher:
-        crl = published_crl(session, ca, moment)
+        crl = published_crl(session, ca, moment, partition)
     else:
-        crl = current_crl(session, ca, moment)
-    return _crl(crl.der, crl.next_update, "birthreg-test.crl")
+        crl = current_crl(session, ca, moment, partition)
+    return _crl(crl.der, crl.next_update, filename)
 
 
 @router.get(

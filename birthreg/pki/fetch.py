@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from birthreg.db import reading
 from birthreg.models import now
-from signing.ca import CertificationAuthority
+from signing.ca import LEGACY_PARTITION, CertificationAuthority
 from signing.revocation import RevocationFetcher
 
 #: CRLs and OCSP answers are small; anything larger than this is not one.
@@ -160,15 +160,30 @@ class InProcessRevocationFetcher:
         self.fallback = fallback or HTTPRevocationFetcher()
 
     def fetch_crl(self, url: str) -> bytes:
+        from birthreg.pki.partitions import partition_exists
         from birthreg.pki.service import current_arl, current_crl
 
-        current = {self.ca.crl_url: current_crl, self.ca.arl_url: current_arl}.get(url)
-        if current is None:
+        partition = self._partition(url)
+        if partition is None and url != self.ca.arl_url:
             return self.fallback.fetch_crl(url)
         with Session(self.engine) as session:
-            crl = current(session, self.ca, now())
+            if partition is None:
+                crl = current_arl(session, self.ca, now())
+            elif partition == LEGACY_PARTITION or partition_exists(session, partition):
+                crl = current_crl(session, self.ca, now(), partition)
+            else:
+                raise OSError(f"{url}: no such CRL partition")
             session.commit()
             return crl.der
+
+    def _partition(self, url: str) -> int | None:
+        """The partition whose CRL `url` is (0 for /pki/crl), None for any other URL."""
+        if url == self.ca.crl_url:
+            return LEGACY_PARTITION
+        number = url.removeprefix(self.ca.crl_url + "/")
+        if number != url and number.isascii() and number.isdigit() and number[0] != "0":
+            return int(number) if len(number) <= 9 else None
+        return None
 
     def post_ocsp(self, url: str, request_der: bytes) -> bytes:
         if url != self.ca.ocsp_url:

@@ -1,11 +1,11 @@
-"""The issuing CA's CRL, published outside requests: a thread issues it again soon after a
-revocation (and when it grows old), so that `GET /pki/crl` serves it as stored.
+"""The issuing CA's CRLs, published outside requests: a thread issues a partition's CRL again
+soon after a revocation in it (and when it grows old), so that `GET /pki/crl/<n>` and
+`GET /pki/crl` serve them as stored.
 
-At a national CA the CRL holds a hundred thousand entries and takes about a second to build and
-sign; without the publisher the first request after a revocation would wait for that. The
-thread looks every PUBLISH_EVERY seconds whether the CRL is due (two index reads, no lock) and
-builds it only then, so a revocation is on the CRL within seconds (OCSP knows it at once).
-Several workers may each run one: a CRL number is taken once (see `service._current`).
+The thread looks every PUBLISH_EVERY seconds which partitions are due (two small tables read,
+no lock, see `partitions.due_partitions`) and builds only those, so a revocation is on its
+partition's CRL within seconds (OCSP knows it at once) and costs one partition's build, not the
+whole CA's. Several workers may each run one: a CRL number is taken once (`service._current`).
 
 `birthreg serve` turns it on (BIRTHREG_CRL_PUBLISHER=1 unless set); apps made elsewhere (tests,
 tools) publish on request as before.
@@ -25,7 +25,8 @@ from birthreg.config import Settings
 from birthreg.db import reading
 from birthreg.errors import ServiceNotInitialised
 from birthreg.models import IssuedCRL, now
-from birthreg.pki.service import crl_due, current_crl, load_certification_authority
+from birthreg.pki.partitions import due_partitions
+from birthreg.pki.service import CRL_REFRESH, current_crl, load_certification_authority
 
 log = logging.getLogger("birthreg.pki")
 
@@ -33,18 +34,23 @@ log = logging.getLogger("birthreg.pki")
 PUBLISH_EVERY = 5.0
 
 
-def publish_if_due(engine: Engine, settings: Settings) -> IssuedCRL | None:
-    """Issue the CRL when it is due (committed); the new CRL, or None when none was due."""
+def publish_if_due(engine: Engine, settings: Settings) -> list[IssuedCRL]:
+    """Issue the CRLs of the partitions that are due, each committed; the new CRLs (none when
+    nothing was due)."""
     moment = now()
     with reading(engine) as connection, Session(bind=connection) as session:
-        if not crl_due(session, moment):
-            return None
+        due = due_partitions(session, moment, CRL_REFRESH)
+    if not due:
+        return []
     ca = load_certification_authority(settings)
-    with Session(engine) as session:
-        crl = current_crl(session, ca, moment)
-        session.commit()
-        session.refresh(crl)
-        return crl
+    published = []
+    for partition in due:
+        with Session(engine) as session:
+            crl = current_crl(session, ca, moment, partition)
+            session.commit()
+            session.refresh(crl)
+            published.append(crl)
+    return published
 
 
 class CRLPublisher:
@@ -67,14 +73,19 @@ class CRLPublisher:
     def _run(self) -> None:
         while not self._stopping.wait(self.every):
             try:
-                crl = publish_if_due(self.engine, self.settings)
+                published = publish_if_due(self.engine, self.settings)
             except ServiceNotInitialised:
                 continue  # `birthreg init` has not run yet
             except Exception as error:  # the next look tries again
                 log.warning("pki: publishing the CRL failed (%s)", type(error).__name__)
                 continue
-            if crl is not None:
-                log.info("pki: CRL %d published (%d revoked)", crl.number, crl.revoked_count)
+            for crl in published:
+                log.info(
+                    "pki: CRL %d of partition %d published (%d revoked)",
+                    crl.number,
+                    crl.crl_partition,
+                    crl.revoked_count,
+                )
 
 
 @contextmanager

@@ -25,7 +25,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from birthreg.config import Settings
 from birthreg.pki.seals import load_seal_key, save_seal_key, seal_key_path
-from signing.ca import CertificationAuthority, Organisation, Profile, subject_name
+from signing.ca import (
+    LEGACY_PARTITION,
+    CertificationAuthority,
+    Organisation,
+    Profile,
+    subject_name,
+)
 from signing.identity import signer_bin
 
 SEAL_REQUEST_FILE = "registry-seal.csr"
@@ -62,7 +68,8 @@ def ensure_request(settings: Settings, organisation: Organisation) -> tuple[Path
 
 
 def issue_seal(
-    ca: CertificationAuthority, csr: bytes, organisation: Organisation, moment: datetime
+    ca: CertificationAuthority, csr: bytes, organisation: Organisation, moment: datetime, *,
+    crl_partition: int = LEGACY_PARTITION,
 ) -> tuple[x509.Certificate, ...]:
     """The seal certificate for the key in `csr`, then the issuing CA and the root.
 
@@ -70,7 +77,8 @@ def issue_seal(
     only proves that its sender holds the key. Raises the CA's errors (InvalidCertificateRequest,
     ProofOfPossessionFailed, WeakKey, InvalidIdentityNumber)."""
     certificate = ca.issue_from_csr(
-        csr, organisation, moment=moment, profile=Profile.ORGANISATION_SEAL
+        csr, organisation, moment=moment, profile=Profile.ORGANISATION_SEAL,
+        crl_partition=crl_partition,
     )
     return (certificate, *ca.chain, ca.root_certificate)
 

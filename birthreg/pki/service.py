@@ -10,19 +10,22 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, delete, func, select
 
 from birthreg import audit
 from birthreg.config import ConfigurationError, Settings
 from birthreg.errors import DomainError, NotFound, ServiceNotInitialised
 from birthreg.models import IssuedCertificate, IssuedCRL
+from birthreg.pki.partitions import ISSUING, count_revocation, note_issued, revoked_counter
 from birthreg.services import Services
 from signing import ocsp
 from signing.ca import (
+    LEGACY_PARTITION,
     CertificateStatus,
     CertificationAuthority,
     Profile,
     RevokedCertificate,
+    crl_partition_of,
 )
 from signing.report import RevocationState
 
@@ -69,7 +72,8 @@ _STATUS = select(IssuedCertificate.revoked_at, IssuedCertificate.revocation_reas
 
 class DatabaseCertificateStatus:
     """`signing.ca.CertificateStatusSource` over the `pki_certificate` table (its revoked rows
-    are read through `ix_pki_certificate_revoked`, never the certificates themselves)."""
+    are read through `ix_pki_certificate_revoked`, a partition's through
+    `ix_pki_certificate_partition_revoked`, never the certificates themselves)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -84,14 +88,19 @@ class DatabaseCertificateStatus:
             return CertificateStatus(RevocationState.GOOD)
         return CertificateStatus(RevocationState.REVOKED, revoked_at, _reason(reason))
 
-    def revoked(self, expired_before: datetime | None = None) -> list[RevokedCertificate]:
-        """Every revocation, but those of certificates expired before `expired_before`. Read
-        as plain rows from the index (a national CRL has a hundred thousand of them)."""
+    def revoked(
+        self, expired_before: datetime | None = None, partition: int | None = None
+    ) -> list[RevokedCertificate]:
+        """Every revocation (of one CRL partition, when given), but those of certificates
+        expired before `expired_before`. Read as plain rows from an index (a national CA has a
+        hundred thousand of them)."""
         query = select(
             IssuedCertificate.serial,
             IssuedCertificate.revoked_at,
             IssuedCertificate.revocation_reason,
         ).where(col(IssuedCertificate.revoked_at).is_not(None))
+        if partition is not None:
+            query = query.where(col(IssuedCertificate.crl_partition) == partition)
         if expired_before is not None:
             query = query.where(col(IssuedCertificate.not_after) >= expired_before)
         return [
@@ -113,7 +122,9 @@ def _reason(name: str | None) -> x509.ReasonFlags:
 def record_issued(
     session: Session, certificate: x509.Certificate, profile: Profile, moment: datetime
 ) -> IssuedCertificate:
-    """Keep a certificate the CA just issued, so that OCSP knows it ("good", not "unknown")."""
+    """Keep a certificate the CA just issued, so that OCSP knows it ("good", not "unknown"), in
+    the CRL partition its distribution point names."""
+    partition = crl_partition_of(certificate)
     row = IssuedCertificate(
         serial=format(certificate.serial_number, "x"),
         profile=profile.value,
@@ -121,8 +132,10 @@ def record_issued(
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,
         issued_at=moment,
+        crl_partition=partition,
     )
     session.add(row)
+    note_issued(session, partition, certificate.not_valid_after_utc)
     session.flush()
     return row
 
@@ -168,6 +181,7 @@ def revoke(
     row.revoked_at = moment
     row.revocation_reason = reason.name
     session.add(row)
+    count_revocation(session, row.crl_partition)
     audit.record(
         session,
         actor=actor,
@@ -182,24 +196,31 @@ def revoke(
     return row
 
 
-def current_crl(session: Session, ca: CertificationAuthority, moment: datetime) -> IssuedCRL:
-    """The issuing CA's CRL to serve: the last one issued, or a new one when a certificate was
-    revoked since or it is older than CRL_REFRESH. It is built once per change and then served
-    as stored; expired certificates leave it (see `signing.ca.crl`)."""
+def current_crl(
+    session: Session,
+    ca: CertificationAuthority,
+    moment: datetime,
+    partition: int = LEGACY_PARTITION,
+) -> IssuedCRL:
+    """The CRL of one partition of the issuing CA to serve (0: /pki/crl): the last one issued,
+    or a new one when a certificate of the partition was revoked since or it is older than
+    CRL_REFRESH. It is built once per change and then served as stored; expired certificates
+    leave it (see `signing.ca.crl`)."""
     statuses = DatabaseCertificateStatus(session)
-    revocations = statuses.revocations()
+    revocations = revoked_counter(session, partition)  # before the rows: see `_current`
 
     def build(number: int, previous: IssuedCRL | None) -> x509.CertificateRevocationList:
         previous_update = None if previous is None else previous.this_update
         return ca.build_crl(
-            statuses.revoked(expired_before=previous_update),
+            statuses.revoked(expired_before=previous_update, partition=partition),
             number=number,
             moment=moment,
             next_update=CRL_VALIDITY,
             previous_update=previous_update,
+            partition=partition,
         )
 
-    return _current(session, ISSUING, moment, CRL_REFRESH, revocations, build)
+    return _current(session, ISSUING, moment, CRL_REFRESH, revocations, build, partition)
 
 
 def current_arl(session: Session, ca: CertificationAuthority, moment: datetime) -> IssuedCRL:
@@ -212,7 +233,6 @@ def current_arl(session: Session, ca: CertificationAuthority, moment: datetime) 
     return _current(session, ROOT, moment, ARL_REFRESH, 0, build)
 
 
-ISSUING = "issuing"
 ROOT = "root"
 
 
@@ -221,37 +241,31 @@ ROOT = "root"
 PUBLISHED_SLACK = timedelta(minutes=5)
 
 
-def published_crl(session: Session, ca: CertificationAuthority, moment: datetime) -> IssuedCRL:
-    """The CRL to serve where `birthreg.pki.publisher` keeps it current: the last one issued, as
-    stored, without counting the revocations (a national CA has a hundred thousand); a new one
-    only when none is recent (the publisher is not running)."""
-    latest = session.exec(
-        select(IssuedCRL)
-        .where(IssuedCRL.scope == ISSUING)
-        .order_by(col(IssuedCRL.number).desc())
-        .limit(1)
-    ).first()
+def published_crl(
+    session: Session,
+    ca: CertificationAuthority,
+    moment: datetime,
+    partition: int = LEGACY_PARTITION,
+) -> IssuedCRL:
+    """A partition's CRL to serve where `birthreg.pki.publisher` keeps it current: the last one
+    issued, as stored, without counting the revocations; a new one only when none is recent
+    (the publisher is not running, or the partition's certificates have all expired)."""
+    latest = _latest(session, ISSUING, partition)
     if latest is not None and latest.this_update <= moment < (
         latest.this_update + CRL_REFRESH + PUBLISHED_SLACK
     ):
         return latest
-    return current_crl(session, ca, moment)
+    return current_crl(session, ca, moment, partition)
 
 
-def crl_due(session: Session, moment: datetime) -> bool:
-    """Whether the issuing CA's CRL must be issued again (a revocation since the last one, or
-    it is CRL_REFRESH old): two reads through indexes, no lock."""
-    latest = session.exec(
-        select(IssuedCRL.revoked_count, IssuedCRL.this_update)  # not the CRL itself
-        .where(IssuedCRL.scope == ISSUING)
+def _latest(session: Session, scope: str, partition: int) -> IssuedCRL | None:
+    return session.exec(
+        select(IssuedCRL)
+        .where(IssuedCRL.scope == scope)
+        .where(IssuedCRL.crl_partition == partition)
         .order_by(col(IssuedCRL.number).desc())
         .limit(1)
     ).first()
-    if latest is None:
-        return True
-    revoked_count, this_update = latest
-    revocations = DatabaseCertificateStatus(session).revocations()
-    return not (revoked_count == revocations and this_update <= moment < this_update + CRL_REFRESH)
 
 
 def _current(
@@ -261,17 +275,16 @@ def _current(
     refresh: timedelta,
     revocations: int,
     build: Callable[[int, IssuedCRL | None], x509.CertificateRevocationList],
+    partition: int = LEGACY_PARTITION,
 ) -> IssuedCRL:
-    """The newest CRL of `scope` while it is current, else a new one under the next number of
-    the one sequence both scopes share. Safe with several workers: a number is taken once
-    (primary key); a worker that loses the race looks again and serves the winner's CRL."""
+    """The newest CRL of `scope` and `partition` while it is current, else a new one under the
+    next number of the one sequence every CRL shares. Safe with several workers: a number is
+    taken once (primary key); a worker that loses the race looks again and serves the winner's
+    CRL. `revocations` is read before the rows the CRL is built from, so a revocation committed
+    in between is listed and only makes the next look build again. Of the partition's older
+    CRLs the one before is kept, the rest go (a CRL a partition every half hour adds up)."""
     for _ in range(3):
-        latest = session.exec(
-            select(IssuedCRL)
-            .where(IssuedCRL.scope == scope)
-            .order_by(col(IssuedCRL.number).desc())
-            .limit(1)
-        ).first()
+        latest = _latest(session, scope, partition)
         if (
             latest is not None
             and latest.revoked_count == revocations
@@ -287,12 +300,20 @@ def _current(
             next_update=crl.next_update_utc,  # type: ignore[arg-type]
             revoked_count=revocations,
             der=crl.public_bytes(serialization.Encoding.DER),
+            crl_partition=partition,
         )
         try:
             with session.begin_nested():
                 session.add(issued)
         except IntegrityError:
             continue
+        if latest is not None:
+            session.execute(
+                delete(IssuedCRL)
+                .where(col(IssuedCRL.scope) == scope)
+                .where(col(IssuedCRL.crl_partition) == partition)
+                .where(col(IssuedCRL.number) < latest.number)
+            )
         return issued
     raise DomainError("crl_busy", "the CRL is being issued; ask again", 503)
 

@@ -8,7 +8,7 @@ that were stored, so the receipt's signature and the dossier's digest still veri
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 from sqlalchemy import Connection
@@ -28,14 +28,6 @@ def pack_values(packer: Packer, values: MutableMapping[str, Any]) -> None:
     for column in PACKED_COLUMNS:
         if isinstance(values[column], str):
             values[column] = packer.pack(kind(column, values["facility_bin"]), values[column])
-
-
-def pack_submissions(connection: Connection, rows: Iterable[MutableMapping[str, Any]]) -> None:
-    """Pack new submissions' columns in place, in the transaction that writes them (the seed)."""
-    packer = Packer(connection)
-    for values in rows:
-        pack_values(packer, values)
-    packer.write(connection)
 
 
 def text(connection: Connection, value: bytes) -> str:

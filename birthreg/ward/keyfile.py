@@ -11,6 +11,7 @@ from birthreg.auth import actor_of
 from birthreg.auth.passwords import password_problem
 from birthreg.errors import NotFound
 from birthreg.models import Birth, Enrollment, KeyPath, StaffUser
+from birthreg.pki.partitions import next_crl_partition
 from birthreg.ward.context import WardContext, WardError, staff_facility
 from birthreg.ward.redeem import _identity, _issued
 from signing.ca import Profile, export_pkcs12
@@ -67,7 +68,10 @@ def issue_pkcs12(
     if enrollment.expires_at <= moment:
         raise WardError("code_expired", "this enrollment has expired; start a new one", 410)
     key, certificate = ward.ca.issue_with_new_key(
-        _identity(enrollment), profile=Profile.INDIVIDUAL, moment=moment
+        _identity(enrollment),
+        profile=Profile.INDIVIDUAL,
+        moment=moment,
+        crl_partition=next_crl_partition(session),
     )
     data = export_pkcs12(
         key,

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from birthreg import audit, throttle
 from birthreg.db import reading
 from birthreg.models import Birth, Enrollment, EnrollmentRole, KeyPath, Progress
+from birthreg.pki.partitions import next_crl_partition
 from birthreg.pki.service import record_issued
 from birthreg.ward import codes
 from birthreg.ward.births import set_progress
@@ -234,13 +235,21 @@ def enroll(
     if request.csr_pem is not None:
         key_path = KeyPath.CSR
         certificate = ward.ca.issue_from_csr(
-            request.csr_pem.encode("utf-8"), subject, moment=moment
+            request.csr_pem.encode("utf-8"),
+            subject,
+            moment=moment,
+            crl_partition=next_crl_partition(session),
         )
     else:
         key_path = KeyPath.WEBCRYPTO
         spki, proof = _webcrypto_key(request)
         certificate = ward.ca.issue_from_spki(
-            spki, proof, enrollment_challenge(code.canonical), subject, moment=moment
+            spki,
+            proof,
+            enrollment_challenge(code.canonical),
+            subject,
+            moment=moment,
+            crl_partition=next_crl_partition(session),
         )
     birth = _issued(
         session,

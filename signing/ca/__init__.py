@@ -7,10 +7,13 @@ delegated responder (id-pkix-ocsp-nocheck) could not be revoked and would live b
 
 # Re-exported for callers, each `as` itself so that type checkers take it as public.
 from signing.ca.authority import CertificationAuthority as CertificationAuthority
+from signing.ca.crl import LEGACY_PARTITION as LEGACY_PARTITION
+from signing.ca.crl import PARTITION_SIZE as PARTITION_SIZE
 from signing.ca.crl import CertificateStatus as CertificateStatus
 from signing.ca.crl import CertificateStatusSource as CertificateStatusSource
 from signing.ca.crl import InMemoryCertificateStatus as InMemoryCertificateStatus
 from signing.ca.crl import RevokedCertificate as RevokedCertificate
+from signing.ca.crl import crl_partition_of as crl_partition_of
 from signing.ca.pkcs12 import export_pkcs12 as export_pkcs12
 from signing.ca.pkcs12 import load_pkcs12 as load_pkcs12
 from signing.ca.profiles import ISSUING_NAME as ISSUING_NAME

@@ -17,7 +17,13 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from signing.ca.crl import CRLScope, RevokedCertificate, build_crl
+from signing.ca.crl import (
+    LEGACY_PARTITION,
+    CRLScope,
+    RevokedCertificate,
+    build_crl,
+    check_partition,
+)
 from signing.ca.profiles import (
     CLOCK_SKEW,
     INDIVIDUAL_VALIDITY,
@@ -262,7 +268,13 @@ class CertificationAuthority:
 
     @property
     def crl_url(self) -> str:
+        """The CRL of certificates issued before CRL partitions (partition 0), at /pki/crl."""
         return f"{self.base_url}/pki/crl"
+
+    def partition_crl_url(self, partition: int) -> str:
+        """Where partition `partition`'s CRL is published: /pki/crl/<n>, or /pki/crl for 0."""
+        check_partition(partition)
+        return self.crl_url if partition == LEGACY_PARTITION else f"{self.crl_url}/{partition}"
 
     @property
     def ocsp_url(self) -> str:
@@ -290,8 +302,10 @@ class CertificationAuthority:
     def issue(
         self, public_key: PublicKeyTypes, subject: Individual | Organisation | TLSServer, *,
         profile: Profile, moment: datetime, validity: timedelta | None = None,
+        crl_partition: int = LEGACY_PARTITION,
     ) -> x509.Certificate:
-        """Issue an end-entity certificate for `public_key` with `subject` under `profile`.
+        """Issue an end-entity certificate for `public_key` with `subject` under `profile`,
+        its CRL distribution point naming the CRL of `crl_partition` (see `signing.ca.crl`).
 
         The signing profiles get EKU emailProtection (as the national CA does, so that `openssl
         cms -verify` accepts it) and their TEST policy; a TLS server gets serverAuth, its hosts
@@ -310,9 +324,10 @@ class CertificationAuthority:
         if not isinstance(subject, kind):
             raise CAError(f"the {profile!s} profile needs a {kind.__name__} subject")
         validity = default_validity if validity is None else validity
+        pointers = self._pointers(crl_partition)
         if isinstance(subject, TLSServer):
             builder = self._end_entity(
-                public_key, server_name(subject), moment, validity, self._pointers().over_http()
+                public_key, server_name(subject), moment, validity, pointers.over_http()
             )
             usage, commits = ExtendedKeyUsageOID.SERVER_AUTH, False
             extra: x509.ExtensionType = x509.SubjectAlternativeName(
@@ -320,7 +335,7 @@ class CertificationAuthority:
             )
         else:
             name = subject_name(subject)
-            builder = self._end_entity(public_key, name, moment, validity, self._pointers())
+            builder = self._end_entity(public_key, name, moment, validity, pointers)
             usage, commits = ExtendedKeyUsageOID.EMAIL_PROTECTION, True
             extra = policies(_POLICIES[profile])
         return (
@@ -330,8 +345,9 @@ class CertificationAuthority:
             .sign(self._issuing_key, hashes.SHA256())
         )
 
-    def _pointers(self) -> Pointers:
-        return Pointers(crl=self.crl_url, ocsp=self.ocsp_url, ca_issuers=self.ca_issuers_url)
+    def _pointers(self, crl_partition: int) -> Pointers:
+        crl = self.partition_crl_url(crl_partition)
+        return Pointers(crl=crl, ocsp=self.ocsp_url, ca_issuers=self.ca_issuers_url)
 
     def _end_entity(
         self, public_key: PublicKeyTypes, name: x509.Name, moment: datetime,
@@ -374,32 +390,35 @@ class CertificationAuthority:
 
     def issue_from_csr(
         self, csr: bytes, subject: Individual | Organisation, *, moment: datetime,
-        profile: Profile = Profile.INDIVIDUAL,
+        profile: Profile = Profile.INDIVIDUAL, crl_partition: int = LEGACY_PARTITION,
     ) -> x509.Certificate:
         """Issue for the key in a PKCS#10 request (PEM or DER) once its signature proves that the
         requester holds the private key. Security caveat: all but the CSR's key is ignored; the
         subject comes only from `subject` (the identity the ward checked). Raises
         InvalidCertificateRequest, WeakKey, ProofOfPossessionFailed.
         """
-        return self.issue(csr_public_key(csr), subject, profile=profile, moment=moment)
+        return self.issue(csr_public_key(csr), subject, profile=profile, moment=moment,
+                          crl_partition=crl_partition)
 
     def issue_from_spki(
         self, spki_der: bytes, proof: bytes, challenge: bytes, subject: Individual, *,
-        moment: datetime,
+        moment: datetime, crl_partition: int = LEGACY_PARTITION,
     ) -> x509.Certificate:
         """Issue an individual certificate for a WebCrypto key whose proof of possession over
         `challenge` verifies (see `signing.ca.requests.spki_public_key` and its caveats)."""
         public_key = spki_public_key(spki_der, proof, challenge)
-        return self.issue(public_key, subject, profile=Profile.INDIVIDUAL, moment=moment)
+        return self.issue(public_key, subject, profile=Profile.INDIVIDUAL, moment=moment,
+                          crl_partition=crl_partition)
 
     def issue_with_new_key(
         self, subject: Individual | Organisation | TLSServer, *, profile: Profile,
-        moment: datetime,
+        moment: datetime, crl_partition: int = LEGACY_PARTITION,
     ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         """Make a fresh P-256 key and issue its certificate (ward desk PKCS#12, seals). Security
         caveat: the server has held this private key; hand it over once and keep no copy."""
         key = ec.generate_private_key(ec.SECP256R1())
-        return key, self.issue(key.public_key(), subject, profile=profile, moment=moment)
+        return key, self.issue(key.public_key(), subject, profile=profile, moment=moment,
+                               crl_partition=crl_partition)
 
     # -- revocation ----------------------------------------------------------------------------
 
@@ -411,11 +430,14 @@ class CertificationAuthority:
     def build_crl(
         self, revoked: Iterable[RevokedCertificate], *, number: int, moment: datetime,
         next_update: timedelta = DEFAULT_CRL_PERIOD, previous_update: datetime | None = None,
+        partition: int = LEGACY_PARTITION,
     ) -> x509.CertificateRevocationList:
-        """The issuing CA's CRL of end-entity certificates, under the profile in
-        `signing.ca.crl` (its security caveats apply): thisUpdate `moment`, nextUpdate
-        `moment` + `next_update`, certificates expired before `previous_update` left out."""
-        scope = CRLScope(self.issuing_certificate, self._issuing_key, self.crl_url, False)
+        """The issuing CA's CRL of the end-entity certificates of `partition`, under the profile
+        in `signing.ca.crl` (its security caveats apply; pass only that partition's
+        revocations): thisUpdate `moment`, nextUpdate `moment` + `next_update`, certificates
+        expired before `previous_update` left out."""
+        url = self.partition_crl_url(partition)
+        scope = CRLScope(self.issuing_certificate, self._issuing_key, url, False)
         return build_crl(scope, revoked, number=number, moment=moment, next_update=next_update,
                          previous_update=previous_update)
 

@@ -244,6 +244,43 @@ def test_openssl_refuses_a_revoked_signer_with_both_crls(files: Files, pki: PKI)
     assert "certificate revoked" in result.stdout + result.stderr
 
 
+def test_openssl_checks_a_certificate_against_its_partitions_crl(files: Files, pki: PKI) -> None:
+    """`openssl verify -crl_check` with the CRL of the certificate's partition (its IDP names the
+    URL the certificate's CDP names): good, then revoked; the CRL of another partition, or the
+    legacy /pki/crl, does not cover it (openssl: "different CRL scope")."""
+    statuses = InMemoryCertificateStatus()
+    later = pki.moment + timedelta(days=2)
+    leaves = []
+    for name in ("good", "revoked"):
+        key = ec.generate_private_key(ec.SECP256R1())
+        certificate = pki.ca.issue(
+            key.public_key(), MOTHER, profile=Profile.INDIVIDUAL, moment=pki.moment,
+            crl_partition=5,
+        )
+        statuses.add(certificate)
+        leaves.append(_pem(files.directory / f"partition-{name}.pem", certificate))
+    statuses.revoke(
+        x509.load_pem_x509_certificate(leaves[1].read_bytes()).serial_number, pki.moment
+    )
+    check = ["verify", "-attime", str(int(later.timestamp())), "-x509_strict", "-crl_check",
+             "-CAfile", files.root, "-untrusted", files.issuing]
+    own = _crls(files, "p5.pem", pki.ca.build_crl(statuses.revoked(), number=20, moment=later,
+                                                  partition=5))
+    good, revoked = leaves
+    assert _openssl(*check, "-CRLfile", own, good).stdout.strip() == f"{good}: OK"
+    refused = _openssl(*check, "-CRLfile", own, revoked, check=False)
+    assert refused.returncode != 0 and "certificate revoked" in refused.stdout + refused.stderr
+    text = _openssl("crl", "-in", own, "-noout", "-text").stdout
+    assert re.search(r"Issuing Distribution Point: critical\n\s+Full Name:\n\s+URI:"
+                     rf"{re.escape(pki.ca.base_url)}/pki/crl/5\s+Only User Certificates", text)
+    for other in (3, 0):
+        crl = pki.ca.build_crl([], number=21 + other, moment=later, partition=other)
+        result = _openssl(*check, "-CRLfile", _crls(files, f"p{other}.pem", crl), revoked,
+                          check=False)
+        assert result.returncode != 0, other
+        assert "different CRL scope" in result.stdout + result.stderr
+
+
 def test_openssl_finds_a_crl_signed_by_another_ca_bad(files: Files, pki: PKI) -> None:
     crl = pki.other_ca.build_crl([], number=1, moment=pki.moment)
     path = files.directory / "other.der"

@@ -65,7 +65,7 @@ def _stored(connection: sa.Connection) -> dict[str, dict[str, object]]:
 def test_0018_packs_the_texts_and_the_pdfs_and_back(service_settings: Settings) -> None:
     engine = make_engine(service_settings.database_url)
     try:
-        _migrate(engine, "0017")
+        _migrate(engine, "0017p")
         with engine.begin() as connection:
             _arrange(connection)
         _migrate(engine, "0018")
@@ -84,7 +84,7 @@ def test_0018_packs_the_texts_and_the_pdfs_and_back(service_settings: Settings) 
                 "SELECT pdf, deflated FROM registry_certificate_pdf"
             )).one()
             assert pdf.deflated and zlib.decompress(pdf.pdf) == PDF and len(pdf.pdf) < len(PDF)
-        _migrate(engine, "0017", down=True)
+        _migrate(engine, "0017p", down=True)
         with engine.begin() as connection:
             for number, columns in enumerate(_stored(connection).values(), start=1):
                 assert columns == _texts(number)

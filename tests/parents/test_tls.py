@@ -87,6 +87,9 @@ def test_serve_tls_certificate_is_made_once_and_kept_encrypted(
     assert chain[1] == ca.issuing_certificate
     row = db.get(IssuedCertificate, format(chain[0].serial_number, "x"))
     assert row is not None and row.profile == "tls_server"
+    assert row.crl_partition == 1  # with the seals, in the partition its CRL pointer names
+    (point,) = chain[0].extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert point.full_name[0].value.endswith("/pki/crl/1")  # type: ignore[index]
     # Again: the same files; another host: a new certificate.
     assert ensure_tls_certificate(service_settings, "127.0.0.1") == (certificate_path, key_path)
     assert x509.load_pem_x509_certificates(certificate_path.read_bytes())[0] == chain[0]

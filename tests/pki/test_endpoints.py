@@ -22,6 +22,7 @@ from birthreg.pki.service import certification_authority, revoke
 from birthreg.services import app_services
 from signing.identity import signer_bin
 from signing.report import RevocationState
+from signing.revocation import crl_urls
 
 
 def _certificate(client: Any, db: Session, table: Any) -> x509.Certificate:
@@ -29,6 +30,12 @@ def _certificate(client: Any, db: Session, table: Any) -> x509.Certificate:
 
     serial = db.exec(select(table)).one().seal_serial
     return x509.load_der_x509_certificate(db.get(IssuedCertificate, serial).der)  # type: ignore[union-attr]
+
+
+def _crl_path(certificate: x509.Certificate) -> str:
+    """The path of the CRL the certificate's distribution point names."""
+    (url,) = crl_urls(certificate)
+    return urllib.parse.urlsplit(url).path
 
 
 def _ocsp_request(
@@ -72,17 +79,22 @@ def test_pem_endpoints(client: Any, db: Session) -> None:
 
 
 def test_crl_is_reissued_at_once_after_a_revocation(app: Any, client: Any, db: Session) -> None:
+    """The seal's CRL is its partition's, where its distribution point points."""
     issuing = x509.load_pem_x509_certificate(client.get("/pki/ca.pem").content)
-    first = x509.load_der_x509_crl(client.get("/pki/crl").content)
+    seal = _certificate(client, db, Facility)
+    path = _crl_path(seal)
+    assert path == "/pki/crl/1"
+    first = x509.load_der_x509_crl(client.get(path).content)
     assert first.is_signature_valid(issuing.public_key())  # type: ignore[arg-type]
-    again = x509.load_der_x509_crl(client.get("/pki/crl").content)
+    again = x509.load_der_x509_crl(client.get(path).content)
     number = x509.CRLNumber
     assert again.extensions.get_extension_for_class(number).value.crl_number == (
         first.extensions.get_extension_for_class(number).value.crl_number
     )  # unchanged: served from the database, not rebuilt per request
-    seal = _certificate(client, db, Facility)
+    legacy = client.get("/pki/crl").content
     _revoke(app, seal.serial_number)
-    after = x509.load_der_x509_crl(client.get("/pki/crl").content)
+    assert client.get("/pki/crl").content == legacy  # the legacy partition did not change
+    after = x509.load_der_x509_crl(client.get(path).content)
     assert after.extensions.get_extension_for_class(number).value.crl_number > (
         first.extensions.get_extension_for_class(number).value.crl_number
     )
@@ -159,7 +171,7 @@ def test_in_process_fetcher_gives_the_same_answers(app: Any, client: Any, db: Se
     assert validator.revocation.status(seal, ca.issuing_certificate, now()).state is (
         RevocationState.GOOD
     )
-    crl = x509.load_der_x509_crl(fetcher.fetch_crl(ca.crl_url))
+    crl = x509.load_der_x509_crl(fetcher.fetch_crl(crl_urls(seal)[0]))
     assert crl.get_revoked_certificate_by_serial_number(seal.serial_number) is None
     _revoke(app, seal.serial_number)
     validator.cache.clear()
@@ -276,9 +288,9 @@ def test_the_roots_crl_is_served_where_the_issuing_ca_points(client: Any) -> Non
 
 
 def test_the_crl_names_its_scope(client: Any, db: Session) -> None:
-    crl = x509.load_der_x509_crl(client.get("/pki/crl").content)
     seal = _certificate(client, db, Facility)
     (point,) = seal.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    crl = x509.load_der_x509_crl(client.get(_crl_path(seal)).content)
     scope = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint)
     assert scope.critical
     assert scope.value.full_name == point.full_name
@@ -297,6 +309,7 @@ def _revoked_row(serial: str, not_after: Any, revoked_at: Any) -> Any:
         issued_at=not_after,
         revoked_at=revoked_at,
         revocation_reason="key_compromise",
+        crl_partition=1,  # the seals'
     )
 
 
@@ -308,12 +321,12 @@ def test_expired_certificates_leave_the_crl_after_one_crl_past_their_expiry(
     long_ago = now() - timedelta(days=400)
     db.add(_revoked_row("abc1", long_ago, long_ago - timedelta(days=1)))
     db.commit()
-    first = x509.load_der_x509_crl(client.get("/pki/crl").content)
+    seal = _certificate(client, db, Facility)
+    first = x509.load_der_x509_crl(client.get(_crl_path(seal)).content)
     assert first.get_revoked_certificate_by_serial_number(0xABC1) is not None
     # A new revocation: the next CRL is issued after one that listed the expired certificate.
-    seal = _certificate(client, db, Facility)
     _revoke(app, seal.serial_number)
-    second = x509.load_der_x509_crl(client.get("/pki/crl").content)
+    second = x509.load_der_x509_crl(client.get(_crl_path(seal)).content)
     assert second.get_revoked_certificate_by_serial_number(seal.serial_number) is not None
     assert second.get_revoked_certificate_by_serial_number(0xABC1) is None
     assert len(second) == 1

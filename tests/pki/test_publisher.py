@@ -33,16 +33,17 @@ def test_a_revocation_is_published_once_and_served_as_stored(
 ) -> None:
     engine = make_engine(service_settings.database_url)
     try:
-        assert publish_if_due(engine, service_settings) is not None  # none was issued yet
-        assert publish_if_due(engine, service_settings) is None  # nothing changed since
+        first = publish_if_due(engine, service_settings)  # none was issued yet
+        assert sorted(crl.crl_partition for crl in first) == [0, 1]  # legacy, the seals'
+        assert publish_if_due(engine, service_settings) == []  # nothing changed since
         serial = _revoke_facility_seal(app, db)
-        published = publish_if_due(engine, service_settings)
-        assert published is not None and published.revoked_count == 1
-        assert publish_if_due(engine, service_settings) is None
+        (published,) = publish_if_due(engine, service_settings)  # only the seal's partition
+        assert (published.crl_partition, published.revoked_count) == (1, 1)
+        assert publish_if_due(engine, service_settings) == []
     finally:
         engine.dispose()
     issued = _crl_count(db)
-    served = x509.load_der_x509_crl(client.get("/pki/crl").content)
+    served = x509.load_der_x509_crl(client.get("/pki/crl/1").content)
     assert _crl_count(db) == issued  # the request built nothing
     number = served.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     assert number == published.number
@@ -88,13 +89,12 @@ def test_with_the_publisher_the_crl_is_served_without_counting(
     app = create_app(service_settings)  # no thread: this test publishes by hand
     with TestClient(app, base_url="http://testserver") as client:
         app.state.services = replace(app.state.services, settings=settings)
-        first = client.get("/pki/crl").content
+        first = client.get("/pki/crl/1").content
         _revoke_facility_seal(app, db)
-        assert client.get("/pki/crl").content == first  # not yet published
+        assert client.get("/pki/crl/1").content == first  # not yet published
         engine = make_engine(settings.database_url)
         try:
-            published = publish_if_due(engine, settings)
+            published = {crl.crl_partition: crl for crl in publish_if_due(engine, settings)}
         finally:
             engine.dispose()
-        assert published is not None
-        assert client.get("/pki/crl").content == published.der
+        assert client.get("/pki/crl/1").content == published[1].der

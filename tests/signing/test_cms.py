@@ -502,3 +502,42 @@ def test_signer_digest_must_be_listed_in_signed_data() -> None:
     failure = refused(info.dump(force=True))
     assert failure.sub_indication is SubIndication.FORMAT_FAILURE
     assert failure.checks[-1].name == "cms.digest_algorithm"
+
+
+# A DetachedSigner (what sign_detached uses) writes its SignedData TLV by TLV around parts
+# encoded once: the same bytes asn1crypto writes for the whole structure.
+
+
+@pytest.mark.parametrize("kind", ["p256", "p384", "rsa"])
+def test_detached_signer_writes_what_asn1crypto_writes(kind: str) -> None:
+    chain = (cert("p256-other"),) if kind != "p256" else (cert("rsa"),)
+    signer = signing_cms.DetachedSigner(cert(kind), key(kind), chain=chain)
+    for number, content in enumerate((CONTENT, b"another content", b"")):
+        at = SIGNED_AT + timedelta(days=number)
+        ours = signer.sign(content, signing_time=at)
+        parsed = cms.ContentInfo.load(ours)["content"]
+        info = parsed["signer_infos"][0]
+        reference = cms.ContentInfo({"content_type": "signed_data", "content": {
+            "version": "v1",
+            "digest_algorithms": [info["digest_algorithm"].untag()],
+            "encap_content_info": {"content_type": "data"},
+            "certificates": [asn1_x509.Certificate.load(der(c)) for c in (cert(kind), *chain)],
+            "signer_infos": [{
+                "version": "v1", "sid": info["sid"].untag(),
+                "digest_algorithm": info["digest_algorithm"].untag(),
+                "signed_attrs": cms.CMSAttributes.load(info["signed_attrs"].untag().dump()),
+                "signature_algorithm": info["signature_algorithm"].untag(),
+                "signature": info["signature"].native,
+            }],
+        }})
+        assert reference.dump(force=True) == ours
+        verified = signing_cms.verify_detached(ours, content)
+        assert verified.signing_time == at and verified.signer == cert(kind)
+
+
+def test_detached_signer_refuses_what_sign_detached_refuses() -> None:
+    with pytest.raises(ValueError, match="does not belong"):
+        signing_cms.DetachedSigner(cert("p256"), key("p256-other"))
+    signer = signing_cms.DetachedSigner(cert("p256"), key("p256"))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        signer.sign(CONTENT, signing_time=SIGNED_AT.replace(tzinfo=None))

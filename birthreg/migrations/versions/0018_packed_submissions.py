@@ -1,7 +1,7 @@
 """a submission's dossier, report and receipt packed (DEFLATE with preset dictionaries)
 
 Revision ID: 0018
-Revises: 0017
+Revises: 0017p
 Create Date: 2026-12-06
 
 `registry_submission.dossier`, `.report` and `.receipt` were JSON texts (14 KB a submission,
@@ -29,7 +29,7 @@ from birthreg.packed import Packer, unpack
 from birthreg.registry.stored import kind
 
 revision = "0018"
-down_revision = "0017"
+down_revision = "0017p"
 branch_labels = None
 depends_on = None
 

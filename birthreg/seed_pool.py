@@ -1,0 +1,108 @@
+"""Where `birthreg seed` makes its rows: in worker processes, one batch each, while the main
+process plans the next births and writes the batches already made (`birthreg.seed`).
+
+A batch comes back ready to send: each table's rows in COPY text format on PostgreSQL (the row
+dicts elsewhere), and its audit events sorted by time and prepared (`audit_bulk.prepare`), so
+that the main process only links them onto the chain, one SHA-256 each.
+
+The workers are forked from the main process once its context is made (the CA and the seals, the
+run's throwaway holder key, the report template): nothing secret crosses a pipe, and each worker
+has the same context. Where processes cannot be forked, or one process is asked for, the batches
+are made in the main process, in turn.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from birthreg import seed_copy
+from birthreg.audit_bulk import Prepared, prepare
+from birthreg.seed_packed import pack_tables
+from birthreg.seed_plan import Numbers, Plan
+from birthreg.seed_rows import TABLE_ORDER, Rows, SeedContext, add_birth
+
+
+@dataclass
+class Built:
+    """A batch made: per table its COPY columns and text (`copy`) or its rows (`rows`), its audit
+    events in time order, each with its COPY text (all but seq, prev_hash and entry_hash), the
+    rows per table, and the births' registration numbers (for the registry's counters)."""
+
+    births: int
+    numbers: list[Numbers]
+    counts: dict[str, int]
+    events: list[tuple[Prepared, str]]
+    copy: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: The dictionaries the batch's packed values use (birthreg.seed_packed): written first.
+    dictionaries: list[dict[str, object]] = field(default_factory=list)
+
+
+def build(context: SeedContext, plans: list[Plan], copy: bool) -> Built:
+    """The rows and prepared audit events of the planned births."""
+    rows = Rows()
+    for plan in plans:
+        add_birth(context, rows, plan)
+    dictionaries = pack_tables(rows.tables)
+    events = sorted(rows.events, key=lambda event: event.at)
+    prepared = [prepare(event) for event in events]
+    built = Built(
+        births=len(plans),
+        numbers=[plan.registration for plan in plans if plan.registration is not None],
+        counts={name: len(rows.tables[name]) for name in TABLE_ORDER},
+        events=list(zip(prepared, _middles(prepared, copy), strict=True)),
+        dictionaries=dictionaries,
+    )
+    for name in TABLE_ORDER:
+        if rows.tables[name]:
+            if copy:
+                built.copy[name] = seed_copy.table(rows.tables[name])
+            else:
+                built.rows[name] = rows.tables[name]
+    return built
+
+
+def _middles(prepared: list[Prepared], copy: bool) -> list[str]:
+    """Each event's COPY text but for seq, prev_hash and entry_hash (the time as the column keeps
+    it)."""
+    if not copy:
+        return [""] * len(prepared)
+    return seed_copy.lines([[p.at, *p.values[1:]] for p in prepared])
+
+
+_CONTEXT: list[SeedContext] = []
+
+
+def _adopt(context: SeedContext) -> None:
+    _CONTEXT.append(context)
+
+
+def _build_here(plans: list[Plan], copy: bool) -> Built:
+    return build(_CONTEXT[0], plans, copy)
+
+
+def built_batches(
+    context: SeedContext, batches: Iterable[list[Plan]], *, copy: bool, processes: int
+) -> Iterator[Built]:
+    """The batches made, in their order: by `processes` forked workers (a few batches ahead of
+    the one the caller is writing), or here when processes is 1 or fork is not available."""
+    if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for plans in batches:
+            yield build(context, plans, copy)
+        return
+    forking = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(
+        processes, mp_context=forking, initializer=_adopt, initargs=(context,)
+    ) as pool:
+        pending: deque[Future[Built]] = deque()
+        for plans in batches:
+            pending.append(pool.submit(_build_here, plans, copy))
+            if len(pending) > processes:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

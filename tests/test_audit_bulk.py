@@ -1,0 +1,143 @@
+"""birthreg.audit_bulk: events prepared anywhere and linked onto the chain hash exactly as
+`audit.record` hashes them; and the seed's COPY text and names."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from birthreg import audit, seed_copy, seed_names
+from birthreg.audit_bulk import FIELDS, Event, chained, link, prepare
+from birthreg.db import make_engine
+from signing.errors import CanonicalizationError
+from signing.names import validate_person_name
+
+AT = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+def _events() -> list[Event]:
+    rng = random.Random(3)
+    details: list[dict[str, Any] | None] = [
+        None, {}, {"submission_id": "s-1", "candidates": []},
+        {"reason": "тексеру \"quoted\" \\ back\nslash", "n": 2**53 - 1, "nested": {"ok": True}},
+        {"emoji": "😀", "\ue000": "private use", "value": 1.5},  # floats: the general way
+    ]
+    return [
+        Event(AT + timedelta(seconds=rng.random() * 1000), f"holder:{index:x}", "mother",
+              "application.signed", "application", f"object-{index}", details[index % 5])
+        for index in range(20)
+    ]
+
+
+def test_chained_entries_hash_as_record_hashes_them() -> None:
+    rows = chained(_events(), 41, audit.GENESIS)
+    prev = audit.GENESIS
+    for seq, (event, row) in enumerate(zip(_events(), rows, strict=True), start=42):
+        assert row["seq"] == seq and row["prev_hash"] == prev and row["at"] == event.at
+        assert row["entry_hash"] == audit._entry_hash(
+            seq=seq, at=event.at, actor=event.actor, role=event.role, action=event.action,
+            object_type=event.object_type, object_id=event.object_id,
+            details_sha256=audit.details_digest(event.details), prev_hash=prev,
+        )
+        prev = row["entry_hash"]
+    assert set(rows[0]) == {"seq", *FIELDS, "prev_hash", "entry_hash"}
+
+
+@pytest.mark.parametrize("prev", ["A" * 64, "0" * 63, "not a digest"])
+@pytest.mark.parametrize("seq", [1, 2**53 - 1, 2**53])
+def test_link_outside_its_shortcut_takes_the_general_way(seq: int, prev: str) -> None:
+    prepared = prepare(_events()[3])
+    if seq > 2**53 - 1:
+        with pytest.raises(CanonicalizationError):
+            link(prepared, seq, prev)
+        return
+    assert link(prepared, seq, prev) == audit.hash_fields([seq, *prepared.values, prev])
+
+
+def test_prepared_time_is_the_hashed_iso_form() -> None:
+    local = AT.astimezone(timezone(timedelta(hours=5)))
+    prepared = prepare(Event(local, "system", "system", "x", "y", "z"))
+    assert prepared.values[0] == local.isoformat(timespec="microseconds")
+    assert link(prepared, 7, "a" * 64) == audit.hash_fields([7, *prepared.values, "a" * 64])
+
+
+# -- COPY text ------------------------------------------------------------------------------------
+
+
+def test_copy_fields() -> None:
+    assert seed_copy.field(None) == "\\N"
+    assert seed_copy.field("a\\b\tc\nd\re\bf\fg\vh") == "a\\\\b\\tc\\nd\\re\\bf\\fg\\vh"
+    assert seed_copy.field("Әбілқасымова") == "Әбілқасымова"
+    assert seed_copy.field(True) == "t" and seed_copy.field(0) == "0"
+    assert seed_copy.field(AT.astimezone(timezone(timedelta(hours=6)))) == (
+        "2026-03-01T09:30:15.123456"
+    )
+    assert seed_copy.field(b"\x00\xff") == "\\\\x00ff"
+    with pytest.raises(TypeError):
+        seed_copy.field(1.5)
+    with pytest.raises(ValueError, match="same columns"):
+        seed_copy.table([{"a": 1, "b": 2}, {"a": 1}])
+
+
+def test_copy_lines_escape_as_each_field_does() -> None:
+    rng = random.Random(1)
+    alphabet = ["a", "Қ", "\\", "\t", "\n", "\r", "\b", "\f", "\v", "N", "x"]
+    for _ in range(5000):
+        values: list[Any] = [
+            None if rng.random() < 0.2 else "".join(rng.choices(alphabet, k=rng.randint(0, 4)))
+            for _ in range(rng.randint(0, 5))
+        ] + [b"\\x", 3, AT]
+        assert seed_copy.line(values) == "\t".join(seed_copy.field(v) for v in values) + "\n"
+
+
+def test_copy_text_round_trips_through_postgresql(database_url: str) -> None:
+    if not database_url.startswith("postgres"):
+        pytest.skip("COPY is PostgreSQL's")
+    rows = [
+        {"t": "tab\there\nnew line \\ backslash \r\b\f\v Қазақ 😀", "b": bytes(range(256)),
+         "at": AT, "n": 2**40, "f": False, "nothing": None},
+        {"t": "", "b": b"", "at": AT + timedelta(days=400), "n": -1, "f": True, "nothing": None},
+    ]
+    columns, data = seed_copy.table(rows)
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "CREATE TEMPORARY TABLE copied (t text, b bytea, at timestamp, n bigint, "
+                "f boolean, nothing text)"
+            ))
+            raw = connection.connection.driver_connection
+            with raw.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
+                f"COPY copied ({', '.join(columns)}) FROM STDIN"
+            ) as copy:
+                copy.write(data)
+            back = connection.execute(text("SELECT * FROM copied ORDER BY n DESC")).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in back] == [
+        (r["t"], r["b"], r["at"].replace(tzinfo=None), r["n"], r["f"], None) for r in rows
+    ]
+
+
+# -- names ----------------------------------------------------------------------------------------
+
+
+def test_seed_names_are_valid_and_varied() -> None:
+    rng = random.Random(5)
+    people = set()
+    for _ in range(2000):
+        family = rng.choice(seed_names.SURNAMES)
+        for sex in ("F", "M"):
+            person = seed_names.adult(rng, family, sex)
+            for name in person:
+                validate_person_name(name, field="name")
+            people.add(person)
+        child = seed_names.child(rng, family, "F", None)
+        assert child["surname"] == seed_names.feminine(family)
+        assert child["patronymic"].endswith("қызы")
+    assert len(people) > 3500
+    assert seed_names.feminine("Омаров") == "Омарова" and seed_names.feminine("Ким") == "Ким"
