@@ -258,6 +258,9 @@ def _structure(data: bytes, steps: Steps) -> tuple[Any, Any, str]:
         version = _whole(signed_data)["version"].native
         signer_infos = list(signed_data["signer_infos"])
         encapsulated = _whole(signed_data["encap_content_info"])
+        # Read here, where a malformed field is a format failure (asn1crypto parses lazily).
+        embedded = not isinstance(encapsulated["content"], core.Void)
+        econtent_type = encapsulated["content_type"].native
     steps.passed(name, "signedData")
     if version not in ("v1", "v3"):
         steps.fail("cms.version", _FORMAT, f"SignedData {version}; only v1 and v3 are accepted")
@@ -266,13 +269,12 @@ def _structure(data: bytes, steps: Steps) -> tuple[Any, Any, str]:
         detail = f"{len(signer_infos)} SignerInfos; exactly one is accepted"
         steps.fail("cms.signer_count", _FORMAT, detail)
     steps.passed("cms.signer_count", "one SignerInfo")
-    if not isinstance(encapsulated["content"], core.Void):
+    if embedded:
         detail = "the SignedData embeds its content; only detached signatures are accepted"
         steps.fail("cms.detached", _FORMAT, detail)
     steps.passed("cms.detached", "detached (no eContent)")
-    econtent_type = encapsulated["content_type"]
-    if econtent_type.native != "data":
-        detail = f"eContentType is {econtent_type.native}, not id-data"
+    if econtent_type != "data":
+        detail = f"eContentType is {econtent_type}, not id-data"
         steps.fail("cms.econtent_type", _FORMAT, detail)
     steps.passed("cms.econtent_type", "id-data")
     with steps.reading("cms.signer_count", "SignerInfo"):

@@ -23,6 +23,7 @@ from datetime import date, datetime
 from typing import Any, Final
 from urllib.parse import quote, unquote
 
+import base45
 import cbor2
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -45,44 +46,21 @@ class SealError(SigningError):
         super().__init__(detail)
         self.code = code
 
-# --- Base45 (RFC 9285) --------------------------------------------------------------------------
-
-BASE45_ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
-_BASE45_VALUE: Final = {char: value for value, char in enumerate(BASE45_ALPHABET)}
+# --- Base45 (RFC 9285), by the base45 package ---------------------------------------------------
 
 
 def base45_encode(data: bytes) -> str:
     """RFC 9285 Base45: each two bytes become three characters, a last single byte two."""
-    out: list[str] = []
-    for index in range(0, len(data) - 1, 2):
-        number = data[index] * 256 + data[index + 1]
-        high, rest = divmod(number, 45 * 45)
-        middle, low = divmod(rest, 45)
-        out += (BASE45_ALPHABET[low], BASE45_ALPHABET[middle], BASE45_ALPHABET[high])
-    if len(data) % 2:
-        middle, low = divmod(data[-1], 45)
-        out += (BASE45_ALPHABET[low], BASE45_ALPHABET[middle])
-    return "".join(out)
+    return str(base45.b45encode(data).decode("ascii"))
 
 
 def base45_decode(text: str) -> bytes:
     """Strict RFC 9285 decoding: ValueError on a character outside the alphabet, a length that
     leaves one character over, or a group too large for its bytes (so that each byte string has
-    exactly one encoding)."""
-    if len(text) % 3 == 1:
-        raise ValueError("a Base45 text's length is never 1 more than a multiple of 3")
-    out = bytearray()
-    for index in range(0, len(text), 3):
-        group = text[index : index + 3]
-        try:
-            number = sum(_BASE45_VALUE[char] * 45**place for place, char in enumerate(group))
-        except KeyError:
-            raise ValueError("a character outside the Base45 alphabet") from None
-        size = len(group) - 1  # three characters make two bytes, a final pair one
-        if number >= 256**size:
-            raise ValueError("a Base45 group is larger than its bytes")
-        out += number.to_bytes(size, "big")
-    return bytes(out)
+    exactly one encoding; the package would also drop a final newline, which is refused here)."""
+    if text.endswith("\n"):
+        raise ValueError("a newline is not Base45")
+    return bytes(base45.b45decode(text))
 
 
 # --- the payload --------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from cms_forge import (
     split,
     tlv,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from signing import cms as signing_cms
@@ -328,6 +328,9 @@ _MADE: dict[str, bytes] = {}
         max_size=4,
     ),
 )
+# Found by hypothesis: the eContentType's tag broken, once read only after its parsing step.
+@example(sample="subject key identifier, no attributes", edits=[("set", 0.083984375, 0)])
+@example(sample="subject key identifier, no attributes", edits=[("set", 0.083984375, 64)])
 def test_mutations_only_ever_fail_as_signature_failures(
     sample: str, edits: list[tuple[str, float, int]]
 ) -> None:
