@@ -113,7 +113,8 @@ class Birth(SQLModel, table=True):
     facility_id: int = Field(foreign_key="facility.id", index=True)
     medical_record: str  # the canonical JSON text (RFC 8785), exactly what was sealed
     medical_record_sha256: str = Field(max_length=64, index=True)
-    seal_signature: str  # base64 DER CMS SignedData, detached
+    # base64 DER CMS SignedData, detached: packed (birthreg.packed; read with text_of)
+    seal_signature: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
     born_at: datetime = utc_column(index=True)
     recorded_at: datetime = utc_column(index=True)
     recorded_by: int = Field(foreign_key="staff_user.id")
@@ -193,7 +194,9 @@ class Submission(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)  # uuid4: unguessable
     registry_office_id: int = Field(foreign_key="registry_office.id", index=True)
-    dossier: str  # the dossier as received (JSON text)
+    # The dossier as received (JSON text), its verification report (JSON text) and the signed
+    # receipt (JSON text), each packed (birthreg.packed; read through birthreg.registry.stored).
+    dossier: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
     dossier_sha256: str = Field(max_length=64, unique=True)  # the same dossier → the same row
     medical_record_id: str = Field(max_length=64, index=True)
     medical_record_sha256: str = Field(max_length=64, index=True)
@@ -204,8 +207,8 @@ class Submission(SQLModel, table=True):
     child_sex: str = Field(max_length=1)
     birth_order: int
     status: str = Field(default=SubmissionStatus.RECEIVED.value, max_length=16)
-    report: str  # the verification report (JSON text)
-    receipt: str  # the signed receipt (JSON text)
+    report: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    receipt: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
     duplicate_candidates: str = Field(default="[]")  # JSON list of submission ids
     # The child's surname and given name as compared (birthreg.registry.duplicates).
     child_name_key: str | None = Field(default=None, max_length=130)
@@ -303,7 +306,8 @@ class BirthCertificate(SQLModel, table=True):
 
 class CertificatePDF(SQLModel, table=True):
     """A certificate's signed PDF, made on its first download and served as stored after. Kept
-    out of `registry_certificate`, whose rows every look-up and status check reads."""
+    out of `registry_certificate`, whose rows every look-up and status check reads; `pdf` is
+    zlib-compressed when `deflated` (a quarter smaller; see certificate_pdf.store_pdf)."""
 
     __tablename__ = "registry_certificate_pdf"
 
@@ -311,7 +315,22 @@ class CertificatePDF(SQLModel, table=True):
         primary_key=True, max_length=64, foreign_key="registry_certificate.id"
     )
     pdf: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    deflated: bool = Field(default=False)
     made_at: datetime = utc_column()
+
+
+class StoredDictionary(SQLModel, table=True):
+    """A preset dictionary for texts kept compactly (`birthreg.packed`): addressed by its
+    content (the first 16 bytes of its SHA-256, hex), never changed."""
+
+    __tablename__ = "stored_dictionary"
+
+    id: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(max_length=64)  # e.g. "dossier:<facility BIN>"
+    data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    created_at: datetime = utc_column()
+
+    __table_args__ = (sa.Index("ix_stored_dictionary_kind", "kind", "created_at"),)
 
 
 # -- the TEST CA's records -----------------------------------------------------------------------
@@ -482,9 +501,10 @@ class ParentApplication(SQLModel, table=True):
     document: str  # canonical JSON text
     created_by_serial: str = Field(max_length=40)
     mother_serial: str | None = Field(default=None, max_length=40)
-    mother_signature: str | None = None
+    # The signature objects' JSON texts, packed (birthreg.packed; read with text_of).
+    mother_signature: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary))
     father_serial: str | None = Field(default=None, max_length=40)
-    father_signature: str | None = None
+    father_signature: bytes | None = Field(default=None, sa_column=sa.Column(sa.LargeBinary))
     # A random salt: the father's invitation token is a signed token (birthreg.tokens) over the
     # application id and this salt, so that a copy of the database gives no usable token.
     invitation_salt: str | None = Field(default=None, max_length=64)

@@ -49,6 +49,7 @@ from birthreg.models import (
     Submission,
     now,
 )
+from birthreg.packed import store_dictionaries
 from birthreg.pki.seals import load_seal
 from birthreg.pki.service import load_certification_authority
 from birthreg.registry.certificate import certificate_values, load_certificate_context
@@ -266,6 +267,8 @@ def _write(engine: Engine, built: Built, counters: Counters) -> int:
     its audit entries linked onto the head. A seed stopped between batches leaves a database
     the service can go on with."""
     with engine.begin() as connection:
+        if built.dictionaries:  # the packed values' dictionaries (birthreg.seed_packed)
+            store_dictionaries(connection, built.dictionaries)
         for name in TABLE_ORDER:
             if name in built.copy:
                 _copy(connection, name, *built.copy[name])

@@ -22,6 +22,7 @@ from typing import Any
 
 from birthreg import seed_copy
 from birthreg.audit_bulk import Prepared, prepare
+from birthreg.seed_packed import pack_tables
 from birthreg.seed_plan import Numbers, Plan
 from birthreg.seed_rows import TABLE_ORDER, Rows, SeedContext, add_birth
 
@@ -38,6 +39,8 @@ class Built:
     events: list[tuple[Prepared, str]]
     copy: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: The dictionaries the batch's packed values use (birthreg.seed_packed): written first.
+    dictionaries: list[dict[str, object]] = field(default_factory=list)
 
 
 def build(context: SeedContext, plans: list[Plan], copy: bool) -> Built:
@@ -45,6 +48,7 @@ def build(context: SeedContext, plans: list[Plan], copy: bool) -> Built:
     rows = Rows()
     for plan in plans:
         add_birth(context, rows, plan)
+    dictionaries = pack_tables(rows.tables)
     events = sorted(rows.events, key=lambda event: event.at)
     prepared = [prepare(event) for event in events]
     built = Built(
@@ -52,6 +56,7 @@ def build(context: SeedContext, plans: list[Plan], copy: bool) -> Built:
         numbers=[plan.registration for plan in plans if plan.registration is not None],
         counts={name: len(rows.tables[name]) for name in TABLE_ORDER},
         events=list(zip(prepared, _middles(prepared, copy), strict=True)),
+        dictionaries=dictionaries,
     )
     for name in TABLE_ORDER:
         if rows.tables[name]:

@@ -176,7 +176,9 @@ def _birth(context: SeedContext, rows: Rows, rng: random.Random, plan: Plan,
     birth = Birth(
         id=record_id, facility_id=context.facility.id, medical_record=content.decode("utf-8"),
         medical_record_sha256=hashlib.sha256(content).hexdigest(),
-        seal_signature=_seal(context, content, life.recorded_at), born_at=life.born_at,
+        # The seal's base64 (ASCII), packed with the batch (birthreg.seed_packed).
+        seal_signature=_seal(context, content, life.recorded_at).encode("ascii"),
+        born_at=life.born_at,
         recorded_at=life.recorded_at, recorded_by=context.staff.ward,
         progress="key_issued" if life.key_at else "recorded",
     )
@@ -258,7 +260,8 @@ def _apply(context: SeedContext, rows: Rows, birth: Birth, certificate: x509.Cer
         signing_time=signed_at)}
     dossier = {
         "medical_record": {"document": json.loads(birth.medical_record),
-                           "signature": {"format": "cms", "value": birth.seal_signature}},
+                           "signature": {"format": "cms",
+                                         "value": birth.seal_signature.decode("ascii")}},
         "application": {"document": document, "signatures": [signature]},
     }
     digest = hashlib.sha256(content).hexdigest()

@@ -60,6 +60,7 @@ from birthreg.notify.transports import (
     email_address,
     phone_number,
 )
+from birthreg.packed import unpack
 
 log = logging.getLogger("birthreg.notify")
 
@@ -295,7 +296,7 @@ class Sender:
     def _contexts(self, submission_ids: set[str]) -> dict[str, _Context]:
         with reading(self.engine) as connection:
             found = connection.execute(_CONTEXT, {"submissions": sorted(submission_ids)}).all()
-        return {row.id: _context(row) for row in found}
+            return {row.id: _context(row, unpack(connection, row.dossier)) for row in found}
 
     def _message(self, kind: str, params: Mapping[str, Any], context: _Context) -> Any:
         certificate_id = params.get("certificate_id")
@@ -374,9 +375,9 @@ class Sender:
             connection.execute(_FINISH, [_finished(token, attempt, moment) for attempt in attempts])
 
 
-def _context(found: Any) -> _Context:
-    """What a message needs from its submission (a row of _CONTEXT)."""
-    dossier = json.loads(found.dossier)
+def _context(found: Any, dossier_text: str) -> _Context:
+    """What a message needs from its submission (a row of _CONTEXT, its dossier's text)."""
+    dossier = json.loads(dossier_text)
     record = dossier["medical_record"]["document"]
     application = dossier["application"]["document"]
     contact = application.get("contact") or {}

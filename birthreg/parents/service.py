@@ -38,6 +38,7 @@ from birthreg.models import (
     IssuedCertificate,
     ParentApplication,
 )
+from birthreg.packed import pack_for
 from birthreg.parents.sessions import (
     Holder,
     NotSignedIn,
@@ -51,6 +52,8 @@ from birthreg.parents.validation import application_document
 from signing.canonical import canonicalize
 from signing.dossier import verify_signature
 
+#: The dictionary kind of the parents' signatures (`birthreg.packed`: the CA chain is in each).
+SIGNATURE_KIND = "application_signature"
 OPEN_STATES = (
     ApplicationState.DRAFT.value,
     ApplicationState.AWAITING_FATHER.value,
@@ -283,7 +286,7 @@ def _keep_signature(application: ParentApplication, holder: Holder, text: str) -
     joint application makes the father's invitation; the last signature makes it ready."""
     if holder.is_mother:
         application.mother_serial = holder.serial
-        application.mother_signature = text
+        application.mother_signature = pack_for(application, SIGNATURE_KIND, text)
         if is_joint(application):
             application.state = ApplicationState.AWAITING_FATHER.value
             application.invitation_salt = secrets.token_hex(16)
@@ -293,7 +296,7 @@ def _keep_signature(application: ParentApplication, holder: Holder, text: str) -
         father = document_of(application).get("father") or {}
         if father.get("iin") != holder.iin:  # bound by `join`, checked again
             raise ParentsError("signer_mismatch", "this application names another father", 403)
-        application.father_signature = text
+        application.father_signature = pack_for(application, SIGNATURE_KIND, text)
         application.state = ApplicationState.READY.value
         application.invitation_salt = None
 

@@ -16,6 +16,7 @@ from birthreg.models import (
     ParentApplication,
     Progress,
 )
+from birthreg.packed import text_of
 from birthreg.parents.service import certificate_revoked, document_of, get_application
 from birthreg.parents.sessions import Holder, ParentsError
 from birthreg.ward.service import (
@@ -31,9 +32,10 @@ def dossier(session: Session, application: ParentApplication) -> dict[str, Any]:
     """The dossier of DESIGN.md for a signed application."""
     birth = session.get(Birth, application.birth_id)
     assert birth is not None
-    signatures = [json.loads(application.mother_signature or "null")]
-    if application.father_signature:
-        signatures.append(json.loads(application.father_signature))
+    signatures = [json.loads(text_of(application, "mother_signature") or "null")]
+    father = text_of(application, "father_signature")
+    if father:
+        signatures.append(json.loads(father))
     return {
         "medical_record": signed_medical_record(birth).to_json(),
         "application": {"document": document_of(application), "signatures": signatures},

@@ -29,6 +29,7 @@ from birthreg.models import (
     now,
 )
 from birthreg.pki.seals import Seal
+from birthreg.registry import stored
 from birthreg.registry.numbering import local_date
 from birthreg.registry.service import Office, load_office
 from birthreg.services import Services
@@ -102,10 +103,11 @@ class RegistrationFields(Protocol):
 
 
 class DossierText(Protocol):
-    """A `Submission`, or the few columns of one that registration reads."""
+    """A `Submission` (its dossier packed), or the few columns of one that registration reads
+    (its dossier's text)."""
 
     @property
-    def dossier(self) -> str: ...
+    def dossier(self) -> str | bytes: ...
 
 
 def certificate_number(registration: RegistrationFields) -> str:
@@ -138,7 +140,8 @@ def certificate_fields(
     issued_at: datetime,
 ) -> dict[str, Any]:
     """The certificate's fields, as on a Kazakh birth certificate, from the verified dossier."""
-    dossier = json.loads(submission.dossier)
+    text = submission.dossier
+    dossier = json.loads(text if isinstance(text, str) else stored.dossier_text(submission))
     record = dossier["medical_record"]["document"]
     application = dossier["application"]["document"]
     born_at = datetime.fromisoformat(record["child"]["born_at"])

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from birthreg.db import reading
 from birthreg.errors import DomainError
 from birthreg.models import Submission, SubmissionStatus, now
+from birthreg.registry import stored
 from signing import cms, jws
 from signing.canonical import canonicalize, parse_json
 from signing.errors import SigningError
@@ -99,9 +100,9 @@ def recheck_signers(
     submission that is not pending or not there (registration says why)."""
     with reading(session.get_bind()) as connection:  # type: ignore[arg-type]
         row = connection.execute(_STATUS_AND_DOSSIER, {"submission": submission_id}).first()
-    if row is None or row.status not in PENDING:
-        return
-    dossier = parse_json(row.dossier.encode("utf-8"))
+        if row is None or row.status not in PENDING:
+            return
+        dossier = parse_json(stored.text(connection, row.dossier).encode("utf-8"))
     for role, signature, content, purpose in _signatures(dossier):
         verified = _verified(signature, content)
         if verified is None:

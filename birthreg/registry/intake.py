@@ -21,7 +21,8 @@ from birthreg.db import reading
 from birthreg.errors import DomainError
 from birthreg.models import EventKind, Submission, SubmissionStatus, now
 from birthreg.notify import outbox, tracking
-from birthreg.registry import search_keys
+from birthreg.packed import Packer
+from birthreg.registry import search_keys, stored
 from birthreg.registry.duplicates import child_name_key, likely_duplicates
 from birthreg.registry.freshness import RevocationUnavailable, waits_for_revocation
 from birthreg.registry.registration import (
@@ -136,8 +137,8 @@ def receive_dossier(
     # A look-up that takes no write lock; the answer is checked again under the lock.
     with reading(session.get_bind()) as connection:  # type: ignore[arg-type]
         known = connection.execute(_STORED_BY_SHA256, {"sha": sha}).first()
-    if known is not None:
-        return _stored_intake(known)
+        if known is not None:
+            return _stored_intake(connection, known)
     session.rollback()
 
     moment = moment or now()
@@ -187,14 +188,14 @@ _EARLIER = (
 )
 
 
-def _stored_intake(submission: Any) -> Intake:
+def _stored_intake(connection: Connection, submission: Any) -> Intake:
     """The Intake of a stored submission (a row of _STORED_BY_SHA256)."""
     return Intake(
         submission_id=submission.id,
         status=submission.status,
         created=False,
-        report_text=submission.report,
-        receipt_text=submission.receipt,
+        report_text=stored.text(connection, submission.report),
+        receipt_text=stored.text(connection, submission.receipt),
         duplicate_candidates=json.loads(submission.duplicate_candidates),
     )
 
@@ -227,6 +228,7 @@ def _store(
     # Made before the transaction: none of it needs the database's locks.
     office = registry.office(session)
     values = _submission_values(office, dossier, text_body, sha, report, moment)
+    packing = _packed(session, values)
     actor, role = _sender(report)
     submission_id = values["id"]
     session.rollback()  # the office's look-up (first call only) must not hold the lock
@@ -238,8 +240,8 @@ def _store(
     _lock_mother(connection, values["mother_iin"])
     existing = connection.execute(_STORED_BY_SHA256, {"sha": sha}).first()
     if existing is not None:  # the same dossier arrived while this one was being verified
-        return _stored_intake(existing)
-    previous_id, candidate_ids = _insert_submission(connection, office, values, moment)
+        return _stored_intake(connection, existing)
+    previous_id, candidate_ids = _insert_submission(connection, office, values, moment, packing)
     search_keys.add_keys(
         connection, submission_id, search_keys.submission_keys(dossier, values["tracking_number"])
     )
@@ -249,7 +251,7 @@ def _store(
     registered = None
     status = values["status"]  # received, or late (a registrar approves it first)
     if registry.auto_register and not candidate_ids and status == SubmissionStatus.RECEIVED:
-        registered = _allocate_at_once(session, office, values, moment)
+        registered = _allocate_at_once(session, office, values, text_body, moment)
     details = {"dossier_sha256": sha, "previous_id": previous_id, "candidates": candidate_ids}
     _record_receipt(session, submission_id, actor, role, details, moment, late=report.late)
     if registered is not None:
@@ -269,10 +271,20 @@ def _store(
         submission_id=submission_id,
         status=status,
         created=True,
-        report_text=values["report"],
-        receipt_text=values["receipt"],
+        report_text=packing[1]["report"],
+        receipt_text=packing[1]["receipt"],
         duplicate_candidates=candidate_ids,
     )
+
+
+def _packed(session: Session, values: dict[str, Any]) -> tuple[Packer, dict[str, str]]:
+    """Pack the new submission's texts in `values` (before the transaction: dictionaries are
+    read on a connection of their own); the packer and the texts, which the answer gives."""
+    texts = {"report": values["report"], "receipt": values["receipt"]}
+    with reading(session.get_bind()) as reader:  # type: ignore[arg-type]
+        packer = Packer(reader)
+        stored.pack_values(packer, values)
+    return packer, texts
 
 
 def _record_receipt(
@@ -369,10 +381,18 @@ def _likely_duplicates(connection: Connection, values: Mapping[str, Any]) -> lis
 
 
 def _insert_submission(
-    connection: Connection, office: Office, values: dict[str, Any], moment: datetime
+    connection: Connection,
+    office: Office,
+    values: dict[str, Any],
+    moment: datetime,
+    packing: tuple[Packer, dict[str, str]],
 ) -> tuple[str | None, list[str]]:
     """Insert the submission after the checks (under the mother's lock): the previous
-    submission of its medical record and the likely duplicates' ids."""
+    submission of its medical record and the likely duplicates' ids. `packing`: the packer of
+    the values, and their texts (a new receipt's text goes there)."""
+    packer, texts = packing
+    packer.connection = connection
+    packer.write(connection)  # a dictionary made for these values, in their transaction
     previous_id = _previous_submission(connection, values["medical_record_id"])
     candidates = _likely_duplicates(connection, values)
     candidate_ids = [candidate_id for candidate_id, _ in candidates]
@@ -381,9 +401,11 @@ def _insert_submission(
     while not tracking.insert_unless_taken(connection, _SUBMISSIONS, values):
         # Another submission has this tracking number (rare): a new one, on a new receipt.
         values["tracking_number"] = tracking_number = tracking.new_tracking_number()
-        values["receipt"] = _receipt_text(
+        values["receipt"] = texts["receipt"] = _receipt_text(
             office, values["id"], values["dossier_sha256"], moment, tracking_number
         )
+        stored.pack_values(packer, values)
+        packer.write(connection)
     _tell_candidates(connection, values["id"], candidates)
     return previous_id, candidate_ids
 
@@ -401,7 +423,11 @@ def _tell_candidates(connection: Connection, submission_id: str, candidates: lis
 
 
 def _allocate_at_once(
-    session: Session, office: Office, values: Mapping[str, Any], moment: datetime
+    session: Session,
+    office: Office,
+    values: Mapping[str, Any],
+    dossier_text: str,
+    moment: datetime,
 ) -> tuple[ToRegister, Registered] | None:
     """Auto-registration's numbers, or None if none is to be had now (the IIN range is full):
     a clerk registers it later."""
@@ -411,7 +437,7 @@ def _allocate_at_once(
         medical_record_id=values["medical_record_id"],
         child_born_at=values["child_born_at"],
         child_sex=values["child_sex"],
-        dossier=values["dossier"],
+        dossier=dossier_text,
     )
     try:
         return submission, allocate(session, office.id, submission, moment, staff_id=None)

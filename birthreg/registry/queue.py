@@ -17,6 +17,7 @@ from birthreg.dates import parse_moment
 from birthreg.errors import DomainError
 from birthreg.models import AuditEntry, Submission, SubmissionStatus
 from birthreg.notify import tracking
+from birthreg.registry import stored
 from birthreg.registry.numbering import LOCAL_TIME_ZONE
 from birthreg.registry.registration import certificate_of, registration_of, registration_result
 from birthreg.registry.schemas import (
@@ -42,7 +43,7 @@ def summarise(
 ) -> SubmissionSummary:
     """The queue's line for a submission (names taken from its verified dossier)."""
     if dossier is None:
-        dossier = json.loads(submission.dossier)
+        dossier = json.loads(stored.dossier_text(submission))
     record = dossier["medical_record"]["document"]
     application = dossier["application"]["document"]
     child = record["child"]
@@ -168,7 +169,7 @@ def open_submission(
 
 def submission_detail(session: Session, submission: Submission) -> SubmissionDetail:
     """Everything about one submission, without changing it."""
-    dossier = json.loads(submission.dossier)
+    dossier = json.loads(stored.dossier_text(submission))
     candidate_ids: list[str] = json.loads(submission.duplicate_candidates)
     candidates = _by_ids(session, candidate_ids)
     history = session.exec(
@@ -196,8 +197,8 @@ def submission_detail(session: Session, submission: Submission) -> SubmissionDet
     return SubmissionDetail(
         **summarise(submission, dossier).model_dump(),
         dossier=dossier,
-        report=json.loads(submission.report),
-        receipt=json.loads(submission.receipt),
+        report=json.loads(stored.report_text(submission)),
+        receipt=json.loads(stored.receipt_text(submission)),
         candidates=[summarise(c) for c in candidates],
         history=[
             HistoryEntry(seq=e.seq, at=e.at, actor=e.actor, role=e.role, action=e.action)

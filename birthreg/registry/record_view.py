@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from birthreg.models import BirthCertificate, Registration, StaffUser, Submission
+from birthreg.registry import stored
 from birthreg.registry.corrections import CORRECTABLE, corrections_of, field_value
 from birthreg.registry.record_models import Issuance
 from birthreg.registry.record_schemas import IssuancePublic
@@ -61,7 +62,7 @@ def _facility_names(
     submission = session.get(Submission, registration.submission_id) if registration else None
     if submission is None:
         return {}
-    facility = json.loads(submission.dossier)["medical_record"]["document"]["facility"]
+    facility = json.loads(stored.dossier_text(submission))["medical_record"]["document"]["facility"]
     return {f"facility:{submission.facility_bin}": str(facility["name"])}
 
 

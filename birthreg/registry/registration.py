@@ -27,7 +27,7 @@ from birthreg.models import (
 )
 from birthreg.notify import outbox
 from birthreg.registry import certificate as certificates
-from birthreg.registry import decisions, search_keys
+from birthreg.registry import decisions, search_keys, stored
 from birthreg.registry.numbering import (
     IINRangeExhausted,
     give_back_act_record_number,
@@ -159,7 +159,9 @@ def register_submission(
     row = session.connection().execute(_TO_REGISTER, {"submission": submission_id}).first()
     if row is None:
         raise not_found()
-    submission = ToRegister(**row._mapping)
+    columns = dict(row._mapping)
+    columns["dossier"] = stored.text(session.connection(), columns["dossier"])
+    submission = ToRegister(**columns)
     if submission.status == SubmissionStatus.REGISTERED.value:
         return RegistrationOutcome(registration_result(session, submission.id), created=False)
     if submission.status == SubmissionStatus.LATE.value:

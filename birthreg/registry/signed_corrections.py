@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from birthreg.errors import DomainError
 from birthreg.models import Registration, Submission, now
-from birthreg.registry import corrections
+from birthreg.registry import corrections, stored
 from birthreg.registry.certificate import get_certificate
 from birthreg.registry.record_models import Correction
 from birthreg.registry.schemas import RejectRequest
@@ -73,7 +73,7 @@ def _parent_role(session: Session, registration_id: int, iin: str | None) -> str
     assert registration is not None
     submission = session.get(Submission, registration.submission_id)
     assert submission is not None
-    dossier = json.loads(submission.dossier)
+    dossier = json.loads(stored.dossier_text(submission))
     father = dossier["application"]["document"].get("father") or {}
     if iin and iin == submission.mother_iin:
         return "mother"

@@ -37,7 +37,7 @@ from birthreg.models import (
     Submission,
     SubmissionStatus,
 )
-from birthreg.registry import statistics_sql
+from birthreg.registry import statistics_sql, stored
 from birthreg.registry.numbering import LOCAL_TIME_ZONE, local_date
 from birthreg.registry.statistics_sql import Figures
 
@@ -194,7 +194,8 @@ def _facility_names(session: Session, bins: Iterable[str]) -> dict[str, str]:
             .order_by(col(Submission.received_at).desc())
             .limit(1)
         ).first()
-        record = json.loads(dossier or "{}").get("medical_record", {}).get("document", {})
+        text = "{}" if dossier is None else stored.text(session.connection(), dossier)
+        record = json.loads(text).get("medical_record", {}).get("document", {})
         name = record.get("facility", {}).get("name")
         if isinstance(name, str):
             names[facility_bin] = name

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from birthreg.config import Settings
 from birthreg.errors import DomainError
 from birthreg.models import Birth, Facility, StaffUser
+from birthreg.packed import text_of
 from birthreg.pki.seals import Seal, load_seal
 from birthreg.services import Services
 from signing.ca import CertificationAuthority
@@ -121,7 +122,12 @@ class SignedRecord:
         return {"document": self.document, "signature": self.signature}
 
 
+def seal_kind(facility_id: int) -> str:
+    """The dictionary kind of a facility's seals (`birthreg.packed`: its chain is in each)."""
+    return f"seal:{facility_id}"
+
+
 def signed_medical_record(birth: Birth) -> SignedRecord:
-    return SignedRecord(
-        json.loads(birth.medical_record), {"format": "cms", "value": birth.seal_signature}
-    )
+    seal = text_of(birth, "seal_signature")
+    assert seal is not None
+    return SignedRecord(json.loads(birth.medical_record), {"format": "cms", "value": seal})

@@ -13,8 +13,9 @@ from sqlmodel import Session
 from birthreg import audit
 from birthreg.auth import actor_of
 from birthreg.models import Birth, Facility, Progress, StaffUser
+from birthreg.packed import pack_for
 from birthreg.ward import checks
-from birthreg.ward.context import WardContext, staff_facility
+from birthreg.ward.context import WardContext, seal_kind, staff_facility
 from birthreg.ward.schemas import BirthIn
 from signing import cms
 from signing.canonical import canonicalize
@@ -93,7 +94,7 @@ def record_birth(
         facility_id=facility.id,
         medical_record=content.decode("utf-8"),
         medical_record_sha256=digest,
-        seal_signature=base64.b64encode(signature).decode("ascii"),
+        seal_signature=b"",  # packed below, once the birth is in the session
         born_at=record.child.born_at.replace(microsecond=0),
         # The column keeps the full moment (the list's order); the document has whole seconds.
         recorded_at=moment,
@@ -101,6 +102,9 @@ def record_birth(
         progress=Progress.RECORDED.value,
     )
     session.add(birth)
+    birth.seal_signature = pack_for(
+        birth, seal_kind(facility.id), base64.b64encode(signature).decode("ascii")
+    )
     session.flush()
     audit.record(
         session,

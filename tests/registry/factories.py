@@ -25,6 +25,7 @@ from birthreg.bootstrap import DEFAULT_FACILITY, initialise
 from birthreg.config import Settings, make_data_dir
 from birthreg.main import create_app
 from birthreg.models import Registration, RegistryOffice, Role, Submission, now
+from birthreg.packed import plain
 from birthreg.pki.seals import load_seal
 from birthreg.pki.service import certification_authority, record_issued
 from birthreg.services import app_services
@@ -278,12 +279,12 @@ def registration_by_hand(session: Session, iin: str, number: int, *, year: int =
     submission_id = f"00000000-0000-4000-8000-{number:012d}"
     session.add(
         Submission(
-            id=submission_id, registry_office_id=office.id, dossier="{}",
+            id=submission_id, registry_office_id=office.id, dossier=plain("{}"),
             dossier_sha256=f"{number:064d}", medical_record_id=f"record-{number}",
             medical_record_sha256="0" * 64, application_id=f"application-{number}",
             facility_bin="050140000011", mother_iin="940315400014", child_born_at=now(),
-            child_sex="F", birth_order=1, status="registered", report="{}", receipt="{}",
-            received_at=now(),
+            child_sex="F", birth_order=1, status="registered", report=plain("{}"),
+            receipt=plain("{}"), received_at=now(),
         )
     )
     session.flush()

@@ -22,6 +22,7 @@ from birthreg.i18n import LANGUAGES, gettext, use_language
 from birthreg.models import AuditEntry, Registration, Role, Submission, now
 from birthreg.pki.service import revoke
 from birthreg.registry.numbering import local_date
+from birthreg.registry.stored import dossier_text
 from registry import factories as f
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -312,7 +313,7 @@ def test_reject_through_the_form(
 
     # The mother corrects and sends again: the pages link the two attempts.
     assert mother.subject is not None
-    stored = json.loads(submission.dossier)
+    stored = json.loads(dossier_text(submission))
     record = stored["medical_record"]["document"]
     resubmitted = submit(client, f.good_dossier(app, mother, record=record))
     later = client.get(f"/registry/submissions/{resubmitted}", headers=HTML)

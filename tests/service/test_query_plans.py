@@ -30,6 +30,7 @@ from birthreg.bootstrap import initialise
 from birthreg.config import Settings
 from birthreg.db import make_engine
 from birthreg.models import Submission, SubmissionStatus
+from birthreg.packed import plain
 from birthreg.parents.sessions import SessionClaims, holder_for_claims
 from birthreg.pki.service import DatabaseCertificateStatus
 from birthreg.registry.queue import list_submissions, submission_detail
@@ -45,11 +46,12 @@ LARGE = {
 }
 FACILITIES = ("050140000011", "050140000031", "050140000051", "050140000071")
 
-#: What the queue's lines read from a dossier.
-DOSSIER = json.dumps({
+#: What the queue's lines read from a dossier (kept packed: birthreg.packed).
+DOSSIER = plain(json.dumps({
     "medical_record": {"document": {"child": {}, "facility": {"name": "F"}, "mother": {}}},
     "application": {"document": {"child": {}}},
-})
+}))
+EMPTY = plain("{}")
 FILL = [
     """INSERT INTO staff_user (id, username, password_hash, role, display_name, disabled,
            created_at)
@@ -64,7 +66,7 @@ FILL = [
               (ARRAY['050140000011','050140000031','050140000051','050140000071'])[1 + i % 4],
               '9403154' || lpad(i::text, 5, '0'), timestamp '2026-01-01' + i * interval '1 min',
               'F', 1, (ARRAY['received','in_review','registered','rejected'])[1 + i % 4],
-              '{}', '{}', '[]',
+              :empty, :empty, '[]',
               CASE WHEN i % 10 = 0 THEN 's-' || lpad((i - 1)::text, 8, '0') END,
               timestamp '2026-01-01' + i * interval '1 min', 'T' || lpad(i::text, 8, '0')
        FROM generate_series(1, :rows) AS i""",
@@ -76,8 +78,8 @@ FILL = [
        FROM generate_series(1, 5 * :rows) AS i""",
     """INSERT INTO birth (id, facility_id, medical_record, medical_record_sha256, seal_signature,
            born_at, recorded_at, recorded_by, progress)
-       SELECT 'b-' || i, (SELECT min(id) FROM facility), '{}', md5('b' || i), '', now(), now(),
-              9001, 'key_issued'
+       SELECT 'b-' || i, (SELECT min(id) FROM facility), '{}', md5('b' || i), :empty, now(),
+              now(), 9001, 'key_issued'
        FROM generate_series(1, :rows) AS i""",
     """INSERT INTO pki_certificate (serial, profile, der, not_before, not_after, issued_at,
            revoked_at, revocation_reason)
@@ -116,7 +118,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine = make_engine(url)
     with engine.begin() as connection:
         for statement in FILL:
-            connection.execute(text(statement), {"rows": ROWS, "dossier": DOSSIER})
+            connection.execute(text(statement), {"rows": ROWS, "dossier": DOSSIER, "empty": EMPTY})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         for table in sorted(LARGE):
             connection.execute(text(f"ANALYZE {table}"))

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from birthreg.config import Settings
 from birthreg.models import BirthCertificate, Registration, RegistryOffice, Submission
+from birthreg.packed import plain
 from birthreg.registry.certificate import (
     CertificateContext,
     issue_certificate,
@@ -84,12 +85,12 @@ def issue(
     record = document["medical_record"]["document"]
     text = json.dumps(document, ensure_ascii=False)
     submission = Submission(
-        id=str(uuid.uuid4()), registry_office_id=office.id, dossier=text,
+        id=str(uuid.uuid4()), registry_office_id=office.id, dossier=plain(text),
         dossier_sha256=uuid.uuid4().hex * 2, medical_record_id=record["id"],
         medical_record_sha256="0" * 64, application_id=document["application"]["document"]["id"],
         facility_bin=facility["bin"], mother_iin=MOTHER["iin"],
         child_born_at=datetime.fromisoformat(record["child"]["born_at"]), child_sex="F",
-        birth_order=1, status="registered", report="{}", receipt="{}",
+        birth_order=1, status="registered", report=plain("{}"), receipt=plain("{}"),
         received_at=REGISTERED_AT,
     )
     session.add(submission)
