@@ -36,6 +36,7 @@ from birthreg.db import make_engine, migrate
 from birthreg.models import EventKind, RegistryOffice, Submission, now
 from birthreg.notify import outbox
 from birthreg.notify.sender import BackgroundSender, Sender
+from birthreg.packed import plain
 
 DOSSIER = {
     "medical_record": {"document": {"mother": {"surname": "Әбілқасымова", "given_name": "Гүлнұр"}}},
@@ -88,11 +89,11 @@ def _submission(engine: Any) -> str:
         session.flush()
         assert office.id is not None
         submission = Submission(
-            id=str(uuid.uuid4()), registry_office_id=office.id, dossier=json.dumps(DOSSIER),
+            id=str(uuid.uuid4()), registry_office_id=office.id, dossier=plain(json.dumps(DOSSIER)),
             dossier_sha256="0" * 64, medical_record_id="bench", medical_record_sha256="0" * 64,
             application_id="bench", facility_bin="050140000011", mother_iin="940315400014",
-            child_born_at=now(), child_sex="F", birth_order=1, report="{}", receipt="{}",
-            received_at=now(),
+            child_born_at=now(), child_sex="F", birth_order=1, report=plain("{}"),
+            receipt=plain("{}"), received_at=now(),
         )
         session.add(submission)
         session.commit()

@@ -351,7 +351,7 @@ def _store_counters(
     new = [row for row in values if key_of(row) not in stored]
     if old:
         match = [table.c[name] == bindparam(f"k_{name}") for name in key]
-        values_of = {c: bindparam(f"v_{c}") for c in old[0] if c not in key}
+        values_of: dict[str, Any] = {c: bindparam(f"v_{c}") for c in old[0] if c not in key}
         connection.execute(update(table).where(*match).values(values_of), [
             {**{f"k_{name}": row[name] for name in key},
              **{f"v_{c}": row[c] for c in row if c not in key}} for row in old

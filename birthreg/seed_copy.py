@@ -11,7 +11,7 @@ doubled as any other).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -49,7 +49,7 @@ def _text(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, datetime):
-        return plain(value).isoformat()
+        return str(plain(value).isoformat())
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bytes):
@@ -78,7 +78,7 @@ def line(values: Iterable[Any]) -> str:
     return lines([list(values)])[0] + "\n"
 
 
-def table(rows: list[Mapping[str, Any]]) -> tuple[tuple[str, ...], str]:
+def table(rows: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, ...], str]:
     """The columns (the first row's keys) and the COPY text of rows that all have them."""
     columns = tuple(rows[0])
     if any(len(row) != len(columns) for row in rows):

@@ -230,7 +230,7 @@ def _parts(rng: random.Random, birth: Birth, family: str,
            father: Individual | None) -> dict[str, Any]:
     sex = json.loads(birth.medical_record)["child"]["sex"]
     return {
-        "child": seed_names.child(rng, family, sex, father and father.given_name),
+        "child": seed_names.child(rng, family, sex, father.given_name if father else None),
         "father": None if father is None else {
             "iin": father.iin, "surname": father.surname, "given_name": father.given_name,
             "patronymic": father.patronymic, "basis": "marriage"},

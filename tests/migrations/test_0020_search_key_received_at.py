@@ -37,7 +37,7 @@ def test_0020_fills_the_keys_times_and_back(service_settings: Settings) -> None:
         assert answer.status_code == 201, answer.text
     engine = make_engine(service_settings.database_url)
     try:
-        _migrate(engine, "0017p", down=True)
+        _migrate(engine, "0019", down=True)
         assert "ix_registry_search_key_key" in _indexes(engine)
         with engine.connect() as connection:
             columns = {c["name"] for c in sa.inspect(connection).get_columns("registry_search_key")}

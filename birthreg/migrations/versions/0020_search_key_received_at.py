@@ -1,7 +1,7 @@
 """search: each key keeps its submission's time; one index answers a search on its own
 
 Revision ID: 0020
-Revises: 0017p
+Revises: 0019
 Create Date: 2026-12-06
 
 `registry_search_key.received_at` (the submission's, filled from it) and the index `(key,
@@ -20,7 +20,7 @@ from alembic import op
 from birthreg.models import UTCDateTime
 
 revision = "0020"
-down_revision = "0017p"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
