@@ -77,10 +77,8 @@ def issue_seal(
                 fail(f"the request is refused: {exc.detail}")
             serial = format(certificates[0].serial_number, "x")
             record_issued(session, certificates[0], Profile.ORGANISATION_SEAL, moment)
-            audit.record(
-                session, actor="system", role="system", action="seal.issued",
-                object_type="certificate", object_id=serial, details={"kind": kind.value},
-            )
+            audit.record(session, actor="system", role="system", action="seal.issued",
+                         object_type="certificate", object_id=serial, details={"kind": kind.value})
             session.commit()
     finally:
         engine.dispose()

@@ -369,11 +369,7 @@ class IssuedCertificate(SQLModel, table=True):
         # One partition's CRL: its revoked certificates not long expired, from the index alone.
         sa.Index(
             "ix_pki_certificate_partition_revoked",
-            "crl_partition",
-            "not_after",
-            "serial",
-            "revoked_at",
-            "revocation_reason",
+            "crl_partition", "not_after", "serial", "revoked_at", "revocation_reason",
             postgresql_where=sa.text("revoked_at IS NOT NULL"),
             sqlite_where=sa.text("revoked_at IS NOT NULL"),
         ),
