@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, text
 from sqlmodel import Session, col
 
 from birthreg import audit
@@ -81,10 +81,26 @@ def read_query(text: str) -> Query:
 def matching_ids(session: Session, query: Query, limit: int = MAX_RESULTS) -> list[str]:
     """The ids of the submissions the query finds, newest first.
 
-    Read from the keys' index alone (key, received_at, submission_id): the matching keys, then
-    the newest `limit` of their submissions. Its cost is the number of keys matched (a common
-    surname's start at a million births: tens of thousands of index entries, sorted in memory),
-    never a walk through the registry's submissions."""
+    Read from the keys' index (key, received_at, submission_id) alone. On PostgreSQL each key
+    the query names is read from its newest end, `limit` entries at most: the exact keys, and
+    the different surnames a surname's start covers (found by skipping from one to the next in
+    the index, a few dozen for a real start), so that a common surname costs what a rare one
+    does, whatever the registry's size. A start that covers more than MAX_NAMES surnames, and
+    SQLite, take every matching key and sort them."""
+    if session.get_bind().dialect.name != "postgresql":
+        return _every_match(session, query, limit)
+    keys = list(query.exact)
+    if query.prefix:
+        bounds = {"low": query.prefix, "high": query.prefix + _LAST, "most": MAX_NAMES + 1}
+        names = list(session.execute(_NAMES_IN_RANGE, bounds).scalars())
+        if len(names) > MAX_NAMES:
+            return _every_match(session, query, limit)
+        keys += names
+    rows = session.execute(_NEWEST_OF_KEYS, {"keys": keys, "limit": limit})
+    return [row.submission_id for row in rows]
+
+
+def _every_match(session: Session, query: Query, limit: int) -> list[str]:
     conditions = []
     if query.exact:
         conditions.append(_KEYS.c.key.in_(query.exact))
@@ -94,10 +110,40 @@ def matching_ids(session: Session, query: Query, limit: int = MAX_RESULTS) -> li
         select(_KEYS.c.received_at, _KEYS.c.submission_id)
         .where(or_(*conditions))
         .distinct()
-        .order_by(_KEYS.c.received_at.desc(), _KEYS.c.submission_id)
+        .order_by(_KEYS.c.received_at.desc(), _KEYS.c.submission_id.desc())
         .limit(limit)
     )
     return [row.submission_id for row in session.execute(statement)]
+
+
+#: The different surnames a start may cover before a search sorts all their keys instead.
+MAX_NAMES: Final = 200
+# The distinct keys in a range, each found from the one before by the index (a skip scan).
+_NAMES_IN_RANGE: Final = text(
+    """
+    WITH RECURSIVE found(key) AS (
+        (SELECT key FROM registry_search_key WHERE key >= :low AND key < :high
+         ORDER BY key LIMIT 1)
+        UNION ALL
+        SELECT (SELECT k.key FROM registry_search_key k
+                WHERE k.key > found.key AND k.key < :high ORDER BY k.key LIMIT 1)
+        FROM found WHERE found.key IS NOT NULL
+    )
+    SELECT key FROM found WHERE key IS NOT NULL LIMIT :most
+    """
+)
+# The newest submissions of some keys: each key's newest from the index, then the newest of all.
+_NEWEST_OF_KEYS: Final = text(
+    """
+    SELECT DISTINCT newest.received_at, newest.submission_id
+    FROM unnest(CAST(:keys AS text[])) AS wanted(key),
+         LATERAL (SELECT k.received_at, k.submission_id FROM registry_search_key k
+                  WHERE k.key = wanted.key
+                  ORDER BY k.received_at DESC, k.submission_id DESC LIMIT :limit) AS newest
+    ORDER BY newest.received_at DESC, newest.submission_id DESC
+    LIMIT :limit
+    """
+)
 
 
 def current_certificates(session: Session, registration_ids: list[int]) -> dict[int, str]:
