@@ -302,6 +302,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/api/v1/registry/search"): CLERK,
     ("POST", "/api/v1/registry/certificates/{certificate_id}/corrections"): CLERK,
     ("POST", "/api/v1/registry/certificates/{certificate_id}/corrections/signed"): None,
+    # The ward's print claim: no staff login; the facility's seal over the claim is checked.
+    ("POST", "/api/v1/registry/certificates/{certificate_id}/ward-print"): None,
     ("POST", "/api/v1/registry/corrections/{correction_id}/approve"): frozenset({Role.REGISTRAR}),
     ("POST", "/api/v1/registry/corrections/{correction_id}/reject"): frozenset({Role.REGISTRAR}),
     ("POST", "/api/v1/registry/certificates/{certificate_id}/copies"): CLERK,
