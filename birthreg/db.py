@@ -14,6 +14,7 @@ start deferred transactions and never wait. PostgreSQL gets row locks (`with_for
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -137,6 +138,27 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
             yield connection
         finally:
             connection.rollback()
+
+
+@contextmanager
+def one_writer_here(engine: Engine) -> Iterator[None]:
+    """On SQLite, what writes in this process takes turns (the intake's whole receipt, the
+    notification sender's short transactions); elsewhere nothing.
+
+    A thread holding SQLite's one write lock needs the GIL back after every statement: with
+    another thread of the process verifying a dossier beside it, each statement waited up to
+    the interpreter's 5 ms switch interval, the lock was held ten times as long, and the other
+    worker process waited in SQLite's busy handler (bench/intake.py: 70% of the intake's time in
+    BEGIN IMMEDIATE, p99 0.5-1 s). Threads cannot compute in parallel anyway; parallel intakes
+    are the worker processes'. PostgreSQL locks rows, so there they run side by side."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with _ONE_WRITER:
+        yield
+
+
+_ONE_WRITER = threading.Lock()
 
 
 def migrate(engine: Engine) -> None:

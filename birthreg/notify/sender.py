@@ -43,7 +43,7 @@ from typing import Any, Final
 from sqlalchemy import Engine, bindparam, case, func, or_, select, update
 
 from birthreg.config import ConfigurationError, Settings
-from birthreg.db import engine_from_settings, reading
+from birthreg.db import engine_from_settings, one_writer_here, reading
 from birthreg.models import ChannelState, EventKind, OutboxMessage, OutboxState, Submission, now
 from birthreg.notify import messages
 from birthreg.notify.outbox import doorbell
@@ -287,7 +287,7 @@ class Sender:
 
     def _claim(self, moment: datetime) -> tuple[str, list[Any]] | None:
         token = str(uuid.uuid4())
-        with self.engine.begin() as connection:
+        with one_writer_here(self.engine), self.engine.begin() as connection:
             rows = connection.execute(
                 _CLAIM, {"now": moment, "token": token, "lease": moment + LEASE}
             ).all()
@@ -360,7 +360,7 @@ class Sender:
     def _save_channel(self, token: str, channel: str, attempts: list[_Attempt]) -> None:
         if not attempts:
             return
-        with self.engine.begin() as connection:
+        with one_writer_here(self.engine), self.engine.begin() as connection:
             connection.execute(
                 update(_OUTBOX).where(*_MINE).values({channel: bindparam("channel_state")}),
                 [
@@ -371,7 +371,7 @@ class Sender:
 
     def _finish(self, token: str, attempts: list[_Attempt], moment: datetime) -> None:
         """Write each outcome back (only while this sender's claim holds), in one transaction."""
-        with self.engine.begin() as connection:
+        with one_writer_here(self.engine), self.engine.begin() as connection:
             connection.execute(_FINISH, [_finished(token, attempt, moment) for attempt in attempts])
 
 

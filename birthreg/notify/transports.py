@@ -39,6 +39,7 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 
+from birthreg.db import one_writer_here
 from birthreg.models import SinkMessage
 
 SMTP_TIMEOUT: Final = 15.0
@@ -335,7 +336,7 @@ class SinkTransport:
         accepted, self._accepted = self._accepted, []
         if not accepted:
             return
-        with self.engine.begin() as connection:
+        with one_writer_here(self.engine), self.engine.begin() as connection:
             connection.execute(_INSERT_SINK[connection.dialect.name], accepted)
 
     def close(self) -> None:

@@ -4,7 +4,6 @@ its unguessable id) as JSON and as the signed PDF."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from typing import Annotated, Any, Final
 
@@ -16,7 +15,7 @@ from sqlmodel import Session
 from birthreg import throttle
 from birthreg.auth import ClerkStaff, actor_of
 from birthreg.dates import RequestDay
-from birthreg.db import ReadSessionDep, SessionDep
+from birthreg.db import ReadSessionDep, SessionDep, one_writer_here
 from birthreg.edge import client_address
 from birthreg.errors import DomainError
 from birthreg.models import SubmissionStatus, now
@@ -131,29 +130,12 @@ async def _read_dossier(request: Request) -> bytes:
 def _receive(session: Session, registry: service.Registry, body: bytes) -> intake.Intake:
     """Receive a dossier and commit in the same thread: the write lock (SQLite's, or the
     mother's on PostgreSQL) is held for the intake's few statements, not also for the trip back
-    through the event loop to the request session's commit.
-
-    On SQLite a process receives one dossier at a time. Its threads cannot verify in parallel
-    anyway (the GIL), and a thread holding SQLite's one write lock needs the GIL back after
-    every statement: with a second intake verifying beside it, each of its dozen statements
-    waited up to the interpreter's 5 ms switch interval, the lock was held ten times as long,
-    and the other worker process waited in SQLite's busy handler (bench/intake.py: 70% of the
-    intake's time in BEGIN IMMEDIATE, p99 0.5-1 s). Parallel intakes are the worker
-    processes'. PostgreSQL locks only the mother's intakes, so there they run side by side.
-    """
-    if session.get_bind().dialect.name != "sqlite":
-        return _receive_and_commit(session, registry, body)
-    with _ONE_AT_A_TIME:
-        return _receive_and_commit(session, registry, body)
-
-
-def _receive_and_commit(session: Session, registry: service.Registry, body: bytes) -> intake.Intake:
-    received = intake.receive_dossier(session, registry, body)
-    session.commit()
+    through the event loop to the request session's commit. On SQLite a process receives one
+    dossier at a time (`birthreg.db.one_writer_here` says why)."""
+    with one_writer_here(registry.services.engine):
+        received = intake.receive_dossier(session, registry, body)
+        session.commit()
     return received
-
-
-_ONE_AT_A_TIME = threading.Lock()
 
 
 @router.post(
