@@ -23,6 +23,7 @@ import logging
 import re
 from typing import Any, Final
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -135,11 +136,22 @@ def get_user(session: Session, username: str, *, for_update: bool = False) -> St
     if USERNAME_PATTERN.match(name):
         statement = select(StaffUser).where(StaffUser.username == name)
         if for_update:
+            _one_change_at_a_time(session)
             statement = statement.with_for_update()
         user = session.exec(statement).first()
     if user is None:
         raise NotFound("user_not_found", "there is no staff account with that username")
     return user
+
+
+def _one_change_at_a_time(session: Session) -> None:
+    """Account changes take turns (PostgreSQL: a transaction-scoped advisory lock; SQLite's
+    BEGIN IMMEDIATE does so already). Two admins demoting each other at once each locked their
+    own row and then waited for the other's (_keep_an_admin locks every admin): a deadlock, one
+    of them a 500. They are rare; one at a time, the second sees the first's change."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(727275)"))
 
 
 def _keep_an_admin(session: Session, user: StaffUser) -> None:
