@@ -314,19 +314,19 @@ class Sender:
             hidden_names=context.names,
         )
 
-    def _attempts(self, rows: list[Any]) -> tuple[list[_Attempt], list[Any]]:
-        """The batch's messages, and the rows whose submission is gone (none: a foreign key)."""
+    def _attempts(self, rows: list[Any]) -> list[_Attempt]:
+        """The batch's messages (a row whose submission is gone fails: none is, a foreign key)."""
         contexts = self._contexts({row.submission_id for row in rows})
-        attempts, orphans = [], []
+        attempts = []
         for row in rows:
             context = contexts.get(row.submission_id)
             if context is None:  # pragma: no cover - the foreign key keeps the submission
-                orphans.append(row)
+                attempts.append(_Attempt(row, None, {}, {}, ["the submission is gone"]))
                 continue
             message = self._message(row.kind, json.loads(row.params), context)
             states, errors = _initial_states(row, context)
             attempts.append(_Attempt(row, message, context.addresses, states, errors))
-        return attempts, orphans
+        return attempts
 
     def _deliver_batch(
         self,
@@ -336,9 +336,7 @@ class Sender:
         moment: datetime,
         result: PassResult,
     ) -> None:
-        attempts, orphans = self._attempts(rows)
-        for row in orphans:  # pragma: no cover - the foreign key keeps the submission
-            attempts.append(_Attempt(row, None, {}, {}, ["the submission is gone"]))
+        attempts = self._attempts(rows)
         for index, channel in enumerate(CHANNELS):
             waiting = [a for a in attempts if a.states.get(channel) == ChannelState.PENDING.value]
             sent = _deliver_channel(channel, transports[channel], waiting, moment)
