@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, select, text, update
+from sqlalchemy import Connection, Engine, Table, bindparam, case, func, select, text, update
 from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as select_rows
 
@@ -42,6 +42,7 @@ from birthreg.errors import ServiceNotInitialised
 from birthreg.models import (
     ActRecordCounter,
     ChildIINCounter,
+    CRLPartition,
     Facility,
     Registration,
     Role,
@@ -235,6 +236,7 @@ _ACTS = ActRecordCounter.__table__  # type: ignore[attr-defined]
 _IINS = ChildIINCounter.__table__  # type: ignore[attr-defined]
 _REGISTRATIONS = Registration.__table__  # type: ignore[attr-defined]
 _SUBMISSIONS = Submission.__table__  # type: ignore[attr-defined]
+_PARTITIONS = CRLPartition.__table__  # type: ignore[attr-defined]
 
 
 def _load_counters(engine: Engine, office_id: int) -> Counters:
@@ -251,6 +253,12 @@ def _load_counters(engine: Engine, office_id: int) -> Counters:
         counters.next_lookup = connection.execute(
             text("SELECT count(*) FROM enrollment")
         ).scalar_one()
+        open_partition = connection.execute(
+            select(_PARTITIONS.c.number, _PARTITIONS.c.issued)
+            .where(_PARTITIONS.c.number > 0).order_by(_PARTITIONS.c.number.desc()).limit(1)
+        ).first()
+        if open_partition is not None:
+            counters.partition, counters.partition_issued = open_partition
         counters.tracking_numbers.update(
             connection.execute(select(_SUBMISSIONS.c.tracking_number)).scalars()
         )
@@ -275,6 +283,7 @@ def _write(engine: Engine, built: Built, counters: Counters) -> int:
             elif name in built.rows:
                 connection.execute(SQLModel.metadata.tables[name].insert(), built.rows[name])
         _move_counters(connection, counters, built.numbers)
+        _move_partitions(connection, built.partitions)
         seq, head = audit.head_for_update(connection)  # last: the lock every writer waits for
         if built.copy:
             lines = []
@@ -318,6 +327,30 @@ def _move_counters(connection: Connection, counters: Counters, numbers: list[Num
         connection.execute(text(
             "SELECT setval(pg_get_serial_sequence('registry_registration', 'id'), "
             "(SELECT max(id) FROM registry_registration))"
+        ))
+
+
+def _move_partitions(
+    connection: Connection, partitions: dict[int, tuple[int, int, datetime]]
+) -> None:
+    """The CRL partitions' rows counting the batch's certificates and revocations (added to
+    what they hold: the service may issue beside a seed), so that the publisher finds them due
+    and lists the revocations (`pki.partitions.due_partitions`)."""
+    if not partitions:
+        return
+    number = _PARTITIONS.c.number
+    stored = set(connection.execute(
+        select(number).where(number.in_(list(partitions)))
+    ).scalars())
+    for partition, (issued, revoked, not_after) in sorted(partitions.items()):
+        if partition not in stored:
+            connection.execute(_PARTITIONS.insert().values(
+                number=partition, issued=issued, revoked=revoked, not_after=not_after))
+            continue
+        last = _PARTITIONS.c.not_after
+        connection.execute(update(_PARTITIONS).where(number == partition).values(
+            issued=_PARTITIONS.c.issued + issued, revoked=_PARTITIONS.c.revoked + revoked,
+            not_after=case((last.is_(None) | (last < not_after), not_after), else_=last),
         ))
 
 

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from birthreg.notify.tracking import new_tracking_number
 from birthreg.registry.numbering import iin_prefix, local_date
+from signing.ca import PARTITION_SIZE
 from signing.identity import make_iin
 
 #: Shares of births that stop early although time would let them go on.
@@ -91,7 +92,8 @@ class Numbers:
 @dataclass(frozen=True)
 class Plan:
     """One birth: its story, the child's sex, the seed of its other random draws, and its
-    numbers (`lookups`: one per enrollment, the mother's first; `tracking` once it is sent)."""
+    numbers (`lookups`: one per enrollment, the mother's first; `partitions`: the CRL partition
+    of each enrollment's certificate, in the same order; `tracking` once it is sent)."""
 
     life: Story
     sex: str
@@ -99,6 +101,7 @@ class Plan:
     lookups: tuple[int, ...]
     tracking: str | None
     registration: Numbers | None
+    partitions: tuple[int, ...] = ()
 
 
 @dataclass
@@ -110,6 +113,9 @@ class Counters:
     iins: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     next_registration_id: int = 1
     next_lookup: int = 0
+    #: The CA's open CRL partition (0: none yet) and how many certificates it was given.
+    partition: int = 0
+    partition_issued: int = 0
     tracking_numbers: set[str] = field(default_factory=set)
     #: The counter rows the database has (the others are inserted when first moved).
     stored_acts: set[tuple[int, int]] = field(default_factory=set)
@@ -118,6 +124,15 @@ class Counters:
     def lookup(self) -> int:
         self.next_lookup += 1
         return self.next_lookup
+
+    def crl_partition(self) -> int:
+        """The partition of the next certificate, as the CA gives it
+        (`pki.partitions.next_crl_partition`): the open one until it has PARTITION_SIZE, then
+        the next."""
+        if self.partition == 0 or self.partition_issued >= PARTITION_SIZE:
+            self.partition, self.partition_issued = self.partition + 1, 0
+        self.partition_issued += 1
+        return self.partition
 
     def tracking_number(self) -> str:
         while (number := new_tracking_number()) in self.tracking_numbers:
@@ -153,6 +168,7 @@ def plan_birth(counters: Counters, rng: random.Random, born_at: datetime, moment
     seed = rng.getrandbits(64)
     enrollments = 0 if life.key_at is None else 2 if life.father else 1
     lookups = tuple(counters.lookup() for _ in range(enrollments))
+    partitions = tuple(counters.crl_partition() for _ in range(enrollments))
     sent = life.key_at is not None and life.applied_at is not None
     return Plan(
         life,
@@ -161,4 +177,5 @@ def plan_birth(counters: Counters, rng: random.Random, born_at: datetime, moment
         lookups,
         tracking=counters.tracking_number() if sent else None,
         registration=counters.register(life, sex) if sent and life.registered else None,
+        partitions=partitions,
     )

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from birthreg import seed_copy
@@ -41,6 +42,9 @@ class Built:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: The dictionaries the batch's packed values use (birthreg.seed_packed): written first.
     dictionaries: list[dict[str, object]] = field(default_factory=list)
+    #: Per CRL partition: its certificates in the batch, how many of them are revoked, and
+    #: their last notAfter (for `pki_crl_partition`).
+    partitions: dict[int, tuple[int, int, datetime]] = field(default_factory=dict)
 
 
 def build(context: SeedContext, plans: list[Plan], copy: bool) -> Built:
@@ -57,6 +61,7 @@ def build(context: SeedContext, plans: list[Plan], copy: bool) -> Built:
         counts={name: len(rows.tables[name]) for name in TABLE_ORDER},
         events=list(zip(prepared, _middles(prepared, copy), strict=True)),
         dictionaries=dictionaries,
+        partitions=_partitions(rows.tables["pki_certificate"]),
     )
     for name in TABLE_ORDER:
         if rows.tables[name]:
@@ -65,6 +70,15 @@ def build(context: SeedContext, plans: list[Plan], copy: bool) -> Built:
             else:
                 built.rows[name] = rows.tables[name]
     return built
+
+
+def _partitions(certificates: list[dict[str, Any]]) -> dict[int, tuple[int, int, datetime]]:
+    tally: dict[int, tuple[int, int, datetime]] = {}
+    for row in certificates:
+        issued, revoked, not_after = tally.get(row["crl_partition"], (0, 0, row["not_after"]))
+        tally[row["crl_partition"]] = (issued + 1, revoked + (row["revoked_at"] is not None),
+                                       max(not_after, row["not_after"]))
+    return tally
 
 
 def _middles(prepared: list[Prepared], copy: bool) -> list[str]:

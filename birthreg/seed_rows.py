@@ -102,7 +102,7 @@ def prime_report(context: SeedContext) -> None:
                  key_at=moment - timedelta(hours=20), applied_at=moment - timedelta(hours=1),
                  opened_at=None, decided_at=None, rejected=False, revoked_at=None, father=False)
     plan = Plan(life, "F", seed=0, lookups=(0,), tracking=new_tracking_number(),
-                registration=None)
+                registration=None, partitions=(1,))
     add_birth(context, Rows(), plan)
 
 
@@ -197,15 +197,19 @@ def _enroll(context: SeedContext, rows: Rows, birth: Birth, person: Individual, 
     assert life.key_at is not None
     started = life.key_at - timedelta(minutes=10)
     issued_at = max(life.key_at, context.ca.issuing_certificate.not_valid_before_utc)
+    # The partition the CA would have given it, in issuing order (`seed_plan.Counters`).
+    partition = plan.partitions[role == "father"]
     certificate = context.ca.issue(context.holder_key.public_key(), person,
-                                   profile=Profile.INDIVIDUAL, moment=issued_at)
+                                   profile=Profile.INDIVIDUAL, moment=issued_at,
+                                   crl_partition=partition)
     serial = format(certificate.serial_number, "x")
     revoked = life.revoked_at if role == "mother" else None
     rows.add("pki_certificate", serial=serial, profile=Profile.INDIVIDUAL.value,
              der=certificate.public_bytes(serialization.Encoding.DER),
              not_before=certificate.not_valid_before_utc,
              not_after=certificate.not_valid_after_utc, issued_at=issued_at,
-             revoked_at=revoked, revocation_reason="key_compromise" if revoked else None)
+             revoked_at=revoked, revocation_reason="key_compromise" if revoked else None,
+             crl_partition=partition)
     enrollment_id = str(uuid.uuid4())
     rows.add("enrollment", id=enrollment_id, birth_id=birth.id, role=role, iin=person.iin,
              surname=person.surname, given_name=person.given_name,

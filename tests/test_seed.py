@@ -26,6 +26,7 @@ from birthreg.models import (
     ActRecordCounter,
     Birth,
     BirthCertificate,
+    CRLPartition,
     Enrollment,
     IssuedCertificate,
     Registration,
@@ -34,6 +35,7 @@ from birthreg.models import (
     now,
 )
 from birthreg.packed import text_of
+from birthreg.pki.publisher import publish_if_due
 from birthreg.pki.seals import load_seal
 from birthreg.pki.service import load_certification_authority
 from birthreg.registry.intake import receipt_payload
@@ -42,11 +44,13 @@ from birthreg.registry.search import search_records
 from birthreg.registry.stored import dossier_text, receipt_text, report_text
 from birthreg.seed import SeedRefused, run_seed
 from signing import cms, jws
+from signing.ca import crl_partition_of
 from signing.canonical import canonicalize
 from signing.dossier import verify_dossier
 from signing.trust import TrustAnchors, Validator
 
 BIRTHS = 120
+PARTITION = 50
 
 
 @pytest.fixture
@@ -55,6 +59,8 @@ def seeded(app: Any, service_settings: Settings, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(seed_plan, "REVOKED", 0.3)
     # Three batches, made by two forked workers and written in turn.
     monkeypatch.setattr(seed, "BATCH", 50)
+    # CRL partitions of 50 certificates, so that a small seed fills several.
+    monkeypatch.setattr(seed_plan, "PARTITION_SIZE", PARTITION)
     result = run_seed(service_settings, BIRTHS, days=20, rng=random.Random(7), processes=2)
     engine = make_engine(service_settings.database_url)
     yield result, engine
@@ -105,6 +111,55 @@ def test_seeded_births_are_found_by_search(seeded: Any) -> None:
         by_mother = search_records(session, submission.mother_iin, actor="staff:test",
                                    role="clerk")
         assert submission.id in [r.submission_id for r in by_mother.results]
+
+
+def test_seeded_certificates_are_in_the_partitions_the_ca_gives(
+    seeded: Any, service_settings: Settings
+) -> None:
+    _result, engine = seeded
+    ca = load_certification_authority(service_settings)
+    with Session(engine) as session:
+        certificates = session.exec(select(IssuedCertificate)).all()
+        partitions = {row.number: row for row in session.exec(select(CRLPartition)).all()}
+    by_partition: Counter[int] = Counter()
+    for row in certificates:
+        certificate = x509.load_der_x509_certificate(row.der)
+        assert crl_partition_of(certificate) == row.crl_partition > 0
+        points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+        [name] = points.value[0].full_name  # type: ignore[misc]
+        assert name.value == ca.partition_crl_url(row.crl_partition)
+        by_partition[row.crl_partition] += 1
+    # Filled in turn as the CA fills them (`birthreg init`'s seals first): every partition but
+    # the open one full, and each one's row counting its certificates and revocations.
+    numbers = sorted(by_partition)
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 3
+    assert all(by_partition[n] == PARTITION for n in numbers[:-1])
+    for number in numbers:
+        assert partitions[number].issued == by_partition[number]
+        assert partitions[number].revoked == sum(
+            1 for row in certificates if row.crl_partition == number and row.revoked_at)
+        assert partitions[number].not_after == max(
+            row.not_after for row in certificates if row.crl_partition == number)
+
+
+def test_a_revoked_seeded_certificate_is_on_its_partitions_crl(
+    seeded: Any, service_settings: Settings
+) -> None:
+    _result, engine = seeded
+    with Session(engine) as session:
+        revoked = session.exec(
+            select(IssuedCertificate).where(col(IssuedCertificate.revoked_at).is_not(None))
+        ).all()
+    # The publisher finds the seeded partitions due and lists each revocation on its own
+    # partition's CRL only.
+    crls = {crl.crl_partition: x509.load_der_x509_crl(crl.der)
+            for crl in publish_if_due(engine, service_settings)}
+    assert {row.crl_partition for row in revoked} <= set(crls)
+    for row in revoked:
+        serial = int(row.serial, 16)
+        for partition, crl in crls.items():
+            listed = crl.get_revoked_certificate_by_serial_number(serial) is not None
+            assert listed == (partition == row.crl_partition), (row.serial, partition)
 
 
 def test_the_seeded_chain_verifies(seeded: Any, service_settings: Settings) -> None:
