@@ -95,8 +95,13 @@ class Packer:
     made itself, and the caller writes `made` where the values go.
     """
 
-    def __init__(self, connection: Connection | None) -> None:
+    def __init__(self, connection: Connection | None, *, check_every: int = 1) -> None:
         self.connection = connection
+        #: A dictionary's worth (`POOR`) is checked against plain DEFLATE for one text of a
+        #: kind in `check_every` (the check doubles the packing's cost): every text in the
+        #: service; `birthreg seed`, packing a million texts of one shape, checks fewer.
+        self.check_every = check_every
+        self._packed: dict[str, int] = {}
         self._newest: dict[str, tuple[bytes, bytes] | None] = {}
         self._made_count: dict[str, int] = {}
         self.made: list[dict[str, object]] = []
@@ -110,8 +115,12 @@ class Packer:
         data = text.encode("utf-8")
         if len(data) < SMALL:
             return bytes([RAW]) + data
-        plain = _deflate(data)
         newest = self._current(kind)
+        packed_before = self._packed.get(kind, 0)
+        self._packed[kind] = packed_before + 1
+        if newest is not None and packed_before % self.check_every:
+            return bytes([WITH_DICTIONARY]) + newest[0] + _deflate(data, newest[1])
+        plain = _deflate(data)
         best = bytes([DEFLATED]) + plain if len(plain) < len(data) else bytes([RAW]) + data
         if newest is not None:
             ident, dictionary = newest

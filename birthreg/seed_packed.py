@@ -16,13 +16,16 @@ from birthreg.parents.service import SIGNATURE_KIND
 from birthreg.registry.stored import pack_values
 from birthreg.ward.context import seal_kind
 
+#: One text of a kind in this many has its dictionary's worth checked (`Packer.check_every`):
+#: the seed's texts of a kind all have one shape, and the check would double the packing.
+CHECK_EVERY = 100
 _PACKER: list[Packer] = []
 
 
 def pack_tables(tables: dict[str, list[dict[str, Any]]]) -> list[dict[str, object]]:
     """Pack the batch's rows in place; the dictionaries made for them (to write first)."""
     if not _PACKER:
-        _PACKER.append(Packer(None))
+        _PACKER.append(Packer(None, check_every=CHECK_EVERY))
     packer = _PACKER[0]
     for submission in tables.get("registry_submission", []):
         pack_values(packer, submission)
