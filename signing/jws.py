@@ -107,35 +107,72 @@ def sign_detached(
     WeakKey for a key outside our policy and ValueError for a naive signing_time, an alg that
     does not fit the key, or a key not the certificate's.
     """
-    check_signing_key(private_key, certificate, signing_time)
-    public_key = private_key.public_key()
-    # By default the first alg that fits the key: ES256, ES384 or RS256.
-    alg = alg or next((name for name, a in JWS_ALGORITHMS.items() if a.fits(public_key)), None)
-    algorithm = JWS_ALGORITHMS.get(alg or "")
-    if algorithm is None or not algorithm.fits(public_key):
-        raise ValueError(f"alg {alg} does not fit a {describe_key(public_key)} key")
+    signer = DetachedSigner(certificate, private_key, chain=chain, alg=alg)
+    return signer.sign(payload, signing_time=signing_time)
 
-    header = {
-        "alg": algorithm.name,
-        "kid": key_id(certificate),
-        "crit": ["sigT"],
-        "sigT": signing_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "x5c": [
-            base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")
-            for cert in (certificate, *chain)
-        ],
-    }
-    encoded_header = b64url_encode(
-        json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-    )
-    signing_input = f"{encoded_header}.{b64url_encode(payload)}".encode("ascii")
-    digest = hash_for(algorithm.hash_name)
-    if isinstance(private_key, ec.EllipticCurvePrivateKey):
-        der = private_key.sign(signing_input, ec.ECDSA(digest))
-        signature = raw_ecdsa_signature(der, private_key.curve)
-    else:
-        signature = private_key.sign(signing_input, algorithm.padding(), digest)
-    return f"{encoded_header}..{b64url_encode(signature)}"
+
+#: Any aware time: DetachedSigner checks its key once, and each signature's time when it signs.
+_ANY_AWARE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+#: Where the protected header's sigT goes (a JSON string no header value contains).
+_SIGNING_TIME_MARK = json.dumps("\x00sigT")
+
+
+class DetachedSigner:
+    """`sign_detached` for many payloads by one key: the protected header's JSON is written
+    once with its constant members (alg, kid, crit, x5c) and each signature's sigT put in its
+    place, so a signature costs its ECDSA (or RSA) operation and two base64url encodings. The
+    same header bytes as `sign_detached` (which is this class used once); raises as it does,
+    and the same caveats hold."""
+
+    def __init__(
+        self,
+        certificate: x509.Certificate,
+        private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+        *,
+        chain: Iterable[x509.Certificate] = (),
+        alg: str | None = None,
+    ) -> None:
+        check_signing_key(private_key, certificate, _ANY_AWARE_TIME)  # times: see sign()
+        public_key = private_key.public_key()
+        # By default the first alg that fits the key: ES256, ES384 or RS256.
+        alg = alg or next(
+            (name for name, a in JWS_ALGORITHMS.items() if a.fits(public_key)), None
+        )
+        algorithm = JWS_ALGORITHMS.get(alg or "")
+        if algorithm is None or not algorithm.fits(public_key):
+            raise ValueError(f"alg {alg} does not fit a {describe_key(public_key)} key")
+        self._key = private_key
+        self._algorithm = algorithm
+        self._digest = hash_for(algorithm.hash_name)
+        header = {
+            "alg": algorithm.name,
+            "kid": key_id(certificate),
+            "crit": ["sigT"],
+            "sigT": json.loads(_SIGNING_TIME_MARK),
+            "x5c": [
+                base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")
+                for cert in (certificate, *chain)
+            ],
+        }
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=True)
+        self._header_head, self._header_tail = text.split(_SIGNING_TIME_MARK)
+
+    def sign(self, payload: bytes, *, signing_time: datetime) -> str:
+        """`header..signature` over payload (see sign_detached). ValueError: a naive
+        signing_time."""
+        if signing_time.tzinfo is None or signing_time.utcoffset() is None:
+            raise ValueError("signing_time must be timezone-aware")
+        signed_at = json.dumps(signing_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        encoded_header = b64url_encode(
+            (self._header_head + signed_at + self._header_tail).encode("ascii")
+        )
+        signing_input = f"{encoded_header}.{b64url_encode(payload)}".encode("ascii")
+        if isinstance(self._key, ec.EllipticCurvePrivateKey):
+            der = self._key.sign(signing_input, ec.ECDSA(self._digest))
+            signature = raw_ecdsa_signature(der, self._key.curve)
+        else:
+            signature = self._key.sign(signing_input, self._algorithm.padding(), self._digest)
+        return f"{encoded_header}..{b64url_encode(signature)}"
 
 
 def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:
