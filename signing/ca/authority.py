@@ -51,6 +51,7 @@ from signing.ca.profiles import (
     subject_name,
 )
 from signing.ca.requests import csr_public_key, spki_public_key
+from signing.ca.template import IndividualIssuer
 from signing.errors import BadPassphrase, CAError, WeakKey
 from signing.keys import check_key_strength
 from signing.revocation import crl_urls
@@ -360,12 +361,7 @@ class CertificationAuthority:
             raise WeakKey("only ECDSA and RSA keys are certified")  # check_key_strength says so too
         if public_key in (self.root_certificate.public_key(), self._issuing_key.public_key()):
             raise CAError("refusing to certify a CA key as an end entity")
-        if validity <= timedelta(0):
-            raise CAError("validity must be positive")
-        ca_not_before = self.issuing_certificate.not_valid_before_utc
-        ca_not_after = self.issuing_certificate.not_valid_after_utc
-        if not ca_not_before <= moment < ca_not_after:
-            raise CAError("the issuing CA is not valid at the moment of issue")
+        not_before, not_after = self.validity(moment, validity)
         issuing_ski = self.issuing_certificate.extensions.get_extension_for_class(
             x509.SubjectKeyIdentifier
         ).value
@@ -375,8 +371,8 @@ class CertificationAuthority:
             .issuer_name(self.issuing_certificate.subject)
             .public_key(public_key)
             .serial_number(random_serial())
-            .not_valid_before(max(moment - CLOCK_SKEW, ca_not_before))
-            .not_valid_after(min(moment + validity, ca_not_after))
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         )
         for extension in pointers.extensions():
@@ -387,6 +383,24 @@ class CertificationAuthority:
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuing_ski),
             critical=False,
         )
+
+    def validity(self, moment: datetime, validity: timedelta) -> tuple[datetime, datetime]:
+        """An end-entity certificate's notBefore and notAfter when issued at `moment` for
+        `validity`: back by the clock skew, and within the issuing CA's own. CAError when the
+        CA is not valid at `moment` or validity is not positive."""
+        if validity <= timedelta(0):
+            raise CAError("validity must be positive")
+        ca_not_before = self.issuing_certificate.not_valid_before_utc
+        ca_not_after = self.issuing_certificate.not_valid_after_utc
+        if not ca_not_before <= moment < ca_not_after:
+            raise CAError("the issuing CA is not valid at the moment of issue")
+        return max(moment - CLOCK_SKEW, ca_not_before), min(moment + validity, ca_not_after)
+
+    def individual_issuer(self, public_key: PublicKeyTypes) -> IndividualIssuer:
+        """Certificates of the INDIVIDUAL profile for one key and many people, as `issue` makes
+        them (`signing.ca.template.IndividualIssuer`): for a development seed that certifies a
+        million people with one throwaway key."""
+        return IndividualIssuer(self, public_key, self._issuing_key)
 
     def issue_from_csr(
         self, csr: bytes, subject: Individual | Organisation, *, moment: datetime,

@@ -1,0 +1,97 @@
+"""signing.ca.template: one key's certificates for many people, the bytes `issue` would give."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from signing.ca import CertificationAuthority, Individual, Profile, crl_partition_of
+from signing.errors import CAError, InvalidIdentityNumber
+
+if TYPE_CHECKING:
+    from conftest import PKI
+
+FIRST = Individual(iin="940315400074", surname="Қасымова", given_name="Әйгерім",
+                   patronymic="Ерланқызы")
+LATER = Individual(iin="940315400084", surname="Smith", given_name="Anna")
+
+
+_TBS_FIELDS = ("version", "serial_number", "signature", "issuer", "validity", "subject",
+               "subject_public_key_info", "issuer_unique_id", "subject_unique_id", "extensions")
+
+
+def _fields(certificate: x509.Certificate) -> dict[str, bytes]:
+    """Each TBSCertificate field's encoding (asn1crypto), checked to make up the whole."""
+    tbs = asn1_x509.TbsCertificate.load(certificate.tbs_certificate_bytes)
+    fields = {name: tbs[name].dump() for name in _TBS_FIELDS}
+    assert b"".join(fields.values()) == tbs.contents
+    return fields
+
+
+def test_later_certificates_are_what_issue_makes(pki: PKI) -> None:
+    ca: CertificationAuthority = pki.ca
+    key = ec.generate_private_key(ec.SECP256R1())
+    issuer = ca.individual_issuer(key.public_key())
+    first = issuer.issue(FIRST, moment=pki.moment, crl_partition=3)
+    for hours in (1, 5):
+        moment = pki.moment + timedelta(hours=hours)
+        later = issuer.issue(LATER, moment=moment, crl_partition=3)
+        reference = ca.issue(key.public_key(), LATER, profile=Profile.INDIVIDUAL,
+                             moment=moment, crl_partition=3)
+        # Field for field, byte for byte, the TBSCertificate `issue` makes, but for the random
+        # serial.
+        ours, theirs = _fields(later), _fields(reference)
+        assert ours.pop("serial_number") != theirs.pop("serial_number")
+        assert ours == theirs
+        assert later.serial_number not in (first.serial_number, reference.serial_number)
+        assert later.signature_algorithm_oid == reference.signature_algorithm_oid
+        later.verify_directly_issued_by(ca.issuing_certificate)
+    assert crl_partition_of(later) == 3
+    # Another partition: its own first certificate, naming that partition's CRL.
+    other = issuer.issue(LATER, moment=pki.moment, crl_partition=4)
+    assert crl_partition_of(other) == 4
+    assert crl_partition_of(issuer.issue(FIRST, moment=pki.moment, crl_partition=4)) == 4
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_openssl_verifies_a_later_certificate(pki: PKI, tmp_path: Path) -> None:
+    issuer = pki.ca.individual_issuer(ec.generate_private_key(ec.SECP256R1()).public_key())
+    issuer.issue(FIRST, moment=pki.moment, crl_partition=1)
+    later = issuer.issue(LATER, moment=pki.moment, crl_partition=1)
+    files = {"root": pki.ca.root_certificate, "issuing": pki.ca.issuing_certificate,
+             "leaf": later}
+    for name, certificate in files.items():
+        (tmp_path / f"{name}.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    result = subprocess.run(
+        ["openssl", "verify", "-attime", str(int(pki.moment.timestamp()) + 60), "-x509_strict",
+         "-purpose", "smimesign", "-CAfile", tmp_path / "root.pem",
+         "-untrusted", tmp_path / "issuing.pem", tmp_path / "leaf.pem"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.stdout.strip().endswith(": OK"), result.stdout + result.stderr
+
+
+def test_later_subjects_and_moments_are_checked_as_issue_checks_them(pki: PKI) -> None:
+    issuer = pki.ca.individual_issuer(ec.generate_private_key(ec.SECP256R1()).public_key())
+    issuer.issue(FIRST, moment=pki.moment, crl_partition=1)
+    with pytest.raises(InvalidIdentityNumber):
+        issuer.issue(Individual(iin="940315400075", surname="Smith", given_name="Anna"),
+                     moment=pki.moment, crl_partition=1)
+    before_the_ca = pki.ca.issuing_certificate.not_valid_before_utc - timedelta(days=1)
+    with pytest.raises(CAError):
+        issuer.issue(LATER, moment=before_the_ca, crl_partition=1)
+
+
+def test_the_first_certificate_refuses_a_ca_key(pki: PKI) -> None:
+    issuer = pki.ca.individual_issuer(pki.ca.issuing_certificate.public_key())
+    with pytest.raises(CAError):
+        issuer.issue(FIRST, moment=pki.moment, crl_partition=1)
