@@ -230,6 +230,7 @@ def _context(
             facility_seal.certificate, facility_seal.key, chain=facility_seal.chain
         ),
         office_id=office.id, office_seal=office.seal, staff=staff, holder_key=template.holder_key,
+        holder_issuer=ca.individual_issuer(template.holder_key.public_key()),
         make_report=template.report, make_receipt=receipt_maker(office),
         make_certificate=make_certificate,
     )

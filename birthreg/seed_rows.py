@@ -43,6 +43,7 @@ from birthreg.ward.schemas import BirthIn, ChildIn, PersonIn
 from birthreg.ward.service import medical_record_document
 from signing import cms, jws
 from signing.ca import CertificationAuthority, Individual, Profile
+from signing.ca.template import IndividualIssuer
 from signing.canonical import canonicalize
 from signing.identity import make_iin
 
@@ -68,6 +69,8 @@ class SeedContext:
     office_seal: Seal
     staff: Staff
     holder_key: ec.EllipticCurvePrivateKey
+    #: The CA's issuer of INDIVIDUAL certificates for holder_key (`signing.ca.template`).
+    holder_issuer: IndividualIssuer
     #: The report's JSON text for a dossier, signed with the mother's certificate, at receipt.
     make_report: Callable[[dict[str, Any], x509.Certificate, datetime, str], str]
     #: The signed receipt's JSON text: submission id, dossier digest, moment, tracking number.
@@ -199,9 +202,7 @@ def _enroll(context: SeedContext, rows: Rows, birth: Birth, person: Individual, 
     issued_at = max(life.key_at, context.ca.issuing_certificate.not_valid_before_utc)
     # The partition the CA would have given it, in issuing order (`seed_plan.Counters`).
     partition = plan.partitions[role == "father"]
-    certificate = context.ca.issue(context.holder_key.public_key(), person,
-                                   profile=Profile.INDIVIDUAL, moment=issued_at,
-                                   crl_partition=partition)
+    certificate = context.holder_issuer.issue(person, moment=issued_at, crl_partition=partition)
     serial = format(certificate.serial_number, "x")
     revoked = life.revoked_at if role == "mother" else None
     rows.add("pki_certificate", serial=serial, profile=Profile.INDIVIDUAL.value,
