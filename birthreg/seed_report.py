@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -76,15 +77,16 @@ class ReportTemplate:
         self.moment = moment
         self.seals = seals
         self.holder_key = ec.generate_private_key(ec.SECP256R1())
-        self._text: str | None = None
-        self._values: list[str] = []
-        self._moment = ""
+        #: The first report's text cut where its moment and identifiers stood: the text
+        #: between them, and which value goes in each cut (0 the moment, then `_identifiers`).
+        self._literals: list[str] = []
+        self._slots: list[int] = []
 
     def report(
         self, dossier: dict[str, Any], mother: x509.Certificate, moment: datetime, digest: str
     ) -> str:
-        values = _identifiers(dossier, mother, digest)
-        if self._text is None:
+        values = [moment.isoformat(), *_identifiers(dossier, mother, digest)]
+        if not self._literals:
             # An hour after the seed's moment (`seed_rows.prime_report` makes this first
             # dossier): the TEST CA made by `birthreg init` may be minutes old, and a signature
             # is dated at least ten minutes after its certificate begins.
@@ -99,12 +101,24 @@ class ReportTemplate:
             if not report.passed:
                 failed = [c for c in _checks(report.to_json()) if not c["passed"]]
                 raise RuntimeError(f"the seed's first dossier does not verify: {failed}")
-            self._text = json.dumps(report.to_json(), ensure_ascii=False)
-            self._values, self._moment = values, verified_at.isoformat()
-        text = self._text.replace(self._moment, moment.isoformat())
-        for old, new in zip(self._values, values, strict=True):
-            text = text.replace(old, new)
-        return text
+            self._cut(json.dumps(report.to_json(), ensure_ascii=False),
+                      [verified_at.isoformat(), *values[1:]])
+        parts = [self._literals[0]]
+        for slot, literal in zip(self._slots, self._literals[1:], strict=True):
+            parts += (values[slot], literal)
+        return "".join(parts)
+
+    def _cut(self, text: str, values: list[str]) -> None:
+        """Cut `text` at every occurrence of `values` (the longest first where they overlap; a
+        value repeated is the first of its kind)."""
+        first: dict[str, int] = {}
+        for index, value in enumerate(values):
+            if value:
+                first.setdefault(value, index)
+        found = re.compile("|".join(map(re.escape, sorted(first, key=len, reverse=True))))
+        pieces = re.split(f"({found.pattern})", text)
+        self._literals = pieces[0::2]
+        self._slots = [first[value] for value in pieces[1::2]]
 
 
 def _checks(tree: Any) -> list[dict[str, Any]]:

@@ -215,6 +215,22 @@ def test_the_seeded_signatures_verify(seeded: Any, service_settings: Settings) -
     assert signer == office_seal.certificate
 
 
+def test_each_report_names_its_own_dossier(seeded: Any) -> None:
+    """The reports are the first one's with each dossier's identifiers written in."""
+    _result, engine = seeded
+    with Session(engine) as session:
+        submissions = session.exec(select(Submission)).all()
+        reports = [(json.loads(dossier_text(s)), report_text(s), s) for s in submissions]
+    for index, (dossier, report, submission) in enumerate(reports):
+        record, application = dossier["medical_record"]["document"], dossier["application"]
+        assert json.loads(report)["passed"] is True
+        for own in (record["id"], application["document"]["id"], record["mother"]["iin"],
+                    submission.received_at.replace(tzinfo=UTC).isoformat()):
+            assert own in report
+        other = reports[index - 1][0]["medical_record"]["document"]
+        assert other["id"] not in report and other["mother"]["iin"] not in report
+
+
 def test_the_seed_is_refused_in_production(app: Any, service_settings: Settings) -> None:
     production = service_settings.model_copy(update={"env": "production"})
     with pytest.raises(SeedRefused):
