@@ -34,6 +34,7 @@ from signing.keys import (
     CMSSignatureAlgorithm,
     HashName,
     hash_for,
+    verify_data,
 )
 from signing.report import SubIndication
 from signing.signature import (
@@ -214,14 +215,10 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
     )
     with steps.reading("cms.signature", "signature value"):
         signature = signer_info["signature"].native
+    digest = hash_for(hash_name)
     try:
-        if isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(signature, signed_bytes, ec.ECDSA(hash_for(hash_name)))
-        elif isinstance(public_key, rsa.RSAPublicKey):
-            rsa_padding: padding.AsymmetricPadding = padding.PKCS1v15()
-            if pss_salt is not None:
-                rsa_padding = padding.PSS(padding.MGF1(hash_for(hash_name)), pss_salt)
-            public_key.verify(signature, signed_bytes, rsa_padding, hash_for(hash_name))
+        pss = None if pss_salt is None else padding.PSS(padding.MGF1(digest), pss_salt)
+        verify_data(public_key, signature, signed_bytes, digest, pss)
     except (InvalidSignature, UnsupportedAlgorithm, ValueError):
         detail = f"the {algorithm_name} signature does not verify with the signer's key"
         steps.fail("cms.signature", SubIndication.SIG_CRYPTO_FAILURE, detail)

@@ -31,6 +31,7 @@ from signing.keys import (
     describe_key,
     hash_for,
     raw_ecdsa_signature,
+    verify_data,
 )
 from signing.report import SubIndication
 from signing.signature import (
@@ -188,12 +189,8 @@ def _check_signature(
         with steps.reading(name, f"{algorithm.name} signature (DER is not accepted)"):
             signature = der_ecdsa_signature(signature, public_key.curve)
     try:
-        if isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(signature, signing_input, ec.ECDSA(hash_for(algorithm.hash_name)))
-        elif isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(
-                signature, signing_input, algorithm.padding(), hash_for(algorithm.hash_name)
-            )
+        digest = hash_for(algorithm.hash_name)
+        verify_data(public_key, signature, signing_input, digest, algorithm.padding())
     except (InvalidSignature, ValueError):
         detail = f"the {algorithm.name} signature does not verify over this payload"
         steps.fail(name, SubIndication.SIG_CRYPTO_FAILURE, f"{detail} with the signer's key")

@@ -18,17 +18,15 @@ from typing import Literal, Protocol
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 from signing.errors import SigningError
-from signing.keys import describe_key
+from signing.keys import verify_data
 from signing.report import RevocationState, RevocationStatus
-from signing.signature import extension, is_ca
+from signing.signature import CLOCK_SKEW, extension, is_ca
 
-#: Clock skew tolerated between us and the CA when judging revocation data.
-CLOCK_SKEW = timedelta(minutes=5)
 #: The longest we keep revocation data that has no nextUpdate (RFC 6960 allows that for OCSP).
 MAX_AGE_WITHOUT_NEXT_UPDATE = timedelta(minutes=10)
 #: Answers kept per cache beyond which stale ones are dropped (and then the oldest).
@@ -336,7 +334,9 @@ def _check_responder(response: ocsp.OCSPResponse, issuer: x509.Certificate, at: 
     signer = issuer if by_issuer else _delegated_responder(response, issuer, at)
     try:
         algorithm = response.signature_hash_algorithm
-        _verify_signed_by(signer, response.signature, response.tbs_response_bytes, algorithm)
+        if algorithm is None:
+            raise InvalidSignature("no hash algorithm")
+        verify_data(signer.public_key(), response.signature, response.tbs_response_bytes, algorithm)
     except (InvalidSignature, UnsupportedAlgorithm) as error:
         raise RevocationUnavailable("OCSP answer signature is invalid") from error
 
@@ -364,17 +364,3 @@ def _delegated_responder(
         raise RevocationUnavailable("OCSP responder certificate is not valid now")
     return responder
 
-
-def _verify_signed_by(
-    signer: x509.Certificate, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm | None
-) -> None:
-    """Raise InvalidSignature unless the signer's key made `signature` over `data`."""
-    key = signer.public_key()
-    if algorithm is None:
-        raise InvalidSignature("no hash algorithm")
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        key.verify(signature, data, ec.ECDSA(algorithm))
-    elif isinstance(key, rsa.RSAPublicKey):
-        key.verify(signature, data, padding.PKCS1v15(), algorithm)
-    else:
-        raise InvalidSignature(f"unsupported responder key {describe_key(key)}")

@@ -57,7 +57,6 @@ from signing.report import (
     SubIndication,
 )
 from signing.revocation import (
-    CLOCK_SKEW,
     RevocationCache,
     RevocationChecker,
     RevocationFetcher,
@@ -66,7 +65,7 @@ from signing.revocation import (
     crl_urls,
     ocsp_urls,
 )
-from signing.signature import VerifiedSignature, extension, is_ca
+from signing.signature import CLOCK_SKEW, VerifiedSignature, extension, is_ca
 
 Purpose = Literal["individual", "organisation"]
 

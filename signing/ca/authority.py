@@ -25,7 +25,6 @@ from signing.ca.crl import (
     check_partition,
 )
 from signing.ca.profiles import (
-    CLOCK_SKEW,
     INDIVIDUAL_VALIDITY,
     ISSUING_NAME,
     ISSUING_VALIDITY,
@@ -54,6 +53,7 @@ from signing.ca.requests import csr_public_key, spki_public_key
 from signing.errors import BadPassphrase, CAError, WeakKey
 from signing.keys import check_key_strength
 from signing.revocation import crl_urls
+from signing.signature import CLOCK_SKEW
 
 #: How long relying parties may keep a CRL that `build_crl` or `build_arl` makes, unless told.
 DEFAULT_CRL_PERIOD = timedelta(hours=24)
