@@ -131,30 +131,23 @@ def _encode_value(name: str, value: Any) -> str | int | bytes:
 
 
 def _decode_value(name: str, value: Any) -> Any:
-    """The field from its CBOR value; raises SealError when the type or form is wrong."""
-    if name in _NAME_FIELDS:
-        if not isinstance(value, bytes) or not 0 < len(value) <= _MAX_NAME_BYTES:
-            raise SealError(f"{name} is not a KZ-1048 byte string")
-        try:
-            return value.decode(NAME_ENCODING)
-        except UnicodeDecodeError:
-            raise SealError(f"{name} is not KZ-1048") from None
-    if name in _DATE_FIELDS or name in _INT_FIELDS or name in _IIN_FIELDS:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise SealError(f"{name} is not a non-negative integer")
-        if name in _IIN_FIELDS:
-            if value >= 10**12:
-                raise SealError(f"{name} is longer than 12 digits")
-            return f"{value:012d}"
-        if name in _DATE_FIELDS:
-            try:
-                return date.fromordinal(_EPOCH.toordinal() + value)
-            except (ValueError, OverflowError):
-                raise SealError(f"{name} is out of range") from None
-        return value
-    if not isinstance(value, str) or not _TEXT_PATTERNS[name].fullmatch(value):
-        raise SealError(f"{name} is not an acceptable value")
-    return value
+    """The field from its CBOR value, which must be what `_encode_value` makes of the field (so
+    that each field has one encoding); SealError when its type or form is wrong."""
+    try:
+        if name in _NAME_FIELDS:
+            decoded = value.decode(NAME_ENCODING)
+        elif name in _DATE_FIELDS:
+            decoded = date.fromordinal(_EPOCH.toordinal() + value)
+        elif name in _IIN_FIELDS:
+            decoded = f"{value:012d}"
+        else:
+            decoded = value
+        again = _encode_value(name, decoded)
+    except (AttributeError, TypeError, ValueError, OverflowError, SealError):
+        raise SealError(f"{name} is not an acceptable value") from None
+    if type(again) is not type(value) or again != value:  # True is not 1
+        raise SealError(f"{name} is not in its one encoding")
+    return decoded
 
 
 @dataclass(frozen=True)
