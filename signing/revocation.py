@@ -108,13 +108,10 @@ class RevocationCache:
             self._kept.clear()
 
 
-def _whole_second(moment: datetime) -> datetime:
-    """`moment` to the whole second, as CRL and OCSP times are encoded."""
-    return moment.replace(microsecond=0)
-
-
 def _issued_since(this_update: datetime, since: datetime) -> bool:
-    return this_update >= _whole_second(since)
+    """Whether this_update is in the second of `since` or later (CRL and OCSP times are encoded
+    to the whole second)."""
+    return this_update >= since.replace(microsecond=0)
 
 
 def ocsp_urls(certificate: x509.Certificate) -> list[str]:
@@ -266,10 +263,9 @@ def _require_current(
 
 def _require_issued_since(this_update: datetime, since: datetime | None, what: str) -> None:
     if since is not None and not _issued_since(this_update, since):
-        raise RevocationUnavailable(
-            f"{what} issued {this_update.isoformat()}, before {_whole_second(since).isoformat()}:"
-            " nothing newer yet"
-        )
+        since = since.replace(microsecond=0)
+        detail = f"issued {this_update.isoformat()}, before {since.isoformat()}: nothing newer yet"
+        raise RevocationUnavailable(f"{what} {detail}")
 
 
 def _next_update(crl: x509.CertificateRevocationList) -> datetime:
