@@ -4,16 +4,20 @@ Serves the service with `birthreg serve --workers 2` (a fresh data dir; SQLite, 
 when BIRTHREG_BENCH_DATABASE_URL is set), submits N distinct dossiers (a new mother each) from a
 few client threads, a new connection for each, after a warm-up of dossiers of their own, and
 measures dossiers per second and the latency of each. The goal: at least 100 dossiers/s with p99
-under 100 ms (the country registers about 0.013 births a second). For orientation only, the same
-run times the four ECDSA P-256 verifications a dossier needs (the facility seal, the mother's
-signature, and the two certificates under them): one core's raw limit.
+under 100 ms (the country registers about 0.013 births a second). 2,000 dossiers by default: a
+worker's full garbage collections (75-105 ms on this machine, the interpreter walking its
+quarter of a million objects) come once soon after the start and then about every 2,000
+dossiers, and each delays the few requests in flight; in a run of 400 the one after the start
+decided the p99 alone. The slowest latency is reported beside the p99. For orientation only,
+the same run times the four ECDSA P-256 verifications a dossier needs (the facility seal, the
+mother's signature, and the two certificates under them): one core's raw limit.
 
 Before the registry, the same dossiers go, the same way, to a bare endpoint (`bench/_bare_app.py`:
 FastAPI and uvicorn with the same workers, reading and parsing the body and nothing more). Its
 rate is the ceiling of the HTTP stack and the client on this machine; the registry's rate is also
 given as a share of it.
 
-    python bench/intake.py [--n 400] [--clients 4] [--workers 2]
+    python bench/intake.py [--n 2000] [--clients 4] [--workers 2]
 """
 
 from __future__ import annotations
@@ -209,7 +213,7 @@ def _bare_rate(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=400)
+    parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
@@ -286,7 +290,10 @@ def _report(
         f"server CPU {bare_cpu * 1e3:.2f} ms each)"
     )
     print(f"ratio to the bare one    {throughput / bare:8.3f}")
-    print(f"latency p50 / p99        {p50 * 1e3:6.1f} / {p99 * 1e3:6.1f} ms  (goal p99 < 100)")
+    print(
+        f"latency p50 / p99 / max  {p50 * 1e3:6.1f} / {p99 * 1e3:6.1f} / "
+        f"{ordered[-1] * 1e3:6.1f} ms  (goal p99 < 100)"
+    )
     print(
         json.dumps(
             {
@@ -298,6 +305,7 @@ def _report(
                 "bare_cpu_ms": round(bare_cpu * 1e3, 2),
                 "p50_ms": round(p50 * 1e3, 1),
                 "p99_ms": round(p99 * 1e3, 1),
+                "max_ms": round(ordered[-1] * 1e3, 1),
             }
         )
     )

@@ -312,6 +312,57 @@ def test_since_checkpoint_walks_only_the_entries_after_it(
     assert f"entry {anchored_at + 2} was altered" in edited.stdout
 
 
+def test_since_checkpoint_looks_no_further_back_than_the_newest_that_holds(
+    app: Any, client: Any, db: Session, cli_env: dict[str, str]
+) -> None:
+    history(app, client)
+    assert run(cli_env, "checkpoint").exit_code == 0
+    older = head_seq(db)
+    append(app, 2)
+    assert run(cli_env, "checkpoint").exit_code == 0
+    newest = head_seq(db)
+    append(app, 3)
+    # An older kept checkpoint made unreadable: a full walk refuses it; the walk since the
+    # newest does not read it, so its cost stays that of one checkpoint however many are kept.
+    db.execute(text("UPDATE audit_checkpoint SET jws = 'x.y.z' WHERE seq = :seq"), {"seq": older})
+    full = run(cli_env, "verify")
+    assert full.exit_code == 1
+    assert f"the kept checkpoint of entry {older} is refused" in full.stdout
+    since = run(cli_env, "verify", "--since-checkpoint")
+    assert since.exit_code == 0, since.output
+    assert f"walked from entry {newest + 1}, after a checkpoint" in since.stdout
+    assert f"the newest signed checkpoint, of entry {newest}, holds" in since.stdout
+    assert "audit verify: 3 entries walked in" in since.stderr
+
+    # The newest's entry edited: it no longer holds, and none older does either (the older one
+    # is unreadable), so the walk starts from the first entry and finds the edit.
+    db.execute(text("UPDATE audit_entry SET actor = 'staff:999' WHERE seq = :seq"),
+               {"seq": newest})
+    edited = run(cli_env, "verify", "--since-checkpoint")
+    assert edited.exit_code == 1
+    assert f"the kept checkpoint of entry {newest}" in edited.stdout
+    assert "does not match the chain" in edited.stdout
+    assert f"the kept checkpoint of entry {older} is refused" in edited.stdout
+    assert f"entry {newest} was altered" in edited.stdout
+    assert f"audit verify: {newest + 3} entries walked in" in edited.stderr
+
+
+def test_since_checkpoint_resumes_from_an_older_one_when_the_newest_fails(
+    app: Any, client: Any, db: Session, cli_env: dict[str, str]
+) -> None:
+    history(app, client)
+    assert run(cli_env, "checkpoint").exit_code == 0
+    append(app, 2)
+    assert run(cli_env, "checkpoint").exit_code == 0
+    newest = head_seq(db)
+    db.execute(text("UPDATE audit_checkpoint SET jws = 'x.y.z' WHERE seq = :seq"), {"seq": newest})
+    result = run(cli_env, "verify", "--since-checkpoint")
+    assert result.exit_code == 1
+    assert f"the kept checkpoint of entry {newest} is refused" in result.stdout
+    # Resumed after the older one: the two entries after it walked.
+    assert "audit verify: 2 entries walked in" in result.stderr
+
+
 def test_a_database_without_the_trail_is_a_usage_error(
     app: Any, db: Session, cli_env: dict[str, str]
 ) -> None:
