@@ -429,7 +429,8 @@ def _check_signature_algorithm(
 
 
 def _find_signer(
-    signer_info: Any, signed_data_version: str, certificates: dict[bytes, Any], steps: Steps
+    signer_info: Any, signed_data_version: str, certificates: dict[bytes, x509.Certificate],
+    steps: Steps,
 ) -> x509.Certificate:
     """The one carried certificate that the SignerInfo's sid names."""
     name = "cms.signer_certificate"
@@ -460,8 +461,7 @@ def _find_signer(
         detail = f"{count} {'have' if matches else 'has'} the signer's {wanted}"
         steps.fail(name, SubIndication.NO_SIGNING_CERTIFICATE_FOUND, detail)
     steps.passed(name, f"{matches[0].subject.rfc4514_string()} (by {wanted})")
-    signer: x509.Certificate = matches[0]
-    return signer
+    return matches[0]
 
 
 def _key_identifier(certificate: x509.Certificate) -> bytes | None:

@@ -7,10 +7,7 @@ both the issuer name hash and the issuer key hash must match the issuing CA.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import urllib.parse
 from datetime import datetime, timedelta
 
 from asn1crypto import keys
@@ -20,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from signing.ca import CertificateStatus, CertificateStatusSource, CertificationAuthority
-from signing.errors import CAError, SigningError
+from signing.errors import CAError
 from signing.report import RevocationState
 
 #: The largest request we parse; one CertID with a nonce is about 100 bytes.
@@ -29,12 +26,6 @@ MAX_REQUEST_BYTES = 16 * 1024
 MAX_NONCE_BYTES = 128
 
 _CERT_ID_HASHES = (hashes.SHA1, hashes.SHA256, hashes.SHA384, hashes.SHA512)
-
-
-class MalformedOCSPRequest(SigningError):
-    """An OCSP GET path that is not URL-encoded base64 of a request."""
-
-    code = "malformed_ocsp_request"
 
 
 def issuer_hashes(issuer: x509.Certificate, algorithm: hashes.HashAlgorithm) -> tuple[bytes, bytes]:
@@ -139,28 +130,3 @@ def _answer(
         reason = None  # RFC 5280 5.3.1: no reason rather than "unspecified"
     return ocsp.OCSPCertStatus.REVOKED, status.revoked_at or moment, reason
 
-
-def ocsp_request_from_get_path(path_component: str) -> bytes:
-    """The DER request from the last part of an OCSP GET URL (RFC 6960 appendix A.1), not yet
-    parsed (that is `respond`'s). Lenient where clients differ: a space (a '+' some layer read as
-    form data) is read as '+', missing padding is restored, the URL-safe alphabet is accepted.
-    Raises MalformedOCSPRequest for anything else (answer `unsuccessful(MALFORMED_REQUEST)`).
-    """
-    if len(path_component) > 4 * MAX_REQUEST_BYTES:
-        raise MalformedOCSPRequest("the OCSP GET path is too long")
-    try:
-        text = urllib.parse.unquote_to_bytes(path_component).decode("ascii")
-    except UnicodeError as error:
-        raise MalformedOCSPRequest("the OCSP GET path is not base64") from error
-    text = text.replace(" ", "+").strip()
-    if "-" in text or "_" in text:
-        text = text.replace("-", "+").replace("_", "/")
-    text = text.rstrip("=")
-    text += "=" * (-len(text) % 4)
-    try:
-        decoded = base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise MalformedOCSPRequest("the OCSP GET path is not base64") from error
-    if not decoded:
-        raise MalformedOCSPRequest("the OCSP GET path is empty")
-    return decoded

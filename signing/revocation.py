@@ -176,10 +176,9 @@ class RevocationChecker:
         if isinstance(kept, RevocationStatus):
             return kept
         request = ocsp.OCSPRequestBuilder().add_certificate(certificate, issuer, hashes.SHA256())
+        request_der = request.build().public_bytes(serialization.Encoding.DER)
         try:
-            answer = self.fetcher.post_ocsp(
-                url, request.build().public_bytes(serialization.Encoding.DER)
-            )
+            answer = self.fetcher.post_ocsp(url, request_der)
         except OSError as error:
             raise RevocationUnavailable(f"OCSP responder unreachable: {error}") from error
         try:

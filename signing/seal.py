@@ -231,9 +231,7 @@ def make_seal(
     payload = encode_payload(fields)
     der_signature = key.sign(_signature_input(protected, payload), ec.ECDSA(hashes.SHA256()))
     raw_signature = raw_ecdsa_signature(der_signature, key.curve)
-    cose = cbor2.dumps(
-        cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, payload, raw_signature])
-    )
+    cose = cbor2.dumps(cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, payload, raw_signature]))
     deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
     compressed = deflater.compress(cose) + deflater.flush()
     shorter = len(compressed) < len(cose) and compressed[0] != _COSE_SIGN1_FIRST_BYTE
@@ -275,10 +273,7 @@ def _decode_cose(data: bytes) -> tuple[bytes, bytes, bytes]:
     if not isinstance(parts, list | tuple) or len(parts) != 4:
         raise SealError("a COSE_Sign1 has four parts")
     protected, unprotected, payload, signature = parts
-    if not (
-        isinstance(protected, bytes) and isinstance(payload, bytes)
-        and isinstance(signature, bytes)
-    ):
+    if not all(isinstance(part, bytes) for part in (protected, payload, signature)):
         raise SealError("COSE_Sign1 parts of the wrong type")
     if unprotected != {}:
         raise SealError("a seal carries no unprotected header")
