@@ -318,36 +318,27 @@ class CertificationAuthority:
         answer "unknown".
         """
         require_aware(moment)
-        if profile not in _PROFILES:
-            raise CAError(f"profile {profile!s} is not issued: the issuing CA signs OCSP itself")
         kind, default_validity = _PROFILES[profile]
         if not isinstance(subject, kind):
             raise CAError(f"the {profile!s} profile needs a {kind.__name__} subject")
         validity = default_validity if validity is None else validity
-        pointers = self._pointers(crl_partition)
+        crl = self.partition_crl_url(crl_partition)
+        pointers = Pointers(crl, self.ocsp_url, self.ca_issuers_url)
         if isinstance(subject, TLSServer):
-            builder = self._end_entity(
-                public_key, server_name(subject), moment, validity, pointers.over_http()
-            )
+            name, pointers = server_name(subject), pointers.over_http()
             usage, commits = ExtendedKeyUsageOID.SERVER_AUTH, False
-            extra: x509.ExtensionType = x509.SubjectAlternativeName(
-                server_alternative_names(subject.hosts)
-            )
+            hosts = server_alternative_names(subject.hosts)
+            extra: x509.ExtensionType = x509.SubjectAlternativeName(hosts)
         else:
-            name = subject_name(subject)
-            builder = self._end_entity(public_key, name, moment, validity, pointers)
-            usage, commits = ExtendedKeyUsageOID.EMAIL_PROTECTION, True
+            name, usage, commits = subject_name(subject), ExtendedKeyUsageOID.EMAIL_PROTECTION, True
             extra = policies(_POLICIES[profile])
         return (
-            builder.add_extension(key_usage(signs=True, commits=commits), critical=True)
+            self._end_entity(public_key, name, moment, validity, pointers)
+            .add_extension(key_usage(signs=True, commits=commits), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
             .add_extension(extra, critical=False)
             .sign(self._issuing_key, hashes.SHA256())
         )
-
-    def _pointers(self, crl_partition: int) -> Pointers:
-        crl = self.partition_crl_url(crl_partition)
-        return Pointers(crl=crl, ocsp=self.ocsp_url, ca_issuers=self.ca_issuers_url)
 
     def _end_entity(
         self, public_key: PublicKeyTypes, name: x509.Name, moment: datetime,

@@ -93,10 +93,9 @@ class TLSServer:
 class Profile(StrEnum):
     INDIVIDUAL = "individual"
     ORGANISATION_SEAL = "organisation_seal"
-    #: HTTPS for the service itself (`birthreg serve --tls`): serverAuth, SAN, one year.
+    #: HTTPS for the service itself (`birthreg serve --tls`): serverAuth, SAN, one year. There
+    #: is no OCSP responder profile: the issuing CA signs OCSP answers itself (see `signing.ca`).
     TLS_SERVER = "tls_server"
-    #: Not issued: OCSP responses are signed by the issuing CA itself (see `signing.ca`).
-    OCSP_RESPONDER = "ocsp_responder"
 
 
 @dataclass(frozen=True)

@@ -339,8 +339,6 @@ def test_profile_and_subject_must_agree(ca: CertificationAuthority) -> None:
         ca.issue(key, SEAL, profile=Profile.INDIVIDUAL, moment=MOMENT)
     with pytest.raises(CAError):
         ca.issue(key, PERSON, profile=Profile.ORGANISATION_SEAL, moment=MOMENT)
-    with pytest.raises(CAError, match="OCSP"):
-        ca.issue(key, SEAL, profile=Profile.OCSP_RESPONDER, moment=MOMENT)
 
 
 def test_naive_moment_is_refused(ca: CertificationAuthority) -> None:
