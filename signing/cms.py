@@ -82,10 +82,8 @@ def sign_detached(
     signer's claim, nothing more; the chain is carried, not checked. Raises WeakKey for a key
     outside our policy, ValueError for a naive signing_time or a key not the certificate's.
     """
-    check_signing_key(private_key, certificate, signing_time)
-    return DetachedSigner(certificate, private_key, chain=chain).sign(
-        content, signing_time=signing_time
-    )
+    signer = DetachedSigner(certificate, private_key, chain=chain)  # it checks key and time
+    return signer.sign(content, signing_time=signing_time)
 
 
 class DetachedSigner:

@@ -79,8 +79,7 @@ def verify_signature(
 
     Never raises for bad input: a malformed signature object is a FORMAT_FAILURE.
     """
-    fmt = signature.get("format") if isinstance(signature, Mapping) else None
-    value = signature.get("value") if isinstance(signature, Mapping) else None
+    fmt, value = _member(signature, "format"), _member(signature, "value")
     if fmt not in ("cms", "jws") or not isinstance(value, str) or not value:
         detail = 'format must be "cms" or "jws" with a string value'
         if not isinstance(signature, Mapping):

@@ -63,12 +63,9 @@ def respond(
     if read is None:
         return unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
     request, algorithm, nonce = read
-    serial = request.serial_number
-    if not isinstance(algorithm, _CERT_ID_HASHES):
-        return unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
-    issuer = ca.issuing_certificate
+    serial, issuer = request.serial_number, ca.issuing_certificate
     asked = (request.issuer_name_hash, request.issuer_key_hash)
-    if asked != issuer_hashes(issuer, algorithm):
+    if not isinstance(algorithm, _CERT_ID_HASHES) or asked != issuer_hashes(issuer, algorithm):
         return unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
     cert_status, revocation_time, revocation_reason = _answer(statuses.status(serial), moment)
     builder = (

@@ -82,12 +82,10 @@ def write_new_file(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         try:
             os.link(temporary, path)
-        except FileExistsError:
-            raise CAError(f"{path} already exists; refusing to replace a CA file") from None
-        except OSError:
-            if path.exists():
+        except OSError as error:
+            if isinstance(error, FileExistsError) or path.exists():
                 raise CAError(f"{path} already exists; refusing to replace a CA file") from None
-            os.replace(temporary, path)
+            os.replace(temporary, path)  # no hard links here, and nothing there yet
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
@@ -211,10 +209,8 @@ class CertificationAuthority:
         os.chmod(directory, 0o700)
         present = [name for name in CA_FILES if (directory / name).exists()]
         if present:
-            raise CAError(
-                f"{directory} already holds CA files ({', '.join(present)}); "
-                "refusing to replace a CA"
-            )
+            held = ", ".join(present)
+            raise CAError(f"{directory} holds CA files already ({held}); refusing to replace a CA")
         pem = serialization.Encoding.PEM
         for name, data in (
             (ROOT_KEY_FILE, encrypted_key(self._root_key, passphrase)),
