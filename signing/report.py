@@ -3,7 +3,6 @@ check that ran with its outcome, so that a clerk, the API and the CLI see the sa
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -218,9 +217,6 @@ class VerificationReport:
             "checks": [c.to_json() for c in self.checks],
             "documents": [d.to_json() for d in self.documents],
         }
-
-    def to_json_text(self) -> str:
-        return json.dumps(self.to_json(), ensure_ascii=False, indent=2)
 
     def to_text(self) -> str:
         """A report for people (the CLI): one line per check, failures marked."""
