@@ -208,10 +208,6 @@ MAX_SEAL_TEXT: Final = 4096
 MAX_SEAL_BYTES: Final = 4096
 
 
-def _protected_header(kid: bytes) -> bytes:
-    return cbor2.dumps({_HEADER_ALG: ES256, _HEADER_KID: kid}, canonical=True)
-
-
 def _signature_input(protected: bytes, payload: bytes) -> bytes:
     # Sig_structure (RFC 9052 section 4.4), with an empty external_aad.
     return cbor2.dumps(["Signature1", protected, b"", payload])
@@ -227,7 +223,7 @@ def make_seal(
     level M). Caveat: `certificate` only gives the kid; nothing checks that it holds `key`'s."""
     if not isinstance(key.curve, ec.SECP256R1):
         raise SealError("ES256 needs a P-256 key", UNSUPPORTED_ALGORITHM)
-    protected = _protected_header(key_id(certificate))
+    protected = cbor2.dumps({_HEADER_ALG: ES256, _HEADER_KID: key_id(certificate)}, canonical=True)
     payload = encode_payload(fields)
     der_signature = key.sign(_signature_input(protected, payload), ec.ECDSA(hashes.SHA256()))
     raw_signature = raw_ecdsa_signature(der_signature, key.curve)

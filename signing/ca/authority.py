@@ -285,10 +285,6 @@ class CertificationAuthority:
         return _root_pointers(self.base_url).crl
 
     @property
-    def root_issuers_url(self) -> str:
-        return _root_pointers(self.base_url).ca_issuers
-
-    @property
     def chain(self) -> tuple[x509.Certificate, ...]:
         """What goes with an end-entity certificate: the issuing CA (the root is the anchor)."""
         return (self.issuing_certificate,)

@@ -143,7 +143,6 @@ def test_urls_come_from_the_base_url_without_trailing_slash() -> None:
     assert ca.ocsp_url == "https://example.test/pki/ocsp"
     assert ca.ca_issuers_url == "https://example.test/pki/ca.cer"
     assert ca.arl_url == "https://example.test/pki/root.crl"
-    assert ca.root_issuers_url == "https://example.test/pki/root.cer"
     assert ca.chain == (ca.issuing_certificate,)
 
 
