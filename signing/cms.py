@@ -298,11 +298,6 @@ class _StrictDER:
     def __init__(self) -> None:
         self.values = 0
 
-    def reencodes(self, encoding: bytes) -> bool:
-        """Whether asn1crypto writes this universal primitive back as it was sent."""
-        reencoded: bytes = self.REENCODED[encoding[0]].load(encoding).dump(force=True)
-        return reencoded == encoding
-
     def check(self, data: bytes, depth: int = 0, descend: bool = True) -> list[bytes]:
         """The encodings of the values that data holds one after another; raises ValueError."""
         if depth > MAX_DER_DEPTH:
@@ -325,7 +320,9 @@ class _StrictDER:
                 inner = self.check(contents, depth + 1, descend=not certificates)
                 if universal and tag == 17 and inner != sorted(inner):
                     raise ValueError("a SET OF not in DER order")
-            elif descend and universal and tag in self.REENCODED and not self.reencodes(encoding):
+            elif descend and universal and tag in self.REENCODED and (
+                self.REENCODED[tag].load(encoding).dump(force=True) != encoding
+            ):
                 raise ValueError(f"universal type {tag} not in its DER form")
             encodings.append(encoding)
             offset += len(encoding)
