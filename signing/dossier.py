@@ -101,8 +101,7 @@ def verify_signature(
 
 
 def _failed(fmt: str, role: str, sub: SubIndication, *checks: Check) -> SignatureReport:
-    indication = INDICATION_OF[sub]
-    return SignatureReport(fmt, indication, sub, checks, role=role)
+    return SignatureReport(fmt, INDICATION_OF[sub], sub, checks, role=role)
 
 
 def verify_dossier(

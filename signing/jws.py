@@ -123,9 +123,7 @@ def sign_detached(
             for cert in (certificate, *chain)
         ],
     }
-    encoded_header = b64url_encode(
-        json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-    )
+    encoded_header = b64url_encode(json.dumps(header, separators=(",", ":")).encode("ascii"))
     signing_input = f"{encoded_header}.{b64url_encode(payload)}".encode("ascii")
     digest = hash_for(algorithm.hash_name)
     if isinstance(private_key, ec.EllipticCurvePrivateKey):
