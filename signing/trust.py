@@ -90,10 +90,8 @@ class TrustAnchors:
             raise ValueError("at least one trust root is needed")
         for certificate in (*self.roots, *self.intermediates):
             if not is_ca(certificate):
-                raise ValueError(
-                    f"{certificate.subject.rfc4514_string()} is not a CA certificate "
-                    "and cannot be a trust anchor or intermediate"
-                )
+                name = certificate.subject.rfc4514_string()
+                raise ValueError(f"{name} is not a CA certificate, so no anchor or intermediate")
         self.store = Store(list(self.roots))
 
 
@@ -209,15 +207,12 @@ def _validity(
         if moment < not_before:
             detail = f"{who} certificate not valid before {not_before.isoformat()}"
             raise _Failed(SubIndication.NOT_YET_VALID, "validity_period", detail)
-        claimed_after = signing_time is not None and signing_time > not_after
-        why = (
-            "; the signature claims a later signing time"
-            if claimed_after
-            else "; nothing proves the signature existed before that"
-        )
-        detail = f"{who} certificate expired {not_after.isoformat()}{why}"
-        sub = SubIndication.EXPIRED if claimed_after else SubIndication.OUT_OF_BOUNDS_NO_POE
-        raise _Failed(sub, "validity_period", detail)
+        detail = f"{who} certificate expired {not_after.isoformat()}"
+        if signing_time is not None and signing_time > not_after:
+            detail += "; the signature claims a later signing time"
+            raise _Failed(SubIndication.EXPIRED, "validity_period", detail)
+        detail += "; nothing proves the signature existed before that"
+        raise _Failed(SubIndication.OUT_OF_BOUNDS_NO_POE, "validity_period", detail)
     if signing_time is not None and not (
         chain[0].not_valid_before_utc - CLOCK_SKEW <= signing_time <= moment + CLOCK_SKEW
     ):
