@@ -28,12 +28,11 @@ def check_key_strength(public_key: PublicKeyTypes) -> None:
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         if not isinstance(public_key.curve, ALLOWED_CURVES):
             raise WeakKey(f"curve {public_key.curve.name} is not allowed (P-256 or P-384 only)")
-        return
-    if isinstance(public_key, rsa.RSAPublicKey):
+    elif isinstance(public_key, rsa.RSAPublicKey):
         if public_key.key_size < MIN_RSA_BITS:
             raise WeakKey(f"RSA key of {public_key.key_size} bits; at least {MIN_RSA_BITS} needed")
-        return
-    raise WeakKey(f"{type(public_key).__name__} keys are not allowed (ECDSA or RSA only)")
+    else:
+        raise WeakKey(f"{type(public_key).__name__} keys are not allowed (ECDSA or RSA only)")
 
 
 def describe_key(public_key: PublicKeyTypes) -> str:
