@@ -331,8 +331,7 @@ class _StrictDER:
 
 def _whole(sequence: Any) -> Any:
     """sequence itself; ValueError when it holds values after its last field, which asn1crypto
-    keeps (and `dump(force=True)` would drop). Every SEQUENCE this verifier reads goes
-    through it."""
+    keeps (and `dump(force=True)` would drop): every SEQUENCE read here goes through it."""
     if len(sequence) != len(list(sequence)):
         raise ValueError(f"{type(sequence).__name__} with values after its last field")
     return sequence

@@ -46,10 +46,6 @@ INDICATION_OF: Mapping[SubIndication, Indication] = {
 }
 
 
-def _time(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
 class _Flat:
     """A flat frozen record: its JSON is its fields by name, times in ISO 8601, enumerations by
     value."""
@@ -136,7 +132,7 @@ class SignatureReport:
                 "bin": self.signer_bin,
                 "serial": self.signer_serial,
             },
-            "signing_time": _time(self.signing_time),
+            "signing_time": None if self.signing_time is None else self.signing_time.isoformat(),
             "algorithm": self.algorithm,
             "chain": [c.to_json() for c in self.chain],
             "revocation": self.revocation.to_json(),
@@ -212,7 +208,7 @@ class VerificationReport:
         return {
             "passed": self.passed,
             "indication": self.indication.value,
-            "validation_time": _time(self.validation_time),
+            "validation_time": self.validation_time.isoformat(),
             "late": self.late,
             "checks": [c.to_json() for c in self.checks],
             "documents": [d.to_json() for d in self.documents],
