@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from asn1crypto import keys
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509 import ocsp
 
 from signing.ca import CertificateStatus, CertificateStatusSource, CertificationAuthority
@@ -31,9 +32,7 @@ _CERT_ID_HASHES = (hashes.SHA1, hashes.SHA256, hashes.SHA384, hashes.SHA512)
 def issuer_hashes(issuer: x509.Certificate, algorithm: hashes.HashAlgorithm) -> tuple[bytes, bytes]:
     """The issuerNameHash and issuerKeyHash of an OCSP CertID naming `issuer` (RFC 6960
     section 4.1.1): the digest of its subject Name in DER, and of its subjectPublicKey's bits."""
-    spki = issuer.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    spki = issuer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     key_bits = keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]  # after unused-bits
     name_hash = hashlib.new(algorithm.name, issuer.subject.public_bytes()).digest()
     return name_hash, hashlib.new(algorithm.name, key_bits).digest()
@@ -41,9 +40,7 @@ def issuer_hashes(issuer: x509.Certificate, algorithm: hashes.HashAlgorithm) -> 
 
 def unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
     """A DER OCSPResponse carrying only an error status (unsigned, as RFC 6960 has it)."""
-    return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(
-        serialization.Encoding.DER
-    )
+    return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(Encoding.DER)
 
 
 def respond(
@@ -81,7 +78,7 @@ def respond(
     )
     if nonce is not None:
         builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
-    return ca.sign_ocsp_response(builder).public_bytes(serialization.Encoding.DER)
+    return ca.sign_ocsp_response(builder).public_bytes(Encoding.DER)
 
 
 def _read_request(
