@@ -32,6 +32,7 @@ import math
 import os
 import platform
 import random
+import re
 import secrets
 import statistics
 import sys
@@ -217,6 +218,18 @@ def _reads(app: Any, client: Any, rounds: int, results: Timings) -> None:
     _time("parent: home", parent(lambda _i: "/parents"), rounds, results)
     _time("parent: application", parent(
         lambda i: f"/parents/applications/{parents[i].id}"), rounds, results)
+    # The registered ones' certificate QR, an image of its own since the eighth session.
+    images = []
+    for index, row in enumerate(parents):
+        shown = client.get(f"/parents/applications/{row.id}",
+                           cookies={SESSION_COOKIE: cookies[index]})
+        found = re.search(r'data-testid="certificate-qr" src="([^"]+)"', shown.text)
+        if found:
+            images.append((found.group(1), cookies[index]))
+    if images:
+        _time("parent: certificate's QR image", lambda i: _ok(client.get(
+            images[i % len(images)][0], cookies={SESSION_COOKIE: images[i % len(images)][1]})),
+            rounds, results)
 
 
 def _writes(app: Any, client: Any, rounds: int, results: Timings) -> None:

@@ -35,7 +35,7 @@ from birthreg.parents.rows import document_in_words, document_rows, grouped, tec
 from birthreg.parents.schemas import ApplicationForm
 from birthreg.registry.client import RegistryClient
 from birthreg.services import services
-from birthreg.ward.codes import qr_svg
+from birthreg.ward.codes import qr_svg, qr_svg_image
 
 router = APIRouter(include_in_schema=False, tags=["parents"])
 router.include_router(key_file_router)
@@ -333,3 +333,41 @@ def certificate_pdf(
             "Cache-Control": "private, no-store",
         },
     )
+
+
+@router.get("/parents/applications/{application_id}/certificates/{certificate_id}/qr.svg")
+def certificate_qr(
+    request: Request,
+    session: SessionDep,
+    holder: api.HolderDep,
+    application_id: str,
+    certificate_id: str,
+) -> Response:
+    """The registered certificate's QR code, an SVG image of its own, so that the application
+    page does not wait for it to be made (16 ms on a quiet core, 40-60 ms on a busy one, for the
+    version-14 or 15 code of a sealed certificate). Like every page it is not kept by the browser
+    (the edge's no-store): the code carries the child's particulars."""
+    application = service.get_application(session, holder, application_id)
+    submission_id = application.submission_id
+    session.commit()
+    not_registered = sessions.ParentsError(
+        "not_registered", "this application has no such certificate", 404
+    )
+    if submission_id is None:
+        raise not_registered
+    try:
+        with RegistryClient.for_app(request.app) as registry:
+            registered = registry.status(submission_id)
+            if registered.status != "registered" or registered.certificate_id != certificate_id:
+                raise not_registered
+            certificate = registry.certificate(certificate_id)
+    except httpx.HTTPError:
+        raise sessions.ParentsError(
+            "registry_unavailable", "the registry could not be reached; try again", 503
+        ) from None
+    qr = (certificate or {}).get("qr")
+    if not isinstance(qr, str) or not qr:
+        raise sessions.ParentsError(
+            "registry_unavailable", "the registry did not give the certificate", 502
+        )
+    return Response(qr_svg_image(qr), media_type="image/svg+xml")

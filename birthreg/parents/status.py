@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cached_property
 from typing import Any, Literal
 
 import httpx
 from fastapi import Request
-from markupsafe import Markup
 from sqlmodel import Session
 
 from birthreg.i18n import DISPLAY_TIMEZONE, gettext
@@ -25,7 +23,6 @@ from birthreg.models import ApplicationState
 from birthreg.parents.submission import note_registered
 from birthreg.parents.views import ApplicationView
 from birthreg.registry.client import RegistryClient
-from birthreg.ward.codes import qr_svg
 from birthreg.ward.service import note_rejected
 
 #: Working days in which the registry undertakes to decide on an application it received, and
@@ -48,12 +45,11 @@ class RegistryView:
     received_at: datetime | None = None
     decided_at: datetime | None = None
 
-    @cached_property
-    def qr_svg(self) -> Markup | None:
-        """The certificate's QR code, made when a page first shows it (not on pages that do
-        not: it is two thirds of the time a parent's page takes)."""
-        qr = (self.certificate or {}).get("qr")
-        return Markup(qr_svg(qr)) if qr else None  # noqa: S704 (our own SVG)
+    @property
+    def certificate_id(self) -> str | None:
+        """The registered certificate's id, when it has a QR code to show."""
+        certificate = self.certificate or {}
+        return str(certificate["id"]) if certificate.get("id") and certificate.get("qr") else None
 
     @property
     def certificate_issued_at(self) -> datetime | None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import secrets
 from dataclasses import dataclass
 
@@ -148,3 +149,13 @@ def qr_svg(url: str) -> str:
     page."""
     code = segno.make(url, error="m", micro=False)
     return str(code.svg_inline(border=2, omitsize=True, lineclass=None))
+
+
+def qr_svg_image(text: str) -> bytes:
+    """The same QR code as an SVG file of its own, for an `<img>` (with its namespace and no
+    XML declaration)."""
+    out = io.BytesIO()
+    segno.make(text, error="m", micro=False).save(
+        out, kind="svg", xmldecl=False, border=2, omitsize=True, lineclass=None
+    )
+    return out.getvalue()

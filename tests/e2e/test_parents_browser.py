@@ -254,7 +254,9 @@ def _registered_and_downloaded(service: Service, mother: Phone, submission_id: s
     assert mother.page.get_by_test_id("act-record-number").inner_text() == str(
         registered.json()["act_record_number"]
     )
-    assert mother.page.get_by_test_id("certificate-qr").locator("svg").count() == 1
+    qr = mother.page.get_by_test_id("certificate-qr")
+    qr.scroll_into_view_if_needed()
+    assert qr.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
     mother.shot("registered")
     with mother.page.expect_download() as download_info:
         mother.page.get_by_test_id("certificate-pdf").click()

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import html
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from birthreg.cli import app as cli
 from birthreg.models import ApplicationState, Birth, CertificatePDF, ParentApplication, Progress
 from birthreg.packed import text_of
 from birthreg.registry.certificate_pdf import stored_pdf
+from birthreg.ward.codes import qr_svg_image
 from signing.canonical import canonicalize
 
 from .helpers import (
@@ -64,7 +66,7 @@ def _submission(client: TestClient, clerk: dict[str, str], submission_id: str) -
 
 
 def test_sign_submit_register_and_download(
-    app: Any, client: TestClient, db: Session, mother: Phone
+    app: Any, client: TestClient, db: Session, ward: dict[str, str], mother: Phone
 ) -> None:
     home = mother.client.get("/parents", headers={"Accept": "text/html"})
     assert home.status_code == 200
@@ -111,7 +113,7 @@ def test_sign_submit_register_and_download(
     assert 'data-status="registered"' in html
     assert registered.json()["child_iin"] in html
     assert f'data-testid="act-record-number">{registered.json()["act_record_number"]}<' in html
-    assert 'data-testid="certificate-qr"' in html and "<svg" in html
+    _certificate_qr_is_an_image_for_her_alone(app, client, ward, mother, html, registered.json())
     db.expire_all()
     assert db.get(Birth, row.birth_id).progress == Progress.REGISTERED  # type: ignore[union-attr]
 
@@ -125,6 +127,34 @@ def test_sign_submit_register_and_download(
     assert stored_pdf(db, certificate_id) == pdf.content and b"/ByteRange" in pdf.content
     certificate = client.get(f"/api/v1/registry/certificates/{certificate_id}").json()
     assert certificate["fields"]["child"]["place_of_birth"] == "Өскемен / Усть-Каменогорск"
+
+
+def _certificate_qr_is_an_image_for_her_alone(
+    app: Any, client: TestClient, ward: dict[str, str], mother: Phone, html: str,
+    registered: dict[str, Any],
+) -> None:
+    """The page shows the certificate's QR as an image of its own (the page itself does not
+    make the code); the image is the certificate's QR, not kept by the browser (it carries the
+    child's particulars), and only its mother gets it."""
+    match = re.search(r'<img data-testid="certificate-qr" src="([^"]+)" alt="[^"]+">', html)
+    assert match, html
+    source = match.group(1)
+    assert source.endswith(f"/certificates/{registered['certificate_id']}/qr.svg")
+    image = mother.client.get(source)
+    assert image.status_code == 200, image.text
+    assert image.headers["content-type"] == "image/svg+xml"
+    assert image.headers["cache-control"] == "no-store"
+    assert image.content.startswith(b"<svg")
+    assert b'xmlns="http://www.w3.org/2000/svg"' in image.content
+    certificate = client.get(f"/api/v1/registry/certificates/{registered['certificate_id']}")
+    assert image.content == qr_svg_image(certificate.json()["qr"])
+    # Another certificate's id under her application, another mother, nobody: refused.
+    elsewhere = source.replace(registered["certificate_id"], "x" * 32)
+    assert mother.client.get(elsewhere).status_code == 404
+    other_birth = new_birth(client, ward, mother={"iin": "940315400024", "surname": "Нұрланова"})
+    other = signed_in_mother(app, client, ward, other_birth)
+    assert other.client.get(source).status_code == 404
+    assert browser(app).get(source).status_code == 401
 
 
 def test_form_errors_are_translated_and_next_to_the_field(mother: Phone) -> None:
