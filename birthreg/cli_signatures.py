@@ -160,7 +160,10 @@ def verify(
     else:
         fetcher = HTTPRevocationFetcher()
     report = verify_dossier(document, validator=Validator(anchors, fetcher), moment=moment)
-    typer.echo(report.to_json_text() if json_output else report.to_text())
+    if json_output:
+        typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(report.to_text())
     if not report.passed:
         raise typer.Exit(EXIT_FAILED)
 

@@ -56,11 +56,13 @@ from birthreg.pki.seals import load_seal
 from birthreg.pki.service import load_certification_authority
 from birthreg.registry.certificate import certificate_values, load_certificate_context
 from birthreg.registry.service import load_office
+from birthreg.seed_certificates import IndividualIssuer
 from birthreg.seed_plan import Counters, Numbers, Plan, plan_birth
 from birthreg.seed_pool import Built, built_batches
 from birthreg.seed_report import ReportTemplate, receipt_maker
 from birthreg.seed_rows import TABLE_ORDER, SeedContext, Staff, prime_report
 from signing import cms
+from signing.ca.authority import ISSUING_KEY_FILE, load_key
 
 #: Births made and written at a time (a transaction each).
 BATCH = 2000
@@ -230,7 +232,10 @@ def _context(
             facility_seal.certificate, facility_seal.key, chain=facility_seal.chain
         ),
         office_id=office.id, office_seal=office.seal, staff=staff, holder_key=template.holder_key,
-        holder_issuer=ca.individual_issuer(template.holder_key.public_key()),
+        holder_issuer=IndividualIssuer(
+            ca, template.holder_key.public_key(),
+            load_key(settings.ca_directory / ISSUING_KEY_FILE, settings.ca_passphrase_bytes()),
+        ),
         make_report=template.report, make_receipt=receipt_maker(office),
         make_certificate=make_certificate,
     )

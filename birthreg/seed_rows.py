@@ -38,12 +38,12 @@ from birthreg.parents.validation import application_document
 from birthreg.pki.seals import Seal
 from birthreg.registry.duplicates import child_name_key
 from birthreg.registry.search_keys import registration_keys, submission_keys
+from birthreg.seed_certificates import IndividualIssuer
 from birthreg.seed_plan import Numbers, Plan, Story
 from birthreg.ward.schemas import BirthIn, ChildIn, PersonIn
 from birthreg.ward.service import medical_record_document
 from signing import cms, jws
 from signing.ca import CertificationAuthority, Individual, Profile
-from signing.ca.template import IndividualIssuer
 from signing.canonical import canonicalize
 from signing.identity import make_iin
 
@@ -69,7 +69,7 @@ class SeedContext:
     office_seal: Seal
     staff: Staff
     holder_key: ec.EllipticCurvePrivateKey
-    #: The CA's issuer of INDIVIDUAL certificates for holder_key (`signing.ca.template`).
+    #: The CA's INDIVIDUAL certificates for holder_key (`birthreg.seed_certificates`).
     holder_issuer: IndividualIssuer
     #: The report's JSON text for a dossier, signed with the mother's certificate, at receipt.
     make_report: Callable[[dict[str, Any], x509.Certificate, datetime, str], str]

@@ -48,16 +48,14 @@ def application_checks(application: Mapping[str, Any], *, late: bool) -> list[Ch
     )
     checks = fields.checks()
     if late:
-        checks.append(
-            Check("late_reason", True, "the parent gives the reason for the late application")
-            if reason is not None and free_text_problem(reason) is None
-            else Check(
-                "late_reason",
-                False,
+        given = reason is not None and free_text_problem(reason) is None
+        detail = "the parent gives the reason for the late application"
+        if not given:
+            detail = (
                 "an application after the registration deadline must give its late_reason"
-                f" (a string of printable text, at most {MAX_LATE_REASON_LENGTH} characters)",
+                f" (a string of printable text, at most {MAX_LATE_REASON_LENGTH} characters)"
             )
-        )
+        checks.append(Check("late_reason", given, detail))
     return checks
 
 

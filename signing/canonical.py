@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import re
+from collections import Counter
 from typing import Any, NoReturn
 
 import rfc8785
@@ -177,13 +178,10 @@ def _parse_float(literal: str) -> float:
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                # !a (ascii) and the cut keep a hostile key from forging log lines; keys are field
-                # names, not personal data.
-                raise CanonicalizationError(f"duplicate key {key[:64]!a} in an object")
-            seen.add(key)
+        key = next(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+        # !a (ascii) and the cut keep a hostile key from forging log lines; keys are field
+        # names, not personal data.
+        raise CanonicalizationError(f"duplicate key {key[:64]!a} in an object")
     return result
 
 

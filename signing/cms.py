@@ -34,6 +34,7 @@ from signing.keys import (
     CMSSignatureAlgorithm,
     HashName,
     hash_for,
+    verify_data,
 )
 from signing.report import SubIndication
 from signing.signature import (
@@ -81,10 +82,8 @@ def sign_detached(
     signer's claim, nothing more; the chain is carried, not checked. Raises WeakKey for a key
     outside our policy, ValueError for a naive signing_time or a key not the certificate's.
     """
-    check_signing_key(private_key, certificate, signing_time)
-    return DetachedSigner(certificate, private_key, chain=chain).sign(
-        content, signing_time=signing_time
-    )
+    signer = DetachedSigner(certificate, private_key, chain=chain)  # it checks key and time
+    return signer.sign(content, signing_time=signing_time)
 
 
 class DetachedSigner:
@@ -214,14 +213,10 @@ def verify_detached(signature_der: bytes, content: bytes) -> VerifiedSignature:
     )
     with steps.reading("cms.signature", "signature value"):
         signature = signer_info["signature"].native
+    digest = hash_for(hash_name)
     try:
-        if isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(signature, signed_bytes, ec.ECDSA(hash_for(hash_name)))
-        elif isinstance(public_key, rsa.RSAPublicKey):
-            rsa_padding: padding.AsymmetricPadding = padding.PKCS1v15()
-            if pss_salt is not None:
-                rsa_padding = padding.PSS(padding.MGF1(hash_for(hash_name)), pss_salt)
-            public_key.verify(signature, signed_bytes, rsa_padding, hash_for(hash_name))
+        pss = None if pss_salt is None else padding.PSS(padding.MGF1(digest), pss_salt)
+        verify_data(public_key, signature, signed_bytes, digest, pss)
     except (InvalidSignature, UnsupportedAlgorithm, ValueError):
         detail = f"the {algorithm_name} signature does not verify with the signer's key"
         steps.fail("cms.signature", SubIndication.SIG_CRYPTO_FAILURE, detail)
@@ -303,11 +298,6 @@ class _StrictDER:
     def __init__(self) -> None:
         self.values = 0
 
-    def reencodes(self, encoding: bytes) -> bool:
-        """Whether asn1crypto writes this universal primitive back as it was sent."""
-        reencoded: bytes = self.REENCODED[encoding[0]].load(encoding).dump(force=True)
-        return reencoded == encoding
-
     def check(self, data: bytes, depth: int = 0, descend: bool = True) -> list[bytes]:
         """The encodings of the values that data holds one after another; raises ValueError."""
         if depth > MAX_DER_DEPTH:
@@ -330,7 +320,9 @@ class _StrictDER:
                 inner = self.check(contents, depth + 1, descend=not certificates)
                 if universal and tag == 17 and inner != sorted(inner):
                     raise ValueError("a SET OF not in DER order")
-            elif descend and universal and tag in self.REENCODED and not self.reencodes(encoding):
+            elif descend and universal and tag in self.REENCODED and (
+                self.REENCODED[tag].load(encoding).dump(force=True) != encoding
+            ):
                 raise ValueError(f"universal type {tag} not in its DER form")
             encodings.append(encoding)
             offset += len(encoding)
@@ -339,8 +331,7 @@ class _StrictDER:
 
 def _whole(sequence: Any) -> Any:
     """sequence itself; ValueError when it holds values after its last field, which asn1crypto
-    keeps (and `dump(force=True)` would drop). Every SEQUENCE this verifier reads goes
-    through it."""
+    keeps (and `dump(force=True)` would drop): every SEQUENCE read here goes through it."""
     if len(sequence) != len(list(sequence)):
         raise ValueError(f"{type(sequence).__name__} with values after its last field")
     return sequence
@@ -432,7 +423,8 @@ def _check_signature_algorithm(
 
 
 def _find_signer(
-    signer_info: Any, signed_data_version: str, certificates: dict[bytes, Any], steps: Steps
+    signer_info: Any, signed_data_version: str, certificates: dict[bytes, x509.Certificate],
+    steps: Steps,
 ) -> x509.Certificate:
     """The one carried certificate that the SignerInfo's sid names."""
     name = "cms.signer_certificate"
@@ -463,8 +455,7 @@ def _find_signer(
         detail = f"{count} {'have' if matches else 'has'} the signer's {wanted}"
         steps.fail(name, SubIndication.NO_SIGNING_CERTIFICATE_FOUND, detail)
     steps.passed(name, f"{matches[0].subject.rfc4514_string()} (by {wanted})")
-    signer: x509.Certificate = matches[0]
-    return signer
+    return matches[0]
 
 
 def _key_identifier(certificate: x509.Certificate) -> bytes | None:

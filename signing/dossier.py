@@ -79,8 +79,7 @@ def verify_signature(
 
     Never raises for bad input: a malformed signature object is a FORMAT_FAILURE.
     """
-    fmt = signature.get("format") if isinstance(signature, Mapping) else None
-    value = signature.get("value") if isinstance(signature, Mapping) else None
+    fmt, value = _member(signature, "format"), _member(signature, "value")
     if fmt not in ("cms", "jws") or not isinstance(value, str) or not value:
         detail = 'format must be "cms" or "jws" with a string value'
         if not isinstance(signature, Mapping):
@@ -102,8 +101,7 @@ def verify_signature(
 
 
 def _failed(fmt: str, role: str, sub: SubIndication, *checks: Check) -> SignatureReport:
-    indication = INDICATION_OF[sub]
-    return SignatureReport(fmt, indication, sub, checks, role=role)
+    return SignatureReport(fmt, INDICATION_OF[sub], sub, checks, role=role)
 
 
 def verify_dossier(
@@ -179,7 +177,7 @@ def _canonical(document: Any, kind: str, expected_type: str, checks: list[Check]
 def _document_report(
     kind: str, document: Any, content: bytes | None, checks: list[Check], signatures: Any
 ) -> DocumentReport:
-    document_id = document.get("id") if isinstance(document, Mapping) else None
+    document_id = _member(document, "id")
     return DocumentReport(
         kind,
         document_id[:64] if isinstance(document_id, str) else None,
@@ -222,8 +220,11 @@ def _binding(name: str, holds: bool) -> Check:
     return Check(name, holds, _BINDINGS[name][0 if holds else 1])
 
 
-def _iin(part: Any) -> Any:
-    return part.get("iin") if isinstance(part, Mapping) else None
+def _member(value: Any, *keys: str) -> Any:
+    """value[keys[0]][keys[1]]…, or None where a step is missing or not an object."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
 
 
 def _medical_record_report(
@@ -240,13 +241,9 @@ def _medical_record_report(
         role="facility",
     )
     if seal.signer_bin is not None:
-        checks.append(_binding("facility_binding", seal.signer_bin == _bin(record)))
+        same_bin = seal.signer_bin == _member(record, "facility", "bin")
+        checks.append(_binding("facility_binding", same_bin))
     return _document_report("medical_record", record, content, checks, (seal,))
-
-
-def _bin(record: Mapping[str, Any]) -> Any:
-    facility = record.get("facility")
-    return facility.get("bin") if isinstance(facility, Mapping) else None
 
 
 def _application_report(
@@ -268,10 +265,10 @@ def _application_report(
     record_sha = record_report.sha256
     named = record_sha is not None and document.get("medical_record_sha256") == record_sha
     checks.append(_binding("medical_record_binding", named))
-    mother_iin = _iin(record.get("mother")) if isinstance(record, Mapping) else None
-    same_mother = mother_iin is not None and _iin(document.get("mother")) == mother_iin
+    mother_iin = _member(record, "mother", "iin")
+    same_mother = mother_iin is not None and _member(document, "mother", "iin") == mother_iin
     checks.append(_binding("mother_binding", same_mother))
-    father_iin = _iin(document.get("father"))
+    father_iin = _member(document, "father", "iin")
     reports = []
     for signature in signatures:
         report = verify_signature(
@@ -282,8 +279,7 @@ def _application_report(
         reports.append(replace(report, role=role if iin is not None else ""))
     signed_by = {report.role for report in reports if report.signer_iin is not None}
     checks.append(_binding("mother_signature", "mother" in signed_by))
-    father = document.get("father")
-    if isinstance(father, Mapping) and father.get("basis") == "joint_application":
+    if _member(document, "father", "basis") == "joint_application":
         checks.append(_binding("father_signature", "father" in signed_by))
     strangers = [r for r in reports if r.signer_iin is not None and not r.role]
     checks.append(_binding("signers_named", not strangers))

@@ -59,10 +59,10 @@ class SignatureFailure(SigningError):
 
 
 class InvalidName(SigningError):
-    """A name outside the national rules; `field` names the field, the detail never the name."""
+    """A name outside the national rules: the detail is "<field>: <problem>", never the name."""
 
     code = "invalid_name"
 
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
-        super().__init__(detail)
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
         self.field = field

@@ -153,8 +153,8 @@ class Fields:
         self.name(self.string(obj, "given_name", path), f"{path}.given_name")
         self.name(self.string(obj, "patronymic", path, optional=True), f"{path}.patronymic")
 
-    def checks(self, names: tuple[str, ...] = FIELD_CHECKS) -> list[Check]:
+    def checks(self) -> list[Check]:
         return [
             Check(name, name not in self.problems, "; ".join(self.problems.get(name, [])))
-            for name in names
+            for name in FIELD_CHECKS
         ]

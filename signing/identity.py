@@ -26,18 +26,14 @@ _SECOND_WEIGHTS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
 _ELEVEN_DIGITS = re.compile(r"[0-9]{11}")
 _TWELVE_DIGITS = re.compile(r"[0-9]{12}")
 
+#: The BIN's type and attribute digits (see above).
 BIN_ENTITY_TYPES = frozenset({4, 5, 6})
-"""4 resident legal entity, 5 non-resident legal entity, 6 individual entrepreneur (joint)."""
-
 BIN_ATTRIBUTES = frozenset({0, 1, 2, 4})
-"""0 head office, 1 branch, 2 representative office, 4 peasant (farm) enterprise."""
 
 
 def check_digit(first_eleven: str) -> int | None:
     """The check digit for 11 ASCII digits, or None when both passes give 10 (never issued).
-
-    Raises InvalidIdentityNumber when the argument is not exactly 11 ASCII digits.
-    """
+    Raises InvalidIdentityNumber for anything but 11 ASCII digits."""
     if not isinstance(first_eleven, str) or not _ELEVEN_DIGITS.fullmatch(first_eleven):
         raise InvalidIdentityNumber("expected exactly 11 digits before the check digit")
     digits = [ord(c) - 48 for c in first_eleven]
@@ -69,10 +65,8 @@ def _require_check_digit(number: str, kind: str) -> None:
 
 def validate_iin(iin: str) -> None:
     """Raise InvalidIdentityNumber unless iin is 12 digits, with a real date of birth, a
-    century-and-sex digit 1..6 and a valid check digit.
-
-    Caveats: the date is only checked to exist, not to be in the past; a valid checksum says
-    nothing about issuance; no whitespace or separators are tolerated."""
+    century-and-sex digit 1..6 and a valid check digit. Caveats: the date is only checked to
+    exist, not to be in the past; a valid checksum says nothing about issuance."""
     number = _require_twelve_digits(iin, "IIN")
     csd = ord(number[6]) - 48
     if not 1 <= csd <= 6:
@@ -81,9 +75,7 @@ def validate_iin(iin: str) -> None:
     try:
         date(century + int(number[0:2]), int(number[2:4]), int(number[4:6]))
     except ValueError:
-        raise InvalidIdentityNumber(
-            "IIN does not start with a real date of birth (YYMMDD)"
-        ) from None
+        raise InvalidIdentityNumber("IIN does not start with a real date of birth") from None
     _require_check_digit(number, "IIN")
 
 
@@ -132,9 +124,8 @@ def make_iin(birth_date: date, sex: str, serial: int) -> str | None:
 
 def validate_bin(bin_: str) -> None:
     """Raise InvalidIdentityNumber unless bin_ is 12 digits with a registration month 01..12, a
-    type digit 4/5/6, an attribute digit 0/1/2/4 and a valid check digit.
-
-    Caveats: the two-digit year cannot be checked; a valid checksum proves no organisation."""
+    type digit 4/5/6, an attribute digit 0/1/2/4 and a valid check digit. Caveats: the two-digit
+    year cannot be checked; a valid checksum proves no organisation."""
     number = _require_twelve_digits(bin_, "BIN")
     if not 1 <= int(number[2:4]) <= 12:
         raise InvalidIdentityNumber("BIN registration month (3rd-4th digits) must be 01..12")
@@ -150,21 +141,17 @@ def _number_in(
 ) -> str | None:
     for attribute in certificate.subject.get_attributes_for_oid(oid):
         value = attribute.value
-        if (
-            isinstance(value, str)
-            and value.startswith(prefix)
-            and _TWELVE_DIGITS.fullmatch(value[len(prefix) :])
-        ):
-            return value[len(prefix) :]
+        if isinstance(value, str) and value.startswith(prefix):
+            number = value[len(prefix) :]
+            if _TWELVE_DIGITS.fullmatch(number):
+                return number
     return None
 
 
 def signer_iin(certificate: x509.Certificate) -> str | None:
     """The IIN in the certificate's SERIALNUMBER=IIN<12 digits> (the national profile), or None.
-
     Caveats: the number is read, not validated (the national CA's own test certificates carry
-    numbers that fail the checksum); it means something only once the certificate is trusted.
-    """
+    numbers that fail the checksum); it means something only once the certificate is trusted."""
     return _number_in(certificate, NameOID.SERIAL_NUMBER, "IIN")
 
 

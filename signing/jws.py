@@ -31,6 +31,7 @@ from signing.keys import (
     describe_key,
     hash_for,
     raw_ecdsa_signature,
+    verify_data,
 )
 from signing.report import SubIndication
 from signing.signature import (
@@ -57,7 +58,6 @@ MAX_COMPACT_LENGTH = 64 * 1024
 #: these rather than leave a second, unchecked key claim in a header that passes.
 _OTHER_KEY_PARAMETERS = ("jwk", "jku", "x5u")
 
-_URL_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})", re.ASCII
 )
@@ -73,11 +73,9 @@ def b64url_decode(text: str) -> bytes:
     bytes (no padding, nothing outside the URL-safe alphabet, no unused bits set), so that each
     byte string has one encoding. Decoded, encoded again and compared."""
     try:
-        data = base64.b64decode(
-            text.encode("ascii").translate(_URL_TO_STANDARD) + b"=" * (-len(text) % 4),
-            validate=True,
-        )
-    except (UnicodeEncodeError, binascii.Error) as exc:
+        # Lenient (it skips what is not in the alphabet): the comparison below is the check.
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError as exc:  # binascii.Error, or a character outside ASCII
         raise ValueError("not unpadded base64url") from exc
     if b64url_encode(data) != text:
         raise ValueError("not the one unpadded base64url encoding of its bytes")
@@ -107,72 +105,33 @@ def sign_detached(
     WeakKey for a key outside our policy and ValueError for a naive signing_time, an alg that
     does not fit the key, or a key not the certificate's.
     """
-    signer = DetachedSigner(certificate, private_key, chain=chain, alg=alg)
-    return signer.sign(payload, signing_time=signing_time)
+    check_signing_key(private_key, certificate, signing_time)
+    public_key = private_key.public_key()
+    # By default the first alg that fits the key: ES256, ES384 or RS256.
+    alg = alg or next((name for name, a in JWS_ALGORITHMS.items() if a.fits(public_key)), None)
+    algorithm = JWS_ALGORITHMS.get(alg or "")
+    if algorithm is None or not algorithm.fits(public_key):
+        raise ValueError(f"alg {alg} does not fit a {describe_key(public_key)} key")
 
-
-#: Any aware time: DetachedSigner checks its key once, and each signature's time when it signs.
-_ANY_AWARE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
-#: Where the protected header's sigT goes (a JSON string no header value contains).
-_SIGNING_TIME_MARK = json.dumps("\x00sigT")
-
-
-class DetachedSigner:
-    """`sign_detached` for many payloads by one key: the protected header's JSON is written
-    once with its constant members (alg, kid, crit, x5c) and each signature's sigT put in its
-    place, so a signature costs its ECDSA (or RSA) operation and two base64url encodings. The
-    same header bytes as `sign_detached` (which is this class used once); raises as it does,
-    and the same caveats hold."""
-
-    def __init__(
-        self,
-        certificate: x509.Certificate,
-        private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
-        *,
-        chain: Iterable[x509.Certificate] = (),
-        alg: str | None = None,
-    ) -> None:
-        check_signing_key(private_key, certificate, _ANY_AWARE_TIME)  # times: see sign()
-        public_key = private_key.public_key()
-        # By default the first alg that fits the key: ES256, ES384 or RS256.
-        alg = alg or next(
-            (name for name, a in JWS_ALGORITHMS.items() if a.fits(public_key)), None
-        )
-        algorithm = JWS_ALGORITHMS.get(alg or "")
-        if algorithm is None or not algorithm.fits(public_key):
-            raise ValueError(f"alg {alg} does not fit a {describe_key(public_key)} key")
-        self._key = private_key
-        self._algorithm = algorithm
-        self._digest = hash_for(algorithm.hash_name)
-        header = {
-            "alg": algorithm.name,
-            "kid": key_id(certificate),
-            "crit": ["sigT"],
-            "sigT": json.loads(_SIGNING_TIME_MARK),
-            "x5c": [
-                base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")
-                for cert in (certificate, *chain)
-            ],
-        }
-        text = json.dumps(header, separators=(",", ":"), ensure_ascii=True)
-        self._header_head, self._header_tail = text.split(_SIGNING_TIME_MARK)
-
-    def sign(self, payload: bytes, *, signing_time: datetime) -> str:
-        """`header..signature` over payload (see sign_detached). ValueError: a naive
-        signing_time."""
-        if signing_time.tzinfo is None or signing_time.utcoffset() is None:
-            raise ValueError("signing_time must be timezone-aware")
-        signed_at = json.dumps(signing_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-        encoded_header = b64url_encode(
-            (self._header_head + signed_at + self._header_tail).encode("ascii")
-        )
-        signing_input = f"{encoded_header}.{b64url_encode(payload)}".encode("ascii")
-        if isinstance(self._key, ec.EllipticCurvePrivateKey):
-            der = self._key.sign(signing_input, ec.ECDSA(self._digest))
-            signature = raw_ecdsa_signature(der, self._key.curve)
-        else:
-            signature = self._key.sign(signing_input, self._algorithm.padding(), self._digest)
-        return f"{encoded_header}..{b64url_encode(signature)}"
+    header = {
+        "alg": algorithm.name,
+        "kid": key_id(certificate),
+        "crit": ["sigT"],
+        "sigT": signing_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "x5c": [
+            base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")
+            for cert in (certificate, *chain)
+        ],
+    }
+    encoded_header = b64url_encode(json.dumps(header, separators=(",", ":")).encode("ascii"))
+    signing_input = f"{encoded_header}.{b64url_encode(payload)}".encode("ascii")
+    digest = hash_for(algorithm.hash_name)
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        der = private_key.sign(signing_input, ec.ECDSA(digest))
+        signature = raw_ecdsa_signature(der, private_key.curve)
+    else:
+        signature = private_key.sign(signing_input, algorithm.padding(), digest)
+    return f"{encoded_header}..{b64url_encode(signature)}"
 
 
 def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:
@@ -225,12 +184,8 @@ def _check_signature(
         with steps.reading(name, f"{algorithm.name} signature (DER is not accepted)"):
             signature = der_ecdsa_signature(signature, public_key.curve)
     try:
-        if isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(signature, signing_input, ec.ECDSA(hash_for(algorithm.hash_name)))
-        elif isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(
-                signature, signing_input, algorithm.padding(), hash_for(algorithm.hash_name)
-            )
+        digest = hash_for(algorithm.hash_name)
+        verify_data(public_key, signature, signing_input, digest, algorithm.padding())
     except (InvalidSignature, ValueError):
         detail = f"the {algorithm.name} signature does not verify over this payload"
         steps.fail(name, SubIndication.SIG_CRYPTO_FAILURE, f"{detail} with the signer's key")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -27,12 +28,11 @@ def check_key_strength(public_key: PublicKeyTypes) -> None:
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         if not isinstance(public_key.curve, ALLOWED_CURVES):
             raise WeakKey(f"curve {public_key.curve.name} is not allowed (P-256 or P-384 only)")
-        return
-    if isinstance(public_key, rsa.RSAPublicKey):
+    elif isinstance(public_key, rsa.RSAPublicKey):
         if public_key.key_size < MIN_RSA_BITS:
             raise WeakKey(f"RSA key of {public_key.key_size} bits; at least {MIN_RSA_BITS} needed")
-        return
-    raise WeakKey(f"{type(public_key).__name__} keys are not allowed (ECDSA or RSA only)")
+    else:
+        raise WeakKey(f"{type(public_key).__name__} keys are not allowed (ECDSA or RSA only)")
 
 
 def describe_key(public_key: PublicKeyTypes) -> str:
@@ -73,6 +73,20 @@ _HASHES: dict[HashName, type[hashes.HashAlgorithm]] = {
 def hash_for(name: HashName) -> hashes.HashAlgorithm:
     """A fresh cryptography hash object for one of the allowed digest names."""
     return _HASHES[name]()
+
+
+def verify_data(
+    public_key: PublicKeyTypes, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm,
+    rsa_padding: padding.AsymmetricPadding | None = None,
+) -> None:
+    """Raise InvalidSignature unless signature (ECDSA in DER; RSA in PKCS#1 v1.5 unless
+    rsa_padding) is public_key's over data; any key but ECDSA and RSA raises it too."""
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        public_key.verify(signature, data, ec.ECDSA(algorithm))
+    elif isinstance(public_key, rsa.RSAPublicKey):
+        public_key.verify(signature, data, rsa_padding or padding.PKCS1v15(), algorithm)
+    else:
+        raise InvalidSignature(f"a {describe_key(public_key)} key makes no signature we accept")
 
 
 def raw_ecdsa_signature(der: bytes, curve: ec.EllipticCurve) -> bytes:

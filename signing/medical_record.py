@@ -10,11 +10,10 @@ from typing import Any
 from signing.fields import Fields
 from signing.identity import validate_bin, validate_iin
 from signing.report import Check
+from signing.signature import CLOCK_SKEW
 
 MEDICAL_RECORD_TYPE = "birthreg.medical-record/1"
 
-#: Tolerated difference between the ward's clock and ours.
-CLOCK_SKEW = timedelta(minutes=5)
 #: A birth is recorded by the ward within this time of the birth.
 MAX_RECORDING_DELAY = timedelta(days=30)
 WEIGHT_RANGE_G = (300, 7000)

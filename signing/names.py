@@ -38,31 +38,27 @@ def validate_person_name(name: str, *, field: str) -> str:
     different strings; case is not checked or changed.
     """
     if not isinstance(name, str):
-        raise InvalidName(f"{field}: must be a string", field=field)
+        raise InvalidName(field, "must be a string")
     if len(name) > _MAX_RAW_LENGTH:
-        raise InvalidName(f"{field}: longer than {MAX_NAME_LENGTH} characters", field=field)
+        raise InvalidName(field, f"longer than {MAX_NAME_LENGTH} characters")
     normalised = unicodedata.normalize("NFC", name)
     if not normalised:
-        raise InvalidName(f"{field}: must not be empty", field=field)
+        raise InvalidName(field, "must not be empty")
     if len(normalised) > MAX_NAME_LENGTH:
-        raise InvalidName(f"{field}: longer than {MAX_NAME_LENGTH} characters", field=field)
+        raise InvalidName(field, f"longer than {MAX_NAME_LENGTH} characters")
 
     for position, char in enumerate(normalised, start=1):
         if char not in _SCRIPT_OF and char not in _SEPARATORS:
-            raise InvalidName(
-                f"{field}: character U+{ord(char):04X} at position {position} is not allowed",
-                field=field,
-            )
+            problem = f"character U+{ord(char):04X} at position {position} is not allowed"
+            raise InvalidName(field, problem)
     if normalised[0] in _SEPARATORS or normalised[-1] in _SEPARATORS:
-        raise InvalidName(f"{field}: must start and end with a letter", field=field)
+        raise InvalidName(field, "must start and end with a letter")
     for position in range(1, len(normalised)):
         if normalised[position] in _SEPARATORS and normalised[position - 1] in _SEPARATORS:
-            raise InvalidName(
-                f"{field}: two separators in a row from position {position}", field=field
-            )
+            raise InvalidName(field, f"two separators in a row from position {position}")
     for word in normalised.split(" "):
         scripts = {_SCRIPT_OF[c] for c in word if c in _SCRIPT_OF}
         if len(scripts) > 1:
-            raise InvalidName(f"{field}: a word mixes Cyrillic and Latin letters", field=field)
+            raise InvalidName(field, "a word mixes Cyrillic and Latin letters")
     return normalised
 

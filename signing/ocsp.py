@@ -7,20 +7,18 @@ both the issuer name hash and the issuer key hash must match the issuing CA.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import urllib.parse
 from datetime import datetime, timedelta
 
 from asn1crypto import keys
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509 import ocsp
 
 from signing.ca import CertificateStatus, CertificateStatusSource, CertificationAuthority
-from signing.errors import CAError, SigningError
+from signing.errors import CAError
 from signing.report import RevocationState
 
 #: The largest request we parse; one CertID with a nonce is about 100 bytes.
@@ -31,18 +29,10 @@ MAX_NONCE_BYTES = 128
 _CERT_ID_HASHES = (hashes.SHA1, hashes.SHA256, hashes.SHA384, hashes.SHA512)
 
 
-class MalformedOCSPRequest(SigningError):
-    """An OCSP GET path that is not URL-encoded base64 of a request."""
-
-    code = "malformed_ocsp_request"
-
-
 def issuer_hashes(issuer: x509.Certificate, algorithm: hashes.HashAlgorithm) -> tuple[bytes, bytes]:
     """The issuerNameHash and issuerKeyHash of an OCSP CertID naming `issuer` (RFC 6960
     section 4.1.1): the digest of its subject Name in DER, and of its subjectPublicKey's bits."""
-    spki = issuer.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    spki = issuer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     key_bits = keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]  # after unused-bits
     name_hash = hashlib.new(algorithm.name, issuer.subject.public_bytes()).digest()
     return name_hash, hashlib.new(algorithm.name, key_bits).digest()
@@ -50,9 +40,7 @@ def issuer_hashes(issuer: x509.Certificate, algorithm: hashes.HashAlgorithm) -> 
 
 def unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
     """A DER OCSPResponse carrying only an error status (unsigned, as RFC 6960 has it)."""
-    return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(
-        serialization.Encoding.DER
-    )
+    return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(Encoding.DER)
 
 
 def respond(
@@ -72,12 +60,9 @@ def respond(
     if read is None:
         return unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
     request, algorithm, nonce = read
-    serial = request.serial_number
-    if not isinstance(algorithm, _CERT_ID_HASHES):
-        return unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
-    issuer = ca.issuing_certificate
+    serial, issuer = request.serial_number, ca.issuing_certificate
     asked = (request.issuer_name_hash, request.issuer_key_hash)
-    if asked != issuer_hashes(issuer, algorithm):
+    if not isinstance(algorithm, _CERT_ID_HASHES) or asked != issuer_hashes(issuer, algorithm):
         return unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
     cert_status, revocation_time, revocation_reason = _answer(statuses.status(serial), moment)
     builder = (
@@ -93,7 +78,7 @@ def respond(
     )
     if nonce is not None:
         builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
-    return ca.sign_ocsp_response(builder).public_bytes(serialization.Encoding.DER)
+    return ca.sign_ocsp_response(builder).public_bytes(Encoding.DER)
 
 
 def _read_request(
@@ -139,28 +124,3 @@ def _answer(
         reason = None  # RFC 5280 5.3.1: no reason rather than "unspecified"
     return ocsp.OCSPCertStatus.REVOKED, status.revoked_at or moment, reason
 
-
-def ocsp_request_from_get_path(path_component: str) -> bytes:
-    """The DER request from the last part of an OCSP GET URL (RFC 6960 appendix A.1), not yet
-    parsed (that is `respond`'s). Lenient where clients differ: a space (a '+' some layer read as
-    form data) is read as '+', missing padding is restored, the URL-safe alphabet is accepted.
-    Raises MalformedOCSPRequest for anything else (answer `unsuccessful(MALFORMED_REQUEST)`).
-    """
-    if len(path_component) > 4 * MAX_REQUEST_BYTES:
-        raise MalformedOCSPRequest("the OCSP GET path is too long")
-    try:
-        text = urllib.parse.unquote_to_bytes(path_component).decode("ascii")
-    except UnicodeError as error:
-        raise MalformedOCSPRequest("the OCSP GET path is not base64") from error
-    text = text.replace(" ", "+").strip()
-    if "-" in text or "_" in text:
-        text = text.replace("-", "+").replace("_", "/")
-    text = text.rstrip("=")
-    text += "=" * (-len(text) % 4)
-    try:
-        decoded = base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise MalformedOCSPRequest("the OCSP GET path is not base64") from error
-    if not decoded:
-        raise MalformedOCSPRequest("the OCSP GET path is empty")
-    return decoded

@@ -3,12 +3,11 @@ check that ran with its outcome, so that a clerk, the API and the CLI see the sa
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import Enum, StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 
 class Indication(StrEnum):
@@ -47,41 +46,36 @@ INDICATION_OF: Mapping[SubIndication, Indication] = {
 }
 
 
-def _time(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
+class _Flat:
+    """A flat frozen record: its JSON is its fields by name, times in ISO 8601, enumerations by
+    value."""
 
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # set by @dataclass on each record
 
-def _fields_json(record: Any) -> dict[str, Any]:
-    """A flat record's fields by name, times in ISO 8601 and enumerations by value."""
-    values = {f.name: getattr(record, f.name) for f in fields(record)}
-    return {
-        k: v.isoformat() if isinstance(v, datetime) else v.value if isinstance(v, Enum) else v
-        for k, v in values.items()
-    }
+    def to_json(self) -> dict[str, Any]:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {
+            k: v.isoformat() if isinstance(v, datetime) else v.value if isinstance(v, Enum) else v
+            for k, v in values.items()
+        }
 
 
 @dataclass(frozen=True)
-class Check:
+class Check(_Flat):
     """One check that ran: a stable machine name, its outcome, and a sentence for people."""
 
     name: str
     passed: bool
     detail: str = ""
 
-    def to_json(self) -> dict[str, Any]:
-        return _fields_json(self)
-
 
 @dataclass(frozen=True)
-class ChainEntry:
+class ChainEntry(_Flat):
     subject: str
     serial: str  # lowercase hex
     not_before: datetime
     not_after: datetime
     sha256: str  # fingerprint of the DER, lowercase hex
-
-    def to_json(self) -> dict[str, Any]:
-        return _fields_json(self)
 
 
 class RevocationState(StrEnum):
@@ -92,16 +86,13 @@ class RevocationState(StrEnum):
 
 
 @dataclass(frozen=True)
-class RevocationStatus:
+class RevocationStatus(_Flat):
     state: RevocationState
     source: str = ""  # "crl" or "ocsp" and the URL it came from
     revoked_at: datetime | None = None
     reason: str | None = None  # RFC 5280 reason name, e.g. "key_compromise"
     this_update: datetime | None = None
     next_update: datetime | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return _fields_json(self)
 
 
 NOT_CHECKED = RevocationStatus(RevocationState.NOT_CHECKED)
@@ -141,7 +132,7 @@ class SignatureReport:
                 "bin": self.signer_bin,
                 "serial": self.signer_serial,
             },
-            "signing_time": _time(self.signing_time),
+            "signing_time": None if self.signing_time is None else self.signing_time.isoformat(),
             "algorithm": self.algorithm,
             "chain": [c.to_json() for c in self.chain],
             "revocation": self.revocation.to_json(),
@@ -217,14 +208,11 @@ class VerificationReport:
         return {
             "passed": self.passed,
             "indication": self.indication.value,
-            "validation_time": _time(self.validation_time),
+            "validation_time": self.validation_time.isoformat(),
             "late": self.late,
             "checks": [c.to_json() for c in self.checks],
             "documents": [d.to_json() for d in self.documents],
         }
-
-    def to_json_text(self) -> str:
-        return json.dumps(self.to_json(), ensure_ascii=False, indent=2)
 
     def to_text(self) -> str:
         """A report for people (the CLI): one line per check, failures marked."""

@@ -18,17 +18,15 @@ from typing import Literal, Protocol
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 from signing.errors import SigningError
-from signing.keys import describe_key
+from signing.keys import verify_data
 from signing.report import RevocationState, RevocationStatus
-from signing.signature import extension, is_ca
+from signing.signature import CLOCK_SKEW, extension, is_ca
 
-#: Clock skew tolerated between us and the CA when judging revocation data.
-CLOCK_SKEW = timedelta(minutes=5)
 #: The longest we keep revocation data that has no nextUpdate (RFC 6960 allows that for OCSP).
 MAX_AGE_WITHOUT_NEXT_UPDATE = timedelta(minutes=10)
 #: Answers kept per cache beyond which stale ones are dropped (and then the oldest).
@@ -110,13 +108,10 @@ class RevocationCache:
             self._kept.clear()
 
 
-def _whole_second(moment: datetime) -> datetime:
-    """`moment` to the whole second, as CRL and OCSP times are encoded."""
-    return moment.replace(microsecond=0)
-
-
 def _issued_since(this_update: datetime, since: datetime) -> bool:
-    return this_update >= _whole_second(since)
+    """Whether this_update is in the second of `since` or later (CRL and OCSP times are encoded
+    to the whole second)."""
+    return this_update >= since.replace(microsecond=0)
 
 
 def ocsp_urls(certificate: x509.Certificate) -> list[str]:
@@ -181,10 +176,9 @@ class RevocationChecker:
         if isinstance(kept, RevocationStatus):
             return kept
         request = ocsp.OCSPRequestBuilder().add_certificate(certificate, issuer, hashes.SHA256())
+        request_der = request.build().public_bytes(serialization.Encoding.DER)
         try:
-            answer = self.fetcher.post_ocsp(
-                url, request.build().public_bytes(serialization.Encoding.DER)
-            )
+            answer = self.fetcher.post_ocsp(url, request_der)
         except OSError as error:
             raise RevocationUnavailable(f"OCSP responder unreachable: {error}") from error
         try:
@@ -268,10 +262,9 @@ def _require_current(
 
 def _require_issued_since(this_update: datetime, since: datetime | None, what: str) -> None:
     if since is not None and not _issued_since(this_update, since):
-        raise RevocationUnavailable(
-            f"{what} issued {this_update.isoformat()}, before {_whole_second(since).isoformat()}:"
-            " nothing newer yet"
-        )
+        since = since.replace(microsecond=0)
+        detail = f"issued {this_update.isoformat()}, before {since.isoformat()}: nothing newer yet"
+        raise RevocationUnavailable(f"{what} {detail}")
 
 
 def _next_update(crl: x509.CertificateRevocationList) -> datetime:
@@ -336,7 +329,9 @@ def _check_responder(response: ocsp.OCSPResponse, issuer: x509.Certificate, at: 
     signer = issuer if by_issuer else _delegated_responder(response, issuer, at)
     try:
         algorithm = response.signature_hash_algorithm
-        _verify_signed_by(signer, response.signature, response.tbs_response_bytes, algorithm)
+        if algorithm is None:
+            raise InvalidSignature("no hash algorithm")
+        verify_data(signer.public_key(), response.signature, response.tbs_response_bytes, algorithm)
     except (InvalidSignature, UnsupportedAlgorithm) as error:
         raise RevocationUnavailable("OCSP answer signature is invalid") from error
 
@@ -364,17 +359,3 @@ def _delegated_responder(
         raise RevocationUnavailable("OCSP responder certificate is not valid now")
     return responder
 
-
-def _verify_signed_by(
-    signer: x509.Certificate, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm | None
-) -> None:
-    """Raise InvalidSignature unless the signer's key made `signature` over `data`."""
-    key = signer.public_key()
-    if algorithm is None:
-        raise InvalidSignature("no hash algorithm")
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        key.verify(signature, data, ec.ECDSA(algorithm))
-    elif isinstance(key, rsa.RSAPublicKey):
-        key.verify(signature, data, padding.PKCS1v15(), algorithm)
-    else:
-        raise InvalidSignature(f"unsupported responder key {describe_key(key)}")

@@ -131,30 +131,23 @@ def _encode_value(name: str, value: Any) -> str | int | bytes:
 
 
 def _decode_value(name: str, value: Any) -> Any:
-    """The field from its CBOR value; raises SealError when the type or form is wrong."""
-    if name in _NAME_FIELDS:
-        if not isinstance(value, bytes) or not 0 < len(value) <= _MAX_NAME_BYTES:
-            raise SealError(f"{name} is not a KZ-1048 byte string")
-        try:
-            return value.decode(NAME_ENCODING)
-        except UnicodeDecodeError:
-            raise SealError(f"{name} is not KZ-1048") from None
-    if name in _DATE_FIELDS or name in _INT_FIELDS or name in _IIN_FIELDS:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise SealError(f"{name} is not a non-negative integer")
-        if name in _IIN_FIELDS:
-            if value >= 10**12:
-                raise SealError(f"{name} is longer than 12 digits")
-            return f"{value:012d}"
-        if name in _DATE_FIELDS:
-            try:
-                return date.fromordinal(_EPOCH.toordinal() + value)
-            except (ValueError, OverflowError):
-                raise SealError(f"{name} is out of range") from None
-        return value
-    if not isinstance(value, str) or not _TEXT_PATTERNS[name].fullmatch(value):
-        raise SealError(f"{name} is not an acceptable value")
-    return value
+    """The field from its CBOR value, which must be what `_encode_value` makes of the field (so
+    that each field has one encoding); SealError when its type or form is wrong."""
+    try:
+        if name in _NAME_FIELDS:
+            decoded = value.decode(NAME_ENCODING)
+        elif name in _DATE_FIELDS:
+            decoded = date.fromordinal(_EPOCH.toordinal() + value)
+        elif name in _IIN_FIELDS:
+            decoded = f"{value:012d}"
+        else:
+            decoded = value
+        again = _encode_value(name, decoded)
+    except (AttributeError, TypeError, ValueError, OverflowError, SealError):
+        raise SealError(f"{name} is not an acceptable value") from None
+    if type(again) is not type(value) or again != value:  # True is not 1
+        raise SealError(f"{name} is not in its one encoding")
+    return decoded
 
 
 @dataclass(frozen=True)
@@ -215,10 +208,6 @@ MAX_SEAL_TEXT: Final = 4096
 MAX_SEAL_BYTES: Final = 4096
 
 
-def _protected_header(kid: bytes) -> bytes:
-    return cbor2.dumps({_HEADER_ALG: ES256, _HEADER_KID: kid}, canonical=True)
-
-
 def _signature_input(protected: bytes, payload: bytes) -> bytes:
     # Sig_structure (RFC 9052 section 4.4), with an empty external_aad.
     return cbor2.dumps(["Signature1", protected, b"", payload])
@@ -234,13 +223,11 @@ def make_seal(
     level M). Caveat: `certificate` only gives the kid; nothing checks that it holds `key`'s."""
     if not isinstance(key.curve, ec.SECP256R1):
         raise SealError("ES256 needs a P-256 key", UNSUPPORTED_ALGORITHM)
-    protected = _protected_header(key_id(certificate))
+    protected = cbor2.dumps({_HEADER_ALG: ES256, _HEADER_KID: key_id(certificate)}, canonical=True)
     payload = encode_payload(fields)
     der_signature = key.sign(_signature_input(protected, payload), ec.ECDSA(hashes.SHA256()))
     raw_signature = raw_ecdsa_signature(der_signature, key.curve)
-    cose = cbor2.dumps(
-        cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, payload, raw_signature])
-    )
+    cose = cbor2.dumps(cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, payload, raw_signature]))
     deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
     compressed = deflater.compress(cose) + deflater.flush()
     shorter = len(compressed) < len(cose) and compressed[0] != _COSE_SIGN1_FIRST_BYTE
@@ -282,10 +269,7 @@ def _decode_cose(data: bytes) -> tuple[bytes, bytes, bytes]:
     if not isinstance(parts, list | tuple) or len(parts) != 4:
         raise SealError("a COSE_Sign1 has four parts")
     protected, unprotected, payload, signature = parts
-    if not (
-        isinstance(protected, bytes) and isinstance(payload, bytes)
-        and isinstance(signature, bytes)
-    ):
+    if not all(isinstance(part, bytes) for part in (protected, payload, signature)):
         raise SealError("COSE_Sign1 parts of the wrong type")
     if unprotected != {}:
         raise SealError("a seal carries no unprotected header")

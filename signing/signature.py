@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, NoReturn, TypeVar
 
 from cryptography import x509
@@ -32,6 +32,10 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
     x509.InvalidVersion,
 )
 
+#: The clock difference tolerated between us and whoever dated something: the CA (notBefore is
+#: set this far back, so that a verifier a little behind does not see a new certificate as not yet
+#: valid; revocation data), a signer's claimed time, a ward's record.
+CLOCK_SKEW = timedelta(minutes=5)
 #: The times a signature or a document may claim: far from datetime's limits, so that no
 #: arithmetic on a claim (a clock skew, a deadline) can overflow.
 EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)

@@ -57,7 +57,6 @@ from signing.report import (
     SubIndication,
 )
 from signing.revocation import (
-    CLOCK_SKEW,
     RevocationCache,
     RevocationChecker,
     RevocationFetcher,
@@ -66,9 +65,11 @@ from signing.revocation import (
     crl_urls,
     ocsp_urls,
 )
-from signing.signature import VerifiedSignature, extension, is_ca
+from signing.signature import CLOCK_SKEW, VerifiedSignature, extension, is_ca
 
 Purpose = Literal["individual", "organisation"]
+
+_GENERAL = SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
 
 _POLICY_OF: dict[Purpose, x509.ObjectIdentifier] = {
     "individual": POLICY_TEST_INDIVIDUAL_SIGNING,
@@ -89,10 +90,8 @@ class TrustAnchors:
             raise ValueError("at least one trust root is needed")
         for certificate in (*self.roots, *self.intermediates):
             if not is_ca(certificate):
-                raise ValueError(
-                    f"{certificate.subject.rfc4514_string()} is not a CA certificate "
-                    "and cannot be a trust anchor or intermediate"
-                )
+                name = certificate.subject.rfc4514_string()
+                raise ValueError(f"{name} is not a CA certificate, so no anchor or intermediate")
         self.store = Store(list(self.roots))
 
 
@@ -140,14 +139,16 @@ CA_POLICY = ExtensionPolicy.webpki_defaults_ca()
 
 
 class _Failed(Exception):
-    def __init__(self, sub_indication: SubIndication, check: Check) -> None:
-        super().__init__(check.detail)
+    """The check `name` failed: the signature's verdict is `sub_indication`."""
+
+    def __init__(self, sub_indication: SubIndication, name: str, detail: str) -> None:
+        super().__init__(detail)
         self.sub_indication = sub_indication
-        self.check = check
+        self.check = Check(name, False, detail)
 
 
 def _constraint(name: str, detail: str) -> _Failed:
-    return _Failed(SubIndication.CHAIN_CONSTRAINTS_FAILURE, Check(name, False, detail))
+    return _Failed(SubIndication.CHAIN_CONSTRAINTS_FAILURE, name, detail)
 
 
 def _leaf_checks(leaf: x509.Certificate, purpose: Purpose | None) -> list[Check]:
@@ -159,9 +160,8 @@ def _leaf_checks(leaf: x509.Certificate, purpose: Purpose | None) -> list[Check]
     try:
         check_key_strength(key)
     except WeakKey as error:
-        raise _Failed(
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE, Check("signer_key", False, error.detail)
-        ) from error
+        crypto = SubIndication.CRYPTO_CONSTRAINTS_FAILURE
+        raise _Failed(crypto, "signer_key", error.detail) from error
     checks.append(Check("signer_key", True, describe_key(key)))
     usage = extension(leaf, x509.KeyUsage)
     if usage is None:
@@ -181,10 +181,8 @@ def _purpose_checks(leaf: x509.Certificate, purpose: Purpose) -> list[Check]:
     wanted = _POLICY_OF[purpose]
     present = extension(leaf, x509.CertificatePolicies) or ()
     if wanted not in {p.policy_identifier for p in present}:
-        raise _constraint(
-            "certificate_policy",
-            f"the certificate lacks the TEST {purpose} policy {wanted.dotted_string}",
-        )
+        detail = f"the certificate lacks the TEST {purpose} policy {wanted.dotted_string}"
+        raise _constraint("certificate_policy", detail)
     individual = purpose == "individual"
     number = signer_iin(leaf) if individual else signer_bin(leaf)
     if number is None:
@@ -208,23 +206,18 @@ def _validity(
         who = "signer" if certificate is chain[0] else certificate.subject.rfc4514_string()
         if moment < not_before:
             detail = f"{who} certificate not valid before {not_before.isoformat()}"
-            raise _Failed(SubIndication.NOT_YET_VALID, Check("validity_period", False, detail))
-        claimed_after = signing_time is not None and signing_time > not_after
-        why = (
-            "; the signature claims a later signing time"
-            if claimed_after
-            else "; nothing proves the signature existed before that"
-        )
-        detail = f"{who} certificate expired {not_after.isoformat()}{why}"
-        raise _Failed(
-            SubIndication.EXPIRED if claimed_after else SubIndication.OUT_OF_BOUNDS_NO_POE,
-            Check("validity_period", False, detail),
-        )
+            raise _Failed(SubIndication.NOT_YET_VALID, "validity_period", detail)
+        detail = f"{who} certificate expired {not_after.isoformat()}"
+        if signing_time is not None and signing_time > not_after:
+            detail += "; the signature claims a later signing time"
+            raise _Failed(SubIndication.EXPIRED, "validity_period", detail)
+        detail += "; nothing proves the signature existed before that"
+        raise _Failed(SubIndication.OUT_OF_BOUNDS_NO_POE, "validity_period", detail)
     if signing_time is not None and not (
         chain[0].not_valid_before_utc - CLOCK_SKEW <= signing_time <= moment + CLOCK_SKEW
     ):
         detail = "the claimed signing time is outside the certificate's validity or in the future"
-        raise _Failed(SubIndication.SIG_CONSTRAINTS_FAILURE, Check("signing_time", False, detail))
+        raise _Failed(SubIndication.SIG_CONSTRAINTS_FAILURE, "signing_time", detail)
     return Check("validity_period", True, f"valid at {moment.isoformat()}")
 
 
@@ -261,14 +254,10 @@ class Validator:
         leaf = signature.signer
         unreadable = _unreadable(leaf)
         if unreadable is not None:
+            failure = SubIndication.FORMAT_FAILURE
             return SignatureReport(
-                format=signature.format,
-                indication=INDICATION_OF[SubIndication.FORMAT_FAILURE],
-                sub_indication=SubIndication.FORMAT_FAILURE,
-                checks=(*signature.checks, unreadable),
-                role=role,
-                signing_time=signature.signing_time,
-                algorithm=signature.algorithm,
+                signature.format, INDICATION_OF[failure], failure, (*signature.checks, unreadable),
+                role=role, signing_time=signature.signing_time, algorithm=signature.algorithm,
             )
         checks: list[Check] = list(signature.checks)
         entries: tuple[ChainEntry, ...] = (_chain_entry(leaf),)
@@ -305,11 +294,8 @@ class Validator:
 
     def _path(self, signature: VerifiedSignature, moment: datetime) -> tuple[x509.Certificate, ...]:
         leaf = signature.signer
-        candidates = list(
-            dict.fromkeys(
-                c for c in (*signature.certificates, *self.anchors.intermediates) if c != leaf
-            )
-        )
+        offered = (*signature.certificates, *self.anchors.intermediates)
+        candidates = list(dict.fromkeys(c for c in offered if c != leaf))
         # Validity is judged afterwards (to tell EXPIRED from NOT_YET_VALID from a missing
         # chain), so the path is built at a time inside the signer certificate's own validity.
         at = min(max(moment, leaf.not_valid_before_utc), leaf.not_valid_after_utc)
@@ -323,10 +309,9 @@ class Validator:
         try:
             return tuple(verifier.verify(leaf, candidates).chain)
         except VerificationError as error:
-            raise _Failed(
-                SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
-                Check("certificate_chain", False, f"no path to a configured root: {error}"),
-            ) from error
+            detail = f"no path to a configured root: {error}"
+            no_chain = SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+            raise _Failed(no_chain, "certificate_chain", detail) from error
 
     def _revocation(
         self, chain: Sequence[x509.Certificate], subjects: Sequence[str],
@@ -340,10 +325,7 @@ class Validator:
             if not (ocsp_urls(certificate) or crl_urls(certificate)):
                 if index == 0:
                     detail = "the signer certificate names no OCSP responder and no CRL"
-                    raise _Failed(
-                        SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
-                        Check("revocation", False, detail),
-                    )
+                    raise _Failed(_GENERAL, "revocation", detail)
                 checks.append(Check("revocation", True, f"{who}: no revocation pointers (CA)"))
                 continue
             try:
@@ -351,9 +333,8 @@ class Validator:
                     certificate, chain[index + 1], moment, since if index == 0 else None
                 )
             except RevocationUnavailable as error:
-                raise _Failed(
-                    SubIndication.TRY_LATER, Check("revocation", False, f"{who}: {error.detail}")
-                ) from error
+                detail = f"{who}: {error.detail}"
+                raise _Failed(SubIndication.TRY_LATER, "revocation", detail) from error
             if index == 0:
                 signer_status = status
             verdict = _verdict(status, who, signing_time, moment)
@@ -388,10 +369,8 @@ def _verdict(
     status: RevocationStatus, who: str, signing_time: datetime | None, moment: datetime
 ) -> tuple[Check, SubIndication | None]:
     if status.state is RevocationState.UNKNOWN:
-        raise _Failed(
-            SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
-            Check("revocation", False, f"{who}: the CA does not know this certificate"),
-        )
+        detail = f"{who}: the CA does not know this certificate"
+        raise _Failed(_GENERAL, "revocation", detail)
     revoked_at = status.revoked_at
     if status.state is not RevocationState.REVOKED or revoked_at is None or revoked_at > moment:
         return Check("revocation", True, f"{who}: good per {status.source}"), None

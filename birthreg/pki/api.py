@@ -8,6 +8,9 @@ as DER where certificates point (ca.cer, root.cer: caIssuers, RFC 5280 section 4
 
 from __future__ import annotations
 
+import base64
+import binascii
+import urllib.parse
 from datetime import datetime
 from typing import Annotated
 
@@ -31,8 +34,7 @@ from birthreg.pki.service import (
 )
 from birthreg.services import Services, ServicesDep, app_services
 from signing.ca import LEGACY_PARTITION
-from signing.errors import SigningError
-from signing.ocsp import MAX_REQUEST_BYTES, ocsp_request_from_get_path, unsuccessful
+from signing.ocsp import MAX_REQUEST_BYTES, unsuccessful
 
 router = APIRouter(prefix="/pki", tags=["pki"])
 #: What the registry serves under /pki (it holds no CA): its own seal certificate.
@@ -198,9 +200,8 @@ async def ocsp_post(request: Request) -> Response:
 )
 def ocsp_get(services: ServicesDep, encoded: str) -> Response:
     """RFC 6960 appendix A.1: the base64 of the DER request, URL-encoded, in the path."""
-    try:
-        body = ocsp_request_from_get_path(encoded)
-    except SigningError:
+    body = ocsp_request_from_get_path(encoded)
+    if body is None:
         return _ocsp(unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST))
     return _answer(services, body)
 
@@ -232,3 +233,18 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def ocsp_request_from_get_path(path_component: str) -> bytes | None:
+    """The DER request in the last part of an OCSP GET URL (RFC 6960 appendix A.1), not yet
+    parsed (that is `signing.ocsp.respond`'s), or None when it is not base64 of something. Lenient
+    where clients differ: a space (a '+' some layer read as form data) is read as '+', missing
+    padding is restored, the URL-safe alphabet is accepted."""
+    if len(path_component) > 4 * MAX_REQUEST_BYTES:
+        return None
+    try:
+        text = urllib.parse.unquote_to_bytes(path_component).decode("ascii")
+        text = text.replace(" ", "+").strip().replace("-", "+").replace("_", "/").rstrip("=")
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True) or None
+    except (UnicodeError, binascii.Error, ValueError):
+        return None

@@ -18,13 +18,13 @@ from birthreg.ward.schemas import BirthIn, PersonIn
 from signing.errors import InvalidIdentityNumber, InvalidName
 from signing.identity import iin_sex, validate_iin
 from signing.medical_record import (
-    CLOCK_SKEW,
     LENGTH_RANGE_CM,
     MAX_PLURALITY,
     MAX_RECORDING_DELAY,
     WEIGHT_RANGE_G,
 )
 from signing.names import validate_person_name
+from signing.signature import CLOCK_SKEW
 
 MAX_ATTENDANT_LENGTH = 200
 

@@ -25,7 +25,6 @@ from signing.ca.crl import (
     check_partition,
 )
 from signing.ca.profiles import (
-    CLOCK_SKEW,
     INDIVIDUAL_VALIDITY,
     ISSUING_NAME,
     ISSUING_VALIDITY,
@@ -51,10 +50,10 @@ from signing.ca.profiles import (
     subject_name,
 )
 from signing.ca.requests import csr_public_key, spki_public_key
-from signing.ca.template import IndividualIssuer
 from signing.errors import BadPassphrase, CAError, WeakKey
 from signing.keys import check_key_strength
 from signing.revocation import crl_urls
+from signing.signature import CLOCK_SKEW
 
 #: How long relying parties may keep a CRL that `build_crl` or `build_arl` makes, unless told.
 DEFAULT_CRL_PERIOD = timedelta(hours=24)
@@ -83,12 +82,10 @@ def write_new_file(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         try:
             os.link(temporary, path)
-        except FileExistsError:
-            raise CAError(f"{path} already exists; refusing to replace a CA file") from None
-        except OSError:
-            if path.exists():
+        except OSError as error:
+            if isinstance(error, FileExistsError) or path.exists():
                 raise CAError(f"{path} already exists; refusing to replace a CA file") from None
-            os.replace(temporary, path)
+            os.replace(temporary, path)  # no hard links here, and nothing there yet
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
@@ -212,10 +209,8 @@ class CertificationAuthority:
         os.chmod(directory, 0o700)
         present = [name for name in CA_FILES if (directory / name).exists()]
         if present:
-            raise CAError(
-                f"{directory} already holds CA files ({', '.join(present)}); "
-                "refusing to replace a CA"
-            )
+            held = ", ".join(present)
+            raise CAError(f"{directory} holds CA files already ({held}); refusing to replace a CA")
         pem = serialization.Encoding.PEM
         for name, data in (
             (ROOT_KEY_FILE, encrypted_key(self._root_key, passphrase)),
@@ -290,10 +285,6 @@ class CertificationAuthority:
         return _root_pointers(self.base_url).crl
 
     @property
-    def root_issuers_url(self) -> str:
-        return _root_pointers(self.base_url).ca_issuers
-
-    @property
     def chain(self) -> tuple[x509.Certificate, ...]:
         """What goes with an end-entity certificate: the issuing CA (the root is the anchor)."""
         return (self.issuing_certificate,)
@@ -319,36 +310,27 @@ class CertificationAuthority:
         answer "unknown".
         """
         require_aware(moment)
-        if profile not in _PROFILES:
-            raise CAError(f"profile {profile!s} is not issued: the issuing CA signs OCSP itself")
         kind, default_validity = _PROFILES[profile]
         if not isinstance(subject, kind):
             raise CAError(f"the {profile!s} profile needs a {kind.__name__} subject")
         validity = default_validity if validity is None else validity
-        pointers = self._pointers(crl_partition)
+        crl = self.partition_crl_url(crl_partition)
+        pointers = Pointers(crl, self.ocsp_url, self.ca_issuers_url)
         if isinstance(subject, TLSServer):
-            builder = self._end_entity(
-                public_key, server_name(subject), moment, validity, pointers.over_http()
-            )
+            name, pointers = server_name(subject), pointers.over_http()
             usage, commits = ExtendedKeyUsageOID.SERVER_AUTH, False
-            extra: x509.ExtensionType = x509.SubjectAlternativeName(
-                server_alternative_names(subject.hosts)
-            )
+            hosts = server_alternative_names(subject.hosts)
+            extra: x509.ExtensionType = x509.SubjectAlternativeName(hosts)
         else:
-            name = subject_name(subject)
-            builder = self._end_entity(public_key, name, moment, validity, pointers)
-            usage, commits = ExtendedKeyUsageOID.EMAIL_PROTECTION, True
+            name, usage, commits = subject_name(subject), ExtendedKeyUsageOID.EMAIL_PROTECTION, True
             extra = policies(_POLICIES[profile])
         return (
-            builder.add_extension(key_usage(signs=True, commits=commits), critical=True)
+            self._end_entity(public_key, name, moment, validity, pointers)
+            .add_extension(key_usage(signs=True, commits=commits), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
             .add_extension(extra, critical=False)
             .sign(self._issuing_key, hashes.SHA256())
         )
-
-    def _pointers(self, crl_partition: int) -> Pointers:
-        crl = self.partition_crl_url(crl_partition)
-        return Pointers(crl=crl, ocsp=self.ocsp_url, ca_issuers=self.ca_issuers_url)
 
     def _end_entity(
         self, public_key: PublicKeyTypes, name: x509.Name, moment: datetime,
@@ -395,12 +377,6 @@ class CertificationAuthority:
         if not ca_not_before <= moment < ca_not_after:
             raise CAError("the issuing CA is not valid at the moment of issue")
         return max(moment - CLOCK_SKEW, ca_not_before), min(moment + validity, ca_not_after)
-
-    def individual_issuer(self, public_key: PublicKeyTypes) -> IndividualIssuer:
-        """Certificates of the INDIVIDUAL profile for one key and many people, as `issue` makes
-        them (`signing.ca.template.IndividualIssuer`): for a development seed that certifies a
-        million people with one throwaway key."""
-        return IndividualIssuer(self, public_key, self._issuing_key)
 
     def issue_from_csr(
         self, csr: bytes, subject: Individual | Organisation, *, moment: datetime,

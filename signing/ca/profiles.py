@@ -55,9 +55,6 @@ ISSUING_VALIDITY = timedelta(days=3653)  # 10 years
 INDIVIDUAL_VALIDITY = timedelta(days=365)
 SEAL_VALIDITY = timedelta(days=3 * 365)
 TLS_SERVER_VALIDITY = timedelta(days=365)
-#: notBefore is set this far before the moment of issue, so that a verifier whose clock is a
-#: little behind ours does not see a brand-new certificate as not yet valid.
-CLOCK_SKEW = timedelta(minutes=5)
 #: Upper bound of serial numbers: 128 random bits (RFC 5280 allows up to 20 octets; CA/B asks for
 #: at least 64 bits of randomness).
 SERIAL_BITS = 128
@@ -96,10 +93,9 @@ class TLSServer:
 class Profile(StrEnum):
     INDIVIDUAL = "individual"
     ORGANISATION_SEAL = "organisation_seal"
-    #: HTTPS for the service itself (`birthreg serve --tls`): serverAuth, SAN, one year.
+    #: HTTPS for the service itself (`birthreg serve --tls`): serverAuth, SAN, one year. There
+    #: is no OCSP responder profile: the issuing CA signs OCSP answers itself (see `signing.ca`).
     TLS_SERVER = "tls_server"
-    #: Not issued: OCSP responses are signed by the issuing CA itself (see `signing.ca`).
-    OCSP_RESPONDER = "ocsp_responder"
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,9 @@ def csr_public_key(csr: bytes) -> PublicKeyTypes:
     """The key of a PKCS#10 request (PEM or DER) whose signature (SHA-256 or stronger) proves
     possession. Security caveat: all else the request says is for the caller to ignore. Raises
     InvalidCertificateRequest, WeakKey, ProofOfPossessionFailed."""
+    pem = csr.lstrip().startswith(b"-----BEGIN")
     try:
-        if csr.lstrip().startswith(b"-----BEGIN"):
-            request = x509.load_pem_x509_csr(csr)
-        else:
-            request = x509.load_der_x509_csr(csr)
+        request = x509.load_pem_x509_csr(csr) if pem else x509.load_der_x509_csr(csr)
     except (ValueError, TypeError) as error:
         raise InvalidCertificateRequest("not a PKCS#10 certificate request") from error
     try:

@@ -143,7 +143,6 @@ def test_urls_come_from_the_base_url_without_trailing_slash() -> None:
     assert ca.ocsp_url == "https://example.test/pki/ocsp"
     assert ca.ca_issuers_url == "https://example.test/pki/ca.cer"
     assert ca.arl_url == "https://example.test/pki/root.crl"
-    assert ca.root_issuers_url == "https://example.test/pki/root.cer"
     assert ca.chain == (ca.issuing_certificate,)
 
 
@@ -339,8 +338,6 @@ def test_profile_and_subject_must_agree(ca: CertificationAuthority) -> None:
         ca.issue(key, SEAL, profile=Profile.INDIVIDUAL, moment=MOMENT)
     with pytest.raises(CAError):
         ca.issue(key, PERSON, profile=Profile.ORGANISATION_SEAL, moment=MOMENT)
-    with pytest.raises(CAError, match="OCSP"):
-        ca.issue(key, SEAL, profile=Profile.OCSP_RESPONDER, moment=MOMENT)
 
 
 def test_naive_moment_is_refused(ca: CertificationAuthority) -> None:

@@ -286,25 +286,6 @@ def test_compact_length_is_bounded() -> None:
     assert [c.name for c in failure.checks] == ["jws.compact"]
 
 
-@pytest.mark.parametrize("kind", ["p256", "rsa"])
-def test_one_detached_signer_signs_many(kind: str) -> None:
-    leaf = issued(kind, "p384")
-    signer = jws.DetachedSigner(leaf, key(kind), chain=[cert("p384")])
-    for index in range(3):
-        payload, moment = PAYLOAD + b" " * index, SIGNED_AT + timedelta(minutes=index)
-        compact = signer.sign(payload, signing_time=moment)
-        once = jws.sign_detached(payload, leaf, key(kind), signing_time=moment,
-                                 chain=[cert("p384")])
-        # The same protected header, byte for byte, as the one-off signer's.
-        assert compact.split(".")[0] == once.split(".")[0]
-        verified = jws.verify_detached(compact, payload)
-        assert verified.signing_time == moment and verified.signer == leaf
-        with pytest.raises(SignatureFailure):
-            jws.verify_detached(compact, PAYLOAD + b"!")
-    with pytest.raises(ValueError, match="timezone-aware"):
-        signer.sign(PAYLOAD, signing_time=datetime(2026, 6, 1, 12))
-
-
 def test_sign_refuses_naive_time() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         jws.sign_detached(

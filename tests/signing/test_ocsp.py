@@ -1,11 +1,9 @@
-"""The OCSP responder (signing.ocsp): statuses, CertID hashes, nonces, errors, the GET form."""
+"""The OCSP responder (signing.ocsp): statuses, CertID hashes, nonces, errors (the GET form's
+decoding is the route's: tests/pki/test_ocsp_get_path.py)."""
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import hashlib
-import urllib.parse
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -20,13 +18,7 @@ from hypothesis import strategies as st
 
 from signing.ca import InMemoryCertificateStatus, random_serial
 from signing.errors import CAError
-from signing.ocsp import (
-    MalformedOCSPRequest,
-    issuer_hashes,
-    ocsp_request_from_get_path,
-    respond,
-    unsuccessful,
-)
+from signing.ocsp import issuer_hashes, respond, unsuccessful
 
 if TYPE_CHECKING:
     from conftest import PKI, Party
@@ -293,31 +285,6 @@ def test_validity_must_be_positive(pki: PKI) -> None:
         )
 
 
-# -- the GET form (RFC 6960 appendix A.1) -----------------------------------------------------
-
-
-def test_get_path_round_trip(pki: PKI) -> None:
-    der = _request(pki.mother.certificate, pki.ca.issuing_certificate, nonce=b"\xfb\xff" * 16)
-    encoded = base64.b64encode(der).decode()
-    assert ocsp_request_from_get_path(urllib.parse.quote(encoded, safe="")) == der
-    assert ocsp_request_from_get_path(encoded) == der  # '+', '/' and '=' left unescaped
-    assert ocsp_request_from_get_path(encoded.replace("+", " ")) == der  # '+' read as a space
-    assert ocsp_request_from_get_path(encoded.rstrip("=")) == der
-    assert ocsp_request_from_get_path(base64.urlsafe_b64encode(der).decode()) == der
-    response = _answer(pki, ocsp_request_from_get_path(urllib.parse.quote(encoded, safe="")))
-    assert response.certificate_status is ocsp.OCSPCertStatus.GOOD
-
-
-@pytest.mark.parametrize(
-    "path",
-    ["", "%", "%zz", "!!!!", "abc*def", "A" * 100_000, "=", "%00%00", "%ff%fe", "MEo%c3", "МЕо"],
-)
-def test_bad_get_paths(path: str) -> None:
-    with pytest.raises(MalformedOCSPRequest) as raised:
-        ocsp_request_from_get_path(path)
-    assert raised.value.code == "malformed_ocsp_request"
-
-
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_mutated_requests_never_raise(pki: PKI, data: st.DataObject) -> None:
@@ -342,9 +309,3 @@ def test_random_bytes_never_raise(pki: PKI, garbage: bytes) -> None:
     der = respond(garbage, ca=pki.ca, statuses=pki.statuses, moment=pki.moment)
     assert ocsp.load_der_ocsp_response(der).response_status in set(ocsp.OCSPResponseStatus)
 
-
-@settings(max_examples=200, deadline=None)
-@given(path=st.text(max_size=200))
-def test_get_path_decoding_raises_only_malformed(path: str) -> None:
-    with contextlib.suppress(MalformedOCSPRequest):
-        ocsp_request_from_get_path(path)

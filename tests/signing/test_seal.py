@@ -251,6 +251,36 @@ def test_malformed_seals_are_refused(pki: PKI, defect: str) -> None:
     assert caught.value.code == expected
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        (8, True),  # act_record_number: a boolean is no integer
+        (8, -1),
+        (6, True),  # date_of_birth
+        (6, -1),  # before 1970
+        (6, 10**9),  # beyond the calendar
+        (6, 1.5),
+        (2, 10**12),  # child_iin of 13 digits
+        (2, -5),
+        (2, "260530600011"),  # the IIN travels as an integer
+        (3, "Айару"),  # a name travels as KZ-1048 bytes
+        (3, b""),
+        (3, b"a" * 129),
+        (7, "X"),  # sex
+        (7, b"F"),
+        (10, "ESK 01"),  # registry_office_code
+    ],
+)
+def test_signed_fields_of_the_wrong_type_or_form_are_refused(
+    pki: PKI, key: int, value: Any
+) -> None:
+    payload = cbor2.loads(seal.encode_payload(FIELDS))
+    text = _forge(pki, payload=cbor2.dumps({**payload, key: value}, canonical=True))
+    with pytest.raises(SealError) as caught:
+        read_seal(text, [pki.registry_office.certificate])
+    assert caught.value.code == "malformed_seal"
+
+
 def test_make_seal_refuses_unknown_or_missing_fields(pki: PKI) -> None:
     with pytest.raises(SealError):
         _seal(pki, mother_iin="940315400014")

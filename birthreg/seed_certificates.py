@@ -1,42 +1,34 @@
-"""Certificates of one key for many people, each made from one `issue` made before it.
+"""The parents' certificates of `birthreg seed`: one throwaway key, a million people.
 
-A development seed certifies a million people, each with the same throwaway key: every such
-certificate of a CRL partition is the same but for its serial number, its validity and its
-subject. `IndividualIssuer` has the CA issue the first certificate of each partition the usual
-way (`CertificationAuthority.issue`: every check, every extension) and keeps its encoding, read
-by asn1crypto; each later one is that TBSCertificate with a new serial, validity and subject put
-in by asn1crypto's types and `emit`, then signed by the issuing CA's key as `issue` signs. The
-bytes are those `issue` would give for the same serial (tests/signing/test_ca_template.py):
-0.08 ms a certificate where `issue` takes 0.13 ms (measured 2026-12-06; the ECDSA signature
-itself 0.02 ms, the subject's checks another 0.02 ms).
+Every such certificate of a CRL partition is the same but for its serial number, its validity
+and its subject. `IndividualIssuer` has the TEST CA issue the first certificate of each
+partition the usual way (`CertificationAuthority.issue`: every check, every extension) and keeps
+its encoding, read by asn1crypto; each later one is that TBSCertificate with a new serial,
+validity (`CertificationAuthority.validity`, as `issue` computes it) and subject
+(`signing.ca.subject_name`, checked as `issue` checks it) put in by asn1crypto's types and
+`emit`, then signed by the issuing CA's key as `issue` signs (ECDSA with SHA-256). The bytes are
+those `issue` would give for the same serial (tests/test_seed_certificates.py): 0.08 ms a
+certificate where `issue` takes 0.13 ms (2026-12-06; the ECDSA signature itself takes 0.02 ms,
+the subject's checks another 0.02 ms).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from asn1crypto import core, parser
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from signing.ca.profiles import (
-    INDIVIDUAL_VALIDITY,
-    Individual,
-    Profile,
-    random_serial,
-    subject_name,
-)
-from signing.errors import CAError
+from signing.ca import CertificationAuthority, Individual, Profile, random_serial, subject_name
+from signing.ca.profiles import INDIVIDUAL_VALIDITY
 
-if TYPE_CHECKING:
-    from signing.ca.authority import CertificationAuthority
-
-#: TBSCertificate's fields (RFC 5280 section 4.1), in order; absent optional ones dump empty.
+#: TBSCertificate's fields (RFC 5280 section 4.1) around the three that change, in order
+#: (absent optional ones dump empty).
 _BEFORE_SERIAL = ("version",)
 _SERIAL_TO_VALIDITY = ("signature", "issuer")
 _AFTER_SUBJECT = ("subject_public_key_info", "issuer_unique_id", "subject_unique_id",
@@ -47,8 +39,8 @@ _UTC_TIME_BEFORE = 2050
 
 @dataclass(frozen=True)
 class _Template:
-    """A certificate's encoding around the values that change: version; signature and issuer;
-    the key, the unique ids and extensions; and the outer signatureAlgorithm."""
+    """A certificate's encoding around the values that change: its version; its signature
+    algorithm and issuer; its key, unique ids and extensions; the outer signatureAlgorithm."""
 
     head: bytes
     middle: bytes
@@ -68,7 +60,7 @@ def _template(certificate: x509.Certificate) -> _Template:
     again = (template.head + tbs["serial_number"].dump() + template.middle
              + tbs["validity"].dump() + tbs["subject"].dump() + template.tail)
     if again != tbs.contents:  # every field accounted for, in its own encoding
-        raise CAError("the template certificate has fields this issuer does not know")
+        raise ValueError("the template certificate has fields this issuer does not know")
     return template
 
 
@@ -82,17 +74,16 @@ def _time(moment: datetime) -> bytes:
 
 
 class IndividualIssuer:
-    """`issue(subject, moment, crl_partition)`: an INDIVIDUAL certificate of this issuer's key
-    (made by `CertificationAuthority.individual_issuer`). Security caveats: those of
-    `CertificationAuthority.issue`; the key's checks run once, when the first certificate is
-    issued; each subject is checked as `issue` checks it (`subject_name`)."""
+    """`issue(subject, moment, crl_partition)`: an INDIVIDUAL certificate of `public_key` by
+    `ca`, whose issuing key is `issuing_key` (checked). Security caveats: those of
+    `CertificationAuthority.issue`; the key's checks run when the first certificate is issued."""
 
     def __init__(
-        self,
-        ca: CertificationAuthority,
-        public_key: PublicKeyTypes,
-        issuing_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+        self, ca: CertificationAuthority, public_key: PublicKeyTypes,
+        issuing_key: ec.EllipticCurvePrivateKey,
     ) -> None:
+        if issuing_key.public_key() != ca.issuing_certificate.public_key():
+            raise ValueError("the key is not the issuing CA's")
         self._ca = ca
         self._public_key = public_key
         self._issuing_key = issuing_key
@@ -112,11 +103,7 @@ class IndividualIssuer:
         validity = parser.emit(0, 1, 16, _time(not_before) + _time(not_after))
         tbs = parser.emit(0, 1, 16, template.head + core.Integer(random_serial()).dump()
                           + template.middle + validity + name.public_bytes() + template.tail)
-        # As CertificateBuilder.sign(key, SHA256) signs: ECDSA, or PKCS #1 v1.5 for RSA.
-        if isinstance(self._issuing_key, ec.EllipticCurvePrivateKey):
-            signature = self._issuing_key.sign(tbs, ec.ECDSA(hashes.SHA256()))
-        else:
-            signature = self._issuing_key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
+        signature = self._issuing_key.sign(tbs, ec.ECDSA(hashes.SHA256()))
         der = parser.emit(0, 1, 16, tbs + template.signature_algorithm
                           + core.OctetBitString(signature).dump())
         return x509.load_der_x509_certificate(der)

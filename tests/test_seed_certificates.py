@@ -1,4 +1,5 @@
-"""signing.ca.template: one key's certificates for many people, the bytes `issue` would give."""
+"""birthreg.seed_certificates: one key's certificates for many people, the bytes `issue` would
+give."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from birthreg.seed_certificates import IndividualIssuer
 from signing.ca import CertificationAuthority, Individual, Profile, crl_partition_of
 from signing.errors import CAError, InvalidIdentityNumber
 
@@ -23,6 +25,10 @@ if TYPE_CHECKING:
 FIRST = Individual(iin="940315400074", surname="Қасымова", given_name="Әйгерім",
                    patronymic="Ерланқызы")
 LATER = Individual(iin="940315400084", surname="Smith", given_name="Anna")
+
+
+def _issuer(ca: CertificationAuthority, public_key: ec.EllipticCurvePublicKey) -> IndividualIssuer:
+    return IndividualIssuer(ca, public_key, ca._issuing_key)
 
 
 _TBS_FIELDS = ("version", "serial_number", "signature", "issuer", "validity", "subject",
@@ -40,7 +46,7 @@ def _fields(certificate: x509.Certificate) -> dict[str, bytes]:
 def test_later_certificates_are_what_issue_makes(pki: PKI) -> None:
     ca: CertificationAuthority = pki.ca
     key = ec.generate_private_key(ec.SECP256R1())
-    issuer = ca.individual_issuer(key.public_key())
+    issuer = _issuer(ca, key.public_key())
     first = issuer.issue(FIRST, moment=pki.moment, crl_partition=3)
     for hours in (1, 5):
         moment = pki.moment + timedelta(hours=hours)
@@ -64,7 +70,7 @@ def test_later_certificates_are_what_issue_makes(pki: PKI) -> None:
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 def test_openssl_verifies_a_later_certificate(pki: PKI, tmp_path: Path) -> None:
-    issuer = pki.ca.individual_issuer(ec.generate_private_key(ec.SECP256R1()).public_key())
+    issuer = _issuer(pki.ca, ec.generate_private_key(ec.SECP256R1()).public_key())
     issuer.issue(FIRST, moment=pki.moment, crl_partition=1)
     later = issuer.issue(LATER, moment=pki.moment, crl_partition=1)
     files = {"root": pki.ca.root_certificate, "issuing": pki.ca.issuing_certificate,
@@ -81,7 +87,7 @@ def test_openssl_verifies_a_later_certificate(pki: PKI, tmp_path: Path) -> None:
 
 
 def test_later_subjects_and_moments_are_checked_as_issue_checks_them(pki: PKI) -> None:
-    issuer = pki.ca.individual_issuer(ec.generate_private_key(ec.SECP256R1()).public_key())
+    issuer = _issuer(pki.ca, ec.generate_private_key(ec.SECP256R1()).public_key())
     issuer.issue(FIRST, moment=pki.moment, crl_partition=1)
     with pytest.raises(InvalidIdentityNumber):
         issuer.issue(Individual(iin="940315400075", surname="Smith", given_name="Anna"),
@@ -91,7 +97,13 @@ def test_later_subjects_and_moments_are_checked_as_issue_checks_them(pki: PKI) -
         issuer.issue(LATER, moment=before_the_ca, crl_partition=1)
 
 
+def test_only_the_issuing_cas_key_signs(pki: PKI) -> None:
+    with pytest.raises(ValueError, match="not the issuing CA's"):
+        IndividualIssuer(pki.ca, ec.generate_private_key(ec.SECP256R1()).public_key(),
+                         ec.generate_private_key(ec.SECP256R1()))
+
+
 def test_the_first_certificate_refuses_a_ca_key(pki: PKI) -> None:
-    issuer = pki.ca.individual_issuer(pki.ca.issuing_certificate.public_key())
+    issuer = _issuer(pki.ca, pki.ca.issuing_certificate.public_key())
     with pytest.raises(CAError):
         issuer.issue(FIRST, moment=pki.moment, crl_partition=1)
