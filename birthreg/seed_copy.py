@@ -11,7 +11,7 @@ doubled as any other).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -38,23 +38,52 @@ def plain(value: Any) -> Any:
     return value
 
 
+def _null(_value: None) -> str:
+    return "\\N"
+
+
+def _same(value: str) -> str:
+    return value
+
+
+def _bool(value: bool) -> str:
+    return "t" if value else "f"
+
+
+def _datetime(value: datetime) -> str:
+    return str(plain(value).isoformat())
+
+
+def _bytes(value: bytes) -> str:
+    return "\\\\x" + value.hex()
+
+
+#: A value's text (not yet escaped) by its type, looked up by its exact type first (a row has
+#: tens of values, a million births tens of millions). bool before int, datetime before date:
+#: the first that fits a subclass (an enum) is its own.
+_BY_TYPE: dict[type, Callable[[Any], str]] = {
+    type(None): _null, str: _same, bool: _bool, int: str, datetime: _datetime,
+    date: date.isoformat, bytes: _bytes,
+}
+
+
 def _text(value: Any) -> str:
     """A value's text, not yet escaped."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, datetime):
-        return str(plain(value).isoformat())
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return "\\\\x" + value.hex()
+    convert = _BY_TYPE.get(type(value))
+    if convert is not None:
+        return convert(value)
+    for kind, convert in _BY_TYPE.items():
+        if isinstance(value, kind):
+            return convert(value)
     raise TypeError(f"no COPY text form for a {type(value).__name__}")
+
+
+def _unescaped(row: list[Any]) -> str:
+    """A row whose strings need no escaping, as a COPY line (without its newline)."""
+    return "\t".join([
+        value if type(value) is str else _text(value)
+        for value in row
+    ])
 
 
 def field(value: Any) -> str:
@@ -69,8 +98,9 @@ def lines(rows: list[list[Any]]) -> list[str]:
     needs escaping: that is seen in one look over them all, and then each value is only
     written; else each string is escaped as it needs."""
     strings = "\0".join([value for row in rows for value in row if isinstance(value, str)])
-    write = _text if _SPECIAL.search(strings) is None else field
-    return ["\t".join([write(value) for value in row]) for row in rows]
+    if _SPECIAL.search(strings) is None:
+        return [_unescaped(row) for row in rows]
+    return ["\t".join([field(value) for value in row]) for row in rows]
 
 
 def line(values: Iterable[Any]) -> str:

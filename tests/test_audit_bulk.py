@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import random
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from enum import StrEnum
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -78,10 +80,19 @@ def test_copy_fields() -> None:
         "2026-03-01T09:30:15.123456"
     )
     assert seed_copy.field(b"\x00\xff") == "\\\\x00ff"
+    # Subclasses (enums) are written as their base type is, and escaped where they need it.
+    assert seed_copy.line([HTTPStatus.OK, date(2026, 3, 1), False, _Tabbed.VALUE]) == (
+        "200\t2026-03-01\tf\ta\\tb\n"
+    )
+    assert seed_copy.lines([[HTTPStatus.OK, None, "x"]]) == ["200\t\\N\tx"]
     with pytest.raises(TypeError):
         seed_copy.field(1.5)
     with pytest.raises(ValueError, match="same columns"):
         seed_copy.table([{"a": 1, "b": 2}, {"a": 1}])
+
+
+class _Tabbed(StrEnum):
+    VALUE = "a\tb"
 
 
 def test_copy_lines_escape_as_each_field_does() -> None:
