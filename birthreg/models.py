@@ -151,7 +151,8 @@ class Enrollment(SQLModel, table=True):
     surname: str = Field(max_length=64)
     given_name: str = Field(max_length=64)
     patronymic: str | None = Field(default=None, max_length=64)
-    lookup: str = Field(max_length=8, unique=True, index=True)
+    # None once its code can no longer be redeemed and the lookup went to a newer code.
+    lookup: str | None = Field(default=None, max_length=8, unique=True, index=True)
     secret_hmac: str = Field(max_length=64)
     expires_at: datetime = utc_column()
     failed_attempts: int = Field(default=0)

@@ -25,7 +25,7 @@ from birthreg.models import (
     now,
 )
 from birthreg.services import app_services
-from birthreg.ward import service
+from birthreg.ward import codes, service
 from birthreg.ward.schemas import EnrollIn
 from ward.helpers import (
     FATHER_IIN,
@@ -484,3 +484,61 @@ def test_spending_is_a_conditional_update(
     assert db.get(Enrollment, started["id"]).certificate_serial == format(  # type: ignore[union-attr]
         certificate.serial_number, "x"
     )
+
+
+def _lookups(monkeypatch: pytest.MonkeyPatch, *drawn: str) -> None:
+    """The lookups new codes draw, in this order (then the last one again and again)."""
+    queue = list(drawn)
+    monkeypatch.setattr(
+        codes, "random_lookup", lambda: queue.pop(0) if len(queue) > 1 else queue[0]
+    )
+
+
+def test_a_lookup_goes_to_a_new_code_once_its_old_code_cannot_be_redeemed(
+    app: Any, client: Any, db: Session, ward: tuple[dict[str, str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    headers, birth_id = ward
+    _lookups(monkeypatch, "AAAA")
+    mother = start_enrollment(client, headers, birth_id)
+    # While the mother's code can be redeemed, its lookup is hers: the father's draws again.
+    _lookups(monkeypatch, "AAAA", "BBBB")
+    father = start_enrollment(client, headers, birth_id, father_body())
+    assert (mother["code"][:4], father["code"][:4]) == ("AAAA", "BBBB")
+
+    enroll_with_csr(client, mother["code"])  # spent: its lookup may go to a new code
+    _lookups(monkeypatch, "AAAA")
+    again = start_enrollment(client, headers, birth_id, father_body())  # supersedes BBBB
+    assert again["code"][:4] == "AAAA"
+    db.expire_all()
+    assert db.get(Enrollment, mother["id"]).lookup is None  # type: ignore[union-attr]
+    # The spent code now reads as a wrong code, and the new one works.
+    refused = client.post(
+        "/api/v1/enroll", json={"code": mother["code"], "csr_pem": csr_pem(new_key())}
+    )
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_code")
+    enroll_with_csr(client, again["code"])
+
+    # An expired (superseded) code's lookup goes too: the father's BBBB expired just now.
+    _lookups(monkeypatch, "BBBB")
+    other_birth = record_birth(client, headers)["id"]
+    reused = start_enrollment(client, headers, other_birth)
+    assert reused["code"][:4] == "BBBB"
+    enroll_with_csr(client, reused["code"])
+
+
+def test_when_every_drawn_lookup_is_held_by_a_live_code_the_ward_is_told(
+    app: Any, client: Any, db: Session, ward: tuple[dict[str, str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    headers, birth_id = ward
+    _lookups(monkeypatch, "CCCC")
+    live = start_enrollment(client, headers, birth_id, father_body())
+    refused = client.post(
+        f"/api/v1/ward/births/{birth_id}/enrollments", json={"role": "mother"}, headers=headers
+    )
+    assert (refused.status_code, refused.json()["error"]) == (503, "no_code_available")
+    db.expire_all()
+    assert db.get(Enrollment, live["id"]).lookup == "CCCC"  # type: ignore[union-attr]
+    assert len(db.exec(select(Enrollment)).all()) == 1
+    enroll_with_csr(client, live["code"])
