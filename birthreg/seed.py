@@ -92,7 +92,8 @@ def run_seed(
     processes: int | None = None,
 ) -> SeedResult:
     """Seed `births` births over the `days` days before `moment` (now), their rows made by
-    `processes` workers (by default one per idle core, see _idle_cores). Raises SeedRefused."""
+    `processes` workers (by default one per core unless the machine is overloaded: see
+    _workers). Raises SeedRefused."""
     if settings.is_production:
         raise SeedRefused("birthreg seed runs only in development, never in production")
     if births < 1 or days < 1:
@@ -109,7 +110,7 @@ def run_seed(
         copy = engine.dialect.name == "postgresql"
         plans = _plans(counters, rng, births, days, moment)
         batches = built_batches(context, plans, copy=copy,
-                                processes=processes or _idle_cores())
+                                processes=processes or _workers())
         for built in _written(engine, batches, counters, background=copy):
             result.audit_entries += len(built.events)
             for table, count in built.counts.items():
@@ -147,16 +148,17 @@ def _written(
             yield writing[0]
 
 
-def _idle_cores() -> int:
-    """The cores the machine is not busy on (its load average): forked workers make a batch in
-    about half the time on two idle cores, but on busy ones they only add their own overhead
-    (a fifth more CPU), so then the rows are made here, in turn."""
+def _workers() -> int:
+    """One worker per core, less one for each runnable process beyond the cores' number (the
+    load average). Measured 2026-12-06 on 2 cores: two workers made 50,000 births at 611/s
+    where one process made 411/s (load 1.3-2.5), but no faster at a load of 2.6-3.5 (347
+    and 342/s) or 5-6.5, where they only add their own overhead (a tenth more CPU a birth)."""
     cores = os.cpu_count() or 1
     try:
         busy = round(os.getloadavg()[0])
     except OSError:  # no load average here
         busy = 0
-    return max(1, cores - busy)
+    return max(1, cores - max(0, busy - cores))
 
 
 def _plans(

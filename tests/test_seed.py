@@ -328,10 +328,11 @@ def test_seeded_dossiers_pass_real_verification(seeded: Any, service_settings: S
 
 
 
-@pytest.mark.parametrize(("load", "workers"), [(0.1, 4), (1.6, 2), (3.5, 1), (9.0, 1)])
-def test_the_seed_forks_one_worker_per_idle_core(
+@pytest.mark.parametrize(("load", "workers"),
+                         [(0.1, 4), (1.6, 4), (3.5, 4), (6.0, 2), (6.6, 1), (9.0, 1)])
+def test_the_seed_forks_one_worker_per_core_unless_overloaded(
     monkeypatch: pytest.MonkeyPatch, load: float, workers: int
 ) -> None:
     monkeypatch.setattr(seed.os, "cpu_count", lambda: 4)
     monkeypatch.setattr(seed.os, "getloadavg", lambda: (load, load, load))
-    assert seed._idle_cores() == workers
+    assert seed._workers() == workers
