@@ -8,10 +8,10 @@ Everything is signed for real and verifies: the medical record is sealed with th
 seal as the ward seals it (`signing.cms`, its constant parts encoded once per run), parents'
 certificates are issued by the TEST CA for one throwaway key pair per run (the private key is
 forgotten when the seed ends; each in the CRL partition the CA would give it, made from that
-partition's first: `birthreg.seed_certificates`), the application carries the mother's JWS and the receipt the
-registry's, the birth certificate its sealed QR. The verification report is not computed again
-for each dossier (a few milliseconds each): it is the first dossier's report, with each birth's
-own identifiers written in (see `seed_report.ReportTemplate`).
+partition's first: `birthreg.seed_certificates`), the application carries the mother's JWS and
+the receipt the registry's, the birth certificate its sealed QR. The verification report is not
+computed again for each dossier (a few milliseconds each): it is the first dossier's report,
+with each birth's own identifiers written in (see `seed_report.ReportTemplate`).
 """
 
 from __future__ import annotations
