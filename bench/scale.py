@@ -94,7 +94,9 @@ def _grow(settings: Settings, births: int) -> tuple[int, float]:
         if total[0] % step < done:
             print(f"seed: {have + total[0]:,} of {births:,} births", file=sys.stderr)
 
-    run_seed(settings, births - have, days=365, progress=progress)
+    # A worker per core: the seed's own rule reads the load average, which the bench's runs
+    # before it (and the previous seed's workers) keep up, and would then choose one process.
+    run_seed(settings, births - have, days=365, progress=progress, processes=os.cpu_count())
     return births, time.monotonic() - started
 
 
