@@ -8,8 +8,9 @@ comes back). Every form that changes something carries the session's CSRF value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import httpx
 from fastapi import APIRouter, Form, Request
@@ -36,6 +37,8 @@ from birthreg.parents.schemas import ApplicationForm
 from birthreg.registry.client import RegistryClient
 from birthreg.services import services
 from birthreg.ward.codes import qr_svg, qr_svg_image
+
+T = TypeVar("T")
 
 router = APIRouter(include_in_schema=False, tags=["parents"])
 router.include_router(key_file_router)
@@ -304,27 +307,10 @@ def certificate_pdf(
     request: Request, session: SessionDep, holder: api.HolderDep, application_id: str
 ) -> Response:
     """The birth certificate's PDF (PAdES-signed by the registry), from the registry."""
-    application = service.get_application(session, holder, application_id)
-    submission_id = application.submission_id
-    session.commit()
-    if submission_id is None:
-        raise sessions.ParentsError("not_registered", "this application is not registered", 404)
-    try:
-        with RegistryClient.for_app(request.app) as registry:
-            status = registry.status(submission_id)
-            if status.status != "registered" or not status.certificate_id:
-                raise sessions.ParentsError(
-                    "not_registered", "this application is not registered (yet)", 404
-                )
-            pdf = registry.certificate_pdf(status.certificate_id)
-    except httpx.HTTPError:
-        raise sessions.ParentsError(
-            "registry_unavailable", "the registry could not be reached; try again", 503
-        ) from None
-    if pdf is None:
-        raise sessions.ParentsError(
-            "registry_unavailable", "the registry did not give the certificate", 502
-        )
+    pdf = _from_certificate(
+        request, session, holder, application_id, None,
+        lambda registry, certificate_id: registry.certificate_pdf(certificate_id),
+    )
     return Response(
         pdf,
         media_type="application/pdf",
@@ -347,27 +333,48 @@ def certificate_qr(
     page does not wait for it to be made (16 ms on a quiet core, 40-60 ms on a busy one, for the
     version-14 or 15 code of a sealed certificate). Like every page it is not kept by the browser
     (the edge's no-store): the code carries the child's particulars."""
+
+    def qr_of(registry: RegistryClient, certificate_id: str) -> str | None:
+        qr = (registry.certificate(certificate_id) or {}).get("qr")
+        return qr if isinstance(qr, str) and qr else None
+
+    qr = _from_certificate(request, session, holder, application_id, certificate_id, qr_of)
+    return Response(qr_svg_image(qr), media_type="image/svg+xml")
+
+
+def _from_certificate(
+    request: Request,
+    session: Session,
+    holder: sessions.Holder,
+    application_id: str,
+    certificate_id: str | None,
+    fetch: Callable[[RegistryClient, str], T | None],
+) -> T:
+    """What `fetch` gets from the registry about the application's certificate (404
+    not_registered until it is registered, or when `certificate_id` is given and is not its
+    certificate's; 503 registry_unavailable when the registry cannot be reached, 502 when it
+    gives nothing)."""
     application = service.get_application(session, holder, application_id)
     submission_id = application.submission_id
     session.commit()
-    not_registered = sessions.ParentsError(
-        "not_registered", "this application has no such certificate", 404
-    )
     if submission_id is None:
-        raise not_registered
+        raise sessions.ParentsError("not_registered", "this application is not registered", 404)
     try:
         with RegistryClient.for_app(request.app) as registry:
-            registered = registry.status(submission_id)
-            if registered.status != "registered" or registered.certificate_id != certificate_id:
-                raise not_registered
-            certificate = registry.certificate(certificate_id)
+            answer = registry.status(submission_id)
+            if answer.status != "registered" or not answer.certificate_id or (
+                certificate_id is not None and answer.certificate_id != certificate_id
+            ):
+                raise sessions.ParentsError(
+                    "not_registered", "this application has no such certificate (yet)", 404
+                )
+            found = fetch(registry, answer.certificate_id)
     except httpx.HTTPError:
         raise sessions.ParentsError(
             "registry_unavailable", "the registry could not be reached; try again", 503
         ) from None
-    qr = (certificate or {}).get("qr")
-    if not isinstance(qr, str) or not qr:
+    if found is None:
         raise sessions.ParentsError(
             "registry_unavailable", "the registry did not give the certificate", 502
         )
-    return Response(qr_svg_image(qr), media_type="image/svg+xml")
+    return found

@@ -109,13 +109,10 @@ def _release_lookup(session: Session, lookup: str, moment: datetime) -> bool:
     holder = session.exec(select(Enrollment).where(Enrollment.lookup == lookup)).first()
     if holder is None:
         return True
-    if holder.used_at is None and holder.locked_at is None and holder.expires_at > moment:
+    if enrollment_state(holder, moment) == "pending":
         return False
-    session.execute(
-        update(Enrollment).where(col(Enrollment.id) == holder.id).values(lookup=None)
-        .execution_options(synchronize_session=False)
-    )
-    session.expire(holder)
+    holder.lookup = None
+    session.flush()  # before the new code's insert takes the lookup
     return True
 
 
