@@ -15,9 +15,8 @@ the subject's checks another 0.02 ms).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from asn1crypto import core, parser
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from signing.ca import CertificationAuthority, Individual, Profile, random_serial, subject_name
 from signing.ca.profiles import INDIVIDUAL_VALIDITY
+from signing.identity import validate_iin
 
 #: TBSCertificate's fields (RFC 5280 section 4.1) around the three that change, in order
 #: (absent optional ones dump empty).
@@ -35,6 +35,10 @@ _AFTER_SUBJECT = ("subject_public_key_info", "issuer_unique_id", "subject_unique
                   "extensions")
 #: RFC 5280 section 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
 _UTC_TIME_BEFORE = 2050
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+#: How many of the last certificates issued keep their DER (a birth's mother's and father's).
+_KEPT = 4
+_MAX_PEOPLE = 100_000
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,8 @@ class _Template:
     signature_algorithm: bytes
 
 
-def _template(certificate: x509.Certificate) -> _Template:
-    loaded = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+def _template(der: bytes) -> _Template:
+    loaded = asn1_x509.Certificate.load(der)
     tbs = loaded["tbs_certificate"]
 
     def dumped(names: tuple[str, ...]) -> bytes:
@@ -66,17 +70,71 @@ def _template(certificate: x509.Certificate) -> _Template:
 
 def _time(moment: datetime) -> bytes:
     """A Time (the CHOICE's alternative itself: a CHOICE adds no tag of its own), to the
-    second as RFC 5280 wants and as cryptography's builder writes it."""
-    moment = moment.replace(microsecond=0)
-    kind = core.UTCTime if moment.year < _UTC_TIME_BEFORE else core.GeneralizedTime
-    encoded: bytes = kind(moment).dump()
-    return encoded
+    second as RFC 5280 wants and as cryptography's builder writes it (asn1crypto's UTCTime and
+    GeneralizedTime encodings of it, written directly: tests/test_seed_certificates.py)."""
+    utc = moment.astimezone(UTC)
+    if utc.year < _UTC_TIME_BEFORE:
+        return b"\x17\x0d" + utc.strftime("%y%m%d%H%M%SZ").encode("ascii")
+    return b"\x18\x0f" + f"{utc.year:04d}{utc:%m%d%H%M%S}Z".encode("ascii")
+
+
+def _tlv(tag: int, contents: bytes) -> bytes:
+    """A DER value of a one-byte tag, as asn1crypto's `parser.emit` writes it (a fifth of the
+    time: a certificate takes ten)."""
+    length = len(contents)
+    if length < 0x80:
+        return bytes((tag, length)) + contents
+    size = (length.bit_length() + 7) // 8
+    return bytes((tag, 0x80 | size)) + length.to_bytes(size, "big") + contents
+
+
+class _Subjects:
+    """Subject names (`signing.ca.subject_name`) from the encodings of their parts: its CN and
+    SN RDNs for a surname and given name, the GIVENNAME RDN for a patronymic (none without one),
+    the SERIALNUMBER RDN around the 12 digits of an IIN, the OU and C RDNs. A part not seen
+    yet comes from `subject_name` (which checks it) and is kept, and the whole is compared
+    with that name's encoding; the IIN is checked each time (`validate_iin`)."""
+
+    def __init__(self) -> None:
+        self._people: dict[tuple[str, str], bytes] = {}
+        self._patronymics: dict[str, bytes] = {}
+        self._serial = self._tail = b""
+
+    def encode(self, subject: Individual) -> bytes:
+        validate_iin(subject.iin)
+        person = self._people.get((subject.surname, subject.given_name))
+        patronymic = self._patronymics.get(subject.patronymic or "")
+        if person is None or patronymic is None or not self._serial:
+            return self._learn(subject)
+        return self._join(subject, person, patronymic)
+
+    def _join(self, subject: Individual, person: bytes, patronymic: bytes) -> bytes:
+        serial = self._serial + subject.iin.encode("ascii")
+        return _tlv(0x30, person + patronymic + serial + self._tail)
+
+    def _learn(self, subject: Individual) -> bytes:
+        encoded = subject_name(subject).public_bytes()
+        rdns = [rdn.dump() for rdn in asn1_x509.Name.load(encoded).chosen]
+        iin = subject.iin.encode("ascii")
+        if len(rdns) not in (5, 6) or not rdns[-3].endswith(iin):
+            raise ValueError("a subject name this issuer does not know how to put together")
+        if len(self._people) > _MAX_PEOPLE:  # the seed's names are ~6,000: a bound for others
+            self._people.clear()
+        self._serial, self._tail = rdns[-3][: -len(iin)], rdns[-2] + rdns[-1]
+        person, patronymic = rdns[0] + rdns[1], rdns[2] if len(rdns) == 6 else b""
+        if self._join(subject, person, patronymic) != encoded:
+            raise ValueError("a subject name this issuer does not know how to put together")
+        self._people[(subject.surname, subject.given_name)] = person
+        self._patronymics[subject.patronymic or ""] = patronymic
+        return encoded
 
 
 class IndividualIssuer:
     """`issue(subject, moment, crl_partition)`: an INDIVIDUAL certificate of `public_key` by
     `ca`, whose issuing key is `issuing_key` (checked). Security caveats: those of
-    `CertificationAuthority.issue`; the key's checks run when the first certificate is issued."""
+    `CertificationAuthority.issue`; the key's checks run when the first certificate is issued.
+
+    The last few certificates issued keep their DER (`encoded`)."""
 
     def __init__(
         self, ca: CertificationAuthority, public_key: PublicKeyTypes,
@@ -88,6 +146,9 @@ class IndividualIssuer:
         self._public_key = public_key
         self._issuing_key = issuing_key
         self._templates: dict[int, _Template] = {}
+        self._subjects = _Subjects()
+        #: The last certificates issued and their DER, by serial number.
+        self._issued: dict[int, tuple[x509.Certificate, bytes]] = {}
 
     def issue(
         self, subject: Individual, *, moment: datetime, crl_partition: int
@@ -96,14 +157,30 @@ class IndividualIssuer:
         if template is None:
             certificate = self._ca.issue(self._public_key, subject, profile=Profile.INDIVIDUAL,
                                          moment=moment, crl_partition=crl_partition)
-            self._templates[crl_partition] = _template(certificate)
-            return certificate
-        name = subject_name(subject)
+            der = certificate.public_bytes(serialization.Encoding.DER)
+            self._templates[crl_partition] = _template(der)
+            return self._keep(certificate, der)
+        name = self._subjects.encode(subject)
         not_before, not_after = self._ca.validity(moment, INDIVIDUAL_VALIDITY)
-        validity = parser.emit(0, 1, 16, _time(not_before) + _time(not_after))
-        tbs = parser.emit(0, 1, 16, template.head + core.Integer(random_serial()).dump()
-                          + template.middle + validity + name.public_bytes() + template.tail)
-        signature = self._issuing_key.sign(tbs, ec.ECDSA(hashes.SHA256()))
-        der = parser.emit(0, 1, 16, tbs + template.signature_algorithm
-                          + core.OctetBitString(signature).dump())
-        return x509.load_der_x509_certificate(der)
+        validity = _tlv(0x30, _time(not_before) + _time(not_after))
+        serial = random_serial()
+        tbs = _tlv(0x30, template.head + _tlv(0x02, serial.to_bytes(serial.bit_length() // 8 + 1,
+                                                                    "big"))
+                   + template.middle + validity + name + template.tail)
+        signature = self._issuing_key.sign(tbs, _ECDSA_SHA256)
+        der = _tlv(0x30, tbs + template.signature_algorithm + _tlv(0x03, b"\0" + signature))
+        return self._keep(x509.load_der_x509_certificate(der), der)
+
+    def _keep(self, certificate: x509.Certificate, der: bytes) -> x509.Certificate:
+        if len(self._issued) >= _KEPT:
+            del self._issued[next(iter(self._issued))]
+        self._issued[certificate.serial_number] = (certificate, der)
+        return certificate
+
+    def encoded(self, certificate: x509.Certificate) -> bytes:
+        """The certificate's DER: the one kept when it is one of the last issued, else
+        encoded again."""
+        kept = self._issued.get(certificate.serial_number)
+        if kept is not None and kept[0] is certificate:
+            return kept[1]
+        return certificate.public_bytes(serialization.Encoding.DER)

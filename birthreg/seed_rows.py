@@ -28,7 +28,6 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from birthreg import seed_names
@@ -207,7 +206,7 @@ def _enroll(context: SeedContext, rows: Rows, birth: Birth, person: Individual, 
     serial = format(certificate.serial_number, "x")
     revoked = life.revoked_at if role == "mother" else None
     rows.add("pki_certificate", serial=serial, profile=Profile.INDIVIDUAL.value,
-             der=certificate.public_bytes(serialization.Encoding.DER),
+             der=context.holder_issuer.encoded(certificate),
              not_before=certificate.not_valid_before_utc,
              not_after=certificate.not_valid_after_utc, issued_at=issued_at,
              revoked_at=revoked, revocation_reason="key_compromise" if revoked else None,
@@ -261,9 +260,10 @@ def _apply(context: SeedContext, rows: Rows, birth: Birth, certificate: x509.Cer
     # signatures are made then too, so that they verify.
     signed_at = max(life.applied_at - timedelta(minutes=2),
                     certificate.not_valid_before_utc + timedelta(minutes=10))
+    # The certificate's DER as its issuer kept it, not encoded again.
     signature = {"format": "jws", "value": jws.sign_detached(
-        content, certificate, context.holder_key, chain=context.ca.chain,
-        signing_time=signed_at)}
+        content, context.holder_issuer.encoded(certificate), context.holder_key,
+        chain=context.ca.chain, signing_time=signed_at)}
     dossier = {
         "medical_record": {"document": json.loads(birth.medical_record),
                            "signature": {"format": "cms",

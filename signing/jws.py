@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
@@ -89,41 +91,31 @@ def key_id(certificate: x509.Certificate) -> str:
 
 
 def sign_detached(
-    payload: bytes,
-    certificate: x509.Certificate,
-    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
-    *,
-    signing_time: datetime,
-    chain: Iterable[x509.Certificate] = (),
-    alg: str | None = None,
+    payload: bytes, certificate: x509.Certificate | bytes,
+    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, *, signing_time: datetime,
+    chain: Iterable[x509.Certificate] = (), alg: str | None = None,
 ) -> str:
     """`header..signature` over payload, protected header {alg, kid, crit, sigT, x5c}.
 
     alg follows the key (ES256, ES384, RS256) unless given ("PS256" for RSA). x5c is the
-    certificate, then chain as given: each must certify the one before, or the signature will
-    not verify. signing_time (UTC, to the second) is the signer's claim, nothing more. Raises
-    WeakKey for a key outside our policy and ValueError for a naive signing_time, an alg that
-    does not fit the key, or a key not the certificate's.
+    certificate (or its DER, not encoded again), then chain as given: each must certify the one
+    before, or the signature will not verify. signing_time (UTC, to the second) is the signer's
+    claim, nothing more. Raises WeakKey for a key outside our policy and ValueError for a naive
+    signing_time, an alg that does not fit the key, or a key not the certificate's.
     """
-    check_signing_key(private_key, certificate, signing_time)
+    loaded = certificate
+    if isinstance(loaded, bytes):
+        loaded = x509.load_der_x509_certificate(loaded)
+    check_signing_key(private_key, loaded, signing_time)
     public_key = private_key.public_key()
     # By default the first alg that fits the key: ES256, ES384 or RS256.
     alg = alg or next((name for name, a in JWS_ALGORITHMS.items() if a.fits(public_key)), None)
     algorithm = JWS_ALGORITHMS.get(alg or "")
     if algorithm is None or not algorithm.fits(public_key):
         raise ValueError(f"alg {alg} does not fit a {describe_key(public_key)} key")
-
-    header = {
-        "alg": algorithm.name,
-        "kid": key_id(certificate),
-        "crit": ["sigT"],
-        "sigT": signing_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "x5c": [
-            base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")
-            for cert in (certificate, *chain)
-        ],
-    }
-    encoded_header = b64url_encode(json.dumps(header, separators=(",", ":")).encode("ascii"))
+    sig_t = signing_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    header = sig_t.join(_header(algorithm.name, certificate, _chain_x5c(tuple(chain))))
+    encoded_header = b64url_encode(header.encode("ascii"))
     signing_input = f"{encoded_header}.{b64url_encode(payload)}".encode("ascii")
     digest = hash_for(algorithm.hash_name)
     if isinstance(private_key, ec.EllipticCurvePrivateKey):
@@ -132,6 +124,30 @@ def sign_detached(
     else:
         signature = private_key.sign(signing_input, algorithm.padding(), digest)
     return f"{encoded_header}..{b64url_encode(signature)}"
+
+
+@lru_cache(maxsize=16)  # for the last few certificates signed for (public data)
+def _header(
+    alg: str, certificate: x509.Certificate | bytes, chain: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The header's JSON text (json.dumps), before and after sigT's value."""
+    der = certificate if isinstance(certificate, bytes) else _der(certificate)
+    header = {"alg": alg, "kid": b64url_encode(hashlib.sha256(der).digest()), "crit": ["sigT"],
+              "sigT": "\0", "x5c": [_x5c(der), *chain]}
+    return tuple(json.dumps(header, separators=(",", ":")).split("\\u0000"))
+
+
+def _der(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _x5c(der: bytes) -> str:
+    return base64.b64encode(der).decode("ascii")
+
+
+@lru_cache(maxsize=16)  # the x5c entries of the last few chains
+def _chain_x5c(chain: tuple[x509.Certificate, ...]) -> tuple[str, ...]:
+    return tuple(_x5c(_der(certificate)) for certificate in chain)
 
 
 def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:
@@ -280,7 +296,7 @@ def _x5c_item(item: Any) -> bytes:
     if not isinstance(item, str):
         raise TypeError("not a string")
     der = binascii.a2b_base64(item, strict_mode=True)
-    if base64.b64encode(der).decode("ascii") != item:
+    if _x5c(der) != item:
         raise ValueError("non-canonical base64")
     return der
 

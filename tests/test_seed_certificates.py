@@ -3,21 +3,30 @@ give."""
 
 from __future__ import annotations
 
+import random
 import shutil
 import subprocess
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from asn1crypto import core, parser
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from birthreg.seed_certificates import IndividualIssuer
-from signing.ca import CertificationAuthority, Individual, Profile, crl_partition_of
-from signing.errors import CAError, InvalidIdentityNumber
+from birthreg import seed_names
+from birthreg.seed_certificates import IndividualIssuer, _Subjects, _time, _tlv
+from signing.ca import (
+    CertificationAuthority,
+    Individual,
+    Profile,
+    crl_partition_of,
+    subject_name,
+)
+from signing.errors import CAError, InvalidIdentityNumber, InvalidName
 
 if TYPE_CHECKING:
     from conftest import PKI
@@ -107,3 +116,57 @@ def test_the_first_certificate_refuses_a_ca_key(pki: PKI) -> None:
     issuer = _issuer(pki.ca, pki.ca.issuing_certificate.public_key())
     with pytest.raises(CAError):
         issuer.issue(FIRST, moment=pki.moment, crl_partition=1)
+
+
+def test_der_values_are_asn1cryptos() -> None:
+    rng = random.Random(5280)
+    for length in [*range(300), 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x10000, 70000]:
+        contents = rng.randbytes(length)
+        for tag in (0x02, 0x03, 0x30, 0x31):
+            assert _tlv(tag, contents) == parser.emit(0, tag >= 0x30, tag & 0x1F, contents)
+    almaty = timezone(timedelta(hours=5))
+    moments = [datetime(2026, 6, 1, 12, 0, 0, 999_999, tzinfo=UTC),
+               datetime(2026, 6, 1, 17, 0, 0, tzinfo=almaty),
+               datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC),
+               datetime(2050, 1, 1, tzinfo=UTC), datetime(2400, 2, 29, 1, 2, 3, tzinfo=UTC)]
+    for moment in moments:
+        second = moment.astimezone(UTC).replace(microsecond=0)
+        kind = core.UTCTime if second.year < 2050 else core.GeneralizedTime
+        assert _time(moment) == kind(second).dump()
+
+
+def test_subject_names_are_subject_names_encodings() -> None:
+    rng = random.Random(1048)
+    subjects = _Subjects()
+    people = [FIRST, LATER, Individual(iin=FIRST.iin, surname="Қасымова", given_name="Әйгерім"),
+              Individual(iin=LATER.iin, surname="Smith", given_name="Anna", patronymic=""),
+              # CN at cryptography's bound (64 bytes), lengths of more than one byte.
+              Individual(iin=LATER.iin, surname="Ә" * 20, given_name="Б" * 11,
+                         patronymic="В" * 64)]
+    for _ in range(400):
+        family = rng.choice(seed_names.SURNAMES)
+        surname, given, patronymic = seed_names.adult(rng, family, rng.choice("FM"))
+        people.append(Individual(iin=LATER.iin if rng.random() < 0.5 else FIRST.iin,
+                                 surname=surname, given_name=given,
+                                 patronymic=patronymic if rng.random() < 0.8 else None))
+    for person in people * 2:
+        assert subjects.encode(person) == subject_name(person).public_bytes()
+    with pytest.raises(InvalidIdentityNumber):
+        subjects.encode(Individual(iin="940315400075", surname="Smith", given_name="Anna"))
+    with pytest.raises(InvalidName):
+        subjects.encode(Individual(iin=FIRST.iin, surname="Smith1", given_name="Anna"))
+    with pytest.raises(CAError):
+        subjects.encode(Individual(iin=FIRST.iin, surname="Ә" * 20, given_name="Б" * 12))
+
+
+def test_the_issued_certificates_der_is_kept(pki: PKI) -> None:
+    issuer = _issuer(pki.ca, ec.generate_private_key(ec.SECP256R1()).public_key())
+    issued = [issuer.issue(FIRST if i % 2 else LATER, moment=pki.moment, crl_partition=1)
+              for i in range(6)]
+    for certificate in issued:
+        der = certificate.public_bytes(serialization.Encoding.DER)
+        assert issuer.encoded(certificate) == der
+        assert x509.load_der_x509_certificate(der) == certificate
+    # The last ones are kept as issued; an equal certificate loaded again is encoded anew.
+    again = x509.load_der_x509_certificate(issued[-1].public_bytes(serialization.Encoding.DER))
+    assert issuer.encoded(again) == issuer.encoded(issued[-1])
