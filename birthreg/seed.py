@@ -241,6 +241,7 @@ def _context(
         make_report=template.report, make_receipt=receipt_maker(office),
         make_certificate=make_certificate,
     )
+    template.encoded = context.holder_issuer.encoded  # the mothers' DER, as issued
     prime_report(context)
     return context, _load_counters(engine, office.id)
 

@@ -10,6 +10,7 @@ seeded database is for. Receipts are signed for each submission, as the registry
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -48,18 +49,24 @@ class _InMemoryFetcher:
                             validity=timedelta(hours=1))
 
 
-def _identifiers(dossier: dict[str, Any], mother: x509.Certificate, digest: str) -> list[str]:
+def _der(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _identifiers(dossier: dict[str, Any], mother: x509.Certificate, mother_der: bytes,
+                 digest: str) -> list[str]:
     """The values a report repeats from its dossier, in a fixed order (`digest`: the
     application's SHA-256, which its maker knows)."""
     record = dossier["medical_record"]["document"]
     application = dossier["application"]["document"]
     signature = dossier["application"]["signatures"][0]["value"]
-    header = json.loads(jws.b64url_decode(signature.split(".")[0]))
+    # Our own signature's header, just made: decoded as is (verify_dossier read the first).
+    encoded = signature.split(".")[0]
+    header = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
     return [
         record["id"], application["id"],
         application["medical_record_sha256"], digest,
-        format(mother.serial_number, "x"),
-        hashlib.sha256(mother.public_bytes(serialization.Encoding.DER)).hexdigest(),
+        format(mother.serial_number, "x"), hashlib.sha256(mother_der).hexdigest(),
         mother.not_valid_before_utc.isoformat(), mother.not_valid_after_utc.isoformat(),
         record["mother"]["iin"], record["mother"]["surname"], record["mother"]["given_name"],
         str(record["mother"].get("patronymic")), datetime.fromisoformat(header["sigT"]).isoformat(),
@@ -77,6 +84,8 @@ class ReportTemplate:
         self.moment = moment
         self.seals = seals
         self.holder_key = ec.generate_private_key(ec.SECP256R1())
+        #: A certificate's DER (the seed gives its issuer's, which keeps what it issued).
+        self.encoded: Callable[[x509.Certificate], bytes] = _der
         #: The first report's text cut where its moment and identifiers stood: the text
         #: between them, and which value goes in each cut (0 the moment, then `_identifiers`).
         self._literals: list[str] = []
@@ -85,7 +94,7 @@ class ReportTemplate:
     def report(
         self, dossier: dict[str, Any], mother: x509.Certificate, moment: datetime, digest: str
     ) -> str:
-        values = [moment.isoformat(), *_identifiers(dossier, mother, digest)]
+        values = [moment.isoformat(), *_identifiers(dossier, mother, self.encoded(mother), digest)]
         if not self._literals:
             # An hour after the seed's moment (`seed_rows.prime_report` makes this first
             # dossier): the TEST CA made by `birthreg init` may be minutes old, and a signature

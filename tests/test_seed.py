@@ -47,6 +47,7 @@ from signing import cms, jws
 from signing.ca import crl_partition_of
 from signing.canonical import canonicalize
 from signing.dossier import verify_dossier
+from signing.seal import read_seal
 from signing.trust import TrustAnchors, Validator
 
 BIRTHS = 120
@@ -336,3 +337,30 @@ def test_the_seed_forks_one_worker_per_core_unless_overloaded(
     monkeypatch.setattr(seed.os, "cpu_count", lambda: 4)
     monkeypatch.setattr(seed.os, "getloadavg", lambda: (load, load, load))
     assert seed._workers() == workers
+
+
+def test_the_seeded_qr_seals_and_holders_certificates_verify(
+    seeded: Any, service_settings: Settings
+) -> None:
+    """The birth certificates' QR seals read with the registry seal's certificate, and the
+    parents' certificates (kept as issued: seed_certificates) are their DER, by the CA."""
+    _result, engine = seeded
+    ca = load_certification_authority(service_settings)
+    with Session(engine) as session:
+        office = session.exec(select(RegistryOffice)).one()
+        issued = session.exec(select(BirthCertificate)).all()
+        holders = session.exec(select(IssuedCertificate).where(
+            col(IssuedCertificate.profile) == "individual")).all()
+    seal = load_seal(service_settings, "registry", office.bin, ca.chain)
+    assert issued and holders
+    for row in issued:
+        contents = read_seal(row.qr, [seal.certificate])
+        fields = json.loads(row.fields)
+        assert contents.certificate_number == fields["certificate_number"]
+        assert contents.child_iin == fields["child"]["iin"]
+        assert contents.child_surname == fields["child"]["surname"]
+    for holder in holders:
+        certificate = x509.load_der_x509_certificate(holder.der)
+        assert certificate.public_bytes(Encoding.DER) == holder.der
+        certificate.verify_directly_issued_by(ca.issuing_certificate)
+        assert format(certificate.serial_number, "x") == holder.serial
