@@ -99,3 +99,11 @@ def test_a_naive_signing_time_is_refused(pki: PKI) -> None:
     signer = cms.DetachedSigner(party.certificate, party.key, chain=party.chain)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="timezone-aware"):
         signer.sign(b"{}", signing_time=datetime(2026, 6, 1, 12))
+
+
+def test_der_values_are_what_asn1crypto_emits() -> None:
+    for length in [*range(300), 0xFF, 0x100, 0xFFFF, 0x10000, 70000]:
+        contents = bytes(range(256)) * (length // 256) + bytes(range(length % 256))
+        for tag, (class_, method, number) in {0x04: (0, 0, 4), 0x17: (0, 0, 23), 0x30: (0, 1, 16),
+                                             0x31: (0, 1, 17), 0xA0: (2, 1, 0)}.items():
+            assert cms._der(tag, contents) == parser.emit(class_, method, number, contents)
