@@ -107,7 +107,7 @@ def sign_detached(
     if isinstance(loaded, bytes):
         loaded = x509.load_der_x509_certificate(loaded)
     check_signing_key(private_key, loaded, signing_time)
-    public_key = private_key.public_key()
+    public_key = loaded.public_key()  # the key's, as checked (cryptography keeps it)
     # By default the first alg that fits the key: ES256, ES384 or RS256.
     alg = alg or next((name for name, a in JWS_ALGORITHMS.items() if a.fits(public_key)), None)
     algorithm = JWS_ALGORITHMS.get(alg or "")
