@@ -334,7 +334,3 @@ def test_qr_text_quotes_as_urllib_does() -> None:
     for text in texts:
         assert qr_text("http://x/", text) == f"http://x/verify#{quote(text, safe='$*+-./:')}"
 
-
-def test_key_id_is_per_certificate_even_when_remembered(pki: PKI) -> None:
-    for certificate in (pki.registry_office.certificate, pki.facility.certificate) * 2:
-        assert key_id(certificate) == certificate.fingerprint(hashes.SHA256())[:8]
