@@ -230,7 +230,9 @@ def make_seal(
     der_signature = key.sign(_signature_input(protected, payload), _ECDSA_SHA256)
     raw_signature = raw_ecdsa_signature(der_signature, key.curve)
     cose = cbor2.dumps(cbor2.CBORTag(_COSE_SIGN1_TAG, [protected, {}, payload, raw_signature]))
-    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    # Raw DEFLATE at level 9. An 8 KB window (-13) gives a seal (MAX_SEAL_BYTES at most) the
+    # stream 32 KB gives, no match being that far back, and is half the memory to set up.
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -13 if len(cose) <= MAX_SEAL_BYTES else -15)
     compressed = deflater.compress(cose) + deflater.flush()
     shorter = len(compressed) < len(cose) and compressed[0] != _COSE_SIGN1_FIRST_BYTE
     return base45_encode(compressed if shorter else cose)

@@ -334,3 +334,27 @@ def test_qr_text_quotes_as_urllib_does() -> None:
     for text in texts:
         assert qr_text("http://x/", text) == f"http://x/verify#{quote(text, safe='$*+-./:')}"
 
+
+def _deflate(data: bytes, wbits: int) -> bytes:
+    deflater = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    return deflater.compress(data) + deflater.flush()
+
+
+def test_a_seal_is_deflated_as_with_a_32_kb_window(pki: PKI) -> None:
+    """make_seal's 8 KB window: the stream a 32 KB window gives, for anything up to
+    MAX_SEAL_BYTES (random, repetitive and mixed inputs), and for long-named seals."""
+    rng = random.Random(1951)
+    words = [rng.randbytes(rng.randint(1, 40)) for _ in range(30)]
+    for length in [*range(0, 600), *range(600, seal.MAX_SEAL_BYTES + 1, 7)]:
+        samples = (rng.randbytes(length), bytes(length), (words[length % 30] * length)[:length],
+                   b"".join(rng.choices(words, k=length))[:length])
+        for data in samples:
+            assert _deflate(data, -13) == _deflate(data, -15), length
+    compressed = 0
+    for _ in range(20):
+        raw = base45_decode(_seal(pki, **LONGEST_NAMES))
+        if raw[0] != 0xD2:
+            compressed += 1
+            assert _deflate(zlib.decompress(raw, -15), -15) == raw
+    assert compressed
+
