@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from signing.ca import CertificationAuthority, Individual, Profile, random_serial, subject_name
 from signing.ca.profiles import INDIVIDUAL_VALIDITY
 from signing.identity import validate_iin
+from signing.names import validate_person_name
 
 #: TBSCertificate's fields (RFC 5280 section 4.1) around the three that change, in order
 #: (absent optional ones dump empty).
@@ -39,7 +40,10 @@ _UTC_TIME_BEFORE = 2050
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 #: How many of the last certificates issued keep their DER (a birth's mother's and father's).
 _KEPT = 4
-_MAX_PEOPLE = 100_000
+_MAX_NAMES = 100_000
+#: commonName (2.5.4.3), and the most UTF-8 bytes cryptography puts in one (X.520's 64).
+_COMMON_NAME = b"\x06\x03\x55\x04\x03"
+_MAX_COMMON_NAME = 64
 
 
 @dataclass(frozen=True)
@@ -90,28 +94,37 @@ def _tlv(tag: int, contents: bytes) -> bytes:
 
 
 class _Subjects:
-    """Subject names (`signing.ca.subject_name`) from the encodings of their parts: its CN and
-    SN RDNs for a surname and given name, the GIVENNAME RDN for a patronymic (none without one),
-    the SERIALNUMBER RDN around the 12 digits of an IIN, the OU and C RDNs. A part not seen
-    yet comes from `subject_name` (which checks it) and is kept, and the whole is compared
-    with that name's encoding; the IIN is checked each time (`validate_iin`)."""
+    """Subject names (`signing.ca.subject_name`) from the encodings of their parts: the CN RDN
+    (UTF8String, at most 64 bytes) of a surname and a given name as checked, the SN RDN of a
+    surname, the GIVENNAME RDN of a patronymic (none without one), the SERIALNUMBER RDN around
+    the 12 digits of an IIN, the OU and C RDNs. A part not seen yet comes from `subject_name`
+    (which checks it) and is kept, the whole compared with that name's encoding; the IIN is
+    checked each time (`validate_iin`). A few hundred names make the seed's 112,000."""
 
     def __init__(self) -> None:
-        self._people: dict[tuple[str, str], bytes] = {}
+        #: Each surname as checked, and its SN RDN; each given name as checked.
+        self._surnames: dict[str, tuple[str, bytes]] = {}
+        self._given_names: dict[str, str] = {}
         self._patronymics: dict[str, bytes] = {}
         self._serial = self._tail = b""
 
     def encode(self, subject: Individual) -> bytes:
         validate_iin(subject.iin)
-        person = self._people.get((subject.surname, subject.given_name))
+        surname = self._surnames.get(subject.surname)
+        given_name = self._given_names.get(subject.given_name)
         patronymic = self._patronymics.get(subject.patronymic or "")
-        if person is None or patronymic is None or not self._serial:
+        if surname is None or given_name is None or patronymic is None or not self._serial:
             return self._learn(subject)
-        return self._join(subject, person, patronymic)
+        common_name = f"{surname[0]} {given_name}".encode()
+        if len(common_name) > _MAX_COMMON_NAME:  # subject_name refuses it
+            return self._learn(subject)
+        return self._join(subject, common_name, surname[1], patronymic)
 
-    def _join(self, subject: Individual, person: bytes, patronymic: bytes) -> bytes:
+    def _join(self, subject: Individual, common_name: bytes, surname: bytes,
+              patronymic: bytes) -> bytes:
+        common = _tlv(0x31, _tlv(0x30, _COMMON_NAME + _tlv(0x0C, common_name)))
         serial = self._serial + subject.iin.encode("ascii")
-        return _tlv(0x30, person + patronymic + serial + self._tail)
+        return _tlv(0x30, common + surname + patronymic + serial + self._tail)
 
     def _learn(self, subject: Individual) -> bytes:
         encoded = subject_name(subject).public_bytes()
@@ -119,13 +132,18 @@ class _Subjects:
         iin = subject.iin.encode("ascii")
         if len(rdns) not in (5, 6) or not rdns[-3].endswith(iin):
             raise ValueError("a subject name this issuer does not know how to put together")
-        if len(self._people) > _MAX_PEOPLE:  # the seed's names are ~6,000: a bound for others
-            self._people.clear()
+        # The seed's names are a few hundred: a bound for others.
+        if len(self._surnames) + len(self._given_names) + len(self._patronymics) > _MAX_NAMES:
+            self._surnames, self._given_names, self._patronymics = {}, {}, {}
+        surname = validate_person_name(subject.surname, field="surname")
+        given_name = validate_person_name(subject.given_name, field="given_name")
         self._serial, self._tail = rdns[-3][: -len(iin)], rdns[-2] + rdns[-1]
-        person, patronymic = rdns[0] + rdns[1], rdns[2] if len(rdns) == 6 else b""
-        if self._join(subject, person, patronymic) != encoded:
+        patronymic = rdns[2] if len(rdns) == 6 else b""
+        common_name = f"{surname} {given_name}".encode()
+        if self._join(subject, common_name, rdns[1], patronymic) != encoded:
             raise ValueError("a subject name this issuer does not know how to put together")
-        self._people[(subject.surname, subject.given_name)] = person
+        self._surnames[subject.surname] = (surname, rdns[1])
+        self._given_names[subject.given_name] = given_name
         self._patronymics[subject.patronymic or ""] = patronymic
         return encoded
 

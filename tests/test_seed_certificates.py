@@ -155,6 +155,8 @@ def test_subject_names_are_subject_names_encodings() -> None:
         subjects.encode(Individual(iin="940315400075", surname="Smith", given_name="Anna"))
     with pytest.raises(InvalidName):
         subjects.encode(Individual(iin=FIRST.iin, surname="Smith1", given_name="Anna"))
+    # Both parts known (from names that fit), together beyond the CN's 64 bytes: refused.
+    subjects.encode(Individual(iin=FIRST.iin, surname="Smith", given_name="Б" * 12))
     with pytest.raises(CAError):
         subjects.encode(Individual(iin=FIRST.iin, surname="Ә" * 20, given_name="Б" * 12))
 
