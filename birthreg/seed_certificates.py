@@ -166,7 +166,7 @@ class IndividualIssuer:
         self._issuing_key = issuing_key
         self._templates: dict[int, _Template] = {}
         self._subjects = _Subjects()
-        #: The last certificates issued and their DER, by serial number.
+        #: The last certificates issued and their DER, by id (each held here: no other's id).
         self._issued: dict[int, tuple[x509.Certificate, bytes]] = {}
 
     def issue(
@@ -193,13 +193,13 @@ class IndividualIssuer:
     def _keep(self, certificate: x509.Certificate, der: bytes) -> x509.Certificate:
         if len(self._issued) >= _KEPT:
             del self._issued[next(iter(self._issued))]
-        self._issued[certificate.serial_number] = (certificate, der)
+        self._issued[id(certificate)] = (certificate, der)
         return certificate
 
     def encoded(self, certificate: x509.Certificate) -> bytes:
         """The certificate's DER: the one kept when it is one of the last issued, else
         encoded again."""
-        kept = self._issued.get(certificate.serial_number)
+        kept = self._issued.get(id(certificate))
         if kept is not None and kept[0] is certificate:
             return kept[1]
         return certificate.public_bytes(serialization.Encoding.DER)
