@@ -29,6 +29,10 @@ from signing.ca import CertificationAuthority, InMemoryCertificateStatus
 from signing.dossier import verify_dossier
 from signing.trust import TrustAnchors, Validator
 
+#: The base64url characters (whole groups) of a JWS header that hold its sigT when made by
+#: `jws.sign_detached` ({"alg":"ES256","kid":<43>,"crit":["sigT"],"sigT":<20>: 113 bytes).
+_SIGT_WITHIN = 152
+
 
 class _InMemoryFetcher:
     """The TEST CA's OCSP answers and root CRL for the seed's certificates, without a network."""
@@ -60,17 +64,29 @@ def _identifiers(dossier: dict[str, Any], mother: x509.Certificate, mother_der: 
     record = dossier["medical_record"]["document"]
     application = dossier["application"]["document"]
     signature = dossier["application"]["signatures"][0]["value"]
-    # Our own signature's header, just made: decoded as is (verify_dossier read the first).
-    encoded = signature.split(".")[0]
-    header = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
     return [
         record["id"], application["id"],
         application["medical_record_sha256"], digest,
         format(mother.serial_number, "x"), hashlib.sha256(mother_der).hexdigest(),
         mother.not_valid_before_utc.isoformat(), mother.not_valid_after_utc.isoformat(),
         record["mother"]["iin"], record["mother"]["surname"], record["mother"]["given_name"],
-        str(record["mother"].get("patronymic")), datetime.fromisoformat(header["sigT"]).isoformat(),
+        str(record["mother"].get("patronymic")), _signed_at(signature),
     ]
+
+
+def _signed_at(signature: str) -> str:
+    """The sigT of the mother's JWS, made just now by `jws.sign_detached`: read from the start
+    of its header (alg, kid and crit before it are of one length), else from the whole."""
+    start = signature[:_SIGT_WITHIN]
+    head = base64.urlsafe_b64decode(start) if "." not in start else b""
+    found = head.find(b'"sigT":"')
+    at = found + len(b'"sigT":"')  # then 2026-06-01T12:00:00Z, 20 characters, and a quote
+    if found >= 0 and head[at + 20:at + 21] == b'"':
+        sig_t = head[at:at + 20].decode("ascii")
+    else:
+        encoded = signature.split(".")[0]
+        sig_t = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))["sigT"]
+    return datetime.fromisoformat(sig_t).isoformat()
 
 
 class ReportTemplate:
