@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from birthreg import seed_copy
-from birthreg.audit_bulk import Prepared, prepare
+from birthreg.audit_bulk import Prepared, hashed_time, prepare
 from birthreg.seed_packed import pack_tables
 from birthreg.seed_plan import Numbers, Plan
 from birthreg.seed_rows import TABLE_ORDER, Rows, SeedContext, add_birth
@@ -54,12 +54,14 @@ def build(context: SeedContext, plans: list[Plan], copy: bool) -> Built:
         add_birth(context, rows, plan)
     dictionaries = pack_tables(rows.tables)
     events = sorted(rows.events, key=lambda event: event.at)
-    prepared = [prepare(event) for event in events]
+    times = seed_copy.column([event.at for event in events])
+    prepared = [prepare(event, hashed_time(event.at, text))
+                for event, text in zip(events, times, strict=True)]
     built = Built(
         births=len(plans),
         numbers=[plan.registration for plan in plans if plan.registration is not None],
         counts={name: len(rows.tables[name]) for name in TABLE_ORDER},
-        events=list(zip(prepared, _middles(prepared, copy), strict=True)),
+        events=list(zip(prepared, _middles(prepared, times, copy), strict=True)),
         dictionaries=dictionaries,
         partitions=_partitions(rows.tables["pki_certificate"]),
     )
@@ -81,12 +83,15 @@ def _partitions(certificates: list[dict[str, Any]]) -> dict[int, tuple[int, int,
     return tally
 
 
-def _middles(prepared: list[Prepared], copy: bool) -> list[str]:
-    """Each event's COPY text but for seq, prev_hash and entry_hash (the time as the column keeps
-    it)."""
+def _middles(prepared: list[Prepared], times: Sequence[str], copy: bool) -> list[str]:
+    """Each event's COPY text but for seq, prev_hash and entry_hash (`times`: the time as the
+    column keeps it, in COPY text)."""
     if not copy:
         return [""] * len(prepared)
-    return seed_copy.lines([[p.at, *p.values[1:]] for p in prepared])
+    if not prepared:
+        return []
+    hashed = list(zip(*[p.values for p in prepared], strict=True))
+    return seed_copy.column_lines([times, *hashed[1:]])
 
 
 _CONTEXT: list[SeedContext] = []
