@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from birthreg import audit, audit_bulk, seed_copy, seed_names
-from birthreg.audit_bulk import FIELDS, Event, chained, link, prepare
+from birthreg.audit_bulk import FIELDS, Event, Prepared, chained, link, prepare
 from birthreg.db import make_engine
 from signing.canonical import canonicalize
 from signing.errors import CanonicalizationError
@@ -124,6 +125,14 @@ def test_prepared_digest_and_body_are_canonicalize_s(
                        for _ in range(7))
         general = _outcome(lambda v: canonicalize(list(v))[1:-1], values)
         assert _outcome(audit_bulk._body, values) == general
+
+
+def test_a_prepared_event_pickles_as_itself() -> None:
+    for event in _events():
+        prepared = prepare(event)
+        for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+            back = pickle.loads(pickle.dumps(prepared, protocol))  # noqa: S301 (its own bytes)
+            assert type(back) is Prepared and back == prepared and back.at.tzinfo is UTC
 
 
 # -- COPY text ------------------------------------------------------------------------------------
