@@ -24,8 +24,8 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -41,12 +41,12 @@ from birthreg.registry.duplicates import child_name_key
 from birthreg.registry.search_keys import registration_keys, submission_keys
 from birthreg.seed_certificates import IndividualIssuer
 from birthreg.seed_plan import Numbers, Plan, Story
-from birthreg.ward.schemas import BirthIn, ChildIn, PersonIn
-from birthreg.ward.service import medical_record_document
+from birthreg.ward.records import record_facility
 from signing import cms, jws
 from signing.ca import CertificationAuthority, Individual, Profile
 from signing.canonical import canonicalize
 from signing.identity import make_iin
+from signing.medical_record import MEDICAL_RECORD_TYPE
 
 ATTENDANT = "Сейітова Ж. Қ."
 
@@ -152,49 +152,77 @@ def add_birth(context: SeedContext, rows: Rows, plan: Plan) -> None:
         _enroll(context, rows, birth, father, "father", plan)
     if life.applied_at is None or plan.tracking is None:
         return
-    birth.progress = "application_signed"
+    birth.row["progress"] = "application_signed"
     parts = _parts(rng, birth, family, father)
     submission_id = _apply(context, rows, birth, mother_certificate, parts, plan)
     if plan.registration is not None:
-        birth.progress = "registered"
+        birth.row["progress"] = "registered"
         _register(context, rows, birth, submission_id, life, plan.registration)
-    rows.tables["birth"][-1]["progress"] = birth.progress
+
+
+@dataclass
+class Born:
+    """A seeded birth as its later steps read it: what they would read of its `Birth` row
+    (`medical_record`, `medical_record_sha256`, for `application_document`), the record as a
+    document, the seal's base64, and the row itself (its progress moved as the birth goes on)."""
+
+    id: str
+    document: dict[str, Any]
+    medical_record: str
+    medical_record_sha256: str
+    seal: str
+    row: dict[str, Any]
+
+
+def medical_record(context: SeedContext, record_id: str, mother: Individual, sex: str,
+                   life: Story, weight_g: int, length_cm: int) -> dict[str, Any]:
+    """The medical record the ward makes of this birth (`ward.records.medical_record_document`,
+    which also runs the ward's checks on what it is given: the seed's values pass them by
+    construction, and a test compares the two)."""
+    mother_part = {"iin": mother.iin, "surname": mother.surname,
+                   "given_name": mother.given_name}
+    if mother.patronymic is not None:
+        mother_part["patronymic"] = mother.patronymic
+    return {
+        "type": MEDICAL_RECORD_TYPE,
+        "id": record_id,
+        "facility": record_facility(context.facility),
+        "mother": mother_part,
+        "child": {"sex": sex, "born_at": life.born_at.isoformat(timespec="seconds"),
+                  "weight_g": weight_g, "length_cm": length_cm, "plurality": 1,
+                  "birth_order": 1},
+        "attendant": ATTENDANT,
+        "recorded_at": life.recorded_at.astimezone(UTC).isoformat(timespec="seconds"),
+    }
 
 
 def _birth(context: SeedContext, rows: Rows, rng: random.Random, plan: Plan,
-           mother: Individual) -> Birth:
+           mother: Individual) -> Born:
     life = plan.life
-    sex: Literal["F", "M"] = "F" if plan.sex == "F" else "M"
-    record = BirthIn(
-        mother=PersonIn(iin=mother.iin, surname=mother.surname, given_name=mother.given_name,
-                        patronymic=mother.patronymic),
-        child=ChildIn(sex=sex, born_at=life.born_at, weight_g=rng.randint(2400, 4600),
-                      length_cm=rng.randint(45, 56)),
-        attendant=ATTENDANT,
-    )
     record_id = str(uuid.uuid4())
-    content = canonicalize(medical_record_document(
-        record, context.facility, record_id=record_id, moment=life.recorded_at
-    ))
-    assert context.facility.id is not None
-    birth = Birth(
-        id=record_id, facility_id=context.facility.id, medical_record=content.decode("utf-8"),
-        medical_record_sha256=hashlib.sha256(content).hexdigest(),
-        # The seal's base64 (ASCII), packed with the batch (birthreg.seed_packed).
-        seal_signature=_seal(context, content, life.recorded_at).encode("ascii"),
-        born_at=life.born_at,
-        recorded_at=life.recorded_at, recorded_by=context.staff.ward,
-        progress="key_issued" if life.key_at else "recorded",
-    )
-    rows.add("birth", **birth.model_dump())
+    document = medical_record(context, record_id, mother, "F" if plan.sex == "F" else "M", life,
+                              rng.randint(2400, 4600), rng.randint(45, 56))
+    content = canonicalize(document)
+    sha = hashlib.sha256(content).hexdigest()
+    seal = _seal(context, content, life.recorded_at)
+    born = Born(id=record_id, document=document, medical_record=content.decode("utf-8"),
+                medical_record_sha256=sha, seal=seal, row={
+                    "id": record_id, "facility_id": context.facility.id,
+                    "medical_record": content.decode("utf-8"), "medical_record_sha256": sha,
+                    # The seal's base64 (ASCII), packed with the batch (birthreg.seed_packed).
+                    "seal_signature": seal.encode("ascii"), "born_at": life.born_at,
+                    "recorded_at": life.recorded_at, "recorded_by": context.staff.ward,
+                    "progress": "key_issued" if life.key_at else "recorded",
+                    "certificate_issued_at": None})
+    rows.tables["birth"].append(born.row)
     rows.events.append(Event(life.recorded_at, _staff(context.staff.ward), "ward",
                              "birth.recorded", "birth", record_id,
-                             {"medical_record_sha256": birth.medical_record_sha256,
+                             {"medical_record_sha256": sha,
                               "facility_id": context.facility.id}))
-    return birth
+    return born
 
 
-def _enroll(context: SeedContext, rows: Rows, birth: Birth, person: Individual, role: str,
+def _enroll(context: SeedContext, rows: Rows, birth: Born, person: Individual, role: str,
             plan: Plan) -> x509.Certificate:
     """An enrollment, used at once for a key: the certificate row and its audit events."""
     life = plan.life
@@ -232,9 +260,9 @@ def _enroll(context: SeedContext, rows: Rows, birth: Birth, person: Individual, 
     return certificate
 
 
-def _parts(rng: random.Random, birth: Birth, family: str,
+def _parts(rng: random.Random, birth: Born, family: str,
            father: Individual | None) -> dict[str, Any]:
-    sex = json.loads(birth.medical_record)["child"]["sex"]
+    sex = birth.document["child"]["sex"]
     return {
         "child": seed_names.child(rng, family, sex, father.given_name if father else None),
         "father": None if father is None else {
@@ -248,13 +276,14 @@ def _parts(rng: random.Random, birth: Birth, family: str,
     }
 
 
-def _apply(context: SeedContext, rows: Rows, birth: Birth, certificate: x509.Certificate,
+def _apply(context: SeedContext, rows: Rows, birth: Born, certificate: x509.Certificate,
            parts: dict[str, Any], plan: Plan) -> str:
     """The mother's signed application, sent and received: the parents' row, the submission."""
     life = plan.life
     assert life.applied_at is not None and plan.tracking is not None
     application_id = str(uuid.uuid4())
-    document = application_document(application_id, birth, parts)
+    # application_document reads the record's text and digest, as Born has them.
+    document = application_document(application_id, cast(Birth, birth), parts)
     content = canonicalize(document)
     mother_serial = format(certificate.serial_number, "x")
     # Births older than the TEST CA were certified when it began (see _enroll): their
@@ -265,13 +294,13 @@ def _apply(context: SeedContext, rows: Rows, birth: Birth, certificate: x509.Cer
         content, certificate, context.holder_key, chain=context.ca.chain,
         signing_time=signed_at)}
     dossier = {
-        "medical_record": {"document": json.loads(birth.medical_record),
-                           "signature": {"format": "cms",
-                                         "value": birth.seal_signature.decode("ascii")}},
+        "medical_record": {"document": birth.document,
+                           "signature": {"format": "cms", "value": birth.seal}},
         "application": {"document": document, "signatures": [signature]},
     }
+    texts = dossier_texts(birth.medical_record, content.decode("utf-8"), birth.seal, signature)
     digest = hashlib.sha256(content).hexdigest()
-    submission_id = _submission(context, rows, dossier, certificate, plan, digest)
+    submission_id = _submission(context, rows, (dossier, *texts), certificate, plan, digest)
     rows.add("parents_application", id=application_id, birth_id=birth.id, previous_id=None,
              state="submitted", document=content.decode("utf-8"),
              created_by_serial=mother_serial, mother_serial=mother_serial,
@@ -294,15 +323,34 @@ def _status(life: Story) -> str:
     return "in_review" if life.opened_at is not None else "received"
 
 
-def _submission(context: SeedContext, rows: Rows, dossier: dict[str, Any],
-                mother: x509.Certificate, plan: Plan, digest: str) -> str:
+def dossier_texts(record: str, application: str, seal: str,
+                  signature: dict[str, str]) -> tuple[str, str]:
+    """A dossier as the parents' service sends it (`registry.client.encode_dossier` of its
+    documents read back from their stored canonical texts), and the SHA-256 of its RFC 8785
+    form, both put together from the documents' canonical texts `record` and `application`:
+    RFC 8785 writes a member's value as it writes that value alone, and the parents' service
+    sends each document as stored, in canonical form. Only the members' order differs: as sent
+    (medical_record first), and by code point in the canonical form."""
+    record_signature = canonicalize({"format": "cms", "value": seal}).decode("utf-8")
+    signatures = canonicalize([signature]).decode("utf-8")
+    application_part = f'{{"document":{application},"signatures":{signatures}}}'
+    record_part = f'{{"document":{record},"signature":{record_signature}}}'
+    body = f'{{"medical_record":{record_part},"application":{application_part}}}'
+    canonical = f'{{"application":{application_part},"medical_record":{record_part}}}'
+    return body, hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _submission(context: SeedContext, rows: Rows,
+                dossier_and_texts: tuple[dict[str, Any], str, str], mother: x509.Certificate,
+                plan: Plan, digest: str) -> str:
+    """The registry's submission of `dossier_and_texts` (the dossier, the text received, the
+    SHA-256 of its RFC 8785 form: see dossier_texts)."""
     life, tracking = plan.life, plan.tracking
     assert life.applied_at is not None and tracking is not None
+    dossier, text, sha = dossier_and_texts
     mother_serial = format(mother.serial_number, "x")
     received = life.applied_at + timedelta(seconds=1)
     record, application = dossier["medical_record"]["document"], dossier["application"]
-    text = json.dumps(dossier, ensure_ascii=False)
-    sha = hashlib.sha256(canonicalize(dossier)).hexdigest()
     submission_id = str(uuid.uuid4())
     status = _status(life)
     rows.add("registry_submission", id=submission_id, registry_office_id=context.office_id,
@@ -337,7 +385,7 @@ def _submission(context: SeedContext, rows: Rows, dossier: dict[str, Any],
     return submission_id
 
 
-def _register(context: SeedContext, rows: Rows, birth: Birth, submission_id: str,
+def _register(context: SeedContext, rows: Rows, birth: Born, submission_id: str,
               life: Story, numbers: Numbers) -> None:
     assert life.decided_at is not None
     submission = rows.tables["registry_submission"][-1]

@@ -4,6 +4,7 @@ and PostgreSQL; refused in production."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import random
 from collections import Counter
@@ -28,21 +29,27 @@ from birthreg.models import (
     BirthCertificate,
     CRLPartition,
     Enrollment,
+    Facility,
     IssuedCertificate,
+    ParentApplication,
     Registration,
     RegistryOffice,
     Submission,
     now,
 )
 from birthreg.packed import text_of
+from birthreg.parents.submission import dossier as parents_dossier
 from birthreg.pki.publisher import publish_if_due
 from birthreg.pki.seals import load_seal
 from birthreg.pki.service import load_certification_authority
+from birthreg.registry.client import encode_dossier
 from birthreg.registry.intake import receipt_payload
 from birthreg.registry.record_models import Issuance, SearchKey
 from birthreg.registry.search import search_records
 from birthreg.registry.stored import dossier_text, receipt_text, report_text
 from birthreg.seed import SeedRefused, run_seed
+from birthreg.ward.records import medical_record_document
+from birthreg.ward.schemas import BirthIn, ChildIn, PersonIn
 from signing import cms, jws
 from signing.ca import crl_partition_of
 from signing.canonical import canonicalize
@@ -229,6 +236,35 @@ def test_each_report_names_its_own_dossier(seeded: Any) -> None:
             assert own in report
         other = reports[index - 1][0]["medical_record"]["document"]
         assert other["id"] not in report and other["mother"]["iin"] not in report
+
+
+def test_seeded_records_are_the_wards_and_dossiers_the_parents(seeded: Any) -> None:
+    """The seed writes the ward's record and the dossier the parents' service sends without
+    going through them (for speed): each is what those functions make of the same values."""
+    _result, engine = seeded
+    with Session(engine) as session:
+        facility = session.exec(select(Facility)).first()
+        births = session.exec(select(Birth)).all()
+        applications = session.exec(select(ParentApplication)).all()
+        assert facility is not None and births and applications
+        for birth in births:
+            record = json.loads(birth.medical_record)
+            child, mother = record["child"], record["mother"]
+            recorded_at = birth.recorded_at.replace(tzinfo=UTC)
+            made = medical_record_document(BirthIn(
+                mother=PersonIn(**mother),
+                child=ChildIn(sex=child["sex"], born_at=birth.born_at.replace(tzinfo=UTC),
+                              weight_g=child["weight_g"], length_cm=child["length_cm"]),
+                attendant=record["attendant"],
+            ), facility, record_id=birth.id, moment=recorded_at)
+            assert canonicalize(made).decode() == birth.medical_record
+        for application in applications:
+            stored = session.get(Submission, application.submission_id)
+            assert stored is not None
+            sent = encode_dossier(parents_dossier(session, application)).decode()
+            assert dossier_text(stored) == sent
+            digest = hashlib.sha256(canonicalize(json.loads(sent))).hexdigest()
+            assert stored.dossier_sha256 == digest
 
 
 def test_the_seed_is_refused_in_production(app: Any, service_settings: Settings) -> None:

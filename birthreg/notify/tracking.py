@@ -72,8 +72,15 @@ def is_valid(compact: str) -> bool:
 
 
 def new_tracking_number() -> str:
-    """A fresh random tracking number, compact (nine characters)."""
-    data = "".join(secrets.choice(ALPHABET) for _ in range(DATA_LENGTH))
+    """A fresh random tracking number, compact (nine characters): one uniform draw below
+    23**8 from `secrets`, written in the alphabet's eight digits (one read of the system's
+    random source instead of one a character)."""
+    number = secrets.randbelow(MODULUS**DATA_LENGTH)
+    digits = []
+    for _ in range(DATA_LENGTH):
+        number, digit = divmod(number, MODULUS)
+        digits.append(ALPHABET[digit])
+    data = "".join(digits)
     return data + check_character(data)
 
 

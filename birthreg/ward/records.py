@@ -24,7 +24,7 @@ from signing.medical_record import (
 )
 
 
-def _facility(facility: Facility) -> dict[str, str]:
+def record_facility(facility: Facility) -> dict[str, str]:
     """The record's facility: BIN, name and, when known, its locality (the place of birth)."""
     if facility.locality:
         return {"bin": facility.bin, "name": facility.name, "locality": facility.locality}
@@ -46,7 +46,7 @@ def medical_record_document(
     return {
         "type": MEDICAL_RECORD_TYPE,
         "id": record_id,
-        "facility": _facility(facility),
+        "facility": record_facility(facility),
         "mother": mother,
         "child": {
             "sex": child.sex,

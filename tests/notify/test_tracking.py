@@ -90,6 +90,11 @@ def test_numbers_are_random_valid_and_spread_over_the_alphabet() -> None:
     assert set(counts) == set(ALPHABET)
     # 40,000 draws, 23 characters: about 1,739 each; a skewed generator falls far outside.
     assert all(1450 < count < 2050 for count in counts.values()), counts
+    # And each place on its own (about 217 each of 5,000): no place favours some characters.
+    for place in range(LENGTH - 1):
+        at_place = Counter(n[place] for n in numbers)
+        assert set(at_place) == set(ALPHABET) and all(
+            140 < count < 300 for count in at_place.values()), (place, at_place)
 
 
 def test_input_is_forgiving_and_typos_are_refused() -> None:

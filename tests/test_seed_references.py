@@ -1,0 +1,135 @@
+"""`birthreg seed` on PostgreSQL writes its batches with the foreign keys' triggers off where
+its role may (`session_replication_role`): every reference still holds, nothing else is
+turned off, and a role that may not do so seeds with the checks on."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from servicekit import reset_postgres
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from birthreg import seed
+from birthreg.bootstrap import initialise
+from birthreg.config import Settings
+from birthreg.db import make_engine
+from birthreg.seed import run_seed
+
+LIMITED_ROLE = "birthreg_seed_limited"
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    url = os.environ.get("BIRTHREG_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("BIRTHREG_TEST_DATABASE_URL is not set")
+    reset_postgres(url)
+    return url
+
+
+def _settings(url: str, data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, database_url=url, base_url="http://testserver",
+                    env="development", _env_file=None)  # type: ignore[call-arg]
+
+
+# Names read from the catalog, not given by anyone.
+_ORPHANS = ('SELECT count(*) FROM {table} t WHERE t."{column}" IS NOT NULL AND NOT EXISTS '
+            '(SELECT 1 FROM {target} r WHERE r."{target_column}" = t."{column}")')
+
+
+def _orphans(engine: Engine) -> dict[str, int]:
+    """Per foreign key (every one in the schema has one column), the rows whose reference
+    names no row."""
+    with engine.connect() as connection:
+        keys = connection.execute(text("""
+            SELECT c.conname, c.conrelid::regclass::text, a.attname,
+                   c.confrelid::regclass::text, fa.attname
+            FROM pg_constraint c
+            JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+            JOIN pg_attribute fa ON fa.attrelid = c.confrelid AND fa.attnum = c.confkey[1]
+            WHERE c.contype = 'f' AND cardinality(c.conkey) = 1
+        """)).all()
+        assert keys, "the schema has foreign keys"
+        return {
+            name: connection.execute(text(_ORPHANS.format(
+                table=table, column=column, target=target, target_column=target_column
+            ))).scalar_one()
+            for name, table, column, target, target_column in keys
+        }
+
+
+def test_every_reference_holds_after_a_seed(postgres_url: str, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seed, "BATCH", 30)
+    settings = _settings(postgres_url, tmp_path / "data")
+    initialise(settings)
+    result = run_seed(settings, 90, days=20, rng=random.Random(3), processes=2)
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            # The role may turn the checks off (so this seed did), and the schema has no
+            # trigger of its own that `replica` would silence with them.
+            assert connection.execute(text("SHOW is_superuser")).scalar_one() == "on"
+            assert connection.execute(text(
+                "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal"
+            )).scalar_one() == 0
+        orphans = _orphans(engine)
+    finally:
+        engine.dispose()
+    assert result.rows["registry_submission"] > 0
+    assert set(orphans.values()) == {0}, {k: v for k, v in orphans.items() if v}
+
+
+@pytest.fixture
+def limited_url(postgres_url: str) -> Iterator[str]:
+    """The test database as a role that is no superuser, with the rights the seed needs."""
+    engine = make_engine(postgres_url)
+    try:
+        with engine.begin() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_roles WHERE rolname = :name"), {"name": LIMITED_ROLE}
+            ).first()
+            if exists is None:
+                connection.execute(text(f"CREATE ROLE {LIMITED_ROLE} LOGIN NOSUPERUSER"))
+            connection.execute(text(f"GRANT ALL ON SCHEMA public TO {LIMITED_ROLE}"))
+        yield make_url(postgres_url).set(username=LIMITED_ROLE).render_as_string(
+            hide_password=False)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP OWNED BY {LIMITED_ROLE}"))
+            connection.execute(text(f"DROP ROLE {LIMITED_ROLE}"))
+        engine.dispose()
+
+
+def test_a_role_that_may_not_turn_checks_off_seeds_with_them(
+    limited_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(seed, "BATCH", 30)
+    settings = _settings(limited_url, tmp_path / "data")
+    initialise(settings)  # as the limited role: it owns the tables it makes
+    engine = make_engine(limited_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SHOW is_superuser")).scalar_one() == "off"
+        result = run_seed(settings, 40, days=10, rng=random.Random(5), processes=1)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM birth")).scalar_one() == 40
+        # Such a role may not turn the checks off, and with them on a dangling row is refused.
+        with pytest.raises(DBAPIError, match="permission denied"), engine.begin() as connection:
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+        with pytest.raises(IntegrityError, match="foreign key"), engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO registry_search_key (key, submission_id, received_at) "
+                "VALUES ('t:X', 'no-such-submission', now())"
+            ))
+    finally:
+        engine.dispose()
+    assert result.births == 40
