@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from birthreg import seed_copy
@@ -69,7 +70,7 @@ def _build(context: SeedContext, plans: list[Plan], copy: bool) -> Built:
     for plan in plans:
         add_birth(context, rows, plan)
     dictionaries = pack_tables(rows.tables)
-    events = sorted(rows.events, key=lambda event: event.at)
+    events = sorted(rows.events, key=attrgetter("at"))
     times = seed_copy.column([event.at for event in events])
     prepared = [prepare(event, hashed_time(event.at, text))
                 for event, text in zip(events, times, strict=True)]
