@@ -95,7 +95,7 @@ def _plain_text(text: str) -> bool:
 #: Times in UTC already written (`_utc`): a seed's batch writes each about three times (rows
 #: of several tables, and audit events, share them).
 _UTC_TEXTS: dict[datetime, str] = {}
-_UTC_TEXTS_KEPT = 1 << 16
+_UTC_TEXTS_KEPT = 1 << 15
 
 
 def _utc(values: Sequence[datetime]) -> list[str]:
