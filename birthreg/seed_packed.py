@@ -20,10 +20,10 @@ from birthreg.ward.context import seal_kind
 #: the seed's texts of a kind all have one shape, and the check would double the packing.
 CHECK_EVERY = 100
 #: zlib's level (`Packer.level`) for the reports, and for every other text. The service packs
-#: at 9; at 3 a dossier, receipt, seal or signature packs a sixth to a quarter faster and a percent
-#: larger, a report twice as fast but a fifth larger, so reports keep a higher level
-#: (6: an eighth faster than 9, 4% larger). In all, 1.6% more bytes a
-#: birth (3,518 instead of 3,463 measured on 3,000 seeded births).
+#: at 9; at 3 a dossier, receipt, seal or signature packs a sixth to a quarter faster and a
+#: percent larger, a report twice as fast but a fifth larger, so reports keep a higher level
+#: (6: an eighth faster than 9, 4% larger). In all, 1.6% more bytes a birth (3,518 instead of
+#: 3,463, measured on 3,000 seeded births).
 REPORT_LEVEL = 6
 LEVEL = 3
 _PACKERS: dict[int, Packer] = {}
