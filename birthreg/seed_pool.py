@@ -115,9 +115,6 @@ _CONTEXT: list[SeedContext] = []
 
 
 def _adopt(context: SeedContext) -> None:
-    # What the worker was forked with lives as long as it does: the collector's passes need
-    # not go over it again (nor write to its pages, shared with the main process until then).
-    gc.freeze()
     _CONTEXT.append(context)
 
 
