@@ -148,15 +148,21 @@ def hashed_time(at: datetime, text: str) -> str | None:
     return text + ("+00:00" if at.microsecond else ".000000+00:00")
 
 
-def link(prepared: Prepared, seq: int, prev_hash: str) -> str:
-    """The entry_hash of `prepared` appended as entry `seq` after `prev_hash`: the SHA-256 of the
-    RFC 8785 array [seq, *values, prev_hash] (`audit.hash_fields`), put together from its
-    canonical parts: a safe integer's canonical form is its digits, a lowercase hex digest's is
-    itself quoted. Anything else takes the general way."""
+def link_body(body: bytes, seq: int, prev_hash: str) -> str:
+    """The entry_hash of a prepared event (its `body`) appended as entry `seq` after
+    `prev_hash`: the SHA-256 of the RFC 8785 array [seq, *values, prev_hash]
+    (`audit.hash_fields`), put together from its canonical parts: a safe integer's canonical
+    form is its digits, a lowercase hex digest's is itself quoted. Anything else takes the
+    general way, the values read back from the body."""
     if 0 < seq <= MAX_SAFE_INTEGER and _HEX_DIGEST.fullmatch(prev_hash):
-        array = b'[%d,%b,"%b"]' % (seq, prepared.body, prev_hash.encode("ascii"))
+        array = b'[%d,%b,"%b"]' % (seq, body, prev_hash.encode("ascii"))
         return hashlib.sha256(array).hexdigest()
-    return hash_fields([seq, *prepared.values, prev_hash])
+    return hash_fields([seq, *json.loads(b"[" + body + b"]"), prev_hash])
+
+
+def link(prepared: Prepared, seq: int, prev_hash: str) -> str:
+    """The entry_hash of `prepared` appended as entry `seq` after `prev_hash` (`link_body`)."""
+    return link_body(prepared.body, seq, prev_hash)
 
 
 def chained(events: list[Event], seq: int, prev_hash: str) -> list[dict[str, Any]]:

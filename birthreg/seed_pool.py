@@ -32,15 +32,21 @@ from birthreg.seed_rows import TABLE_ORDER, Rows, SeedContext, add_birth
 
 @dataclass
 class Built:
-    """A batch made: per table its COPY columns and text (`copy`) or its rows (`rows`), its audit
-    events in time order, each with its COPY text (all but seq, prev_hash and entry_hash), the
-    rows per table, and the births' registration numbers (for the registry's counters)."""
+    """A batch made: per table its COPY columns and UTF-8 text (`copy`) or its rows (`rows`), its
+    audit events in time order, the rows per table, and the births' registration numbers (for
+    the registry's counters). The events are `Prepared` for rows (`events`), or for COPY each
+    one's hashed body (`bodies`, see `audit_bulk.link_body`) and its COPY text but for seq,
+    prev_hash and entry_hash (`middles`): plain lists of bytes and str, which cross from a
+    worker to the main process at little cost."""
 
     births: int
     numbers: list[Numbers]
     counts: dict[str, int]
-    events: list[tuple[Prepared, str]]
-    copy: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
+    entries: int
+    events: list[Prepared] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+    middles: list[str] = field(default_factory=list)
+    copy: dict[str, tuple[tuple[str, ...], bytes]] = field(default_factory=dict)
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: The dictionaries the batch's packed values use (birthreg.seed_packed): written first.
     dictionaries: list[dict[str, object]] = field(default_factory=list)
@@ -78,14 +84,20 @@ def _build(context: SeedContext, plans: list[Plan], copy: bool) -> Built:
         births=len(plans),
         numbers=[plan.registration for plan in plans if plan.registration is not None],
         counts={name: len(rows.tables[name]) for name in TABLE_ORDER},
-        events=list(zip(prepared, _middles(prepared, times, copy), strict=True)),
+        entries=len(prepared),
         dictionaries=dictionaries,
         partitions=_partitions(rows.tables["pki_certificate"]),
     )
+    if copy:
+        built.bodies = [p.body for p in prepared]
+        built.middles = _middles(prepared, times)
+    else:
+        built.events = prepared
     for name in TABLE_ORDER:
         if rows.tables[name]:
             if copy:
-                built.copy[name] = seed_copy.table(rows.tables[name])
+                columns, text = seed_copy.table(rows.tables[name])
+                built.copy[name] = columns, text.encode("utf-8")
             else:
                 built.rows[name] = rows.tables[name]
     return built
@@ -100,11 +112,9 @@ def _partitions(certificates: list[dict[str, Any]]) -> dict[int, tuple[int, int,
     return tally
 
 
-def _middles(prepared: list[Prepared], times: Sequence[str], copy: bool) -> list[str]:
+def _middles(prepared: list[Prepared], times: Sequence[str]) -> list[str]:
     """Each event's COPY text but for seq, prev_hash and entry_hash (`times`: the time as the
     column keeps it, in COPY text)."""
-    if not copy:
-        return [""] * len(prepared)
     if not prepared:
         return []
     hashed = list(zip(*[p.values for p in prepared], strict=True))

@@ -141,6 +141,5 @@ def test_event_lines_are_their_values_fields() -> None:
                 for event, text in zip(events, times, strict=True)]
     assert prepared == [prepare(event) for event in events]
     expected = ["\t".join(seed_copy.field(v) for v in [p.at, *p.values[1:]]) for p in prepared]
-    assert _middles(prepared, times, True) == expected
-    assert _middles(prepared, times, False) == [""] * len(prepared)
-    assert _middles([], [], True) == []
+    assert _middles(prepared, times) == expected
+    assert _middles([], []) == []
