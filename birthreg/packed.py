@@ -65,11 +65,11 @@ class PackedError(ValueError):
     """A stored value that cannot be read (an unknown form or dictionary)."""
 
 
-def _deflate(data: bytes, dictionary: bytes | None = None) -> bytes:
+def _deflate(data: bytes, dictionary: bytes | None = None, level: int = LEVEL) -> bytes:
     if dictionary is None:
-        packer = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+        packer = zlib.compressobj(level, zlib.DEFLATED, -15)
     else:
-        packer = zlib.compressobj(LEVEL, zlib.DEFLATED, -15, zdict=dictionary)
+        packer = zlib.compressobj(level, zlib.DEFLATED, -15, zdict=dictionary)
     return packer.compress(data) + packer.flush()
 
 
@@ -95,12 +95,17 @@ class Packer:
     made itself, and the caller writes `made` where the values go.
     """
 
-    def __init__(self, connection: Connection | None, *, check_every: int = 1) -> None:
+    def __init__(
+        self, connection: Connection | None, *, check_every: int = 1, level: int = LEVEL
+    ) -> None:
         self.connection = connection
         #: A dictionary's worth (`POOR`) is checked against plain DEFLATE for one text of a
         #: kind in `check_every` (the check doubles the packing's cost): every text in the
         #: service; `birthreg seed`, packing a million texts of one shape, checks fewer.
         self.check_every = check_every
+        #: zlib's compression level (the service's: `LEVEL`). Any level gives a value that
+        #: unpacks the same way; a lower one is faster and leaves a little more.
+        self.level = level
         self._packed: dict[str, int] = {}
         self._newest: dict[str, tuple[bytes, bytes] | None] = {}
         self._made_count: dict[str, int] = {}
@@ -119,12 +124,12 @@ class Packer:
         packed_before = self._packed.get(kind, 0)
         self._packed[kind] = packed_before + 1
         if newest is not None and packed_before % self.check_every:
-            return bytes([WITH_DICTIONARY]) + newest[0] + _deflate(data, newest[1])
-        plain = _deflate(data)
+            return bytes([WITH_DICTIONARY]) + newest[0] + _deflate(data, newest[1], self.level)
+        plain = _deflate(data, None, self.level)
         best = bytes([DEFLATED]) + plain if len(plain) < len(data) else bytes([RAW]) + data
         if newest is not None:
             ident, dictionary = newest
-            deflated = _deflate(data, dictionary)
+            deflated = _deflate(data, dictionary, self.level)
             packed = bytes([WITH_DICTIONARY]) + ident + deflated
             if len(deflated) <= POOR * len(plain):
                 return packed
@@ -133,7 +138,8 @@ class Packer:
         if renewed is None:
             return best
         ident, dictionary = renewed
-        return min(best, bytes([WITH_DICTIONARY]) + ident + _deflate(data, dictionary), key=len)
+        deflated = _deflate(data, dictionary, self.level)
+        return min(best, bytes([WITH_DICTIONARY]) + ident + deflated, key=len)
 
     def _current(self, kind: str) -> tuple[bytes, bytes] | None:
         if kind not in self._newest and self.connection is not None:

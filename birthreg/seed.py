@@ -35,7 +35,7 @@ from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as select_rows
 
 from birthreg import audit
-from birthreg.audit_bulk import FIELDS, link
+from birthreg.audit_bulk import FIELDS, link, link_body
 from birthreg.auth import create_staff_user
 from birthreg.config import Settings
 from birthreg.db import make_engine
@@ -112,7 +112,7 @@ def run_seed(
         batches = built_batches(context, plans, copy=copy,
                                 processes=processes or _workers())
         for built in _written(engine, batches, counters, background=copy):
-            result.audit_entries += len(built.events)
+            result.audit_entries += built.entries
             for table, count in built.counts.items():
                 result.rows[table] = result.rows.get(table, 0) + count
             if progress is not None:
@@ -320,18 +320,18 @@ def _write(engine: Engine, built: Built, counters: Counters) -> int:
         _move_counters(connection, counters, built.numbers)
         _move_partitions(connection, built.partitions)
         seq, head = audit.head_for_update(connection)  # last: the lock every writer waits for
-        if built.copy:
+        if built.middles:
             lines = []
-            for prepared, middle in built.events:
+            for body, middle in zip(built.bodies, built.middles, strict=True):
                 seq += 1
-                entry_hash = link(prepared, seq, head)
+                entry_hash = link_body(body, seq, head)
                 lines.append(f"{seq}\t{middle}\t{head}\t{entry_hash}\n")
                 head = entry_hash
             _copy(connection, "audit_entry", ("seq", *FIELDS, "prev_hash", "entry_hash"),
                   "".join(lines))
         else:
             entries = []
-            for prepared, _middle in built.events:
+            for prepared in built.events:
                 seq += 1
                 entry_hash = link(prepared, seq, head)
                 entries.append({"seq": seq, **dict(zip(FIELDS, prepared.values, strict=True)),
@@ -339,9 +339,9 @@ def _write(engine: Engine, built: Built, counters: Counters) -> int:
                 head = entry_hash
             if entries:
                 connection.execute(SQLModel.metadata.tables["audit_entry"].insert(), entries)
-        if built.events:
+        if built.entries:
             audit.advance_head(connection, seq, head)
-    return len(built.events)
+    return built.entries
 
 
 def _skip_reference_checks(connection: Connection) -> None:
@@ -402,7 +402,9 @@ def _move_partitions(
         ))
 
 
-def _copy(connection: Connection, name: str, columns: tuple[str, ...], data: str) -> None:
+def _copy(
+    connection: Connection, name: str, columns: tuple[str, ...], data: str | bytes
+) -> None:
     raw = connection.connection.driver_connection
     statement = f"COPY {name} ({', '.join(columns)}) FROM STDIN"
     with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 
 _SPECIAL = re.compile(r"[\\\b\f\n\r\t\v]")
@@ -78,14 +79,6 @@ def _text(value: Any) -> str:
     raise TypeError(f"no COPY text form for a {type(value).__name__}")
 
 
-def _unescaped(row: list[Any]) -> str:
-    """A row whose strings need no escaping, as a COPY line (without its newline)."""
-    return "\t".join([
-        value if type(value) is str else _text(value)
-        for value in row
-    ])
-
-
 def field(value: Any) -> str:
     """One value in COPY text format."""
     if isinstance(value, str):
@@ -93,13 +86,75 @@ def field(value: Any) -> str:
     return _text(value)
 
 
+def _plain_text(text: str) -> bool:
+    """Whether a text has none of the characters COPY escapes (a substring search for each is
+    tens of times faster than one look with _SPECIAL over a long text)."""
+    return not any(character in text for character in _ESCAPES)
+
+
+#: Times in UTC already written (`_utc`): a seed's batch writes each about three times (rows
+#: of several tables, and audit events, share them).
+_UTC_TEXTS: dict[datetime, str] = {}
+_UTC_TEXTS_KEPT = 1 << 15
+
+
+def _utc(values: Sequence[datetime]) -> list[str]:
+    """Times in UTC (tzinfo `UTC` itself, so that equal times are equal in every field) as
+    `_datetime` writes them: their ISO form less its "+00:00" (astimezone(UTC) returns such a
+    time itself)."""
+    known = _UTC_TEXTS
+    if len(known) > _UTC_TEXTS_KEPT:
+        known.clear()
+    for value in set(values).difference(known):
+        known[value] = value.isoformat()[:-6]
+    return list(map(known.__getitem__, values))
+
+
+def _null_column(values: Sequence[None]) -> list[str]:
+    return ["\\N"] * len(values)
+
+
+#: A column's texts when all its values are of one of these exact types.
+_COLUMN_BY_TYPE: dict[type, Callable[[Sequence[Any]], Sequence[str]]] = {
+    type(None): _null_column,
+    bool: lambda values: list(map(_bool, values)),
+    int: lambda values: list(map(str, values)),
+    bytes: lambda values: list(map(_bytes, values)),
+    date: lambda values: list(map(date.isoformat, values)),
+}
+
+
+def column(values: Sequence[Any]) -> Sequence[str]:
+    """A column's values in COPY text format, each exactly as `field` writes it: the conversion
+    is chosen once for the column when its values are all of one type (or that and None)."""
+    kinds = set(map(type, values))
+    if len(kinds) == 1:
+        kind = next(iter(kinds))
+        if kind is str:
+            return values if _plain_text("\0".join(values)) else [field(v) for v in values]
+        if kind is datetime and all(value.tzinfo is UTC for value in values):
+            return _utc(values)
+        by_type = _COLUMN_BY_TYPE.get(kind)
+        if by_type is not None:
+            return by_type(values)
+    elif len(kinds) == 2 and type(None) in kinds:
+        texts = iter(column([value for value in values if value is not None]))
+        return ["\\N" if value is None else next(texts) for value in values]
+    return [field(value) for value in values]
+
+
+def column_lines(columns: Sequence[Sequence[Any]]) -> list[str]:
+    """Rows given as their columns (each as long), as COPY lines (without their newlines)."""
+    return list(map("\t".join, zip(*map(column, columns), strict=True)))
+
+
 def lines(rows: list[list[Any]]) -> list[str]:
-    """Rows of values as COPY lines (without their newlines). Almost always no string in them
-    needs escaping: that is seen in one look over them all, and then each value is only
-    written; else each string is escaped as it needs."""
-    strings = "\0".join([value for row in rows for value in row if isinstance(value, str)])
-    if _SPECIAL.search(strings) is None:
-        return [_unescaped(row) for row in rows]
+    """Rows of values as COPY lines (without their newlines): a column at a time when the rows
+    are all as long, else a value at a time."""
+    if rows and len(set(map(len, rows))) == 1:
+        if not rows[0]:
+            return [""] * len(rows)
+        return column_lines(list(zip(*rows, strict=True)))
     return ["\t".join([field(value) for value in row]) for row in rows]
 
 
@@ -111,7 +166,13 @@ def line(values: Iterable[Any]) -> str:
 def table(rows: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, ...], str]:
     """The columns (the first row's keys) and the COPY text of rows that all have them."""
     columns = tuple(rows[0])
-    if any(len(row) != len(columns) for row in rows):
+    if set(map(len, rows)) != {len(columns)}:
         raise ValueError("every row of a COPY must have the same columns")
-    text = lines([[row[column] for column in columns] for row in rows])
-    return columns, "\n".join(text) + "\n"
+    if not columns:
+        return columns, "\n" * len(rows)
+    values: list[Sequence[Any]]
+    if len(columns) == 1:
+        values = [[row[columns[0]] for row in rows]]
+    else:
+        values = list(zip(*map(itemgetter(*columns), rows), strict=True))
+    return columns, "\n".join(column_lines(values)) + "\n"

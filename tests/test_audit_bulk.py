@@ -4,18 +4,21 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from birthreg import audit, seed_copy, seed_names
-from birthreg.audit_bulk import FIELDS, Event, chained, link, prepare
+from birthreg import audit, audit_bulk, seed_copy, seed_names
+from birthreg.audit_bulk import FIELDS, Event, Prepared, chained, link, prepare
 from birthreg.db import make_engine
+from signing.canonical import canonicalize
 from signing.errors import CanonicalizationError
 from signing.names import validate_person_name
 
@@ -66,6 +69,70 @@ def test_prepared_time_is_the_hashed_iso_form() -> None:
     prepared = prepare(Event(local, "system", "system", "x", "y", "z"))
     assert prepared.values[0] == local.isoformat(timespec="microseconds")
     assert link(prepared, 7, "a" * 64) == audit.hash_fields([7, *prepared.values, "a" * 64])
+
+
+def _leaf(rng: random.Random) -> Any:
+    return rng.choice([
+        None, True, False, 0, -7, 2**53 - 1, -(2**53 - 1), 2**53, 1.5, -0.0,
+        "", "тексеру", "quote \" back \\ nl \n ctl \x01 \x7f", "😀", "\ud800", _Role.MOTHER,
+    ])
+
+
+def _tree(rng: random.Random, depth: int = 0) -> Any:
+    """A JSON-like value: mostly what JSON carries, now and then what it does not."""
+    roll = rng.random()
+    if depth > 2 or roll < 0.4:
+        return _leaf(rng)
+    if roll < 0.55:
+        return [_tree(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    if roll < 0.6:
+        return tuple(_tree(rng, depth + 1) for _ in range(rng.randint(0, 2)))
+    keys = ["a", "submission_id", "ключ", "😀", "\ue000", "\ud800", "b" * 3]
+    tree: dict[Any, Any] = {
+        rng.choice(keys): _tree(rng, depth + 1) for _ in range(rng.randint(0, 4))
+    }
+    if rng.random() < 0.05:
+        tree[rng.choice([1, _Role.MOTHER])] = "odd key"
+    return tree
+
+
+class _Role(StrEnum):
+    MOTHER = "mother"
+
+
+def _outcome(function: Any, *args: Any) -> Any:
+    try:
+        return function(*args)
+    except Exception as error:  # the same error either way is what is compared
+        return type(error)
+
+
+@pytest.mark.parametrize("encoder", ["c", "none"])
+def test_prepared_digest_and_body_are_canonicalize_s(
+    encoder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if encoder == "none":  # no C accelerator: all the general way
+        monkeypatch.setattr(audit_bulk, "_ENCODE", None)
+    rng = random.Random(12)
+    for _ in range(4000):
+        details = _tree(rng) if rng.random() < 0.8 else rng.choice([None, {}])
+        if isinstance(details, dict) and rng.random() < 0.1:
+            details = MappingProxyType(details)
+        if not isinstance(details, (dict, MappingProxyType)) and details is not None:
+            details = {"value": details}
+        assert _outcome(audit_bulk._digest, details) == _outcome(audit.details_digest, details)
+        values = tuple(rng.choice(["", "staff:1", "Қ\"\\\n", "😀", "\udfff", _Role.MOTHER])
+                       for _ in range(7))
+        general = _outcome(lambda v: canonicalize(list(v))[1:-1], values)
+        assert _outcome(audit_bulk._body, values) == general
+
+
+def test_a_prepared_event_pickles_as_itself() -> None:
+    for event in _events():
+        prepared = prepare(event)
+        for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
+            back = pickle.loads(pickle.dumps(prepared, protocol))  # noqa: S301 (its own bytes)
+            assert type(back) is Prepared and back == prepared and back.at.tzinfo is UTC
 
 
 # -- COPY text ------------------------------------------------------------------------------------

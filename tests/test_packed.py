@@ -4,10 +4,11 @@ in the service, and for one text in `check_every` where asked (`birthreg seed`).
 from __future__ import annotations
 
 import random
+import zlib
 
 from sqlalchemy import Connection
 
-from birthreg.packed import ID_BYTES, WITH_DICTIONARY, Packer, unpack
+from birthreg.packed import _CACHE, ID_BYTES, LEVEL, WITH_DICTIONARY, Packer, unpack
 
 
 def _no_database() -> Connection:
@@ -49,3 +50,23 @@ def test_check_every_checks_one_text_in_so_many() -> None:
     # Kinds are counted apart: another kind's first text is checked (and made a dictionary).
     packer.pack("other", texts[1])
     assert len(packer.made) == 3
+
+
+def test_the_service_packs_at_level_9_and_a_lower_level_unpacks_the_same() -> None:
+    rng = random.Random(5)
+    texts = [" ".join(f"{word}{rng.randrange(10**4)}" for word in text.split()[:300])
+             for text in _texts(5, 4)]  # here levels 3 and 9 write different bytes
+    service, fast = Packer(None, check_every=100), Packer(None, check_every=100, level=3)
+    assert service.level == LEVEL == 9
+    for packer, level in [(service, 9), (fast, 3)]:
+        values = [packer.pack("kind", text) for text in texts]
+        assert [unpack(_no_database, value) for value in values] == texts
+        for text, value in zip(texts[1:], values[1:], strict=True):
+            deflate = zlib.compressobj(level, zlib.DEFLATED, -15,
+                                       zdict=_CACHE[_dictionary_of(value)])
+            assert value[1 + ID_BYTES:] == deflate.compress(text.encode()) + deflate.flush()
+        deflate = zlib.compressobj(12 - level, zlib.DEFLATED, -15,
+                                   zdict=_CACHE[_dictionary_of(values[-1])])
+        assert values[-1][1 + ID_BYTES:] != (
+            deflate.compress(texts[-1].encode()) + deflate.flush()
+        )
