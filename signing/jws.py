@@ -21,8 +21,9 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from signing.canonical import parse_json
 from signing.errors import CanonicalizationError
@@ -127,27 +128,25 @@ def sign_detached(
 
 
 @lru_cache(maxsize=16)  # for the last few certificates signed for (public data)
-def _header(
-    alg: str, certificate: x509.Certificate | bytes, chain: tuple[str, ...]
-) -> tuple[str, ...]:
+def _header(alg: str, certificate: x509.Certificate | bytes, chain: tuple[str, ...]) -> list[str]:
     """The header's JSON text (json.dumps), before and after sigT's value."""
-    der = certificate if isinstance(certificate, bytes) else _der(certificate)
+    der = certificate if isinstance(certificate, bytes) else certificate.public_bytes(Encoding.DER)
     header = {"alg": alg, "kid": b64url_encode(hashlib.sha256(der).digest()), "crit": ["sigT"],
-              "sigT": "\0", "x5c": [_x5c(der), *chain]}
-    return tuple(json.dumps(header, separators=(",", ":")).split("\\u0000"))
+              "sigT": "\0", "x5c": [base64.b64encode(der).decode("ascii"), *chain]}
+    return json.dumps(header, separators=(",", ":")).split("\\u0000")  # only ever joined
 
 
-def _der(certificate: x509.Certificate) -> bytes:
-    return certificate.public_bytes(serialization.Encoding.DER)
+#: The last few chains' x5c, by their certificates' ids (held here: no other has those ids).
+_CHAINS: dict[tuple[int, ...], tuple[tuple[x509.Certificate, ...], tuple[str, ...]]] = {}
 
 
-def _x5c(der: bytes) -> str:
-    return base64.b64encode(der).decode("ascii")
-
-
-@lru_cache(maxsize=16)  # the x5c entries of the last few chains
 def _chain_x5c(chain: tuple[x509.Certificate, ...]) -> tuple[str, ...]:
-    return tuple(_x5c(_der(certificate)) for certificate in chain)
+    if (kept := _CHAINS.get(key := tuple(map(id, chain)))) is None:
+        if len(_CHAINS) >= 16:
+            _CHAINS.clear()
+        ders = (certificate.public_bytes(Encoding.DER) for certificate in chain)
+        kept = _CHAINS[key] = (chain, tuple(base64.b64encode(der).decode() for der in ders))
+    return kept[1]
 
 
 def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:
@@ -296,7 +295,7 @@ def _x5c_item(item: Any) -> bytes:
     if not isinstance(item, str):
         raise TypeError("not a string")
     der = binascii.a2b_base64(item, strict_mode=True)
-    if _x5c(der) != item:
+    if base64.b64encode(der).decode("ascii") != item:
         raise ValueError("non-canonical base64")
     return der
 

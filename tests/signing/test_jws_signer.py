@@ -101,3 +101,14 @@ def test_another_key_s_certificate_is_refused_even_after_a_good_one(pki: PKI) ->
                           signing_time=datetime(2026, 6, 1, 12))
     with pytest.raises(ValueError):
         jws.sign_detached(b"{}", b"not a certificate", key, signing_time=SIGNED_AT)
+
+
+def test_chains_are_kept_by_their_certificates_not_their_places(pki: PKI) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    mine = _certificates(pki, key, 1)[0]
+    chains = [tuple(x509.load_der_x509_certificate(c.public_bytes(DER)) for c in pki.ca.chain)
+              for _ in range(20)]
+    chains += [(pki.ca.root_certificate,), (pki.rsa_signer.certificate,), ()] * 7
+    for chain in chains:  # more than are kept, equal ones loaded anew, and different ones
+        compact = jws.sign_detached(b"{}", mine, key, signing_time=SIGNED_AT, chain=chain)
+        assert _header(compact) == _reference_header("ES256", mine, chain, SIGNED_AT)
