@@ -65,12 +65,19 @@ class PackedError(ValueError):
     """A stored value that cannot be read (an unknown form or dictionary)."""
 
 
-def _deflate(data: bytes, dictionary: bytes | None = None, level: int = LEVEL) -> bytes:
+#: zlib's `compressobj`, or another library's with the same signature writing the same format
+#: (zlib-ng's, faster: `birthreg seed` packs with it).
+Compressor = Callable[..., Any]
+
+
+def _deflate(data: bytes, dictionary: bytes | None = None, level: int = LEVEL,
+             compressobj: Compressor = zlib.compressobj) -> bytes:
     if dictionary is None:
-        packer = zlib.compressobj(level, zlib.DEFLATED, -15)
+        packer = compressobj(level, zlib.DEFLATED, -15)
     else:
-        packer = zlib.compressobj(level, zlib.DEFLATED, -15, zdict=dictionary)
-    return packer.compress(data) + packer.flush()
+        packer = compressobj(level, zlib.DEFLATED, -15, zdict=dictionary)
+    deflated: bytes = packer.compress(data) + packer.flush()
+    return deflated
 
 
 def _inflate(data: bytes, dictionary: bytes | None = None) -> bytes:
@@ -96,7 +103,8 @@ class Packer:
     """
 
     def __init__(
-        self, connection: Connection | None, *, check_every: int = 1, level: int = LEVEL
+        self, connection: Connection | None, *, check_every: int = 1, level: int = LEVEL,
+        compressobj: Compressor = zlib.compressobj,
     ) -> None:
         self.connection = connection
         #: A dictionary's worth (`POOR`) is checked against plain DEFLATE for one text of a
@@ -106,6 +114,8 @@ class Packer:
         #: zlib's compression level (the service's: `LEVEL`). Any level gives a value that
         #: unpacks the same way; a lower one is faster and leaves a little more.
         self.level = level
+        #: The DEFLATE library's compressobj: any writes values `unpack` reads.
+        self.compressobj = compressobj
         self._packed: dict[str, int] = {}
         self._newest: dict[str, tuple[bytes, bytes] | None] = {}
         self._made_count: dict[str, int] = {}
@@ -124,12 +134,12 @@ class Packer:
         packed_before = self._packed.get(kind, 0)
         self._packed[kind] = packed_before + 1
         if newest is not None and packed_before % self.check_every:
-            return bytes([WITH_DICTIONARY]) + newest[0] + _deflate(data, newest[1], self.level)
-        plain = _deflate(data, None, self.level)
+            return bytes([WITH_DICTIONARY]) + newest[0] + self._deflate(data, newest[1])
+        plain = self._deflate(data, None)
         best = bytes([DEFLATED]) + plain if len(plain) < len(data) else bytes([RAW]) + data
         if newest is not None:
             ident, dictionary = newest
-            deflated = _deflate(data, dictionary, self.level)
+            deflated = self._deflate(data, dictionary)
             packed = bytes([WITH_DICTIONARY]) + ident + deflated
             if len(deflated) <= POOR * len(plain):
                 return packed
@@ -138,8 +148,11 @@ class Packer:
         if renewed is None:
             return best
         ident, dictionary = renewed
-        deflated = _deflate(data, dictionary, self.level)
+        deflated = self._deflate(data, dictionary)
         return min(best, bytes([WITH_DICTIONARY]) + ident + deflated, key=len)
+
+    def _deflate(self, data: bytes, dictionary: bytes | None) -> bytes:
+        return _deflate(data, dictionary, self.level, self.compressobj)
 
     def _current(self, kind: str) -> tuple[bytes, bytes] | None:
         if kind not in self._newest and self.connection is not None:

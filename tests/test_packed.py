@@ -7,6 +7,7 @@ import random
 import zlib
 
 from sqlalchemy import Connection
+from zlib_ng import zlib_ng
 
 from birthreg.packed import _CACHE, ID_BYTES, LEVEL, WITH_DICTIONARY, Packer, unpack
 
@@ -70,3 +71,15 @@ def test_the_service_packs_at_level_9_and_a_lower_level_unpacks_the_same() -> No
         assert values[-1][1 + ID_BYTES:] != (
             deflate.compress(texts[-1].encode()) + deflate.flush()
         )
+
+
+def test_values_packed_by_zlib_ng_unpack_with_the_standard_zlib() -> None:
+    """`birthreg seed` packs with zlib-ng (faster); the service reads with Python's zlib."""
+    texts = [*_texts(6, 3), "Қазақстан Республикасы " * 40]
+    packer = Packer(None, check_every=100, level=3, compressobj=zlib_ng.compressobj)
+    values = [packer.pack("kind", text) for text in texts]
+    assert {value[0] for value in values[:3]} == {WITH_DICTIONARY}
+    assert [unpack(_no_database, value) for value in values] == texts
+    # zlib-ng wrote them: the standard zlib writes other bytes at that level.
+    standard = Packer(None, check_every=100, level=3)
+    assert [standard.pack("kind", text) for text in texts] != values
