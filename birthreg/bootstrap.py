@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from birthreg import audit
+from birthreg import audit, seed_indexes
 from birthreg.config import ConfigurationError, Settings, make_data_dir
 from birthreg.db import display_url, make_engine, migrate
 from birthreg.models import Facility, IssuedCertificate, RegistryOffice, now
@@ -69,6 +69,8 @@ def initialise(
             result.found.append(
                 f"database {display_url(settings.database_url)} (schema up to date)"
             )
+            for index in seed_indexes.restore(engine):  # a seed stopped by force left it aside
+                result.made.append(f"index {index} (set aside by a seed that was stopped)")
             if not settings.holds_ca:
                 steps = initialise_registry(
                     settings, engine, DEFAULT_REGISTRY_OFFICE, DEFAULT_REGISTRY_OFFICE_CODE,

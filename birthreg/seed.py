@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, case, func, select,
 from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as select_rows
 
-from birthreg import audit
+from birthreg import audit, seed_indexes
 from birthreg.audit_bulk import FIELDS, link, link_body
 from birthreg.auth import create_staff_user
 from birthreg.config import Settings
@@ -104,24 +104,40 @@ def run_seed(
     engine = make_engine(settings.database_url)
     try:
         context, counters = _context(engine, settings, moment)
-        # The workers are forked next: no connection of this process's may go with them.
-        engine.dispose()
+        seed_indexes.restore(engine)  # what a seed stopped by force left aside
+        with engine.connect() as connection:
+            big = seed_indexes.worth_it(connection, births)
         result = SeedResult(births=births)
-        copy = engine.dialect.name == "postgresql"
-        plans = _plans(counters, rng, births, days, moment)
-        batches = built_batches(context, plans, copy=copy,
-                                processes=processes or _workers())
-        for built in _written(engine, batches, counters, background=copy):
-            result.audit_entries += built.entries
-            for table, count in built.counts.items():
-                result.rows[table] = result.rows.get(table, 0) + count
-            if progress is not None:
-                progress(built.births)
+        try:
+            if big:
+                seed_indexes.set_aside(engine, (*TABLE_ORDER, "audit_entry"))
+            _seed_batches(engine, context, counters, result,
+                          _plans(counters, rng, births, days, moment),
+                          processes=processes or _workers(), progress=progress)
+        finally:
+            seed_indexes.restore(engine)
         _finish(engine, context)
     finally:
         engine.dispose()
     result.seconds = time.monotonic() - started
     return result
+
+
+def _seed_batches(
+    engine: Engine, context: SeedContext, counters: Counters, result: SeedResult,
+    plans: Iterator[list[Plan]], *, processes: int, progress: Callable[[int], None] | None,
+) -> None:
+    """Make the planned batches (in forked workers) and write them, counting into result."""
+    # The workers are forked next: no connection of this process's may go with them.
+    engine.dispose()
+    copy = engine.dialect.name == "postgresql"
+    batches = built_batches(context, plans, copy=copy, processes=processes)
+    for built in _written(engine, batches, counters, background=copy):
+        result.audit_entries += built.entries
+        for table, count in built.counts.items():
+            result.rows[table] = result.rows.get(table, 0) + count
+        if progress is not None:
+            progress(built.births)
 
 
 def _written(

@@ -1,6 +1,8 @@
-"""`birthreg seed` on PostgreSQL writes its batches with the foreign keys' triggers off where
-its role may (`session_replication_role`): every reference still holds, nothing else is
-turned off, and a role that may not do so seeds with the checks on."""
+"""`birthreg seed` on PostgreSQL as a bulk load: its batches written with the foreign keys'
+triggers off where its role may (`session_replication_role`), and a big seed's tables without
+their secondary indexes until it ends (`birthreg.seed_indexes`). Every reference still holds,
+nothing else is turned off, a role that may not seeds with the checks on, and the indexes come
+back as they were, also after a seed stopped by an error or by force."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from servicekit import reset_postgres
@@ -15,7 +18,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from birthreg import seed
+from birthreg import seed, seed_indexes
 from birthreg.bootstrap import initialise
 from birthreg.config import Settings
 from birthreg.db import make_engine
@@ -133,3 +136,84 @@ def test_a_role_that_may_not_turn_checks_off_seeds_with_them(
     finally:
         engine.dispose()
     assert result.births == 40
+
+
+def _indexes(engine: Engine) -> dict[str, str]:
+    with engine.connect() as connection:
+        return dict(connection.execute(text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+        )).all())
+
+
+def _used_index(engine: Engine, query: str) -> str:
+    with engine.connect() as connection:
+        connection.execute(text("SET enable_seqscan = off"))
+        return "\n".join(connection.execute(text(f"EXPLAIN {query}")).scalars())
+
+
+def test_a_big_seed_sets_the_secondary_indexes_aside_and_makes_them_again(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(seed, "BATCH", 30)
+    monkeypatch.setattr(seed_indexes, "BULK", 50)
+    settings = _settings(postgres_url, tmp_path / "data")
+    initialise(settings)
+    engine = make_engine(postgres_url)
+    before = _indexes(engine)
+    seen: list[set[str]] = []
+    write = seed._write
+
+    def watched(*args: Any) -> int:  # what the tables have while the batches are written
+        seen.append(set(_indexes(engine)))
+        return write(*args)
+
+    monkeypatch.setattr(seed, "_write", watched)
+    try:
+        run_seed(settings, 60, days=20, rng=random.Random(4), processes=1)
+        after = _indexes(engine)
+        plan = _used_index(engine, "SELECT id FROM registry_submission WHERE mother_iin = 'x'")
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT to_regclass('seed_dropped_index')"))
+            assert kept.scalar_one() is None
+    finally:
+        engine.dispose()
+    aside = set(before) - seen[0]
+    assert "ix_registry_submission_mother_iin" in aside and "ix_audit_entry_object" in aside
+    assert "registry_submission_pkey" not in aside
+    assert "ix_registry_submission_tracking_number" not in aside  # unique: kept
+    assert all(indexes == seen[0] for indexes in seen)
+    assert after == before
+    assert "ix_registry_submission_mother_iin" in plan
+    # A second seed of fewer births than the database holds keeps them all.
+    seen.clear()
+    run_seed(settings, 20, days=5, rng=random.Random(5), processes=1)
+    assert seen and all(indexes == set(before) for indexes in seen)
+
+
+def test_indexes_come_back_after_a_seed_stopped_by_an_error_or_by_force(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(seed, "BATCH", 30)
+    monkeypatch.setattr(seed_indexes, "BULK", 50)
+    settings = _settings(postgres_url, tmp_path / "data")
+    initialise(settings)
+    engine = make_engine(postgres_url)
+    before = _indexes(engine)
+
+    def fail(*_args: Any) -> int:
+        raise RuntimeError("the seed stops")
+
+    monkeypatch.setattr(seed, "_write", fail)
+    with pytest.raises(RuntimeError, match="the seed stops"):
+        run_seed(settings, 60, days=20, rng=random.Random(4), processes=1)
+    assert _indexes(engine) == before
+    # Stopped by force between setting them aside and making them again: what was kept is
+    # enough for `birthreg init` (or the next seed) to make them.
+    aside = seed_indexes.set_aside(engine, ("registry_submission", "audit_entry"))
+    assert aside and not set(aside) & set(_indexes(engine))
+    result = initialise(settings)
+    try:
+        assert _indexes(engine) == before
+        assert sum("set aside by a seed" in line for line in result.made) == len(aside)
+    finally:
+        engine.dispose()
