@@ -181,12 +181,8 @@ def _cms_time(moment: datetime) -> bytes:
 
 
 def _der(tag: int, contents: bytes) -> bytes:
-    """A DER value of a one-byte tag, as asn1crypto's `parser.emit` writes it, in a third of
-    the time (tests/signing/test_cms_signer.py)."""
-    if (length := len(contents)) < 0x80:
-        return bytes((tag, length)) + contents
-    size = (length.bit_length() + 7) // 8
-    return bytes((tag, 0x80 | size)) + length.to_bytes(size, "big") + contents
+    """A DER value of a one-byte tag (class, constructed bit, number), written by asn1crypto."""
+    return bytes(parser.emit(tag >> 6, (tag >> 5) & 1, tag & 0x1F, contents))
 
 
 # -- verification -----------------------------------------------------------------------------
