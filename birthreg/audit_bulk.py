@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -75,24 +75,13 @@ def prepare(event: Event, at: str | None = None) -> Prepared:
 # safe integers, keys in the BMP) with the standard JSON encoder (ensure_ascii=False, keys
 # sorted, no spaces), after a walk over the tree that checks it is plain. An event's fields are
 # seven exact strs, and its details are mostly None or a flat dict: for them the check is a
-# glance and the encoder is called directly. Anything else takes `canonicalize`
-# (tests/test_audit_bulk.py compares the two on generated values).
+# glance and the encoder is called directly (a tuple of strs it writes as a list). Anything
+# else takes `canonicalize` (tests/test_audit_bulk.py compares the two on generated values).
 
 _EMPTY_DIGEST = hashlib.sha256(b"{}").hexdigest()
-_STRING: Callable[[str], str] = json.encoder.encode_basestring
-
-
-def _refuse(value: object) -> object:
-    raise TypeError(f"a {type(value).__name__} is not plain")
-
-
-_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-#: signing.canonical's _PLAIN encoder without JSONEncoder.encode's per-call set-up (None where
-#: the C accelerator is missing: then `canonicalize` does it all).
-_ENCODE: Callable[[object, int], list[str]] | None = (
-    None if _make_encoder is None
-    else _make_encoder(None, _refuse, _STRING, None, ":", ",", True, False, False)
-)
+#: signing.canonical's encoder for plain trees (the same settings), called directly.
+_PLAIN = json.JSONEncoder(ensure_ascii=False, check_circular=False, allow_nan=False,
+                          sort_keys=True, separators=(",", ":"))
 _STRS = frozenset({str})
 _LEAVES = frozenset({str, type(None), bool})
 
@@ -118,9 +107,9 @@ def _digest(details: Mapping[str, Any] | None) -> str:
     """`audit.details_digest(details)`."""
     if not details:
         return _EMPTY_DIGEST
-    if _ENCODE is not None and type(details) is dict and _flat(details):
+    if type(details) is dict and _flat(details):
         try:
-            text = "".join(_ENCODE(details, 0)).encode("utf-8")
+            text = _PLAIN.encode(details).encode("utf-8")
         except UnicodeEncodeError:
             pass  # a lone surrogate: refused the general way
         else:
@@ -132,7 +121,7 @@ def _body(values: tuple[str, ...]) -> bytes:
     """`canonicalize(list(values))` without its brackets."""
     if _STRS.issuperset(map(type, values)):
         try:
-            return ",".join(map(_STRING, values)).encode("utf-8")
+            return _PLAIN.encode(values)[1:-1].encode("utf-8")
         except UnicodeEncodeError:
             pass
     return canonicalize(list(values))[1:-1]
