@@ -10,12 +10,11 @@ seeded database is for. Receipts are signed for each submission, as the registry
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -28,10 +27,6 @@ from signing import jws, ocsp
 from signing.ca import CertificationAuthority, InMemoryCertificateStatus
 from signing.dossier import verify_dossier
 from signing.trust import TrustAnchors, Validator
-
-#: The base64url characters (whole groups) of a JWS header that hold its sigT when made by
-#: `jws.sign_detached` ({"alg":"ES256","kid":<43>,"crit":["sigT"],"sigT":<20>: 113 bytes).
-_SIGT_WITHIN = 152
 
 
 class _InMemoryFetcher:
@@ -58,35 +53,21 @@ def _der(certificate: x509.Certificate) -> bytes:
 
 
 def _identifiers(dossier: dict[str, Any], mother: x509.Certificate, mother_der: bytes,
-                 digest: str) -> list[str]:
+                 digest: str, signed_at: datetime) -> list[str]:
     """The values a report repeats from its dossier, in a fixed order (`digest`: the
-    application's SHA-256, which its maker knows)."""
+    application's SHA-256, and `signed_at` the time her JWS was made, which its maker knows:
+    the report gives the signature's sigT, that time to the second, in UTC)."""
     record = dossier["medical_record"]["document"]
     application = dossier["application"]["document"]
-    signature = dossier["application"]["signatures"][0]["value"]
     return [
         record["id"], application["id"],
         application["medical_record_sha256"], digest,
         format(mother.serial_number, "x"), hashlib.sha256(mother_der).hexdigest(),
         mother.not_valid_before_utc.isoformat(), mother.not_valid_after_utc.isoformat(),
         record["mother"]["iin"], record["mother"]["surname"], record["mother"]["given_name"],
-        str(record["mother"].get("patronymic")), _signed_at(signature),
+        str(record["mother"].get("patronymic")),
+        signed_at.astimezone(UTC).replace(microsecond=0).isoformat(),
     ]
-
-
-def _signed_at(signature: str) -> str:
-    """The sigT of the mother's JWS, made just now by `jws.sign_detached`: read from the start
-    of its header (alg, kid and crit before it are of one length), else from the whole."""
-    start = signature[:_SIGT_WITHIN]
-    head = base64.urlsafe_b64decode(start) if "." not in start else b""
-    found = head.find(b'"sigT":"')
-    at = found + len(b'"sigT":"')  # then 2026-06-01T12:00:00Z, 20 characters, and a quote
-    if found >= 0 and head[at + 20:at + 21] == b'"':
-        sig_t = head[at:at + 20].decode("ascii")
-    else:
-        encoded = signature.split(".")[0]
-        sig_t = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))["sigT"]
-    return datetime.fromisoformat(sig_t).isoformat()
 
 
 class ReportTemplate:
@@ -108,9 +89,11 @@ class ReportTemplate:
         self._slots: list[int] = []
 
     def report(
-        self, dossier: dict[str, Any], mother: x509.Certificate, moment: datetime, digest: str
+        self, dossier: dict[str, Any], mother: x509.Certificate, moment: datetime, digest: str,
+        signed_at: datetime,
     ) -> str:
-        values = [moment.isoformat(), *_identifiers(dossier, mother, self.encoded(mother), digest)]
+        values = [moment.isoformat(),
+                  *_identifiers(dossier, mother, self.encoded(mother), digest, signed_at)]
         if not self._literals:
             # An hour after the seed's moment (`seed_rows.prime_report` makes this first
             # dossier): the TEST CA made by `birthreg init` may be minutes old, and a signature

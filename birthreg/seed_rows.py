@@ -71,8 +71,9 @@ class SeedContext:
     holder_key: ec.EllipticCurvePrivateKey
     #: The CA's INDIVIDUAL certificates for holder_key (`birthreg.seed_certificates`).
     holder_issuer: IndividualIssuer
-    #: The report's JSON text for a dossier, signed with the mother's certificate, at receipt.
-    make_report: Callable[[dict[str, Any], x509.Certificate, datetime, str], str]
+    #: The report's JSON text for a dossier signed with the mother's certificate, at receipt:
+    #: (dossier, her certificate, receipt, the application's SHA-256, when she signed).
+    make_report: Callable[[dict[str, Any], x509.Certificate, datetime, str, datetime], str]
     #: The signed receipt's JSON text: submission id, dossier digest, moment, tracking number.
     make_receipt: Callable[[str, str, datetime, str], str]
     #: A birth certificate's columns: the registration's values, the dossier's text.
@@ -300,7 +301,8 @@ def _apply(context: SeedContext, rows: Rows, birth: Born, certificate: x509.Cert
     }
     texts = dossier_texts(birth.medical_record, content.decode("utf-8"), birth.seal, signature)
     digest = hashlib.sha256(content).hexdigest()
-    submission_id = _submission(context, rows, (dossier, *texts), certificate, plan, digest)
+    submission_id = _submission(context, rows, (dossier, *texts), certificate, plan,
+                                (digest, signed_at))
     rows.add("parents_application", id=application_id, birth_id=birth.id, previous_id=None,
              state="submitted", document=content.decode("utf-8"),
              created_by_serial=mother_serial, mother_serial=mother_serial,
@@ -342,9 +344,10 @@ def dossier_texts(record: str, application: str, seal: str,
 
 def _submission(context: SeedContext, rows: Rows,
                 dossier_and_texts: tuple[dict[str, Any], str, str], mother: x509.Certificate,
-                plan: Plan, digest: str) -> str:
+                plan: Plan, signed: tuple[str, datetime]) -> str:
     """The registry's submission of `dossier_and_texts` (the dossier, the text received, the
-    SHA-256 of its RFC 8785 form: see dossier_texts)."""
+    SHA-256 of its RFC 8785 form: see dossier_texts); `signed`: the application's SHA-256 and
+    when the mother signed it (for the report)."""
     life, tracking = plan.life, plan.tracking
     assert life.applied_at is not None and tracking is not None
     dossier, text, sha = dossier_and_texts
@@ -360,7 +363,7 @@ def _submission(context: SeedContext, rows: Rows,
              mother_iin=record["mother"]["iin"],
              child_born_at=datetime.fromisoformat(record["child"]["born_at"]),
              child_sex=record["child"]["sex"], birth_order=record["child"]["birth_order"],
-             status=status, report=context.make_report(dossier, mother, received, digest),
+             status=status, report=context.make_report(dossier, mother, received, *signed),
              receipt=context.make_receipt(submission_id, sha, received, tracking),
              duplicate_candidates="[]", previous_id=None,
              child_name_key=child_name_key(application["document"]),

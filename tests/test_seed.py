@@ -8,7 +8,7 @@ import hashlib
 import json
 import random
 from collections import Counter
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -232,8 +232,11 @@ def test_each_report_names_its_own_dossier(seeded: Any) -> None:
     for index, (dossier, report, submission) in enumerate(reports):
         record, application = dossier["medical_record"]["document"], dossier["application"]
         assert json.loads(report)["passed"] is True
+        header = json.loads(jws.b64url_decode(
+            application["signatures"][0]["value"].split(".")[0]))
+        signed_at = datetime.fromisoformat(header["sigT"]).isoformat()
         for own in (record["id"], application["document"]["id"], record["mother"]["iin"],
-                    submission.received_at.replace(tzinfo=UTC).isoformat()):
+                    submission.received_at.replace(tzinfo=UTC).isoformat(), signed_at):
             assert own in report
         other = reports[index - 1][0]["medical_record"]["document"]
         assert other["id"] not in report and other["mother"]["iin"] not in report
