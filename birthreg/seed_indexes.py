@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, text
 #: The fewest births a seed adds before it sets the indexes aside.
 BULK = 50_000
 #: Memory for each index's sort (the server's default is 64 MB: more spills to disk).
-SORT_MEMORY = "512MB"
+SORT_MEMORY = "1GB"
 _KEPT = "seed_dropped_index"
 _KEEP = text("CREATE TABLE IF NOT EXISTS seed_dropped_index "
              "(name text PRIMARY KEY, definition text NOT NULL)")

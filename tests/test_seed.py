@@ -9,6 +9,7 @@ import json
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -368,13 +369,27 @@ def test_seeded_dossiers_pass_real_verification(seeded: Any, service_settings: S
 
 
 
-@pytest.mark.parametrize(("load", "workers"),
-                         [(0.1, 4), (1.6, 4), (3.5, 4), (6.0, 2), (6.6, 1), (9.0, 1)])
+@pytest.mark.parametrize(("running", "workers"),
+                         [(1, 4), (3, 4), (5, 4), (6, 3), (7, 2), (9, 1), (20, 1)])
 def test_the_seed_forks_one_worker_per_core_unless_overloaded(
-    monkeypatch: pytest.MonkeyPatch, load: float, workers: int
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, running: int, workers: int
+) -> None:
+    """Runnable tasks now (this one among them), not the load average, which a seed just ended
+    keeps up."""
+    monkeypatch.setattr(seed.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(seed.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    (tmp_path / "loadavg").write_text(f"9.00 9.00 9.00 {running}/812 4242\n")
+    monkeypatch.setattr(seed, "LOADAVG", tmp_path / "loadavg")
+    assert seed._workers() == workers
+
+
+@pytest.mark.parametrize(("load", "workers"), [(0.1, 4), (3.5, 4), (6.0, 2), (9.0, 1)])
+def test_without_linux_s_count_the_seed_reads_the_load_average(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, load: float, workers: int
 ) -> None:
     monkeypatch.setattr(seed.os, "cpu_count", lambda: 4)
     monkeypatch.setattr(seed.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(seed, "LOADAVG", tmp_path / "no-such-file")
     assert seed._workers() == workers
 
 
