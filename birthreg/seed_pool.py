@@ -121,11 +121,6 @@ def _middles(prepared: list[Prepared], times: Sequence[str]) -> list[str]:
     return seed_copy.column_lines([times, *hashed[1:]])
 
 
-#: Batches a worker queued ahead of the one the caller takes: while the caller waits on the
-#: database (a checkpoint's writes, a slow COPY), the workers go on with these instead of
-#: waiting too. With one ahead, two workers on two cores were busy 92% of a million births'
-#: time (96% on 60,000).
-AHEAD = 2
 _CONTEXT: list[SeedContext] = []
 
 
@@ -140,9 +135,8 @@ def _build_here(plans: list[Plan], copy: bool) -> Built:
 def built_batches(
     context: SeedContext, batches: Iterable[list[Plan]], *, copy: bool, processes: int
 ) -> Iterator[Built]:
-    """The batches made, in their order: by `processes` forked workers (`AHEAD` batches a
-    worker ahead of the one the caller takes), or here when processes is 1 or fork is not
-    available."""
+    """The batches made, in their order: by `processes` forked workers (a few batches ahead of
+    the one the caller is writing), or here when processes is 1 or fork is not available."""
     if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for plans in batches:
             yield build(context, plans, copy)
@@ -154,7 +148,7 @@ def built_batches(
         pending: deque[Future[Built]] = deque()
         for plans in batches:
             pending.append(pool.submit(_build_here, plans, copy))
-            if len(pending) > AHEAD * processes:
+            if len(pending) > processes:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
