@@ -16,9 +16,9 @@ their DER values by asn1crypto's `emit` and types, then signed by the issuing CA
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from asn1crypto import core, parser
+from asn1crypto import core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from signing.ca import CertificationAuthority, Individual, Profile, random_serial, subject_name
 from signing.ca.profiles import INDIVIDUAL_VALIDITY
+from signing.cms import der_time, der_value
 from signing.identity import validate_iin
 from signing.names import validate_person_name
 
@@ -36,8 +37,6 @@ _BEFORE_SERIAL = ("version",)
 _SERIAL_TO_VALIDITY = ("signature", "issuer")
 _AFTER_SUBJECT = ("subject_public_key_info", "issuer_unique_id", "subject_unique_id",
                   "extensions")
-#: RFC 5280 section 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
-_UTC_TIME_BEFORE = 2050
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 #: How many of the last certificates issued keep their DER (a birth's mother's and father's).
 _KEPT = 4
@@ -74,21 +73,6 @@ def _template(der: bytes) -> _Template:
     return template
 
 
-def _time(moment: datetime) -> bytes:
-    """A Time (the CHOICE's alternative itself: a CHOICE adds no tag of its own), to the
-    second as RFC 5280 wants and as cryptography's builder writes it (asn1crypto's UTCTime and
-    GeneralizedTime encodings of it, their text written here: tests/test_seed_certificates.py)."""
-    utc = moment.astimezone(UTC)
-    if utc.year < _UTC_TIME_BEFORE:
-        return _tlv(0x17, utc.strftime("%y%m%d%H%M%SZ").encode("ascii"))
-    return _tlv(0x18, f"{utc.year:04d}{utc:%m%d%H%M%S}Z".encode("ascii"))
-
-
-def _tlv(tag: int, contents: bytes) -> bytes:
-    """A DER value of a one-byte tag (class, constructed bit, number), written by asn1crypto."""
-    return bytes(parser.emit(tag >> 6, (tag >> 5) & 1, tag & 0x1F, contents))
-
-
 class _Subjects:
     """Subject names (`signing.ca.subject_name`) from the encodings of their parts: the CN RDN
     (UTF8String, at most 64 bytes) of a surname and a given name as checked, the SN RDN of a
@@ -118,9 +102,9 @@ class _Subjects:
 
     def _join(self, subject: Individual, common_name: bytes, surname: bytes,
               patronymic: bytes) -> bytes:
-        common = _tlv(0x31, _tlv(0x30, _COMMON_NAME + _tlv(0x0C, common_name)))
+        common = der_value(0x31, der_value(0x30, _COMMON_NAME + der_value(0x0C, common_name)))
         serial = self._serial + subject.iin.encode("ascii")
-        return _tlv(0x30, common + surname + patronymic + serial + self._tail)
+        return der_value(0x30, common + surname + patronymic + serial + self._tail)
 
     def _learn(self, subject: Individual) -> bytes:
         encoded = subject_name(subject).public_bytes()
@@ -177,12 +161,13 @@ class IndividualIssuer:
             return self._keep(certificate, der)
         name = self._subjects.encode(subject)
         not_before, not_after = self._ca.validity(moment, INDIVIDUAL_VALIDITY)
-        validity = _tlv(0x30, _time(not_before) + _time(not_after))
+        validity = der_value(0x30, der_time(not_before) + der_time(not_after))
         serial = random_serial()
-        tbs = _tlv(0x30, template.head + core.Integer(serial).dump() + template.middle
+        tbs = der_value(0x30, template.head + core.Integer(serial).dump() + template.middle
                    + validity + name + template.tail)
         signature = self._issuing_key.sign(tbs, _ECDSA_SHA256)
-        der = _tlv(0x30, tbs + template.signature_algorithm + _tlv(0x03, b"\0" + signature))
+        bits = der_value(0x03, b"\0" + signature)
+        der = der_value(0x30, tbs + template.signature_algorithm + bits)
         return self._keep(x509.load_der_x509_certificate(der), der)
 
     def _keep(self, certificate: x509.Certificate, der: bytes) -> x509.Certificate:

@@ -162,16 +162,25 @@ def add_birth(context: SeedContext, rows: Rows, plan: Plan) -> None:
 
 @dataclass
 class Born:
-    """A seeded birth as its later steps read it: what they would read of its `Birth` row
-    (`medical_record`, `medical_record_sha256`, for `application_document`), the record as a
-    document, the seal's base64, and the row itself (its progress moved as the birth goes on)."""
+    """A seeded birth as its later steps read it: its row (its progress moved as the birth goes
+    on) and what they would read of its `Birth` (`medical_record`, `medical_record_sha256`, for
+    `application_document`), the record as a document, and the seal's base64."""
 
-    id: str
-    document: dict[str, Any]
-    medical_record: str
-    medical_record_sha256: str
-    seal: str
     row: dict[str, Any]
+    document: dict[str, Any]
+    seal: str
+
+    @property
+    def id(self) -> str:
+        return str(self.row["id"])
+
+    @property
+    def medical_record(self) -> str:
+        return str(self.row["medical_record"])
+
+    @property
+    def medical_record_sha256(self) -> str:
+        return str(self.row["medical_record_sha256"])
 
 
 def medical_record(context: SeedContext, record_id: str, mother: Individual, sex: str,
@@ -205,15 +214,14 @@ def _birth(context: SeedContext, rows: Rows, rng: random.Random, plan: Plan,
     content = canonicalize(document)
     sha = hashlib.sha256(content).hexdigest()
     seal = _seal(context, content, life.recorded_at)
-    born = Born(id=record_id, document=document, medical_record=content.decode("utf-8"),
-                medical_record_sha256=sha, seal=seal, row={
-                    "id": record_id, "facility_id": context.facility.id,
-                    "medical_record": content.decode("utf-8"), "medical_record_sha256": sha,
-                    # The seal's base64 (ASCII), packed with the batch (birthreg.seed_packed).
-                    "seal_signature": seal.encode("ascii"), "born_at": life.born_at,
-                    "recorded_at": life.recorded_at, "recorded_by": context.staff.ward,
-                    "progress": "key_issued" if life.key_at else "recorded",
-                    "certificate_issued_at": None})
+    born = Born(document=document, seal=seal, row={
+        "id": record_id, "facility_id": context.facility.id,
+        "medical_record": content.decode("utf-8"), "medical_record_sha256": sha,
+        # The seal's base64 (ASCII), packed with the batch (birthreg.seed_packed).
+        "seal_signature": seal.encode("ascii"), "born_at": life.born_at,
+        "recorded_at": life.recorded_at, "recorded_by": context.staff.ward,
+        "progress": "key_issued" if life.key_at else "recorded",
+        "certificate_issued_at": None})
     rows.tables["birth"].append(born.row)
     rows.events.append(Event(life.recorded_at, _staff(context.staff.ward), "ward",
                              "birth.recorded", "birth", record_id,

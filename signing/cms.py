@@ -142,26 +142,26 @@ class DetachedSigner:
         """DER SignedData over content (see sign_detached). ValueError: a naive signing_time."""
         if signing_time.tzinfo is None or signing_time.utcoffset() is None:
             raise ValueError("signing_time must be timezone-aware")
-        digest = _der(0x04, hashlib.new(self._digest, content).digest())
+        digest = der_value(0x04, hashlib.new(self._digest, content).digest())
         attributes = [self._content_type, self._ess] + [
-            _der(0x30, kind + _der(0x31, value))
-            for kind, value in ((_SIGNING_TIME, _cms_time(signing_time)), (_DIGEST, digest))
+            der_value(0x30, kind + der_value(0x31, value))
+            for kind, value in ((_SIGNING_TIME, der_time(signing_time)), (_DIGEST, digest))
         ]
         # CMSAttributes is a SET OF: in DER order (X.690 11.6), its encodings sorted, as
         # asn1crypto's SetOf sorts them on dump and as a verifier re-encodes them.
         contents = b"".join(sorted(attributes))
-        signed_bytes = _der(0x31, contents)
+        signed_bytes = der_value(0x31, contents)
         if isinstance(self._key, ec.EllipticCurvePrivateKey):
             # cryptography returns ECDSA signatures DER-encoded (Ecdsa-Sig-Value), as CMS wants.
             signature = self._key.sign(signed_bytes, ec.ECDSA(hash_for(self._hash_name)))
         else:
             signature = self._key.sign(signed_bytes, padding.PKCS1v15(), hash_for(self._hash_name))
         # The signed attributes go in as [0] IMPLICIT: the SET's contents under a new tag.
-        signer_info = _der(0x30, self._signer_head + _der(0xA0, contents) + self._algorithm
-                           + _der(0x04, signature))
-        signer_infos = _der(0x31, signer_info)  # a SET OF one
-        signed_data = _der(0x30, self._signed_data_head + signer_infos)
-        return _der(0x30, _SIGNED_DATA + _der(0xA0, signed_data))
+        signer_info = der_value(0x30, self._signer_head + der_value(0xA0, contents)
+                                + self._algorithm + der_value(0x04, signature))
+        signer_infos = der_value(0x31, signer_info)  # a SET OF one
+        signed_data = der_value(0x30, self._signed_data_head + signer_infos)
+        return der_value(0x30, _SIGNED_DATA + der_value(0xA0, signed_data))
 
 
 def _digest_algorithm(name: str) -> algos.DigestAlgorithm:
@@ -170,17 +170,17 @@ def _digest_algorithm(name: str) -> algos.DigestAlgorithm:
     return algos.DigestAlgorithm.load(parser.emit(0, 1, 16, algos.DigestAlgorithmId(name).dump()))
 
 
-def _cms_time(moment: datetime) -> bytes:
-    """moment as a CMS Time's DER to the second: UTCTime for 1950-2049, else GeneralizedTime
-    (RFC 5652 section 11.3). Written here so that fractions never appear and years keep 4
-    digits."""
+def der_time(moment: datetime) -> bytes:
+    """moment as a Time's DER to the second: UTCTime for 1950-2049, else GeneralizedTime (RFC
+    5652 section 11.3 for CMS, RFC 5280 section 4.1.2.5 for certificates). Written here so
+    that fractions never appear and years keep 4 digits."""
     utc = moment.astimezone(UTC)
     if 1950 <= utc.year <= 2049:
-        return _der(0x17, f"{utc:%y%m%d%H%M%S}Z".encode("ascii"))
-    return _der(0x18, f"{utc.year:04d}{utc:%m%d%H%M%S}Z".encode("ascii"))
+        return der_value(0x17, f"{utc:%y%m%d%H%M%S}Z".encode("ascii"))
+    return der_value(0x18, f"{utc.year:04d}{utc:%m%d%H%M%S}Z".encode("ascii"))
 
 
-def _der(tag: int, contents: bytes) -> bytes:
+def der_value(tag: int, contents: bytes) -> bytes:
     """A DER value of a one-byte tag (class, constructed bit, number), written by asn1crypto."""
     return bytes(parser.emit(tag >> 6, (tag >> 5) & 1, tag & 0x1F, contents))
 

@@ -6,19 +6,18 @@ from __future__ import annotations
 import random
 import shutil
 import subprocess
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from asn1crypto import core, parser
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from birthreg import seed_names
-from birthreg.seed_certificates import IndividualIssuer, _Subjects, _time, _tlv
+from birthreg.seed_certificates import IndividualIssuer, _Subjects
 from signing.ca import (
     CertificationAuthority,
     Individual,
@@ -116,23 +115,6 @@ def test_the_first_certificate_refuses_a_ca_key(pki: PKI) -> None:
     issuer = _issuer(pki.ca, pki.ca.issuing_certificate.public_key())
     with pytest.raises(CAError):
         issuer.issue(FIRST, moment=pki.moment, crl_partition=1)
-
-
-def test_der_values_are_asn1cryptos() -> None:
-    rng = random.Random(5280)
-    for length in [*range(300), 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x10000, 70000]:
-        contents = rng.randbytes(length)
-        for tag in (0x02, 0x03, 0x30, 0x31):
-            assert _tlv(tag, contents) == parser.emit(0, tag >= 0x30, tag & 0x1F, contents)
-    almaty = timezone(timedelta(hours=5))
-    moments = [datetime(2026, 6, 1, 12, 0, 0, 999_999, tzinfo=UTC),
-               datetime(2026, 6, 1, 17, 0, 0, tzinfo=almaty),
-               datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC),
-               datetime(2050, 1, 1, tzinfo=UTC), datetime(2400, 2, 29, 1, 2, 3, tzinfo=UTC)]
-    for moment in moments:
-        second = moment.astimezone(UTC).replace(microsecond=0)
-        kind = core.UTCTime if second.year < 2050 else core.GeneralizedTime
-        assert _time(moment) == kind(second).dump()
 
 
 def test_subject_names_are_subject_names_encodings() -> None:

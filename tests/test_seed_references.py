@@ -151,15 +151,26 @@ def _used_index(engine: Engine, query: str) -> str:
         return "\n".join(connection.execute(text(f"EXPLAIN {query}")).scalars())
 
 
-def test_a_big_seed_sets_the_secondary_indexes_aside_and_makes_them_again(
-    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def big(postgres_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Settings, Engine, dict[str, str]]]:
+    """An initialised database where a seed of 50 births is big (`seed_indexes.BULK`): its
+    settings, an engine, and its indexes before any seed."""
     monkeypatch.setattr(seed, "BATCH", 30)
     monkeypatch.setattr(seed_indexes, "BULK", 50)
     settings = _settings(postgres_url, tmp_path / "data")
     initialise(settings)
     engine = make_engine(postgres_url)
-    before = _indexes(engine)
+    try:
+        yield settings, engine, _indexes(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_big_seed_sets_the_secondary_indexes_aside_and_makes_them_again(
+    big: tuple[Settings, Engine, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, engine, before = big
     seen: list[set[str]] = []
     write = seed._write
 
@@ -168,15 +179,12 @@ def test_a_big_seed_sets_the_secondary_indexes_aside_and_makes_them_again(
         return write(*args)
 
     monkeypatch.setattr(seed, "_write", watched)
-    try:
-        run_seed(settings, 60, days=20, rng=random.Random(4), processes=1)
-        after = _indexes(engine)
-        plan = _used_index(engine, "SELECT id FROM registry_submission WHERE mother_iin = 'x'")
-        with engine.connect() as connection:
-            kept = connection.execute(text("SELECT to_regclass('seed_dropped_index')"))
-            assert kept.scalar_one() is None
-    finally:
-        engine.dispose()
+    run_seed(settings, 60, days=20, rng=random.Random(4), processes=1)
+    after = _indexes(engine)
+    plan = _used_index(engine, "SELECT id FROM registry_submission WHERE mother_iin = 'x'")
+    with engine.connect() as connection:
+        kept = connection.execute(text("SELECT to_regclass('seed_dropped_index')"))
+        assert kept.scalar_one() is None
     aside = set(before) - seen[0]
     assert "ix_registry_submission_mother_iin" in aside and "ix_audit_entry_object" in aside
     assert "registry_submission_pkey" not in aside
@@ -191,14 +199,9 @@ def test_a_big_seed_sets_the_secondary_indexes_aside_and_makes_them_again(
 
 
 def test_indexes_come_back_after_a_seed_stopped_by_an_error_or_by_force(
-    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    big: tuple[Settings, Engine, dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(seed, "BATCH", 30)
-    monkeypatch.setattr(seed_indexes, "BULK", 50)
-    settings = _settings(postgres_url, tmp_path / "data")
-    initialise(settings)
-    engine = make_engine(postgres_url)
-    before = _indexes(engine)
+    settings, engine, before = big
 
     def fail(*_args: Any) -> int:
         raise RuntimeError("the seed stops")
@@ -212,8 +215,5 @@ def test_indexes_come_back_after_a_seed_stopped_by_an_error_or_by_force(
     aside = seed_indexes.set_aside(engine, ("registry_submission", "audit_entry"))
     assert aside and not set(aside) & set(_indexes(engine))
     result = initialise(settings)
-    try:
-        assert _indexes(engine) == before
-        assert sum("set aside by a seed" in line for line in result.made) == len(aside)
-    finally:
-        engine.dispose()
+    assert _indexes(engine) == before
+    assert sum("set aside by a seed" in line for line in result.made) == len(aside)

@@ -5,6 +5,7 @@ deterministic), all but the signature value for ECDSA; and every one verifies.""
 from __future__ import annotations
 
 import hashlib
+import random
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -106,4 +107,23 @@ def test_der_values_are_what_asn1crypto_emits() -> None:
         contents = bytes(range(256)) * (length // 256) + bytes(range(length % 256))
         for tag, (class_, method, number) in {0x04: (0, 0, 4), 0x17: (0, 0, 23), 0x30: (0, 1, 16),
                                              0x31: (0, 1, 17), 0xA0: (2, 1, 0)}.items():
-            assert cms._der(tag, contents) == parser.emit(class_, method, number, contents)
+            assert cms.der_value(tag, contents) == parser.emit(class_, method, number, contents)
+    rng = random.Random(5280)
+    for length in [*range(300), 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x10000, 70000]:
+        contents = rng.randbytes(length)
+        for tag in (0x02, 0x03, 0x30, 0x31):
+            assert cms.der_value(tag, contents) == parser.emit(0, tag >= 0x30, tag & 0x1F,
+                                                               contents)
+
+
+def test_der_times_are_asn1crypto_s_to_the_second() -> None:
+    """As certificates (RFC 5280) and CMS want them: UTCTime until 2049, then GeneralizedTime."""
+    almaty = timezone(timedelta(hours=5))
+    moments = [datetime(2026, 6, 1, 12, 0, 0, 999_999, tzinfo=UTC),
+               datetime(2026, 6, 1, 17, 0, 0, tzinfo=almaty),
+               datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC),
+               datetime(2050, 1, 1, tzinfo=UTC), datetime(2400, 2, 29, 1, 2, 3, tzinfo=UTC)]
+    for moment in moments:
+        second = moment.astimezone(UTC).replace(microsecond=0)
+        kind = core.UTCTime if second.year < 2050 else core.GeneralizedTime
+        assert cms.der_time(moment) == kind(second).dump()
