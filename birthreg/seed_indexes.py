@@ -16,12 +16,19 @@ again (`restore`); the table goes once they are back.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
 from sqlalchemy import Connection, Engine, text
 
 #: The fewest births a seed adds before it sets the indexes aside.
 BULK = 50_000
 #: Memory for each index's sort (the server's default is 64 MB: more spills to disk).
 SORT_MEMORY = "1GB"
+#: Indexes made at once, each by its own connection. PostgreSQL already sorts a large table's
+#: index with parallel workers (max_parallel_maintenance_workers); two at a time still made the
+#: 28 indexes of 100,000 seeded births in 5.6-5.9 s instead of 6.4-7.1 (2 cores, 2026-12-06).
+MAKERS = 2
 _KEPT = "seed_dropped_index"
 _KEEP = text("CREATE TABLE IF NOT EXISTS seed_dropped_index "
              "(name text PRIMARY KEY, definition text NOT NULL)")
@@ -63,23 +70,30 @@ def set_aside(engine: Engine, tables: tuple[str, ...]) -> list[str]:
 
 def restore(engine: Engine) -> list[str]:
     """Make again every index a seed set aside (each in its own transaction, its definition
-    forgotten with it); the names made. Nothing to do on SQLite, or when none is away."""
+    forgotten with it, `MAKERS` at a time); the names made. Nothing to do on SQLite, or when
+    none is away."""
     if engine.dialect.name != "postgresql":
         return []
     with engine.connect() as connection:
         if connection.execute(_THERE, {"name": _KEPT}).scalar_one() is None:
             return []
         kept = connection.execute(_REMEMBERED).all()
-    made = []
-    for name, definition in kept:
-        with engine.begin() as connection:
-            connection.execute(text(f"SET LOCAL maintenance_work_mem = '{SORT_MEMORY}'"))
-            if connection.execute(_THERE, {"name": name}).scalar_one() is not None:
-                pass  # made already (a restore stopped between making it and forgetting it)
-            else:
-                connection.execute(text(definition))
-                made.append(name)
-            connection.execute(_FORGET, {"name": name})
+    with ThreadPoolExecutor(MAKERS, thread_name_prefix="seed-index") as makers:
+        made = [name for name in makers.map(partial(_make, engine), kept) if name]
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS seed_dropped_index"))
     return made
+
+
+def _make(engine: Engine, kept: tuple[str, str]) -> str | None:
+    """Make one index set aside (`kept`: its name and definition) and forget it, in one
+    transaction; its name, or None when it was there already (a restore stopped between
+    making it and forgetting it)."""
+    name, definition = kept
+    with engine.begin() as connection:
+        connection.execute(text(f"SET LOCAL maintenance_work_mem = '{SORT_MEMORY}'"))
+        there = connection.execute(_THERE, {"name": name}).scalar_one() is not None
+        if not there:
+            connection.execute(text(definition))
+        connection.execute(_FORGET, {"name": name})
+    return None if there else name
