@@ -115,8 +115,8 @@ def test_sign_submit_register_and_download(
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     # The registry's signed PDF, as it stored it; the place of birth is the ward's town.
     certificate_id = registered.json()["certificate_id"]
-    row = db.get(CertificatePDF, certificate_id)
-    assert row is not None and row.deflated and len(row.pdf) < 0.9 * len(pdf.content)
+    kept = db.get(CertificatePDF, certificate_id)
+    assert kept is not None and kept.deflated and len(kept.pdf) < 0.9 * len(pdf.content)
     assert stored_pdf(db, certificate_id) == pdf.content and b"/ByteRange" in pdf.content
     certificate = client.get(f"/api/v1/registry/certificates/{certificate_id}").json()
     assert certificate["fields"]["child"]["place_of_birth"] == "Өскемен / Усть-Каменогорск"
