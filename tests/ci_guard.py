@@ -32,6 +32,10 @@ GUARDED_MARKERS = ("postgres", "browser")
 DATABASE_ENV = "BIRTHREG_TEST_DATABASE_URL"
 BROWSER_ENV = "BIRTHREG_BROWSER_TESTS"
 CHROMIUM = "/usr/bin/chromium"
+#: Seconds a browser test's own HTTP call to the live server may take (httpx's default is 5).
+#: These calls arrange what the pages then show; they time nothing. On a slow CI host
+#: (2026-12-06) one intake took over 5 s where it takes 0.2 s on a quiet one.
+HTTP_TIMEOUT = 30.0
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

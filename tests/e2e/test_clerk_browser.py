@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from ci_guard import HTTP_TIMEOUT
 from fastapi.testclient import TestClient
 from layout import assert_rows_stacked
 from registry import factories as f
@@ -72,7 +73,8 @@ def test_clerk_registers_a_dossier_and_reads_a_failing_report(
     dossiers = [f.good_dossier(live_app, mother) for _ in range(2)]  # likely duplicates
     ids = []
     for dossier in dossiers:
-        response = httpx.post(f"{live_server}/api/v1/registry/submissions", json=dossier)
+        response = httpx.post(f"{live_server}/api/v1/registry/submissions", json=dossier,
+                              timeout=HTTP_TIMEOUT)
         assert response.status_code == 201, response.text
         ids.append(response.json()["id"])
     ARTIFACTS.mkdir(exist_ok=True)

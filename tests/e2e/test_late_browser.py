@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from ci_guard import HTTP_TIMEOUT
 from fastapi.testclient import TestClient
 from registry import factories as f
 from registry.test_decisions import REASON, late_dossier
@@ -48,7 +49,8 @@ def test_a_registrar_approves_a_late_registration(
         engine.dispose()
     mother = f.issue_person(live_app, f.person(100))
     dossier = late_dossier(live_app, mother, days=120, late_reason=REASON)
-    response = httpx.post(f"{live_server}/api/v1/registry/submissions", json=dossier)
+    response = httpx.post(f"{live_server}/api/v1/registry/submissions", json=dossier,
+                          timeout=HTTP_TIMEOUT)
     assert response.status_code == 201, response.text
     assert response.json()["status"] == "late"
     submission_id = response.json()["id"]

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from ci_guard import HTTP_TIMEOUT
 from fastapi.testclient import TestClient
 from parents.helpers import draft, enroll_phone, new_birth, sign_application
 from registry import factories as f
@@ -81,7 +82,8 @@ REGISTRAR_PASSWORD = "a long test password 1"
 
 
 def _submit(base: str, dossier: dict[str, Any]) -> str:
-    response = httpx.post(f"{base}/api/v1/registry/submissions", json=dossier)
+    response = httpx.post(f"{base}/api/v1/registry/submissions", json=dossier,
+                          timeout=HTTP_TIMEOUT)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
@@ -116,7 +118,8 @@ def _corrected_record(base: str, app: Any) -> str:
     mother = f.issue_person(app, f.person(300))
     submission_id = _submit(base, f.good_dossier(app, mother))
     api = f"{base}/api/v1/registry"
-    registered = httpx.post(f"{api}/submissions/{submission_id}/register", headers=clerk)
+    registered = httpx.post(f"{api}/submissions/{submission_id}/register", headers=clerk,
+                            timeout=HTTP_TIMEOUT)
     certificate_id = registered.json()["certificate_id"]
     collector = {"iin": mother.subject.iin, "name": "Айгүл Серікова", "document_checked": True}
     for path, body in (
@@ -124,7 +127,7 @@ def _corrected_record(base: str, app: Any) -> str:
         ("corrections", {"changes": {"child.given_name": "Аяжан"}, "reason": "Misspelt."}),
     ):
         response = httpx.post(f"{api}/certificates/{certificate_id}/{path}", json=body,
-                              headers=clerk)
+                              headers=clerk, timeout=HTTP_TIMEOUT)
         assert response.status_code == 201, response.text
     return submission_id
 

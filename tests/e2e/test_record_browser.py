@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from ci_guard import HTTP_TIMEOUT
 from fastapi.testclient import TestClient
 from layout import assert_rows_stacked
 from registry import factories as f
@@ -72,7 +73,8 @@ def log_in(page: Any, live_server: Any, username: str) -> None:
 
 
 def submit(live_server: Any, dossier: dict[str, Any]) -> dict[str, Any]:
-    response = httpx.post(f"{live_server}/api/v1/registry/submissions", json=dossier)
+    response = httpx.post(f"{live_server}/api/v1/registry/submissions", json=dossier,
+                          timeout=HTTP_TIMEOUT)
     assert response.status_code == 201, response.text
     return dict(response.json())
 
@@ -138,12 +140,14 @@ def test_registrar_approves_a_clerks_correction(
     mother = f.issue_person(live_app, f.person(100))
     submission_id = submit(live_server, f.good_dossier(live_app, mother))["id"]
     api = f"{live_server}/api/v1/registry"
-    registered = httpx.post(f"{api}/submissions/{submission_id}/register", headers=clerk).json()
-    old = httpx.get(f"{api}/certificates/{registered['certificate_id']}").json()
+    registered = httpx.post(f"{api}/submissions/{submission_id}/register", headers=clerk,
+                            timeout=HTTP_TIMEOUT).json()
+    old = httpx.get(f"{api}/certificates/{registered['certificate_id']}",
+                    timeout=HTTP_TIMEOUT).json()
     asked = httpx.post(
         f"{api}/certificates/{old['id']}/corrections",
         json={"changes": {"child.given_name": "Аяжан"}, "reason": "Misspelt on the application."},
-        headers=clerk,
+        headers=clerk, timeout=HTTP_TIMEOUT,
     )
     assert asked.status_code == 201, asked.text
     ARTIFACTS.mkdir(exist_ok=True)
