@@ -20,7 +20,6 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import quote, unquote
 
@@ -175,7 +174,6 @@ class SealContents:
         return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
 
 
-@lru_cache(maxsize=16)  # a registry seals with one certificate at a time (public data)
 def key_id(certificate: x509.Certificate) -> bytes:
     """The seal's kid for a certificate: the first 8 bytes of the SHA-256 of its DER."""
     return certificate.fingerprint(hashes.SHA256())[:KID_LENGTH]
