@@ -221,8 +221,9 @@ def make_seal(
     certificate: x509.Certificate,
 ) -> str:
     """The Base45 text of a seal over `fields` (the names in FIELD_KEYS), signed ES256 by `key`,
-    DEFLATEd when that is shorter (the longest names: the QR code stays within version 15 at
-    level M). Caveat: `certificate` only gives the kid; nothing checks that it holds `key`'s."""
+    DEFLATEd when that is shorter (the longest names: at most 340 bytes, a QR code of version
+    16 at level M when the Base45 text is in alphanumeric mode). Caveat: `certificate` only
+    gives the kid; nothing checks that it holds `key`'s."""
     if not isinstance(key.curve, ec.SECP256R1):
         raise SealError("ES256 needs a P-256 key", UNSUPPORTED_ALGORITHM)
     protected = cbor2.dumps({_HEADER_ALG: ES256, _HEADER_KID: key_id(certificate)}, canonical=True)

@@ -19,7 +19,6 @@ import zlib
 from datetime import date, datetime
 from typing import Any
 
-import segno
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -37,6 +36,7 @@ from birthreg import i18n
 from birthreg.db import PACKAGE_DIR
 from birthreg.models import BirthCertificate, CertificatePDF, now
 from birthreg.pki.seals import Seal
+from birthreg.qr import make as qr_code
 from birthreg.registry.certificate import CertificateContext
 
 TEMPLATE = "certificate/certificate.html"
@@ -65,7 +65,7 @@ def person_name(person: dict[str, Any] | None) -> str:
 def qr_svg(text: str) -> Markup:
     """The QR code of `text` (level M or better at the same size, a 4-module quiet zone) as an
     inline SVG element sized by the stylesheet (about 12 ms: made on each render, not kept)."""
-    code = segno.make(text, error="m", micro=False)
+    code = qr_code(text)
     svg = code.svg_inline(border=4, omitsize=True, svgclass="qr", lineclass=None)
     return Markup(svg)  # noqa: S704 (made here from our own QR modules, no outside text)
 

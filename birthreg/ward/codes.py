@@ -29,7 +29,7 @@ import io
 import secrets
 from dataclasses import dataclass
 
-import segno
+from birthreg import qr
 
 ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 LOOKUP_LENGTH = 4
@@ -144,10 +144,10 @@ def enrollment_url(base_url: str, code: EnrollmentCode) -> str:
 
 def qr_svg(url: str) -> str:
     """An SVG QR code (error correction M, a 2-module quiet zone) of `url`, as text ready to be
-    put inline in a page (no XML declaration; sized by the stylesheet). segno, as the
+    put inline in a page (no XML declaration; sized by the stylesheet). segno (birthreg.qr), as the
     certificate's: qrcode's path image took 60-80 ms a code, which was two thirds of a parent's
     page."""
-    code = segno.make(url, error="m", micro=False)
+    code = qr.make(url)
     return str(code.svg_inline(border=2, omitsize=True, lineclass=None))
 
 
@@ -155,7 +155,7 @@ def qr_svg_image(text: str) -> bytes:
     """The same QR code as an SVG file of its own, for an `<img>` (with its namespace and no
     XML declaration)."""
     out = io.BytesIO()
-    segno.make(text, error="m", micro=False).save(
+    qr.make(text).save(
         out, kind="svg", xmldecl=False, border=2, omitsize=True, lineclass=None
     )
     return out.getvalue()

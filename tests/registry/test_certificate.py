@@ -13,18 +13,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import segno
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlmodel import Session
 from verify.certificates import FACILITY, context_for, issue
 
+from birthreg import qr
 from birthreg.config import Settings
 from birthreg.models import BirthCertificate, CertificatePDF, Role, now
 from birthreg.pki.service import load_certification_authority
 from birthreg.registry.certificate import seal_fields
 from birthreg.registry.certificate_pdf import (
     certificate_pdf,
+    qr_svg,
     render_certificate_pdf,
     sign_pdf,
     store_pdf,
@@ -260,6 +263,24 @@ def test_qr_scanned_from_the_pdf_verifies(app: Any, service_settings: Settings, 
     context = context_for(service_settings, db)
     sealed = read_seal(scanned, [context.seal.certificate])
     assert sealed.child_given_name == (child or {"given_name": "Айару"})["given_name"]
+
+
+@pytest.mark.parametrize(("child", "at_most"), [(None, 12), (LONG, 16)],
+                         ids=["typical", "longest-names"])
+def test_the_printed_qr_holds_the_seal_in_alphanumeric_mode(
+    app: Any, service_settings: Settings, db: Session, child: Any, at_most: int
+) -> None:
+    certificate = issue(service_settings, db, child=child)
+    url, fragment = certificate.qr.split("#")
+    assert qr.segments(certificate.qr) == [url + "#", fragment]
+    code = qr.make(certificate.qr)
+    assert code.version <= at_most
+    # The same text as one piece is all bytes: two to four versions larger.
+    assert segno.make(certificate.qr, error="m", micro=False).version >= code.version + 2
+    # The page and the PDF draw this code: its width in modules is the version's (4 v + 17)
+    # and the quiet zone's 2 × 4.
+    side = 4 * code.version + 17 + 8
+    assert f'viewBox="0 0 {side} {side}"' in qr_svg(certificate.qr)
 
 
 def _pages(pdf: bytes) -> int:

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import qrcode
 from ci_guard import CHROMIUM, CHROMIUM_ARGS
 from sqlmodel import Session
 
+from birthreg import qr
 from birthreg.db import make_engine
 from verify.certificates import issue
 
@@ -24,10 +24,9 @@ _VALID = "() => document.getElementById('verdict').dataset.verdict === 'valid'"
 
 
 def _y4m(text: str, path: Path) -> Path:
-    """A still video (Y4M, 4:2:0) of the QR code of `text`, for Chromium's fake camera."""
-    code = qrcode.QRCode(border=4, error_correction=qrcode.constants.ERROR_CORRECT_M)
-    code.add_data(text)
-    matrix = code.get_matrix()
+    """A still video (Y4M, 4:2:0) of the QR code of `text` as the certificate prints it, for
+    Chromium's fake camera."""
+    matrix = [list(row) for row in qr.make(text).matrix_iter(border=4)]
     scale = min(WIDTH, HEIGHT) // len(matrix)
     left, top = (WIDTH - scale * len(matrix)) // 2, (HEIGHT - scale * len(matrix)) // 2
     luma = bytearray([255]) * (WIDTH * HEIGHT)
