@@ -5,7 +5,8 @@ Base45 is made of QR's alphanumeric characters, which a QR code holds at 5.5 bit
 before it has lower-case letters and needs byte mode, 8 bits a character. Encoded as one piece,
 the whole text would be bytes: the longest names' seal needed version 18 or 19 at level M. In
 two segments (ISO/IEC 18004 mixed modes, which every reader decodes) it fits version 15 as a
-rule and 16 at worst, so the modules printed in the certificate's 40 mm are a fifth larger.
+rule and 16 at worst, so the modules printed in the certificate's 40 mm are 14 to 19%
+larger (77 + 8 modules across instead of 89 or 93 + 8).
 """
 
 from __future__ import annotations
