@@ -34,5 +34,4 @@ def segments(text: str) -> list[str]:
 def make(text: str) -> segno.QRCode:
     """The QR code of `text`, at level M or better at the same size."""
     # segno takes a list of segments (segno.encoder.prepare_data); its stub names only one.
-    pieces: list[str] = segments(text)
-    return segno.make(pieces, error=ERROR_LEVEL, micro=False)  # type: ignore[arg-type]
+    return segno.make(segments(text), error=ERROR_LEVEL, micro=False)  # type: ignore[arg-type]
