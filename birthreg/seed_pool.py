@@ -24,7 +24,7 @@ from operator import attrgetter
 from typing import Any
 
 from birthreg import seed_copy
-from birthreg.audit_bulk import Prepared, hashed_time, prepare
+from birthreg.audit_bulk import Event, Prepared, hashed_time, prepare
 from birthreg.seed_packed import pack_tables
 from birthreg.seed_plan import Numbers, Plan
 from birthreg.seed_rows import TABLE_ORDER, Rows, SeedContext, add_birth
@@ -71,45 +71,69 @@ def build(context: SeedContext, plans: list[Plan], copy: bool) -> Built:
             gc.enable()
 
 
+#: Births made at a time within a batch, each chunk's rows turned into COPY text before the next
+#: is made: a chunk's objects are freed and their memory reused while still in the processor's
+#: caches. Measured 2026-12-07 (one process, 40 pairs of 2,000-birth batches, taking turns): a
+#: worker's CPU a birth 4% lower (median of the pairs' differences, 32 of 40 lower) than with the
+#: whole batch made first.
+CHUNK = 250
+
+
 def _build(context: SeedContext, plans: list[Plan], copy: bool) -> Built:
-    rows = Rows()
-    for plan in plans:
-        add_birth(context, rows, plan)
-    dictionaries = pack_tables(rows.tables)
-    events = sorted(rows.events, key=attrgetter("at"))
-    times = seed_copy.column([event.at for event in events])
-    prepared = [prepare(event, hashed_time(event.at, text))
-                for event, text in zip(events, times, strict=True)]
     built = Built(
         births=len(plans),
         numbers=[plan.registration for plan in plans if plan.registration is not None],
-        counts={name: len(rows.tables[name]) for name in TABLE_ORDER},
-        entries=len(prepared),
-        dictionaries=dictionaries,
-        partitions=_partitions(rows.tables["pki_certificate"]),
+        counts=dict.fromkeys(TABLE_ORDER, 0),
+        entries=0,
     )
+    events: list[Event] = []
+    columns: dict[str, tuple[str, ...]] = {}
+    texts: dict[str, list[bytes]] = {name: [] for name in TABLE_ORDER}
+    for start in range(0, len(plans), CHUNK):
+        rows = Rows()
+        for plan in plans[start:start + CHUNK]:
+            add_birth(context, rows, plan)
+        built.dictionaries += pack_tables(rows.tables)
+        events += rows.events
+        _tally_partitions(built.partitions, rows.tables["pki_certificate"])
+        for name, table in rows.tables.items():
+            built.counts[name] += len(table)
+            if table and copy:
+                columns[name], text = seed_copy.table(table)
+                texts[name].append(text.encode("utf-8"))
+            elif table:
+                built.rows.setdefault(name, []).extend(table)
+    for name, parts in texts.items():
+        if parts:
+            built.copy[name] = columns[name], b"".join(parts)
+    _add_events(built, events, copy)
+    return built
+
+
+def _add_events(built: Built, events: list[Event], copy: bool) -> None:
+    """The batch's audit events in time order, prepared: as they are (rows), or their bodies and
+    the COPY text around their links (COPY)."""
+    events.sort(key=attrgetter("at"))
+    times = seed_copy.column([event.at for event in events])
+    prepared = [prepare(event, hashed_time(event.at, text))
+                for event, text in zip(events, times, strict=True)]
+    built.entries = len(prepared)
     if copy:
         built.bodies = [p.body for p in prepared]
         built.middles = _middles(prepared, times)
     else:
         built.events = prepared
-    for name in TABLE_ORDER:
-        if rows.tables[name]:
-            if copy:
-                columns, text = seed_copy.table(rows.tables[name])
-                built.copy[name] = columns, text.encode("utf-8")
-            else:
-                built.rows[name] = rows.tables[name]
-    return built
 
 
-def _partitions(certificates: list[dict[str, Any]]) -> dict[int, tuple[int, int, datetime]]:
-    tally: dict[int, tuple[int, int, datetime]] = {}
+def _tally_partitions(
+    tally: dict[int, tuple[int, int, datetime]], certificates: list[dict[str, Any]]
+) -> None:
+    """Count certificates into tally: per CRL partition, how many, how many revoked, and their
+    last notAfter."""
     for row in certificates:
         issued, revoked, not_after = tally.get(row["crl_partition"], (0, 0, row["not_after"]))
         tally[row["crl_partition"]] = (issued + 1, revoked + (row["revoked_at"] is not None),
                                        max(not_after, row["not_after"]))
-    return tally
 
 
 def _middles(prepared: list[Prepared], times: Sequence[str]) -> list[str]:

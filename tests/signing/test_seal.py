@@ -94,6 +94,16 @@ def test_base45_rfc_vectors(data: bytes, text: str) -> None:
     assert base45_decode(text) == data
 
 
+def test_base45_encodes_as_the_package_does() -> None:
+    # Every length up to a long seal's, random bytes, and each extreme two-byte group.
+    rng = random.Random(45)
+    samples = [rng.randbytes(length) for length in range(402) for _ in range(3)]
+    samples += [b"\x00\x00", b"\xff\xff", b"\x00\xff", b"\xff\x00", b"\xff", b"\x00"]
+    for data in samples:
+        assert base45_encode(data) == base45.b45encode(data).decode("ascii")
+        assert base45_decode(base45_encode(data)) == data
+
+
 @pytest.mark.parametrize("text", ["GGW", "ZZZ", "A", "ABCD", "aB8", "BB8=", "::", "BB8\n"])
 def test_base45_refuses_what_it_would_never_write(text: str) -> None:
     # GGW is 65536 (RFC 9285 section 6), ZZZ more; "::" is 2024 > 255; lowercase is not Base45.
