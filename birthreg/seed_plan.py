@@ -19,6 +19,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from birthreg.notify.tracking import new_tracking_number
 from birthreg.registry.numbering import iin_prefix, local_date
@@ -32,9 +33,11 @@ REVOKED = 0.01
 WITH_FATHER = 0.4
 
 
-@dataclass(frozen=True)
-class Story:
-    """One birth's times; None where the step has not happened (yet, or ever)."""
+class Story(NamedTuple):
+    """One birth's times; None where the step has not happened (yet, or ever). Story, Numbers
+    and Plan are named tuples: the main process makes them, a million each, and sends them to
+    the workers; a named tuple is made in a third of a frozen dataclass's time and pickled in
+    less than half."""
 
     born_at: datetime
     recorded_at: datetime
@@ -77,8 +80,7 @@ def story(rng: random.Random, born_at: datetime, moment: datetime) -> Story:
     )
 
 
-@dataclass(frozen=True)
-class Numbers:
+class Numbers(NamedTuple):
     """A registration's numbers: its id, its act record's year and number, the child's IIN (and
     its serial under its prefix)."""
 
@@ -89,8 +91,7 @@ class Numbers:
     iin_serial: int
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """One birth: its story, the child's sex, the seed of its other random draws, and its
     numbers (`lookups`: one per enrollment, the mother's first; `partitions`: the CRL partition
     of each enrollment's certificate, in the same order; `tracking` once it is sent)."""

@@ -122,8 +122,10 @@ def test_der_times_are_asn1crypto_s_to_the_second() -> None:
     moments = [datetime(2026, 6, 1, 12, 0, 0, 999_999, tzinfo=UTC),
                datetime(2026, 6, 1, 17, 0, 0, tzinfo=almaty),
                datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC),
-               datetime(2050, 1, 1, tzinfo=UTC), datetime(2400, 2, 29, 1, 2, 3, tzinfo=UTC)]
+               datetime(2050, 1, 1, tzinfo=UTC), datetime(2400, 2, 29, 1, 2, 3, tzinfo=UTC),
+               datetime(1950, 1, 1, tzinfo=UTC), datetime(1949, 12, 31, 23, 59, 59, tzinfo=UTC),
+               datetime(1950, 1, 1, 4, 59, 59, tzinfo=almaty)]
     for moment in moments:
         second = moment.astimezone(UTC).replace(microsecond=0)
-        kind = core.UTCTime if second.year < 2050 else core.GeneralizedTime
+        kind = core.UTCTime if 1950 <= second.year < 2050 else core.GeneralizedTime
         assert cms.der_time(moment) == kind(second).dump()
