@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from birthreg.audit import details_digest, hash_fields
-from signing.canonical import MAX_SAFE_INTEGER, canonicalize, plain_text
+from signing.canonical import MAX_SAFE_INTEGER, canonicalize
 
 #: The hashed columns `prepare` writes out, in their order in the hash (between seq and
 #: prev_hash).
@@ -74,6 +74,33 @@ def prepare(event: Event, at: str | None = None) -> Prepared:
 # values).
 
 _EMPTY_DIGEST = hashlib.sha256(b"{}").hexdigest()
+#: signing.canonical's encoder for plain trees (the same settings).
+_PLAIN = json.JSONEncoder(ensure_ascii=False, check_circular=False, allow_nan=False,
+                          sort_keys=True, separators=(",", ":"))
+
+
+def _plain_c() -> Any:
+    """The standard library's C encoder for _PLAIN's settings, made once: `JSONEncoder.encode`
+    makes one a call, half the cost of encoding an entry's fields. None where the accelerator
+    is missing or takes other arguments (_PLAIN then)."""
+    make = getattr(json.encoder, "c_make_encoder", None)  # not in the typeshed stubs
+    try:
+        return None if make is None else make(
+            None, _PLAIN.default, json.encoder.encode_basestring, None, ":", ",", True, False,
+            False,
+        )
+    except TypeError:
+        return None
+
+
+_PLAIN_C = _plain_c()
+
+
+def plain_text(value: dict[str, Any] | tuple[str, ...]) -> str:
+    """_PLAIN's text of a flat dict or a tuple of strs (checked plain by the caller)."""
+    if _PLAIN_C is None:
+        return _PLAIN.encode(value)
+    return "".join(_PLAIN_C(value, 0))
 _STRS = frozenset({str})
 _LEAVES = frozenset({str, type(None), bool})
 

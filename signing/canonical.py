@@ -119,30 +119,6 @@ _PLAIN = json.JSONEncoder(
     sort_keys=True,
     separators=(",", ":"),
 )
-# The standard library's C encoder for those settings, made once: `JSONEncoder.encode` makes
-# one for each call, which is half the cost of encoding a small value (an audit entry's fields).
-# None where the C accelerator is missing (or takes other arguments); _PLAIN does the same then.
-def _plain_c() -> Any:
-    make = getattr(json.encoder, "c_make_encoder", None)  # not in the typeshed stubs
-    try:
-        return None if make is None else make(
-            None, _PLAIN.default, json.encoder.encode_basestring, None, ":", ",", True, False,
-            False,
-        )
-    except TypeError:
-        return None
-
-
-_PLAIN_C = _plain_c()
-
-
-def plain_text(value: Any) -> str:
-    """The JSON text of a plain tree as canonicalize() writes it (see above), for callers that
-    have checked it is plain; anything else gives text that is not RFC 8785. A list or tuple of
-    strs is the usual case."""
-    if _PLAIN_C is None or type(value) is str:
-        return _PLAIN.encode(value)
-    return "".join(_PLAIN_C(value, 0))
 
 
 def canonicalize(document: Any) -> bytes:
@@ -156,7 +132,7 @@ def canonicalize(document: Any) -> bytes:
     """
     if _is_plain(document):
         try:
-            return plain_text(document).encode("utf-8")
+            return _PLAIN.encode(document).encode("utf-8")
         except UnicodeEncodeError:
             pass  # a lone surrogate: _check_tree names it
     _check_tree(document)

@@ -175,11 +175,9 @@ def der_time(moment: datetime) -> bytes:
     5652 section 11.3 for CMS, RFC 5280 section 4.1.2.5 for certificates). Written here so
     that fractions never appear and years keep 4 digits."""
     utc = moment.astimezone(UTC)
-    # Printf-style digits: half the time of strftime's (a seeded birth writes four Times).
-    rest = (utc.month, utc.day, utc.hour, utc.minute, utc.second)
-    if 1950 <= utc.year <= 2049:
-        return der_value(0x17, b"%02d%02d%02d%02d%02d%02dZ" % (utc.year % 100, *rest))
-    return der_value(0x18, b"%04d%02d%02d%02d%02d%02dZ" % (utc.year, *rest))
+    digits = b"%02d%02d%02d%02d%02dZ" % (utc.month, utc.day, utc.hour, utc.minute, utc.second)
+    year = b"%02d" % (utc.year % 100) if 1950 <= utc.year <= 2049 else b"%04d" % utc.year
+    return der_value(0x17 if len(year) == 2 else 0x18, year + digits)
 
 
 def der_value(tag: int, contents: bytes) -> bytes:
