@@ -99,7 +99,9 @@ def _build(context: SeedContext, plans: list[Plan], copy: bool) -> Built:
         for name, table in rows.tables.items():
             built.counts[name] += len(table)
             if table and copy:
-                columns[name], text = seed_copy.table(table)
+                names, text = seed_copy.table(table)
+                if columns.setdefault(name, names) != names:  # chunks are joined as one COPY
+                    raise ValueError(f"{name}: rows of one batch with other columns")
                 texts[name].append(text.encode("utf-8"))
             elif table:
                 built.rows.setdefault(name, []).extend(table)
