@@ -101,6 +101,8 @@ def plain_text(value: dict[str, Any] | tuple[str, ...]) -> str:
     if _PLAIN_C is None:
         return _PLAIN.encode(value)
     return "".join(_PLAIN_C(value, 0))
+
+
 _STRS = frozenset({str})
 _LEAVES = frozenset({str, type(None), bool})
 

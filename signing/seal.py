@@ -48,7 +48,7 @@ class SealError(SigningError):
         super().__init__(detail)
         self.code = code
 
-# --- Base45 (RFC 9285), by the base45 package ---------------------------------------------------
+# --- Base45 (RFC 9285): written by a table, read by the base45 package --------------------------
 
 @lru_cache(maxsize=1)
 def _base45_groups() -> list[str]:
