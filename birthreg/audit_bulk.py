@@ -69,40 +69,13 @@ def prepare(event: Event, at: str | None = None) -> Prepared:
 # safe integers, keys in the BMP) with the standard JSON encoder (ensure_ascii=False, keys
 # sorted, no spaces), after a walk over the tree that checks it is plain. An event's fields are
 # seven exact strs, and its details are mostly None or a flat dict: for them the check is a
-# glance and its encoder is called directly (`plain_text`; a tuple of strs it writes as a list).
-# Anything else takes `canonicalize` (tests/test_audit_bulk.py compares the two on generated
-# values).
+# glance and the encoder is called directly (a tuple of strs it writes as a list). Anything
+# else takes `canonicalize` (tests/test_audit_bulk.py compares the two on generated values).
 
 _EMPTY_DIGEST = hashlib.sha256(b"{}").hexdigest()
-#: signing.canonical's encoder for plain trees (the same settings).
+#: signing.canonical's encoder for plain trees (the same settings), called directly.
 _PLAIN = json.JSONEncoder(ensure_ascii=False, check_circular=False, allow_nan=False,
                           sort_keys=True, separators=(",", ":"))
-
-
-def _plain_c() -> Any:
-    """The standard library's C encoder for _PLAIN's settings, made once: `JSONEncoder.encode`
-    makes one a call, half the cost of encoding an entry's fields. None where the accelerator
-    is missing or takes other arguments (_PLAIN then)."""
-    make = getattr(json.encoder, "c_make_encoder", None)  # not in the typeshed stubs
-    try:
-        return None if make is None else make(
-            None, _PLAIN.default, json.encoder.encode_basestring, None, ":", ",", True, False,
-            False,
-        )
-    except TypeError:
-        return None
-
-
-_PLAIN_C = _plain_c()
-
-
-def plain_text(value: dict[str, Any] | tuple[str, ...]) -> str:
-    """_PLAIN's text of a flat dict or a tuple of strs (checked plain by the caller)."""
-    if _PLAIN_C is None:
-        return _PLAIN.encode(value)
-    return "".join(_PLAIN_C(value, 0))
-
-
 _STRS = frozenset({str})
 _LEAVES = frozenset({str, type(None), bool})
 
@@ -130,7 +103,7 @@ def _digest(details: Mapping[str, Any] | None) -> str:
         return _EMPTY_DIGEST
     if type(details) is dict and _flat(details):
         try:
-            text = plain_text(details).encode("utf-8")
+            text = _PLAIN.encode(details).encode("utf-8")
         except UnicodeEncodeError:
             pass  # a lone surrogate: refused the general way
         else:
@@ -142,7 +115,7 @@ def _body(values: tuple[str, ...]) -> bytes:
     """`canonicalize(list(values))` without its brackets."""
     if _STRS.issuperset(map(type, values)):
         try:
-            return plain_text(values)[1:-1].encode("utf-8")
+            return _PLAIN.encode(values)[1:-1].encode("utf-8")
         except UnicodeEncodeError:
             pass
     return canonicalize(list(values))[1:-1]

@@ -16,7 +16,6 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
@@ -115,7 +114,7 @@ def sign_detached(
     if algorithm is None or not algorithm.fits(public_key):
         raise ValueError(f"alg {alg} does not fit a {describe_key(public_key)} key")
     sig_t = signing_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    header = sig_t.join(_header(algorithm.name, certificate, _chain_x5c(tuple(chain))))
+    header = _header(algorithm.name, certificate, chain, sig_t)
     encoded_header = b64url_encode(header.encode("ascii"))
     signing_input = f"{encoded_header}.{b64url_encode(payload)}".encode("ascii")
     digest = hash_for(algorithm.hash_name)
@@ -127,26 +126,15 @@ def sign_detached(
     return f"{encoded_header}..{b64url_encode(signature)}"
 
 
-@lru_cache(maxsize=16)  # for the last few certificates signed for (public data)
-def _header(alg: str, certificate: x509.Certificate | bytes, chain: tuple[str, ...]) -> list[str]:
-    """The header's JSON text (json.dumps), before and after sigT's value."""
+def _header(
+    alg: str, certificate: x509.Certificate | bytes, chain: Iterable[x509.Certificate], sig_t: str
+) -> str:
+    """The protected header's JSON text."""
     der = certificate if isinstance(certificate, bytes) else certificate.public_bytes(Encoding.DER)
+    x5c = [der, *(issuer.public_bytes(Encoding.DER) for issuer in chain)]
     header = {"alg": alg, "kid": b64url_encode(hashlib.sha256(der).digest()), "crit": ["sigT"],
-              "sigT": "\0", "x5c": [base64.b64encode(der).decode("ascii"), *chain]}
-    return json.dumps(header, separators=(",", ":")).split("\\u0000")  # only ever joined
-
-
-#: The last few chains' x5c, by their certificates' ids (held here: no other has those ids).
-_CHAINS: dict[tuple[int, ...], tuple[tuple[x509.Certificate, ...], tuple[str, ...]]] = {}
-
-
-def _chain_x5c(chain: tuple[x509.Certificate, ...]) -> tuple[str, ...]:
-    if (kept := _CHAINS.get(key := tuple(map(id, chain)))) is None:
-        if len(_CHAINS) >= 16:
-            _CHAINS.clear()
-        ders = (certificate.public_bytes(Encoding.DER) for certificate in chain)
-        kept = _CHAINS[key] = (chain, tuple(base64.b64encode(der).decode() for der in ders))
-    return kept[1]
+              "sigT": sig_t, "x5c": [base64.b64encode(item).decode("ascii") for item in x5c]}
+    return json.dumps(header, separators=(",", ":"))
 
 
 def verify_detached(compact: str, payload: bytes) -> VerifiedSignature:
