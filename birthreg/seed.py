@@ -256,9 +256,11 @@ def _context(
     facility_seal = load_seal(settings, "facility", facility.bin, ca.chain)
     template = ReportTemplate(ca, [facility_seal.certificate], moment)
 
-    def make_certificate(registration: dict[str, Any], dossier: str) -> dict[str, Any]:
+    def make_certificate(
+        registration: dict[str, Any], dossier: dict[str, Any]
+    ) -> dict[str, Any]:
         return certificate_values(
-            certificates, _Registered(**registration), _Dossier(dossier),
+            certificates, _Registered(**registration), dossier,
             moment=registration["registered_at"],
         )
 
@@ -294,11 +296,6 @@ class _Registered:
     child_iin: str
     registered_at: datetime
     registered_by: int | None
-
-
-@dataclass(frozen=True)
-class _Dossier:
-    dossier: str
 
 
 _ACTS = ActRecordCounter.__table__  # type: ignore[attr-defined]

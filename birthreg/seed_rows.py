@@ -76,8 +76,8 @@ class SeedContext:
     make_report: Callable[[dict[str, Any], x509.Certificate, datetime, str, datetime], str]
     #: The signed receipt's JSON text: submission id, dossier digest, moment, tracking number.
     make_receipt: Callable[[str, str, datetime, str], str]
-    #: A birth certificate's columns: the registration's values, the dossier's text.
-    make_certificate: Callable[[dict[str, Any], str], dict[str, Any]]
+    #: A birth certificate's columns: the registration's values, the dossier (as sent, parsed).
+    make_certificate: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 
 
 TABLE_ORDER = ("birth", "pki_certificate", "enrollment", "parents_application",
@@ -154,10 +154,10 @@ def add_birth(context: SeedContext, rows: Rows, plan: Plan) -> None:
         return
     birth.row["progress"] = "application_signed"
     parts = _parts(rng, birth, family, father)
-    submission_id = _apply(context, rows, birth, mother_certificate, parts, plan)
+    submission_id, dossier = _apply(context, rows, birth, mother_certificate, parts, plan)
     if plan.registration is not None:
         birth.row["progress"] = "registered"
-        _register(context, rows, birth, submission_id, life, plan.registration)
+        _register(context, rows, birth, (submission_id, dossier), life, plan.registration)
 
 
 @dataclass
@@ -285,8 +285,9 @@ def _parts(rng: random.Random, birth: Born, family: str,
 
 
 def _apply(context: SeedContext, rows: Rows, birth: Born, certificate: x509.Certificate,
-           parts: dict[str, Any], plan: Plan) -> str:
-    """The mother's signed application, sent and received: the parents' row, the submission."""
+           parts: dict[str, Any], plan: Plan) -> tuple[str, dict[str, Any]]:
+    """The mother's signed application, sent and received: the parents' row, the submission;
+    the submission's id and its dossier (what `json.loads` makes of the text sent)."""
     life = plan.life
     assert life.applied_at is not None and plan.tracking is not None
     application_id = str(uuid.uuid4())
@@ -324,7 +325,7 @@ def _apply(context: SeedContext, rows: Rows, birth: Born, certificate: x509.Cert
                        ("application.submitted", timedelta(0))):
         rows.events.append(Event(life.applied_at - at, holder, "mother", action, "application",
                                  application_id, {"submission_id": submission_id}))
-    return submission_id
+    return submission_id, dossier
 
 
 def _status(life: Story) -> str:
@@ -396,10 +397,12 @@ def _submission(context: SeedContext, rows: Rows,
     return submission_id
 
 
-def _register(context: SeedContext, rows: Rows, birth: Born, submission_id: str,
-              life: Story, numbers: Numbers) -> None:
+def _register(context: SeedContext, rows: Rows, birth: Born,
+              submission: tuple[str, dict[str, Any]], life: Story, numbers: Numbers) -> None:
+    """The registration of the submission (its id and dossier) and its certificate."""
     assert life.decided_at is not None
-    submission = rows.tables["registry_submission"][-1]
+    submission_id, dossier = submission
+    received_at = rows.tables["registry_submission"][-1]["received_at"]
     year, act_record_number, iin = numbers.year, numbers.act_record_number, numbers.child_iin
     registration: dict[str, Any] = {
         "id": numbers.id, "submission_id": submission_id,
@@ -408,11 +411,11 @@ def _register(context: SeedContext, rows: Rows, birth: Born, submission_id: str,
         "registered_at": life.decided_at, "registered_by": context.staff.clerk,
     }
     rows.add("registry_registration", **registration)
-    certificate = context.make_certificate(registration, submission["dossier"])
+    certificate = context.make_certificate(registration, dossier)
     rows.add("registry_certificate", **certificate)
     for key in registration_keys(iin, year, act_record_number, certificate["certificate_number"]):
         rows.add("registry_search_key", key=key, submission_id=submission_id,
-                 received_at=submission["received_at"])
+                 received_at=received_at)
     rows.add("registry_issuance", certificate_id=certificate["id"],
              registration_id=registration["id"], kind="original", at=life.decided_at,
              actor=_staff(context.staff.clerk), role="clerk", collector_name=None,

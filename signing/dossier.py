@@ -67,13 +67,8 @@ def parse_dossier(data: bytes) -> Any:
 
 
 def verify_signature(
-    signature: Any,
-    content: bytes,
-    *,
-    validator: Validator,
-    moment: datetime,
-    purpose: Purpose | None = None,
-    role: str = "",
+    signature: Any, content: bytes, *, validator: Validator, moment: datetime,
+    purpose: Purpose | None = None, role: str = "",
 ) -> SignatureReport:
     """A signature object {"format": "cms"|"jws", "value": …} over content → its report.
 
@@ -105,10 +100,7 @@ def _failed(fmt: str, role: str, sub: SubIndication, *checks: Check) -> Signatur
 
 
 def verify_dossier(
-    dossier: Any,
-    *,
-    validator: Validator,
-    moment: datetime,
+    dossier: Any, *, validator: Validator, moment: datetime,
     registration_deadline: timedelta = REGISTRATION_DEADLINE,
 ) -> VerificationReport:
     """Verify a parsed dossier at `moment` (the time of receipt). Never raises for bad input.
@@ -247,13 +239,8 @@ def _medical_record_report(
 
 
 def _application_report(
-    document: Any,
-    signatures: list[Any],
-    record: Any,
-    record_report: DocumentReport,
-    validator: Validator,
-    moment: datetime,
-    late: Check | None,
+    document: Any, signatures: list[Any], record: Any, record_report: DocumentReport,
+    validator: Validator, moment: datetime, late: Check | None,
 ) -> DocumentReport:
     """The application, signed by the mother (and the father on a joint application)."""
     checks: list[Check] = []

@@ -43,6 +43,11 @@ from birthreg.parents.submission import dossier as parents_dossier
 from birthreg.pki.publisher import publish_if_due
 from birthreg.pki.seals import load_seal
 from birthreg.pki.service import load_certification_authority
+from birthreg.registry.certificate import (
+    certificate_fields,
+    load_certificate_context,
+    read_dossier,
+)
 from birthreg.registry.client import encode_dossier
 from birthreg.registry.intake import receipt_payload
 from birthreg.registry.record_models import Issuance, SearchKey
@@ -270,6 +275,28 @@ def test_seeded_records_are_the_wards_and_dossiers_the_parents(seeded: Any) -> N
             assert dossier_text(stored) == sent
             digest = hashlib.sha256(canonicalize(json.loads(sent))).hexdigest()
             assert stored.dossier_sha256 == digest
+
+
+def test_seeded_certificates_have_the_fields_registration_gives(
+    seeded: Any, service_settings: Settings
+) -> None:
+    """The seed gives each certificate the dossier it made rather than parsing the text it
+    stored (for speed): the fields are what the service makes from the stored submission."""
+    _result, engine = seeded
+    with Session(engine) as session:
+        context = load_certificate_context(service_settings, session)
+        issued = session.exec(select(BirthCertificate)).all()
+        assert issued
+        for row in issued:
+            registration = session.get(Registration, row.registration_id)
+            assert registration is not None
+            submission = session.get(Submission, registration.submission_id)
+            stored = json.loads(row.fields)
+            made = certificate_fields(
+                context, registration, read_dossier(submission),
+                number=row.certificate_number,
+                issued_at=datetime.fromisoformat(stored["issued_at"]))
+            assert made == stored
 
 
 def test_the_seed_is_refused_in_production(app: Any, service_settings: Settings) -> None:

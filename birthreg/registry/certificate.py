@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlmodel import Session, select
 
@@ -34,7 +35,7 @@ from birthreg.registry.numbering import local_date
 from birthreg.registry.service import Office, load_office
 from birthreg.services import Services
 from signing.canonical import canonicalize
-from signing.seal import make_seal, qr_text
+from signing.seal import Sealer, qr_text
 
 #: The TEST series of certificate numbers: real series are a Roman numeral and a region code
 #: ("I-ВКО"); this one says TEST so that no number can pass for a real one.
@@ -54,12 +55,14 @@ class SealingOffice:
 @dataclass(frozen=True)
 class CertificateContext:
     """What issuing and rendering need besides the database: settings, the registry seal, the
-    office it belongs to, and the public base URL written into QR codes."""
+    office it belongs to, the public base URL written into QR codes, and the seal's sealer of
+    QR codes (its key's, the protected header made once)."""
 
     settings: Settings
     seal: Seal
     office: SealingOffice
     base_url: str
+    sealer: Sealer
 
 
 def certificate_context(services: Services, session: Session) -> CertificateContext:
@@ -78,7 +81,9 @@ def office_certificate_context(settings: Settings, office: Office) -> Certificat
     """The context of the registry `office` (loaded with its seal)."""
     sealing = SealingOffice(id=office.id, code=office.code, bin=office.bin, name=office.name)
     base_url = settings.base_url.rstrip("/")
-    return CertificateContext(settings, office.seal_with_root, sealing, base_url)
+    seal = office.seal_with_root
+    return CertificateContext(settings, seal, sealing, base_url,
+                              Sealer(seal.key, seal.certificate))
 
 
 # -- issuing ------------------------------------------------------------------------------------
@@ -131,17 +136,23 @@ def place_of_birth(facility: dict[str, Any]) -> str:
     return locality if isinstance(locality, str) and locality.strip() else str(facility["name"])
 
 
+def read_dossier(submission: DossierText) -> dict[str, Any]:
+    """The submission's dossier, parsed (its text as received, unpacked where stored packed)."""
+    text = submission.dossier
+    return cast(dict[str, Any],
+                json.loads(text if isinstance(text, str) else stored.dossier_text(submission)))
+
+
 def certificate_fields(
     context: CertificateContext,
     registration: RegistrationFields,
-    submission: DossierText,
+    dossier: Mapping[str, Any],
     *,
     number: str,
     issued_at: datetime,
 ) -> dict[str, Any]:
-    """The certificate's fields, as on a Kazakh birth certificate, from the verified dossier."""
-    text = submission.dossier
-    dossier = json.loads(text if isinstance(text, str) else stored.dossier_text(submission))
+    """The certificate's fields, as on a Kazakh birth certificate, from the verified dossier
+    (parsed: `read_dossier`)."""
     record = dossier["medical_record"]["document"]
     application = dossier["application"]["document"]
     born_at = datetime.fromisoformat(record["child"]["born_at"])
@@ -196,12 +207,13 @@ def seal_fields(fields: dict[str, Any]) -> dict[str, Any]:
 def certificate_values(
     context: CertificateContext,
     registration: RegistrationFields,
-    submission: DossierText,
+    dossier: Mapping[str, Any],
     *,
     moment: datetime | None = None,
 ) -> dict[str, Any]:
     """The columns of the registration's new certificate: its fields (canonical JSON) and the
-    sealed QR text (one ECDSA signature), under a new unguessable id."""
+    sealed QR text (one ECDSA signature), under a new unguessable id. `dossier`: the
+    submission's, parsed (`read_dossier`; `birthreg seed` gives the one it made)."""
     if registration.id is None:
         raise ValueError("the registration must be flushed first (it has no id)")
     if registration.registry_office_id != context.office.id:
@@ -213,7 +225,7 @@ def certificate_values(
     issued_at = (moment or now()).replace(microsecond=0)
     number = certificate_number(registration)
     fields = certificate_fields(
-        context, registration, submission, number=number, issued_at=issued_at
+        context, registration, dossier, number=number, issued_at=issued_at
     )
     return sealed_values(context, registration.id, fields, issued_at)
 
@@ -223,7 +235,7 @@ def sealed_values(
 ) -> dict[str, Any]:
     """A certificate's columns from its fields (which name its number): the canonical JSON and
     the sealed QR text (one ECDSA signature), under a new unguessable id."""
-    seal = make_seal(seal_fields(fields), context.seal.key, context.seal.certificate)
+    seal = context.sealer.seal(seal_fields(fields))
     return {
         "id": secrets.token_urlsafe(24),
         "registration_id": registration_id,
@@ -258,7 +270,7 @@ def issue_certificate(
     if existing is not None:
         return existing
     certificate = BirthCertificate(
-        **certificate_values(context, registration, submission, moment=moment)
+        **certificate_values(context, registration, read_dossier(submission), moment=moment)
     )
     session.add(certificate)
     session.flush()

@@ -398,7 +398,8 @@ def issue_certificate(
     unique registration_id would refuse a second): fields and sealed QR; the PDF is rendered
     on first download."""
     context = certificates.certificate_context(services, session)
-    return certificates.certificate_values(context, registration, submission)
+    return certificates.certificate_values(
+        context, registration, certificates.read_dossier(submission))
 
 
 # -- rejection ----------------------------------------------------------------------------------

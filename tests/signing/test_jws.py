@@ -216,6 +216,36 @@ def test_chain_and_signing_time_in_another_zone() -> None:
     assert verified.signer == leaf
 
 
+def test_a_signer_writes_the_header_as_one_json_object_and_signs_many() -> None:
+    """DetachedSigner writes its header's members once and each sigT between them: the bytes
+    are json.dumps of the whole header, member order kept, for every signature it makes."""
+    leaf = issued("p256", "rsa")
+    signer = jws.DetachedSigner(leaf, key("p256"), chain=[cert("rsa")])
+    almaty = timezone(timedelta(hours=5))
+    for moment in (SIGNED_AT, datetime(2030, 12, 31, 23, 59, 59, 5, tzinfo=almaty)):
+        payload = PAYLOAD + moment.isoformat().encode()
+        compact = signer.sign(payload, signing_time=moment)
+        expected = json.dumps({
+            "alg": "ES256", "kid": thumbprint(leaf), "crit": ["sigT"],
+            "sigT": moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "x5c": x5c(leaf, cert("rsa")),
+        }, separators=(",", ":")).encode()
+        assert jws.b64url_decode(compact.split(".")[0]) == expected
+        verified = jws.verify_detached(compact, payload)
+        assert verified.certificates == (leaf, cert("rsa"))
+        assert verified.signing_time == moment.astimezone(UTC).replace(microsecond=0)
+        with pytest.raises(SignatureFailure):
+            jws.verify_detached(compact, payload + b" ")
+    der = leaf.public_bytes(serialization.Encoding.DER)
+    from_der = jws.DetachedSigner(der, key("p256"), chain=[cert("rsa")])
+    assert (from_der.sign(PAYLOAD, signing_time=SIGNED_AT).split(".")[0]
+            == signer.sign(PAYLOAD, signing_time=SIGNED_AT).split(".")[0])
+    with pytest.raises(ValueError, match="timezone-aware"):
+        signer.sign(PAYLOAD, signing_time=datetime(2026, 6, 1, 12, 0))
+    with pytest.raises(ValueError, match="does not belong"):
+        jws.DetachedSigner(leaf, key("p384"))
+
+
 def test_an_old_header_without_kid_or_crit_verifies() -> None:
     # What signers before kid and crit (and the phone page) write.
     verified = jws.verify_detached(forge(header_for()), PAYLOAD)

@@ -145,6 +145,35 @@ def test_seal_round_trip(pki: PKI) -> None:
     )
 
 
+def test_a_sealer_seals_many_as_make_seal_does(pki: PKI) -> None:
+    """Sealer makes its protected header once: each of its seals has make_seal's structure but
+    for the (randomised) signature, carries its own fields, and reads back with the certificate;
+    a seal by another key under the same kid is refused."""
+    sealer = seal.Sealer(pki.registry_office.key, pki.registry_office.certificate)
+    for number, names in ((7, {}), (8, LONGEST_NAMES)):
+        fields = {**FIELDS, **names, "act_record_number": number}
+        made = sealer.seal(fields)
+        contents = read_seal(made, [pki.registry_office.certificate])
+        assert contents.act_record_number == number
+        assert contents.child_surname == fields["child_surname"]
+        ours, theirs = (_cose_parts(text) for text in (made, make_seal(
+            fields, pki.registry_office.key, pki.registry_office.certificate)))
+        assert ours[:3] == theirs[:3]  # protected header, unprotected map, payload
+    forger = seal.Sealer(ec.generate_private_key(ec.SECP256R1()), pki.registry_office.certificate)
+    with pytest.raises(SealError) as refused:
+        read_seal(forger.seal(FIELDS), [pki.registry_office.certificate])
+    assert refused.value.code == "bad_seal_signature"
+    with pytest.raises(SealError) as refused:
+        seal.Sealer(ec.generate_private_key(ec.SECP384R1()), pki.registry_office.certificate)
+    assert refused.value.code == "unsupported_seal_algorithm"
+
+
+def _cose_parts(text: str) -> list[Any]:
+    raw = base45_decode(text)
+    cose = raw if raw[0] == 0xD2 else zlib.decompress(raw, -15)
+    return list(cbor2.loads(cose).value)
+
+
 def test_seal_structure(pki: PKI) -> None:
     raw = base45_decode(_seal(pki))
     assert raw[0] == 0xD2  # tag 18, uncompressed at this size
