@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Connection, Engine, Table, bindparam, case, func, select, text, update
 from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as select_rows
@@ -271,6 +272,7 @@ def _context(
             facility_seal.certificate, facility_seal.key, chain=facility_seal.chain
         ),
         office_id=office.id, office_seal=office.seal, staff=staff, holder_key=template.holder_key,
+        chain=tuple(c.public_bytes(serialization.Encoding.DER) for c in ca.chain),
         holder_issuer=IndividualIssuer(
             ca, template.holder_key.public_key(),
             load_key(settings.ca_directory / ISSUING_KEY_FILE, settings.ca_passphrase_bytes()),

@@ -71,6 +71,8 @@ class SeedContext:
     holder_key: ec.EllipticCurvePrivateKey
     #: The CA's INDIVIDUAL certificates for holder_key (`birthreg.seed_certificates`).
     holder_issuer: IndividualIssuer
+    #: The DER of the CA's chain above the parents' certificates, as their JWS's x5c carries it.
+    chain: tuple[bytes, ...]
     #: The report's JSON text for a dossier signed with the mother's certificate, at receipt:
     #: (dossier, her certificate, receipt, the application's SHA-256, when she signed).
     make_report: Callable[[dict[str, Any], x509.Certificate, datetime, str, datetime], str]
@@ -302,7 +304,7 @@ def _apply(context: SeedContext, rows: Rows, birth: Born, certificate: x509.Cert
     # The certificate's DER as its issuer kept it, not encoded again.
     signature = {"format": "jws", "value": jws.sign_detached(
         content, context.holder_issuer.encoded(certificate), context.holder_key,
-        chain=context.ca.chain, signing_time=signed_at)}
+        chain=context.chain, signing_time=signed_at)}
     dossier = {
         "medical_record": {"document": birth.document,
                            "signature": {"format": "cms", "value": birth.seal}},

@@ -93,14 +93,14 @@ def key_id(certificate: x509.Certificate) -> str:
 def sign_detached(
     payload: bytes, certificate: x509.Certificate | bytes,
     private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, *, signing_time: datetime,
-    chain: Iterable[x509.Certificate] = (), alg: str | None = None,
+    chain: Iterable[x509.Certificate | bytes] = (), alg: str | None = None,
 ) -> str:
     """`header..signature` over payload, protected header {alg, kid, crit, sigT, x5c}. alg
     follows the key (ES256, ES384, RS256) unless given ("PS256" for RSA). x5c is the certificate
-    (or its DER, not encoded again), then chain as given: each must certify the one before, or
-    the signature will not verify. signing_time (UTC, to the second) is the signer's claim,
-    nothing more. Raises WeakKey for a key outside our policy and ValueError for a naive
-    signing_time, an alg that does not fit the key, or a key not the certificate's."""
+    (or its DER, not encoded again), then chain as given (certificates or their DER): each must
+    certify the one before, or the signature will not verify. signing_time (UTC, to the second)
+    is the signer's claim. Raises WeakKey for a key outside our policy and ValueError for a
+    naive signing_time, an alg that does not fit the key, or a key not the certificate's."""
     signer = DetachedSigner(certificate, private_key, chain=chain, alg=alg)
     return signer.sign(payload, signing_time=signing_time)
 
@@ -113,7 +113,7 @@ class DetachedSigner:
     def __init__(
         self, certificate: x509.Certificate | bytes,
         private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, *,
-        chain: Iterable[x509.Certificate] = (), alg: str | None = None,
+        chain: Iterable[x509.Certificate | bytes] = (), alg: str | None = None,
     ) -> None:
         loaded = (x509.load_der_x509_certificate(certificate) if isinstance(certificate, bytes)
                   else certificate)
@@ -125,10 +125,10 @@ class DetachedSigner:
         if algorithm is None or not algorithm.fits(public_key):
             raise ValueError(f"alg {alg} does not fit a {describe_key(public_key)} key")
         self._key, self._algorithm = private_key, algorithm
-        der = certificate if isinstance(certificate, bytes) else loaded.public_bytes(Encoding.DER)
-        x5c = [base64.b64encode(d).decode("ascii")
-               for d in (der, *(issuer.public_bytes(Encoding.DER) for issuer in chain))]
-        kid = b64url_encode(hashlib.sha256(der).digest())
+        ders = [c if isinstance(c, bytes) else c.public_bytes(Encoding.DER)
+                for c in (certificate, *chain)]
+        x5c = [base64.b64encode(der).decode("ascii") for der in ders]
+        kid = b64url_encode(hashlib.sha256(ders[0]).digest())
         # The header's JSON, its members in this order: {alg, kid, crit, sigT, x5c}.
         self._before = json.dumps({"alg": algorithm.name, "kid": kid, "crit": ["sigT"]},
                                   separators=(",", ":"))[:-1] + ',"sigT":'

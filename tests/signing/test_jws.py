@@ -236,8 +236,9 @@ def test_a_signer_writes_the_header_as_one_json_object_and_signs_many() -> None:
         assert verified.signing_time == moment.astimezone(UTC).replace(microsecond=0)
         with pytest.raises(SignatureFailure):
             jws.verify_detached(compact, payload + b" ")
-    der = leaf.public_bytes(serialization.Encoding.DER)
-    from_der = jws.DetachedSigner(der, key("p256"), chain=[cert("rsa")])
+    # The certificate and its chain given as DER: the same header.
+    der, issuer_der = (c.public_bytes(serialization.Encoding.DER) for c in (leaf, cert("rsa")))
+    from_der = jws.DetachedSigner(der, key("p256"), chain=[issuer_der])
     assert (from_der.sign(PAYLOAD, signing_time=SIGNED_AT).split(".")[0]
             == signer.sign(PAYLOAD, signing_time=SIGNED_AT).split(".")[0])
     with pytest.raises(ValueError, match="timezone-aware"):
