@@ -81,6 +81,10 @@ class SeedResult:
     rows: dict[str, int] = field(default_factory=dict)
     audit_entries: int = 0
     seconds: float = 0.0
+    #: The indexes set aside for the seed (`seed_indexes`) and made again at its end, and the
+    #: seconds that took (a part of `seconds`).
+    indexes: int = 0
+    index_seconds: float = 0.0
 
 
 def run_seed(
@@ -117,7 +121,9 @@ def run_seed(
                           _plans(counters, rng, births, days, moment),
                           processes=processes or _workers(), progress=progress)
         finally:
-            seed_indexes.restore(engine)
+            restoring = time.monotonic()
+            result.indexes = len(seed_indexes.restore(engine))
+            result.index_seconds = time.monotonic() - restoring
         _finish(engine, context)
     finally:
         engine.dispose()

@@ -31,6 +31,9 @@ def seed_command(
         raise typer.Exit(2) from exc
     rate = result.births / result.seconds if result.seconds else 0.0
     typer.echo(f"seed   {result.births:,} births in {result.seconds:.0f} s ({rate:,.0f}/s)")
+    if result.indexes:
+        typer.echo(f"seed   {result.indexes} indexes set aside and made again at the end, "
+                   f"in {result.index_seconds:.0f} s of those")
     for table, count in result.rows.items():
         typer.echo(f"seed   {table}: {count:,} rows")
     typer.echo(f"seed   audit_entry: {result.audit_entries:,} rows on the chain")

@@ -17,9 +17,11 @@ from servicekit import reset_postgres
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from typer.testing import CliRunner
 
 from birthreg import seed, seed_indexes
 from birthreg.bootstrap import initialise
+from birthreg.cli import app as cli
 from birthreg.config import Settings
 from birthreg.db import make_engine
 from birthreg.seed import run_seed
@@ -179,7 +181,7 @@ def test_a_big_seed_sets_the_secondary_indexes_aside_and_makes_them_again(
         return write(*args)
 
     monkeypatch.setattr(seed, "_write", watched)
-    run_seed(settings, 60, days=20, rng=random.Random(4), processes=1)
+    result = run_seed(settings, 60, days=20, rng=random.Random(4), processes=1)
     after = _indexes(engine)
     plan = _used_index(engine, "SELECT id FROM registry_submission WHERE mother_iin = 'x'")
     with engine.connect() as connection:
@@ -191,11 +193,34 @@ def test_a_big_seed_sets_the_secondary_indexes_aside_and_makes_them_again(
     assert "ix_registry_submission_tracking_number" not in aside  # unique: kept
     assert all(indexes == seen[0] for indexes in seen)
     assert after == before
+    # The result says how many were made again and how long that took (the command prints it).
+    assert result.indexes == len(aside)
+    assert 0 < result.index_seconds < result.seconds
     assert "ix_registry_submission_mother_iin" in plan
     # A second seed of fewer births than the database holds keeps them all.
     seen.clear()
-    run_seed(settings, 20, days=5, rng=random.Random(5), processes=1)
+    smaller = run_seed(settings, 20, days=5, rng=random.Random(5), processes=1)
     assert seen and all(indexes == set(before) for indexes in seen)
+    assert smaller.indexes == 0
+
+
+def test_the_seed_command_says_how_long_the_indexes_took(
+    big: tuple[Settings, Engine, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, engine, before = big
+    for name, value in (("DATA_DIR", str(settings.data_dir)), ("ENV", "development"),
+                        ("DATABASE_URL", settings.database_url), ("BASE_URL", settings.base_url)):
+        monkeypatch.setenv(f"BIRTHREG_{name}", value)
+    result = CliRunner().invoke(cli, ["seed", "--births", "60", "--days", "20"])
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.output.splitlines() if "made again" in line]
+    assert len(said) == 1 and said[0].startswith("seed   ")
+    assert int(said[0].split()[1]) >= 2  # at least the two named above
+    assert _indexes(engine) == before
+    # A seed too small to set them aside says nothing of them.
+    again = CliRunner().invoke(cli, ["seed", "--births", "5", "--days", "2"])
+    assert again.exit_code == 0, again.output
+    assert "made again" not in again.output
 
 
 def test_indexes_come_back_after_a_seed_stopped_by_an_error_or_by_force(
