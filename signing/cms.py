@@ -42,6 +42,7 @@ from signing.signature import (
     Steps,
     VerifiedSignature,
     check_signing_key,
+    check_signing_time,
     extension,
     load_certificate,
     plausible_time,
@@ -59,8 +60,6 @@ MAX_DER_VALUES = 1024
 _FORMAT = SubIndication.FORMAT_FAILURE
 _CRYPTO = SubIndication.CRYPTO_CONSTRAINTS_FAILURE
 _ESS_HASHES = ("sha1", "sha256", "sha384", "sha512")
-#: Any aware time: DetachedSigner checks its key once, and each signature's time when it signs.
-_ANY_AWARE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 _SIGNED_DATA = asn1_cms.ContentType("signed_data").dump()
 _SIGNING_TIME = asn1_cms.CMSAttributeType("signing_time").dump()
 _DIGEST = asn1_cms.CMSAttributeType("message_digest").dump()
@@ -94,7 +93,7 @@ class DetachedSigner:
         private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, *,
         chain: Iterable[x509.Certificate] = (),
     ) -> None:
-        check_signing_key(private_key, certificate, _ANY_AWARE_TIME)  # times: see sign()
+        check_signing_key(private_key, certificate)  # each signature's time: sign()
         self._key = private_key
         key = private_key.public_key()
         p384 = isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP384R1)
@@ -140,8 +139,7 @@ class DetachedSigner:
 
     def sign(self, content: bytes, *, signing_time: datetime) -> bytes:
         """DER SignedData over content (see sign_detached). ValueError: a naive signing_time."""
-        if signing_time.tzinfo is None or signing_time.utcoffset() is None:
-            raise ValueError("signing_time must be timezone-aware")
+        check_signing_time(signing_time)
         digest = der_value(0x04, hashlib.new(self._digest, content).digest())
         attributes = [self._content_type, self._ess] + [
             der_value(0x30, kind + der_value(0x31, value))

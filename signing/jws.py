@@ -41,6 +41,7 @@ from signing.signature import (
     Steps,
     VerifiedSignature,
     check_signing_key,
+    check_signing_time,
     load_certificate,
     plausible_time,
     signer_key,
@@ -117,7 +118,7 @@ class DetachedSigner:
     ) -> None:
         loaded = (x509.load_der_x509_certificate(certificate) if isinstance(certificate, bytes)
                   else certificate)
-        check_signing_key(private_key, loaded, datetime(2000, 1, 1, tzinfo=UTC))  # time: sign()
+        check_signing_key(private_key, loaded)  # each signature's time: sign()
         public_key = loaded.public_key()  # the key's, as checked (cryptography keeps it)
         # By default the first alg that fits the key: ES256, ES384 or RS256.
         alg = alg or next((n for n, a in JWS_ALGORITHMS.items() if a.fits(public_key)), None)
@@ -136,8 +137,7 @@ class DetachedSigner:
 
     def sign(self, payload: bytes, *, signing_time: datetime) -> str:
         """The compact JWS over payload; ValueError for a naive signing_time."""
-        if signing_time.tzinfo is None or signing_time.utcoffset() is None:
-            raise ValueError("signing_time must be timezone-aware")
+        check_signing_time(signing_time)
         sig_t = json.dumps(signing_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         encoded_header = b64url_encode(f"{self._before}{sig_t}{self._after}".encode("ascii"))
         signing_input = f"{encoded_header}.{b64url_encode(payload)}".encode("ascii")

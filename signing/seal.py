@@ -231,8 +231,8 @@ def make_seal(
 
 
 class Sealer:
-    """`make_seal` by one key for many certificates, the protected header made once (12 µs a
-    seal less); its caveat holds."""
+    """`make_seal` for many birth certificates by one key and seal certificate, the protected
+    header made once (12 µs a seal less); its caveat holds."""
 
     def __init__(self, key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate) -> None:
         if not isinstance(key.curve, ec.SECP256R1):

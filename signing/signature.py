@@ -82,16 +82,18 @@ class Steps:
 
 
 def check_signing_key(
-    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
-    certificate: x509.Certificate,
-    signing_time: datetime,
+    private_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, certificate: x509.Certificate
 ) -> None:
-    """What both signers require: a key within our policy that is the certificate's, and an
-    aware signing time. Raises WeakKey or ValueError."""
+    """What both signers require of their key, once: within our policy, and the certificate's.
+    Raises WeakKey or ValueError."""
     public_key = private_key.public_key()
     check_key_strength(public_key)
     if certificate.public_key() != public_key:
         raise ValueError("the private key does not belong to the certificate")
+
+
+def check_signing_time(signing_time: datetime) -> None:
+    """What both signers require of each signature's time: aware. Raises ValueError."""
     if signing_time.tzinfo is None or signing_time.utcoffset() is None:
         raise ValueError("signing_time must be timezone-aware")
 
